@@ -1,0 +1,90 @@
+// A thin, error-as-value wrapper over SQLite, opened the way every store of the project needs:
+// WAL, synchronous=FULL, secure_delete, foreign keys, a busy timeout.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lpm/error.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace lpm {
+
+class Stmt {
+public:
+  Stmt() = default;
+  Stmt(sqlite3 *db, sqlite3_stmt *stmt) : db_(db), stmt_(stmt) {}
+  Stmt(Stmt &&other) noexcept;
+  Stmt &operator=(Stmt &&other) noexcept;
+  Stmt(const Stmt &) = delete;
+  Stmt &operator=(const Stmt &) = delete;
+  ~Stmt();
+
+  // Parameters are 1-based, as in SQLite. Each returns *this so binds can chain.
+  Stmt &bind(int index, int64_t value);
+  Stmt &bind(int index, std::string_view text);
+  Stmt &bind_blob(int index, std::span<const uint8_t> blob);
+  Stmt &bind_null(int index);
+
+  // Steps once: true when a row is ready, false when done. Errors come back as values.
+  Result<bool> step();
+  // Steps to completion (for INSERT/UPDATE/DELETE); resets the statement afterwards.
+  Status run();
+  void reset();
+
+  int64_t col_int(int col) const;
+  std::string col_text(int col) const;
+  std::vector<uint8_t> col_blob(int col) const;
+  bool col_is_null(int col) const;
+
+private:
+  sqlite3 *db_ = nullptr;
+  sqlite3_stmt *stmt_ = nullptr;
+};
+
+class Db {
+public:
+  // Opens (creating if needed) a database file with mode 0600 and the durable pragmas.
+  static Result<std::unique_ptr<Db>> open(const std::string &path);
+  ~Db();
+  Db(const Db &) = delete;
+  Db &operator=(const Db &) = delete;
+
+  // Runs one or more statements without results (schema, pragmas).
+  Status exec(std::string_view sql);
+  Result<Stmt> prepare(std::string_view sql);
+  // Number of rows changed by the last INSERT/UPDATE/DELETE.
+  int64_t changes() const;
+  // Online backup to another file through SQLite's backup API.
+  Status backup_to(const std::string &path);
+
+  sqlite3 *raw() const { return db_; }
+
+private:
+  explicit Db(sqlite3 *db) : db_(db) {}
+  sqlite3 *db_;
+};
+
+// BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() succeeded.
+class Transaction {
+public:
+  explicit Transaction(Db &db);
+  ~Transaction();
+  Transaction(const Transaction &) = delete;
+  Transaction &operator=(const Transaction &) = delete;
+  const Status &begun() const { return begun_; }
+  Status commit();
+
+private:
+  Db &db_;
+  Status begun_;
+  bool done_ = false;
+};
+
+} // namespace lpm

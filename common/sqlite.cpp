@@ -1,0 +1,164 @@
+#include "lpm/sqlite.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace lpm {
+
+static Error db_error(sqlite3 *db, const std::string &what) {
+  int code = sqlite3_errcode(db);
+  Errc errc = (code == SQLITE_FULL) ? Errc::no_space : Errc::io_error;
+  if (code == SQLITE_CONSTRAINT) errc = Errc::conflict;
+  return make_error(errc, what + ": " + sqlite3_errmsg(db));
+}
+
+Stmt::Stmt(Stmt &&other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+Stmt &Stmt::operator=(Stmt &&other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = other.db_;
+    stmt_ = other.stmt_;
+    other.stmt_ = nullptr;
+  }
+  return *this;
+}
+Stmt::~Stmt() { sqlite3_finalize(stmt_); }
+
+Stmt &Stmt::bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+Stmt &Stmt::bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt &Stmt::bind_blob(int index, std::span<const uint8_t> blob) {
+  sqlite3_bind_blob(stmt_, index, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt &Stmt::bind_null(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> Stmt::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Error e = db_error(db_, std::string("step \"") + sqlite3_sql(stmt_) + "\"");
+  sqlite3_reset(stmt_);
+  return e;
+}
+
+Status Stmt::run() {
+  for (;;) {
+    auto r = step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+  }
+  reset();
+  return {};
+}
+
+void Stmt::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int64_t Stmt::col_int(int col) const { return sqlite3_column_int64(stmt_, col); }
+std::string Stmt::col_text(int col) const {
+  const auto *p = sqlite3_column_text(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(reinterpret_cast<const char *>(p), static_cast<size_t>(n)) : std::string();
+}
+std::vector<uint8_t> Stmt::col_blob(int col) const {
+  const auto *p = static_cast<const uint8_t *>(sqlite3_column_blob(stmt_, col));
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::vector<uint8_t>(p, p + n) : std::vector<uint8_t>();
+}
+bool Stmt::col_is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+Result<std::unique_ptr<Db>> Db::open(const std::string &path) {
+  // Create the file 0600 ourselves: SQLite would honour the umask.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(Errc::io_error, "open " + path + ": " + std::to_string(errno));
+  ::close(fd);
+  sqlite3 *raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = make_error(Errc::io_error, "open " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    sqlite3_close(raw);
+    return e;
+  }
+  std::unique_ptr<Db> db(new Db(raw));
+  sqlite3_busy_timeout(raw, 5000);
+  Status s = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
+                      "PRAGMA foreign_keys=ON;");
+  if (!s.ok()) return s.error();
+  return db;
+}
+
+Db::~Db() { sqlite3_close_v2(db_); }
+
+Status Db::exec(std::string_view sql) {
+  std::string owned(sql);
+  char *msg = nullptr;
+  int rc = sqlite3_exec(db_, owned.c_str(), nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK) {
+    std::string text = msg ? msg : sqlite3_errmsg(db_);
+    sqlite3_free(msg);
+    Errc code = rc == SQLITE_FULL ? Errc::no_space : Errc::io_error;
+    return make_error(code, "sql: " + text);
+  }
+  return {};
+}
+
+Result<Stmt> Db::prepare(std::string_view sql) {
+  sqlite3_stmt *stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return db_error(db_, "prepare \"" + std::string(sql) + "\"");
+  return Stmt(db_, stmt);
+}
+
+int64_t Db::changes() const { return sqlite3_changes64(db_); }
+
+Status Db::backup_to(const std::string &path) {
+  sqlite3 *dest = nullptr;
+  if (sqlite3_open(path.c_str(), &dest) != SQLITE_OK) {
+    Error e = make_error(Errc::io_error, "open " + path + ": " + sqlite3_errmsg(dest));
+    sqlite3_close(dest);
+    return e;
+  }
+  sqlite3_backup *b = sqlite3_backup_init(dest, "main", db_, "main");
+  if (!b) {
+    Error e = db_error(dest, "backup " + path);
+    sqlite3_close(dest);
+    return e;
+  }
+  int rc = sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  Status result;
+  if (rc != SQLITE_DONE) result = db_error(dest, "backup " + path);
+  sqlite3_close(dest);
+  return result;
+}
+
+Transaction::Transaction(Db &db) : db_(db), begun_(db.exec("BEGIN IMMEDIATE")) {}
+
+Transaction::~Transaction() {
+  if (begun_.ok() && !done_) (void)db_.exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  if (!begun_.ok()) return begun_;
+  Status s = db_.exec("COMMIT");
+  if (s.ok()) done_ = true;
+  return s;
+}
+
+} // namespace lpm

@@ -1,0 +1,117 @@
+// Keys, certificates, fingerprints, hashes and signatures (ECDSA P-256, SHA-256) on mbedTLS.
+//
+// A fingerprint is the lower-case hex SHA-256 of the DER SubjectPublicKeyInfo of a key: what
+// packages pin, what the directory records at enrollment, what tickets name.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
+
+#include "lpm/error.h"
+#include "lpm/protocol/msg.h"
+
+namespace lpm::proto {
+
+using Fingerprint = std::string;
+
+Bytes sha256(std::span<const uint8_t> data);
+
+// Incremental SHA-256 for streams.
+class Sha256 {
+public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256 &) = delete;
+  Sha256 &operator=(const Sha256 &) = delete;
+  void update(std::span<const uint8_t> data);
+  Bytes finish(); // 32 bytes; the object may not be updated afterwards
+private:
+  mbedtls_sha256_context ctx_;
+};
+
+Fingerprint fingerprint_of_der(std::span<const uint8_t> public_key_der);
+
+// A public key to verify signatures with.
+class PublicKey {
+public:
+  static Result<PublicKey> from_der(std::span<const uint8_t> der);
+  PublicKey(PublicKey &&) noexcept;
+  PublicKey &operator=(PublicKey &&) noexcept;
+  PublicKey(const PublicKey &other);
+  ~PublicKey();
+  // invalid_signature unless signature is a valid ECDSA-SHA256 (DER) signature of message.
+  Status verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const;
+  const Bytes &der() const { return der_; }
+  const Fingerprint &fingerprint() const { return fingerprint_; }
+
+private:
+  PublicKey();
+  mutable mbedtls_pk_context pk_;
+  Bytes der_;
+  Fingerprint fingerprint_;
+};
+
+// An ECDSA P-256 private key.
+class KeyPair {
+public:
+  static Result<std::unique_ptr<KeyPair>> generate();
+  static Result<std::unique_ptr<KeyPair>> from_pem(const std::string &pem);
+  ~KeyPair();
+  KeyPair(const KeyPair &) = delete;
+  KeyPair &operator=(const KeyPair &) = delete;
+
+  std::string private_pem() const;
+  const Bytes &public_der() const { return public_der_; }
+  const Fingerprint &fingerprint() const { return fingerprint_; }
+  PublicKey public_key() const;
+  // ECDSA over SHA-256(message), DER-encoded signature.
+  Result<Bytes> sign(std::span<const uint8_t> message) const;
+  mbedtls_pk_context *pk() const { return &pk_; }
+
+private:
+  KeyPair();
+  Status init_public();
+  mutable mbedtls_pk_context pk_;
+  Bytes public_der_;
+  Fingerprint fingerprint_;
+};
+
+// A daemon's TLS identity: its key and a self-signed certificate for that key.
+// Stored as DIR/NAME.key (mode 0600) and DIR/NAME.crt (0644).
+class Identity {
+public:
+  // Loads DIR/NAME.{key,crt}; not_found when they do not exist.
+  static Result<std::shared_ptr<Identity>> load(const std::string &dir, const std::string &name);
+  // Creates a new key and a self-signed certificate (subject CN=common_name, valid 20 years);
+  // conflict when the files already exist.
+  static Result<std::shared_ptr<Identity>> create(const std::string &dir, const std::string &name,
+                                                  const std::string &common_name);
+  static Result<std::shared_ptr<Identity>> load_or_create(const std::string &dir, const std::string &name,
+                                                          const std::string &common_name);
+  ~Identity();
+  Identity(const Identity &) = delete;
+  Identity &operator=(const Identity &) = delete;
+
+  const KeyPair &key() const { return *key_; }
+  mbedtls_x509_crt *cert() { return &cert_; }
+  const Fingerprint &fingerprint() const { return key_->fingerprint(); }
+
+private:
+  Identity();
+  std::unique_ptr<KeyPair> key_;
+  mbedtls_x509_crt cert_;
+};
+
+// Fingerprint of the public key inside a certificate.
+Fingerprint fingerprint_of_cert(const mbedtls_x509_crt *crt);
+
+// A fingerprint is 64 lower-case hex digits.
+bool fingerprint_valid(std::string_view text);
+
+} // namespace lpm::proto

@@ -8,13 +8,15 @@ namespace lpm::proto {
 // MapWriter
 
 void MapWriter::key(std::string_view k) {
-  packer_.pack_str(static_cast<uint32_t>(k.size()));
-  packer_.pack_str_body(k.data(), static_cast<uint32_t>(k.size()));
+  msgpack::packer<Out> packer(out_);
+  packer.pack_str(static_cast<uint32_t>(k.size()));
+  packer.pack_str_body(k.data(), static_cast<uint32_t>(k.size()));
   count_++;
 }
 
 MapWriter &MapWriter::str(std::string_view k, std::string_view value) {
   key(k);
+  msgpack::packer<Out> packer_(out_);
   packer_.pack_str(static_cast<uint32_t>(value.size()));
   packer_.pack_str_body(value.data(), static_cast<uint32_t>(value.size()));
   return *this;
@@ -22,18 +24,21 @@ MapWriter &MapWriter::str(std::string_view k, std::string_view value) {
 
 MapWriter &MapWriter::u64(std::string_view k, uint64_t value) {
   key(k);
+  msgpack::packer<Out> packer_(out_);
   packer_.pack_uint64(value);
   return *this;
 }
 
 MapWriter &MapWriter::i64(std::string_view k, int64_t value) {
   key(k);
+  msgpack::packer<Out> packer_(out_);
   packer_.pack_int64(value);
   return *this;
 }
 
 MapWriter &MapWriter::boolean(std::string_view k, bool value) {
   key(k);
+  msgpack::packer<Out> packer_(out_);
   if (value)
     packer_.pack_true();
   else
@@ -43,6 +48,7 @@ MapWriter &MapWriter::boolean(std::string_view k, bool value) {
 
 MapWriter &MapWriter::bin(std::string_view k, std::span<const uint8_t> value) {
   key(k);
+  msgpack::packer<Out> packer_(out_);
   packer_.pack_bin(static_cast<uint32_t>(value.size()));
   packer_.pack_bin_body(reinterpret_cast<const char *>(value.data()), static_cast<uint32_t>(value.size()));
   return *this;
@@ -51,12 +57,13 @@ MapWriter &MapWriter::bin(std::string_view k, std::span<const uint8_t> value) {
 MapWriter &MapWriter::map(std::string_view k, const MapWriter &value) {
   key(k);
   Bytes encoded = value.finish();
-  body_.write(reinterpret_cast<const char *>(encoded.data()), encoded.size());
+  body_.insert(body_.end(), encoded.begin(), encoded.end());
   return *this;
 }
 
 MapWriter &MapWriter::str_array(std::string_view k, const std::vector<std::string> &values) {
   key(k);
+  msgpack::packer<Out> packer_(out_);
   packer_.pack_array(static_cast<uint32_t>(values.size()));
   for (const auto &v : values) {
     packer_.pack_str(static_cast<uint32_t>(v.size()));
@@ -67,16 +74,18 @@ MapWriter &MapWriter::str_array(std::string_view k, const std::vector<std::strin
 
 MapWriter &MapWriter::map_array(std::string_view k, const std::vector<MapWriter> &values) {
   key(k);
+  msgpack::packer<Out> packer_(out_);
   packer_.pack_array(static_cast<uint32_t>(values.size()));
   for (const auto &v : values) {
     Bytes encoded = v.finish();
-    body_.write(reinterpret_cast<const char *>(encoded.data()), encoded.size());
+    body_.insert(body_.end(), encoded.begin(), encoded.end());
   }
   return *this;
 }
 
 MapWriter &MapWriter::nil(std::string_view k) {
   key(k);
+  msgpack::packer<Out> packer_(out_);
   packer_.pack_nil();
   return *this;
 }
@@ -88,7 +97,7 @@ Bytes MapWriter::finish() const {
   Bytes out;
   out.reserve(head.size() + body_.size());
   out.insert(out.end(), head.data(), head.data() + head.size());
-  out.insert(out.end(), body_.data(), body_.data() + body_.size());
+  out.insert(out.end(), body_.begin(), body_.end());
   return out;
 }
 

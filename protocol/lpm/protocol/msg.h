@@ -24,6 +24,20 @@ using Bytes = std::vector<uint8_t>;
 
 class MapWriter {
 public:
+  MapWriter() = default;
+  MapWriter(const MapWriter &other) : body_(other.body_), count_(other.count_) {}
+  MapWriter(MapWriter &&other) noexcept : body_(std::move(other.body_)), count_(other.count_) {}
+  MapWriter &operator=(const MapWriter &other) {
+    body_ = other.body_;
+    count_ = other.count_;
+    return *this;
+  }
+  MapWriter &operator=(MapWriter &&other) noexcept {
+    body_ = std::move(other.body_);
+    count_ = other.count_;
+    return *this;
+  }
+
   MapWriter &str(std::string_view key, std::string_view value);
   MapWriter &u64(std::string_view key, uint64_t value);
   MapWriter &i64(std::string_view key, int64_t value);
@@ -39,9 +53,14 @@ public:
   Bytes finish() const;
 
 private:
+  // out_ always refers to this object's own body_ (hence the hand-written copies above).
+  struct Out {
+    Bytes &bytes;
+    void write(const char *data, size_t len) { bytes.insert(bytes.end(), data, data + len); }
+  };
   void key(std::string_view k);
-  msgpack::sbuffer body_;
-  msgpack::packer<msgpack::sbuffer> packer_{body_};
+  Bytes body_;
+  Out out_{body_};
   size_t count_ = 0;
 };
 

@@ -1,0 +1,306 @@
+// The typed ops of protocol v0 (docs/protocol.md lists every field). Each message is a struct
+// with write() into a MapWriter and read() from a MapReader, so every component encodes and
+// checks the same fields the same way. read() leaves errors in the reader (reader.ok()).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lpm/protocol/msg.h"
+#include "lpm/protocol/ticket.h"
+
+namespace lpm::proto {
+
+// Hello roles.
+namespace role {
+inline constexpr const char *agent = "agent";           // lpm-agent (release service, and as a client)
+inline constexpr const char *directory = "directory";   // lpm-directory
+inline constexpr const char *printer = "printer";       // lpm-release
+inline constexpr const char *accounting = "accounting"; // lpm-accounting
+inline constexpr const char *cli = "cli";               // lpm, on the agent's Unix socket
+inline constexpr const char *console = "console";       // lpm, an enrolled admin console over TLS
+} // namespace role
+
+// Op names.
+namespace op {
+// directory
+inline constexpr const char *enroll = "enroll";
+inline constexpr const char *register_holdings = "register";
+inline constexpr const char *badge_in = "badge-in";
+inline constexpr const char *list_enrolled = "list-enrolled";
+// agent release service
+inline constexpr const char *open_release = "open-release";
+inline constexpr const char *list_jobs = "list-jobs";
+inline constexpr const char *acknowledge_job = "acknowledge-job";
+inline constexpr const char *fetch_document = "fetch-document";
+inline constexpr const char *update_job_status = "update-job-status";
+// agent local socket
+inline constexpr const char *submit_job = "submit-job";
+inline constexpr const char *local_jobs = "local-jobs";
+// accounting
+inline constexpr const char *post_records = "post-records";
+inline constexpr const char *report_totals = "report-totals";
+} // namespace op
+
+// Limits on list sizes in messages.
+inline constexpr size_t kMaxPage = 500;
+inline constexpr size_t kMaxAddresses = 16;
+
+// Paging: a request names where to start and how many; a reply gives the cursor of the next page
+// ("" when this was the last).
+struct PageRequest {
+  std::string after; // cursor from the previous reply; "" for the first page
+  uint64_t limit = 100;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// ---- directory ------------------------------------------------------------------------------
+
+enum class EnrollKind { workstation, printer, accounting, console };
+const char *enroll_kind_name(EnrollKind kind);
+bool enroll_kind_parse(std::string_view text, EnrollKind &out);
+
+struct EnrollRequest {
+  std::string token;
+  EnrollKind kind = EnrollKind::workstation;
+  std::string name; // host or printer name, shown to administrators
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct EnrollResult {
+  std::string id;     // workstation / printer / service id (UUIDv7)
+  Bytes ticket_key;   // DER public key that signs release tickets
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+struct Holding {
+  std::string user; // directory user UUID
+  uint64_t jobs = 0;
+};
+struct RegisterRequest {
+  uint16_t port = 0;                  // release service port
+  std::vector<std::string> addresses; // the agent's own view of its LAN addresses
+  std::vector<Holding> holdings;      // users with held jobs here (a user with 0 withdraws)
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct RegisterResult {
+  int64_t now_ms = 0;           // the directory's clock
+  uint64_t heartbeat_s = 0;     // register again within this
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+struct BadgeInRequest {
+  std::string badge;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct WorkstationRef {
+  std::string id;
+  std::string name;
+  std::vector<std::string> addresses; // "IP" strings, best first
+  uint16_t port = 0;
+  Fingerprint fingerprint;
+};
+struct BadgeInResult {
+  std::string user;
+  std::string display_name;
+  std::vector<WorkstationRef> workstations;
+  SignedTicket ticket;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+struct EnrolledKey {
+  std::string id;
+  EnrollKind kind = EnrollKind::workstation;
+  std::string name;
+  Fingerprint fingerprint;
+};
+struct ListEnrolledRequest {
+  PageRequest page;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct ListEnrolledResult {
+  std::vector<EnrolledKey> items;
+  std::string next;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// ---- agent release service ------------------------------------------------------------------
+
+struct OpenReleaseRequest {
+  SignedTicket ticket;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct OpenReleaseResult {
+  std::string workstation;
+  std::vector<std::string> users;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+struct JobInfo {
+  std::string id;
+  std::string user;
+  std::string title;
+  std::string format; // MIME type
+  uint64_t size = 0;
+  int64_t pages = -1; // -1: unknown
+  uint64_t copies = 1;
+  std::string sides = "one-sided";
+  std::string color = "color";
+  int64_t submitted_ms = 0;
+  std::string state;  // held, claimed, printing, printed
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct ListJobsRequest {
+  bool include_printed = false;
+  PageRequest page;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct ListJobsResult {
+  std::vector<JobInfo> jobs;
+  std::string next;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+struct AcknowledgeJobRequest {
+  std::string job;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct AcknowledgeJobResult {
+  std::string claim;
+  int64_t lease_ms = 0; // the claim is valid this long after the reply
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+struct FetchDocumentRequest {
+  std::string job;
+  std::string claim;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// Header of the document stream; the chunks and the end frame (SHA-256) follow.
+struct FetchDocumentHeader {
+  uint64_t size = 0;
+  std::string format;
+  Bytes sha256; // the stored digest, which the end frame repeats
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+enum class JobOutcome { completed, aborted, canceled };
+const char *job_outcome_name(JobOutcome outcome);
+bool job_outcome_parse(std::string_view text, JobOutcome &out);
+
+struct UpdateJobStatusRequest {
+  std::string job;
+  std::string claim;
+  JobOutcome outcome = JobOutcome::completed;
+  std::string message;      // the device's words on failure
+  int64_t pages = -1;
+  int64_t impressions = -1;
+  int64_t sheets = -1;
+  int64_t color_impressions = -1;
+  std::string counts_source = "estimated"; // "device" when the device reported the counts
+  std::string printer_name;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct UpdateJobStatusResult {
+  std::string state; // the job's state after the update
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// ---- agent local socket ---------------------------------------------------------------------
+
+struct SubmitJobRequest {
+  std::string title;
+  std::string format = "application/octet-stream";
+  uint64_t size = 0; // announced size (the stream's end frame is what counts)
+  uint64_t copies = 1;
+  std::string sides = "one-sided";
+  std::string color = "color";
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct SubmitJobResult {
+  std::string job;
+  std::string state;
+  std::string user;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// ---- accounting -----------------------------------------------------------------------------
+
+struct JobRecord {
+  std::string id;          // UUIDv7 of the record (dedup key)
+  std::string event;       // printed | deleted
+  std::string reason;      // released | expired | user | admin | failed
+  std::string job;
+  std::string user;
+  std::string workstation;
+  std::string site;
+  std::string printer;
+  int64_t submitted_ms = 0;
+  int64_t event_ms = 0;
+  std::string format;
+  uint64_t size = 0;
+  int64_t pages = -1;
+  int64_t impressions = -1;
+  int64_t sheets = -1;
+  uint64_t copies = 1;
+  int64_t color_impressions = -1;
+  bool duplex = false;
+  std::string counts_source;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+inline constexpr size_t kMaxRecordsPerBatch = 500;
+struct PostRecordsRequest {
+  std::vector<JobRecord> records;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct PostRecordsResult {
+  uint64_t stored = 0;
+  uint64_t duplicates = 0;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+struct ReportTotalsRequest {
+  int64_t from_ms = 0;
+  int64_t to_ms = 0; // 0: now
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct UserTotals {
+  std::string user;
+  uint64_t jobs = 0;
+  uint64_t pages = 0;
+  uint64_t impressions = 0;
+  uint64_t bytes = 0;
+};
+struct ReportTotalsResult {
+  std::vector<UserTotals> rows;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+} // namespace lpm::proto

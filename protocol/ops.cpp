@@ -1,0 +1,389 @@
+#include "lpm/protocol/ops.h"
+
+#include "lpm/ids.h"
+
+namespace lpm::proto {
+namespace {
+constexpr size_t kName = 256;   // names and titles
+constexpr size_t kShort = 64;   // ids, enums, formats
+
+void check_uuid(MapReader &r, const std::string &value, const char *field) {
+  if (r.ok() && !uuid_valid(value)) r.fail(std::string(field) + " is not a UUID");
+}
+void check_fingerprint(MapReader &r, const std::string &value, const char *field) {
+  if (r.ok() && !fingerprint_valid(value)) r.fail(std::string(field) + " is not a key fingerprint");
+}
+} // namespace
+
+void PageRequest::write(MapWriter &w) const {
+  if (!after.empty()) w.str("after", after);
+  w.u64("limit", limit);
+}
+void PageRequest::read(MapReader &r) {
+  after = r.opt_str("after", "", kShort);
+  limit = r.opt_u64("limit", 100);
+  if (limit == 0 || limit > kMaxPage) limit = kMaxPage;
+}
+
+const char *enroll_kind_name(EnrollKind kind) {
+  switch (kind) {
+  case EnrollKind::workstation: return "workstation";
+  case EnrollKind::printer: return "printer";
+  case EnrollKind::accounting: return "accounting";
+  case EnrollKind::console: return "console";
+  }
+  return "workstation";
+}
+
+bool enroll_kind_parse(std::string_view text, EnrollKind &out) {
+  for (EnrollKind k : {EnrollKind::workstation, EnrollKind::printer, EnrollKind::accounting, EnrollKind::console}) {
+    if (text == enroll_kind_name(k)) {
+      out = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+void EnrollRequest::write(MapWriter &w) const {
+  w.str("token", token).str("kind", enroll_kind_name(kind)).str("name", name);
+}
+void EnrollRequest::read(MapReader &r) {
+  token = r.str("token", 128);
+  std::string k = r.str("kind", kShort);
+  name = r.str("name", kName);
+  if (r.ok() && !enroll_kind_parse(k, kind)) r.fail("args.kind must be workstation, printer, accounting or console");
+}
+
+void EnrollResult::write(MapWriter &w) const { w.str("id", id).bin("ticket_key", ticket_key); }
+void EnrollResult::read(MapReader &r) {
+  id = r.str("id", kShort);
+  ticket_key = r.bin("ticket_key", 512);
+  check_uuid(r, id, "result.id");
+}
+
+void RegisterRequest::write(MapWriter &w) const {
+  std::vector<MapWriter> hs;
+  for (const auto &h : holdings) {
+    MapWriter m;
+    m.str("user", h.user).u64("jobs", h.jobs);
+    hs.push_back(std::move(m));
+  }
+  w.u64("port", port).str_array("addresses", addresses).map_array("holdings", hs);
+}
+void RegisterRequest::read(MapReader &r) {
+  uint64_t p = r.u64("port");
+  addresses = r.str_array("addresses", kMaxAddresses, kShort);
+  for (auto &h : r.map_array("holdings", 10000)) {
+    Holding one;
+    one.user = h.str("user", kShort);
+    one.jobs = h.u64("jobs");
+    check_uuid(r, one.user, "args.holdings.user");
+    holdings.push_back(std::move(one));
+  }
+  if (r.ok() && (p == 0 || p > 65535)) r.fail("args.port must be 1..65535");
+  port = static_cast<uint16_t>(p);
+}
+
+void RegisterResult::write(MapWriter &w) const { w.i64("now", now_ms).u64("heartbeat_s", heartbeat_s); }
+void RegisterResult::read(MapReader &r) {
+  now_ms = r.i64("now");
+  heartbeat_s = r.u64("heartbeat_s");
+}
+
+void BadgeInRequest::write(MapWriter &w) const { w.str("badge", badge); }
+void BadgeInRequest::read(MapReader &r) {
+  badge = r.str("badge", 128);
+  if (r.ok() && badge.empty()) r.fail("args.badge is empty");
+}
+
+void BadgeInResult::write(MapWriter &w) const {
+  std::vector<MapWriter> ws;
+  for (const auto &x : workstations) {
+    MapWriter m;
+    m.str("id", x.id).str("name", x.name).str_array("addresses", x.addresses).u64("port", x.port).str("fingerprint",
+                                                                                                       x.fingerprint);
+    ws.push_back(std::move(m));
+  }
+  w.str("user", user).str("display_name", display_name).map_array("workstations", ws).map("ticket", ticket.to_map());
+}
+void BadgeInResult::read(MapReader &r) {
+  user = r.str("user", kShort);
+  display_name = r.str("display_name", kName);
+  for (auto &m : r.map_array("workstations", 256)) {
+    WorkstationRef x;
+    x.id = m.str("id", kShort);
+    x.name = m.str("name", kName);
+    x.addresses = m.str_array("addresses", kMaxAddresses, kShort);
+    uint64_t p = m.u64("port");
+    x.fingerprint = m.str("fingerprint", kShort);
+    if (r.ok() && (p == 0 || p > 65535)) r.fail("result.workstations.port must be 1..65535");
+    x.port = static_cast<uint16_t>(p);
+    check_fingerprint(r, x.fingerprint, "result.workstations.fingerprint");
+    workstations.push_back(std::move(x));
+  }
+  MapReader t = r.map("ticket");
+  ticket = SignedTicket::from_map(t);
+}
+
+void ListEnrolledRequest::write(MapWriter &w) const { page.write(w); }
+void ListEnrolledRequest::read(MapReader &r) { page.read(r); }
+
+void ListEnrolledResult::write(MapWriter &w) const {
+  std::vector<MapWriter> xs;
+  for (const auto &k : items) {
+    MapWriter m;
+    m.str("id", k.id).str("kind", enroll_kind_name(k.kind)).str("name", k.name).str("fingerprint", k.fingerprint);
+    xs.push_back(std::move(m));
+  }
+  w.map_array("items", xs).str("next", next);
+}
+void ListEnrolledResult::read(MapReader &r) {
+  for (auto &m : r.map_array("items", kMaxPage)) {
+    EnrolledKey k;
+    k.id = m.str("id", kShort);
+    std::string kind = m.str("kind", kShort);
+    k.name = m.str("name", kName);
+    k.fingerprint = m.str("fingerprint", kShort);
+    if (r.ok() && !enroll_kind_parse(kind, k.kind)) r.fail("result.items.kind is unknown");
+    check_fingerprint(r, k.fingerprint, "result.items.fingerprint");
+    items.push_back(std::move(k));
+  }
+  next = r.opt_str("next", "", kShort);
+}
+
+void OpenReleaseRequest::write(MapWriter &w) const { w.map("ticket", ticket.to_map()); }
+void OpenReleaseRequest::read(MapReader &r) {
+  MapReader t = r.map("ticket");
+  ticket = SignedTicket::from_map(t);
+}
+
+void OpenReleaseResult::write(MapWriter &w) const { w.str("workstation", workstation).str_array("users", users); }
+void OpenReleaseResult::read(MapReader &r) {
+  workstation = r.str("workstation", kShort);
+  users = r.str_array("users", 64, kShort);
+}
+
+void JobInfo::write(MapWriter &w) const {
+  w.str("id", id).str("user", user).str("title", title).str("format", format).u64("size", size).i64("pages", pages);
+  w.u64("copies", copies).str("sides", sides).str("color", color).i64("submitted", submitted_ms).str("state", state);
+}
+void JobInfo::read(MapReader &r) {
+  id = r.str("id", kShort);
+  user = r.str("user", kShort);
+  title = r.str("title", 1024);
+  format = r.str("format", kShort);
+  size = r.u64("size");
+  pages = r.i64("pages");
+  copies = r.u64("copies");
+  sides = r.str("sides", kShort);
+  color = r.str("color", kShort);
+  submitted_ms = r.i64("submitted");
+  state = r.str("state", kShort);
+  check_uuid(r, id, "job.id");
+}
+
+void ListJobsRequest::write(MapWriter &w) const {
+  w.boolean("include_printed", include_printed);
+  page.write(w);
+}
+void ListJobsRequest::read(MapReader &r) {
+  include_printed = r.opt_bool("include_printed", false);
+  page.read(r);
+}
+
+void ListJobsResult::write(MapWriter &w) const {
+  std::vector<MapWriter> xs;
+  for (const auto &j : jobs) {
+    MapWriter m;
+    j.write(m);
+    xs.push_back(std::move(m));
+  }
+  w.map_array("jobs", xs).str("next", next);
+}
+void ListJobsResult::read(MapReader &r) {
+  for (auto &m : r.map_array("jobs", kMaxPage)) {
+    JobInfo j;
+    j.read(m);
+    jobs.push_back(std::move(j));
+  }
+  next = r.opt_str("next", "", kShort);
+}
+
+void AcknowledgeJobRequest::write(MapWriter &w) const { w.str("job", job); }
+void AcknowledgeJobRequest::read(MapReader &r) {
+  job = r.str("job", kShort);
+  check_uuid(r, job, "args.job");
+}
+
+void AcknowledgeJobResult::write(MapWriter &w) const { w.str("claim", claim).i64("lease_ms", lease_ms); }
+void AcknowledgeJobResult::read(MapReader &r) {
+  claim = r.str("claim", kShort);
+  lease_ms = r.i64("lease_ms");
+}
+
+void FetchDocumentRequest::write(MapWriter &w) const { w.str("job", job).str("claim", claim); }
+void FetchDocumentRequest::read(MapReader &r) {
+  job = r.str("job", kShort);
+  claim = r.str("claim", kShort);
+  check_uuid(r, job, "args.job");
+}
+
+void FetchDocumentHeader::write(MapWriter &w) const { w.u64("size", size).str("format", format).bin("sha256", sha256); }
+void FetchDocumentHeader::read(MapReader &r) {
+  size = r.u64("size");
+  format = r.str("format", kShort);
+  sha256 = r.bin("sha256", 32);
+  if (r.ok() && sha256.size() != 32) r.fail("result.sha256 must be 32 bytes");
+}
+
+const char *job_outcome_name(JobOutcome outcome) {
+  switch (outcome) {
+  case JobOutcome::completed: return "completed";
+  case JobOutcome::aborted: return "aborted";
+  case JobOutcome::canceled: return "canceled";
+  }
+  return "aborted";
+}
+
+bool job_outcome_parse(std::string_view text, JobOutcome &out) {
+  for (JobOutcome o : {JobOutcome::completed, JobOutcome::aborted, JobOutcome::canceled}) {
+    if (text == job_outcome_name(o)) {
+      out = o;
+      return true;
+    }
+  }
+  return false;
+}
+
+void UpdateJobStatusRequest::write(MapWriter &w) const {
+  w.str("job", job).str("claim", claim).str("outcome", job_outcome_name(outcome)).str("message", message);
+  w.i64("pages", pages).i64("impressions", impressions).i64("sheets", sheets).i64("color_impressions", color_impressions);
+  w.str("counts_source", counts_source).str("printer_name", printer_name);
+}
+void UpdateJobStatusRequest::read(MapReader &r) {
+  job = r.str("job", kShort);
+  claim = r.str("claim", kShort);
+  std::string o = r.str("outcome", kShort);
+  message = r.opt_str("message", "", 1024);
+  pages = r.opt_i64("pages", -1);
+  impressions = r.opt_i64("impressions", -1);
+  sheets = r.opt_i64("sheets", -1);
+  color_impressions = r.opt_i64("color_impressions", -1);
+  counts_source = r.opt_str("counts_source", "estimated", kShort);
+  printer_name = r.opt_str("printer_name", "", kName);
+  check_uuid(r, job, "args.job");
+  if (r.ok() && !job_outcome_parse(o, outcome)) r.fail("args.outcome must be completed, aborted or canceled");
+}
+
+void UpdateJobStatusResult::write(MapWriter &w) const { w.str("state", state); }
+void UpdateJobStatusResult::read(MapReader &r) { state = r.str("state", kShort); }
+
+void SubmitJobRequest::write(MapWriter &w) const {
+  w.str("title", title).str("format", format).u64("size", size).u64("copies", copies).str("sides", sides).str("color",
+                                                                                                              color);
+}
+void SubmitJobRequest::read(MapReader &r) {
+  title = r.str("title", 1024);
+  format = r.opt_str("format", "application/octet-stream", kShort);
+  size = r.opt_u64("size", 0);
+  copies = r.opt_u64("copies", 1);
+  sides = r.opt_str("sides", "one-sided", kShort);
+  color = r.opt_str("color", "color", kShort);
+  if (r.ok() && (copies == 0 || copies > 999)) r.fail("args.copies must be 1..999");
+}
+
+void SubmitJobResult::write(MapWriter &w) const { w.str("job", job).str("state", state).str("user", user); }
+void SubmitJobResult::read(MapReader &r) {
+  job = r.str("job", kShort);
+  state = r.str("state", kShort);
+  user = r.str("user", kShort);
+}
+
+void JobRecord::write(MapWriter &w) const {
+  w.str("id", id).str("event", event).str("reason", reason).str("job", job).str("user", user);
+  w.str("workstation", workstation).str("site", site).str("printer", printer);
+  w.i64("submitted", submitted_ms).i64("event_time", event_ms).str("format", format).u64("size", size);
+  w.i64("pages", pages).i64("impressions", impressions).i64("sheets", sheets).u64("copies", copies);
+  w.i64("color_impressions", color_impressions).boolean("duplex", duplex).str("counts_source", counts_source);
+}
+void JobRecord::read(MapReader &r) {
+  id = r.str("id", kShort);
+  event = r.str("event", kShort);
+  reason = r.str("reason", kShort);
+  job = r.str("job", kShort);
+  user = r.str("user", kShort);
+  workstation = r.str("workstation", kShort);
+  site = r.opt_str("site", "", kName);
+  printer = r.opt_str("printer", "", kName);
+  submitted_ms = r.i64("submitted");
+  event_ms = r.i64("event_time");
+  format = r.opt_str("format", "", kShort);
+  size = r.opt_u64("size", 0);
+  pages = r.opt_i64("pages", -1);
+  impressions = r.opt_i64("impressions", -1);
+  sheets = r.opt_i64("sheets", -1);
+  copies = r.opt_u64("copies", 1);
+  color_impressions = r.opt_i64("color_impressions", -1);
+  duplex = r.opt_bool("duplex", false);
+  counts_source = r.opt_str("counts_source", "", kShort);
+  check_uuid(r, id, "record.id");
+  check_uuid(r, job, "record.job");
+  if (r.ok() && event != "printed" && event != "deleted") r.fail("record.event must be printed or deleted");
+  if (r.ok() && reason != "released" && reason != "expired" && reason != "user" && reason != "admin" &&
+      reason != "failed")
+    r.fail("record.reason must be released, expired, user, admin or failed");
+}
+
+void PostRecordsRequest::write(MapWriter &w) const {
+  std::vector<MapWriter> xs;
+  for (const auto &rec : records) {
+    MapWriter m;
+    rec.write(m);
+    xs.push_back(std::move(m));
+  }
+  w.map_array("records", xs);
+}
+void PostRecordsRequest::read(MapReader &r) {
+  for (auto &m : r.map_array("records", kMaxRecordsPerBatch)) {
+    JobRecord rec;
+    rec.read(m);
+    records.push_back(std::move(rec));
+  }
+}
+
+void PostRecordsResult::write(MapWriter &w) const { w.u64("stored", stored).u64("duplicates", duplicates); }
+void PostRecordsResult::read(MapReader &r) {
+  stored = r.u64("stored");
+  duplicates = r.u64("duplicates");
+}
+
+void ReportTotalsRequest::write(MapWriter &w) const { w.i64("from", from_ms).i64("to", to_ms); }
+void ReportTotalsRequest::read(MapReader &r) {
+  from_ms = r.opt_i64("from", 0);
+  to_ms = r.opt_i64("to", 0);
+}
+
+void ReportTotalsResult::write(MapWriter &w) const {
+  std::vector<MapWriter> xs;
+  for (const auto &t : rows) {
+    MapWriter m;
+    m.str("user", t.user).u64("jobs", t.jobs).u64("pages", t.pages).u64("impressions", t.impressions).u64("bytes",
+                                                                                                          t.bytes);
+    xs.push_back(std::move(m));
+  }
+  w.map_array("rows", xs);
+}
+void ReportTotalsResult::read(MapReader &r) {
+  for (auto &m : r.map_array("rows", 100000)) {
+    UserTotals t;
+    t.user = m.str("user", kShort);
+    t.jobs = m.u64("jobs");
+    t.pages = m.u64("pages");
+    t.impressions = m.u64("impressions");
+    t.bytes = m.u64("bytes");
+    rows.push_back(std::move(t));
+  }
+}
+
+} // namespace lpm::proto

@@ -1,0 +1,439 @@
+#include "lpm/protocol/keys.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include <mbedtls/bignum.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/error.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/x509_crt.h>
+
+#include "lpm/files.h"
+#include "lpm/ids.h"
+#include "lpm/log.h"
+
+namespace lpm::proto {
+
+namespace {
+
+// A P-256 SubjectPublicKeyInfo is 91 bytes; this leaves room without inviting abuse.
+constexpr size_t kMaxPublicKeyDer = 512;
+// Key and certificate files are a few hundred bytes; anything near this size is not ours.
+constexpr size_t kMaxIdentityFile = 64 * 1024;
+// Certificate serial length: 16 random bytes is what RFC 5280 asks for (at least 64 bits, at
+// most 20 octets).
+constexpr size_t kSerialBytes = 16;
+constexpr time_t kCertBackdateSeconds = 24 * 3600;
+constexpr int kCertValidityYears = 20;
+
+// mbedTLS wants an RNG callback. getrandom() is a CSPRNG already, so no DRBG sits in between.
+int rng(void *, unsigned char *out, size_t len) {
+  random_bytes(out, len);
+  return 0;
+}
+
+std::string mbed_error_text(int rc) {
+  char buf[160];
+  mbedtls_strerror(rc, buf, sizeof buf);
+  char code[24];
+  std::snprintf(code, sizeof code, " (-0x%04x)", static_cast<unsigned>(-rc));
+  return std::string(buf) + code;
+}
+
+// The DER SubjectPublicKeyInfo of a key. mbedTLS writes it at the END of the buffer and returns
+// its length.
+Result<Bytes> public_key_der(mbedtls_pk_context *pk) {
+  unsigned char buf[kMaxPublicKeyDer];
+  int n = mbedtls_pk_write_pubkey_der(pk, buf, sizeof buf);
+  if (n <= 0) return make_error(Errc::internal, "cannot encode public key: " + mbed_error_text(n));
+  unsigned char *start = buf + sizeof buf - static_cast<size_t>(n);
+  return Bytes(start, buf + sizeof buf);
+}
+
+// Only ECDSA P-256 keys are part of the protocol; anything else is refused on the way in.
+Status check_p256(const mbedtls_pk_context &pk, const std::string &what) {
+  if (mbedtls_pk_get_type(&pk) != MBEDTLS_PK_ECKEY)
+    return make_error(Errc::bad_request, what + " is not an EC key");
+  const mbedtls_ecp_keypair *ec = mbedtls_pk_ec(pk);
+  if (ec == nullptr || ec->grp.id != MBEDTLS_ECP_DP_SECP256R1)
+    return make_error(Errc::bad_request, what + " is not on curve P-256");
+  return {};
+}
+
+// "YYYYMMDDhhmmss" in UTC, the form mbedtls_x509write_crt_set_validity expects.
+std::string x509_time(time_t t) {
+  struct tm parts {};
+  gmtime_r(&t, &parts);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &parts);
+  return buf;
+}
+
+// mbedTLS parses the subject string as a DN list: a comma separates attributes unless escaped,
+// and a backslash may only escape a comma. Anything unprintable is refused outright.
+Result<std::string> subject_of(const std::string &common_name) {
+  if (common_name.empty() || common_name.size() > 64)
+    return make_error(Errc::bad_request, "certificate common name must be 1 to 64 characters");
+  std::string out = "CN=";
+  for (char c : common_name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '\\')
+      return make_error(Errc::bad_request, "certificate common name holds a character that is not allowed");
+    if (c == ',') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// Holds what building a certificate allocates, so every early return frees it.
+struct CertWriter {
+  mbedtls_x509write_cert crt;
+  mbedtls_mpi serial;
+  CertWriter() {
+    mbedtls_x509write_crt_init(&crt);
+    mbedtls_mpi_init(&serial);
+  }
+  ~CertWriter() {
+    mbedtls_x509write_crt_free(&crt);
+    mbedtls_mpi_free(&serial);
+  }
+  CertWriter(const CertWriter &) = delete;
+  CertWriter &operator=(const CertWriter &) = delete;
+};
+
+// A self-signed X.509 v3 certificate for `key`, in PEM.
+Result<std::string> self_signed_pem(const KeyPair &key, const std::string &common_name) {
+  auto subject = subject_of(common_name);
+  if (!subject.ok()) return subject.error();
+
+  CertWriter w;
+  mbedtls_x509write_crt_set_version(&w.crt, MBEDTLS_X509_CRT_VERSION_3);
+  mbedtls_x509write_crt_set_md_alg(&w.crt, MBEDTLS_MD_SHA256);
+  mbedtls_x509write_crt_set_subject_key(&w.crt, key.pk());
+  mbedtls_x509write_crt_set_issuer_key(&w.crt, key.pk());
+
+  // Random and positive: the top bit clear keeps the DER integer positive, the next bit set keeps
+  // its length fixed (no leading zero octet to drop).
+  uint8_t serial[kSerialBytes];
+  random_bytes(serial, sizeof serial);
+  serial[0] = static_cast<uint8_t>((serial[0] & 0x7f) | 0x40);
+  int rc = mbedtls_mpi_read_binary(&w.serial, serial, sizeof serial);
+  if (rc == 0) rc = mbedtls_x509write_crt_set_serial(&w.crt, &w.serial);
+  if (rc != 0) return make_error(Errc::internal, "certificate serial: " + mbed_error_text(rc));
+
+  rc = mbedtls_x509write_crt_set_subject_name(&w.crt, subject->c_str());
+  if (rc == 0) rc = mbedtls_x509write_crt_set_issuer_name(&w.crt, subject->c_str());
+  if (rc != 0) return make_error(Errc::bad_request, "certificate name: " + mbed_error_text(rc));
+
+  // Backdated a day so a peer whose clock is a little behind still accepts it.
+  time_t now = static_cast<time_t>(wall_ms() / 1000);
+  struct tm end {};
+  gmtime_r(&now, &end);
+  end.tm_year += kCertValidityYears;
+  time_t not_after = timegm(&end); // normalises 29 February in a non-leap year
+  rc = mbedtls_x509write_crt_set_validity(&w.crt, x509_time(now - kCertBackdateSeconds).c_str(),
+                                          x509_time(not_after).c_str());
+  if (rc != 0) return make_error(Errc::internal, "certificate validity: " + mbed_error_text(rc));
+
+  unsigned char pem[4096];
+  rc = mbedtls_x509write_crt_pem(&w.crt, pem, sizeof pem, rng, nullptr);
+  if (rc != 0) return make_error(Errc::internal, "cannot write certificate: " + mbed_error_text(rc));
+  return std::string(reinterpret_cast<const char *>(pem));
+}
+
+std::string identity_path(const std::string &dir, const std::string &name, const char *ext) {
+  return dir + "/" + name + ext;
+}
+
+Status check_identity_name(const std::string &name) {
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    return make_error(Errc::bad_request, "identity name '" + name + "' is not a plain file name");
+  return {};
+}
+
+Result<std::string> read_identity_file(const std::string &path, const char *what) {
+  auto text = read_file(path, kMaxIdentityFile);
+  if (!text.ok() && text.error().code == Errc::not_found)
+    return make_error(Errc::not_found, std::string("identity ") + what + " " + path + " does not exist");
+  return text;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Hashes
+
+Bytes sha256(std::span<const uint8_t> data) {
+  Bytes out(32);
+  // The software SHA-256 only fails on invalid arguments, which these are not.
+  (void)mbedtls_sha256_ret(data.data(), data.size(), out.data(), 0);
+  return out;
+}
+
+Sha256::Sha256() {
+  mbedtls_sha256_init(&ctx_);
+  (void)mbedtls_sha256_starts_ret(&ctx_, 0);
+}
+
+Sha256::~Sha256() {
+  mbedtls_sha256_free(&ctx_);
+}
+
+void Sha256::update(std::span<const uint8_t> data) {
+  (void)mbedtls_sha256_update_ret(&ctx_, data.data(), data.size());
+}
+
+Bytes Sha256::finish() {
+  Bytes out(32);
+  (void)mbedtls_sha256_finish_ret(&ctx_, out.data());
+  return out;
+}
+
+Fingerprint fingerprint_of_der(std::span<const uint8_t> public_key_der) {
+  return to_hex(sha256(public_key_der));
+}
+
+bool fingerprint_valid(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+Fingerprint fingerprint_of_cert(const mbedtls_x509_crt *crt) {
+  if (crt == nullptr) return {};
+  // mbedtls_pk_write_pubkey_der only reads the key, but 2.28 declares it non-const.
+  auto der = public_key_der(const_cast<mbedtls_pk_context *>(&crt->pk));
+  if (!der.ok()) return {};
+  return fingerprint_of_der(*der);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PublicKey
+
+PublicKey::PublicKey() {
+  mbedtls_pk_init(&pk_);
+}
+
+PublicKey::~PublicKey() {
+  mbedtls_pk_free(&pk_);
+}
+
+// mbedtls_pk_context is two pointers (info and key); taking them over and re-initialising the
+// source is a complete move.
+PublicKey::PublicKey(PublicKey &&other) noexcept
+    : pk_(other.pk_), der_(std::move(other.der_)), fingerprint_(std::move(other.fingerprint_)) {
+  mbedtls_pk_init(&other.pk_);
+}
+
+PublicKey &PublicKey::operator=(PublicKey &&other) noexcept {
+  if (this != &other) {
+    mbedtls_pk_free(&pk_);
+    pk_ = other.pk_;
+    mbedtls_pk_init(&other.pk_);
+    der_ = std::move(other.der_);
+    fingerprint_ = std::move(other.fingerprint_);
+  }
+  return *this;
+}
+
+PublicKey::PublicKey(const PublicKey &other) : der_(other.der_), fingerprint_(other.fingerprint_) {
+  mbedtls_pk_init(&pk_);
+  // These bytes were parsed once already, so only running out of memory can fail here. The key
+  // then stays empty and every verify() fails: closed, not open.
+  if (mbedtls_pk_parse_public_key(&pk_, der_.data(), der_.size()) != 0) {
+    LPM_ERROR("cannot copy public key %s", fingerprint_.c_str());
+    mbedtls_pk_free(&pk_);
+    mbedtls_pk_init(&pk_);
+  }
+}
+
+Result<PublicKey> PublicKey::from_der(std::span<const uint8_t> der) {
+  if (der.empty() || der.size() > kMaxPublicKeyDer)
+    return make_error(Errc::bad_request, "public key has an invalid size");
+  PublicKey key;
+  int rc = mbedtls_pk_parse_public_key(&key.pk_, der.data(), der.size());
+  if (rc != 0) return make_error(Errc::bad_request, "invalid public key: " + mbed_error_text(rc));
+  Status p256 = check_p256(key.pk_, "public key");
+  if (!p256.ok()) return p256.error();
+  auto canonical = public_key_der(&key.pk_);
+  if (!canonical.ok()) return canonical.error();
+  // The fingerprint is a hash of these exact bytes, so a second spelling of the same key (trailing
+  // bytes, which mbedTLS ignores, or explicit curve parameters) would give it a second identity.
+  if (!std::equal(canonical->begin(), canonical->end(), der.begin(), der.end()))
+    return make_error(Errc::bad_request, "public key is not in canonical DER form");
+  key.der_ = std::move(*canonical);
+  key.fingerprint_ = fingerprint_of_der(key.der_);
+  return key;
+}
+
+Status PublicKey::verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const {
+  if (signature.empty()) return make_error(Errc::invalid_signature, "signature is empty");
+  Bytes hash = sha256(message);
+  int rc = mbedtls_pk_verify(&pk_, MBEDTLS_MD_SHA256, hash.data(), hash.size(), signature.data(),
+                             signature.size());
+  if (rc != 0)
+    return make_error(Errc::invalid_signature, "signature does not verify with key " + fingerprint_);
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// KeyPair
+
+KeyPair::KeyPair() {
+  mbedtls_pk_init(&pk_);
+}
+
+KeyPair::~KeyPair() {
+  mbedtls_pk_free(&pk_);
+}
+
+Status KeyPair::init_public() {
+  auto der = public_key_der(&pk_);
+  if (!der.ok()) return der.error();
+  public_der_ = std::move(*der);
+  fingerprint_ = fingerprint_of_der(public_der_);
+  return {};
+}
+
+Result<std::unique_ptr<KeyPair>> KeyPair::generate() {
+  std::unique_ptr<KeyPair> key(new KeyPair());
+  int rc = mbedtls_pk_setup(&key->pk_, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+  if (rc == 0) rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key->pk_), rng, nullptr);
+  if (rc != 0) return make_error(Errc::internal, "cannot generate a key: " + mbed_error_text(rc));
+  Status s = key->init_public();
+  if (!s.ok()) return s.error();
+  return key;
+}
+
+Result<std::unique_ptr<KeyPair>> KeyPair::from_pem(const std::string &pem) {
+  std::unique_ptr<KeyPair> key(new KeyPair());
+  // mbedTLS recognises PEM only when the terminating NUL is counted in the length.
+  int rc = mbedtls_pk_parse_key(&key->pk_, reinterpret_cast<const unsigned char *>(pem.c_str()),
+                                pem.size() + 1, nullptr, 0);
+  if (rc != 0) return make_error(Errc::bad_request, "invalid private key: " + mbed_error_text(rc));
+  Status p256 = check_p256(key->pk_, "private key");
+  if (!p256.ok()) return p256.error();
+  Status s = key->init_public();
+  if (!s.ok()) return s.error();
+  return key;
+}
+
+std::string KeyPair::private_pem() const {
+  unsigned char buf[2048];
+  int rc = mbedtls_pk_write_key_pem(&pk_, buf, sizeof buf);
+  if (rc != 0) {
+    // Cannot happen for a P-256 key and this buffer; an empty string makes the caller fail.
+    LPM_ERROR("cannot encode private key: %s", mbed_error_text(rc).c_str());
+    return {};
+  }
+  std::string out(reinterpret_cast<const char *>(buf));
+  mbedtls_platform_zeroize(buf, sizeof buf);
+  return out;
+}
+
+PublicKey KeyPair::public_key() const {
+  auto key = PublicKey::from_der(public_der_);
+  if (!key.ok()) {
+    // public_der_ was written by mbedTLS from a P-256 key; failing to read it back is a bug.
+    LPM_ERROR("cannot read back our own public key: %s", key.error().to_string().c_str());
+    std::abort();
+  }
+  return std::move(key).value();
+}
+
+Result<Bytes> KeyPair::sign(std::span<const uint8_t> message) const {
+  Bytes hash = sha256(message);
+  unsigned char sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+  size_t len = 0;
+  int rc = mbedtls_pk_sign(&pk_, MBEDTLS_MD_SHA256, hash.data(), hash.size(), sig, &len, rng, nullptr);
+  if (rc != 0) return make_error(Errc::internal, "cannot sign: " + mbed_error_text(rc));
+  return Bytes(sig, sig + len);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+
+Identity::Identity() {
+  mbedtls_x509_crt_init(&cert_);
+}
+
+Identity::~Identity() {
+  mbedtls_x509_crt_free(&cert_);
+}
+
+Result<std::shared_ptr<Identity>> Identity::load(const std::string &dir, const std::string &name) {
+  Status named = check_identity_name(name);
+  if (!named.ok()) return named.error();
+  std::string key_path = identity_path(dir, name, ".key");
+  std::string crt_path = identity_path(dir, name, ".crt");
+
+  auto key_pem = read_identity_file(key_path, "key");
+  if (!key_pem.ok()) return key_pem.error();
+  auto crt_pem = read_identity_file(crt_path, "certificate");
+  if (!crt_pem.ok()) return crt_pem.error();
+
+  auto key = KeyPair::from_pem(*key_pem);
+  mbedtls_platform_zeroize(key_pem->data(), key_pem->size());
+  if (!key.ok()) return make_error(key.error().code, key_path + ": " + key.error().message);
+
+  std::shared_ptr<Identity> identity(new Identity());
+  // As for keys, PEM is only recognised with the NUL counted.
+  int rc = mbedtls_x509_crt_parse(&identity->cert_, reinterpret_cast<const unsigned char *>(crt_pem->c_str()),
+                                  crt_pem->size() + 1);
+  if (rc != 0)
+    return make_error(Errc::bad_request, crt_path + ": invalid certificate: " + mbed_error_text(rc));
+  if (mbedtls_pk_check_pair(&identity->cert_.pk, (*key)->pk()) != 0)
+    return make_error(Errc::bad_request, "certificate " + crt_path + " is not for the key in " + key_path +
+                                             " (the files do not belong together)");
+  identity->key_ = std::move(*key);
+  return identity;
+}
+
+Result<std::shared_ptr<Identity>> Identity::create(const std::string &dir, const std::string &name,
+                                                   const std::string &common_name) {
+  Status named = check_identity_name(name);
+  if (!named.ok()) return named.error();
+  Status made = make_dirs(dir, 0700);
+  if (!made.ok()) return made.error();
+  std::string key_path = identity_path(dir, name, ".key");
+  std::string crt_path = identity_path(dir, name, ".crt");
+  if (file_exists(key_path))
+    return make_error(Errc::conflict, "identity key " + key_path + " already exists");
+
+  auto key = KeyPair::generate();
+  if (!key.ok()) return key.error();
+  auto crt_pem = self_signed_pem(**key, common_name);
+  if (!crt_pem.ok()) return crt_pem.error();
+  std::string key_pem = (*key)->private_pem();
+  if (key_pem.empty()) return make_error(Errc::internal, "cannot encode the new private key");
+
+  // The certificate goes first: the key file is what marks the identity as existing, so a crash
+  // in between leaves a stray certificate that the next create simply replaces.
+  Status s = write_file_atomic(crt_path, *crt_pem, 0644);
+  if (s.ok()) s = write_file_atomic(key_path, key_pem, 0600);
+  mbedtls_platform_zeroize(key_pem.data(), key_pem.size());
+  if (!s.ok()) return s.error();
+
+  std::shared_ptr<Identity> identity(new Identity());
+  int rc = mbedtls_x509_crt_parse(&identity->cert_, reinterpret_cast<const unsigned char *>(crt_pem->c_str()),
+                                  crt_pem->size() + 1);
+  if (rc != 0)
+    return make_error(Errc::internal, "cannot read back the new certificate: " + mbed_error_text(rc));
+  identity->key_ = std::move(*key);
+  return identity;
+}
+
+Result<std::shared_ptr<Identity>> Identity::load_or_create(const std::string &dir, const std::string &name,
+                                                           const std::string &common_name) {
+  Status named = check_identity_name(name);
+  if (!named.ok()) return named.error();
+  if (file_exists(identity_path(dir, name, ".key"))) return load(dir, name);
+  return create(dir, name, common_name);
+}
+
+} // namespace lpm::proto

@@ -103,6 +103,9 @@ void Peer::on_open() {
   stream_->write(frame(encode_hello(hello)));
   for (auto &f : before_open_) stream_->write(f);
   before_open_.clear();
+  // Pumps stopped at the pre-open cap; when that backlog is under high water no on_drain will
+  // come to resume them.
+  run_pumps();
 }
 
 void Peer::send_frame(const Bytes &body) {
@@ -132,6 +135,7 @@ void Peer::protocol_failure(const Error &error) {
   send_frame(encode_error(kNoId, error));
   stream_->close();
   closed_ = true;
+  if (refusal_.code == Errc::ok) refusal_ = error;
   // Fail local waiters now with the precise reason rather than "connection closed".
   auto pending = std::move(pending_);
   pending_.clear();
@@ -208,12 +212,27 @@ void Peer::call_answered() {
 
 void Peer::handle_response(Envelope env) {
   if (env.kind == FrameKind::error && env.id == kNoId) {
-    // The peer is about to close: fail everything with its reason.
+    // The peer is about to close: fail everything with its reason, and keep the reason for
+    // calls made from now on and for on_close.
+    refusal_ = env.error;
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto &[id, p] : pending)
       if (p.done) p.done(env.error);
     return;
+  }
+  if (env.kind == FrameKind::error) {
+    // The uploader gave up on a stream we are receiving: end it and free its slot.
+    auto up = uploads_.find(env.id);
+    if (up != uploads_.end()) {
+      CallPtr call = up->second;
+      uploads_.erase(up);
+      auto done = std::move(call->stream_done_);
+      call->sink_.reset();
+      if (done) done(call, env.error);
+      call->fail(env.error);
+      return;
+    }
   }
   auto it = pending_.find(env.id);
   if (it == pending_.end()) return; // answer to a call we gave up on
@@ -326,7 +345,8 @@ void Peer::fail_pending(const std::string &id, const Error &error) {
 std::string Peer::send_request(std::string_view op, const MapWriter &args, Pending pending) {
   std::string id = uuid_v7();
   if (closed_) {
-    if (pending.done) pending.done(make_error(Errc::unavailable, "connection is closed"));
+    if (pending.done)
+      pending.done(refusal_.code != Errc::ok ? refusal_ : make_error(Errc::unavailable, "connection is closed"));
     return {};
   }
   pending_[id] = std::move(pending);
@@ -410,8 +430,9 @@ void Peer::run_pumps() {
 void Peer::on_stream_close(const Error &reason) {
   closed_ = true;
   ready_ = false;
-  Error e = reason.code == Errc::ok ? make_error(Errc::unavailable, "connection closed: " + reason.message)
-                                    : make_error(reason.code, reason.message);
+  Error e = refusal_.code != Errc::ok ? refusal_
+            : reason.code == Errc::ok ? make_error(Errc::unavailable, "connection closed: " + reason.message)
+                                      : make_error(reason.code, reason.message);
   auto pending = std::move(pending_);
   pending_.clear();
   for (auto &[id, p] : pending)
@@ -426,7 +447,7 @@ void Peer::on_stream_close(const Error &reason) {
   pumps_.clear();
   for (auto &p : pumps)
     if (p->after) p->after(e);
-  if (options_.on_close) options_.on_close(*this, reason);
+  if (options_.on_close) options_.on_close(*this, refusal_.code != Errc::ok ? refusal_ : reason);
   // Drop callbacks that might hold references to us.
   options_.on_ready = nullptr;
   options_.on_close = nullptr;
@@ -443,11 +464,11 @@ Result<std::unique_ptr<SyncClient>> SyncClient::finish_connect(uv_loop_t *loop, 
     if (failure->code == Errc::ok) *failure = e.code == Errc::ok ? make_error(Errc::unavailable, e.message) : e;
   };
   PeerPtr peer = Peer::attach(stream, std::move(options));
-  // The server may refuse our hello with an error frame: a dummy call surfaces it.
   bool finished = run_until(loop, [&] { return *ready || failure->code != Errc::ok || peer->closed(); }, timeout_ms);
   if (!*ready) {
-    Error e = failure->code != Errc::ok ? *failure
-                                        : make_error(finished ? Errc::unavailable : Errc::timeout,
+    Error e = peer->refusal().code != Errc::ok ? peer->refusal()
+              : failure->code != Errc::ok       ? *failure
+                                                : make_error(finished ? Errc::unavailable : Errc::timeout,
                                                      finished ? "connection closed" : "no answer from the peer in time");
     peer->close(e);
     run_until(loop, [&] { return stream.use_count() <= 2 && peer->closed(); }, 1000);
@@ -464,7 +485,7 @@ Result<std::unique_ptr<SyncClient>> SyncClient::connect_tls(uv_loop_t *loop, std
   StreamPtr stream = tls_connect(loop, std::move(ctx), to, options, none);
   PeerOptions po;
   po.role = role;
-  return finish_connect(loop, stream, std::move(po), failure, timeout_ms);
+  return finish_connect(loop, std::move(stream), std::move(po), failure, timeout_ms);
 }
 
 Result<std::unique_ptr<SyncClient>> SyncClient::connect_pipe(uv_loop_t *loop, const std::string &path,
@@ -474,7 +495,7 @@ Result<std::unique_ptr<SyncClient>> SyncClient::connect_pipe(uv_loop_t *loop, co
   StreamPtr stream = pipe_connect(loop, path, StreamLimits{}, none);
   PeerOptions po;
   po.role = role;
-  return finish_connect(loop, stream, std::move(po), failure, timeout_ms);
+  return finish_connect(loop, std::move(stream), std::move(po), failure, timeout_ms);
 }
 
 SyncClient::~SyncClient() { close(); }

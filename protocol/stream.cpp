@@ -93,6 +93,10 @@ void SocketStream::adopt_self(std::shared_ptr<SocketStream> self) { self_ = std:
 
 void SocketStream::arm_timer(uint32_t ms) {
   if (closing_) return;
+  // Timers count from the loop's cached time, which is as old as the current loop iteration
+  // (or uv_loop_init, when a tool does blocking work before connecting): refresh it so a
+  // deadline is never shorter than promised.
+  uv_update_time(loop_);
   uv_timer_start(&timer_, [](uv_timer_t *t) { static_cast<SocketStream *>(t->data)->on_deadline(); }, ms, 0);
 }
 

@@ -170,6 +170,10 @@ public:
 
   size_t queued_bytes() const override { return plain_queued_ + raw_queued_; }
   bool resumed() const override { return resumed_; }
+  std::string cipher() const override {
+    const char *name = mbedtls_ssl_get_ciphersuite(&ssl_); // null until a session is established
+    return name ? name : "";
+  }
 
 protected:
   void on_transport_ready() override { handshake(); }
@@ -275,8 +279,9 @@ private:
       }
     }
     if (close_after_flush_ && !sent_close_notify_) {
+      // With the socket queue full the alert waits inside mbedTLS; the next drain retries.
+      if (mbedtls_ssl_close_notify(&ssl_) == MBEDTLS_ERR_SSL_WANT_WRITE) return;
       sent_close_notify_ = true;
-      mbedtls_ssl_close_notify(&ssl_);
       if (queued_bytes() == 0) finish_graceful_close();
     }
   }

@@ -135,6 +135,8 @@ public:
   bool ready() const { return ready_; }
   bool closed() const { return closed_; }
   const std::string &peer_role() const { return peer_hello_.role; }
+  // Why the connection was refused or failed at the protocol level (code ok when it was not).
+  const Error &refusal() const { return refusal_; }
   const PeerInfo &info() const { return stream_->peer(); }
   Stream &stream() { return *stream_; }
   void close(Error reason = Error{Errc::ok, "closed"});
@@ -192,6 +194,7 @@ private:
   std::map<std::string, CallPtr> uploads_; // served requests whose stream is arriving
   std::vector<std::unique_ptr<Pump>> pumps_;
   size_t calls_in_flight_ = 0;
+  Error refusal_{Errc::ok, ""};
 };
 
 // Blocking use of the RPC layer for command-line tools and tests: runs the loop until the

@@ -62,6 +62,8 @@ public:
   virtual const PeerInfo &peer() const = 0;
   // TLS: true when this connection resumed an earlier session (abbreviated handshake).
   virtual bool resumed() const { return false; }
+  // TLS: mbedTLS's name of the negotiated ciphersuite ("" before the handshake, and on Unix sockets).
+  virtual std::string cipher() const { return {}; }
   virtual uv_loop_t *loop() const = 0;
   const StreamLimits &limits() const { return limits_; }
 

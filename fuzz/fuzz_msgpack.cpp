@@ -1,0 +1,38 @@
+// Fuzz target: one frame body (a msgpack map) as unpack_map and the typed readers meet it.
+// The allocation-free validation walk and msgpack-cxx must agree: a body the walk accepts must
+// unpack (unpack_map's exception path is meant to be unreachable).
+#include <cstdint>
+#include <cstdlib>
+
+#include "lpm/protocol/ops.h"
+
+using namespace lpm;
+using namespace lpm::proto;
+
+namespace {
+
+template <class T> void read_as(const msgpack::object &root) {
+  MapReader r(root, "result");
+  T value;
+  value.read(r);
+  (void)r.ok();
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  std::span<const uint8_t> input(data, size);
+  UnpackLimits limits;
+  Status valid = validate_msgpack(input, limits);
+  auto handle = unpack_map(input, limits);
+  if (valid.ok() != handle.ok()) std::abort();
+  if (!handle.ok()) return 0;
+  const msgpack::object &root = handle->get();
+  if (root.type != msgpack::type::MAP) std::abort();
+  read_as<BadgeInResult>(root);
+  read_as<ListJobsResult>(root);
+  read_as<PostRecordsRequest>(root);
+  read_as<RegisterRequest>(root);
+  read_as<UpdateJobStatusRequest>(root);
+  return 0;
+}

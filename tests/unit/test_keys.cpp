@@ -1,0 +1,308 @@
+// Keys, signatures, fingerprints and on-disk identities (ECDSA P-256 on mbedTLS).
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <sys/stat.h>
+
+#include <mbedtls/ecp.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509.h>
+
+#include "lpm/files.h"
+#include "lpm/ids.h"
+#include "lpm/protocol/keys.h"
+
+using namespace lpm;
+using namespace lpm::proto;
+
+namespace {
+
+// A fresh folder under /tmp, removed with everything in it when the test ends.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/lpm-test-keys-XXXXXX";
+    char *made = ::mkdtemp(tmpl);
+    REQUIRE(made != nullptr);
+    path = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+};
+
+Bytes text_bytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
+
+std::unique_ptr<KeyPair> new_key() {
+  auto key = KeyPair::generate();
+  REQUIRE(key.ok());
+  return std::move(key).value();
+}
+
+mode_t file_mode(const std::string &path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+int test_rng(void *, unsigned char *out, size_t len) {
+  random_bytes(out, len);
+  return 0;
+}
+
+} // namespace
+
+TEST_CASE("sha256 matches the FIPS 180-2 vector, in one go and incrementally", "[keys]") {
+  Bytes abc = text_bytes("abc");
+  CHECK(to_hex(sha256(abc)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update(std::span<const uint8_t>(abc).first(1));
+  h.update(std::span<const uint8_t>(abc).subspan(1));
+  CHECK(h.finish() == sha256(abc));
+  CHECK(to_hex(sha256({})) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST_CASE("a generated key signs and its public key verifies", "[keys]") {
+  auto key = new_key();
+  Bytes message = text_bytes("release job 42 to printer 7");
+  auto sig = key->sign(message);
+  REQUIRE(sig.ok());
+  CHECK(sig->size() <= 72); // DER ECDSA P-256
+
+  PublicKey pub = key->public_key();
+  CHECK(pub.verify(message, *sig).ok());
+  CHECK(pub.fingerprint() == key->fingerprint());
+  CHECK(pub.der() == key->public_der());
+
+  auto parsed = PublicKey::from_der(key->public_der());
+  REQUIRE(parsed.ok());
+  CHECK(parsed->verify(message, *sig).ok());
+  CHECK(parsed->fingerprint() == key->fingerprint());
+
+  // Copies and moves keep a working key.
+  PublicKey copy(pub);
+  CHECK(copy.verify(message, *sig).ok());
+  PublicKey moved(std::move(copy));
+  CHECK(moved.verify(message, *sig).ok());
+  PublicKey assigned = new_key()->public_key();
+  assigned = std::move(moved);
+  CHECK(assigned.verify(message, *sig).ok());
+  CHECK(assigned.fingerprint() == key->fingerprint());
+}
+
+TEST_CASE("verification fails on any flipped byte of the message or the signature", "[keys]") {
+  auto key = new_key();
+  PublicKey pub = key->public_key();
+  Bytes message = text_bytes("badge 0451");
+  auto sig = key->sign(message);
+  REQUIRE(sig.ok());
+  REQUIRE(pub.verify(message, *sig).ok());
+
+  for (size_t i = 0; i < message.size(); i++) {
+    Bytes m = message;
+    m[i] ^= 0x01;
+    Status s = pub.verify(m, *sig);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == Errc::invalid_signature);
+  }
+  for (size_t i = 0; i < sig->size(); i++) {
+    Bytes s2 = *sig;
+    s2[i] ^= 0x01;
+    Status s = pub.verify(message, s2);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == Errc::invalid_signature);
+  }
+  SECTION("truncated, extended and empty signatures") {
+    Bytes shorter(sig->begin(), sig->end() - 1);
+    CHECK(pub.verify(message, shorter).error().code == Errc::invalid_signature);
+    Bytes longer = *sig;
+    longer.push_back(0);
+    CHECK(pub.verify(message, longer).error().code == Errc::invalid_signature);
+    CHECK(pub.verify(message, {}).error().code == Errc::invalid_signature);
+  }
+  SECTION("another key's signature") {
+    auto other = new_key();
+    auto other_sig = other->sign(message);
+    REQUIRE(other_sig.ok());
+    CHECK(pub.verify(message, *other_sig).error().code == Errc::invalid_signature);
+  }
+}
+
+TEST_CASE("a private key survives a PEM round trip", "[keys]") {
+  auto key = new_key();
+  std::string pem = key->private_pem();
+  CHECK(pem.find("-----BEGIN EC PRIVATE KEY-----") == 0);
+  auto again = KeyPair::from_pem(pem);
+  REQUIRE(again.ok());
+  CHECK((*again)->fingerprint() == key->fingerprint());
+  Bytes message = text_bytes("hello");
+  auto sig = (*again)->sign(message);
+  REQUIRE(sig.ok());
+  CHECK(key->public_key().verify(message, *sig).ok());
+
+  auto garbage = KeyPair::from_pem("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n");
+  REQUIRE_FALSE(garbage.ok());
+  CHECK(garbage.error().code == Errc::bad_request);
+}
+
+TEST_CASE("public keys other than canonical P-256 DER are refused", "[keys]") {
+  SECTION("garbage") {
+    auto r = PublicKey::from_der(text_bytes("not a key at all"));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::bad_request);
+  }
+  SECTION("empty") {
+    CHECK(PublicKey::from_der({}).error().code == Errc::bad_request);
+  }
+  SECTION("trailing bytes") {
+    Bytes der = new_key()->public_der();
+    der.push_back(0);
+    auto r = PublicKey::from_der(der);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::bad_request);
+  }
+  SECTION("a P-384 key") {
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    REQUIRE(mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) == 0);
+    REQUIRE(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP384R1, mbedtls_pk_ec(pk), test_rng, nullptr) == 0);
+    unsigned char buf[512];
+    int n = mbedtls_pk_write_pubkey_der(&pk, buf, sizeof buf);
+    REQUIRE(n > 0);
+    Bytes der(buf + sizeof buf - static_cast<size_t>(n), buf + sizeof buf);
+    mbedtls_pk_free(&pk);
+    auto r = PublicKey::from_der(der);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::bad_request);
+    CHECK(r.error().message.find("P-256") != std::string::npos);
+  }
+}
+
+TEST_CASE("fingerprint_valid accepts exactly 64 lower-case hex digits", "[keys]") {
+  CHECK(fingerprint_valid(new_key()->fingerprint()));
+  CHECK(fingerprint_valid(std::string(64, 'a')));
+  CHECK_FALSE(fingerprint_valid(std::string(63, 'a')));
+  CHECK_FALSE(fingerprint_valid(std::string(65, 'a')));
+  CHECK_FALSE(fingerprint_valid(std::string(64, 'A')));
+  CHECK_FALSE(fingerprint_valid(std::string(64, 'g')));
+  CHECK_FALSE(fingerprint_valid(""));
+}
+
+TEST_CASE("an identity keeps its fingerprint across save and load", "[keys][identity]") {
+  TempDir tmp;
+  std::string dir = tmp.path + "/state/tls"; // created by Identity::create
+  auto created = Identity::create(dir, "agent", "agent.example");
+  REQUIRE(created.ok());
+  const Fingerprint fp = (*created)->fingerprint();
+  CHECK(fp.size() == 64);
+  CHECK(fingerprint_valid(fp));
+  CHECK(fp == fingerprint_of_der((*created)->key().public_der()));
+  CHECK(fp == to_hex(sha256((*created)->key().public_der())));
+  CHECK(fingerprint_of_cert((*created)->cert()) == fp);
+
+  auto loaded = Identity::load(dir, "agent");
+  REQUIRE(loaded.ok());
+  CHECK((*loaded)->fingerprint() == fp);
+  CHECK(fingerprint_of_cert((*loaded)->cert()) == fp);
+
+  // The certificate says who it is, is self-issued and is X.509 v3.
+  char name[256];
+  REQUIRE(mbedtls_x509_dn_gets(name, sizeof name, &(*loaded)->cert()->subject) > 0);
+  CHECK(std::string(name) == "CN=agent.example");
+  REQUIRE(mbedtls_x509_dn_gets(name, sizeof name, &(*loaded)->cert()->issuer) > 0);
+  CHECK(std::string(name) == "CN=agent.example");
+  CHECK((*loaded)->cert()->version == 3);
+  CHECK(((*loaded)->cert()->serial.p[0] & 0x80) == 0);
+  CHECK(mbedtls_x509_time_is_past(&(*loaded)->cert()->valid_from) == 1);
+  CHECK(mbedtls_x509_time_is_future(&(*loaded)->cert()->valid_to) == 1);
+  CHECK((*loaded)->cert()->valid_to.year >= (*loaded)->cert()->valid_from.year + 20);
+
+  // What was signed with the loaded key verifies with the created one.
+  Bytes message = text_bytes("ping");
+  auto sig = (*loaded)->key().sign(message);
+  REQUIRE(sig.ok());
+  CHECK((*created)->key().public_key().verify(message, *sig).ok());
+
+  auto again = Identity::load_or_create(dir, "agent", "ignored");
+  REQUIRE(again.ok());
+  CHECK((*again)->fingerprint() == fp);
+}
+
+TEST_CASE("the identity key file is private and the certificate is readable", "[keys][identity]") {
+  TempDir tmp;
+  auto created = Identity::create(tmp.path, "printer", "printer-1");
+  REQUIRE(created.ok());
+  CHECK(file_mode(tmp.path + "/printer.key") == 0600);
+  CHECK(file_mode(tmp.path + "/printer.crt") == 0644);
+}
+
+TEST_CASE("creating over an existing identity is a conflict", "[keys][identity]") {
+  TempDir tmp;
+  auto first = Identity::create(tmp.path, "dir", "directory");
+  REQUIRE(first.ok());
+  auto second = Identity::create(tmp.path, "dir", "directory");
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code == Errc::conflict);
+  // The first identity is untouched.
+  auto loaded = Identity::load(tmp.path, "dir");
+  REQUIRE(loaded.ok());
+  CHECK((*loaded)->fingerprint() == (*first)->fingerprint());
+}
+
+TEST_CASE("a missing identity file is not_found and named", "[keys][identity]") {
+  TempDir tmp;
+  auto none = Identity::load(tmp.path, "agent");
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == Errc::not_found);
+  CHECK(none.error().message.find(tmp.path + "/agent.key") != std::string::npos);
+
+  REQUIRE(Identity::create(tmp.path, "agent", "agent").ok());
+  std::filesystem::remove(tmp.path + "/agent.crt");
+  auto no_cert = Identity::load(tmp.path, "agent");
+  REQUIRE_FALSE(no_cert.ok());
+  CHECK(no_cert.error().code == Errc::not_found);
+  CHECK(no_cert.error().message.find(tmp.path + "/agent.crt") != std::string::npos);
+}
+
+TEST_CASE("loading a certificate that does not match the key fails", "[keys][identity]") {
+  TempDir tmp;
+  REQUIRE(Identity::create(tmp.path, "a", "a").ok());
+  REQUIRE(Identity::create(tmp.path, "b", "b").ok());
+  auto b_cert = read_file(tmp.path + "/b.crt", 65536);
+  REQUIRE(b_cert.ok());
+  REQUIRE(write_file_atomic(tmp.path + "/a.crt", *b_cert, 0644).ok());
+  auto mixed = Identity::load(tmp.path, "a");
+  REQUIRE_FALSE(mixed.ok());
+  CHECK(mixed.error().code == Errc::bad_request);
+  CHECK(mixed.error().message.find("is not for the key") != std::string::npos);
+}
+
+TEST_CASE("a corrupt certificate file is refused", "[keys][identity]") {
+  TempDir tmp;
+  REQUIRE(Identity::create(tmp.path, "a", "a").ok());
+  REQUIRE(write_file_atomic(tmp.path + "/a.crt", std::string("not a certificate\n"), 0644).ok());
+  auto r = Identity::load(tmp.path, "a");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::bad_request);
+}
+
+TEST_CASE("a common name with a comma is kept whole", "[keys][identity]") {
+  TempDir tmp;
+  auto created = Identity::create(tmp.path, "x", "Print room, 2nd floor");
+  REQUIRE(created.ok());
+  // The stored value holds the comma as is (mbedtls_x509_dn_gets would print it escaped).
+  const mbedtls_x509_buf &cn = (*created)->cert()->subject.val;
+  CHECK(std::string(reinterpret_cast<const char *>(cn.p), cn.len) == "Print room, 2nd floor");
+  CHECK((*created)->cert()->subject.next == nullptr);
+
+  CHECK(Identity::create(tmp.path, "y", "").error().code == Errc::bad_request);
+  CHECK(Identity::create(tmp.path, "z", "a\\b").error().code == Errc::bad_request);
+  CHECK(Identity::create(tmp.path, "../evil", "a").error().code == Errc::bad_request);
+}

@@ -1,0 +1,142 @@
+// Shared by the transport tests (test_tls.cpp, test_rpc.cpp): a temporary folder, an event loop
+// with a watchdog, and a byte pattern that reveals lost, duplicated or reordered bytes.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <uv.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "lpm/protocol/keys.h"
+#include "lpm/protocol/stream.h"
+
+namespace lpm::test {
+
+// A fresh folder under /tmp, removed with everything in it when the object goes away.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/lpm-test-XXXXXX";
+    char *made = ::mkdtemp(tmpl);
+    REQUIRE(made != nullptr);
+    path = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+};
+
+inline std::shared_ptr<proto::Identity> make_identity(const std::string &dir, const std::string &name) {
+  auto id = proto::Identity::create(dir, name, name);
+  REQUIRE(id.ok());
+  return *id;
+}
+
+// Identities made once per test binary: a server, a client, and a stranger nobody pins.
+struct TestIdentities {
+  TempDir dir;
+  std::shared_ptr<proto::Identity> server = make_identity(dir.path, "server");
+  std::shared_ptr<proto::Identity> client = make_identity(dir.path, "client");
+  std::shared_ptr<proto::Identity> stranger = make_identity(dir.path, "stranger");
+};
+
+inline TestIdentities &ids() {
+  static TestIdentities identities;
+  return identities;
+}
+
+inline std::shared_ptr<proto::TlsContext> make_ctx(proto::TlsContext::Side side,
+                                                   std::shared_ptr<proto::Identity> identity) {
+  auto ctx = proto::TlsContext::create(side, std::move(identity));
+  REQUIRE(ctx.ok());
+  return *ctx;
+}
+
+// A loop whose watchdog stops it (and fails the test) when a test hangs. The watchdog does not
+// keep the loop alive, so run() returns exactly when every other handle is closed.
+// Callbacks must not throw: they record what they saw and the test checks it after run().
+class TestLoop {
+public:
+  explicit TestLoop(uint64_t watchdog_ms = 20000) {
+    REQUIRE(uv_loop_init(&loop) == 0);
+    uv_timer_init(&loop, &watchdog_);
+    watchdog_.data = this;
+    uv_timer_start(
+        &watchdog_,
+        [](uv_timer_t *t) {
+          static_cast<TestLoop *>(t->data)->fired_ = true;
+          uv_stop(t->loop);
+        },
+        watchdog_ms, 0);
+    uv_unref(reinterpret_cast<uv_handle_t *>(&watchdog_));
+  }
+  // On a failed test the loop is abandoned: its handles may point at objects already gone.
+  ~TestLoop() = default;
+  TestLoop(const TestLoop &) = delete;
+  TestLoop &operator=(const TestLoop &) = delete;
+
+  // Runs until every handle is closed.
+  void run() {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    REQUIRE_FALSE(fired_);
+  }
+  // Runs until done() holds; fails if the loop runs out of handles first or the watchdog fires.
+  void run_until(const std::function<bool()> &done) {
+    while (!done()) {
+      int alive = uv_run(&loop, UV_RUN_ONCE);
+      REQUIRE_FALSE(fired_);
+      if (!alive && !done()) FAIL("the loop has nothing left to run but the condition is not met");
+    }
+  }
+  // Closes the watchdog and the loop; every other handle must already be closed.
+  void finish() {
+    uv_close(reinterpret_cast<uv_handle_t *>(&watchdog_), nullptr);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    REQUIRE(uv_loop_close(&loop) == 0);
+  }
+  bool fired() const { return fired_; }
+
+  uv_loop_t loop;
+
+private:
+  uv_timer_t watchdog_;
+  bool fired_ = false;
+};
+
+// Byte i of every test stream: byte (i % 8) of a 64-bit word derived from i / 8, so a byte lost,
+// repeated or moved anywhere in a stream changes what is seen at that offset.
+inline uint8_t pattern_byte(uint64_t offset) {
+  uint64_t word = ((offset >> 3) + 1) * 0x9E3779B97F4A7C15ull;
+  return static_cast<uint8_t>(word >> ((offset & 7) * 8));
+}
+
+inline void fill_pattern(uint8_t *out, size_t len, uint64_t offset) {
+  for (size_t i = 0; i < len; i++) out[i] = pattern_byte(offset + i);
+}
+
+// Checks arriving bytes against the pattern and remembers the first offset that was wrong.
+struct PatternCheck {
+  uint64_t received = 0;
+  bool ok = true;
+  uint64_t first_bad = 0;
+  void feed(std::span<const uint8_t> data) {
+    for (size_t i = 0; i < data.size() && ok; i++) {
+      if (data[i] != pattern_byte(received + i)) {
+        ok = false;
+        first_bad = received + i;
+      }
+    }
+    received += data.size();
+  }
+};
+
+} // namespace lpm::test

@@ -1,0 +1,90 @@
+#include "directory_folder.h"
+
+#include <sys/stat.h>
+
+#include "lpm/files.h"
+#include "lpm/log.h"
+
+namespace lpm::directory {
+namespace {
+
+constexpr const char *kIdentityName = "identity";
+constexpr const char *kIdentityCommonName = "lpm-directory";
+constexpr size_t kMaxKeyFileBytes = 64 * 1024;
+
+std::string ticket_key_path(const std::string &dir) {
+  return dir + "/ticket.key";
+}
+std::string db_path(const std::string &dir) {
+  return dir + "/state.db";
+}
+
+Error not_initialised(const std::string &dir, const std::string &what) {
+  return make_error(Errc::not_found,
+                    dir + " has no " + what + "; run `lpm-directory init --data " + dir + "` first");
+}
+
+Result<std::unique_ptr<proto::KeyPair>> load_ticket_key(const std::string &dir) {
+  std::string path = ticket_key_path(dir);
+  if (!file_exists(path)) return not_initialised(dir, "ticket.key");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+    LPM_WARN("%s is readable by other accounts (mode %03o); it should be 0600", path.c_str(),
+             static_cast<unsigned>(st.st_mode & 0777));
+  auto pem = read_file(path, kMaxKeyFileBytes);
+  if (!pem.ok()) return pem.error();
+  auto key = proto::KeyPair::from_pem(*pem);
+  if (!key.ok()) return make_error(key.error().code, path + ": " + key.error().message);
+  return std::move(*key);
+}
+
+} // namespace
+
+Result<proto::Fingerprint> folder_init(const std::string &dir) {
+  Status made = make_dirs(dir, 0700);
+  if (!made.ok()) return made.error();
+
+  auto identity = proto::Identity::load_or_create(dir, kIdentityName, kIdentityCommonName);
+  if (!identity.ok()) return identity.error();
+
+  if (!file_exists(ticket_key_path(dir))) {
+    auto key = proto::KeyPair::generate();
+    if (!key.ok()) return key.error();
+    std::string pem = (*key)->private_pem();
+    if (pem.empty()) return make_error(Errc::internal, "cannot encode the new ticket-signing key");
+    Status s = write_file_atomic(ticket_key_path(dir), pem, 0600);
+    if (!s.ok()) return s.error();
+    LPM_INFO("created ticket-signing key %s", (*key)->fingerprint().c_str());
+  } else {
+    // Load it, so a damaged key file is reported now rather than at the first badge-in.
+    auto key = load_ticket_key(dir);
+    if (!key.ok()) return key.error();
+  }
+
+  auto store = DirectoryStore::open(db_path(dir));
+  if (!store.ok()) return store.error();
+  return (*identity)->fingerprint();
+}
+
+Result<std::shared_ptr<proto::Identity>> folder_load_identity(const std::string &dir) {
+  if (!file_exists(dir + "/" + kIdentityName + ".key")) return not_initialised(dir, "identity.key");
+  return proto::Identity::load(dir, kIdentityName);
+}
+
+Result<DirectoryKeys> folder_load_keys(const std::string &dir) {
+  auto identity = folder_load_identity(dir);
+  if (!identity.ok()) return identity.error();
+  auto key = load_ticket_key(dir);
+  if (!key.ok()) return key.error();
+  DirectoryKeys keys;
+  keys.identity = std::move(*identity);
+  keys.ticket_key = std::move(*key);
+  return keys;
+}
+
+Result<std::unique_ptr<DirectoryStore>> folder_open_store(const std::string &dir) {
+  if (!file_exists(db_path(dir))) return not_initialised(dir, "state.db");
+  return DirectoryStore::open(db_path(dir));
+}
+
+} // namespace lpm::directory

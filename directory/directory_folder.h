@@ -1,0 +1,36 @@
+// The directory's data folder (--data DIR): what `init` creates and what the other commands load.
+//   DIR/identity.key, DIR/identity.crt   TLS identity (Identity name "identity")
+//   DIR/ticket.key                       ticket-signing key, PEM, mode 0600
+//   DIR/state.db                         the DirectoryStore database
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "directory_store.h"
+#include "lpm/error.h"
+#include "lpm/protocol/keys.h"
+
+namespace lpm::directory {
+
+struct DirectoryKeys {
+  std::shared_ptr<proto::Identity> identity;  // TLS
+  std::unique_ptr<proto::KeyPair> ticket_key; // signs release tickets
+};
+
+// Creates what is missing (the folder with mode 0700, the TLS identity, the ticket-signing key,
+// the database) and keeps what exists, so running it twice is harmless. Returns the TLS key's
+// fingerprint.
+Result<proto::Fingerprint> folder_init(const std::string &dir);
+
+// Loads both keys of an initialised folder; not_found (naming `init`) when it is not.
+Result<DirectoryKeys> folder_load_keys(const std::string &dir);
+
+// Loads the TLS identity only (for `fingerprint`).
+Result<std::shared_ptr<proto::Identity>> folder_load_identity(const std::string &dir);
+
+// Opens the database of an initialised folder; not_found when `init` has not run, so a typo in
+// --data does not silently create an empty directory somewhere else.
+Result<std::unique_ptr<DirectoryStore>> folder_open_store(const std::string &dir);
+
+} // namespace lpm::directory

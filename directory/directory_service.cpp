@@ -1,0 +1,349 @@
+#include "directory_service.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lpm/ids.h"
+#include "lpm/log.h"
+#include "lpm/protocol/ops.h"
+#include "lpm/protocol/rpc.h"
+#include "lpm/protocol/ticket.h"
+
+namespace lpm::directory {
+
+using proto::CallPtr;
+using proto::EnrollKind;
+using proto::MapWriter;
+
+namespace {
+
+// "127.0.0.1:50412" -> "127.0.0.1", "[::1]:50412" -> "::1".
+std::string address_host(const std::string &address) {
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    return close == std::string::npos ? address : address.substr(1, close - 1);
+  }
+  size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+bool ip_literal_valid(const std::string &text) {
+  unsigned char buf[16];
+  return uv_inet_pton(AF_INET, text.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, text.c_str(), buf) == 0;
+}
+
+// The addresses a release station tries, best first: the one this directory saw (right even
+// behind NAT), then the agent's own view, without repeats.
+std::vector<std::string> release_addresses(const Holder &h) {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string &a) {
+    if (a.empty() || out.size() >= proto::kMaxAddresses) return;
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  };
+  add(h.seen_address);
+  for (const auto &a : h.reported_addresses)
+    add(a);
+  return out;
+}
+
+std::string short_key(const std::string &fingerprint) {
+  return fingerprint.substr(0, 16);
+}
+
+// Reads the typed request; on a malformed one answers bad_request naming the field and returns
+// false.
+template <class Request> bool read_args(const CallPtr &call, Request &req) {
+  req.read(call->args());
+  if (call->args().ok()) return true;
+  call->fail(call->args().error());
+  return false;
+}
+
+template <class Reply> void reply_with(const CallPtr &call, const Reply &result) {
+  MapWriter w;
+  result.write(w);
+  call->reply(w);
+}
+
+} // namespace
+
+// Shared with the accept callback, every connection's close callback and the op handlers, each
+// of which holds it weakly: once the service is gone they find nothing and do nothing.
+struct DirectoryService::Core {
+  uv_loop_t *loop = nullptr;
+  DirectoryKeys keys;
+  std::unique_ptr<DirectoryStore> store;
+  proto::StreamLimits limits;
+  std::shared_ptr<proto::TlsContext> tls;
+  std::shared_ptr<proto::Listener> listener;
+  std::shared_ptr<const proto::Dispatcher> dispatcher;
+  std::map<proto::Peer *, std::weak_ptr<proto::Peer>> peers;
+  bool stopped = false;
+
+  void accept(const std::shared_ptr<Core> &self, proto::StreamPtr stream);
+
+  // The caller's enrolled key, which must be of `kind`: unauthenticated for no or an unknown
+  // key, forbidden for a key of another kind.
+  Result<EnrolledEntry> caller(const CallPtr &call, EnrollKind kind, const char *op_text);
+
+  void handle_enroll(const CallPtr &call);
+  void handle_register(const CallPtr &call);
+  void handle_badge_in(const CallPtr &call);
+  void handle_list_enrolled(const CallPtr &call);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::unique_ptr<DirectoryStore> store,
+                                   const proto::StreamLimits &limits)
+    : core_(std::make_shared<Core>()) {
+  core_->loop = loop;
+  core_->keys = std::move(keys);
+  core_->store = std::move(store);
+  core_->limits = limits;
+
+  auto dispatcher = std::make_shared<proto::Dispatcher>();
+  std::weak_ptr<Core> weak = core_;
+  auto route = [weak](void (Core::*handler)(const CallPtr &)) {
+    return [weak, handler](CallPtr call) {
+      auto core = weak.lock();
+      if (!core || core->stopped) return call->fail(Errc::unavailable, "the directory is shutting down");
+      ((*core).*handler)(call);
+    };
+  };
+  dispatcher->on(proto::op::enroll, route(&Core::handle_enroll));
+  dispatcher->on(proto::op::register_holdings, route(&Core::handle_register));
+  dispatcher->on(proto::op::badge_in, route(&Core::handle_badge_in));
+  dispatcher->on(proto::op::list_enrolled, route(&Core::handle_list_enrolled));
+  core_->dispatcher = std::move(dispatcher);
+}
+
+DirectoryService::~DirectoryService() {
+  stop();
+}
+
+Result<uint16_t> DirectoryService::listen(const proto::Endpoint &at) {
+  if (core_->listener) return make_error(Errc::conflict, "the directory is already listening");
+  if (!core_->tls) {
+    auto tls = proto::TlsContext::create(proto::TlsContext::Side::server, core_->keys.identity);
+    if (!tls.ok()) return tls.error();
+    core_->tls = std::move(*tls);
+  }
+  std::weak_ptr<Core> weak = core_;
+  auto listener = proto::Listener::listen_tls(
+      core_->loop, core_->tls, at, core_->limits, [weak](proto::StreamPtr stream) {
+        if (auto core = weak.lock())
+          core->accept(core, std::move(stream));
+        else
+          stream->close(make_error(Errc::unavailable, "shutting down"));
+      });
+  if (!listener.ok()) return listener.error();
+  core_->listener = std::move(*listener);
+  core_->stopped = false;
+  LPM_INFO("listening on %s:%u, key %s", at.host.c_str(), core_->listener->port(),
+           core_->keys.identity->fingerprint().c_str());
+  return core_->listener->port();
+}
+
+void DirectoryService::Core::accept(const std::shared_ptr<Core> &self, proto::StreamPtr stream) {
+  if (stopped) {
+    stream->close(make_error(Errc::unavailable, "the directory is shutting down"));
+    return;
+  }
+  proto::PeerOptions options;
+  options.role = proto::role::directory;
+  options.accept_roles = {proto::role::agent, proto::role::printer, proto::role::accounting,
+                          proto::role::console};
+  options.dispatcher = dispatcher;
+  std::weak_ptr<Core> weak = self;
+  options.on_close = [weak](proto::Peer &peer, const Error &reason) {
+    if (reason.code != Errc::ok)
+      LPM_DEBUG("connection %s closed: %s", peer.info().address.c_str(), reason.to_string().c_str());
+    if (auto core = weak.lock()) core->peers.erase(&peer);
+  };
+  proto::PeerPtr peer = proto::Peer::attach(std::move(stream), std::move(options));
+  // on_close always fires from a later loop iteration (handle close callbacks), so the entry
+  // made here is the one it erases.
+  peers[peer.get()] = peer;
+}
+
+void DirectoryService::stop() {
+  Core &core = *core_;
+  core.stopped = true;
+  if (core.listener) {
+    core.listener->close();
+    core.listener.reset();
+  }
+  // Copy first: a close may (in future stream types) call on_close synchronously and erase.
+  std::vector<std::weak_ptr<proto::Peer>> open;
+  for (auto &[raw, weak] : core.peers)
+    open.push_back(weak);
+  for (auto &weak : open)
+    if (auto peer = weak.lock()) peer->close();
+}
+
+size_t DirectoryService::connection_count() const {
+  return core_->peers.size();
+}
+
+const proto::Fingerprint &DirectoryService::fingerprint() const {
+  return core_->keys.identity->fingerprint();
+}
+
+const proto::Bytes &DirectoryService::ticket_public_der() const {
+  return core_->keys.ticket_key->public_der();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ops
+
+Result<EnrolledEntry> DirectoryService::Core::caller(const CallPtr &call, EnrollKind kind,
+                                                     const char *op_text) {
+  const proto::Fingerprint &fp = call->peer_info().fingerprint;
+  if (fp.empty())
+    return make_error(Errc::unauthenticated, std::string(op_text) + " needs a client certificate");
+  auto entry = store->enrolled_by_fingerprint(fp);
+  if (!entry.ok()) {
+    if (entry.error().code == Errc::not_found)
+      return make_error(Errc::unauthenticated,
+                        "key " + short_key(fp) + "... is not enrolled with this directory");
+    return entry.error();
+  }
+  if (entry->revoked) return make_error(Errc::unauthenticated, "key " + short_key(fp) + "... was revoked");
+  if (entry->kind != kind)
+    return make_error(Errc::forbidden, std::string("only enrolled ") + proto::enroll_kind_name(kind) +
+                                           " keys may " + op_text + "; this key is enrolled as a " +
+                                           proto::enroll_kind_name(entry->kind));
+  return entry;
+}
+
+void DirectoryService::Core::handle_enroll(const CallPtr &call) {
+  proto::EnrollRequest req;
+  if (!read_args(call, req)) return;
+  const proto::PeerInfo &peer = call->peer_info();
+  if (peer.fingerprint.empty())
+    return call->fail(Errc::unauthenticated,
+                      "enroll needs a client certificate: its key is what gets enrolled");
+
+  auto entry = store->enroll(req.token, req.kind, req.name, peer.fingerprint, wall_ms(), peer.address);
+  if (!entry.ok()) {
+    LPM_WARN("enroll refused for %s (key %s): %s", peer.address.c_str(), short_key(peer.fingerprint).c_str(),
+             entry.error().to_string().c_str());
+    return call->fail(entry.error());
+  }
+  LPM_INFO("enrolled %s %s \"%s\" key %s from %s", proto::enroll_kind_name(entry->kind), entry->id.c_str(),
+           entry->name.c_str(), short_key(entry->fingerprint).c_str(), peer.address.c_str());
+  proto::EnrollResult result;
+  result.id = entry->id;
+  result.ticket_key = keys.ticket_key->public_der();
+  reply_with(call, result);
+}
+
+void DirectoryService::Core::handle_register(const CallPtr &call) {
+  auto ws = caller(call, EnrollKind::workstation, "register");
+  if (!ws.ok()) return call->fail(ws.error());
+  proto::RegisterRequest req;
+  if (!read_args(call, req)) return;
+
+  WorkstationReport report;
+  report.id = ws->id;
+  report.port = req.port;
+  // Reported addresses are hints (the seen one comes first anyway): what is not an IP literal
+  // ("localhost", a host name) is dropped rather than failing the whole registration.
+  for (auto &a : req.addresses) {
+    if (ip_literal_valid(a))
+      report.reported_addresses.push_back(std::move(a));
+    else
+      LPM_DEBUG("register %s: ignoring reported address \"%s\" (not an IP address)", ws->id.c_str(),
+                a.c_str());
+  }
+  report.seen_address = address_host(call->peer_info().address);
+  report.holdings = std::move(req.holdings);
+  int64_t now = wall_ms();
+  auto unknown_users = store->workstation_register(report, now);
+  if (!unknown_users.ok()) {
+    LPM_WARN("register from %s failed: %s", ws->id.c_str(), unknown_users.error().to_string().c_str());
+    return call->fail(unknown_users.error());
+  }
+  for (const auto &user : *unknown_users)
+    LPM_WARN("register from %s \"%s\": user %s is not in the directory; its holdings are ignored",
+             ws->id.c_str(), ws->name.c_str(), user.c_str());
+  LPM_DEBUG("register %s port %u, %zu holding(s)", ws->id.c_str(), report.port, report.holdings.size());
+  proto::RegisterResult result;
+  result.now_ms = now;
+  result.heartbeat_s = kHeartbeatS;
+  reply_with(call, result);
+}
+
+void DirectoryService::Core::handle_badge_in(const CallPtr &call) {
+  auto printer = caller(call, EnrollKind::printer, "badge in");
+  if (!printer.ok()) return call->fail(printer.error());
+  proto::BadgeInRequest req;
+  if (!read_args(call, req)) return;
+
+  int64_t now = wall_ms();
+  std::string actor = "printer " + printer->id;
+  auto user = store->user_by_badge(req.badge);
+  if (!user.ok()) {
+    if (user.error().code == Errc::not_found) (void)store->audit(now, actor, "badge-in", "unknown badge");
+    return call->fail(user.error());
+  }
+  auto holders = store->holders_of(user->id, now);
+  if (!holders.ok()) return call->fail(holders.error());
+
+  proto::BadgeInResult result;
+  result.user = user->id;
+  result.display_name = user->display_name;
+  proto::Ticket ticket;
+  ticket.users = {user->id};
+  ticket.printer = call->peer_info().fingerprint;
+  ticket.issued_ms = now;
+  ticket.expires_ms = now + proto::kTicketLifetimeMs;
+  for (const auto &h : *holders) {
+    proto::WorkstationRef ref;
+    ref.id = h.id;
+    ref.name = h.name;
+    ref.addresses = release_addresses(h);
+    ref.port = h.port;
+    ref.fingerprint = h.fingerprint;
+    result.workstations.push_back(std::move(ref));
+    ticket.workstations.push_back(h.id);
+  }
+  auto signed_ticket = proto::ticket_sign(std::move(ticket), *keys.ticket_key);
+  if (!signed_ticket.ok()) return call->fail(signed_ticket.error());
+  result.ticket = std::move(*signed_ticket);
+
+  // Audited before the answer leaves, so no ticket exists that the log does not know about.
+  Status logged =
+      store->audit(now, actor, "badge-in",
+                   "user " + user->id + " workstations " + std::to_string(result.workstations.size()));
+  if (!logged.ok()) return call->fail(logged.error());
+  LPM_INFO("badge-in at %s \"%s\": user %s, %zu workstation(s)", printer->id.c_str(), printer->name.c_str(),
+           user->id.c_str(), result.workstations.size());
+  reply_with(call, result);
+}
+
+void DirectoryService::Core::handle_list_enrolled(const CallPtr &call) {
+  auto service = caller(call, EnrollKind::accounting, "list enrolled keys");
+  if (!service.ok()) return call->fail(service.error());
+  proto::ListEnrolledRequest req;
+  if (!read_args(call, req)) return;
+
+  // One more than asked tells whether another page follows.
+  auto rows = store->enrolled_list(req.page.after, req.page.limit + 1);
+  if (!rows.ok()) return call->fail(rows.error());
+  proto::ListEnrolledResult result;
+  for (auto &e : *rows) {
+    if (result.items.size() == req.page.limit) {
+      result.next = result.items.back().id;
+      break;
+    }
+    result.items.push_back(proto::EnrolledKey{e.id, e.kind, e.name, e.fingerprint});
+  }
+  reply_with(call, result);
+}
+
+} // namespace lpm::directory

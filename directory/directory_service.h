@@ -1,0 +1,49 @@
+// The directory's network service (DESIGN §4): TLS listener, hello role "directory", and the ops
+// enroll, register, badge-in and list-enrolled. Peers are known by the key of their TLS client
+// certificate; the store says what that key was enrolled as.
+//
+// Everything runs on the loop thread. Handlers answer synchronously (SQLite calls are short and
+// local); a slow disk therefore slows every connection, which is acceptable for this skeleton.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "directory_folder.h"
+#include "directory_store.h"
+#include "lpm/error.h"
+#include "lpm/protocol/stream.h"
+
+namespace lpm::directory {
+
+class DirectoryService {
+public:
+  // Takes the keys and the store; serves nothing until listen().
+  DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::unique_ptr<DirectoryStore> store,
+                   const proto::StreamLimits &limits = {});
+  // Calls stop(). Connections still closing finish on the loop without touching this object.
+  ~DirectoryService();
+  DirectoryService(const DirectoryService &) = delete;
+  DirectoryService &operator=(const DirectoryService &) = delete;
+
+  // Binds and starts accepting; returns the bound port (at.port 0 picks a free one).
+  Result<uint16_t> listen(const proto::Endpoint &at);
+  // Stops accepting and closes every connection. Once their close callbacks have run the service
+  // holds no handle, so uv_run returns and uv_loop_close succeeds. Safe to call twice.
+  void stop();
+  // Open connections (for tests and logs).
+  size_t connection_count() const;
+
+  const proto::Fingerprint &fingerprint() const;
+  // DER of the public half of the ticket-signing key (what enroll hands out).
+  const proto::Bytes &ticket_public_der() const;
+
+  struct Core; // defined in directory_service.cpp
+
+private:
+  std::shared_ptr<Core> core_;
+};
+
+} // namespace lpm::directory

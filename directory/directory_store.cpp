@@ -1,0 +1,541 @@
+#include "directory_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "lpm/ids.h"
+#include "lpm/protocol/keys.h"
+
+namespace lpm::directory {
+namespace {
+
+// The schema, one entry per version: entry i brings a database from user_version i to i + 1.
+// Entries are never edited once released; a change is a new entry.
+const char *const kMigrations[] = {
+    // Version 1: the first foundation.
+    R"sql(
+CREATE TABLE users(
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE CHECK (email = lower(email)),
+  display_name TEXT NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE badges(
+  badge TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX badges_user ON badges(user_id);
+-- Only the SHA-256 of a token is kept: a copy of the database does not let anyone enroll.
+CREATE TABLE tokens(
+  token_hash TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  uses_left INTEGER NOT NULL CHECK (uses_left >= 0),
+  expires_ms INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE enrolled(
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  fingerprint TEXT NOT NULL UNIQUE,
+  enrolled_ms INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE workstations(
+  id TEXT PRIMARY KEY REFERENCES enrolled(id) ON DELETE CASCADE,
+  port INTEGER NOT NULL,
+  reported_addresses TEXT NOT NULL, -- JSON array of IP literals
+  seen_address TEXT NOT NULL,
+  last_seen_ms INTEGER NOT NULL);
+CREATE TABLE holdings(
+  workstation_id TEXT NOT NULL REFERENCES workstations(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  jobs INTEGER NOT NULL CHECK (jobs > 0),
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (workstation_id, user_id));
+CREATE INDEX holdings_user ON holdings(user_id);
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+)sql",
+};
+constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
+
+constexpr size_t kTokenBytes = 16; // 32 hex characters
+
+bool is_control_or_space(unsigned char c) {
+  return c <= 0x20 || c == 0x7f;
+}
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
+
+Result<int64_t> user_version(Db &db) {
+  auto stmt = db.prepare("PRAGMA user_version");
+  if (!stmt.ok()) return stmt.error();
+  auto row = stmt->step();
+  if (!row.ok()) return row.error();
+  return *row ? stmt->col_int(0) : 0;
+}
+
+std::string addresses_to_json(const std::vector<std::string> &addresses) {
+  return nlohmann::json(addresses).dump();
+}
+
+std::vector<std::string> addresses_from_json(const std::string &text) {
+  // The column is written only by addresses_to_json; a damaged value yields no addresses rather
+  // than failing a badge-in (the seen address still leads to the workstation).
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  std::vector<std::string> out;
+  if (!parsed.is_array()) return out;
+  for (const auto &item : parsed)
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  return out;
+}
+
+EnrolledEntry enrolled_from_row(const Stmt &stmt) {
+  EnrolledEntry e;
+  e.id = stmt.col_text(0);
+  if (!proto::enroll_kind_parse(stmt.col_text(1), e.kind)) e.kind = proto::EnrollKind::workstation;
+  e.name = stmt.col_text(2);
+  e.fingerprint = stmt.col_text(3);
+  e.enrolled_ms = stmt.col_int(4);
+  e.revoked = stmt.col_int(5) != 0;
+  return e;
+}
+
+constexpr const char *kEnrolledColumns =
+    "SELECT id, kind, name, fingerprint, enrolled_ms, revoked FROM enrolled ";
+constexpr const char *kUserColumns = "SELECT id, email, display_name, created_ms FROM users ";
+
+} // namespace
+
+Result<std::string> email_normalize(std::string_view email) {
+  if (email.empty()) return make_error(Errc::bad_request, "e-mail address is empty");
+  if (email.size() > kMaxEmailBytes)
+    return make_error(Errc::bad_request,
+                      "e-mail address is longer than " + std::to_string(kMaxEmailBytes) + " bytes");
+  size_t at = email.find('@');
+  if (at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos)
+    return make_error(Errc::bad_request,
+                      "e-mail address \"" + std::string(email) + "\" must contain exactly one @");
+  if (at == 0 || at + 1 == email.size())
+    return make_error(Errc::bad_request,
+                      "e-mail address \"" + std::string(email) + "\" needs text on both sides of @");
+  std::string out;
+  out.reserve(email.size());
+  for (char ch : email) {
+    auto c = static_cast<unsigned char>(ch);
+    if (is_control_or_space(c))
+      return make_error(Errc::bad_request, "e-mail address must not contain spaces or control characters");
+    // ASCII only: bytes of UTF-8 sequences pass through unchanged.
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : ch);
+  }
+  return out;
+}
+
+Result<std::string> badge_normalize(std::string_view badge) {
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+  };
+  while (!badge.empty() && is_space(badge.front()))
+    badge.remove_prefix(1);
+  while (!badge.empty() && is_space(badge.back()))
+    badge.remove_suffix(1);
+  if (badge.empty()) return make_error(Errc::bad_request, "badge is empty");
+  if (badge.size() > kMaxBadgeBytes)
+    return make_error(Errc::bad_request, "badge is longer than " + std::to_string(kMaxBadgeBytes) + " bytes");
+  for (char ch : badge)
+    if (is_control(static_cast<unsigned char>(ch)))
+      return make_error(Errc::bad_request, "badge must not contain control characters");
+  return std::string(badge);
+}
+
+std::string token_hash(std::string_view token) {
+  auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(token.data()), token.size());
+  return to_hex(proto::sha256(bytes));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening and schema
+
+Result<std::unique_ptr<DirectoryStore>> DirectoryStore::open(const std::string &path) {
+  auto db = Db::open(path);
+  if (!db.ok()) return db.error();
+  std::unique_ptr<DirectoryStore> store(new DirectoryStore(std::move(*db)));
+  Status s = store->migrate();
+  if (!s.ok()) return make_error(s.error().code, path + ": " + s.error().message);
+  return store;
+}
+
+Status DirectoryStore::migrate() {
+  // Read the version inside the write transaction, so two processes opening a new database at
+  // once cannot both apply the same step.
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun();
+  auto version = user_version(*db_);
+  if (!version.ok()) return version.error();
+  if (*version > kSchemaVersion)
+    return make_error(Errc::internal, "database schema version " + std::to_string(*version) +
+                                          " is newer than this program understands (" +
+                                          std::to_string(kSchemaVersion) + ")");
+  if (*version == kSchemaVersion) return {};
+  for (int64_t v = *version; v < kSchemaVersion; v++) {
+    Status s = db_->exec(kMigrations[v]);
+    if (!s.ok())
+      return make_error(s.error().code, "schema step " + std::to_string(v + 1) + ": " + s.error().message);
+  }
+  Status s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  if (!s.ok()) return s;
+  return tx.commit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users and badges
+
+Result<User> DirectoryStore::user_where(const char *sql, std::string_view key) {
+  auto stmt = db_->prepare(std::string(kUserColumns) + sql);
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, key);
+  auto row = stmt->step();
+  if (!row.ok()) return row.error();
+  if (!*row) return make_error(Errc::not_found, "no such user");
+  User u;
+  u.id = stmt->col_text(0);
+  u.email = stmt->col_text(1);
+  u.display_name = stmt->col_text(2);
+  u.created_ms = stmt->col_int(3);
+  return u;
+}
+
+Result<User> DirectoryStore::user_by_email(std::string_view email) {
+  auto normal = email_normalize(email);
+  if (!normal.ok()) return normal.error();
+  auto u = user_where("WHERE email = ?", *normal);
+  if (!u.ok() && u.error().code == Errc::not_found)
+    return make_error(Errc::not_found, "no user has the e-mail address " + *normal);
+  return u;
+}
+
+Result<User> DirectoryStore::user_by_id(std::string_view id) {
+  return user_where("WHERE id = ?", id);
+}
+
+Result<User> DirectoryStore::user_add(std::string_view email, std::string_view display_name, int64_t now_ms,
+                                      std::string_view actor) {
+  auto normal = email_normalize(email);
+  if (!normal.ok()) return normal.error();
+  if (display_name.size() > kMaxDisplayNameBytes)
+    return make_error(Errc::bad_request,
+                      "display name is longer than " + std::to_string(kMaxDisplayNameBytes) + " bytes");
+  for (char ch : display_name)
+    if (is_control(static_cast<unsigned char>(ch)))
+      return make_error(Errc::bad_request, "display name must not contain control characters");
+
+  User u;
+  u.id = uuid_v7();
+  u.email = *normal;
+  u.display_name = display_name.empty() ? *normal : std::string(display_name);
+  u.created_ms = now_ms;
+
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  auto existing = user_where("WHERE email = ?", u.email);
+  if (existing.ok())
+    return make_error(Errc::conflict, "a user with the e-mail address " + u.email + " already exists");
+  if (existing.error().code != Errc::not_found) return existing.error();
+  auto insert = db_->prepare("INSERT INTO users(id, email, display_name, created_ms) VALUES (?, ?, ?, ?)");
+  if (!insert.ok()) return insert.error();
+  Status s = insert->bind(1, u.id).bind(2, u.email).bind(3, u.display_name).bind(4, u.created_ms).run();
+  if (s.ok()) s = audit(now_ms, actor, "user-add", "user " + u.id + " " + u.email);
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return s.error();
+  return u;
+}
+
+Status DirectoryStore::badge_add(std::string_view badge, std::string_view email, int64_t now_ms,
+                                 std::string_view actor) {
+  auto normal = badge_normalize(badge);
+  if (!normal.ok()) return normal.error();
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun();
+  auto user = user_by_email(email);
+  if (!user.ok()) return user.error();
+  auto owner = db_->prepare("SELECT user_id FROM badges WHERE badge = ?");
+  if (!owner.ok()) return owner.error();
+  owner->bind(1, *normal);
+  auto row = owner->step();
+  if (!row.ok()) return row.error();
+  if (*row) {
+    bool same = owner->col_text(0) == user->id;
+    return make_error(Errc::conflict, same ? "badge is already given to " + user->email
+                                           : "badge is already given to another user");
+  }
+  auto insert = db_->prepare("INSERT INTO badges(badge, user_id, created_ms) VALUES (?, ?, ?)");
+  if (!insert.ok()) return insert.error();
+  Status s = insert->bind(1, *normal).bind(2, user->id).bind(3, now_ms).run();
+  // The badge itself is a credential of sorts (it identifies): the audit names the user only.
+  if (s.ok()) s = audit(now_ms, actor, "badge-add", "user " + user->id);
+  if (s.ok()) s = tx.commit();
+  return s;
+}
+
+Result<User> DirectoryStore::user_by_badge(std::string_view badge) {
+  auto normal = badge_normalize(badge);
+  if (!normal.ok()) return normal.error();
+  auto u = user_where("WHERE id = (SELECT user_id FROM badges WHERE badge = ?)", *normal);
+  if (!u.ok() && u.error().code == Errc::not_found) return make_error(Errc::not_found, "unknown badge");
+  return u;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens and enrollment
+
+Result<std::string> DirectoryStore::token_create(proto::EnrollKind kind, int64_t uses, int64_t expires_ms,
+                                                 int64_t now_ms, std::string_view actor) {
+  if (uses < 1) return make_error(Errc::bad_request, "a token needs at least one use");
+  uint8_t raw[kTokenBytes];
+  random_bytes(raw, sizeof raw);
+  std::string token = to_hex(raw);
+  std::string hash = token_hash(token);
+
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  auto insert = db_->prepare(
+      "INSERT INTO tokens(token_hash, kind, uses_left, expires_ms, created_ms) VALUES (?, ?, ?, ?, ?)");
+  if (!insert.ok()) return insert.error();
+  Status s = insert->bind(1, hash)
+                 .bind(2, proto::enroll_kind_name(kind))
+                 .bind(3, uses)
+                 .bind(4, expires_ms)
+                 .bind(5, now_ms)
+                 .run();
+  // The hash prefix lets an administrator match audit rows to a token without storing it.
+  if (s.ok())
+    s = audit(now_ms, actor, "token-create",
+              std::string("kind ") + proto::enroll_kind_name(kind) + " uses " + std::to_string(uses) +
+                  " expires " + std::to_string(expires_ms) + " hash " + hash.substr(0, 16));
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return s.error();
+  return token;
+}
+
+Result<EnrolledEntry> DirectoryStore::enrolled_where(const char *sql, std::string_view key) {
+  auto stmt = db_->prepare(std::string(kEnrolledColumns) + sql);
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, key);
+  auto row = stmt->step();
+  if (!row.ok()) return row.error();
+  if (!*row) return make_error(Errc::not_found, "key is not enrolled");
+  return enrolled_from_row(*stmt);
+}
+
+Result<EnrolledEntry> DirectoryStore::enrolled_by_fingerprint(std::string_view fingerprint) {
+  return enrolled_where("WHERE fingerprint = ?", fingerprint);
+}
+
+Result<EnrolledEntry> DirectoryStore::enroll(std::string_view token, proto::EnrollKind kind,
+                                             std::string_view name, std::string_view fingerprint,
+                                             int64_t now_ms, std::string_view address) {
+  if (!proto::fingerprint_valid(fingerprint))
+    return make_error(Errc::unauthenticated, "enrollment needs the key of a TLS client certificate");
+  const char *kind_name = proto::enroll_kind_name(kind);
+
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  std::string hash = token_hash(token);
+  auto tok = db_->prepare("SELECT kind, uses_left, expires_ms FROM tokens WHERE token_hash = ?");
+  if (!tok.ok()) return tok.error();
+  tok->bind(1, hash);
+  auto row = tok->step();
+  if (!row.ok()) return row.error();
+  if (!*row) return make_error(Errc::unauthenticated, "unknown enrollment token");
+  std::string token_kind = tok->col_text(0);
+  int64_t uses_left = tok->col_int(1);
+  int64_t expires_ms = tok->col_int(2);
+  if (token_kind != kind_name)
+    return make_error(Errc::forbidden, "this token enrolls a " + token_kind + ", not a " + kind_name);
+
+  auto existing = enrolled_by_fingerprint(fingerprint);
+  if (existing.ok()) {
+    if (existing->revoked) return make_error(Errc::forbidden, "this key was revoked; enroll a new key");
+    if (existing->kind != kind)
+      return make_error(Errc::conflict, std::string("this key is already enrolled as a ") +
+                                            proto::enroll_kind_name(existing->kind));
+    return existing; // idempotent: same key, same id, no use spent
+  }
+  if (existing.error().code != Errc::not_found) return existing.error();
+
+  if (now_ms >= expires_ms) return make_error(Errc::expired, "enrollment token has expired");
+  if (uses_left <= 0) return make_error(Errc::expired, "enrollment token has no uses left");
+
+  EnrolledEntry e;
+  e.id = uuid_v7();
+  e.kind = kind;
+  e.name = std::string(name);
+  e.fingerprint = std::string(fingerprint);
+  e.enrolled_ms = now_ms;
+
+  auto spend = db_->prepare("UPDATE tokens SET uses_left = uses_left - 1 WHERE token_hash = ?");
+  if (!spend.ok()) return spend.error();
+  Status s = spend->bind(1, hash).run();
+  if (s.ok()) {
+    auto insert = db_->prepare(
+        "INSERT INTO enrolled(id, kind, name, fingerprint, enrolled_ms, revoked) VALUES (?, ?, ?, ?, ?, 0)");
+    if (!insert.ok()) return insert.error();
+    s = insert->bind(1, e.id).bind(2, kind_name).bind(3, e.name).bind(4, e.fingerprint).bind(5, now_ms).run();
+  }
+  if (s.ok())
+    s = audit(now_ms, "key " + e.fingerprint, "enroll",
+              std::string(kind_name) + " " + e.id + " name \"" + e.name + "\" from " + std::string(address) +
+                  " token " + hash.substr(0, 16));
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return s.error();
+  return e;
+}
+
+Result<std::vector<EnrolledEntry>> DirectoryStore::enrolled_list(std::string_view after_id, size_t limit) {
+  auto stmt =
+      db_->prepare(std::string(kEnrolledColumns) + "WHERE revoked = 0 AND id > ? ORDER BY id LIMIT ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, after_id).bind(2, static_cast<int64_t>(limit));
+  std::vector<EnrolledEntry> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.push_back(enrolled_from_row(*stmt));
+  }
+  return out;
+}
+
+Status DirectoryStore::revoke(std::string_view id, int64_t now_ms, std::string_view actor) {
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun();
+  auto stmt = db_->prepare("UPDATE enrolled SET revoked = 1 WHERE id = ?");
+  if (!stmt.ok()) return stmt.error();
+  Status s = stmt->bind(1, id).run();
+  if (!s.ok()) return s;
+  if (db_->changes() == 0)
+    return make_error(Errc::not_found, "no enrolled key has the id " + std::string(id));
+  s = audit(now_ms, actor, "revoke", std::string(id));
+  if (s.ok()) s = tx.commit();
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workstations and holdings
+
+Result<std::vector<std::string>> DirectoryStore::workstation_register(const WorkstationReport &report,
+                                                                      int64_t now_ms) {
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  auto upsert = db_->prepare(
+      "INSERT INTO workstations(id, port, reported_addresses, seen_address, last_seen_ms) VALUES (?, ?, ?, "
+      "?, ?) "
+      "ON CONFLICT(id) DO UPDATE SET port = excluded.port, reported_addresses = excluded.reported_addresses, "
+      "seen_address = excluded.seen_address, last_seen_ms = excluded.last_seen_ms");
+  if (!upsert.ok()) return upsert.error();
+  Status s = upsert->bind(1, report.id)
+                 .bind(2, static_cast<int64_t>(report.port))
+                 .bind(3, addresses_to_json(report.reported_addresses))
+                 .bind(4, report.seen_address)
+                 .bind(5, now_ms)
+                 .run();
+  if (!s.ok()) return s.error();
+
+  auto known = db_->prepare("SELECT 1 FROM users WHERE id = ?");
+  if (!known.ok()) return known.error();
+  auto set =
+      db_->prepare("INSERT INTO holdings(workstation_id, user_id, jobs, updated_ms) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT(workstation_id, user_id) DO UPDATE SET jobs = excluded.jobs, updated_ms = "
+                   "excluded.updated_ms");
+  if (!set.ok()) return set.error();
+  auto withdraw = db_->prepare("DELETE FROM holdings WHERE workstation_id = ? AND user_id = ?");
+  if (!withdraw.ok()) return withdraw.error();
+  std::vector<std::string> unknown_users;
+  for (const auto &h : report.holdings) {
+    known->bind(1, h.user);
+    auto row = known->step();
+    known->reset();
+    if (!row.ok()) return row.error();
+    if (!*row) {
+      unknown_users.push_back(h.user);
+      continue;
+    }
+    if (h.jobs == 0) {
+      s = withdraw->bind(1, report.id).bind(2, h.user).run();
+    } else {
+      auto jobs = static_cast<int64_t>(std::min<uint64_t>(h.jobs, std::numeric_limits<int64_t>::max()));
+      s = set->bind(1, report.id).bind(2, h.user).bind(3, jobs).bind(4, now_ms).run();
+    }
+    if (!s.ok()) return s.error();
+  }
+  s = tx.commit();
+  if (!s.ok()) return s.error();
+  return unknown_users;
+}
+
+Result<std::vector<Holder>> DirectoryStore::holders_of(std::string_view user_id, int64_t now_ms) {
+  auto stmt = db_->prepare(
+      "SELECT w.id, e.name, e.fingerprint, w.port, w.seen_address, w.reported_addresses, h.jobs, "
+      "w.last_seen_ms "
+      "FROM holdings h JOIN workstations w ON w.id = h.workstation_id JOIN enrolled e ON e.id = w.id "
+      "WHERE h.user_id = ? AND e.revoked = 0 AND w.last_seen_ms > ? "
+      "ORDER BY w.last_seen_ms DESC, w.id LIMIT ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, user_id)
+      .bind(2, now_ms - kRegisterLeaseMs)
+      .bind(3, static_cast<int64_t>(kMaxWorkstationsPerTicket));
+  std::vector<Holder> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    Holder h;
+    h.id = stmt->col_text(0);
+    h.name = stmt->col_text(1);
+    h.fingerprint = stmt->col_text(2);
+    h.port = static_cast<uint16_t>(stmt->col_int(3));
+    h.seen_address = stmt->col_text(4);
+    h.reported_addresses = addresses_from_json(stmt->col_text(5));
+    h.jobs = static_cast<uint64_t>(stmt->col_int(6));
+    h.last_seen_ms = stmt->col_int(7);
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+Status DirectoryStore::audit(int64_t at_ms, std::string_view actor, std::string_view action,
+                             std::string_view detail) {
+  auto stmt = db_->prepare("INSERT INTO audit(at_ms, actor, action, detail) VALUES (?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  return stmt->bind(1, at_ms).bind(2, actor).bind(3, action).bind(4, detail).run();
+}
+
+Result<std::vector<AuditEntry>> DirectoryStore::audit_tail(size_t limit) {
+  auto stmt = db_->prepare("SELECT id, at_ms, actor, action, detail FROM audit ORDER BY id DESC LIMIT ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, static_cast<int64_t>(limit));
+  std::vector<AuditEntry> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.push_back(AuditEntry{stmt->col_int(0), stmt->col_int(1), stmt->col_text(2), stmt->col_text(3),
+                             stmt->col_text(4)});
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+} // namespace lpm::directory

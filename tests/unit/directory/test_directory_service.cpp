@@ -1,0 +1,388 @@
+// The directory service on a real loop: TLS on 127.0.0.1, clients with their own identities
+// (SyncClient on the same loop), every op through the real RPC layer. Each test ends with
+// uv_loop_close() returning 0.
+#include <catch2/catch.hpp>
+
+#include <uv.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "directory_folder.h"
+#include "directory_service.h"
+#include "directory_store.h"
+#include "lpm/ids.h"
+#include "lpm/protocol/ops.h"
+#include "lpm/protocol/rpc.h"
+#include "lpm/protocol/ticket.h"
+#include "transport_support.h"
+
+using namespace lpm;
+using namespace lpm::directory;
+using lpm::test::TempDir;
+using lpm::test::TestLoop;
+using proto::EnrollKind;
+using proto::SyncClient;
+
+namespace {
+
+// Remembers nonces in memory: enough to see that a ticket opens once.
+class TestNonceStore final : public proto::NonceStore {
+public:
+  Result<bool> consume(std::span<const uint8_t> nonce, int64_t) override {
+    return seen_.insert(proto::Bytes(nonce.begin(), nonce.end())).second;
+  }
+
+private:
+  std::set<proto::Bytes> seen_;
+};
+
+// Sends a typed request and reads the typed result (or returns the error).
+template <class Out, class In> Result<Out> rpc(SyncClient &client, const char *op, const In &in) {
+  proto::MapWriter w;
+  in.write(w);
+  auto response = client.call(op, w, 5000);
+  if (!response.ok()) return response.error();
+  Out out;
+  proto::MapReader reader = response->reader();
+  out.read(reader);
+  if (!reader.ok()) return reader.error();
+  return out;
+}
+
+// A directory serving on 127.0.0.1:0 from a fresh data folder, plus an administrator's own
+// connection to its database (what the command line would use while the service runs).
+class Harness {
+public:
+  Harness() {
+    std::string data = dir_.path + "/directory";
+    REQUIRE(folder_init(data).ok());
+    auto keys = folder_load_keys(data);
+    REQUIRE(keys.ok());
+    auto store = folder_open_store(data);
+    REQUIRE(store.ok());
+    auto admin = folder_open_store(data);
+    REQUIRE(admin.ok());
+    admin_ = std::move(*admin);
+    service_ = std::make_unique<DirectoryService>(&loop_.loop, std::move(*keys), std::move(*store));
+    auto port = service_->listen(proto::Endpoint{"127.0.0.1", 0});
+    REQUIRE(port.ok());
+    REQUIRE(*port != 0);
+    port_ = *port;
+  }
+
+  DirectoryStore &admin() { return *admin_; }
+  DirectoryService &service() { return *service_; }
+  uv_loop_t *loop() { return &loop_.loop; }
+
+  std::shared_ptr<proto::Identity> identity(const std::string &name) {
+    return lpm::test::make_identity(dir_.path + "/" + name, "identity");
+  }
+
+  // Connects with `identity` (null: no client certificate), pinning the directory's key.
+  Result<SyncClient *> try_connect(std::shared_ptr<proto::Identity> identity, const char *role) {
+    auto ctx = proto::TlsContext::create(proto::TlsContext::Side::client, std::move(identity));
+    REQUIRE(ctx.ok());
+    proto::ConnectOptions options;
+    options.pins = {service_->fingerprint()};
+    auto client =
+        SyncClient::connect_tls(&loop_.loop, *ctx, proto::Endpoint{"127.0.0.1", port_}, options, role, 5000);
+    if (!client.ok()) return client.error();
+    clients_.push_back(std::move(*client));
+    return clients_.back().get();
+  }
+  SyncClient &connect(std::shared_ptr<proto::Identity> identity, const char *role) {
+    auto client = try_connect(std::move(identity), role);
+    REQUIRE(client.ok());
+    return **client;
+  }
+
+  std::string token(EnrollKind kind, int64_t uses = 1, int64_t ttl_ms = 3600 * 1000) {
+    auto t = admin_->token_create(kind, uses, wall_ms() + ttl_ms, wall_ms(), "test");
+    REQUIRE(t.ok());
+    return *t;
+  }
+
+  Result<proto::EnrollResult> enroll(SyncClient &client, EnrollKind kind, const std::string &token,
+                                     const std::string &name = "test") {
+    proto::EnrollRequest req;
+    req.token = token;
+    req.kind = kind;
+    req.name = name;
+    return rpc<proto::EnrollResult>(client, proto::op::enroll, req);
+  }
+
+  // Enrolls a new key of `kind` and returns its connection and id.
+  std::pair<SyncClient *, std::string> enrolled(const std::string &name, EnrollKind kind, const char *role) {
+    SyncClient &client = connect(identity(name), role);
+    auto result = enroll(client, kind, token(kind), name);
+    REQUIRE(result.ok());
+    return {&client, result->id};
+  }
+
+  // Closes every client, stops the service, runs the loop dry (under the watchdog) and closes it.
+  void finish() {
+    clients_.clear();
+    service_->stop();
+    service_.reset();
+    loop_.run();
+    loop_.finish();
+  }
+
+private:
+  // Destroyed in reverse: clients, then the service, then the loop (abandoned after a failure).
+  TempDir dir_;
+  TestLoop loop_;
+  std::unique_ptr<DirectoryStore> admin_;
+  std::unique_ptr<DirectoryService> service_;
+  std::vector<std::unique_ptr<SyncClient>> clients_;
+  uint16_t port_ = 0;
+};
+
+} // namespace
+
+TEST_CASE("directory service: enroll records the TLS key, is idempotent per key, and refuses bad tokens",
+          "[directory][service]") {
+  Harness h;
+  auto ws_identity = h.identity("ws-1");
+  SyncClient &ws = h.connect(ws_identity, proto::role::agent);
+  std::string token = h.token(EnrollKind::workstation, 1);
+
+  auto first = h.enroll(ws, EnrollKind::workstation, token, "host-1");
+  REQUIRE(first.ok());
+  CHECK(uuid_valid(first->id));
+  CHECK(first->ticket_key == h.service().ticket_public_der());
+  auto recorded = h.admin().enrolled_by_fingerprint(ws_identity->fingerprint());
+  REQUIRE(recorded.ok());
+  CHECK(recorded->id == first->id);
+  CHECK(recorded->name == "host-1");
+  CHECK(recorded->kind == EnrollKind::workstation);
+
+  SECTION("the same key again gets the same id") {
+    auto again = h.enroll(ws, EnrollKind::workstation, token, "host-1");
+    REQUIRE(again.ok());
+    CHECK(again->id == first->id);
+    // Also over a new connection.
+    SyncClient &ws_again = h.connect(ws_identity, proto::role::agent);
+    auto third = h.enroll(ws_again, EnrollKind::workstation, token, "host-1");
+    REQUIRE(third.ok());
+    CHECK(third->id == first->id);
+  }
+  SECTION("a used-up token is refused for another key") {
+    SyncClient &other = h.connect(h.identity("ws-2"), proto::role::agent);
+    auto refused = h.enroll(other, EnrollKind::workstation, token);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::expired);
+  }
+  SECTION("an expired token is refused") {
+    SyncClient &other = h.connect(h.identity("ws-2"), proto::role::agent);
+    auto refused = h.enroll(other, EnrollKind::workstation, h.token(EnrollKind::workstation, 5, -1000));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::expired);
+  }
+  SECTION("an unknown token is refused") {
+    SyncClient &other = h.connect(h.identity("ws-2"), proto::role::agent);
+    auto refused = h.enroll(other, EnrollKind::workstation, "0123456789abcdef0123456789abcdef");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::unauthenticated);
+  }
+  SECTION("a token of another kind is refused") {
+    SyncClient &other = h.connect(h.identity("p-1"), proto::role::printer);
+    auto refused = h.enroll(other, EnrollKind::printer, h.token(EnrollKind::workstation));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::forbidden);
+  }
+  SECTION("a client without a certificate cannot enroll") {
+    SyncClient &anonymous = h.connect(nullptr, proto::role::agent);
+    auto refused = h.enroll(anonymous, EnrollKind::workstation, h.token(EnrollKind::workstation));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::unauthenticated);
+  }
+  h.finish();
+}
+
+TEST_CASE("directory service: register then badge-in returns the workstation and a ticket it accepts",
+          "[directory][service]") {
+  Harness h;
+  auto alice = h.admin().user_add("alice@example.com", "Alice Liddell", wall_ms(), "test");
+  REQUIRE(alice.ok());
+  REQUIRE(h.admin().badge_add("B-0001", "alice@example.com", wall_ms(), "test").ok());
+
+  auto ws_identity = h.identity("ws-1");
+  SyncClient &ws = h.connect(ws_identity, proto::role::agent);
+  auto ws_enrolled = h.enroll(ws, EnrollKind::workstation, h.token(EnrollKind::workstation), "host-1");
+  REQUIRE(ws_enrolled.ok());
+  auto printer_identity = h.identity("printer-1");
+  SyncClient &printer = h.connect(printer_identity, proto::role::printer);
+  REQUIRE(h.enroll(printer, EnrollKind::printer, h.token(EnrollKind::printer), "lobby").ok());
+
+  proto::RegisterRequest reg;
+  reg.port = 9443;
+  reg.addresses = {"192.0.2.10", "localhost", "127.0.0.1", "host.example.com"};
+  reg.holdings = {{alice->id, 2}};
+
+  SECTION("an unenrolled key may not register") {
+    SyncClient &stranger = h.connect(h.identity("stranger"), proto::role::agent);
+    auto refused = rpc<proto::RegisterResult>(stranger, proto::op::register_holdings, reg);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::unauthenticated);
+  }
+  SECTION("a printer key may not register") {
+    auto refused = rpc<proto::RegisterResult>(printer, proto::op::register_holdings, reg);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::forbidden);
+  }
+  SECTION("badge-in after register") {
+    int64_t before_ms = wall_ms();
+    auto registered = rpc<proto::RegisterResult>(ws, proto::op::register_holdings, reg);
+    REQUIRE(registered.ok());
+    CHECK(registered->heartbeat_s == 60);
+    CHECK(registered->now_ms >= before_ms);
+
+    proto::BadgeInRequest badge;
+    badge.badge = "  B-0001\n"; // reader delimiters are trimmed
+    auto found = rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge);
+    REQUIRE(found.ok());
+    CHECK(found->user == alice->id);
+    CHECK(found->display_name == "Alice Liddell");
+    REQUIRE(found->workstations.size() == 1);
+    const proto::WorkstationRef &ref = found->workstations.front();
+    CHECK(ref.id == ws_enrolled->id);
+    CHECK(ref.name == "host-1");
+    CHECK(ref.fingerprint == ws_identity->fingerprint());
+    CHECK(ref.port == 9443);
+    // The address seen on the connection first, then the reported IP addresses without repeats.
+    CHECK(ref.addresses == std::vector<std::string>{"127.0.0.1", "192.0.2.10"});
+
+    auto signer = proto::PublicKey::from_der(ws_enrolled->ticket_key);
+    REQUIRE(signer.ok());
+    std::vector<proto::PublicKey> trusted{*signer};
+    TestNonceStore nonces;
+    proto::TicketCheck check{printer_identity->fingerprint(), ws_enrolled->id, wall_ms()};
+    auto ticket = proto::ticket_verify(found->ticket, trusted, check, nonces);
+    REQUIRE(ticket.ok());
+    CHECK(ticket->users == std::vector<std::string>{alice->id});
+    CHECK(ticket->printer == printer_identity->fingerprint());
+    CHECK(ticket->workstations == std::vector<std::string>{ws_enrolled->id});
+    CHECK(ticket->expires_ms - ticket->issued_ms == proto::kTicketLifetimeMs);
+
+    // Opened once only; and not for another printer or workstation.
+    auto replay = proto::ticket_verify(found->ticket, trusted, check, nonces);
+    REQUIRE_FALSE(replay.ok());
+    CHECK(replay.error().code == Errc::replayed);
+    TestNonceStore fresh;
+    proto::TicketCheck other_printer{ws_identity->fingerprint(), ws_enrolled->id, wall_ms()};
+    CHECK(proto::ticket_verify(found->ticket, trusted, other_printer, fresh).error().code == Errc::forbidden);
+    proto::TicketCheck other_ws{printer_identity->fingerprint(), uuid_v7(), wall_ms()};
+    CHECK(proto::ticket_verify(found->ticket, trusted, other_ws, fresh).error().code == Errc::forbidden);
+
+    // Withdrawing the holdings empties the list (the ticket then opens nothing).
+    reg.holdings = {{alice->id, 0}};
+    REQUIRE(rpc<proto::RegisterResult>(ws, proto::op::register_holdings, reg).ok());
+    auto empty = rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge);
+    REQUIRE(empty.ok());
+    CHECK(empty->workstations.empty());
+
+    auto log = h.admin().audit_tail(50);
+    REQUIRE(log.ok());
+    size_t badge_ins = 0;
+    for (const auto &entry : *log)
+      badge_ins += entry.action == "badge-in" ? 1 : 0;
+    CHECK(badge_ins == 2);
+  }
+  SECTION("an unknown badge is not_found") {
+    proto::BadgeInRequest badge;
+    badge.badge = "no-such-badge";
+    auto refused = rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::not_found);
+    CHECK(refused.error().message == "unknown badge");
+  }
+  SECTION("a workstation key may not badge in") {
+    proto::BadgeInRequest badge;
+    badge.badge = "B-0001";
+    auto refused = rpc<proto::BadgeInResult>(ws, proto::op::badge_in, badge);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::forbidden);
+  }
+  SECTION("an unenrolled key may not badge in") {
+    SyncClient &stranger = h.connect(h.identity("stranger"), proto::role::printer);
+    proto::BadgeInRequest badge;
+    badge.badge = "B-0001";
+    auto refused = rpc<proto::BadgeInResult>(stranger, proto::op::badge_in, badge);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::unauthenticated);
+  }
+  h.finish();
+}
+
+TEST_CASE("directory service: list-enrolled pages through keys for accounting only", "[directory][service]") {
+  Harness h;
+  auto [ws1, ws1_id] = h.enrolled("ws-1", EnrollKind::workstation, proto::role::agent);
+  auto [ws2, ws2_id] = h.enrolled("ws-2", EnrollKind::workstation, proto::role::agent);
+  auto [accounting, accounting_id] = h.enrolled("acct", EnrollKind::accounting, proto::role::accounting);
+
+  proto::ListEnrolledRequest req;
+  req.page.limit = 2;
+  auto page1 = rpc<proto::ListEnrolledResult>(*accounting, proto::op::list_enrolled, req);
+  REQUIRE(page1.ok());
+  REQUIRE(page1->items.size() == 2);
+  REQUIRE_FALSE(page1->next.empty());
+  req.page.after = page1->next;
+  auto page2 = rpc<proto::ListEnrolledResult>(*accounting, proto::op::list_enrolled, req);
+  REQUIRE(page2.ok());
+  REQUIRE(page2->items.size() == 1);
+  CHECK(page2->next.empty());
+
+  std::set<std::string> ids;
+  for (const auto &k : page1->items)
+    ids.insert(k.id);
+  for (const auto &k : page2->items)
+    ids.insert(k.id);
+  CHECK(ids == std::set<std::string>{ws1_id, ws2_id, accounting_id});
+  for (const auto &k : page1->items)
+    if (k.id == ws1_id) CHECK(k.kind == EnrollKind::workstation);
+
+  proto::ListEnrolledRequest all;
+  auto refused = rpc<proto::ListEnrolledResult>(*ws1, proto::op::list_enrolled, all);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::forbidden);
+  (void)ws2;
+  h.finish();
+}
+
+TEST_CASE("directory service: refuses roles it does not serve", "[directory][service]") {
+  Harness h;
+  // The refusal may arrive before or after our side saw the directory's hello: either the
+  // connection fails or the first call does, with the directory's reason.
+  auto client = h.try_connect(h.identity("cli"), proto::role::cli);
+  Error error;
+  if (!client.ok()) {
+    error = client.error();
+  } else {
+    proto::BadgeInRequest badge;
+    badge.badge = "x";
+    auto r = rpc<proto::BadgeInResult>(**client, proto::op::badge_in, badge);
+    REQUIRE_FALSE(r.ok());
+    error = r.error();
+  }
+  CHECK(error.code == Errc::forbidden);
+  h.finish();
+}
+
+TEST_CASE("directory service: stopping the service closes open connections and the loop ends",
+          "[directory][service]") {
+  Harness h;
+  SyncClient *ws = h.enrolled("ws-1", EnrollKind::workstation, proto::role::agent).first;
+  CHECK(h.service().connection_count() == 1);
+  h.service().stop();
+  // The client's peer sees the close; a call after it fails instead of hanging.
+  REQUIRE(proto::run_until(
+      h.loop(), [&] { return ws->peer()->closed(); }, 5000));
+  CHECK(h.service().connection_count() == 0);
+  proto::BadgeInRequest badge;
+  badge.badge = "x";
+  CHECK_FALSE(rpc<proto::BadgeInResult>(*ws, proto::op::badge_in, badge).ok());
+  h.finish();
+}

@@ -1,0 +1,379 @@
+// DirectoryStore: users, badges, tokens, enrollment, holdings leases, audit, schema.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <sys/stat.h>
+
+#include "directory_folder.h"
+#include "directory_store.h"
+#include "lpm/ids.h"
+#include "lpm/protocol/keys.h"
+#include "transport_support.h"
+
+using namespace lpm;
+using namespace lpm::directory;
+using lpm::test::TempDir;
+using proto::EnrollKind;
+
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000'000;
+constexpr int64_t kDayMs = 24 * 3600 * 1000;
+
+std::unique_ptr<DirectoryStore> open_store(const TempDir &dir) {
+  auto store = DirectoryStore::open(dir.path + "/state.db");
+  REQUIRE(store.ok());
+  return std::move(*store);
+}
+
+// A fingerprint-shaped string, different for each n (the store never needs the key itself).
+std::string fake_fingerprint(int n) {
+  std::string hex = to_hex(proto::sha256(std::vector<uint8_t>{static_cast<uint8_t>(n)}));
+  REQUIRE(proto::fingerprint_valid(hex));
+  return hex;
+}
+
+std::string make_token(DirectoryStore &store, EnrollKind kind, int64_t uses,
+                       int64_t expires_ms = kNow + kDayMs) {
+  auto token = store.token_create(kind, uses, expires_ms, kNow, "test");
+  REQUIRE(token.ok());
+  return *token;
+}
+
+int64_t count_rows(DirectoryStore &store, const std::string &sql) {
+  auto stmt = store.db().prepare(sql);
+  REQUIRE(stmt.ok());
+  auto row = stmt->step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  return stmt->col_int(0);
+}
+
+} // namespace
+
+TEST_CASE("directory store: the schema is created at the current version and reopening keeps the data",
+          "[directory][store]") {
+  TempDir dir;
+  std::string id;
+  {
+    auto store = open_store(dir);
+    CHECK(count_rows(*store, "PRAGMA user_version") == 1);
+    auto user = store->user_add("a@example.com", "A", kNow, "test");
+    REQUIRE(user.ok());
+    id = user->id;
+  }
+  auto store = open_store(dir);
+  CHECK(count_rows(*store, "PRAGMA user_version") == 1);
+  auto again = store->user_by_id(id);
+  REQUIRE(again.ok());
+  CHECK(again->email == "a@example.com");
+}
+
+TEST_CASE("directory store: a database from a newer program is refused", "[directory][store]") {
+  TempDir dir;
+  {
+    auto store = open_store(dir);
+    REQUIRE(store->db().exec("PRAGMA user_version = 99").ok());
+  }
+  auto store = DirectoryStore::open(dir.path + "/state.db");
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.error().message.find("newer") != std::string::npos);
+}
+
+TEST_CASE("directory store: user add lower-cases the e-mail and refuses a duplicate with conflict",
+          "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  auto alice = store->user_add("Alice@Example.COM", "Alice Liddell", kNow, "test");
+  REQUIRE(alice.ok());
+  CHECK(uuid_valid(alice->id));
+  CHECK(alice->email == "alice@example.com");
+  CHECK(alice->display_name == "Alice Liddell");
+
+  auto dup = store->user_add("alice@example.com", "", kNow, "test");
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code == Errc::conflict);
+  CHECK(count_rows(*store, "SELECT count(*) FROM users") == 1);
+
+  auto bob = store->user_add("bob@example.com", "", kNow, "test");
+  REQUIRE(bob.ok());
+  CHECK(bob->display_name == "bob@example.com"); // the e-mail stands in for a missing name
+  CHECK(bob->id != alice->id);
+
+  auto found = store->user_by_email("ALICE@example.com");
+  REQUIRE(found.ok());
+  CHECK(found->id == alice->id);
+}
+
+TEST_CASE("directory store: invalid e-mail addresses are refused with bad_request", "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  for (const char *bad : {"", "alice", "a@b@c", "@example.com", "alice@", "al ice@example.com", "a\t@b"}) {
+    auto r = store->user_add(bad, "", kNow, "test");
+    INFO("email: " << bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::bad_request);
+  }
+  CHECK(email_normalize("X@Y").ok());
+  CHECK(*email_normalize("X@Y") == "x@y");
+}
+
+TEST_CASE("directory store: badges are stored trimmed and found by the same rule", "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  auto alice = store->user_add("alice@example.com", "Alice", kNow, "test");
+  REQUIRE(alice.ok());
+  REQUIRE(store->badge_add("  04A1B2C3\r\n", "Alice@example.com", kNow, "test").ok());
+
+  auto found = store->user_by_badge("04A1B2C3");
+  REQUIRE(found.ok());
+  CHECK(found->id == alice->id);
+  CHECK(store->user_by_badge("\t04A1B2C3 ").ok());
+
+  // Trimmed, otherwise as given: no case folding, no hex/decimal conversion.
+  auto other_case = store->user_by_badge("04a1b2c3");
+  REQUIRE_FALSE(other_case.ok());
+  CHECK(other_case.error().code == Errc::not_found);
+  CHECK(other_case.error().message == "unknown badge");
+
+  auto dup = store->badge_add("04A1B2C3", "alice@example.com", kNow, "test");
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code == Errc::conflict);
+
+  auto nobody = store->badge_add("777", "nobody@example.com", kNow, "test");
+  REQUIRE_FALSE(nobody.ok());
+  CHECK(nobody.error().code == Errc::not_found);
+
+  auto blank = store->badge_add("   ", "alice@example.com", kNow, "test");
+  REQUIRE_FALSE(blank.ok());
+  CHECK(blank.error().code == Errc::bad_request);
+}
+
+TEST_CASE("directory store: tokens are random, stored only as their hash, and limited in uses",
+          "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string token = make_token(*store, EnrollKind::workstation, 2);
+  CHECK(token.size() == 32);
+  std::vector<uint8_t> raw;
+  CHECK(from_hex(token, raw));
+  CHECK(token != make_token(*store, EnrollKind::workstation, 1));
+
+  // Neither the tokens table nor the audit log holds the token itself.
+  CHECK(count_rows(*store, "SELECT count(*) FROM tokens WHERE token_hash = '" + token + "'") == 0);
+  CHECK(count_rows(*store, "SELECT count(*) FROM tokens WHERE token_hash = '" + token_hash(token) + "'") ==
+        1);
+  CHECK(count_rows(*store, "SELECT count(*) FROM audit WHERE detail LIKE '%" + token + "%'") == 0);
+
+  auto first = store->enroll(token, EnrollKind::workstation, "ws-1", fake_fingerprint(1), kNow, "10.0.0.1:1");
+  REQUIRE(first.ok());
+  CHECK(uuid_valid(first->id));
+  CHECK(first->fingerprint == fake_fingerprint(1));
+  auto second =
+      store->enroll(token, EnrollKind::workstation, "ws-2", fake_fingerprint(2), kNow, "10.0.0.2:1");
+  REQUIRE(second.ok());
+  CHECK(second->id != first->id);
+
+  auto third = store->enroll(token, EnrollKind::workstation, "ws-3", fake_fingerprint(3), kNow, "10.0.0.3:1");
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.error().code == Errc::expired);
+  CHECK(third.error().message.find("no uses left") != std::string::npos);
+  CHECK_FALSE(store->enrolled_by_fingerprint(fake_fingerprint(3)).ok());
+
+  // The same key again gets the same id, even with the token used up, and spends nothing.
+  auto again = store->enroll(token, EnrollKind::workstation, "ws-1", fake_fingerprint(1), kNow, "10.0.0.1:1");
+  REQUIRE(again.ok());
+  CHECK(again->id == first->id);
+  CHECK(count_rows(*store, "SELECT count(*) FROM enrolled") == 2);
+}
+
+TEST_CASE("directory store: expired, unknown and wrong-kind tokens are refused", "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string expired = make_token(*store, EnrollKind::printer, 5, kNow - 1);
+  auto r = store->enroll(expired, EnrollKind::printer, "p", fake_fingerprint(1), kNow, "x");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::expired);
+
+  auto unknown = store->enroll("00112233445566778899aabbccddeeff", EnrollKind::printer, "p",
+                               fake_fingerprint(1), kNow, "x");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == Errc::unauthenticated);
+
+  std::string printer_token = make_token(*store, EnrollKind::printer, 5);
+  auto wrong = store->enroll(printer_token, EnrollKind::workstation, "p", fake_fingerprint(1), kNow, "x");
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().code == Errc::forbidden);
+
+  // A key enrolled as one kind cannot become another.
+  REQUIRE(store->enroll(printer_token, EnrollKind::printer, "p", fake_fingerprint(1), kNow, "x").ok());
+  std::string ws_token = make_token(*store, EnrollKind::workstation, 5);
+  auto other_kind = store->enroll(ws_token, EnrollKind::workstation, "p", fake_fingerprint(1), kNow, "x");
+  REQUIRE_FALSE(other_kind.ok());
+  CHECK(other_kind.error().code == Errc::conflict);
+
+  // A claimed key that is not a fingerprint never reaches the table.
+  auto no_key = store->enroll(ws_token, EnrollKind::workstation, "p", "", kNow, "x");
+  REQUIRE_FALSE(no_key.ok());
+  CHECK(no_key.error().code == Errc::unauthenticated);
+  CHECK(count_rows(*store, "SELECT count(*) FROM enrolled") == 1);
+}
+
+TEST_CASE("directory store: holdings count only while the workstation's lease is live",
+          "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  auto alice = store->user_add("alice@example.com", "Alice", kNow, "test");
+  auto bob = store->user_add("bob@example.com", "Bob", kNow, "test");
+  REQUIRE(alice.ok());
+  REQUIRE(bob.ok());
+  std::string token = make_token(*store, EnrollKind::workstation, 2);
+  auto ws1 = store->enroll(token, EnrollKind::workstation, "ws-1", fake_fingerprint(1), kNow, "x");
+  auto ws2 = store->enroll(token, EnrollKind::workstation, "ws-2", fake_fingerprint(2), kNow, "x");
+  REQUIRE(ws1.ok());
+  REQUIRE(ws2.ok());
+
+  WorkstationReport report;
+  report.id = ws1->id;
+  report.port = 9443;
+  report.reported_addresses = {"192.0.2.7"};
+  report.seen_address = "198.51.100.1";
+  report.holdings = {{alice->id, 3}, {bob->id, 1}};
+  REQUIRE(store->workstation_register(report, kNow).ok());
+
+  auto live = store->holders_of(alice->id, kNow + 1000);
+  REQUIRE(live.ok());
+  REQUIRE(live->size() == 1);
+  const Holder &h = live->front();
+  CHECK(h.id == ws1->id);
+  CHECK(h.name == "ws-1");
+  CHECK(h.fingerprint == fake_fingerprint(1));
+  CHECK(h.port == 9443);
+  CHECK(h.seen_address == "198.51.100.1");
+  CHECK(h.reported_addresses == std::vector<std::string>{"192.0.2.7"});
+  CHECK(h.jobs == 3);
+
+  CHECK(store->holders_of(alice->id, kNow + kRegisterLeaseMs - 1)->size() == 1);
+  CHECK(store->holders_of(alice->id, kNow + kRegisterLeaseMs)->empty());
+  CHECK(store->holders_of(alice->id, kNow + kRegisterLeaseMs + 60000)->empty());
+
+  // A heartbeat renews the lease; counts replace, and 0 withdraws one user only.
+  report.holdings = {{bob->id, 0}, {alice->id, 5}};
+  REQUIRE(store->workstation_register(report, kNow + 100000).ok());
+  auto renewed = store->holders_of(alice->id, kNow + kRegisterLeaseMs + 60000);
+  REQUIRE(renewed.ok());
+  REQUIRE(renewed->size() == 1);
+  CHECK(renewed->front().jobs == 5);
+  CHECK(store->holders_of(bob->id, kNow + 100000)->empty());
+
+  // Two workstations: the most recently seen comes first.
+  WorkstationReport other;
+  other.id = ws2->id;
+  other.port = 9444;
+  other.seen_address = "198.51.100.2";
+  other.holdings = {{alice->id, 1}};
+  REQUIRE(store->workstation_register(other, kNow + 110000).ok());
+  auto both = store->holders_of(alice->id, kNow + 110000);
+  REQUIRE(both.ok());
+  REQUIRE(both->size() == 2);
+  CHECK((*both)[0].id == ws2->id);
+  CHECK((*both)[1].id == ws1->id);
+
+  // Holdings for an unknown user are skipped (and named); the rest of the report applies.
+  std::string stranger = uuid_v7();
+  other.holdings = {{alice->id, 0}, {stranger, 1}};
+  auto skipped = store->workstation_register(other, kNow + 115000);
+  REQUIRE(skipped.ok());
+  CHECK(*skipped == std::vector<std::string>{stranger});
+  auto after = store->holders_of(alice->id, kNow + 115000);
+  REQUIRE(after.ok());
+  REQUIRE(after->size() == 1);
+  CHECK(after->front().id == ws1->id);
+  CHECK(store->holders_of(stranger, kNow + 115000)->empty());
+}
+
+TEST_CASE("directory store: enrolled keys list in pages and revoked keys drop out", "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string token = make_token(*store, EnrollKind::workstation, 3);
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 3; i++) {
+    auto e = store->enroll(token, EnrollKind::workstation, "ws", fake_fingerprint(i), kNow, "x");
+    REQUIRE(e.ok());
+    ids.push_back(e->id);
+  }
+  auto page1 = store->enrolled_list("", 2);
+  REQUIRE(page1.ok());
+  REQUIRE(page1->size() == 2);
+  auto page2 = store->enrolled_list(page1->back().id, 2);
+  REQUIRE(page2.ok());
+  REQUIRE(page2->size() == 1);
+  CHECK(page2->front().id == ids[2]);
+
+  REQUIRE(store->revoke(ids[1], kNow, "test").ok());
+  auto after = store->enrolled_list("", 10);
+  REQUIRE(after.ok());
+  CHECK(after->size() == 2);
+  auto revoked = store->enrolled_by_fingerprint(fake_fingerprint(2));
+  REQUIRE(revoked.ok());
+  CHECK(revoked->revoked);
+  auto again = store->enroll(token, EnrollKind::workstation, "ws", fake_fingerprint(2), kNow, "x");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == Errc::forbidden);
+}
+
+TEST_CASE("directory store: the audit log records admin commands and enrollments and refuses changes",
+          "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  REQUIRE(store->user_add("alice@example.com", "", kNow, "admin uid 0").ok());
+  REQUIRE(store->badge_add("BADGE-XYZZY", "alice@example.com", kNow, "admin uid 0").ok());
+  std::string token = make_token(*store, EnrollKind::printer, 1);
+  REQUIRE(store->enroll(token, EnrollKind::printer, "lobby", fake_fingerprint(9), kNow, "10.1.1.1:5").ok());
+
+  auto log = store->audit_tail(10);
+  REQUIRE(log.ok());
+  REQUIRE(log->size() == 4);
+  CHECK((*log)[0].action == "user-add");
+  CHECK((*log)[0].actor == "admin uid 0");
+  CHECK((*log)[1].action == "badge-add");
+  CHECK((*log)[1].detail.find("XYZZY") == std::string::npos); // the badge itself stays out of the log
+  CHECK((*log)[2].action == "token-create");
+  CHECK((*log)[3].action == "enroll");
+  CHECK((*log)[3].actor == "key " + fake_fingerprint(9));
+
+  CHECK_FALSE(store->db().exec("UPDATE audit SET actor = 'someone else'").ok());
+  CHECK_FALSE(store->db().exec("DELETE FROM audit").ok());
+  CHECK(count_rows(*store, "SELECT count(*) FROM audit WHERE actor = 'admin uid 0'") == 2);
+}
+
+TEST_CASE("directory store: init creates the folder, keys and database once and keeps them",
+          "[directory][store]") {
+  TempDir dir;
+  std::string data = dir.path + "/data";
+  auto fp = folder_init(data);
+  REQUIRE(fp.ok());
+  CHECK(proto::fingerprint_valid(*fp));
+  auto keys = folder_load_keys(data);
+  REQUIRE(keys.ok());
+  CHECK(keys->identity->fingerprint() == *fp);
+  CHECK(keys->ticket_key->fingerprint() != *fp); // the ticket key is its own key
+  struct stat st {};
+  REQUIRE(::stat((data + "/ticket.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat(data.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+
+  auto again = folder_init(data);
+  REQUIRE(again.ok());
+  CHECK(*again == *fp);
+  auto reloaded = folder_load_keys(data);
+  REQUIRE(reloaded.ok());
+  CHECK(reloaded->ticket_key->fingerprint() == keys->ticket_key->fingerprint());
+  CHECK(folder_open_store(data).ok());
+
+  auto missing = folder_open_store(dir.path + "/elsewhere");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == Errc::not_found);
+  CHECK_FALSE(folder_load_keys(dir.path + "/elsewhere").ok());
+}

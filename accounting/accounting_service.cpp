@@ -1,0 +1,136 @@
+#include "accounting_service.h"
+
+#include "lpm/ids.h"
+#include "lpm/log.h"
+
+namespace lpm::accounting {
+
+using proto::CallPtr;
+using proto::EnrollKind;
+
+namespace {
+
+// Logs a refused call once, with who asked, and answers it.
+void refuse(const CallPtr &call, const Error &error) {
+  LPM_WARN("%s from %s (key %s) refused: %s", call->op().c_str(), call->peer_info().address.c_str(),
+           call->peer_info().fingerprint.empty() ? "none"
+                                                 : call->peer_info().fingerprint.substr(0, 16).c_str(),
+           error.to_string().c_str());
+  call->fail(error);
+}
+
+} // namespace
+
+AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx,
+                                     RecordStore &store, EnrolledKeys &keys, ServiceOptions options)
+    : loop_(loop), server_ctx_(std::move(server_ctx)), store_(store), keys_(keys), options_(options),
+      dispatcher_(std::make_shared<proto::Dispatcher>()) {
+  dispatcher_->on(proto::op::post_records, [this](CallPtr call) { handle_post_records(call); });
+  dispatcher_->on(proto::op::report_totals, [this](CallPtr call) { handle_report_totals(call); });
+}
+
+AccountingService::~AccountingService() {
+  stop();
+}
+
+Result<uint16_t> AccountingService::listen(const proto::Endpoint &at) {
+  if (stopped_ || listener_) return make_error(Errc::conflict, "the accounting service is already listening");
+  auto listener =
+      proto::Listener::listen_tls(loop_, server_ctx_, at, proto::StreamLimits{},
+                                  [this](proto::StreamPtr stream) { on_accept(std::move(stream)); });
+  if (!listener.ok()) return listener.error();
+  listener_ = std::move(*listener);
+  return listener_->port();
+}
+
+void AccountingService::on_accept(proto::StreamPtr stream) {
+  if (stopped_ || peers_->size() >= options_.max_connections) {
+    LPM_WARN("dropping a connection from %s: %zu connections open", stream->peer().address.c_str(),
+             peers_->size());
+    stream->close(make_error(Errc::rate_limited, "too many connections"));
+    return;
+  }
+  proto::PeerOptions o;
+  o.role = proto::role::accounting;
+  o.accept_roles = {proto::role::agent, proto::role::console};
+  o.dispatcher = dispatcher_;
+  std::weak_ptr<PeerMap> peers = peers_;
+  o.on_close = [peers](proto::Peer &p, const Error &) {
+    if (auto map = peers.lock()) map->erase(&p);
+  };
+  proto::PeerPtr peer = proto::Peer::attach(std::move(stream), std::move(o));
+  (*peers_)[peer.get()] = peer;
+}
+
+void AccountingService::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (listener_) listener_->close();
+  // Copied: closing a peer may erase it from the map.
+  std::vector<proto::PeerPtr> open;
+  for (auto &[raw, weak] : *peers_)
+    if (auto p = weak.lock()) open.push_back(p);
+  for (auto &p : open)
+    p->close();
+}
+
+void AccountingService::handle_post_records(const CallPtr &call) {
+  // Authenticate before reading anything the caller sent.
+  keys_.authorize(
+      call->peer_info().fingerprint, EnrollKind::workstation, [this, call](const Status &allowed) {
+        if (!allowed.ok()) return refuse(call, allowed.error());
+        proto::PostRecordsRequest req;
+        req.read(call->args());
+        // JobRecord::read checks every record; one bad record refuses the whole batch, so the agent
+        // sees the error instead of losing that record silently.
+        if (!call->args().ok()) return refuse(call, call->args().error());
+        auto ingested = store_.ingest(req.records, wall_ms());
+        if (!ingested.ok() && ingested.error().code == Errc::bad_request)
+          return refuse(call, ingested.error());
+        if (!ingested.ok()) {
+          LPM_ERROR("cannot store %zu records from %s: %s", req.records.size(),
+                    call->peer_info().address.c_str(), ingested.error().to_string().c_str());
+          return call->fail(ingested.error());
+        }
+        if (ingested->skewed > 0)
+          LPM_WARN("%llu records from %s carry event times more than %lld s from ours (clock skew?)",
+                   static_cast<unsigned long long>(ingested->skewed), call->peer_info().address.c_str(),
+                   static_cast<long long>(kClockSkewLimitMs / 1000));
+        LPM_INFO("post-records from %s: %llu stored, %llu duplicates", call->peer_info().address.c_str(),
+                 static_cast<unsigned long long>(ingested->stored),
+                 static_cast<unsigned long long>(ingested->duplicates));
+        proto::PostRecordsResult result;
+        result.stored = ingested->stored;
+        result.duplicates = ingested->duplicates;
+        proto::MapWriter w;
+        result.write(w);
+        call->reply(w);
+      });
+}
+
+void AccountingService::handle_report_totals(const CallPtr &call) {
+  keys_.authorize(call->peer_info().fingerprint, EnrollKind::console, [this, call](const Status &allowed) {
+    if (!allowed.ok()) return refuse(call, allowed.error());
+    proto::ReportTotalsRequest req;
+    req.read(call->args());
+    if (!call->args().ok()) return refuse(call, call->args().error());
+    int64_t to_ms = req.to_ms == 0 ? wall_ms() : req.to_ms;
+    if (req.from_ms > to_ms) return refuse(call, make_error(Errc::bad_request, "args.from is after args.to"));
+    auto rows = store_.totals(req.from_ms, to_ms);
+    if (!rows.ok()) {
+      LPM_ERROR("cannot compute totals: %s", rows.error().to_string().c_str());
+      return call->fail(rows.error());
+    }
+    if (rows->size() > options_.max_report_rows)
+      return call->fail(Errc::too_large, std::to_string(rows->size()) + " users in this range, more than " +
+                                             std::to_string(options_.max_report_rows) +
+                                             " fit in one answer: ask for a shorter range");
+    proto::ReportTotalsResult result;
+    result.rows = std::move(*rows);
+    proto::MapWriter w;
+    result.write(w);
+    call->reply(w);
+  });
+}
+
+} // namespace lpm::accounting

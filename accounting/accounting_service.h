@@ -1,0 +1,62 @@
+// The accounting server's network face: a TLS listener speaking role "accounting" that serves
+// post-records (from keys enrolled as workstation) and report-totals (from keys enrolled as
+// console). Who is who comes from EnrolledKeys; records go to a RecordStore.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+
+#include <uv.h>
+
+#include "enrolled_keys.h"
+#include "lpm/error.h"
+#include "lpm/protocol/rpc.h"
+#include "lpm/protocol/stream.h"
+#include "record_store.h"
+
+namespace lpm::accounting {
+
+struct ServiceOptions {
+  size_t max_connections = 512; // further connections are dropped at accept
+  // A report-totals answer is one frame (1 MiB cap); past this many users the request is refused
+  // with too_large and the caller narrows the time range.
+  size_t max_report_rows = 5000;
+};
+
+class AccountingService {
+public:
+  // `store` and `keys` must outlive the service; so must the loop's last run (handlers of
+  // connections still closing refer to the service).
+  AccountingService(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx, RecordStore &store,
+                    EnrolledKeys &keys, ServiceOptions options = {});
+  ~AccountingService();
+  AccountingService(const AccountingService &) = delete;
+  AccountingService &operator=(const AccountingService &) = delete;
+
+  // Binds `at` (port 0 picks a free one) and starts accepting. Returns the bound port.
+  Result<uint16_t> listen(const proto::Endpoint &at);
+  // Stops accepting and closes every connection. The handles are freed as the loop runs on.
+  void stop();
+  size_t connections() const { return peers_->size(); }
+
+private:
+  using PeerMap = std::map<const proto::Peer *, std::weak_ptr<proto::Peer>>;
+
+  void on_accept(proto::StreamPtr stream);
+  void handle_post_records(const proto::CallPtr &call);
+  void handle_report_totals(const proto::CallPtr &call);
+
+  uv_loop_t *loop_;
+  std::shared_ptr<proto::TlsContext> server_ctx_;
+  RecordStore &store_;
+  EnrolledKeys &keys_;
+  ServiceOptions options_;
+  std::shared_ptr<proto::Dispatcher> dispatcher_;
+  std::shared_ptr<proto::Listener> listener_;
+  // Shared with the connections' close callbacks, which may run after stop().
+  std::shared_ptr<PeerMap> peers_ = std::make_shared<PeerMap>();
+  bool stopped_ = false;
+};
+
+} // namespace lpm::accounting

@@ -1,0 +1,242 @@
+#include "commands.h"
+
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <limits>
+
+#include "accounting_service.h"
+#include "enrolled_keys.h"
+#include "enrollment.h"
+#include "key_source.h"
+#include "lpm/files.h"
+#include "lpm/ids.h"
+#include "lpm/log.h"
+#include "lpm/protocol/keys.h"
+#include "lpm/protocol/ops.h"
+#include "lpm/protocol/rpc.h"
+#include "record_store.h"
+
+namespace lpm::accounting {
+namespace {
+
+constexpr const char *kIdentityName = "identity";
+constexpr const char *kCommonName = "lpm-accounting";
+
+int fail(const Error &error) {
+  std::fprintf(stderr, "lpm-accounting: %s\n", error.to_string().c_str());
+  return 1;
+}
+
+std::string state_db_path(const std::string &data) {
+  return data + "/state.db";
+}
+
+Result<std::shared_ptr<proto::Identity>> load_identity(const std::string &data) {
+  auto identity = proto::Identity::load(data, kIdentityName);
+  if (!identity.ok() && identity.error().code == Errc::not_found)
+    return make_error(Errc::not_found,
+                      "no identity in " + data + ": run `lpm-accounting init --data " + data + "` first");
+  return identity;
+}
+
+// A loop for one command. close() (or the destructor) runs it until every handle is closed and
+// checks that the loop really closes: a handle left open is a bug worth an exit code.
+class CommandLoop {
+public:
+  CommandLoop() { uv_loop_init(&loop_); }
+  ~CommandLoop() { (void)close(); }
+  CommandLoop(const CommandLoop &) = delete;
+  CommandLoop &operator=(const CommandLoop &) = delete;
+  uv_loop_t *get() { return &loop_; }
+
+  // 0, or the libuv error of uv_loop_close (UV_EBUSY: handles still open).
+  int close() {
+    if (closed_) return 0;
+    closed_ = true;
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(&loop_);
+    if (rc != 0) LPM_ERROR("event loop closed with handles still open: %s", uv_strerror(rc));
+    return rc;
+  }
+
+private:
+  uv_loop_t loop_;
+  bool closed_ = false;
+};
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "accounting";
+  return buf;
+}
+
+} // namespace
+
+int command_init(const std::string &data) {
+  Status made = make_dirs(data, 0700);
+  if (!made.ok()) return fail(made.error());
+  auto identity = proto::Identity::load_or_create(data, kIdentityName, kCommonName);
+  if (!identity.ok()) return fail(identity.error());
+  auto store = open_sqlite_record_store(state_db_path(data));
+  if (!store.ok()) return fail(store.error());
+  std::printf("fingerprint %s\n", (*identity)->fingerprint().c_str());
+  return 0;
+}
+
+int command_fingerprint(const std::string &data) {
+  auto identity = load_identity(data);
+  if (!identity.ok()) return fail(identity.error());
+  std::printf("%s\n", (*identity)->fingerprint().c_str());
+  return 0;
+}
+
+int command_enroll(const EnrollArgs &args) {
+  auto identity = load_identity(args.data);
+  if (!identity.ok()) return fail(identity.error());
+  auto directory = proto::parse_endpoint(args.directory);
+  if (!directory.ok()) return fail(directory.error());
+
+  proto::EnrollResult enrolled;
+  {
+    CommandLoop loop;
+    auto ctx = proto::TlsContext::create(proto::TlsContext::Side::client, *identity);
+    if (!ctx.ok()) return fail(ctx.error());
+    proto::ConnectOptions co;
+    co.pins = {args.directory_fingerprint};
+    auto client = proto::SyncClient::connect_tls(loop.get(), *ctx, *directory, co, proto::role::accounting);
+    if (!client.ok())
+      return fail(
+          make_error(client.error().code, "directory " + args.directory + ": " + client.error().message));
+    proto::EnrollRequest req;
+    req.token = args.token;
+    req.kind = proto::EnrollKind::accounting;
+    req.name = args.name.empty() ? host_name() : args.name;
+    proto::MapWriter w;
+    req.write(w);
+    auto answer = (*client)->call(proto::op::enroll, w);
+    (*client)->close();
+    if (!answer.ok()) return fail(answer.error());
+    proto::MapReader reader = answer->reader();
+    enrolled.read(reader);
+    if (!reader.ok())
+      return fail(
+          make_error(Errc::protocol_error, "the directory's enroll answer: " + reader.error().message));
+  }
+
+  Enrollment e;
+  e.service_id = enrolled.id;
+  e.directory_address = directory->to_string();
+  e.directory_fingerprint = args.directory_fingerprint;
+  e.ticket_key = enrolled.ticket_key;
+  e.enrolled_ms = wall_ms();
+  Status saved = enrollment_save(state_db_path(args.data), e);
+  if (!saved.ok()) return fail(saved.error());
+  std::printf("enrolled %s\n", enrolled.id.c_str());
+  return 0;
+}
+
+namespace {
+
+// What the signal handlers stop.
+struct ServeState {
+  AccountingService *service = nullptr;
+  EnrolledKeys *keys = nullptr;
+  uv_signal_t sigint;
+  uv_signal_t sigterm;
+  bool stopping = false;
+};
+
+void stop_serving(ServeState &state) {
+  if (state.stopping) return;
+  state.stopping = true;
+  state.service->stop();
+  state.keys->close();
+  uv_close(reinterpret_cast<uv_handle_t *>(&state.sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t *>(&state.sigterm), nullptr);
+}
+
+} // namespace
+
+int command_serve(const ServeArgs &args) {
+  auto identity = load_identity(args.data);
+  if (!identity.ok()) return fail(identity.error());
+  auto listen_at = proto::parse_endpoint(args.listen);
+  if (!listen_at.ok()) return fail(listen_at.error());
+  auto directory = proto::parse_endpoint(args.directory);
+  if (!directory.ok()) return fail(directory.error());
+  auto enrollment = enrollment_load(state_db_path(args.data));
+  if (!enrollment.ok()) return fail(enrollment.error());
+  if (!*enrollment)
+    return fail(make_error(Errc::unauthenticated,
+                           "this server is not enrolled: run `lpm-accounting enroll` first "
+                           "(the directory lists enrolled keys only to enrolled servers)"));
+  if ((*enrollment)->directory_fingerprint != args.directory_fingerprint)
+    LPM_WARN("the directory fingerprint differs from the one pinned at enrollment (%s): rotated key?",
+             (*enrollment)->directory_fingerprint.c_str());
+  auto store = open_sqlite_record_store(state_db_path(args.data));
+  if (!store.ok()) return fail(store.error());
+  auto server_ctx = proto::TlsContext::create(proto::TlsContext::Side::server, *identity);
+  if (!server_ctx.ok()) return fail(server_ctx.error());
+  auto client_ctx = proto::TlsContext::create(proto::TlsContext::Side::client, *identity);
+  if (!client_ctx.ok()) return fail(client_ctx.error());
+
+  int exit_code = 0;
+  {
+    CommandLoop loop;
+    DirectoryKeySourceOptions source_options;
+    source_options.directory = *directory;
+    source_options.directory_fingerprint = args.directory_fingerprint;
+    EnrolledKeys keys(loop.get(), make_directory_key_source(loop.get(), *client_ctx, source_options));
+    AccountingService service(loop.get(), *server_ctx, **store, keys);
+    auto port = service.listen(*listen_at);
+    if (!port.ok()) {
+      keys.close();
+      return fail(port.error());
+    }
+    std::printf("ready %u\n", static_cast<unsigned>(*port));
+    std::fflush(stdout);
+    LPM_INFO("serving on %s:%u as %s (service id %s)", listen_at->host.c_str(), static_cast<unsigned>(*port),
+             (*identity)->fingerprint().c_str(), (*enrollment)->service_id.c_str());
+    keys.start();
+
+    ServeState state;
+    state.service = &service;
+    state.keys = &keys;
+    for (uv_signal_t *sig : {&state.sigint, &state.sigterm}) {
+      uv_signal_init(loop.get(), sig);
+      sig->data = &state;
+    }
+    auto on_signal = [](uv_signal_t *sig, int signum) {
+      LPM_INFO("signal %d: stopping", signum);
+      stop_serving(*static_cast<ServeState *>(sig->data));
+    };
+    uv_signal_start(&state.sigint, on_signal, SIGINT);
+    uv_signal_start(&state.sigterm, on_signal, SIGTERM);
+
+    // Runs until stop_serving has closed everything.
+    if (loop.close() != 0) exit_code = 1;
+  }
+  LPM_INFO("stopped");
+  return exit_code;
+}
+
+int command_report(const std::string &data) {
+  std::string path = state_db_path(data);
+  if (!file_exists(path))
+    return fail(make_error(Errc::not_found, "no state.db in " + data + ": run `lpm-accounting init --data " +
+                                                data + "` first"));
+  auto store = open_sqlite_record_store(path);
+  if (!store.ok()) return fail(store.error());
+  auto rows = (*store)->totals(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  if (!rows.ok()) return fail(rows.error());
+  // Whitespace-separated columns, user first, so scripts can `awk '$1 == user {print $2}'`.
+  std::printf("%-36s %10s %10s %14s\n", "user", "jobs", "pages", "bytes");
+  for (const auto &r : *rows)
+    std::printf("%-36s %10llu %10llu %14llu\n", r.user.c_str(), static_cast<unsigned long long>(r.jobs),
+                static_cast<unsigned long long>(r.pages), static_cast<unsigned long long>(r.bytes));
+  return 0;
+}
+
+} // namespace lpm::accounting

@@ -1,0 +1,37 @@
+// The lpm-accounting commands, one function each (main.cpp only parses the command line).
+// Each returns the process exit code: 0 on success, 1 after printing one error line on stderr.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lpm::accounting {
+
+struct EnrollArgs {
+  std::string data;
+  std::string directory;             // HOST:PORT
+  std::string directory_fingerprint; // pinned
+  std::string token;
+  std::string name; // shown to administrators; the host name when empty
+};
+
+struct ServeArgs {
+  std::string data;
+  std::string listen = "127.0.0.1:9720";
+  std::string directory;
+  std::string directory_fingerprint;
+};
+
+// Creates the data folder (0700), the TLS identity and state.db; prints "fingerprint <hex>".
+// Running it again keeps the existing identity.
+int command_init(const std::string &data);
+// Prints this server's key fingerprint alone on a line (what agents pin).
+int command_fingerprint(const std::string &data);
+// Enrolls this server's key with the directory as kind accounting; prints "enrolled <id>".
+int command_enroll(const EnrollArgs &args);
+// Runs the service until SIGINT or SIGTERM; prints "ready <port>" once the listener is bound.
+int command_serve(const ServeArgs &args);
+// Prints the per-user totals of every printed record in state.db: user, jobs, pages, bytes.
+int command_report(const std::string &data);
+
+} // namespace lpm::accounting

@@ -1,0 +1,98 @@
+// lpm-accounting: the command line. Parsing only; each command lives in commands.cpp.
+#include <csignal>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "lpm/log.h"
+#include "lpm/protocol/keys.h"
+#include "lpm/protocol/stream.h"
+
+namespace {
+
+const CLI::Validator kFingerprint(
+    [](std::string &text) -> std::string {
+      return lpm::proto::fingerprint_valid(text) ? "" : "must be 64 lower-case hex digits (a key's SHA-256)";
+    },
+    "FINGERPRINT");
+
+const CLI::Validator kEndpoint(
+    [](std::string &text) -> std::string {
+      auto ep = lpm::proto::parse_endpoint(text);
+      return ep.ok() ? "" : ep.error().message;
+    },
+    "HOST:PORT");
+
+} // namespace
+
+int main(int argc, char **argv) {
+  lpm::log_set_component("accounting");
+  // A peer that vanishes mid-write must cost an error value, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"lpm-accounting: stores each job record once and answers reports"};
+  app.require_subcommand(1);
+
+  std::string data;
+  auto add_data = [&data](CLI::App *cmd) {
+    cmd->add_option("--data", data, "data folder (identity.key, identity.crt, state.db)")->required();
+  };
+
+  CLI::App *init =
+      app.add_subcommand("init", "create the data folder, this server's TLS identity and state.db");
+  add_data(init);
+
+  CLI::App *fingerprint =
+      app.add_subcommand("fingerprint", "print this server's key fingerprint (agents pin it)");
+  add_data(fingerprint);
+
+  lpm::accounting::EnrollArgs enroll_args;
+  CLI::App *enroll =
+      app.add_subcommand("enroll", "enroll this server's key with the directory (kind accounting)");
+  add_data(enroll);
+  enroll->add_option("--directory", enroll_args.directory, "directory address")->required()->check(kEndpoint);
+  enroll
+      ->add_option("--directory-fingerprint", enroll_args.directory_fingerprint,
+                   "the directory's key (pinned)")
+      ->required()
+      ->check(kFingerprint);
+  enroll->add_option("--token", enroll_args.token, "enrollment token of kind accounting")->required();
+  enroll->add_option("--name", enroll_args.name, "name shown to administrators (default: host name)");
+
+  lpm::accounting::ServeArgs serve_args;
+  CLI::App *serve = app.add_subcommand("serve", "serve post-records and report-totals until SIGINT/SIGTERM");
+  add_data(serve);
+  serve->add_option("--listen", serve_args.listen, "address to listen on (port 0 picks one)")
+      ->capture_default_str()
+      ->check(kEndpoint);
+  serve->add_option("--directory", serve_args.directory, "directory address")->required()->check(kEndpoint);
+  serve
+      ->add_option("--directory-fingerprint", serve_args.directory_fingerprint,
+                   "the directory's key (pinned)")
+      ->required()
+      ->check(kFingerprint);
+
+  CLI::App *report = app.add_subcommand("report", "print per-user totals of printed records from state.db");
+  add_data(report);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    // --help exits 0; every real usage error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (*init) return lpm::accounting::command_init(data);
+  if (*fingerprint) return lpm::accounting::command_fingerprint(data);
+  if (*enroll) {
+    enroll_args.data = data;
+    return lpm::accounting::command_enroll(enroll_args);
+  }
+  if (*serve) {
+    serve_args.data = data;
+    return lpm::accounting::command_serve(serve_args);
+  }
+  if (*report) return lpm::accounting::command_report(data);
+  return 2;
+}

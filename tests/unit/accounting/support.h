@@ -1,0 +1,41 @@
+// Shared by the accounting tests: job records. Temp folders, identities and the test loop come
+// from the project's transport_support.h.
+#pragma once
+
+#include <string>
+
+#include "lpm/ids.h"
+#include "lpm/protocol/ops.h"
+#include "transport_support.h"
+
+namespace lpm::accounting::test {
+
+using lpm::test::make_identity;
+using lpm::test::TempDir;
+using lpm::test::TestLoop;
+
+// A valid printed record for `user` at `event_ms`.
+inline proto::JobRecord printed_record(const std::string &user, int64_t event_ms, int64_t pages = 2,
+                                       uint64_t size = 1000) {
+  proto::JobRecord r;
+  r.id = uuid_v7();
+  r.event = "printed";
+  r.reason = "released";
+  r.job = uuid_v7();
+  r.user = user;
+  r.workstation = uuid_v7();
+  r.site = "HQ";
+  r.printer = "Printer 2nd floor";
+  r.submitted_ms = event_ms; // submitted and printed in the same millisecond: fine for counting
+  r.event_ms = event_ms;
+  r.format = "application/pdf";
+  r.size = size;
+  r.pages = pages;
+  r.impressions = pages;
+  r.sheets = pages;
+  r.copies = 1;
+  r.counts_source = "estimated";
+  return r;
+}
+
+} // namespace lpm::accounting::test

@@ -1,0 +1,328 @@
+// The accounting service in one process on one real loop: real TLS on loopback, real RPC, the
+// real SQLite store, real client keys.
+//
+// Why the keys come from an in-test KeySource: in production the enrolled keys come from the
+// directory (list-enrolled), but lpm-directory is a separate process whose code is not a library
+// this test can link, and the accounting server must not depend on another component's code.
+// The service only sees the KeySource interface, so this test gives it a fixed list through that
+// interface, answered asynchronously like the directory would. The directory client itself is
+// tested in test_directory_key_source.cpp; the integration tests run the real directory.
+#include <catch2/catch.hpp>
+
+#include "accounting/support.h"
+#include "accounting_service.h"
+#include "enrolled_keys.h"
+#include "key_source.h"
+#include "lpm/protocol/loop_timer.h"
+#include "lpm/protocol/rpc.h"
+#include "record_store.h"
+
+using namespace lpm;
+using namespace lpm::accounting;
+using lpm::accounting::test::make_identity;
+using lpm::accounting::test::printed_record;
+using lpm::accounting::test::TempDir;
+using lpm::accounting::test::TestLoop;
+using proto::EnrollKind;
+
+namespace {
+
+// Answers fetches with `keys`, on a later loop turn (after `delay_ms`), as the directory would.
+class FixedKeySource final : public KeySource {
+public:
+  explicit FixedKeySource(uv_loop_t *loop) : timer_(loop) {}
+
+  std::vector<proto::EnrolledKey> keys;
+  uint64_t delay_ms = 1;
+  int fetches = 0;
+
+  void add(const proto::Identity &identity, EnrollKind kind) {
+    proto::EnrolledKey k;
+    k.id = uuid_v7();
+    k.kind = kind;
+    k.name = proto::enroll_kind_name(kind);
+    k.fingerprint = identity.fingerprint();
+    keys.push_back(k);
+  }
+
+  void fetch(FetchFn done) override {
+    if (closed_) return done(make_error(Errc::unavailable, "closed"));
+    if (pending_) return done(make_error(Errc::conflict, "a fetch is already running"));
+    fetches++;
+    pending_ = std::move(done);
+    timer_.start(delay_ms, 0, [this] { answer(keys); });
+  }
+
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    timer_.close();
+    answer(make_error(Errc::unavailable, "closed"));
+  }
+
+private:
+  void answer(Result<std::vector<proto::EnrolledKey>> result) {
+    if (!pending_) return;
+    FetchFn done = std::move(pending_);
+    pending_ = nullptr;
+    done(std::move(result));
+  }
+
+  proto::LoopTimer timer_;
+  FetchFn pending_;
+  bool closed_ = false;
+};
+
+// The accounting service with a workstation key and a console key enrolled, and a stranger key
+// that is not.
+struct Network {
+  TempDir dir;
+  TestLoop test_loop;
+  uv_loop_t &loop = test_loop.loop;
+  std::shared_ptr<proto::Identity> server_id, workstation_id, console_id, stranger_id;
+  std::shared_ptr<FixedKeySource> source;
+  std::unique_ptr<RecordStore> store;
+  std::unique_ptr<EnrolledKeys> keys;
+  std::unique_ptr<AccountingService> service;
+  uint16_t port = 0;
+
+  explicit Network(TrustOptions trust = {}) {
+    server_id = make_identity(dir.path, "server");
+    workstation_id = make_identity(dir.path, "workstation");
+    console_id = make_identity(dir.path, "console");
+    stranger_id = make_identity(dir.path, "stranger");
+    source = std::make_shared<FixedKeySource>(&loop);
+    source->add(*workstation_id, EnrollKind::workstation);
+    source->add(*console_id, EnrollKind::console);
+    auto opened = open_sqlite_record_store(dir.path + "/state.db");
+    REQUIRE(opened.ok());
+    store = std::move(*opened);
+    keys = std::make_unique<EnrolledKeys>(&loop, source, trust);
+    auto ctx = proto::TlsContext::create(proto::TlsContext::Side::server, server_id);
+    REQUIRE(ctx.ok());
+    service = std::make_unique<AccountingService>(&loop, *ctx, *store, *keys);
+    auto bound = service->listen(proto::Endpoint{"127.0.0.1", 0});
+    REQUIRE(bound.ok());
+    port = *bound;
+    keys->start();
+  }
+  // A failed test abandons the loop (TestLoop): its handles may point at objects already gone.
+
+  // A client whose TLS certificate is `identity` (none when null), pinning the server's key.
+  std::unique_ptr<proto::SyncClient> connect(std::shared_ptr<proto::Identity> identity,
+                                             const char *role = proto::role::agent) {
+    auto ctx = proto::TlsContext::create(proto::TlsContext::Side::client, std::move(identity));
+    REQUIRE(ctx.ok());
+    proto::ConnectOptions co;
+    co.pins = {server_id->fingerprint()};
+    auto client =
+        proto::SyncClient::connect_tls(&loop, *ctx, proto::Endpoint{"127.0.0.1", port}, co, role, 5000);
+    REQUIRE(client.ok());
+    return std::move(*client);
+  }
+
+  // Stops the service and the key cache, runs the loop until every handle is closed and
+  // requires uv_loop_close to return 0.
+  void shutdown() {
+    service->stop();
+    keys->close();
+    test_loop.run();
+    test_loop.finish();
+  }
+};
+
+// One typed call: writes `req`, reads the answer into a Reply.
+template <class Reply, class Request>
+Result<Reply> call(proto::SyncClient &client, const char *op, const Request &req) {
+  proto::MapWriter w;
+  req.write(w);
+  auto answer = client.call(op, w, 5000);
+  if (!answer.ok()) return answer.error();
+  Reply reply;
+  proto::MapReader reader = answer->reader();
+  reply.read(reader);
+  if (!reader.ok()) return reader.error();
+  return reply;
+}
+
+Result<proto::PostRecordsResult> post(proto::SyncClient &client,
+                                      const std::vector<proto::JobRecord> &records) {
+  proto::PostRecordsRequest req;
+  req.records = records;
+  return call<proto::PostRecordsResult>(client, proto::op::post_records, req);
+}
+
+Result<proto::ReportTotalsResult> report(proto::SyncClient &client, int64_t from_ms = 0, int64_t to_ms = 0) {
+  proto::ReportTotalsRequest req;
+  req.from_ms = from_ms;
+  req.to_ms = to_ms;
+  return call<proto::ReportTotalsResult>(client, proto::op::report_totals, req);
+}
+
+} // namespace
+
+TEST_CASE("a workstation posts a batch twice: stored once, the second reply counts duplicates",
+          "[accounting][service][loop]") {
+  Network net;
+  std::string user = uuid_v7();
+  int64_t now = wall_ms();
+  std::vector<proto::JobRecord> batch = {printed_record(user, now - 3000, 1, 100),
+                                         printed_record(user, now - 2000, 2, 200),
+                                         printed_record(user, now - 1000, 3, 300)};
+  {
+    auto ws = net.connect(net.workstation_id);
+    auto first = post(*ws, batch);
+    REQUIRE(first.ok());
+    CHECK(first->stored == 3);
+    CHECK(first->duplicates == 0);
+    auto second = post(*ws, batch);
+    REQUIRE(second.ok());
+    CHECK(second->stored == 0);
+    CHECK(second->duplicates == 3);
+
+    // A console key gets the totals.
+    auto console = net.connect(net.console_id, proto::role::console);
+    auto totals = report(*console);
+    REQUIRE(totals.ok());
+    REQUIRE(totals->rows.size() == 1);
+    CHECK(totals->rows[0].user == user);
+    CHECK(totals->rows[0].jobs == 3);
+    CHECK(totals->rows[0].pages == 6);
+    CHECK(totals->rows[0].impressions == 6);
+    CHECK(totals->rows[0].bytes == 600);
+    auto ranged = report(*console, now - 2500, now - 1500);
+    REQUIRE(ranged.ok());
+    REQUIRE(ranged->rows.size() == 1);
+    CHECK(ranged->rows[0].jobs == 1);
+    auto backwards = report(*console, now, now - 1);
+    REQUIRE_FALSE(backwards.ok());
+    CHECK(backwards.error().code == Errc::bad_request);
+
+    // Each op is for one kind of key only.
+    auto ws_report = report(*ws);
+    REQUIRE_FALSE(ws_report.ok());
+    CHECK(ws_report.error().code == Errc::forbidden);
+    auto console_post = post(*console, {printed_record(user, now)});
+    REQUIRE_FALSE(console_post.ok());
+    CHECK(console_post.error().code == Errc::forbidden);
+
+    ws->close();
+    console->close();
+  }
+  CHECK(net.source->fetches == 1); // every caller was known: no refresh beyond the first
+  net.shutdown();
+}
+
+TEST_CASE("an unlisted key is refused with unauthenticated after a refresh", "[accounting][service][loop]") {
+  TrustOptions trust;
+  trust.min_refresh_interval_ms = 200;
+  Network net(trust);
+  std::string user = uuid_v7();
+  {
+    auto stranger = net.connect(net.stranger_id);
+    int64_t started_ms = mono_ms();
+    for (int i = 0; i < 3; i++) {
+      int fetches_before = net.source->fetches;
+      auto r = post(*stranger, {printed_record(user, wall_ms())});
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == Errc::unauthenticated);
+      CHECK(r.error().message == "key not enrolled at the directory");
+      // The refusal waited for a refresh that started after the call.
+      CHECK(net.source->fetches == fetches_before + 1);
+    }
+    // Refreshes start at most once per interval: the initial one plus one per interval since.
+    int64_t elapsed_ms = mono_ms() - started_ms;
+    CHECK(net.source->fetches <= 2 + elapsed_ms / trust.min_refresh_interval_ms);
+    CHECK(elapsed_ms >= 2 * trust.min_refresh_interval_ms);
+    stranger->close();
+
+    auto anonymous = net.connect(nullptr);
+    auto r = post(*anonymous, {printed_record(user, wall_ms())});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::unauthenticated);
+    anonymous->close();
+  }
+  auto rows = net.store->totals(0, wall_ms() + 1);
+  REQUIRE(rows.ok());
+  CHECK(rows->empty());
+  net.shutdown();
+}
+
+TEST_CASE("a key enrolled after start is accepted on its first call", "[accounting][service][loop]") {
+  TrustOptions trust;
+  trust.min_refresh_interval_ms = 100;
+  Network net(trust);
+  REQUIRE(proto::run_until(
+      &net.loop, [&] { return net.keys->size() == 2; }, 5000)); // the first refresh
+  auto late = make_identity(net.dir.path, "late-workstation");
+  net.source->add(*late, EnrollKind::workstation);
+  {
+    auto ws = net.connect(late);
+    auto r = post(*ws, {printed_record(uuid_v7(), wall_ms())});
+    REQUIRE(r.ok());
+    CHECK(r->stored == 1);
+    CHECK(net.source->fetches == 2);
+    ws->close();
+  }
+  net.shutdown();
+}
+
+TEST_CASE("a batch with one bad record is refused whole", "[accounting][service][loop]") {
+  Network net;
+  std::string user = uuid_v7();
+  {
+    auto ws = net.connect(net.workstation_id);
+    proto::JobRecord bad_id = printed_record(user, wall_ms());
+    bad_id.id = "not-a-uuid";
+    proto::JobRecord bad_event = printed_record(user, wall_ms());
+    bad_event.event = "shredded";
+    for (const auto &bad : {bad_id, bad_event}) {
+      auto r = post(*ws, {printed_record(user, wall_ms()), bad, printed_record(user, wall_ms())});
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == Errc::bad_request);
+    }
+    auto huge = printed_record(user, wall_ms());
+    huge.size = std::numeric_limits<uint64_t>::max();
+    auto r = post(*ws, {printed_record(user, wall_ms()), huge});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::bad_request);
+
+    // Nothing of the refused batches was stored; the connection still works.
+    auto rows = net.store->totals(0, wall_ms() + 1);
+    REQUIRE(rows.ok());
+    CHECK(rows->empty());
+    auto good = post(*ws, {printed_record(user, wall_ms())});
+    REQUIRE(good.ok());
+    CHECK(good->stored == 1);
+    ws->close();
+  }
+  net.shutdown();
+}
+
+TEST_CASE("stopping while a call waits for a refresh closes cleanly", "[accounting][service][loop]") {
+  TrustOptions trust;
+  trust.min_refresh_interval_ms = 0;
+  Network net(trust);
+  auto stranger = net.connect(net.stranger_id);
+  net.source->delay_ms = 60000; // the refresh never answers before we stop
+  proto::PostRecordsRequest req;
+  req.records = {printed_record(uuid_v7(), wall_ms())};
+  proto::MapWriter w;
+  req.write(w);
+  int fetches_before = net.source->fetches;
+  auto outcome = std::make_shared<std::optional<Errc>>();
+  stranger->peer()->call(proto::op::post_records, w, [outcome](Result<proto::Response> r) {
+    *outcome = r.ok() ? Errc::ok : r.error().code;
+  });
+  REQUIRE(proto::run_until(
+      &net.loop, [&] { return net.source->fetches > fetches_before; }, 5000));
+  CHECK_FALSE(outcome->has_value()); // waiting for the key check
+
+  net.service->stop();
+  net.keys->close();
+  REQUIRE(proto::run_until(
+      &net.loop, [&] { return outcome->has_value(); }, 5000));
+  CHECK(**outcome != Errc::ok);
+  stranger.reset();
+  net.shutdown();
+}

@@ -1,0 +1,46 @@
+// init, enroll and fingerprint: short-lived commands on the data folder.
+#include <cstdio>
+
+#include "agent_commands.h"
+#include "agent_state.h"
+#include "directory_client.h"
+#include "enrollment.h"
+#include "lpm/log.h"
+
+namespace lpm::agent {
+
+Status agent_init(const packaging::AgentConfig &config) {
+  auto state = agent_state_open(config);
+  if (!state.ok()) return state.error();
+  auto identity =
+      proto::Identity::load_or_create(config.data_folder, kIdentityName, "lpm-agent " + host_name());
+  if (!identity.ok()) return identity.error();
+  std::printf("fingerprint %s\n", (*identity)->fingerprint().c_str());
+  std::fflush(stdout);
+  return {};
+}
+
+Status agent_fingerprint(const packaging::AgentConfig &config) {
+  auto identity = agent_identity_load(config);
+  if (!identity.ok()) return identity.error();
+  std::printf("%s\n", (*identity)->fingerprint().c_str());
+  std::fflush(stdout);
+  return {};
+}
+
+Status agent_enroll(const packaging::AgentConfig &config, const std::string &token, const std::string &name) {
+  auto identity = agent_identity_load(config);
+  if (!identity.ok()) return identity.error();
+  auto state = agent_state_open(config);
+  if (!state.ok()) return state.error();
+  auto enrollment = directory_enroll(config.directory, *identity, token, name.empty() ? host_name() : name);
+  if (!enrollment.ok()) return enrollment.error();
+  Status s = enrollment_save(*state->db, *enrollment);
+  if (!s.ok()) return s;
+  LPM_INFO("enrolled as workstation %s", enrollment->workstation_id.c_str());
+  std::printf("workstation %s\n", enrollment->workstation_id.c_str());
+  std::fflush(stdout);
+  return {};
+}
+
+} // namespace lpm::agent

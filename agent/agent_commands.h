@@ -1,0 +1,24 @@
+// The lpm-agent subcommands, callable without the command line (main.cpp parses it).
+// Each returns an error value with a one-line message; main prints it and exits 1.
+#pragma once
+
+#include <string>
+
+#include "lpm/error.h"
+#include "lpm/packaging/configuration.h"
+
+namespace lpm::agent {
+
+// Creates DataFolder (0700), the TLS identity and state.db. Prints "fingerprint <hex>".
+Status agent_init(const packaging::AgentConfig &config);
+// Enrolls with the directory and stores the workstation id and ticket key in state.db.
+// Prints "workstation <id>".
+Status agent_enroll(const packaging::AgentConfig &config, const std::string &token, const std::string &name);
+// Prints the TLS key fingerprint alone on a line.
+Status agent_fingerprint(const packaging::AgentConfig &config);
+// Runs the daemon until SIGINT or SIGTERM: control socket, release service, registration,
+// accounting outbox, claim expiry and retention. Prints "ready <release-port>" once the control
+// socket and the release listener are bound.
+Status agent_serve(const packaging::AgentConfig &config);
+
+} // namespace lpm::agent

@@ -1,0 +1,209 @@
+// `lpm-agent serve`: wires the stores, the control socket, the release service, the registrar
+// and the outbox poster onto one libuv loop, and stops them all on SIGINT/SIGTERM.
+#include <csignal>
+#include <cstdio>
+
+#include "agent_commands.h"
+#include "agent_state.h"
+#include "control_socket.h"
+#include "directory_client.h"
+#include "enrollment.h"
+#include "lpm/protocol/loop_timer.h"
+#include "lpm/ids.h"
+#include "lpm/log.h"
+#include "outbox_poster.h"
+#include "release_service.h"
+
+namespace lpm::agent {
+
+namespace {
+
+constexpr uint64_t kClaimSweepMs = 5 * 1000;
+// Retention deadlines are wall-clock times checked at least every minute (DESIGN §4), so a
+// machine that slept catches up at the first sweep after it wakes.
+constexpr int64_t kRetentionEveryMs = 60 * 1000;
+constexpr int64_t kHourMs = 3600 * 1000;
+
+struct Daemon {
+  Daemon(const packaging::AgentConfig &cfg, AgentState opened, RecordContext context)
+      : config(cfg), state(std::move(opened)), records(std::move(context)) {}
+
+  const packaging::AgentConfig &config;
+  AgentState state;
+  RecordContext records;
+  uv_loop_t loop{};
+  uv_signal_t sigint{};
+  uv_signal_t sigterm{};
+  std::unique_ptr<ControlSocket> control;
+  std::unique_ptr<ReleaseService> release;
+  std::shared_ptr<Registrar> registrar;
+  std::shared_ptr<OutboxPoster> poster;
+  std::unique_ptr<proto::LoopTimer> maintenance;
+  int64_t last_retention_ms = 0;
+  bool stopping = false;
+
+  void sweep() {
+    int64_t now = wall_ms();
+    auto expired = state.jobs->expire_claims(now);
+    if (!expired.ok())
+      LPM_ERROR("claim expiry failed: %s", expired.error().to_string().c_str());
+    else if (*expired > 0)
+      LPM_INFO("%zu claim(s) expired; their jobs are held again", *expired);
+    if (now - last_retention_ms >= kRetentionEveryMs || now < last_retention_ms) {
+      last_retention_ms = now;
+      retain(now);
+    }
+  }
+
+  void retain(int64_t now) {
+    bool queued = false;
+    auto removed = state.jobs->remove_expired(
+        now - int64_t{config.unprinted_jobs_lifespan_hours} * kHourMs,
+        now - int64_t{config.print_and_keep_lifespan_hours} * kHourMs, [&](const Job &job) -> Status {
+          if (!config.track_deleted_jobs) return {};
+          queued = true;
+          return state.outbox->insert(job_record_for(job, records, "deleted", "expired", now));
+        });
+    if (!removed.ok()) {
+      LPM_ERROR("retention failed: %s", removed.error().to_string().c_str());
+      return;
+    }
+    for (const auto &job : *removed)
+      LPM_INFO("job %s deleted: its %s lifespan ended", job.id.c_str(),
+               job.state == JobState::printed ? "PrintAndKeepLifespan" : "UnprintedJobsLifespan");
+    if (queued) state.outbox->notify_queued();
+  }
+
+  void stop() {
+    if (stopping) return;
+    stopping = true;
+    LPM_INFO("stopping");
+    state.jobs->on_held_changed = nullptr;
+    state.outbox->on_queued = nullptr;
+    if (control) control->stop();
+    if (release) release->stop();
+    if (registrar) registrar->stop();
+    if (poster) poster->stop();
+    if (maintenance) maintenance->close();
+    uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
+  }
+};
+
+void on_signal(uv_signal_t *handle, int signum) {
+  LPM_INFO("received %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  static_cast<Daemon *>(handle->data)->stop();
+}
+
+Status check_services(const packaging::AgentConfig &config) {
+  if (!config.directory.configured())
+    return make_error(Errc::bad_request,
+                      "configuration.xml: <Directory> with <Address> and <Fingerprint> is required");
+  if (!config.accounting.configured())
+    return make_error(Errc::bad_request,
+                      "configuration.xml: <Accounting> with <Address> and <Fingerprint> is required");
+  return {};
+}
+
+// Everything that needs the loop; on failure what was started is stopped again.
+Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollment &enrollment) {
+  auto ticket_key = proto::PublicKey::from_der(enrollment.ticket_key_der);
+  if (!ticket_key.ok())
+    return make_error(Errc::internal, "the stored ticket key does not parse: " + ticket_key.error().message);
+  auto server_ctx = proto::TlsContext::create(proto::TlsContext::Side::server, identity);
+  if (!server_ctx.ok()) return server_ctx.error();
+  auto client_ctx = proto::TlsContext::create(proto::TlsContext::Side::client, identity);
+  if (!client_ctx.ok()) return client_ctx.error();
+
+  ControlSocketOptions co;
+  co.path = d.config.control_socket;
+  co.bindings = d.config.identity_binding;
+  auto control = ControlSocket::start(&d.loop, d.state.jobs, co);
+  if (!control.ok()) return make_error(control.error().code, "control socket: " + control.error().message);
+  d.control = std::move(*control);
+
+  ReleaseServiceOptions ro;
+  ro.listen = d.config.release_listen;
+  ro.workstation_id = enrollment.workstation_id;
+  ro.ticket_keys.push_back(std::move(*ticket_key));
+  ro.records = d.records;
+  auto release =
+      ReleaseService::start(&d.loop, *server_ctx, d.state.jobs, d.state.nonces, d.state.outbox, ro);
+  if (!release.ok()) {
+    return make_error(release.error().code, "release service on " + d.config.release_listen.to_string() +
+                                                ": " + release.error().message);
+  }
+  d.release = std::move(*release);
+  LPM_INFO("workstation %s: control socket %s, release service on port %u", enrollment.workstation_id.c_str(),
+           d.config.control_socket.c_str(), static_cast<unsigned>(d.release->port()));
+  std::printf("ready %u\n", static_cast<unsigned>(d.release->port()));
+  std::fflush(stdout);
+
+  RegistrarOptions rego;
+  rego.directory = d.config.directory;
+  rego.release_port = d.release->port();
+  rego.addresses = reported_addresses(d.config.release_listen);
+  d.registrar = Registrar::create(&d.loop, *client_ctx, d.state.jobs, rego);
+  std::weak_ptr<Registrar> registrar = d.registrar;
+  d.state.jobs->on_held_changed = [registrar]() {
+    if (auto r = registrar.lock()) r->holdings_changed();
+  };
+  d.registrar->start();
+
+  OutboxPosterOptions po;
+  po.accounting = d.config.accounting;
+  po.interval_minutes = d.config.reporting_interval_minutes;
+  d.poster = OutboxPoster::create(&d.loop, *client_ctx, d.state.outbox, po);
+  std::weak_ptr<OutboxPoster> poster = d.poster;
+  d.state.outbox->on_queued = [poster]() {
+    if (auto p = poster.lock()) p->record_queued();
+  };
+  d.poster->start();
+
+  d.maintenance = std::make_unique<proto::LoopTimer>(&d.loop);
+  d.maintenance->start(kClaimSweepMs, kClaimSweepMs, [&d]() { d.sweep(); });
+  d.sweep();
+  return {};
+}
+
+} // namespace
+
+Status agent_serve(const packaging::AgentConfig &config) {
+  Status s = check_services(config);
+  if (!s.ok()) return s;
+  auto identity = agent_identity_load(config);
+  if (!identity.ok()) return identity.error();
+  auto state = agent_state_open(config);
+  if (!state.ok()) return state.error();
+  auto enrollment = enrollment_load(*state->db);
+  if (!enrollment.ok()) return enrollment.error();
+  if (!*enrollment)
+    return make_error(
+        Errc::forbidden,
+        "this workstation is not enrolled: run `lpm-agent enroll --config FILE --token TOKEN` first");
+
+  Daemon d(config, std::move(*state), RecordContext{config.site_name, (*enrollment)->workstation_id});
+  uv_loop_init(&d.loop);
+  uv_signal_init(&d.loop, &d.sigint);
+  uv_signal_init(&d.loop, &d.sigterm);
+  d.sigint.data = &d;
+  d.sigterm.data = &d;
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+
+  s = run(d, *identity, **enrollment);
+  if (!s.ok()) d.stop();
+  uv_run(&d.loop, UV_RUN_DEFAULT);
+  // Everything is closed by now; drop the objects that own handles before closing the loop.
+  d.control.reset();
+  d.release.reset();
+  d.registrar.reset();
+  d.poster.reset();
+  d.maintenance.reset();
+  uv_run(&d.loop, UV_RUN_NOWAIT);
+  if (uv_loop_close(&d.loop) != 0) LPM_WARN("some libuv handles were still open at exit");
+  if (s.ok()) LPM_INFO("stopped");
+  return s;
+}
+
+} // namespace lpm::agent

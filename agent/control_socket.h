@@ -1,0 +1,46 @@
+// The agent's Unix control socket for `lpm` (hello role "cli"): submit-job (the document
+// streams in after the request) and local-jobs. The caller is identified by the socket's peer
+// credentials; its OS account must be bound to a directory user (identity_binding.h).
+//
+// submit-job args: SubmitJobRequest; the upload is written to the spool file as it arrives
+// and committed once the stream's end frame verified (the RPC layer checks SHA-256 and byte
+// count); result: SubmitJobResult {job, state "held", user}. Errors: forbidden (unbound
+// account), too_large (over 2 GiB), no_space (disk full), io_error.
+// local-jobs args: optional {after, limit}; result: ListJobsResult with the caller's jobs in
+// every visible state (held, claimed, printing, printed), oldest first.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "job_store.h"
+#include "lpm/packaging/configuration.h"
+#include "lpm/protocol/rpc.h"
+#include "served_listener.h"
+
+namespace lpm::agent {
+
+struct ControlSocketOptions {
+  std::string path;
+  std::vector<packaging::IdentityBind> bindings;
+  uint64_t max_document_bytes = kMaxDocumentBytes;
+};
+
+class ControlSocket {
+public:
+  // Binds the socket (mode 0666: any local user may submit; the peer uid says who they are).
+  static Result<std::unique_ptr<ControlSocket>> start(uv_loop_t *loop, std::shared_ptr<JobStore> store,
+                                                      ControlSocketOptions options);
+  ~ControlSocket();
+  // Stops accepting, removes the socket file and closes the open connections (uploads in
+  // progress are discarded).
+  void stop();
+
+private:
+  ControlSocket() = default;
+  std::unique_ptr<ServedListener> listener_;
+};
+
+} // namespace lpm::agent

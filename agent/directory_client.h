@@ -1,0 +1,69 @@
+// The agent as a client of the directory: enrollment (blocking, for `lpm-agent enroll`) and the
+// registrar, which keeps the directory told which users have held jobs here (DESIGN §4,
+// "Register"): on connect, whenever a user's held count changes, and every 60 s (heartbeat;
+// the directory's lease is 120 s). A user whose count fell to 0 is sent once with 0
+// (withdrawal). While the directory is down the link retries with backoff.
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "enrollment.h"
+#include "job_store.h"
+#include "lpm/protocol/loop_timer.h"
+#include "lpm/packaging/configuration.h"
+#include "lpm/protocol/rpc.h"
+#include "service_link.h"
+
+namespace lpm::agent {
+
+inline constexpr uint64_t kHeartbeatMs = 60 * 1000;
+
+// Enrolls this workstation: pinned TLS to the directory with our identity, op enroll with the
+// token, kind workstation. Returns the workstation id and the ticket key (checked to parse).
+Result<Enrollment> directory_enroll(const packaging::ServiceConfig &directory,
+                                    std::shared_ptr<proto::Identity> identity, const std::string &token,
+                                    const std::string &name);
+
+// The addresses the agent reports: the IP of ReleaseListen unless it is a wildcard.
+std::vector<std::string> reported_addresses(const proto::Endpoint &release_listen);
+
+struct RegistrarOptions {
+  packaging::ServiceConfig directory;
+  uint16_t release_port = 0;
+  std::vector<std::string> addresses;
+};
+
+class Registrar : public std::enable_shared_from_this<Registrar> {
+public:
+  static std::shared_ptr<Registrar> create(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx,
+                                           std::shared_ptr<JobStore> store, RegistrarOptions options);
+  // Connects and keeps the link up until stop().
+  void start();
+  // Held counts may have changed: register again (at once when connected and idle, after the
+  // exchange in flight otherwise, on connect when down).
+  void holdings_changed();
+  void stop();
+
+  Registrar(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx, std::shared_ptr<JobStore> store,
+            RegistrarOptions options);
+
+private:
+  void send_register();
+  void on_reply(Result<proto::Response> reply, std::map<std::string, uint64_t> sent);
+
+  std::shared_ptr<JobStore> store_;
+  RegistrarOptions options_;
+  std::shared_ptr<ServiceLink> link_;
+  proto::LoopTimer heartbeat_;
+  bool in_flight_ = false;
+  bool dirty_ = false;
+  bool stopped_ = false;
+  std::map<std::string, uint64_t> registered_; // what the directory was last told (counts > 0)
+};
+
+} // namespace lpm::agent

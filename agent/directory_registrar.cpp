@@ -1,0 +1,105 @@
+// Registration of held-job counts with the directory, over a link that comes back by itself.
+#include "directory_client.h"
+#include "lpm/log.h"
+#include "lpm/protocol/ops.h"
+
+namespace lpm::agent {
+
+std::vector<std::string> reported_addresses(const proto::Endpoint &release_listen) {
+  const std::string &host = release_listen.host;
+  // A wildcard says nothing about where we are; the directory uses the address it sees.
+  if (host == "0.0.0.0" || host == "::" || host.empty()) return {};
+  return {host};
+}
+
+std::shared_ptr<Registrar> Registrar::create(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx,
+                                             std::shared_ptr<JobStore> store, RegistrarOptions options) {
+  return std::make_shared<Registrar>(loop, std::move(client_ctx), std::move(store), std::move(options));
+}
+
+Registrar::Registrar(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx,
+                     std::shared_ptr<JobStore> store, RegistrarOptions options)
+    : store_(std::move(store)), options_(std::move(options)), heartbeat_(loop) {
+  link_ = ServiceLink::create(loop, std::move(client_ctx),
+                              service_link_options("directory", options_.directory, proto::role::directory));
+}
+
+void Registrar::start() {
+  std::weak_ptr<Registrar> weak = shared_from_this();
+  link_->on_up = [weak]() {
+    if (auto self = weak.lock()) self->send_register();
+  };
+  link_->on_down = [weak](const Error &) {
+    if (auto self = weak.lock()) self->in_flight_ = false;
+  };
+  heartbeat_.start(kHeartbeatMs, kHeartbeatMs, [weak]() {
+    if (auto self = weak.lock()) self->send_register();
+  });
+  link_->open();
+}
+
+void Registrar::holdings_changed() {
+  if (stopped_) return;
+  send_register();
+}
+
+void Registrar::send_register() {
+  proto::PeerPtr peer = link_->peer();
+  if (stopped_ || !peer) return; // on_up registers once the link is back
+  if (in_flight_) {
+    dirty_ = true;
+    return;
+  }
+  auto counts = store_->held_counts();
+  if (!counts.ok()) {
+    LPM_ERROR("cannot read held counts: %s", counts.error().to_string().c_str());
+    return;
+  }
+  proto::RegisterRequest req;
+  req.port = options_.release_port;
+  req.addresses = options_.addresses;
+  std::map<std::string, uint64_t> sent;
+  for (const auto &h : *counts)
+    sent[h.user] = h.jobs;
+  req.holdings = *counts;
+  for (const auto &[user, jobs] : registered_)
+    if (!sent.count(user)) req.holdings.push_back(proto::Holding{user, 0}); // withdraw
+  proto::MapWriter w;
+  req.write(w);
+  in_flight_ = true;
+  dirty_ = false;
+  std::weak_ptr<Registrar> weak = shared_from_this();
+  peer->call(proto::op::register_holdings, w, [weak, sent](Result<proto::Response> reply) {
+    if (auto self = weak.lock()) self->on_reply(std::move(reply), sent);
+  });
+}
+
+void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, uint64_t> sent) {
+  in_flight_ = false;
+  if (stopped_) return;
+  if (!reply.ok()) {
+    // A refusal (not enrolled, revoked) or a broken connection: try again on a new connection.
+    LPM_WARN("register refused by the directory: %s", reply.error().to_string().c_str());
+    link_->retry_later(reply.error());
+    return;
+  }
+  proto::RegisterResult result;
+  proto::MapReader r = reply->reader();
+  result.read(r);
+  if (!r.ok()) LPM_WARN("unexpected register result: %s", r.error().to_string().c_str());
+  link_->succeeded();
+  if (sent != registered_) {
+    size_t users = sent.size();
+    LPM_INFO("registered held jobs for %zu user(s) with the directory", users);
+  }
+  registered_ = std::move(sent);
+  if (dirty_) send_register();
+}
+
+void Registrar::stop() {
+  stopped_ = true;
+  heartbeat_.close();
+  link_->close();
+}
+
+} // namespace lpm::agent

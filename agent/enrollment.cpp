@@ -1,0 +1,57 @@
+#include "enrollment.h"
+
+namespace lpm::agent {
+
+namespace {
+constexpr const char *kWorkstationId = "workstation_id";
+constexpr const char *kTicketKey = "ticket_key";
+
+Status put(Db &db, const char *name, std::span<const uint8_t> value) {
+  auto st = db.prepare("INSERT OR REPLACE INTO settings(name, value) VALUES(?1, ?2)");
+  if (!st.ok()) return st.error();
+  return st->bind(1, name).bind_blob(2, value).run();
+}
+
+Result<std::optional<proto::Bytes>> get(Db &db, const char *name) {
+  auto st = db.prepare("SELECT value FROM settings WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  st->bind(1, name);
+  auto row = st->step();
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<proto::Bytes>();
+  return std::optional<proto::Bytes>(st->col_blob(0));
+}
+} // namespace
+
+Status enrollment_prepare(Db &db) {
+  return db.exec("CREATE TABLE IF NOT EXISTS settings(name TEXT PRIMARY KEY, value BLOB NOT NULL);");
+}
+
+Status enrollment_save(Db &db, const Enrollment &enrollment) {
+  Status s = enrollment_prepare(db);
+  if (!s.ok()) return s;
+  Transaction tx(db);
+  if (!tx.begun().ok()) return tx.begun();
+  const auto &id = enrollment.workstation_id;
+  s = put(db, kWorkstationId,
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(id.data()), id.size()));
+  if (s.ok()) s = put(db, kTicketKey, enrollment.ticket_key_der);
+  if (s.ok()) s = tx.commit();
+  return s;
+}
+
+Result<std::optional<Enrollment>> enrollment_load(Db &db) {
+  Status s = enrollment_prepare(db);
+  if (!s.ok()) return s.error();
+  auto id = get(db, kWorkstationId);
+  if (!id.ok()) return id.error();
+  auto key = get(db, kTicketKey);
+  if (!key.ok()) return key.error();
+  if (!*id || !*key) return std::optional<Enrollment>();
+  Enrollment e;
+  e.workstation_id.assign((*id)->begin(), (*id)->end());
+  e.ticket_key_der = std::move(**key);
+  return std::optional<Enrollment>(std::move(e));
+}
+
+} // namespace lpm::agent

@@ -1,0 +1,201 @@
+// Claims: exactly one release station wins a job (acknowledge-job), its claim authorises the
+// fetch and the final status until its lease ends; expired claims return the job to held.
+#include "job_store.h"
+#include "lpm/ids.h"
+#include "sqlite_rows.h"
+
+namespace lpm::agent {
+
+namespace {
+
+constexpr const char *kExpiredOutcome = "expired";
+
+// Assignments that end the current claim and remember it, for idempotent repeats.
+constexpr const char *kEndClaimSql =
+    ", claim = '', claim_printer = '', claim_expires_ms = 0, last_claim = ?5, last_outcome = ?6";
+
+std::function<void(Stmt &)> bind_end_claim(const std::string &claim, const std::string &outcome) {
+  return [claim, outcome](Stmt &st) {
+    st.bind(5, claim);
+    st.bind(6, outcome);
+  };
+}
+
+// Why a presented claim does not authorise anything on this job.
+Error claim_refusal(const Job &job, const std::string &claim) {
+  if (!claim.empty() && job.last_claim == claim && job.last_outcome == kExpiredOutcome)
+    return make_error(Errc::expired,
+                      "the claim's lease on job " + job.id + " has ended; acknowledge the job again");
+  if (!claim.empty() && job.last_claim == claim)
+    return make_error(Errc::conflict,
+                      "the claim on job " + job.id + " already finished (" + job.last_outcome + ")");
+  return make_error(Errc::conflict, "claim is not current for job " + job.id);
+}
+
+bool has_claim(JobState state) {
+  return state == JobState::claimed || state == JobState::printing;
+}
+
+} // namespace
+
+// Checks that `claim` from `printer` is the job's live claim. A claim whose lease ended is
+// returned to held here, inside the caller's transaction, which the caller then commits.
+// Returns the refusal, or ok.
+static Status check_claim(JobStore &store, const Job &job, const std::string &claim,
+                          const std::string &printer, int64_t now_ms, bool &expired_now) {
+  expired_now = false;
+  if (!has_claim(job.state) || job.claim != claim) return claim_refusal(job, claim);
+  if (job.claim_printer != printer)
+    return make_error(Errc::forbidden, "the claim on job " + job.id + " belongs to another release station");
+  if (job.claim_expires_ms <= now_ms) {
+    Status s = store.move_state(job.id, job.state, JobState::held, now_ms, kEndClaimSql,
+                                bind_end_claim(job.claim, kExpiredOutcome));
+    if (!s.ok()) return s;
+    expired_now = true;
+    return make_error(Errc::expired,
+                      "the claim's lease on job " + job.id + " has ended; acknowledge the job again");
+  }
+  return {};
+}
+
+Result<ClaimGrant> JobStore::claim(const std::string &job_id, const std::string &printer, int64_t now_ms) {
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  auto job = get(job_id);
+  if (!job.ok()) return job.error();
+  JobState from = job->state;
+  if (has_claim(from)) {
+    if (job->claim_expires_ms > now_ms)
+      return make_error(Errc::conflict, "job " + job_id + " is already claimed by a release station");
+    // The previous claim's lease ended before expire_claims() saw it.
+    Status s = move_state(job_id, from, JobState::held, now_ms, kEndClaimSql,
+                          bind_end_claim(job->claim, kExpiredOutcome));
+    if (!s.ok()) return s.error();
+    from = JobState::held;
+  }
+  if (!job_state_can_move(from, JobState::claimed))
+    return make_error(Errc::conflict,
+                      "job " + job_id + " is " + job_state_name(from) + " and cannot be claimed");
+  ClaimGrant grant{uuid_v7(), now_ms + kClaimLeaseMs};
+  Status s = move_state(job_id, from, JobState::claimed, now_ms,
+                        ", claim = ?5, claim_printer = ?6, claim_expires_ms = ?7", [&](Stmt &st) {
+                          st.bind(5, grant.claim);
+                          st.bind(6, printer);
+                          st.bind(7, grant.expires_ms);
+                        });
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return s.error();
+  if (from == JobState::held) notify_held_changed();
+  return grant;
+}
+
+Result<Job> JobStore::start_printing(const std::string &job_id, const std::string &claim,
+                                     const std::string &printer, int64_t now_ms) {
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  auto job = get(job_id);
+  if (!job.ok()) return job.error();
+  bool expired_now = false;
+  Status s = check_claim(*this, *job, claim, printer, now_ms, expired_now);
+  if (!s.ok()) {
+    if (expired_now && tx.commit().ok()) notify_held_changed();
+    return s.error();
+  }
+  int64_t lease_end_ms = now_ms + kClaimLeaseMs;
+  if (job->state == JobState::claimed) {
+    s = move_state(job_id, JobState::claimed, JobState::printing, now_ms, ", claim_expires_ms = ?5",
+                   [&](Stmt &st) { st.bind(5, lease_end_ms); });
+  } else {
+    // A station fetching again (its first stream broke) keeps printing; only the lease moves.
+    s = renew_claim(job_id, claim, now_ms);
+  }
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return s.error();
+  job->state = JobState::printing;
+  job->claim_expires_ms = lease_end_ms;
+  return job;
+}
+
+Status JobStore::renew_claim(const std::string &job_id, const std::string &claim, int64_t now_ms) {
+  auto st = db_->prepare(
+      "UPDATE jobs SET claim_expires_ms = ?1 WHERE id = ?2 AND claim = ?3 AND claim_expires_ms > ?4 "
+      "AND state IN ('claimed', 'printing')");
+  if (!st.ok()) return st.error();
+  Status s = st->bind(1, now_ms + kClaimLeaseMs).bind(2, job_id).bind(3, claim).bind(4, now_ms).run();
+  if (!s.ok()) return s;
+  if (db_->changes() != 1)
+    return make_error(Errc::expired, "the claim on job " + job_id + " is no longer live");
+  return {};
+}
+
+Result<FinishResult> JobStore::finish(const FinishReport &report, int64_t now_ms,
+                                      const std::function<Status(const Job &)> &in_transaction) {
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  auto job = get(report.job);
+  if (!job.ok()) return job.error();
+  std::string outcome = proto::job_outcome_name(report.outcome);
+
+  // The same station repeating its last report (its reply was lost) gets the same answer.
+  if (!report.claim.empty() && job->last_claim == report.claim && job->last_outcome == outcome &&
+      job->claim != report.claim)
+    return FinishResult{std::move(*job), false};
+
+  bool expired_now = false;
+  Status s = check_claim(*this, *job, report.claim, report.printer, now_ms, expired_now);
+  if (!s.ok()) {
+    if (expired_now && tx.commit().ok()) notify_held_changed();
+    return s.error();
+  }
+  JobState to = report.outcome == proto::JobOutcome::completed ? JobState::printed : JobState::held;
+  if (to == JobState::printed && job->state != JobState::printing)
+    return make_error(Errc::conflict,
+                      "job " + report.job + " cannot be completed before its document was fetched");
+  s = move_state(report.job, job->state, to, now_ms, kEndClaimSql, bind_end_claim(report.claim, outcome));
+  if (!s.ok()) return s.error();
+  auto after = get(report.job);
+  if (!after.ok()) return after.error();
+  if (in_transaction) {
+    s = in_transaction(*after);
+    if (!s.ok()) return s.error();
+  }
+  s = tx.commit();
+  if (!s.ok()) return s.error();
+  if (to == JobState::held) notify_held_changed();
+  return FinishResult{std::move(*after), true};
+}
+
+Result<size_t> JobStore::expire_claims(int64_t now_ms) {
+  auto st = db_->prepare("SELECT id, state, claim FROM jobs WHERE state IN ('claimed', 'printing') AND "
+                         "claim_expires_ms <= ?1 ORDER BY id LIMIT 1000");
+  if (!st.ok()) return st.error();
+  st->bind(1, now_ms);
+  struct Expired {
+    std::string id;
+    JobState state;
+    std::string claim;
+  };
+  std::vector<Expired> expired;
+  Status listed = for_each_row(*st, [&]() -> Status {
+    auto state = job_state_parse(st->col_text(1));
+    if (state) expired.push_back(Expired{st->col_text(0), *state, st->col_text(2)});
+    return {};
+  });
+  if (!listed.ok()) return listed.error();
+  size_t moved = 0;
+  for (const auto &e : expired) {
+    Transaction tx(*db_);
+    if (!tx.begun().ok()) return tx.begun().error();
+    Status s = move_state(e.id, e.state, JobState::held, now_ms, kEndClaimSql,
+                          bind_end_claim(e.claim, kExpiredOutcome));
+    if (s.ok()) s = tx.commit();
+    if (s.ok())
+      moved++;
+    else if (s.error().code != Errc::conflict) // conflict: it finished meanwhile
+      return s.error();
+  }
+  if (moved > 0) notify_held_changed();
+  return moved;
+}
+
+} // namespace lpm::agent

@@ -1,0 +1,264 @@
+#include "release_service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "call_io.h"
+#include "lpm/files.h"
+#include "lpm/ids.h"
+#include "lpm/log.h"
+#include "lpm/protocol/ops.h"
+
+namespace lpm::agent {
+
+namespace {
+
+// While a document streams, the claim is renewed this often so a slow device keeps its lease.
+constexpr int64_t kLeaseRenewEveryMs = 10 * 1000;
+
+struct ReleaseContext {
+  std::shared_ptr<JobStore> store;
+  std::shared_ptr<proto::NonceStore> nonces;
+  std::shared_ptr<Outbox> outbox;
+  ReleaseServiceOptions options;
+};
+
+// What open-release established on one connection.
+struct Conversation {
+  std::vector<std::string> users;
+  proto::Fingerprint printer; // the station's TLS key, which the ticket names
+  int64_t opened_ms = 0;
+};
+
+// The connection's conversation, or null after failing the call with forbidden.
+std::shared_ptr<Conversation> conversation_of(const proto::CallPtr &call) {
+  auto peer = call->peer();
+  std::shared_ptr<Conversation> conv =
+      peer ? std::static_pointer_cast<Conversation>(peer->app_state) : nullptr;
+  if (!conv) call->fail(Errc::forbidden, "open a release conversation with open-release first");
+  return conv;
+}
+
+// The job when it belongs to one of the conversation's users; otherwise the call fails with
+// not_found (jobs of other users are not even confirmed to exist).
+std::optional<Job> visible_job(ReleaseContext &ctx, const Conversation &conv, const proto::CallPtr &call,
+                               const std::string &job_id) {
+  auto job = ctx.store->get(job_id);
+  if (job.ok() && std::find(conv.users.begin(), conv.users.end(), job->user) != conv.users.end()) return *job;
+  if (!job.ok() && job.error().code != Errc::not_found) {
+    call->fail(job.error());
+    return std::nullopt;
+  }
+  call->fail(Errc::not_found, "no job " + job_id + " for the ticket's users");
+  return std::nullopt;
+}
+
+// Streams a spool file; renews the claim while it runs and once more at the end, so the
+// station has a full lease left for update-job-status.
+class SpoolSource final : public proto::ChunkSource {
+public:
+  SpoolSource(int fd, std::weak_ptr<JobStore> store, std::string job_id, std::string claim)
+      : fd_(fd), store_(std::move(store)), job_id_(std::move(job_id)), claim_(std::move(claim)),
+        last_renew_ms_(wall_ms()) {}
+  ~SpoolSource() override { ::close(fd_); }
+
+  Result<size_t> read(uint8_t *out, size_t max) override {
+    ssize_t n;
+    do {
+      n = ::read(fd_, out, max);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return make_error(Errc::io_error, "read spool file of job " + job_id_ + ": " + errno_text());
+    int64_t now = wall_ms();
+    if (n == 0 || now - last_renew_ms_ >= kLeaseRenewEveryMs) {
+      last_renew_ms_ = now;
+      if (auto store = store_.lock()) {
+        Status s = store->renew_claim(job_id_, claim_, now);
+        if (!s.ok()) LPM_WARN("job %s: %s", job_id_.c_str(), s.error().to_string().c_str());
+      }
+    }
+    return static_cast<size_t>(n);
+  }
+
+private:
+  int fd_;
+  std::weak_ptr<JobStore> store_;
+  std::string job_id_;
+  std::string claim_;
+  int64_t last_renew_ms_;
+};
+
+void handle_open_release(ReleaseContext &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::OpenReleaseRequest>(call);
+  if (!request) return;
+  const proto::OpenReleaseRequest &req = *request;
+  const proto::Fingerprint &printer = call->peer_info().fingerprint;
+  if (printer.empty())
+    return call->fail(Errc::unauthenticated, "a release station must present its TLS certificate");
+  proto::TicketCheck check;
+  check.presenting_printer = printer;
+  check.workstation_id = ctx.options.workstation_id;
+  check.now_ms = wall_ms();
+  auto ticket = proto::ticket_verify(req.ticket, ctx.options.ticket_keys, check, *ctx.nonces);
+  if (!ticket.ok()) {
+    LPM_WARN("open-release from %s refused: %s", call->peer_info().address.c_str(),
+             ticket.error().to_string().c_str());
+    return call->fail(ticket.error());
+  }
+  auto peer = call->peer();
+  if (!peer) return;
+  auto conv = std::make_shared<Conversation>();
+  conv->users = ticket->users;
+  conv->printer = printer;
+  conv->opened_ms = check.now_ms;
+  peer->app_state = conv;
+  LPM_INFO("release opened by station %.16s... from %s for %zu user(s)", printer.c_str(),
+           call->peer_info().address.c_str(), conv->users.size());
+  proto::OpenReleaseResult result;
+  result.workstation = ctx.options.workstation_id;
+  result.users = conv->users;
+  reply_with(call, result);
+}
+
+void handle_list_jobs(ReleaseContext &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::ListJobsRequest>(call);
+  if (!request) return;
+  const proto::ListJobsRequest &req = *request;
+  auto conv = conversation_of(call);
+  if (!conv) return;
+  // Claims whose lease ended are released first, so their jobs are listed as held again.
+  auto expired = ctx.store->expire_claims(wall_ms());
+  if (!expired.ok()) return call->fail(expired.error());
+  JobFilter filter;
+  filter.users = conv->users;
+  filter.states = {JobState::held};
+  if (req.include_printed) filter.states.push_back(JobState::printed);
+  filter.after = req.page.after;
+  filter.limit = req.page.limit;
+  auto page = ctx.store->list(filter);
+  if (!page.ok()) return call->fail(page.error());
+  proto::ListJobsResult result;
+  for (const auto &j : page->jobs)
+    result.jobs.push_back(j.info());
+  result.next = page->next;
+  reply_with(call, result);
+}
+
+void handle_acknowledge(ReleaseContext &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::AcknowledgeJobRequest>(call);
+  if (!request) return;
+  const proto::AcknowledgeJobRequest &req = *request;
+  auto conv = conversation_of(call);
+  if (!conv) return;
+  if (!visible_job(ctx, *conv, call, req.job)) return;
+  auto grant = ctx.store->claim(req.job, conv->printer, wall_ms());
+  if (!grant.ok()) return call->fail(grant.error());
+  LPM_INFO("job %s claimed by station %.16s...", req.job.c_str(), conv->printer.c_str());
+  proto::AcknowledgeJobResult result;
+  result.claim = grant->claim;
+  result.lease_ms = kClaimLeaseMs;
+  reply_with(call, result);
+}
+
+void handle_fetch(ReleaseContext &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::FetchDocumentRequest>(call);
+  if (!request) return;
+  const proto::FetchDocumentRequest &req = *request;
+  auto conv = conversation_of(call);
+  if (!conv) return;
+  if (!visible_job(ctx, *conv, call, req.job)) return;
+  auto job = ctx.store->start_printing(req.job, req.claim, conv->printer, wall_ms());
+  if (!job.ok()) return call->fail(job.error());
+  std::string path = ctx.store->spool_path(job->id);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return call->fail(Errc::io_error, "open the document of job " + job->id + ": " + errno_text());
+  proto::FetchDocumentHeader header;
+  header.size = job->size_bytes;
+  header.format = job->format;
+  header.sha256 = job->sha256;
+  proto::MapWriter w;
+  header.write(w);
+  call->reply_stream(w, std::make_unique<SpoolSource>(fd, ctx.store, job->id, req.claim));
+}
+
+void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::UpdateJobStatusRequest>(call);
+  if (!request) return;
+  const proto::UpdateJobStatusRequest &req = *request;
+  auto conv = conversation_of(call);
+  if (!conv) return;
+  if (!visible_job(ctx, *conv, call, req.job)) return;
+
+  FinishReport report;
+  report.job = req.job;
+  report.claim = req.claim;
+  report.printer = conv->printer;
+  report.outcome = req.outcome;
+  int64_t now = wall_ms();
+  bool queued = false;
+  auto finished = ctx.store->finish(report, now, [&](const Job &job) -> Status {
+    if (req.outcome != proto::JobOutcome::completed) return {};
+    // Queued in the transaction that marks the job printed: never one without the other.
+    proto::JobRecord record = job_record_for(job, ctx.options.records, "printed", "released", now);
+    record.printer = req.printer_name;
+    if (req.pages >= 0) record.pages = req.pages;
+    record.impressions = req.impressions;
+    record.sheets = req.sheets;
+    record.color_impressions = req.color_impressions;
+    record.counts_source = req.counts_source;
+    queued = true;
+    return ctx.outbox->insert(record);
+  });
+  if (!finished.ok()) return call->fail(finished.error());
+  if (finished->changed)
+    LPM_INFO("job %s %s by station %.16s...%s%s", req.job.c_str(), proto::job_outcome_name(req.outcome),
+             conv->printer.c_str(), req.message.empty() ? "" : ": ", req.message.c_str());
+  if (queued) ctx.outbox->notify_queued();
+  proto::UpdateJobStatusResult result;
+  result.state = job_state_name(finished->job.state);
+  reply_with(call, result);
+}
+
+} // namespace
+
+Result<std::unique_ptr<ReleaseService>>
+ReleaseService::start(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx,
+                      std::shared_ptr<JobStore> store, std::shared_ptr<proto::NonceStore> nonces,
+                      std::shared_ptr<Outbox> outbox, ReleaseServiceOptions options) {
+  if (options.ticket_keys.empty())
+    return make_error(Errc::internal, "the release service needs a ticket key");
+  auto ctx = std::make_shared<ReleaseContext>(
+      ReleaseContext{std::move(store), std::move(nonces), std::move(outbox), std::move(options)});
+  auto dispatcher = std::make_shared<proto::Dispatcher>();
+  auto bind = [ctx](void (*handler)(ReleaseContext &, const proto::CallPtr &)) {
+    return [ctx, handler](proto::CallPtr call) { handler(*ctx, call); };
+  };
+  dispatcher->on(proto::op::open_release, bind(handle_open_release));
+  dispatcher->on(proto::op::list_jobs, bind(handle_list_jobs));
+  dispatcher->on(proto::op::acknowledge_job, bind(handle_acknowledge));
+  dispatcher->on(proto::op::fetch_document, bind(handle_fetch));
+  dispatcher->on(proto::op::update_job_status, bind(handle_update_status));
+
+  proto::PeerOptions po;
+  po.role = proto::role::agent;
+  po.accept_roles = {proto::role::printer};
+  po.dispatcher = std::move(dispatcher);
+  auto listener = ServedListener::tls(loop, std::move(server_ctx), ctx->options.listen, ctx->options.limits,
+                                      std::move(po));
+  if (!listener.ok()) return listener.error();
+  std::unique_ptr<ReleaseService> self(new ReleaseService());
+  self->listener_ = std::move(*listener);
+  return self;
+}
+
+ReleaseService::~ReleaseService() {
+  stop();
+}
+
+void ReleaseService::stop() {
+  if (listener_) listener_->stop();
+}
+
+} // namespace lpm::agent

@@ -1,0 +1,58 @@
+// The release service (DESIGN §4, "Badge in and release"): TLS on ReleaseListen, hello role
+// "agent", only release stations (role "printer") may connect. A station opens a
+// conversation with a directory-signed ticket, then lists, claims, fetches and reports jobs of
+// the ticket's users on that same connection.
+//
+//   open-release {ticket}      ticket_verify against the enrolled ticket key, presented by this
+//                              connection's TLS key, for this workstation, nonce unused
+//                              (persisted). The conversation is bound to the connection.
+//   list-jobs                  held jobs of the ticket's users (printed too when asked)
+//   acknowledge-job {job}      claim + 60 s lease; conflict when another live claim holds it
+//   fetch-document {job,claim} header {size, format, sha256}, then the spool file in chunks;
+//                              the job moves claimed -> printing
+//   update-job-status          completed -> printed (+ a "printed" record in the outbox);
+//                              aborted/canceled -> held. Idempotent per claim and outcome.
+// Every op but open-release without an open conversation: forbidden. A job of a user the
+// ticket does not name: not_found.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "job_store.h"
+#include "lpm/protocol/rpc.h"
+#include "lpm/protocol/ticket.h"
+#include "outbox.h"
+#include "served_listener.h"
+
+namespace lpm::agent {
+
+struct ReleaseServiceOptions {
+  proto::Endpoint listen;
+  std::string workstation_id;
+  std::vector<proto::PublicKey> ticket_keys; // keys that sign release tickets (enrollment)
+  RecordContext records;                     // site and workstation for accounting records
+  proto::StreamLimits limits;
+};
+
+class ReleaseService {
+public:
+  static Result<std::unique_ptr<ReleaseService>>
+  start(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx, std::shared_ptr<JobStore> store,
+        std::shared_ptr<proto::NonceStore> nonces, std::shared_ptr<Outbox> outbox,
+        ReleaseServiceOptions options);
+  ~ReleaseService();
+  // The bound port (ReleaseListen may say 0).
+  uint16_t port() const { return listener_->port(); }
+  // Stops accepting and closes every station connection.
+  void stop();
+
+private:
+  ReleaseService() = default;
+  std::unique_ptr<ServedListener> listener_;
+};
+
+} // namespace lpm::agent

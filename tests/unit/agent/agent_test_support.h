@@ -1,0 +1,70 @@
+// Helpers shared by the agent's unit tests: a temporary folder, an opened store, a stored job.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "job_store.h"
+#include "lpm/protocol/keys.h"
+#include "lpm/sqlite.h"
+
+namespace lpm::agent::test {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "lpm-test-agent-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+};
+
+inline std::shared_ptr<Db> open_db(const std::string &dir) {
+  auto db = Db::open(dir + "/state.db");
+  REQUIRE(db.ok());
+  return std::shared_ptr<Db>(std::move(*db));
+}
+
+inline std::shared_ptr<JobStore> open_store(const std::shared_ptr<Db> &db, const std::string &dir) {
+  auto store = JobStore::open(db, dir + "/spool");
+  REQUIRE(store.ok());
+  return *store;
+}
+
+inline const std::string kAlice = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+inline const std::string kBob = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
+
+// Stores a job through the same path the control socket uses: begin, write, commit.
+inline Job store_job(JobStore &store, const std::string &user, const std::string &content) {
+  NewJob nj;
+  nj.user = user;
+  nj.os_account = "tester";
+  nj.title = "report.pdf";
+  nj.format = "application/pdf";
+  auto writer = store.begin_job(nj);
+  REQUIRE(writer.ok());
+  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t *>(content.data()), content.size());
+  REQUIRE((*writer)->write(bytes).ok());
+  auto job = (*writer)->commit(proto::sha256(bytes), bytes.size());
+  REQUIRE(job.ok());
+  return *job;
+}
+
+inline size_t count_files(const std::string &dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto &entry : std::filesystem::directory_iterator(dir))
+    n++;
+  return n;
+}
+
+} // namespace lpm::agent::test

@@ -1,0 +1,39 @@
+// The job lifecycle table: every allowed move, and every other pair refused.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <utility>
+
+#include "job_state.h"
+
+using namespace lpm::agent;
+
+TEST_CASE("job state machine: the allowed moves and only those", "[agent][job_state]") {
+  const std::set<std::pair<JobState, JobState>> allowed = {
+      {JobState::receiving, JobState::held},   {JobState::held, JobState::claimed},
+      {JobState::claimed, JobState::printing}, {JobState::printing, JobState::printed},
+      {JobState::claimed, JobState::held},     {JobState::printing, JobState::held},
+      {JobState::held, JobState::deleted},     {JobState::printed, JobState::deleted},
+      {JobState::printed, JobState::claimed},
+  };
+  const JobState all[] = {JobState::receiving, JobState::held,    JobState::claimed,
+                          JobState::printing,  JobState::printed, JobState::deleted};
+  for (JobState from : all) {
+    for (JobState to : all) {
+      INFO(job_state_name(from) << " -> " << job_state_name(to));
+      CHECK(job_state_can_move(from, to) == (allowed.count({from, to}) == 1));
+    }
+  }
+  // A few refusals spelled out, as the lifecycle reads in words.
+  CHECK_FALSE(job_state_can_move(JobState::held, JobState::printed));      // never printed unfetched
+  CHECK_FALSE(job_state_can_move(JobState::claimed, JobState::printed));   // nor without a fetch
+  CHECK_FALSE(job_state_can_move(JobState::deleted, JobState::held));      // deleted is final
+  CHECK_FALSE(job_state_can_move(JobState::receiving, JobState::claimed)); // invisible until held
+}
+
+TEST_CASE("job state names round trip", "[agent][job_state]") {
+  for (JobState s : {JobState::receiving, JobState::held, JobState::claimed, JobState::printing,
+                     JobState::printed, JobState::deleted})
+    CHECK(job_state_parse(job_state_name(s)) == s);
+  CHECK_FALSE(job_state_parse("HELD").has_value());
+}

@@ -1,0 +1,265 @@
+// The job store through its public interface: durability across a reopen, crash leftovers
+// removed at start-up, claims and leases, idempotent status updates, retention.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent_test_support.h"
+#include "lpm/files.h"
+#include "lpm/ids.h"
+
+using namespace lpm;
+using namespace lpm::agent;
+using namespace lpm::agent::test;
+
+namespace {
+const std::string kPrinter(64, 'c');
+const std::string kOtherPrinter(64, 'd');
+
+JobFilter held_of(const std::string &user) {
+  JobFilter f;
+  f.users = {user};
+  f.states = {JobState::held};
+  return f;
+}
+} // namespace
+
+TEST_CASE("job store: a held job survives closing and reopening the store", "[agent][job_store]") {
+  TempDir dir;
+  std::string id;
+  {
+    auto db = open_db(dir.path);
+    auto store = open_store(db, dir.path);
+    Job job = store_job(*store, kAlice, "hello printer");
+    id = job.id;
+    CHECK(job.state == JobState::held);
+    CHECK(job.size_bytes == 13);
+    struct stat st {};
+    REQUIRE(::stat(store->spool_path(id).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  auto job = store->get(id);
+  REQUIRE(job.ok());
+  CHECK(job->state == JobState::held);
+  CHECK(job->user == kAlice);
+  CHECK(job->sha256 ==
+        proto::sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("hello printer"), 13)));
+  auto content = read_file(store->spool_path(id), 1 << 20);
+  REQUIRE(content.ok());
+  CHECK(*content == "hello printer");
+  auto counts = store->held_counts();
+  REQUIRE(counts.ok());
+  REQUIRE(counts->size() == 1);
+  CHECK((*counts)[0].user == kAlice);
+  CHECK((*counts)[0].jobs == 1);
+}
+
+TEST_CASE("job store: start-up removes what a crash left half-done", "[agent][job_store]") {
+  TempDir dir;
+  // A child process stores one job, starts a second one and dies mid-document (_exit skips
+  // every destructor, as a crash would), after leaving a stray file in the spool folder too.
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto db = Db::open(dir.path + "/state.db");
+    if (!db.ok()) ::_exit(2);
+    auto store = JobStore::open(std::shared_ptr<Db>(std::move(*db)), dir.path + "/spool");
+    if (!store.ok()) ::_exit(3);
+    NewJob nj;
+    nj.user = kAlice;
+    nj.os_account = "tester";
+    auto complete = (*store)->begin_job(nj);
+    const uint8_t bytes[] = {'d', 'o', 'c'};
+    if (!complete.ok() || !(*complete)->write(bytes).ok() ||
+        !(*complete)->commit(proto::sha256(bytes), 3).ok())
+      ::_exit(4);
+    auto partial = (*store)->begin_job(nj);
+    if (!partial.ok() || !(*partial)->write(bytes).ok()) ::_exit(5);
+    if (!write_file_atomic(dir.path + "/spool/" + uuid_v7() + ".spool", std::string("stray"), 0600).ok())
+      ::_exit(6);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK(count_files(dir.path + "/spool") == 3);
+
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  CHECK(count_files(dir.path + "/spool") == 1);
+  auto page = store->list(held_of(kAlice));
+  REQUIRE(page.ok());
+  REQUIRE(page->jobs.size() == 1);
+  std::string kept = page->jobs[0].id;
+  CHECK(file_exists(store->spool_path(kept)));
+  JobFilter receiving = held_of(kAlice);
+  receiving.states = {JobState::receiving};
+  CHECK(store->list(receiving)->jobs.empty());
+
+  // A row whose document vanished is removed too.
+  ::unlink(store->spool_path(kept).c_str());
+  store.reset();
+  auto again = open_store(db, dir.path);
+  CHECK(again->get(kept).error().code == Errc::not_found);
+}
+
+TEST_CASE("job store: an abandoned upload leaves nothing behind", "[agent][job_store]") {
+  TempDir dir;
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  NewJob nj;
+  nj.user = kAlice;
+  nj.os_account = "tester";
+  {
+    auto writer = store->begin_job(nj);
+    REQUIRE(writer.ok());
+    REQUIRE((*writer)->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("abc"), 3)).ok());
+    // Size disagreeing with what was written is refused; the writer then discards on destruction.
+    auto bad = (*writer)->commit(proto::sha256({}), 99);
+    CHECK_FALSE(bad.ok());
+  }
+  CHECK(count_files(dir.path + "/spool") == 0);
+  JobFilter all = held_of(kAlice);
+  all.states = {JobState::receiving, JobState::held};
+  CHECK(store->list(all)->jobs.empty());
+}
+
+TEST_CASE("job store: claims, leases and status updates follow the state machine", "[agent][job_store]") {
+  TempDir dir;
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  int held_changes = 0;
+  store->on_held_changed = [&] { held_changes++; };
+  Job job = store_job(*store, kAlice, "document");
+  CHECK(held_changes == 1);
+  int64_t now = wall_ms();
+
+  SECTION("one station wins; the document must be fetched before completion") {
+    auto grant = store->claim(job.id, kPrinter, now);
+    REQUIRE(grant.ok());
+    CHECK(grant->expires_ms == now + kClaimLeaseMs);
+    CHECK(held_changes == 2);
+    auto second = store->claim(job.id, kOtherPrinter, now + 1);
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.error().code == Errc::conflict);
+
+    FinishReport done{job.id, grant->claim, kPrinter, proto::JobOutcome::completed};
+    auto early = store->finish(done, now + 2, nullptr);
+    REQUIRE_FALSE(early.ok());
+    CHECK(early.error().code == Errc::conflict);
+
+    CHECK(store->start_printing(job.id, grant->claim, kOtherPrinter, now + 3).error().code ==
+          Errc::forbidden);
+    CHECK(store->start_printing(job.id, "not-the-claim", kPrinter, now + 3).error().code == Errc::conflict);
+    auto printing = store->start_printing(job.id, grant->claim, kPrinter, now + 3);
+    REQUIRE(printing.ok());
+    CHECK(printing->state == JobState::printing);
+
+    int records = 0;
+    auto finished = store->finish(done, now + 4, [&](const Job &j) {
+      CHECK(j.state == JobState::printed);
+      records++;
+      return Status{};
+    });
+    REQUIRE(finished.ok());
+    CHECK(finished->changed);
+    CHECK(finished->job.state == JobState::printed);
+    // The same report again (the reply was lost): same answer, nothing done twice.
+    auto repeat = store->finish(done, now + 5, [&](const Job &) {
+      records++;
+      return Status{};
+    });
+    REQUIRE(repeat.ok());
+    CHECK_FALSE(repeat->changed);
+    CHECK(records == 1);
+    // A different outcome for a finished claim is refused.
+    FinishReport aborted = done;
+    aborted.outcome = proto::JobOutcome::aborted;
+    CHECK(store->finish(aborted, now + 6, nullptr).error().code == Errc::conflict);
+
+    // Reprint: printed -> claimed again.
+    auto reprint = store->claim(job.id, kOtherPrinter, now + 7);
+    REQUIRE(reprint.ok());
+    CHECK(store->get(job.id)->state == JobState::claimed);
+  }
+
+  SECTION("an aborted release returns the job to held") {
+    auto grant = store->claim(job.id, kPrinter, now);
+    REQUIRE(grant.ok());
+    REQUIRE(store->start_printing(job.id, grant->claim, kPrinter, now + 1).ok());
+    FinishReport aborted{job.id, grant->claim, kPrinter, proto::JobOutcome::aborted};
+    auto r = store->finish(aborted, now + 2, nullptr);
+    REQUIRE(r.ok());
+    CHECK(r->job.state == JobState::held);
+    CHECK(held_changes == 3);
+    CHECK(store->finish(aborted, now + 3, nullptr)->changed == false);
+  }
+
+  SECTION("an expired lease returns the job to held and refuses the old claim") {
+    auto grant = store->claim(job.id, kPrinter, now);
+    REQUIRE(grant.ok());
+    auto moved = store->expire_claims(now + kClaimLeaseMs - 1);
+    REQUIRE(moved.ok());
+    CHECK(*moved == 0);
+    moved = store->expire_claims(now + kClaimLeaseMs);
+    REQUIRE(moved.ok());
+    CHECK(*moved == 1);
+    CHECK(store->get(job.id)->state == JobState::held);
+    auto late = store->start_printing(job.id, grant->claim, kPrinter, now + kClaimLeaseMs + 1);
+    REQUIRE_FALSE(late.ok());
+    CHECK(late.error().code == Errc::expired);
+    // Another station may claim it now.
+    CHECK(store->claim(job.id, kOtherPrinter, now + kClaimLeaseMs + 2).ok());
+  }
+
+  SECTION("a claim whose lease ended can be taken over even before the sweep") {
+    auto grant = store->claim(job.id, kPrinter, now);
+    REQUIRE(grant.ok());
+    auto takeover = store->claim(job.id, kOtherPrinter, now + kClaimLeaseMs + 1);
+    REQUIRE(takeover.ok());
+    FinishReport old{job.id, grant->claim, kPrinter, proto::JobOutcome::aborted};
+    CHECK(store->finish(old, now + kClaimLeaseMs + 2, nullptr).error().code == Errc::expired);
+  }
+
+  SECTION("retention deletes held jobs past their lifespan, with the row and the file") {
+    std::vector<std::string> seen;
+    auto removed = store->remove_expired(job.submitted_ms + 1, 0, [&](const Job &j) {
+      seen.push_back(j.id);
+      return Status{};
+    });
+    REQUIRE(removed.ok());
+    REQUIRE(removed->size() == 1);
+    CHECK(seen == std::vector<std::string>{job.id});
+    CHECK(store->get(job.id).error().code == Errc::not_found);
+    CHECK_FALSE(file_exists(store->spool_path(job.id)));
+    CHECK(held_changes == 2);
+  }
+}
+
+TEST_CASE("job store: listing pages by id and filters by owner and state", "[agent][job_store]") {
+  TempDir dir;
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  std::vector<std::string> alice;
+  for (int i = 0; i < 5; i++)
+    alice.push_back(store_job(*store, kAlice, "a" + std::to_string(i)).id);
+  store_job(*store, kBob, "b");
+  JobFilter f = held_of(kAlice);
+  f.limit = 2;
+  std::vector<std::string> listed;
+  for (int pages = 0; pages < 10; pages++) {
+    auto page = store->list(f);
+    REQUIRE(page.ok());
+    for (const auto &j : page->jobs)
+      listed.push_back(j.id);
+    if (page->next.empty()) break;
+    f.after = page->next;
+  }
+  CHECK(listed == alice);
+}

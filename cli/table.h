@@ -1,0 +1,19 @@
+// Plain-text tables for terminal output: columns padded to their widest cell.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lpm::cli {
+
+struct Column {
+  std::string header;
+  bool right_aligned = false; // numbers
+};
+
+// One line per row, header first, columns separated by two spaces, no trailing spaces. Control
+// characters in cells (text that came from the network) are shown as '?'.
+std::string format_table(const std::vector<Column> &columns,
+                         const std::vector<std::vector<std::string>> &rows);
+
+} // namespace lpm::cli

@@ -1,0 +1,166 @@
+#include "commands.h"
+
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdio>
+
+#include "badge_reader.h"
+#include "device.h"
+#include "lpm/files.h"
+#include "lpm/ids.h"
+#include "lpm/log.h"
+#include "lpm/protocol/keys.h"
+#include "lpm/protocol/ops.h"
+#include "lpm/protocol/rpc.h"
+#include "release_station.h"
+#include "station_store.h"
+
+namespace lpm::printer {
+namespace {
+
+int fail(const Error &error) {
+  std::fprintf(stderr, "lpm-release: %s\n", error.to_string().c_str());
+  return 1;
+}
+
+Result<std::shared_ptr<proto::Identity>> load_identity(const std::string &data) {
+  auto identity = proto::Identity::load(data, "identity");
+  if (!identity.ok() && identity.error().code == Errc::not_found)
+    return make_error(Errc::not_found,
+                      "no identity in " + data + ": run `lpm-release init --data " + data + "` first");
+  return identity;
+}
+
+struct Directory {
+  proto::Endpoint endpoint;
+  proto::Fingerprint fingerprint;
+};
+
+Result<Directory> parse_directory(const std::string &address, const std::string &fingerprint) {
+  auto endpoint = proto::parse_endpoint(address);
+  if (!endpoint.ok()) return endpoint.error();
+  if (!proto::fingerprint_valid(fingerprint))
+    return make_error(Errc::bad_request, "the directory fingerprint must be 64 lower-case hex digits");
+  return Directory{*endpoint, fingerprint};
+}
+
+} // namespace
+
+int command_init(const InitArgs &args) {
+  Status made = make_dirs(args.data, 0700);
+  if (!made.ok()) return fail(made.error());
+  auto identity = proto::Identity::load_or_create(args.data, "identity", "lpm-release");
+  if (!identity.ok()) return fail(identity.error());
+  auto store = StationStore::open(args.data);
+  if (!store.ok()) return fail(store.error());
+  std::printf("fingerprint %s\n", (*identity)->fingerprint().c_str());
+  return 0;
+}
+
+int command_enroll(const EnrollArgs &args) {
+  auto directory = parse_directory(args.directory, args.directory_fingerprint);
+  if (!directory.ok()) return fail(directory.error());
+  auto identity = load_identity(args.data);
+  if (!identity.ok()) return fail(identity.error());
+  auto store = StationStore::open(args.data);
+  if (!store.ok()) return fail(store.error());
+  auto tls = proto::TlsContext::create(proto::TlsContext::Side::client, *identity);
+  if (!tls.ok()) return fail(tls.error());
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Result<proto::EnrollResult> enrolled = make_error(Errc::internal, "not sent");
+  {
+    proto::ConnectOptions options;
+    options.pins = {directory->fingerprint};
+    auto client =
+        proto::SyncClient::connect_tls(&loop, *tls, directory->endpoint, options, proto::role::printer);
+    if (!client.ok()) {
+      enrolled =
+          make_error(client.error().code, "directory " + args.directory + ": " + client.error().message);
+    } else {
+      proto::EnrollRequest req;
+      req.token = args.token;
+      req.kind = proto::EnrollKind::printer;
+      req.name = args.name;
+      proto::MapWriter w;
+      req.write(w);
+      auto r = (*client)->call(proto::op::enroll, w);
+      if (!r.ok()) {
+        enrolled = r.error();
+      } else {
+        proto::EnrollResult result;
+        auto reader = r->reader();
+        result.read(reader);
+        enrolled = reader.ok() ? Result<proto::EnrollResult>(std::move(result))
+                               : Result<proto::EnrollResult>(reader.error());
+      }
+      (*client)->close();
+    }
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) LPM_WARN("handles were left open on the loop");
+  if (!enrolled.ok()) return fail(enrolled.error());
+
+  Enrollment e;
+  e.printer_id = enrolled->id;
+  e.name = args.name;
+  e.directory = args.directory;
+  e.directory_fingerprint = directory->fingerprint;
+  e.enrolled_ms = wall_ms();
+  Status saved = (*store)->save_enrollment(e);
+  if (!saved.ok()) return fail(saved.error());
+  std::printf("enrolled %s\n", e.printer_id.c_str());
+  return 0;
+}
+
+int command_run(const RunArgs &args) {
+  // The device first: a wrong device is a configuration error to report before anything else.
+  auto device = open_device(args.device);
+  if (!device.ok()) return fail(device.error());
+  auto directory = parse_directory(args.directory, args.directory_fingerprint);
+  if (!directory.ok()) return fail(directory.error());
+  auto identity = load_identity(args.data);
+  if (!identity.ok()) return fail(identity.error());
+  auto tls = proto::TlsContext::create(proto::TlsContext::Side::client, *identity);
+  if (!tls.ok()) return fail(tls.error());
+
+  StationOptions options;
+  options.directory = directory->endpoint;
+  options.directory_fingerprint = directory->fingerprint;
+  options.release.connect_timeout_ms = args.timeout_ms;
+  options.release.printer_name = args.name;
+  if (options.release.printer_name.empty()) {
+    auto store = StationStore::open(args.data);
+    if (!store.ok()) return fail(store.error());
+    auto enrollment = (*store)->enrollment();
+    if (!enrollment.ok()) return fail(enrollment.error());
+    options.release.printer_name =
+        *enrollment && !(*enrollment)->name.empty() ? (*enrollment)->name : "release-station";
+  }
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int exit_code = 0;
+  {
+    auto station = ReleaseStation::create(&loop, *tls, **device, options, stdout_lines());
+    LineReader reader(&loop, STDIN_FILENO);
+    station->connect([&](const Status &connected) {
+      if (!connected.ok()) {
+        exit_code = fail(connected.error());
+        station->close([] {});
+        return;
+      }
+      LPM_INFO("connected to the directory at %s; reading badges from standard input",
+               directory->endpoint.to_string().c_str());
+      station->run_badges(reader, [&] { station->close([] {}); });
+    });
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  if (uv_loop_close(&loop) != 0)
+    return fail(make_error(Errc::internal, "handles were left open on the loop"));
+  return exit_code;
+}
+
+} // namespace lpm::printer

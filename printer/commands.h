@@ -1,0 +1,37 @@
+// The lpm-release commands, as functions main() calls after parsing (so tests can call them).
+// Each returns the process exit code: 0, or 1 after one clear line on stderr.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lpm::printer {
+
+struct InitArgs {
+  std::string data;
+};
+// Creates the data folder (0700), the identity and state.db; prints "fingerprint <hex>".
+int command_init(const InitArgs &args);
+
+struct EnrollArgs {
+  std::string data;
+  std::string directory; // HOST:PORT
+  std::string directory_fingerprint;
+  std::string token;
+  std::string name;
+};
+// Enrolls the station's key with the directory as a printer; remembers the id and name.
+int command_enroll(const EnrollArgs &args);
+
+struct RunArgs {
+  std::string data;
+  std::string directory;
+  std::string directory_fingerprint;
+  std::string device;         // file:///DIR
+  uint32_t timeout_ms = 2000; // connect + handshake, per address
+  std::string name;           // printer name reported with jobs; default: the enrolled name
+};
+// Releases the badges read from standard input until its end.
+int command_run(const RunArgs &args);
+
+} // namespace lpm::printer

@@ -1,0 +1,109 @@
+#include "device_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "lpm/files.h"
+#include "lpm/ids.h"
+
+namespace lpm::printer {
+namespace {
+
+class FileSink final : public DeviceSink {
+public:
+  FileSink(std::string folder, std::string part_path, std::string final_path, int fd)
+      : folder_(std::move(folder)), part_path_(std::move(part_path)), final_path_(std::move(final_path)),
+        fd_(fd) {}
+  ~FileSink() override { abort(); }
+  FileSink(const FileSink &) = delete;
+  FileSink &operator=(const FileSink &) = delete;
+
+  Status write(std::span<const uint8_t> data) override {
+    if (state_ != State::writing) return make_error(Errc::internal, "write to a finished device job");
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        Errc code = errno == ENOSPC ? Errc::no_space : Errc::io_error;
+        return make_error(code, "write " + part_path_ + ": " + errno_text());
+      }
+      data = data.subspan(static_cast<size_t>(n));
+    }
+    return {};
+  }
+
+  Status finish() override {
+    if (state_ != State::writing) return make_error(Errc::internal, "device job already ended");
+    // The final name appears only once the content is on disk, so whoever watches the folder
+    // never picks up half a document.
+    if (::fsync(fd_) != 0) {
+      Error e = make_error(Errc::io_error, "fsync " + part_path_ + ": " + errno_text());
+      abort();
+      return e;
+    }
+    ::close(fd_);
+    fd_ = -1;
+    if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) {
+      Error e = make_error(Errc::io_error, "rename " + part_path_ + ": " + errno_text());
+      abort();
+      return e;
+    }
+    state_ = State::finished;
+    return fsync_dir(folder_);
+  }
+
+  void abort() override {
+    if (state_ != State::writing) return;
+    state_ = State::aborted;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    ::unlink(part_path_.c_str());
+  }
+
+private:
+  enum class State { writing, finished, aborted };
+  std::string folder_;
+  std::string part_path_;
+  std::string final_path_;
+  int fd_;
+  State state_ = State::writing;
+};
+
+class FileDevice final : public Device {
+public:
+  FileDevice(std::string folder, std::string uri) : folder_(std::move(folder)), uri_(std::move(uri)) {}
+
+  Result<std::unique_ptr<DeviceSink>> open_job(const proto::JobInfo &job) override {
+    // The id comes from the network and becomes a file name: only a UUID may.
+    if (!uuid_valid(job.id)) return make_error(Errc::bad_request, "job id \"" + job.id + "\" is not a UUID");
+    std::string part = folder_ + "/" + job.id + ".part";
+    std::string final_path = folder_ + "/" + job.id + "." + extension_for_format(job.format);
+    int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return make_error(Errc::io_error, "create " + part + ": " + errno_text());
+    return std::unique_ptr<DeviceSink>(std::make_unique<FileSink>(folder_, part, final_path, fd));
+  }
+
+  const std::string &uri() const override { return uri_; }
+
+private:
+  std::string folder_;
+  std::string uri_;
+};
+
+} // namespace
+
+Result<std::unique_ptr<Device>> open_file_device(const std::string &folder, const std::string &uri) {
+  Status made = make_dirs(folder, 0700);
+  if (!made.ok()) return made.error();
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return make_error(Errc::io_error, "device folder " + folder + " is not a folder");
+  if (::access(folder.c_str(), W_OK | X_OK) != 0)
+    return make_error(Errc::io_error, "device folder " + folder + " is not writable: " + errno_text());
+  return std::unique_ptr<Device>(std::make_unique<FileDevice>(folder, uri));
+}
+
+} // namespace lpm::printer

@@ -1,0 +1,15 @@
+// The file device: each released document becomes DIR/<job-id>.<ext>, written as
+// DIR/<job-id>.part, fsynced, then renamed, so a file with the final name is always complete.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "device.h"
+
+namespace lpm::printer {
+
+// `folder` is created (0700) when missing and must be a writable folder.
+Result<std::unique_ptr<Device>> open_file_device(const std::string &folder, const std::string &uri);
+
+} // namespace lpm::printer

@@ -1,0 +1,49 @@
+// lpm-release: the printer-side release station.
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "lpm/log.h"
+
+int main(int argc, char **argv) {
+  lpm::log_set_component("release");
+  CLI::App app{"lpm-release: badge in at a printer and pull the user's held jobs from their workstations"};
+  app.require_subcommand(1);
+
+  lpm::printer::InitArgs init;
+  auto *init_cmd =
+      app.add_subcommand("init", "Create the station's data folder, TLS identity and state database");
+  init_cmd->add_option("--data", init.data, "Data folder")->required();
+
+  lpm::printer::EnrollArgs enroll;
+  auto *enroll_cmd = app.add_subcommand("enroll", "Enroll the station's key with the directory as a printer");
+  enroll_cmd->add_option("--data", enroll.data, "Data folder")->required();
+  enroll_cmd->add_option("--directory", enroll.directory, "Directory address HOST:PORT")->required();
+  enroll_cmd->add_option("--directory-fingerprint", enroll.directory_fingerprint, "Directory key fingerprint")
+      ->required();
+  enroll_cmd->add_option("--token", enroll.token, "Enrollment token (kind printer)")->required();
+  enroll_cmd->add_option("--name", enroll.name, "Printer name shown to administrators")->required();
+
+  lpm::printer::RunArgs run;
+  auto *run_cmd =
+      app.add_subcommand("run", "Read badge ids from standard input and release each user's jobs");
+  run_cmd->add_option("--data", run.data, "Data folder")->required();
+  run_cmd->add_option("--directory", run.directory, "Directory address HOST:PORT")->required();
+  run_cmd->add_option("--directory-fingerprint", run.directory_fingerprint, "Directory key fingerprint")
+      ->required();
+  run_cmd->add_option("--device", run.device, "Print device URI (file:///DIR)")->required();
+  run_cmd
+      ->add_option("--timeout-ms", run.timeout_ms, "Connect + TLS handshake timeout per workstation address")
+      ->check(CLI::Range(1u, 600000u));
+  run_cmd->add_option("--name", run.name, "Printer name reported with each job (default: the enrolled name)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    // Help is a success; anything else is a usage error.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (*init_cmd) return lpm::printer::command_init(init);
+  if (*enroll_cmd) return lpm::printer::command_enroll(enroll);
+  if (*run_cmd) return lpm::printer::command_run(run);
+  return 2;
+}

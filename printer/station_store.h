@@ -1,0 +1,37 @@
+// The station's data folder: its TLS identity (identity.key 0600, identity.crt) and state.db,
+// which remembers the enrollment (printer id, name, directory).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "lpm/error.h"
+#include "lpm/sqlite.h"
+
+namespace lpm::printer {
+
+struct Enrollment {
+  std::string printer_id; // the directory's id for this station
+  std::string name;       // shown to administrators, reported with each job
+  std::string directory;  // HOST:PORT
+  std::string directory_fingerprint;
+  int64_t enrolled_ms = 0;
+};
+
+class StationStore {
+public:
+  // Opens (creating) DIR/state.db; DIR must exist.
+  static Result<std::unique_ptr<StationStore>> open(const std::string &data_dir);
+
+  Status save_enrollment(const Enrollment &enrollment);
+  // nullopt before the first enrollment.
+  Result<std::optional<Enrollment>> enrollment();
+
+private:
+  explicit StationStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+  Status put(const std::string &key, const std::string &value);
+  std::unique_ptr<Db> db_;
+};
+
+} // namespace lpm::printer

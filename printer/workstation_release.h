@@ -1,0 +1,51 @@
+// The release conversation with one workstation (DESIGN §4, steps 2-4): connect over TLS pinned
+// to the key the directory vouched for, trying its addresses in order; open-release with the
+// ticket; list-jobs (every page); then per job acknowledge-job, fetch-document streamed into the
+// device, update-job-status. Everything runs on the loop, asynchronously, so the station talks to
+// all of a user's workstations at once.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "device.h"
+#include "lpm/protocol/ops.h"
+#include "lpm/protocol/stream.h"
+#include "output.h"
+
+namespace lpm::printer {
+
+struct ReleaseSettings {
+  uint32_t connect_timeout_ms = 2000;           // connect + TLS handshake, per address
+  uint32_t idle_timeout_ms = 30000;             // a workstation silent this long mid-release is given up
+  std::string printer_name = "release-station"; // reported with each job's outcome
+};
+
+// Cap on the jobs one release takes from one workstation (list-jobs pages are followed up to it).
+inline constexpr size_t kMaxJobsPerRelease = 10000;
+
+struct WorkstationOutcome {
+  std::string name;
+  bool reached = false; // the TLS handshake and hello succeeded on one of its addresses
+  std::string address;  // the address that answered
+  bool resumed = false; // that handshake resumed an earlier TLS session
+  uint64_t jobs_listed = 0;
+  uint64_t jobs_printed = 0;
+  Error error{Errc::ok, ""}; // why the conversation stopped early (ok when it did not)
+};
+
+// Starts the release on `workstation` and returns at once. `out` receives one line per job and
+// one per workstation ("workstation <name>: unreachable (<reason>)" when no address answered);
+// `done` runs once, on the loop, after the connection's handles are closed. `tls` is the
+// process's one client context (its session cache makes later contacts resume); `device` must
+// outlive the release.
+void release_workstation(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> tls, Device &device,
+                         const ReleaseSettings &settings, const proto::WorkstationRef &workstation,
+                         const proto::SignedTicket &ticket, LineFn out,
+                         std::function<void(WorkstationOutcome)> done);
+
+} // namespace lpm::printer

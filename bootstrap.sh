@@ -81,7 +81,7 @@ case $cmd in
   demo)
     install_missing demo
     configure_build build RelWithDebInfo
-    exec build/bin/lpm demo --bin build/bin
+    exec scripts/demo.sh build/bin
     ;;
   check)
     install_missing check

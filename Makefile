@@ -1,0 +1,26 @@
+# Everyday targets; ./bootstrap.sh is the front door on a fresh machine.
+.PHONY: all build check demo bench fuzz format clean
+
+all: build
+
+build:
+	@test -f build/build.ninja || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLPM_WERROR=ON
+	cmake --build build
+
+check:
+	./bootstrap.sh check
+
+demo:
+	./bootstrap.sh demo
+
+bench:
+	./bootstrap.sh bench
+
+fuzz:
+	scripts/fuzz.sh
+
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-fuzz

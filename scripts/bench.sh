@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Benchmarks (figures, never pass/fail). Writes one JSON object per line to stdout and to
+# BUILD/bench/results.jsonl.
+#   release_latency_*: badge-in to the document complete at the device, through one long-running
+#     release station, cold (every TLS handshake full) and resumed (sessions reused), p50/p99.
+#   stream_throughput: one large job from the agent's store to the device, MB/s, beside a floor
+#     measured in the same run (copying the same file with cat, the disk-to-disk cost).
+# Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:-$here/../build}" && pwd)
+BIN=$BUILD/bin
+RELEASES=${RELEASES:-200}
+DOC_BYTES=${DOC_BYTES:-65536}
+BIG_MB=${BIG_MB:-256}
+source "$here/lib/network.sh"
+mkdir -p "$BUILD/bench"
+OUT=$BUILD/bench/results.jsonl
+: >"$OUT"
+
+ROOT=$(mktemp -d /tmp/lpm-bench.XXXXXX)
+STATION_PID=
+cleanup() {
+  [[ -n $STATION_PID ]] && kill "$STATION_PID" 2>/dev/null && wait "$STATION_PID" 2>/dev/null
+  net_down
+  rm -rf "$ROOT"
+}
+trap cleanup EXIT
+
+emit() { # emit JSON-line
+  printf '%s\n' "$1" | tee -a "$OUT"
+}
+
+echo "bringing the network up in $ROOT ..." >&2
+net_up "$ROOT" >"$ROOT/up.log"
+head -c "$DOC_BYTES" /dev/urandom >"$ROOT/doc.bin"
+
+# One station process reads badges from a FIFO, so TLS sessions can be reused across badges.
+run_series() { # run_series MODE (resumed|cold) -> prints per-release ms lines to $ROOT/MODE.ms
+  local mode=$1 extra=()
+  [[ $mode == cold ]] && extra=(--no-resume)
+  local fifo=$ROOT/badges.$mode
+  mkfifo "$fifo"
+  "$BIN/lpm-release" run --data "$ROOT/printer" --directory "127.0.0.1:$DIR_PORT" \
+    --directory-fingerprint "$DIR_FP" --device "file://$DEVICE_DIR" --name bench "${extra[@]}" \
+    <"$fifo" >"$ROOT/$mode.out" 2>"$ROOT/$mode.log" &
+  STATION_PID=$!
+  exec 7>"$fifo"
+  local i n
+  for ((i = 1; i <= RELEASES; i++)); do
+    "$BIN/lpm" print "$ROOT/doc.bin" --socket "$AGENT_SOCK" >/dev/null
+    printf '%s\n' "$BADGE" >&7
+    for ((n = 0; n < 2000; n++)); do
+      [[ $(grep -c '^released ' "$ROOT/$mode.out") -ge $i ]] && break
+      sleep 0.005
+    done
+    ((i % 50 == 0)) && echo "  $mode: $i/$RELEASES releases" >&2
+  done
+  exec 7>&-
+  wait "$STATION_PID" || true
+  STATION_PID=
+  rm -f "$fifo" "$DEVICE_DIR"/*
+  awk '/^released 1 job/{for (i = 1; i <= NF; i++) if ($i == "in") print $(i + 1)}' "$ROOT/$mode.out" >"$ROOT/$mode.ms"
+}
+
+percentile() { # percentile FILE P
+  sort -n "$1" | awk -v p="$2" '{v[NR] = $1} END {if (NR == 0) {print "null"; exit} i = int((p / 100) * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; print v[i]}'
+}
+
+for mode in cold resumed; do
+  echo "release latency, $mode TLS: $RELEASES releases of a $DOC_BYTES-byte document ..." >&2
+  run_series "$mode"
+  count=$(wc -l <"$ROOT/$mode.ms")
+  full=$(grep -c 'handshake full' "$ROOT/$mode.out" || true)
+  resumed=$(grep -c 'handshake resumed' "$ROOT/$mode.out" || true)
+  hit=$(awk -v r="$resumed" -v f="$full" 'BEGIN {t = r + f; if (t == 0) print 0; else printf "%.3f", r / t}')
+  for p in 50 99; do
+    emit "{\"name\":\"release_latency_${mode}_p$p\",\"value\":$(percentile "$ROOT/$mode.ms" $p),\"unit\":\"ms\",\"releases\":$count,\"document_bytes\":$DOC_BYTES,\"resumption_hit_rate\":$hit}"
+  done
+done
+
+echo "stream throughput: one $BIG_MB MiB job ..." >&2
+head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$ROOT/big.bin"
+"$BIN/lpm" print "$ROOT/big.bin" --socket "$AGENT_SOCK" >/dev/null
+net_release "$BADGE"
+ms=$(awk '/^printed /{for (i = 1; i <= NF; i++) if ($i == "bytes,") print $(i + 1)}' <<<"$STEP_OUT" | tr -d '(' | tail -n 1)
+t0=$(date +%s%N)
+cat "$ROOT/big.bin" >"$ROOT/big.copy"
+sync "$ROOT/big.copy"
+floor_ms=$(awk -v n=$(($(date +%s%N) - t0)) 'BEGIN {printf "%.3f", n / 1e6}')
+mbps=$(awk -v mb="$BIG_MB" -v ms="$ms" 'BEGIN {printf "%.1f", mb / (ms / 1000)}')
+floor=$(awk -v mb="$BIG_MB" -v ms="$floor_ms" 'BEGIN {printf "%.1f", mb / (ms / 1000)}')
+ratio=$(awk -v a="$mbps" -v b="$floor" 'BEGIN {printf "%.3f", a / b}')
+emit "{\"name\":\"stream_throughput\",\"value\":$mbps,\"unit\":\"MiB/s\",\"job_bytes\":$((BIG_MB * 1024 * 1024)),\"peer\":\"cat+fsync of the same file\",\"peer_value\":$floor,\"ratio\":$ratio}"

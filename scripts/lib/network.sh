@@ -1,0 +1,192 @@
+# Shared by scripts/demo.sh and tests/integration/*.sh: bring the whole network up on loopback in
+# a temp folder, drive it, and stop every process we started, by PID.
+#
+# Usage: source this file, set BIN (folder with the lpm binaries), then call net_up.
+# Every daemon listens on 127.0.0.1:0 and prints "ready <port>" once bound; we read the port.
+
+NET_PIDS=()
+NET_VERBOSE=${NET_VERBOSE:-0}
+
+net_die() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+net_ms() { date +%s%3N; }
+
+# step "description" command...: runs the command, prints how long it took.
+step() {
+  local what=$1
+  shift
+  local t0 t1 out rc
+  t0=$(net_ms)
+  set +e
+  out=$("$@" 2>&1)
+  rc=$?
+  set -e
+  t1=$(net_ms)
+  if [[ $rc -ne 0 ]]; then
+    printf '  %-62s FAILED (%d ms)\n' "$what" $((t1 - t0))
+    printf '%s\n' "$out" | sed 's/^/      /' >&2
+    return $rc
+  fi
+  printf '  %-62s %5d ms\n' "$what" $((t1 - t0))
+  STEP_OUT=$out
+}
+
+# net_start NAME LOGDIR command...: starts a daemon in the background, waits for "ready <port>".
+net_start() {
+  local name=$1 logdir=$2
+  shift 2
+  "$@" >"$logdir/$name.out" 2>"$logdir/$name.log" &
+  local pid=$!
+  NET_PIDS+=("$pid")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    if grep -q '^ready ' "$logdir/$name.out" 2>/dev/null; then
+      NET_PORT=$(awk '/^ready /{print $2; exit}' "$logdir/$name.out")
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      cat "$logdir/$name.log" >&2
+      net_die "$name exited before it was ready"
+    fi
+    sleep 0.05
+  done
+  cat "$logdir/$name.log" >&2
+  net_die "$name was not ready within 10 s"
+}
+
+# Stops every daemon we started (SIGTERM, then SIGKILL after 5 s), newest first.
+net_down() {
+  local i pid n
+  for ((i = ${#NET_PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${NET_PIDS[i]}
+    kill -TERM "$pid" 2>/dev/null || continue
+    for ((n = 0; n < 100; n++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  NET_PIDS=()
+}
+
+# Stops one daemon started by net_start (its PID is in the named variable's value).
+net_stop_pid() {
+  local pid=$1 n
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((n = 0; n < 100; n++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  local kept=() p
+  for p in "${NET_PIDS[@]}"; do [[ $p == "$pid" ]] || kept+=("$p"); done
+  NET_PIDS=("${kept[@]}")
+}
+
+# net_up ROOT: everything up. Sets DIR_PORT, DIR_FP, ACCT_PORT, ACCT_FP, AGENT_PORT, AGENT_SOCK,
+# AGENT_CONF, USER_ID, BADGE, DEVICE_DIR, PRINTER_TOKEN...
+net_up() {
+  ROOT=$1
+  local logs=$ROOT/logs
+  mkdir -p "$logs" "$ROOT/device"
+  DEVICE_DIR=$ROOT/device
+  BADGE=${BADGE:-04A2B3C4D5}
+  local email=${DEMO_EMAIL:-jean.dupont@example.com}
+
+  echo "directory"
+  step "create the directory's TLS identity and ticket-signing key" \
+    "$BIN/lpm-directory" init --data "$ROOT/directory"
+  step "read its key fingerprint (packages pin it)" "$BIN/lpm-directory" fingerprint --data "$ROOT/directory"
+  DIR_FP=$STEP_OUT
+  step "add user $email" "$BIN/lpm-directory" user add --data "$ROOT/directory" --email "$email" \
+    --name "Jean Dupont"
+  USER_ID=$STEP_OUT
+  step "register badge $BADGE for that user" "$BIN/lpm-directory" badge add --data "$ROOT/directory" \
+    --badge "$BADGE" --email "$email"
+  local kind
+  for kind in workstation printer accounting console; do
+    step "enrollment token for the $kind" "$BIN/lpm-directory" token create --data "$ROOT/directory" --kind "$kind"
+    printf -v "TOKEN_${kind^^}" '%s' "$STEP_OUT"
+  done
+  local t0
+  t0=$(net_ms)
+  net_start directory "$logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen 127.0.0.1:0
+  DIR_PORT=$NET_PORT
+  printf '  %-62s %5d ms\n' "start lpm-directory (127.0.0.1:$DIR_PORT)" $(($(net_ms) - t0))
+  local dir_addr=127.0.0.1:$DIR_PORT
+
+  echo "accounting server"
+  step "create its identity" "$BIN/lpm-accounting" init --data "$ROOT/accounting"
+  step "enroll it with the directory" "$BIN/lpm-accounting" enroll --data "$ROOT/accounting" \
+    --directory "$dir_addr" --directory-fingerprint "$DIR_FP" --token "$TOKEN_ACCOUNTING"
+  t0=$(net_ms)
+  net_start accounting "$logs" "$BIN/lpm-accounting" serve --data "$ROOT/accounting" --listen 127.0.0.1:0 \
+    --directory "$dir_addr" --directory-fingerprint "$DIR_FP"
+  ACCT_PORT=$NET_PORT
+  ACCT_PID=${NET_PIDS[-1]}
+  printf '  %-62s %5d ms\n' "start lpm-accounting (127.0.0.1:$ACCT_PORT)" $(($(net_ms) - t0))
+  ACCT_FP=$(cat "$ROOT/accounting/fingerprint" 2>/dev/null || true)
+  if [[ -z $ACCT_FP ]]; then
+    step "read the accounting server's fingerprint" "$BIN/lpm-accounting" fingerprint --data "$ROOT/accounting"
+    ACCT_FP=$STEP_OUT
+  fi
+
+  echo "workstation agent"
+  AGENT_SOCK=$ROOT/agent/agent.sock
+  AGENT_CONF=$ROOT/agent/configuration.xml
+  mkdir -p "$ROOT/agent"
+  chmod 700 "$ROOT/agent"
+  cat >"$AGENT_CONF" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration>
+  <DataFolder>$ROOT/agent</DataFolder>
+  <ControlSocket>$AGENT_SOCK</ControlSocket>
+  <ReleaseListen>127.0.0.1:0</ReleaseListen>
+  <Directory><Address>$dir_addr</Address><Fingerprint>$DIR_FP</Fingerprint></Directory>
+  <Accounting><Address>127.0.0.1:$ACCT_PORT</Address><Fingerprint>$ACCT_FP</Fingerprint></Accounting>
+  <SiteName>Demo site</SiteName>
+  <ReportingInterval>0</ReportingInterval>
+  <TrackDeletedJobs>false</TrackDeletedJobs>
+  <PrintAndKeepLifespan>48</PrintAndKeepLifespan>
+  <UnprintedJobsLifespan>48</UnprintedJobsLifespan>
+  <IdentityBinding><Bind account="$(id -un)" user="$USER_ID"/></IdentityBinding>
+</Configuration>
+XML
+  step "write configuration.xml (binds OS account $(id -un) to the user)" true
+  step "create the agent's identity" "$BIN/lpm-agent" init --config "$AGENT_CONF"
+  step "enroll the workstation with the directory" "$BIN/lpm-agent" enroll --config "$AGENT_CONF" \
+    --token "$TOKEN_WORKSTATION"
+  t0=$(net_ms)
+  net_start agent "$logs" "$BIN/lpm-agent" serve --config "$AGENT_CONF"
+  AGENT_PORT=$NET_PORT
+  AGENT_PID=${NET_PIDS[-1]}
+  printf '  %-62s %5d ms\n' "start lpm-agent (release service 127.0.0.1:$AGENT_PORT)" $(($(net_ms) - t0))
+
+  echo "release station"
+  step "create the station's identity" "$BIN/lpm-release" init --data "$ROOT/printer"
+  step "enroll the printer with the directory" "$BIN/lpm-release" enroll --data "$ROOT/printer" \
+    --directory "$dir_addr" --directory-fingerprint "$DIR_FP" --token "$TOKEN_PRINTER" --name "Printer 2nd floor"
+}
+
+# net_release BADGE: one release station run for one badge; output in STEP_OUT.
+net_release() {
+  local badge=$1
+  local t0 rc
+  t0=$(net_ms)
+  set +e
+  STEP_OUT=$(printf '%s\n' "$badge" | "$BIN/lpm-release" run --data "$ROOT/printer" \
+    --directory "127.0.0.1:$DIR_PORT" --directory-fingerprint "$DIR_FP" --device "file://$DEVICE_DIR" \
+    --name "Printer 2nd floor" 2>"$ROOT/logs/release.log")
+  rc=$?
+  set -e
+  RELEASE_MS=$(($(net_ms) - t0))
+  if [[ $rc -ne 0 ]]; then
+    cat "$ROOT/logs/release.log" >&2
+    return $rc
+  fi
+}

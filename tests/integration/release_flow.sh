@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Issue 2, the skeleton flow end to end with real processes over real TLS on loopback:
+# print three jobs, badge in, check the bytes at the device, the accounting records, that a
+# second badge-in prints nothing while printed jobs stay for reprint, and that a later job is
+# released by the next badge-in.
+set -euo pipefail
+BIN=$(cd "${1:?usage: release_flow.sh BIN_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../../scripts/lib/network.sh"
+
+ROOT=$(mktemp -d /tmp/lpm-it.XXXXXX)
+cleanup() {
+  local rc=$?
+  net_down
+  if [[ $rc -ne 0 ]]; then
+    echo "---- logs ($ROOT/logs) ----" >&2
+    tail -n 40 "$ROOT"/logs/*.log >&2 || true
+  fi
+  rm -rf "$ROOT"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+passed=0
+check() { # check "what" condition...
+  local what=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "ok - $what"
+  else
+    fail "$what"
+  fi
+}
+
+net_up "$ROOT" >"$ROOT/up.log"
+
+mkdir -p "$ROOT/docs"
+head -c 150000 /dev/urandom >"$ROOT/docs/a.pdf"
+printf 'hello from the integration test\n' >"$ROOT/docs/b.txt"
+head -c 3000000 /dev/urandom >"$ROOT/docs/c.bin"
+declare -A want
+for f in a.pdf b.txt c.bin; do
+  out=$("$BIN/lpm" print "$ROOT/docs/$f" --socket "$AGENT_SOCK")
+  job=$(awk '/^job /{print $2}' <<<"$out")
+  [[ -n $job ]] || fail "lpm print $f printed no job id: $out"
+  want[$job]=$(sha256sum "$ROOT/docs/$f" | cut -d' ' -f1)
+done
+check "three jobs held by the agent" test "$("$BIN/lpm" jobs --socket "$AGENT_SOCK" | grep -c held)" -eq 3
+
+net_release "$BADGE"
+check "the station reports three released jobs" grep -q "released 3 job" <<<"$STEP_OUT"
+for job in "${!want[@]}"; do
+  file=$(ls "$DEVICE_DIR"/"$job".* 2>/dev/null | head -n 1)
+  check "job $job reached the device" test -n "$file"
+  check "bytes at the device equal the bytes submitted ($job)" \
+    test "$(sha256sum "$file" | cut -d' ' -f1)" = "${want[$job]}"
+done
+
+# The agent posts at once (ReportingInterval 0); give it a moment to reach the server.
+"$BIN/lpm" console enroll --data "$ROOT/console" --directory "127.0.0.1:$DIR_PORT" \
+  --directory-fingerprint "$DIR_FP" --token "$TOKEN_CONSOLE" >/dev/null
+report() {
+  "$BIN/lpm" report --data "$ROOT/console" --accounting "127.0.0.1:$ACCT_PORT" --accounting-fingerprint "$ACCT_FP"
+}
+jobs_counted() { report | awk -v u="$USER_ID" '$1 == u {print $2}'; }
+for ((i = 0; i < 100; i++)); do
+  [[ $(jobs_counted) == 3 ]] && break
+  sleep 0.1
+done
+check "the accounting server holds exactly three printed records" test "$(jobs_counted)" = 3
+
+count_device() { find "$DEVICE_DIR" -type f | wc -l; }
+net_release "$BADGE"
+check "a fresh station and a fresh badge-in print nothing" grep -q "released 0 job" <<<"$STEP_OUT"
+check "the device still holds three documents" test "$(count_device)" -eq 3
+check "printed jobs are kept for reprint" test "$("$BIN/lpm" jobs --socket "$AGENT_SOCK" | grep -c printed)" -eq 3
+
+printf 'submitted after the first release\n' >"$ROOT/docs/d.txt"
+out=$("$BIN/lpm" print "$ROOT/docs/d.txt" --socket "$AGENT_SOCK")
+late=$(awk '/^job /{print $2}' <<<"$out")
+net_release "$BADGE"
+check "the next badge-in releases the job submitted later" grep -q "released 1 job" <<<"$STEP_OUT"
+check "the late job is at the device" test -n "$(ls "$DEVICE_DIR"/"$late".* 2>/dev/null)"
+for ((i = 0; i < 100; i++)); do
+  [[ $(jobs_counted) == 4 ]] && break
+  sleep 0.1
+done
+check "four printed records, none counted twice" test "$(jobs_counted)" = 4
+
+echo "$passed passed, 0 failed"

@@ -2,7 +2,7 @@
 # The project's two front doors on a fresh Debian 12 machine (run as root):
 #   ./bootstrap.sh demo    install what is missing, build, run the whole network on loopback
 #   ./bootstrap.sh check   install what is missing, build, run every test (plus ASan/UBSan)
-#   ./bootstrap.sh bench   install what is missing, build (release), run the benchmarks
+#   ./bootstrap.sh bench   install what is missing, build (optimised), run the benchmarks
 #   ./bootstrap.sh deps    only install the packages
 set -euo pipefail
 cd "$(dirname "$0")"

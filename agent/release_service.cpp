@@ -180,7 +180,9 @@ void handle_fetch(ReleaseContext &ctx, const proto::CallPtr &call) {
   header.sha256 = job->sha256;
   proto::MapWriter w;
   header.write(w);
-  call->reply_stream(w, std::make_unique<SpoolSource>(fd, ctx.store, job->id, req.claim));
+  // The stored digest goes along: a spool file damaged on disk ends in checksum_mismatch, never
+  // in a completed stream.
+  call->reply_stream(w, std::make_unique<SpoolSource>(fd, ctx.store, job->id, req.claim), job->sha256);
 }
 
 void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {

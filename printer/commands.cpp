@@ -131,6 +131,7 @@ int command_run(const RunArgs &args) {
   options.directory_fingerprint = directory->fingerprint;
   options.release.connect_timeout_ms = args.timeout_ms;
   options.release.printer_name = args.name;
+  options.no_resume = args.no_resume;
   if (options.release.printer_name.empty()) {
     auto store = StationStore::open(args.data);
     if (!store.ok()) return fail(store.error());

@@ -29,6 +29,7 @@ struct RunArgs {
   std::string directory_fingerprint;
   std::string device;         // file:///DIR
   uint32_t timeout_ms = 2000; // connect + handshake, per address
+  bool no_resume = false;     // forget TLS sessions before each badge (benchmarks of cold handshakes)
   std::string name;           // printer name reported with jobs; default: the enrolled name
 };
 // Releases the badges read from standard input until its end.

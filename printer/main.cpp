@@ -34,6 +34,8 @@ int main(int argc, char **argv) {
   run_cmd
       ->add_option("--timeout-ms", run.timeout_ms, "Connect + TLS handshake timeout per workstation address")
       ->check(CLI::Range(1u, 600000u));
+  run_cmd->add_flag("--no-resume", run.no_resume,
+                    "Forget TLS sessions before each badge, so every workstation contact is a full handshake");
   run_cmd->add_option("--name", run.name, "Printer name reported with each job (default: the enrolled name)");
 
   try {

@@ -1,5 +1,7 @@
 #include "release_station.h"
 
+#include <cstdio>
+
 #include "lpm/ids.h"
 #include "lpm/log.h"
 
@@ -23,7 +25,8 @@ void ReleaseStation::connect(std::function<void(Status)> done) {
 }
 
 void ReleaseStation::release_badge(const std::string &badge, std::function<void(BadgeOutcome)> done) {
-  int64_t started_ms = mono_ms();
+  int64_t started_ns = mono_ns();
+  if (options_.no_resume) tls_->clear_sessions();
   proto::BadgeInRequest req;
   req.badge = badge;
   proto::MapWriter w;
@@ -32,7 +35,7 @@ void ReleaseStation::release_badge(const std::string &badge, std::function<void(
   std::string shown = printable(badge);
   directory_->call(
       proto::op::badge_in, std::move(w),
-      [self, shown, started_ms, done = std::move(done)](Result<proto::Response> r) {
+      [self, shown, started_ns, done = std::move(done)](Result<proto::Response> r) {
         BadgeOutcome outcome;
         if (!r.ok()) {
           outcome.error = r.error();
@@ -53,10 +56,11 @@ void ReleaseStation::release_badge(const std::string &badge, std::function<void(
           return;
         }
         outcome.known = true;
-        self->release_for(*who, [self, who, started_ms, outcome, done](uint64_t printed) mutable {
+        self->release_for(*who, [self, who, started_ns, outcome, done](uint64_t printed) mutable {
           std::string name = printable(who->display_name.empty() ? who->user : who->display_name);
-          self->out_("released " + std::to_string(printed) + " job(s) for " + name + " in " +
-                     std::to_string(mono_ms() - started_ms) + " ms");
+          char took[32];
+          std::snprintf(took, sizeof took, "%.3f", static_cast<double>(mono_ns() - started_ns) / 1e6);
+          self->out_("released " + std::to_string(printed) + " job(s) for " + name + " in " + took + " ms");
           outcome.jobs_printed = printed;
           done(outcome);
         });

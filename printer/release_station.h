@@ -21,6 +21,7 @@ struct StationOptions {
   proto::Endpoint directory;
   proto::Fingerprint directory_fingerprint;
   ReleaseSettings release;
+  bool no_resume = false; // forget TLS sessions before each badge
 };
 
 struct BadgeOutcome {

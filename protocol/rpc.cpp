@@ -59,16 +59,19 @@ void Call::fail(const Error &error) {
   }
 }
 
-void Call::reply_stream(const MapWriter &header, std::unique_ptr<ChunkSource> source) {
+void Call::reply_stream(const MapWriter &header, std::unique_ptr<ChunkSource> source, Bytes expected_sha256) {
   if (answered_) return;
   answered_ = true;
   auto p = peer_.lock();
   if (!p) return;
   p->send_frame(encode_result(id_, header));
   std::weak_ptr<Peer> weak = p;
-  p->start_pump(id_, std::move(source), [weak](Status) {
-    if (auto peer = weak.lock()) peer->call_answered();
-  });
+  p->start_pump(
+      id_, std::move(source),
+      [weak](Status) {
+        if (auto peer = weak.lock()) peer->call_answered();
+      },
+      std::move(expected_sha256));
 }
 
 void Call::receive_stream(std::unique_ptr<ChunkSink> sink, std::function<void(std::shared_ptr<Call>, Status)> done) {
@@ -380,8 +383,10 @@ void Peer::call_download(std::string_view op, const MapWriter &args, std::unique
   send_request(op, args, std::move(p));
 }
 
-void Peer::start_pump(std::string id, std::unique_ptr<ChunkSource> source, std::function<void(Status)> after) {
+void Peer::start_pump(std::string id, std::unique_ptr<ChunkSource> source, std::function<void(Status)> after,
+                      Bytes expected_sha256) {
   auto pump = std::make_unique<Pump>();
+  pump->expected_sha256 = std::move(expected_sha256);
   pump->id = std::move(id);
   pump->source = std::move(source);
   pump->hash = std::make_unique<Sha256>();
@@ -408,7 +413,13 @@ void Peer::run_pumps() {
         break;
       }
       if (*n == 0) {
-        send_frame(encode_end(p.id, p.hash->finish(), p.bytes));
+        Bytes digest = p.hash->finish();
+        if (!p.expected_sha256.empty() && digest != p.expected_sha256) {
+          status = make_error(Errc::checksum_mismatch, "the stored data does not match its recorded SHA-256");
+          send_frame(encode_error(p.id, status.error()));
+        } else {
+          send_frame(encode_end(p.id, digest, p.bytes));
+        }
         finished = true;
         break;
       }

@@ -3,8 +3,8 @@
 # BUILD/bench/results.jsonl.
 #   release_latency_*: badge-in to the document complete at the device, through one long-running
 #     release station, cold (every TLS handshake full) and resumed (sessions reused), p50/p99.
-#   stream_throughput: one large job from the agent's store to the device, MB/s, beside a floor
-#     measured in the same run (copying the same file with cat, the disk-to-disk cost).
+#   stream_throughput: one large job from the agent's store to the device, MiB/s, beside a floor
+#     measured in the same run (cat of the same file plus sync: the disk-to-disk cost).
 # Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,8 +71,8 @@ for mode in cold resumed; do
   echo "release latency, $mode TLS: $RELEASES releases of a $DOC_BYTES-byte document ..." >&2
   run_series "$mode"
   count=$(wc -l <"$ROOT/$mode.ms")
-  full=$(grep -c 'handshake full' "$ROOT/$mode.out" || true)
-  resumed=$(grep -c 'handshake resumed' "$ROOT/$mode.out" || true)
+  full=$(grep -c 'full handshake' "$ROOT/$mode.out" || true)
+  resumed=$(grep -c 'resumed handshake' "$ROOT/$mode.out" || true)
   hit=$(awk -v r="$resumed" -v f="$full" 'BEGIN {t = r + f; if (t == 0) print 0; else printf "%.3f", r / t}')
   for p in 50 99; do
     emit "{\"name\":\"release_latency_${mode}_p$p\",\"value\":$(percentile "$ROOT/$mode.ms" $p),\"unit\":\"ms\",\"releases\":$count,\"document_bytes\":$DOC_BYTES,\"resumption_hit_rate\":$hit}"

@@ -121,9 +121,10 @@ struct Server {
     d->on("get", [](CallPtr call) {
       uint64_t n = call->args().u64("bytes");
       if (!call->args().ok()) return call->fail(call->args().error());
+      Bytes expected = call->args().opt_bin("expect_sha256", 32);
       MapWriter header;
       header.u64("size", n);
-      call->reply_stream(header, std::make_unique<PatternSource>(n));
+      call->reply_stream(header, std::make_unique<PatternSource>(n), expected);
     });
     auto on_accept = [this, d](StreamPtr s) {
       PeerOptions o;
@@ -351,6 +352,37 @@ TEST_CASE("RPC: a 5 MiB download arrives whole and verified", "[rpc][stream]") {
   REQUIRE(e.ok());
   CHECK(empty_report->finished);
   CHECK(empty_report->finish_sha256 == sha256({}));
+
+  client->close();
+  client.reset();
+  f.finish();
+}
+
+TEST_CASE("RPC: a download whose data no longer matches its stored SHA-256 ends in checksum_mismatch",
+          "[rpc][stream]") {
+  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  INFO(transport_name(f.server.transport));
+  auto client = connected(f.server);
+  constexpr uint64_t bytes = 300000;
+
+  // The digest the server recorded: right for the pattern, then one bit off.
+  Bytes good = pattern_sha256(bytes);
+  MapWriter right;
+  right.u64("bytes", bytes).bin("expect_sha256", good);
+  auto ok_report = std::make_shared<SinkReport>();
+  auto r = client->call_download("get", right, std::make_unique<PatternSink>(ok_report));
+  REQUIRE(r.ok());
+  CHECK(ok_report->finished);
+
+  Bytes bad = good;
+  bad[0] ^= 1;
+  MapWriter wrong;
+  wrong.u64("bytes", bytes).bin("expect_sha256", bad);
+  auto bad_report = std::make_shared<SinkReport>();
+  auto e = client->call_download("get", wrong, std::make_unique<PatternSink>(bad_report));
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.error().code == Errc::checksum_mismatch);
+  CHECK_FALSE(bad_report->finished); // the sink is never told the stream was good
 
   client->close();
   client.reset();

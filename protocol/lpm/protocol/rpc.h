@@ -67,8 +67,10 @@ public:
   void reply(const MapWriter &result);
   void fail(Errc code, std::string message);
   void fail(const Error &error);
-  // Answers with `header`, then streams `source` in chunks, then the end frame.
-  void reply_stream(const MapWriter &header, std::unique_ptr<ChunkSource> source);
+  // Answers with `header`, then streams `source` in chunks, then the end frame. With
+  // `expected_sha256` (a stored digest), a source whose bytes hash differently ends the stream
+  // with a checksum_mismatch error instead of the end frame: corrupted data is never vouched for.
+  void reply_stream(const MapWriter &header, std::unique_ptr<ChunkSource> source, Bytes expected_sha256 = {});
   // For ops registered with Dispatcher::on_upload: where the request's stream goes. `done`
   // runs once with ok after the end frame verified, or with the error that stopped it.
   void receive_stream(std::unique_ptr<ChunkSink> sink, std::function<void(std::shared_ptr<Call>, Status)> done);
@@ -146,7 +148,8 @@ public:
 
   // Internal (Call only).
   void send_frame(const Bytes &body);
-  void start_pump(std::string id, std::unique_ptr<ChunkSource> source, std::function<void(Status)> after);
+  void start_pump(std::string id, std::unique_ptr<ChunkSource> source, std::function<void(Status)> after,
+                  Bytes expected_sha256 = {});
   void call_answered();
 
   explicit Peer(StreamPtr stream, PeerOptions options);
@@ -166,6 +169,7 @@ private:
     std::unique_ptr<Sha256> hash;
     uint64_t bytes = 0;
     std::function<void(Status)> after;
+    Bytes expected_sha256; // empty: nothing to compare with
   };
 
   void on_open();

@@ -13,6 +13,7 @@
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
+#include "lpm/protocol/enroll.h"
 #include "lpm/protocol/keys.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
@@ -98,42 +99,20 @@ int command_enroll(const EnrollArgs &args) {
   auto directory = proto::parse_endpoint(args.directory);
   if (!directory.ok()) return fail(directory.error());
 
-  proto::EnrollResult enrolled;
-  {
-    CommandLoop loop;
-    auto ctx = proto::TlsContext::create(proto::TlsContext::Side::client, *identity);
-    if (!ctx.ok()) return fail(ctx.error());
-    proto::ConnectOptions co;
-    co.pins = {args.directory_fingerprint};
-    auto client = proto::SyncClient::connect_tls(loop.get(), *ctx, *directory, co, proto::role::accounting);
-    if (!client.ok())
-      return fail(
-          make_error(client.error().code, "directory " + args.directory + ": " + client.error().message));
-    proto::EnrollRequest req;
-    req.token = args.token;
-    req.kind = proto::EnrollKind::accounting;
-    req.name = args.name.empty() ? host_name() : args.name;
-    proto::MapWriter w;
-    req.write(w);
-    auto answer = (*client)->call(proto::op::enroll, w);
-    (*client)->close();
-    if (!answer.ok()) return fail(answer.error());
-    proto::MapReader reader = answer->reader();
-    enrolled.read(reader);
-    if (!reader.ok())
-      return fail(
-          make_error(Errc::protocol_error, "the directory's enroll answer: " + reader.error().message));
-  }
+  auto enrolled = proto::enroll_with_directory(
+      *identity, *directory, args.directory_fingerprint, proto::EnrollKind::accounting,
+      args.name.empty() ? host_name() : args.name, args.token, proto::role::accounting);
+  if (!enrolled.ok()) return fail(enrolled.error());
 
   Enrollment e;
-  e.service_id = enrolled.id;
+  e.service_id = enrolled->id;
   e.directory_address = directory->to_string();
   e.directory_fingerprint = args.directory_fingerprint;
-  e.ticket_key = enrolled.ticket_key;
+  e.ticket_key = enrolled->ticket_key;
   e.enrolled_ms = wall_ms();
   Status saved = enrollment_save(state_db_path(args.data), e);
   if (!saved.ok()) return fail(saved.error());
-  std::printf("enrolled %s\n", enrolled.id.c_str());
+  std::printf("enrolled %s\n", enrolled->id.c_str());
   return 0;
 }
 

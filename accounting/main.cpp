@@ -1,5 +1,4 @@
 // lpm-accounting: the command line. Parsing only; each command lives in commands.cpp.
-#include <csignal>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -27,9 +26,8 @@ const CLI::Validator kEndpoint(
 } // namespace
 
 int main(int argc, char **argv) {
+  lpm::proto::ignore_sigpipe();
   lpm::log_set_component("accounting");
-  // A peer that vanishes mid-write must cost an error value, not the process.
-  std::signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{"lpm-accounting: stores each job record once and answers reports"};
   app.require_subcommand(1);

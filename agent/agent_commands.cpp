@@ -3,9 +3,9 @@
 
 #include "agent_commands.h"
 #include "agent_state.h"
-#include "directory_client.h"
 #include "enrollment.h"
 #include "lpm/log.h"
+#include "lpm/protocol/enroll.h"
 
 namespace lpm::agent {
 
@@ -33,12 +33,23 @@ Status agent_enroll(const packaging::AgentConfig &config, const std::string &tok
   if (!identity.ok()) return identity.error();
   auto state = agent_state_open(config);
   if (!state.ok()) return state.error();
-  auto enrollment = directory_enroll(config.directory, *identity, token, name.empty() ? host_name() : name);
-  if (!enrollment.ok()) return enrollment.error();
-  Status s = enrollment_save(*state->db, *enrollment);
+  if (!config.directory.configured())
+    return make_error(Errc::bad_request,
+                      "configuration.xml has no <Directory> with an <Address> and a <Fingerprint>");
+  auto enrolled = proto::enroll_with_directory(*identity, config.directory.addresses,
+                                               config.directory.fingerprints, proto::EnrollKind::workstation,
+                                               name.empty() ? host_name() : name, token, proto::role::agent);
+  if (!enrolled.ok()) return enrolled.error();
+  // Release tickets are verified with this key: one that does not parse would refuse every release.
+  auto ticket_key = proto::PublicKey::from_der(enrolled->ticket_key);
+  if (!ticket_key.ok())
+    return make_error(Errc::bad_request,
+                      "the directory's ticket key does not parse: " + ticket_key.error().message);
+  Enrollment enrollment{enrolled->id, enrolled->ticket_key};
+  Status s = enrollment_save(*state->db, enrollment);
   if (!s.ok()) return s;
-  LPM_INFO("enrolled as workstation %s", enrollment->workstation_id.c_str());
-  std::printf("workstation %s\n", enrollment->workstation_id.c_str());
+  LPM_INFO("enrolled as workstation %s", enrollment.workstation_id.c_str());
+  std::printf("workstation %s\n", enrollment.workstation_id.c_str());
   std::fflush(stdout);
   return {};
 }

@@ -1,8 +1,8 @@
-// The agent as a client of the directory: enrollment (blocking, for `lpm-agent enroll`) and the
-// registrar, which keeps the directory told which users have held jobs here (DESIGN §4,
-// "Register"): on connect, whenever a user's held count changes, and every 60 s (heartbeat;
-// the directory's lease is 120 s). A user whose count fell to 0 is sent once with 0
-// (withdrawal). While the directory is down the link retries with backoff.
+// The agent as a client of the directory: the registrar, which keeps the directory told which
+// users have held jobs here (DESIGN §4, "Register"): on connect, whenever a user's held count
+// changes, and every 60 s (heartbeat; the directory's lease is 120 s). A user whose count fell to
+// 0 is sent once with 0 (withdrawal). While the directory is down the link retries with backoff.
+// Enrollment (`lpm-agent enroll`) is proto::enroll_with_directory.
 #pragma once
 
 #include <uv.h>
@@ -22,12 +22,6 @@
 namespace lpm::agent {
 
 inline constexpr uint64_t kHeartbeatMs = 60 * 1000;
-
-// Enrolls this workstation: pinned TLS to the directory with our identity, op enroll with the
-// token, kind workstation. Returns the workstation id and the ticket key (checked to parse).
-Result<Enrollment> directory_enroll(const packaging::ServiceConfig &directory,
-                                    std::shared_ptr<proto::Identity> identity, const std::string &token,
-                                    const std::string &name);
 
 // The addresses the agent reports: the IP of ReleaseListen unless it is a wildcard.
 std::vector<std::string> reported_addresses(const proto::Endpoint &release_listen);

@@ -7,6 +7,7 @@
 #include "agent_commands.h"
 #include "lpm/log.h"
 #include "lpm/packaging/configuration.h"
+#include "lpm/protocol/stream.h"
 
 namespace {
 
@@ -19,6 +20,7 @@ int report(const lpm::Status &status) {
 } // namespace
 
 int main(int argc, char **argv) {
+  lpm::proto::ignore_sigpipe();
   lpm::log_set_component("agent");
   CLI::App app{
       "lpm-agent: holds print jobs on this workstation until their owner releases them at a printer"};

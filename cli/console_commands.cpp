@@ -9,6 +9,7 @@
 #include "command_loop.h"
 #include "commands.h"
 #include "console_store.h"
+#include "lpm/protocol/enroll.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
 #include "table.h"
@@ -83,14 +84,9 @@ int command_console_enroll(const ConsoleEnrollArgs &args) {
   auto identity = console_create(args.data);
   if (!identity.ok()) return fail(identity.error());
 
-  proto::EnrollRequest req;
-  req.token = args.token;
-  req.kind = proto::EnrollKind::console;
-  req.name = args.name.empty() ? host_name() : args.name;
-  proto::MapWriter w;
-  req.write(w);
-  auto enrolled =
-      console_request<proto::EnrollResult>(*identity, "directory", *directory, proto::op::enroll, w);
+  auto enrolled = proto::enroll_with_directory(
+      *identity, directory->endpoint, directory->fingerprint, proto::EnrollKind::console,
+      args.name.empty() ? host_name() : args.name, args.token, proto::role::console);
   if (!enrolled.ok()) return fail(enrolled.error());
   std::printf("enrolled %s\n", enrolled->id.c_str());
   return 0;

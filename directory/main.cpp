@@ -14,6 +14,7 @@
 #include "directory_store.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
+#include "lpm/protocol/stream.h"
 
 using namespace lpm;
 using namespace lpm::directory;
@@ -112,8 +113,6 @@ int cmd_serve(const std::string &data, const std::string &listen_text) {
   if (!keys.ok()) return fail(keys.error());
   auto store = folder_open_store(data);
   if (!store.ok()) return fail(store.error());
-  // A peer that vanishes mid-write must cost an error value, not the process.
-  std::signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -145,6 +144,7 @@ int cmd_serve(const std::string &data, const std::string &listen_text) {
 } // namespace
 
 int main(int argc, char **argv) {
+  lpm::proto::ignore_sigpipe();
   lpm::log_set_component("directory");
 
   CLI::App app{"lpm-directory: users, badges, enrolled keys, who holds jobs where, and release tickets"};

@@ -10,6 +10,7 @@
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
+#include "lpm/protocol/enroll.h"
 #include "lpm/protocol/keys.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
@@ -65,42 +66,9 @@ int command_enroll(const EnrollArgs &args) {
   if (!identity.ok()) return fail(identity.error());
   auto store = StationStore::open(args.data);
   if (!store.ok()) return fail(store.error());
-  auto tls = proto::TlsContext::create(proto::TlsContext::Side::client, *identity);
-  if (!tls.ok()) return fail(tls.error());
-
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  Result<proto::EnrollResult> enrolled = make_error(Errc::internal, "not sent");
-  {
-    proto::ConnectOptions options;
-    options.pins = {directory->fingerprint};
-    auto client =
-        proto::SyncClient::connect_tls(&loop, *tls, directory->endpoint, options, proto::role::printer);
-    if (!client.ok()) {
-      enrolled =
-          make_error(client.error().code, "directory " + args.directory + ": " + client.error().message);
-    } else {
-      proto::EnrollRequest req;
-      req.token = args.token;
-      req.kind = proto::EnrollKind::printer;
-      req.name = args.name;
-      proto::MapWriter w;
-      req.write(w);
-      auto r = (*client)->call(proto::op::enroll, w);
-      if (!r.ok()) {
-        enrolled = r.error();
-      } else {
-        proto::EnrollResult result;
-        auto reader = r->reader();
-        result.read(reader);
-        enrolled = reader.ok() ? Result<proto::EnrollResult>(std::move(result))
-                               : Result<proto::EnrollResult>(reader.error());
-      }
-      (*client)->close();
-    }
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&loop) != 0) LPM_WARN("handles were left open on the loop");
+  auto enrolled =
+      proto::enroll_with_directory(*identity, directory->endpoint, directory->fingerprint,
+                                   proto::EnrollKind::printer, args.name, args.token, proto::role::printer);
   if (!enrolled.ok()) return fail(enrolled.error());
 
   Enrollment e;

@@ -3,8 +3,10 @@
 
 #include "commands.h"
 #include "lpm/log.h"
+#include "lpm/protocol/stream.h"
 
 int main(int argc, char **argv) {
+  lpm::proto::ignore_sigpipe();
   lpm::log_set_component("release");
   CLI::App app{"lpm-release: badge in at a printer and pull the user's held jobs from their workstations"};
   app.require_subcommand(1);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 
 #include "detail/socket_stream.h"
@@ -497,6 +498,10 @@ Result<std::shared_ptr<Listener>> Listener::listen_pipe(uv_loop_t *loop, const s
     return s.error();
   }
   return std::shared_ptr<Listener>(l);
+}
+
+void ignore_sigpipe() {
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 bool run_until(uv_loop_t *loop, const std::function<bool()> &done, uint32_t timeout_ms) {

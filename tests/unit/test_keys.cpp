@@ -1,7 +1,6 @@
 // Keys, signatures, fingerprints and on-disk identities (ECDSA P-256 on mbedTLS).
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <sys/stat.h>
@@ -13,28 +12,13 @@
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/keys.h"
+#include "transport_support.h"
 
 using namespace lpm;
 using namespace lpm::proto;
+using lpm::test::TempDir;
 
 namespace {
-
-// A fresh folder under /tmp, removed with everything in it when the test ends.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/lpm-test-keys-XXXXXX";
-    char *made = ::mkdtemp(tmpl);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-};
 
 Bytes text_bytes(std::string_view s) {
   return Bytes(s.begin(), s.end());

@@ -1,5 +1,7 @@
-// Shared by the transport tests (test_tls.cpp, test_rpc.cpp): a temporary folder, an event loop
-// with a watchdog, and a byte pattern that reveals lost, duplicated or reordered bytes.
+// Shared by the unit tests: a temporary folder and identities (every test binary: component
+// tests have tests/unit on their include path), and for the transport tests (test_tls.cpp,
+// test_rpc.cpp) an event loop with a watchdog and a byte pattern that reveals lost, duplicated or
+// reordered bytes.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -35,10 +37,16 @@ struct TempDir {
   TempDir &operator=(const TempDir &) = delete;
 };
 
-inline std::shared_ptr<proto::Identity> make_identity(const std::string &dir, const std::string &name) {
-  auto id = proto::Identity::create(dir, name, name);
+// A new identity `name` in `dir` (created if needed) whose certificate names `common_name`.
+inline std::shared_ptr<proto::Identity> make_identity(const std::string &dir, const std::string &name,
+                                                      const std::string &common_name) {
+  auto id = proto::Identity::create(dir, name, common_name);
   REQUIRE(id.ok());
   return *id;
+}
+
+inline std::shared_ptr<proto::Identity> make_identity(const std::string &dir, const std::string &name) {
+  return make_identity(dir, name, name);
 }
 
 // Identities made once per test binary: a server, a client, and a stranger nobody pins.

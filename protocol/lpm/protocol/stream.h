@@ -132,6 +132,10 @@ public:
   virtual void close() = 0;
 };
 
+// Makes a write to a socket whose peer has gone fail with EPIPE instead of killing the process:
+// libuv leaves SIGPIPE at its default (terminate). Every binary calls this first thing in main().
+void ignore_sigpipe();
+
 // Runs the loop until done() is true or timeout_ms passes; false on timeout. For tools and
 // tests that drive a few async calls to completion.
 bool run_until(uv_loop_t *loop, const std::function<bool()> &done, uint32_t timeout_ms);

@@ -1,9 +1,9 @@
-// Helpers shared by the agent's unit tests: a temporary folder, an opened store, a stored job.
+// Helpers shared by the agent's unit tests: an opened store, a stored job. Temporary folders and
+// identities come from the project's transport_support.h.
 #pragma once
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -11,23 +11,12 @@
 #include "job_store.h"
 #include "lpm/protocol/keys.h"
 #include "lpm/sqlite.h"
+#include "transport_support.h"
 
 namespace lpm::agent::test {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "lpm-test-agent-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-};
+using lpm::test::make_identity;
+using lpm::test::TempDir;
 
 inline std::shared_ptr<Db> open_db(const std::string &dir) {
   auto db = Db::open(dir + "/state.db");

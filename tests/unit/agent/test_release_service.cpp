@@ -81,12 +81,8 @@ struct ReleaseFixture {
     auto key = proto::KeyPair::generate();
     REQUIRE(key.ok());
     ticket_key = std::move(*key);
-    auto a = proto::Identity::create(dir.path, "agent", "test agent");
-    REQUIRE(a.ok());
-    agent_identity = *a;
-    auto p = proto::Identity::create(dir.path, "printer", "test printer");
-    REQUIRE(p.ok());
-    printer_identity = *p;
+    agent_identity = make_identity(dir.path, "agent", "test agent");
+    printer_identity = make_identity(dir.path, "printer", "test printer");
     // Over one chunk, so the stream is really chunked.
     document.resize(200000);
     for (size_t i = 0; i < document.size(); i++)

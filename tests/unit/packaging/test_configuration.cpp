@@ -4,32 +4,17 @@
 
 #include <sys/stat.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "lpm/files.h"
 #include "lpm/packaging/configuration.h"
+#include "transport_support.h"
 
 using namespace lpm;
 using namespace lpm::packaging;
+using lpm::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "lpm-test-config-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-};
 
 const std::string kFp1(64, 'a');
 const std::string kFp2(64, 'b');

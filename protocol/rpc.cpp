@@ -128,7 +128,18 @@ void Peer::close(Error reason) {
 void Peer::on_data(std::span<const uint8_t> data) {
   if (closed_) return;
   Status s = decoder_.feed(data, [this](std::span<const uint8_t> body) { return on_frame(body); });
-  if (!s.ok()) protocol_failure(s.error());
+  if (!s.ok()) {
+    protocol_failure(s.error());
+    return;
+  }
+  // A peer that sends requests but does not read our answers would make us queue answers
+  // without end: past kReadPauseFactor times high water we stop reading its requests until our
+  // queue drains. Streams stop themselves at high water, so only answers get this far.
+  if (!closed_ && !paused_for_output_ &&
+      stream_->queued_bytes() > kReadPauseFactor * stream_->limits().high_water_bytes) {
+    paused_for_output_ = true;
+    stream_->pause_reading();
+  }
 }
 
 void Peer::protocol_failure(const Error &error) {
@@ -396,6 +407,10 @@ void Peer::start_pump(std::string id, std::unique_ptr<ChunkSource> source, std::
 }
 
 void Peer::run_pumps() {
+  if (paused_for_output_ && !closed_ && stream_->queued_bytes() <= stream_->limits().low_water_bytes) {
+    paused_for_output_ = false;
+    stream_->resume_reading();
+  }
   // Each pump sends until the stream's queue reaches high water; on_drain brings us back.
   std::vector<uint8_t> buf(kMaxChunkBytes);
   size_t i = 0;

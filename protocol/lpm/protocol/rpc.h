@@ -124,6 +124,9 @@ struct PeerOptions {
 
 class Peer : public std::enable_shared_from_this<Peer> {
 public:
+  // Reading pauses while more than this many times the stream's high water is queued for the peer.
+  static constexpr size_t kReadPauseFactor = 4;
+
   // Takes over `stream`: sends our hello as soon as it opens, then serves and calls.
   // For accepted streams this starts them.
   static PeerPtr attach(StreamPtr stream, PeerOptions options);
@@ -199,6 +202,7 @@ private:
   std::vector<std::unique_ptr<Pump>> pumps_;
   size_t calls_in_flight_ = 0;
   Error refusal_{Errc::ok, ""};
+  bool paused_for_output_ = false; // reading stopped because the peer is not reading our answers
 };
 
 // Blocking use of the RPC layer for command-line tools and tests: runs the loop until the

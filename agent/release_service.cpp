@@ -31,6 +31,9 @@ struct Conversation {
   std::vector<std::string> users;
   proto::Fingerprint printer; // the station's TLS key, which the ticket names
   int64_t opened_ms = 0;
+  // The ticket's end. Listing stops then, and only jobs submitted before it may be claimed: a
+  // connection kept open must not release what the user prints later without badging in again.
+  int64_t expires_ms = 0;
 };
 
 // The connection's conversation, or null after failing the call with forbidden.
@@ -113,6 +116,7 @@ void handle_open_release(ReleaseContext &ctx, const proto::CallPtr &call) {
   conv->users = ticket->users;
   conv->printer = printer;
   conv->opened_ms = check.now_ms;
+  conv->expires_ms = ticket->expires_ms;
   peer->app_state = conv;
   LPM_INFO("release opened by station %.16s... from %s for %zu user(s)", printer.c_str(),
            call->peer_info().address.c_str(), conv->users.size());
@@ -128,6 +132,8 @@ void handle_list_jobs(ReleaseContext &ctx, const proto::CallPtr &call) {
   const proto::ListJobsRequest &req = *request;
   auto conv = conversation_of(call);
   if (!conv) return;
+  if (wall_ms() >= conv->expires_ms)
+    return call->fail(Errc::expired, "the release ticket has expired; badge in again");
   // Claims whose lease ended are released first, so their jobs are listed as held again.
   auto expired = ctx.store->expire_claims(wall_ms());
   if (!expired.ok()) return call->fail(expired.error());
@@ -152,7 +158,10 @@ void handle_acknowledge(ReleaseContext &ctx, const proto::CallPtr &call) {
   const proto::AcknowledgeJobRequest &req = *request;
   auto conv = conversation_of(call);
   if (!conv) return;
-  if (!visible_job(ctx, *conv, call, req.job)) return;
+  auto job = visible_job(ctx, *conv, call, req.job);
+  if (!job) return;
+  if (job->submitted_ms > conv->expires_ms)
+    return call->fail(Errc::expired, "job " + req.job + " arrived after the release ticket expired; badge in again");
   auto grant = ctx.store->claim(req.job, conv->printer, wall_ms());
   if (!grant.ok()) return call->fail(grant.error());
   LPM_INFO("job %s claimed by station %.16s...", req.job.c_str(), conv->printer.c_str());

@@ -216,8 +216,9 @@ void Peer::handle_request(Envelope env) {
   auto call = std::make_shared<Call>(shared_from_this(), env.id, env.op, std::move(env.handle), args);
   if (entry->upload) uploads_[call->id()] = call;
   entry->fn(call);
-  // An upload handler that answered at once (refused) no longer wants the stream: its chunks
-  // are then dropped as they arrive.
+  // An upload handler that answered at once (refused) no longer wants the stream: forget the
+  // call now (its chunks are dropped as they arrive), or refused requests would pile up.
+  if (entry->upload && call->answered() && !call->sink_) uploads_.erase(call->id());
 }
 
 void Peer::call_answered() {
@@ -419,6 +420,12 @@ void Peer::run_pumps() {
     bool finished = false;
     Status status;
     while (stream_->queued_bytes() <= stream_->limits().high_water_bytes || !opened_) {
+      // A closing stream drops what it is given: reading on would only burn the source.
+      if (opened_ && !stream_->is_open()) {
+        status = make_error(Errc::unavailable, "connection closing");
+        finished = true;
+        break;
+      }
       if (!opened_ && before_open_.size() > 64) break; // wait for the connection to open
       auto n = p.source->read(buf.data(), buf.size());
       if (!n.ok()) {

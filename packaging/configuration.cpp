@@ -1,5 +1,6 @@
 #include "lpm/packaging/configuration.h"
 
+#include <arpa/inet.h>
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -38,6 +39,14 @@ std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
+}
+
+// An IPv4 or IPv6 address as written (no zone id), or "localhost".
+bool ip_literal(const std::string &host) {
+  in6_addr v6{};
+  in_addr v4{};
+  return host == "localhost" || ::inet_pton(AF_INET, host.c_str(), &v4) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
 }
 
 // Reads one configuration document. Every check stops at the first problem, which is kept as
@@ -104,6 +113,10 @@ public:
     if (!t.ok()) return t.error();
     auto ep = proto::parse_endpoint(*t);
     if (!ep.ok()) return fail(label, "is not a valid address: " + ep.error().message);
+    // Names are never resolved (the agent connects to and listens on literals only), and any
+    // other host would not survive being written back: "[a]b]:1" does not parse again.
+    if (!ip_literal(ep->host))
+      return fail(label, "needs an IP address (IPv4, [IPv6]) or localhost, not \"" + ep->host + "\"");
     if (port_required && ep->port == 0) return fail(label, "needs a port other than 0");
     return ep;
   }

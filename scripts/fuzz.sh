@@ -12,7 +12,7 @@ root=$(cd "$here/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(fuzz_frame fuzz_msgpack fuzz_ticket)
+[[ ${#targets[@]} -eq 0 ]] && targets=(fuzz_frame fuzz_msgpack fuzz_ticket fuzz_config)
 build=${BUILD:-$root/build-fuzz}
 jobs=${JOBS:-2}
 

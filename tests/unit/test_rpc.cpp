@@ -82,7 +82,7 @@ Bytes pattern_sha256(uint64_t total_bytes) {
 }
 
 // A server on one transport with a few ops:
-//   echo {text} -> {text, fingerprint, uid}   the caller as the server sees it
+//   echo {text} -> {text, fingerprint, uid}   the caller as the server sees it (counted in echo_calls)
 //   put (upload) -> {bytes, sha256}           the stream goes to a PatternSink
 //   get {bytes} -> stream of that many pattern bytes, header {size}
 struct Server {
@@ -93,6 +93,9 @@ struct Server {
   std::shared_ptr<TlsContext> ctx;
   std::shared_ptr<Listener> listener;
   std::vector<std::string> accept_roles;
+  StreamLimits limits;                        // of the accepted streams
+  std::vector<std::weak_ptr<Stream>> accepted; // so a test can watch the server's side of a connection
+  uint64_t echo_calls = 0;
   std::shared_ptr<SinkReport> upload = std::make_shared<SinkReport>();
   Status upload_status = make_error(Errc::internal, "no upload finished");
   std::vector<Error> peer_closes; // on_close of each server-side Peer
@@ -101,7 +104,8 @@ struct Server {
 
   void start() {
     auto d = std::make_shared<Dispatcher>();
-    d->on("echo", [](CallPtr call) {
+    d->on("echo", [this](CallPtr call) {
+      echo_calls++;
       std::string text = call->args().str("text");
       if (!call->args().ok()) return call->fail(call->args().error());
       MapWriter w;
@@ -127,6 +131,7 @@ struct Server {
       call->reply_stream(header, std::make_unique<PatternSource>(n), expected);
     });
     auto on_accept = [this, d](StreamPtr s) {
+      accepted.push_back(s);
       PeerOptions o;
       o.role = "server";
       o.accept_roles = accept_roles;
@@ -136,11 +141,11 @@ struct Server {
     };
     if (transport == Transport::tls) {
       ctx = make_ctx(TlsContext::Side::server, ids().server);
-      auto l = Listener::listen_tls(&t.loop, ctx, Endpoint{"127.0.0.1", 0}, StreamLimits{}, on_accept);
+      auto l = Listener::listen_tls(&t.loop, ctx, Endpoint{"127.0.0.1", 0}, limits, on_accept);
       REQUIRE(l.ok());
       listener = *l;
     } else {
-      auto l = Listener::listen_pipe(&t.loop, pipe_path, 0600, StreamLimits{}, on_accept);
+      auto l = Listener::listen_pipe(&t.loop, pipe_path, 0600, limits, on_accept);
       REQUIRE(l.ok());
       listener = *l;
     }
@@ -232,8 +237,10 @@ struct RawClient {
 struct Fixture {
   TestLoop t;
   Server server;
-  explicit Fixture(Transport transport, std::vector<std::string> accept_roles = {}) : server(t, transport) {
+  explicit Fixture(Transport transport, std::vector<std::string> accept_roles = {}, StreamLimits limits = {})
+      : server(t, transport) {
     server.accept_roles = std::move(accept_roles);
+    server.limits = limits;
     server.start();
   }
   // Stops the server, runs the loop until everything is closed, closes it.
@@ -562,4 +569,187 @@ TEST_CASE("RPC: a client meeting a server one major version ahead fails to conne
   (*l)->close();
   t.run();
   t.finish();
+}
+
+namespace {
+
+// The text of echo request i: about 4 KiB, different for every i, so an answer that is lost,
+// repeated or out of place shows.
+std::string flood_text(size_t i) {
+  std::string text = std::to_string(i) + ":";
+  text.reserve(4096);
+  while (text.size() < 4096) text.push_back(static_cast<char>('a' + (i + text.size()) % 26));
+  return text;
+}
+
+// A client that keeps sending echo requests (as fast as its own send queue allows) but does not
+// read the answers until told to, then checks that they arrive exactly once and in order.
+struct FloodClient {
+  Server &server;
+  size_t total;
+  StreamPtr stream;
+  FrameDecoder decoder;
+  std::vector<std::string> ids; // of the requests sent, in order
+  bool reading = false;
+  bool hello_seen = false;
+  size_t answers = 0; // answers checked so far (in order)
+  std::string problem; // the first thing that was wrong (callbacks must not throw)
+  bool closed = false;
+  Error close_reason{Errc::internal, "not closed"};
+
+  FloodClient(Server &s, size_t requests) : server(s), total(requests) { ids.reserve(requests); }
+
+  void note(std::string what) {
+    if (problem.empty()) problem = std::move(what);
+  }
+
+  void send_more() {
+    while (ids.size() < total && stream->queued_bytes() <= stream->limits().high_water_bytes) {
+      ids.push_back(uuid_v7());
+      MapWriter args;
+      args.str("text", flood_text(ids.size() - 1));
+      stream->write(frame(encode_request(ids.back(), "echo", args)));
+    }
+  }
+
+  Status on_frame(std::span<const uint8_t> body) {
+    auto env = decode_envelope(body);
+    if (!env.ok()) return env.error();
+    if (!hello_seen) {
+      hello_seen = true;
+      if (env->kind != FrameKind::hello) note("the first frame is not hello");
+      return {};
+    }
+    size_t i = answers++;
+    if (i >= ids.size()) {
+      note("answer " + std::to_string(i) + " arrived for a request never sent");
+    } else if (env->kind != FrameKind::result) {
+      note("answer " + std::to_string(i) + " is not a result: " + env->error.to_string());
+    } else if (env->id != ids[i]) {
+      note("answer " + std::to_string(i) + " carries the id of another request");
+    } else {
+      MapReader result(*env->body, "result");
+      if (result.str("text") != flood_text(i)) note("answer " + std::to_string(i) + " has the wrong text");
+    }
+    if (answers == total) stream->close();
+    return {};
+  }
+
+  void connect() {
+    Stream::Handlers h;
+    h.on_open = [this] {
+      stream->write(frame(hello_frame()));
+      stream->pause_reading();
+      send_more();
+    };
+    h.on_drain = [this] { send_more(); };
+    h.on_data = [this](std::span<const uint8_t> data) {
+      if (!reading) note("data delivered while reading was paused");
+      Status s = decoder.feed(data, [this](std::span<const uint8_t> body) { return on_frame(body); });
+      if (!s.ok()) note("undecodable answer: " + s.error().to_string());
+    };
+    h.on_close = [this](const Error &e) {
+      closed = true;
+      close_reason = e;
+    };
+    stream = server.raw_connect(std::move(h));
+  }
+
+  void resume() {
+    reading = true;
+    stream->resume_reading();
+  }
+};
+
+// Watches the server's side of its connections every few milliseconds, keeping the largest
+// send queue seen, and calls on_stalled once the queue is over `threshold_bytes` and has not
+// moved for `stall_ms` (the server has stopped producing answers), or after `give_up_ms`.
+struct QueueWatch {
+  Server &server;
+  size_t threshold_bytes;
+  int64_t stall_ms;
+  int64_t give_up_ms;
+  std::function<void()> on_stalled;
+  uv_timer_t timer;
+  size_t max_queued_bytes = 0;
+  size_t last_queued_bytes = 0;
+  int64_t started_ms = mono_ms();
+  int64_t last_change_ms = mono_ms();
+  bool stalled = false;
+
+  QueueWatch(Server &s, size_t threshold, int64_t stall, int64_t give_up)
+      : server(s), threshold_bytes(threshold), stall_ms(stall), give_up_ms(give_up) {}
+
+  void start() {
+    uv_timer_init(&server.t.loop, &timer);
+    timer.data = this;
+    uv_timer_start(&timer, [](uv_timer_t *h) { static_cast<QueueWatch *>(h->data)->sample(); }, 2, 2);
+  }
+  void sample() {
+    size_t queued = 0;
+    for (const auto &weak : server.accepted)
+      if (auto s = weak.lock()) queued += s->queued_bytes();
+    max_queued_bytes = std::max(max_queued_bytes, queued);
+    int64_t now_ms = mono_ms();
+    if (queued != last_queued_bytes) {
+      last_queued_bytes = queued;
+      last_change_ms = now_ms;
+    }
+    if (stalled) return;
+    if ((queued > threshold_bytes && now_ms - last_change_ms >= stall_ms) || now_ms - started_ms >= give_up_ms) {
+      stalled = true;
+      on_stalled();
+    }
+  }
+  void stop() { uv_close(reinterpret_cast<uv_handle_t *>(&timer), nullptr); }
+};
+
+} // namespace
+
+TEST_CASE("RPC: a client that sends requests without reading the answers is paused, then gets every answer "
+          "in order", "[rpc][backpressure]") {
+  // Small limits keep the test quick: reading pauses above 4 x 256 KiB of queued answers.
+  StreamLimits limits;
+  limits.high_water_bytes = 256 << 10;
+  limits.low_water_bytes = 64 << 10;
+  const size_t pause_bytes = Peer::kReadPauseFactor * limits.high_water_bytes;
+  // One read (the stream's 64 KiB buffer) can finish a frame begun earlier and bring ~16 more
+  // requests; their answers are a little larger than the requests. Twice that is a safe margin.
+  const size_t one_read_of_answers_bytes = 2 * (64 << 10);
+  // ~24 MiB of answers: several times what the kernel's socket buffers take in (on loopback TCP
+  // here about 5 MiB), so without the pause the server's queue would grow far past the bound.
+  constexpr size_t kRequests = 6000;
+
+  Fixture f(GENERATE(Transport::tls, Transport::pipe), {}, limits);
+  INFO(transport_name(f.server.transport));
+
+  FloodClient client(f.server, kRequests);
+  uint64_t served_at_resume = 0;
+  size_t queued_at_resume = 0;
+  QueueWatch watch(f.server, pause_bytes, 200, 5000);
+  watch.on_stalled = [&] {
+    served_at_resume = f.server.echo_calls;
+    queued_at_resume = watch.last_queued_bytes;
+    client.resume();
+  };
+  watch.start();
+  client.connect();
+  f.t.run_until([&] { return client.closed; });
+  watch.stop();
+  client.stream.reset();
+
+  INFO("largest server queue " << watch.max_queued_bytes << " bytes, " << served_at_resume
+                               << " requests served before the client read");
+  INFO(client.problem);
+  CHECK(client.problem.empty());
+  CHECK(client.close_reason.code == Errc::ok);
+  CHECK(client.answers == kRequests);
+  // The server did stop: its queue reached the pause point and stayed there, with requests
+  // still unread.
+  CHECK(queued_at_resume > pause_bytes);
+  CHECK(served_at_resume < kRequests);
+  // ... and never held much more than the pause point.
+  CHECK(watch.max_queued_bytes <= pause_bytes + one_read_of_answers_bytes);
+  f.finish();
+  CHECK(f.server.echo_calls == kRequests);
 }

@@ -44,7 +44,9 @@ struct Daemon {
 
   void sweep() {
     int64_t now = wall_ms();
-    auto expired = state.jobs->expire_claims(now);
+    // Jobs whose document is still streaming keep their claim (ReleaseService::streaming_jobs).
+    auto expired =
+        state.jobs->expire_claims(now, release ? release->streaming_jobs() : std::set<std::string>{});
     if (!expired.ok())
       LPM_ERROR("claim expiry failed: %s", expired.error().to_string().c_str());
     else if (*expired > 0)

@@ -10,13 +10,17 @@ struct Move {
   JobState from;
   JobState to;
 };
-// The lifecycle, written down once; job_state.h explains each line.
+// The lifecycle, written down once; job_state.h explains each line. claimed -> printed (the
+// last entry): a reprint that is abandoned (aborted, canceled, lease expired) returns to printed,
+// the state it was claimed from, not to held: it was printed once, and held would register it
+// with the directory and release it again at the next badge-in. (printing -> printed, listed
+// already for completion, serves the same return from printing.)
 constexpr Move kAllowedMoves[] = {
     {JobState::receiving, JobState::held},   {JobState::held, JobState::claimed},
     {JobState::claimed, JobState::printing}, {JobState::printing, JobState::printed},
     {JobState::claimed, JobState::held},     {JobState::printing, JobState::held},
     {JobState::printed, JobState::claimed},  {JobState::held, JobState::deleted},
-    {JobState::printed, JobState::deleted},
+    {JobState::printed, JobState::deleted},  {JobState::claimed, JobState::printed},
 };
 } // namespace
 

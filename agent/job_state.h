@@ -7,6 +7,9 @@
 //   claimed   -> held                 the station aborted or canceled, or the lease expired
 //   printing  -> held                 (same)
 //   printed   -> claimed              reprint of a job kept by PrintAndKeepLifespan
+//   claimed   -> printed              a reprint aborted, canceled or whose lease expired: it goes
+//   printing  -> printed              back where it was claimed from (and printing -> printed is
+//                                     also how a release completes)
 //   held      -> deleted              retention (UnprintedJobsLifespan), the user or an admin
 //   printed   -> deleted              retention (PrintAndKeepLifespan)
 //

@@ -34,16 +34,29 @@ CREATE TABLE IF NOT EXISTS jobs(
   claim TEXT NOT NULL DEFAULT '',
   claim_printer TEXT NOT NULL DEFAULT '',
   claim_expires_ms INTEGER NOT NULL DEFAULT 0,
+  claim_from TEXT NOT NULL DEFAULT '',
+  claim_from_ms INTEGER NOT NULL DEFAULT 0,
   last_claim TEXT NOT NULL DEFAULT '',
   last_outcome TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_user_state ON jobs(user, state);
 )sql";
 
+// Columns added after the first schema, for a state.db created before them. state.db is shared
+// by several tables with no common version number, so the jobs table is checked column by column.
+struct AddedColumn {
+  const char *name;
+  const char *definition;
+};
+constexpr AddedColumn kAddedColumns[] = {
+    {"claim_from", "claim_from TEXT NOT NULL DEFAULT ''"},
+    {"claim_from_ms", "claim_from_ms INTEGER NOT NULL DEFAULT 0"},
+};
+
 constexpr const char *kJobColumns =
     "id, user, os_account, title, format, size_bytes, sha256, copies, sides, color, pages, submitted_ms, "
     "state, "
-    "state_ms, claim, claim_printer, claim_expires_ms, last_claim, last_outcome";
+    "state_ms, claim, claim_printer, claim_expires_ms, last_claim, last_outcome, claim_from, claim_from_ms";
 
 constexpr const char *kSpoolSuffix = ".spool";
 
@@ -70,6 +83,9 @@ Result<Job> read_job(const Stmt &st) {
   j.claim_expires_ms = st.col_int(16);
   j.last_claim = st.col_text(17);
   j.last_outcome = st.col_text(18);
+  // '' (a claim made before the column existed) returns to held, as it did then.
+  j.claim_from = st.col_text(19) == job_state_name(JobState::printed) ? JobState::printed : JobState::held;
+  j.claim_from_ms = st.col_int(20);
   return j;
 }
 
@@ -84,6 +100,24 @@ Result<std::vector<Job>> collect(Stmt &st) {
   });
   if (!s.ok()) return s.error();
   return out;
+}
+
+// Adds the columns of kAddedColumns that an older jobs table lacks.
+Status add_missing_columns(Db &db) {
+  auto info = db.prepare("PRAGMA table_info(jobs)");
+  if (!info.ok()) return info.error();
+  std::set<std::string> present;
+  Status s = for_each_row(*info, [&]() -> Status {
+    present.insert(info->col_text(1));
+    return {};
+  });
+  if (!s.ok()) return s;
+  for (const AddedColumn &c : kAddedColumns) {
+    if (present.count(c.name)) continue;
+    s = db.exec(std::string("ALTER TABLE jobs ADD COLUMN ") + c.definition);
+    if (!s.ok()) return s;
+  }
+  return {};
 }
 
 } // namespace
@@ -106,6 +140,7 @@ proto::JobInfo Job::info() const {
 
 Result<std::shared_ptr<JobStore>> JobStore::open(std::shared_ptr<Db> db, const std::string &spool_dir) {
   Status s = db->exec(kSchema);
+  if (s.ok()) s = add_missing_columns(*db);
   if (!s.ok()) return s.error();
   s = make_dirs(spool_dir, 0700);
   if (!s.ok()) return s.error();

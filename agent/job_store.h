@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ struct Job {
   std::string claim;         // current claim id ("" when none)
   std::string claim_printer; // fingerprint of the station holding the claim
   int64_t claim_expires_ms = 0;
+  // Where the current claim was taken from (held, or printed for a reprint) and when the job had
+  // entered that state: an abandoned claim returns there, a reprint keeping its printed time.
+  JobState claim_from = JobState::held;
+  int64_t claim_from_ms = 0;
   std::string last_claim;   // the claim that last finished (idempotent update-job-status)
   std::string last_outcome; // its outcome ("completed", "aborted", "canceled")
 
@@ -155,15 +160,22 @@ public:
   // forbidden when another station presents it.
   Result<Job> start_printing(const std::string &job_id, const std::string &claim, const std::string &printer,
                              int64_t now_ms);
-  // Extends a live claim's lease (long document streams).
+  // Extends the lease of the job's current claim (long document streams). A claim whose lease
+  // ran out is renewed too as long as nothing ended it: the sweep skips jobs being streamed, so
+  // a stream stalled by backpressure past the lease still holds its claim. expired when the
+  // claim is no longer the job's current one.
   Status renew_claim(const std::string &job_id, const std::string &claim, int64_t now_ms);
-  // completed: printing -> printed; aborted/canceled: claimed|printing -> held. Repeating the
+  // completed: printing -> printed; aborted/canceled: claimed|printing -> the state the claim
+  // was taken from (held, or printed with its printed time for a reprint). Repeating the
   // last finished claim's outcome returns the job unchanged. `in_transaction` runs inside the
   // transaction that changes the state (the caller queues its accounting record there).
   Result<FinishResult> finish(const FinishReport &report, int64_t now_ms,
                               const std::function<Status(const Job &)> &in_transaction);
-  // Claims whose lease ended go back to held. Returns how many moved.
-  Result<size_t> expire_claims(int64_t now_ms);
+  // Claims whose lease ended go back to where they were claimed from (held, or printed for a
+  // reprint), except those of jobs in `streaming`: their document is still being sent (a slow
+  // device under backpressure), and the stream renews the lease when it reads on. Returns how
+  // many moved.
+  Result<size_t> expire_claims(int64_t now_ms, const std::set<std::string> &streaming = {});
 
   // -- retention
   // Deletes held jobs submitted before held_before_ms and printed jobs printed before

@@ -1,5 +1,6 @@
 // Claims: exactly one release station wins a job (acknowledge-job), its claim authorises the
-// fetch and the final status until its lease ends; expired claims return the job to held.
+// fetch and the final status until its lease ends; an ended claim (aborted, canceled, expired)
+// returns the job to the state it was claimed from: held, or printed for a reprint.
 #include "job_store.h"
 #include "lpm/ids.h"
 #include "sqlite_rows.h"
@@ -36,22 +37,36 @@ bool has_claim(JobState state) {
   return state == JobState::claimed || state == JobState::printing;
 }
 
+// Ends the job's current claim (not completed) and returns the job to where the claim was taken
+// from, inside the caller's transaction. A reprint goes back to printed with its printed time
+// (state_ms), so PrintAndKeepLifespan still counts from the print. Returns the state it went to.
+Result<JobState> end_claim(JobStore &store, const Job &job, const std::string &outcome, int64_t now_ms) {
+  JobState to = job.claim_from;
+  int64_t state_ms = to == JobState::printed ? job.claim_from_ms : now_ms;
+  Status s =
+      store.move_state(job.id, job.state, to, state_ms, kEndClaimSql, bind_end_claim(job.claim, outcome));
+  if (!s.ok()) return s.error();
+  return to;
+}
+
 } // namespace
 
 // Checks that `claim` from `printer` is the job's live claim. A claim whose lease ended is
-// returned to held here, inside the caller's transaction, which the caller then commits.
+// ended here (the job returns to where it was claimed from), inside the caller's transaction,
+// which the caller then commits; held_now tells whether the job went back to held.
 // Returns the refusal, or ok.
 static Status check_claim(JobStore &store, const Job &job, const std::string &claim,
-                          const std::string &printer, int64_t now_ms, bool &expired_now) {
+                          const std::string &printer, int64_t now_ms, bool &expired_now, bool &held_now) {
   expired_now = false;
+  held_now = false;
   if (!has_claim(job.state) || job.claim != claim) return claim_refusal(job, claim);
   if (job.claim_printer != printer)
     return make_error(Errc::forbidden, "the claim on job " + job.id + " belongs to another release station");
   if (job.claim_expires_ms <= now_ms) {
-    Status s = store.move_state(job.id, job.state, JobState::held, now_ms, kEndClaimSql,
-                                bind_end_claim(job.claim, kExpiredOutcome));
-    if (!s.ok()) return s;
+    auto to = end_claim(store, job, kExpiredOutcome, now_ms);
+    if (!to.ok()) return to.error();
     expired_now = true;
+    held_now = *to == JobState::held;
     return make_error(Errc::expired,
                       "the claim's lease on job " + job.id + " has ended; acknowledge the job again");
   }
@@ -64,24 +79,30 @@ Result<ClaimGrant> JobStore::claim(const std::string &job_id, const std::string 
   auto job = get(job_id);
   if (!job.ok()) return job.error();
   JobState from = job->state;
+  // When the job entered `from`: a reprint remembers its printed time to return to it.
+  int64_t from_ms = job->state_ms;
   if (has_claim(from)) {
     if (job->claim_expires_ms > now_ms)
       return make_error(Errc::conflict, "job " + job_id + " is already claimed by a release station");
     // The previous claim's lease ended before expire_claims() saw it.
-    Status s = move_state(job_id, from, JobState::held, now_ms, kEndClaimSql,
-                          bind_end_claim(job->claim, kExpiredOutcome));
-    if (!s.ok()) return s.error();
-    from = JobState::held;
+    auto back = end_claim(*this, *job, kExpiredOutcome, now_ms);
+    if (!back.ok()) return back.error();
+    from = *back;
+    from_ms = from == JobState::printed ? job->claim_from_ms : now_ms;
   }
   if (!job_state_can_move(from, JobState::claimed))
     return make_error(Errc::conflict,
                       "job " + job_id + " is " + job_state_name(from) + " and cannot be claimed");
   ClaimGrant grant{uuid_v7(), now_ms + kClaimLeaseMs};
   Status s = move_state(job_id, from, JobState::claimed, now_ms,
-                        ", claim = ?5, claim_printer = ?6, claim_expires_ms = ?7", [&](Stmt &st) {
+                        ", claim = ?5, claim_printer = ?6, claim_expires_ms = ?7, claim_from = ?8, "
+                        "claim_from_ms = ?9",
+                        [&](Stmt &st) {
                           st.bind(5, grant.claim);
                           st.bind(6, printer);
                           st.bind(7, grant.expires_ms);
+                          st.bind(8, job_state_name(from));
+                          st.bind(9, from_ms);
                         });
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return s.error();
@@ -96,9 +117,10 @@ Result<Job> JobStore::start_printing(const std::string &job_id, const std::strin
   auto job = get(job_id);
   if (!job.ok()) return job.error();
   bool expired_now = false;
-  Status s = check_claim(*this, *job, claim, printer, now_ms, expired_now);
+  bool held_now = false;
+  Status s = check_claim(*this, *job, claim, printer, now_ms, expired_now, held_now);
   if (!s.ok()) {
-    if (expired_now && tx.commit().ok()) notify_held_changed();
+    if (expired_now && tx.commit().ok() && held_now) notify_held_changed();
     return s.error();
   }
   int64_t lease_end_ms = now_ms + kClaimLeaseMs;
@@ -117,11 +139,11 @@ Result<Job> JobStore::start_printing(const std::string &job_id, const std::strin
 }
 
 Status JobStore::renew_claim(const std::string &job_id, const std::string &claim, int64_t now_ms) {
-  auto st = db_->prepare(
-      "UPDATE jobs SET claim_expires_ms = ?1 WHERE id = ?2 AND claim = ?3 AND claim_expires_ms > ?4 "
-      "AND state IN ('claimed', 'printing')");
+  // No test of claim_expires_ms: a claim still current was ended by nobody (see job_store.h).
+  auto st = db_->prepare("UPDATE jobs SET claim_expires_ms = ?1 WHERE id = ?2 AND claim = ?3 "
+                         "AND state IN ('claimed', 'printing')");
   if (!st.ok()) return st.error();
-  Status s = st->bind(1, now_ms + kClaimLeaseMs).bind(2, job_id).bind(3, claim).bind(4, now_ms).run();
+  Status s = st->bind(1, now_ms + kClaimLeaseMs).bind(2, job_id).bind(3, claim).run();
   if (!s.ok()) return s;
   if (db_->changes() != 1)
     return make_error(Errc::expired, "the claim on job " + job_id + " is no longer live");
@@ -142,17 +164,25 @@ Result<FinishResult> JobStore::finish(const FinishReport &report, int64_t now_ms
     return FinishResult{std::move(*job), false};
 
   bool expired_now = false;
-  Status s = check_claim(*this, *job, report.claim, report.printer, now_ms, expired_now);
+  bool held_now = false;
+  Status s = check_claim(*this, *job, report.claim, report.printer, now_ms, expired_now, held_now);
   if (!s.ok()) {
-    if (expired_now && tx.commit().ok()) notify_held_changed();
+    if (expired_now && tx.commit().ok() && held_now) notify_held_changed();
     return s.error();
   }
-  JobState to = report.outcome == proto::JobOutcome::completed ? JobState::printed : JobState::held;
-  if (to == JobState::printed && job->state != JobState::printing)
-    return make_error(Errc::conflict,
-                      "job " + report.job + " cannot be completed before its document was fetched");
-  s = move_state(report.job, job->state, to, now_ms, kEndClaimSql, bind_end_claim(report.claim, outcome));
-  if (!s.ok()) return s.error();
+  JobState to = JobState::printed;
+  if (report.outcome == proto::JobOutcome::completed) {
+    if (job->state != JobState::printing)
+      return make_error(Errc::conflict,
+                        "job " + report.job + " cannot be completed before its document was fetched");
+    s = move_state(report.job, job->state, to, now_ms, kEndClaimSql, bind_end_claim(report.claim, outcome));
+    if (!s.ok()) return s.error();
+  } else {
+    // Aborted or canceled: back to where the claim was taken from (held; printed for a reprint).
+    auto back = end_claim(*this, *job, outcome, now_ms);
+    if (!back.ok()) return back.error();
+    to = *back;
+  }
   auto after = get(report.job);
   if (!after.ok()) return after.error();
   if (in_transaction) {
@@ -165,36 +195,40 @@ Result<FinishResult> JobStore::finish(const FinishReport &report, int64_t now_ms
   return FinishResult{std::move(*after), true};
 }
 
-Result<size_t> JobStore::expire_claims(int64_t now_ms) {
-  auto st = db_->prepare("SELECT id, state, claim FROM jobs WHERE state IN ('claimed', 'printing') AND "
+Result<size_t> JobStore::expire_claims(int64_t now_ms, const std::set<std::string> &streaming) {
+  auto st = db_->prepare("SELECT id FROM jobs WHERE state IN ('claimed', 'printing') AND "
                          "claim_expires_ms <= ?1 ORDER BY id LIMIT 1000");
   if (!st.ok()) return st.error();
   st->bind(1, now_ms);
-  struct Expired {
-    std::string id;
-    JobState state;
-    std::string claim;
-  };
-  std::vector<Expired> expired;
+  std::vector<std::string> expired;
   Status listed = for_each_row(*st, [&]() -> Status {
-    auto state = job_state_parse(st->col_text(1));
-    if (state) expired.push_back(Expired{st->col_text(0), *state, st->col_text(2)});
+    std::string id = st->col_text(0);
+    if (!streaming.count(id)) expired.push_back(std::move(id));
     return {};
   });
   if (!listed.ok()) return listed.error();
   size_t moved = 0;
-  for (const auto &e : expired) {
+  bool held_changed = false;
+  for (const auto &id : expired) {
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun().error();
-    Status s = move_state(e.id, e.state, JobState::held, now_ms, kEndClaimSql,
-                          bind_end_claim(e.claim, kExpiredOutcome));
-    if (s.ok()) s = tx.commit();
-    if (s.ok())
+    // Read again inside the transaction: the claim may have finished or been renewed meanwhile.
+    auto job = get(id);
+    if (!job.ok()) {
+      if (job.error().code == Errc::not_found) continue;
+      return job.error();
+    }
+    if (!has_claim(job->state) || job->claim_expires_ms > now_ms) continue;
+    auto to = end_claim(*this, *job, kExpiredOutcome, now_ms);
+    Status s = to.ok() ? tx.commit() : Status(to.error());
+    if (s.ok()) {
       moved++;
-    else if (s.error().code != Errc::conflict) // conflict: it finished meanwhile
+      held_changed = held_changed || *to == JobState::held;
+    } else if (s.error().code != Errc::conflict) { // conflict: it finished meanwhile
       return s.error();
+    }
   }
-  if (moved > 0) notify_held_changed();
+  if (held_changed) notify_held_changed();
   return moved;
 }
 

@@ -15,9 +15,11 @@ Result<std::unique_ptr<SqliteNonceStore>> SqliteNonceStore::open(std::shared_ptr
 Result<bool> SqliteNonceStore::consume(std::span<const uint8_t> nonce, int64_t expires_ms) {
   Transaction tx(*db_);
   if (!tx.begun().ok()) return tx.begun().error();
-  auto purge = db_->prepare("DELETE FROM nonces WHERE expires_ms <= ?1");
+  // Kept kTicketMaxSkewMs past their expiry: after a small backwards clock step a ticket just
+  // expired looks valid again, and its nonce must still be here to refuse the replay.
+  auto purge = db_->prepare("DELETE FROM nonces WHERE expires_ms < ?1");
   if (!purge.ok()) return purge.error();
-  Status s = purge->bind(1, wall_ms()).run();
+  Status s = purge->bind(1, wall_ms() - proto::kTicketMaxSkewMs).run();
   if (!s.ok()) return s.error();
   auto insert = db_->prepare("INSERT OR IGNORE INTO nonces(nonce, expires_ms) VALUES(?1, ?2)");
   if (!insert.ok()) return insert.error();

@@ -15,8 +15,8 @@ public:
   static Result<std::unique_ptr<SqliteNonceStore>> open(std::shared_ptr<Db> db);
 
   // True when the nonce was new (and is now recorded, durably), false for a replay. Rows of
-  // tickets that have expired are purged first: such tickets are refused before their nonce
-  // is looked at.
+  // tickets that expired more than kTicketMaxSkewMs ago are purged first: such tickets are
+  // refused before their nonce is looked at, even if the wall clock stepped back a little.
   Result<bool> consume(std::span<const uint8_t> nonce, int64_t expires_ms) override;
 
 private:

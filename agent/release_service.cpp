@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 
 #include "call_io.h"
 #include "lpm/files.h"
@@ -14,7 +15,26 @@
 
 namespace lpm::agent {
 
+struct ReleaseService::StreamingJobs {
+  std::map<std::string, int> streams; // job id -> streams sending it
+
+  void add(const std::string &job_id) { streams[job_id]++; }
+  void remove(const std::string &job_id) {
+    auto it = streams.find(job_id);
+    if (it != streams.end() && --it->second == 0) streams.erase(it);
+  }
+  bool contains(const std::string &job_id) const { return streams.count(job_id) != 0; }
+  std::set<std::string> ids() const {
+    std::set<std::string> out;
+    for (const auto &entry : streams)
+      out.insert(entry.first);
+    return out;
+  }
+};
+
 namespace {
+
+using StreamingJobs = ReleaseService::StreamingJobs;
 
 // While a document streams, the claim is renewed this often so a slow device keeps its lease.
 constexpr int64_t kLeaseRenewEveryMs = 10 * 1000;
@@ -24,6 +44,7 @@ struct ReleaseContext {
   std::shared_ptr<proto::NonceStore> nonces;
   std::shared_ptr<Outbox> outbox;
   ReleaseServiceOptions options;
+  std::shared_ptr<StreamingJobs> streaming;
 };
 
 // What open-release established on one connection.
@@ -60,13 +81,22 @@ std::optional<Job> visible_job(ReleaseContext &ctx, const Conversation &conv, co
 }
 
 // Streams a spool file; renews the claim while it runs and once more at the end, so the
-// station has a full lease left for update-job-status.
+// station has a full lease left for update-job-status. Renewal happens only when the RPC pump
+// reads, and the pump stops reading while the station does not take the data (a slow device):
+// so while this source lives its job is in `streaming`, which the claim sweep skips. The source
+// dies with the stream or the connection, and then the sweep may expire the claim as usual.
 class SpoolSource final : public proto::ChunkSource {
 public:
-  SpoolSource(int fd, std::weak_ptr<JobStore> store, std::string job_id, std::string claim)
-      : fd_(fd), store_(std::move(store)), job_id_(std::move(job_id)), claim_(std::move(claim)),
-        last_renew_ms_(wall_ms()) {}
-  ~SpoolSource() override { ::close(fd_); }
+  SpoolSource(int fd, std::weak_ptr<JobStore> store, std::shared_ptr<StreamingJobs> streaming,
+              std::string job_id, std::string claim)
+      : fd_(fd), store_(std::move(store)), streaming_(std::move(streaming)), job_id_(std::move(job_id)),
+        claim_(std::move(claim)), last_renew_ms_(wall_ms()) {
+    streaming_->add(job_id_);
+  }
+  ~SpoolSource() override {
+    streaming_->remove(job_id_);
+    ::close(fd_);
+  }
 
   Result<size_t> read(uint8_t *out, size_t max) override {
     ssize_t n;
@@ -78,8 +108,13 @@ public:
     if (n == 0 || now - last_renew_ms_ >= kLeaseRenewEveryMs) {
       last_renew_ms_ = now;
       if (auto store = store_.lock()) {
+        // The claim ended meanwhile (finished, or taken over): this document is no longer the
+        // station's to print, so the stream ends with the error instead of completing.
         Status s = store->renew_claim(job_id_, claim_, now);
-        if (!s.ok()) LPM_WARN("job %s: %s", job_id_.c_str(), s.error().to_string().c_str());
+        if (!s.ok()) {
+          LPM_WARN("job %s: stream stopped: %s", job_id_.c_str(), s.error().to_string().c_str());
+          return s.error();
+        }
       }
     }
     return static_cast<size_t>(n);
@@ -88,6 +123,7 @@ public:
 private:
   int fd_;
   std::weak_ptr<JobStore> store_;
+  std::shared_ptr<StreamingJobs> streaming_;
   std::string job_id_;
   std::string claim_;
   int64_t last_renew_ms_;
@@ -135,7 +171,7 @@ void handle_list_jobs(ReleaseContext &ctx, const proto::CallPtr &call) {
   if (wall_ms() >= conv->expires_ms)
     return call->fail(Errc::expired, "the release ticket has expired; badge in again");
   // Claims whose lease ended are released first, so their jobs are listed as held again.
-  auto expired = ctx.store->expire_claims(wall_ms());
+  auto expired = ctx.store->expire_claims(wall_ms(), ctx.streaming->ids());
   if (!expired.ok()) return call->fail(expired.error());
   JobFilter filter;
   filter.users = conv->users;
@@ -161,7 +197,11 @@ void handle_acknowledge(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto job = visible_job(ctx, *conv, call, req.job);
   if (!job) return;
   if (job->submitted_ms > conv->expires_ms)
-    return call->fail(Errc::expired, "job " + req.job + " arrived after the release ticket expired; badge in again");
+    return call->fail(Errc::expired,
+                      "job " + req.job + " arrived after the release ticket expired; badge in again");
+  // Its lease may have lapsed in state.db while a stalled stream holds it: that claim stays.
+  if (ctx.streaming->contains(req.job))
+    return call->fail(Errc::conflict, "job " + req.job + " is being sent to a release station");
   auto grant = ctx.store->claim(req.job, conv->printer, wall_ms());
   if (!grant.ok()) return call->fail(grant.error());
   LPM_INFO("job %s claimed by station %.16s...", req.job.c_str(), conv->printer.c_str());
@@ -191,7 +231,8 @@ void handle_fetch(ReleaseContext &ctx, const proto::CallPtr &call) {
   header.write(w);
   // The stored digest goes along: a spool file damaged on disk ends in checksum_mismatch, never
   // in a completed stream.
-  call->reply_stream(w, std::make_unique<SpoolSource>(fd, ctx.store, job->id, req.claim), job->sha256);
+  call->reply_stream(w, std::make_unique<SpoolSource>(fd, ctx.store, ctx.streaming, job->id, req.claim),
+                     job->sha256);
 }
 
 void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {
@@ -240,8 +281,9 @@ ReleaseService::start(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server
                       std::shared_ptr<Outbox> outbox, ReleaseServiceOptions options) {
   if (options.ticket_keys.empty())
     return make_error(Errc::internal, "the release service needs a ticket key");
+  auto streaming = std::make_shared<StreamingJobs>();
   auto ctx = std::make_shared<ReleaseContext>(
-      ReleaseContext{std::move(store), std::move(nonces), std::move(outbox), std::move(options)});
+      ReleaseContext{std::move(store), std::move(nonces), std::move(outbox), std::move(options), streaming});
   auto dispatcher = std::make_shared<proto::Dispatcher>();
   auto bind = [ctx](void (*handler)(ReleaseContext &, const proto::CallPtr &)) {
     return [ctx, handler](proto::CallPtr call) { handler(*ctx, call); };
@@ -261,7 +303,12 @@ ReleaseService::start(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server
   if (!listener.ok()) return listener.error();
   std::unique_ptr<ReleaseService> self(new ReleaseService());
   self->listener_ = std::move(*listener);
+  self->streaming_ = std::move(streaming);
   return self;
+}
+
+std::set<std::string> ReleaseService::streaming_jobs() const {
+  return streaming_ ? streaming_->ids() : std::set<std::string>{};
 }
 
 ReleaseService::~ReleaseService() {

@@ -9,7 +9,9 @@
 //   list-jobs                  held jobs of the ticket's users (printed too when asked)
 //   acknowledge-job {job}      claim + 60 s lease; conflict when another live claim holds it
 //   fetch-document {job,claim} header {size, format, sha256}, then the spool file in chunks;
-//                              the job moves claimed -> printing
+//                              the job moves claimed -> printing. While its document streams
+//                              the job is in streaming_jobs(): the claim sweep skips it
+//                              (backpressure from a slow device may stop reads past the lease)
 //   update-job-status          completed -> printed (+ a "printed" record in the outbox);
 //                              aborted/canceled -> held. Idempotent per claim and outcome.
 // Every op but open-release without an open conversation: forbidden. A job of a user the
@@ -19,6 +21,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,10 +52,16 @@ public:
   uint16_t port() const { return listener_->port(); }
   // Stops accepting and closes every station connection.
   void stop();
+  // Jobs whose document is being sent right now (from fetch-document until its stream source
+  // is destroyed: stream ended, failed, or connection gone). Pass to JobStore::expire_claims.
+  std::set<std::string> streaming_jobs() const;
+
+  struct StreamingJobs; // counted per job id (two streams may send the same job)
 
 private:
   ReleaseService() = default;
   std::unique_ptr<ServedListener> listener_;
+  std::shared_ptr<StreamingJobs> streaming_;
 };
 
 } // namespace lpm::agent

@@ -457,8 +457,12 @@ Result<std::vector<std::string>> DirectoryStore::workstation_register(const Work
                    "ON CONFLICT(workstation_id, user_id) DO UPDATE SET jobs = excluded.jobs, updated_ms = "
                    "excluded.updated_ms");
   if (!set.ok()) return set.error();
-  auto withdraw = db_->prepare("DELETE FROM holdings WHERE workstation_id = ? AND user_id = ?");
-  if (!withdraw.ok()) return withdraw.error();
+  // The report is the workstation's full set: users it does not list (an agent that restarted
+  // no longer knows whom it registered before) are withdrawn, in this same transaction.
+  auto clear = db_->prepare("DELETE FROM holdings WHERE workstation_id = ?");
+  if (!clear.ok()) return clear.error();
+  s = clear->bind(1, report.id).run();
+  if (!s.ok()) return s.error();
   std::vector<std::string> unknown_users;
   for (const auto &h : report.holdings) {
     known->bind(1, h.user);
@@ -469,12 +473,9 @@ Result<std::vector<std::string>> DirectoryStore::workstation_register(const Work
       unknown_users.push_back(h.user);
       continue;
     }
-    if (h.jobs == 0) {
-      s = withdraw->bind(1, report.id).bind(2, h.user).run();
-    } else {
-      auto jobs = static_cast<int64_t>(std::min<uint64_t>(h.jobs, std::numeric_limits<int64_t>::max()));
-      s = set->bind(1, report.id).bind(2, h.user).bind(3, jobs).bind(4, now_ms).run();
-    }
+    if (h.jobs == 0) continue; // withdrawn: cleared above
+    auto jobs = static_cast<int64_t>(std::min<uint64_t>(h.jobs, std::numeric_limits<int64_t>::max()));
+    s = set->bind(1, report.id).bind(2, h.user).bind(3, jobs).bind(4, now_ms).run();
     if (!s.ok()) return s.error();
   }
   s = tx.commit();

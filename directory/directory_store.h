@@ -51,7 +51,7 @@ struct WorkstationReport {
   uint16_t port = 0;
   std::vector<std::string> reported_addresses; // IP literals, as the agent sees itself
   std::string seen_address;                    // IP of the connection, no port
-  std::vector<proto::Holding> holdings;        // jobs == 0 withdraws that user
+  std::vector<proto::Holding> holdings;        // the full set; unlisted users or jobs == 0: withdrawn
 };
 
 // A workstation holding jobs for a user, with a live lease.
@@ -121,10 +121,11 @@ public:
   Status revoke(std::string_view id, int64_t now_ms, std::string_view actor);
 
   // ---- workstations and holdings ----
-  // Stores the workstation's port and addresses, renews its lease and applies the holdings (a
-  // count replaces the previous one; 0 withdraws), in one transaction. Holdings for users the
-  // directory does not know are skipped and returned: no badge can lead to them, and refusing
-  // the whole report would hide every other user's jobs on that workstation.
+  // Stores the workstation's port and addresses, renews its lease and replaces its holdings, in
+  // one transaction: the holdings list is the full set; users not listed (or listed with 0) are
+  // withdrawn. Holdings for users the directory does not know are skipped and returned: no badge
+  // can lead to them, and refusing the whole report would hide every other user's jobs on that
+  // workstation.
   Result<std::vector<std::string>> workstation_register(const WorkstationReport &report, int64_t now_ms);
   // Workstations holding jobs for user_id whose lease is live at now_ms, most recently seen
   // first, at most kMaxWorkstationsPerTicket.

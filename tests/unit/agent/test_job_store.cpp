@@ -263,3 +263,145 @@ TEST_CASE("job store: listing pages by id and filters by owner and state", "[age
   }
   CHECK(listed == alice);
 }
+
+TEST_CASE("job store: an abandoned reprint returns to printed, keeping its printed time",
+          "[agent][job_store]") {
+  TempDir dir;
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  Job job = store_job(*store, kAlice, "document");
+  int64_t now = wall_ms();
+  // Released once: printed at printed_ms.
+  auto first = store->claim(job.id, kPrinter, now);
+  REQUIRE(first.ok());
+  REQUIRE(store->start_printing(job.id, first->claim, kPrinter, now + 1).ok());
+  int64_t printed_ms = now + 2;
+  FinishReport completed{job.id, first->claim, kPrinter, proto::JobOutcome::completed};
+  REQUIRE(store->finish(completed, printed_ms, nullptr).ok());
+  REQUIRE(store->get(job.id)->state_ms == printed_ms);
+  int held_changes = 0;
+  store->on_held_changed = [&] { held_changes++; };
+  int64_t later = now + 1000;
+
+  auto expect_printed_again = [&] {
+    auto after = store->get(job.id);
+    REQUIRE(after.ok());
+    CHECK(after->state == JobState::printed);
+    CHECK(after->state_ms == printed_ms);
+    CHECK(after->claim.empty());
+    // Not held: the directory is not told about it, and a plain list-jobs does not offer it.
+    CHECK(store->held_counts()->empty());
+    CHECK(held_changes == 0);
+  };
+
+  auto reprint = store->claim(job.id, kOtherPrinter, later);
+  REQUIRE(reprint.ok());
+  REQUIRE(store->get(job.id)->state == JobState::claimed);
+
+  SECTION("aborted before the fetch") {
+    FinishReport aborted{job.id, reprint->claim, kOtherPrinter, proto::JobOutcome::aborted};
+    auto r = store->finish(aborted, later + 1, nullptr);
+    REQUIRE(r.ok());
+    CHECK(r->job.state == JobState::printed);
+    expect_printed_again();
+    // The repeat is idempotent and answers printed.
+    auto repeat = store->finish(aborted, later + 2, nullptr);
+    REQUIRE(repeat.ok());
+    CHECK_FALSE(repeat->changed);
+    CHECK(repeat->job.state == JobState::printed);
+  }
+
+  SECTION("canceled while printing") {
+    REQUIRE(store->start_printing(job.id, reprint->claim, kOtherPrinter, later + 1).ok());
+    auto r = store->finish(FinishReport{job.id, reprint->claim, kOtherPrinter, proto::JobOutcome::canceled},
+                           later + 2, nullptr);
+    REQUIRE(r.ok());
+    CHECK(r->job.state == JobState::printed);
+    expect_printed_again();
+  }
+
+  SECTION("lease expired, found by the sweep") {
+    REQUIRE(store->start_printing(job.id, reprint->claim, kOtherPrinter, later + 1).ok());
+    auto moved = store->expire_claims(later + 1 + kClaimLeaseMs);
+    REQUIRE(moved.ok());
+    CHECK(*moved == 1);
+    expect_printed_again();
+    auto late = store->start_printing(job.id, reprint->claim, kOtherPrinter, later + 2 + kClaimLeaseMs);
+    CHECK(late.error().code == Errc::expired);
+    // PrintAndKeepLifespan still counts from the print, not from the abandoned reprint.
+    auto removed = store->remove_expired(0, printed_ms + 1, nullptr);
+    REQUIRE(removed.ok());
+    CHECK(removed->size() == 1);
+  }
+
+  SECTION("lease expired, found by the claim check") {
+    auto late = store->start_printing(job.id, reprint->claim, kOtherPrinter, later + kClaimLeaseMs);
+    REQUIRE_FALSE(late.ok());
+    CHECK(late.error().code == Errc::expired);
+    expect_printed_again();
+  }
+
+  SECTION("lease expired, taken over by another claim which is then aborted") {
+    auto takeover = store->claim(job.id, kPrinter, later + kClaimLeaseMs + 1);
+    REQUIRE(takeover.ok());
+    CHECK(store->get(job.id)->state == JobState::claimed);
+    FinishReport aborted{job.id, takeover->claim, kPrinter, proto::JobOutcome::aborted};
+    REQUIRE(store->finish(aborted, later + kClaimLeaseMs + 2, nullptr).ok());
+    expect_printed_again();
+  }
+}
+
+TEST_CASE("job store: a claim being streamed is skipped by the sweep", "[agent][job_store]") {
+  TempDir dir;
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  Job job = store_job(*store, kAlice, "document");
+  int64_t now = wall_ms();
+  auto grant = store->claim(job.id, kPrinter, now);
+  REQUIRE(grant.ok());
+  REQUIRE(store->start_printing(job.id, grant->claim, kPrinter, now + 1).ok());
+  int64_t lapsed = now + 1 + kClaimLeaseMs;
+  auto moved = store->expire_claims(lapsed, {job.id});
+  REQUIRE(moved.ok());
+  CHECK(*moved == 0);
+  CHECK(store->get(job.id)->state == JobState::printing);
+  // The stream reads on: its renewal keeps the claim although the lease had lapsed meanwhile.
+  REQUIRE(store->renew_claim(job.id, grant->claim, lapsed + 10).ok());
+  CHECK(store->get(job.id)->claim_expires_ms == lapsed + 10 + kClaimLeaseMs);
+  // Once the stream is gone (not in the set any more) the lapsed lease is expired as usual.
+  moved = store->expire_claims(lapsed + 10 + kClaimLeaseMs);
+  REQUIRE(moved.ok());
+  CHECK(*moved == 1);
+  CHECK(store->get(job.id)->state == JobState::held);
+  // A claim that is no longer current cannot be renewed.
+  CHECK(store->renew_claim(job.id, grant->claim, lapsed + 20 + kClaimLeaseMs).error().code == Errc::expired);
+}
+
+TEST_CASE("job store: a state.db from before claim_from is migrated", "[agent][job_store]") {
+  TempDir dir;
+  {
+    auto db = open_db(dir.path);
+    // The jobs table as the first release created it.
+    REQUIRE(db->exec("CREATE TABLE jobs(id TEXT PRIMARY KEY, user TEXT NOT NULL, os_account TEXT NOT NULL, "
+                     "title TEXT NOT NULL, format TEXT NOT NULL, size_bytes INTEGER NOT NULL DEFAULT 0, "
+                     "sha256 BLOB, copies INTEGER NOT NULL, sides TEXT NOT NULL, color TEXT NOT NULL, "
+                     "pages INTEGER NOT NULL DEFAULT -1, submitted_ms INTEGER NOT NULL, state TEXT NOT NULL, "
+                     "state_ms INTEGER NOT NULL, claim TEXT NOT NULL DEFAULT '', claim_printer TEXT NOT NULL "
+                     "DEFAULT '', claim_expires_ms INTEGER NOT NULL DEFAULT 0, last_claim TEXT NOT NULL "
+                     "DEFAULT '', last_outcome TEXT NOT NULL DEFAULT '')")
+                .ok());
+  }
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  Job job = store_job(*store, kAlice, "document");
+  int64_t now = wall_ms();
+  auto grant = store->claim(job.id, kPrinter, now);
+  REQUIRE(grant.ok());
+  FinishReport aborted{job.id, grant->claim, kPrinter, proto::JobOutcome::aborted};
+  REQUIRE(store->finish(aborted, now + 1, nullptr).ok());
+  CHECK(store->get(job.id)->state == JobState::held);
+  // Opening again finds the columns present and leaves them alone.
+  auto again = JobStore::open(db, dir.path + "/spool");
+  REQUIRE(again.ok());
+  CHECK((*again)->get(job.id)->state == JobState::held);
+}

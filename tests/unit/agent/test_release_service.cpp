@@ -3,8 +3,13 @@
 // conflict across connections; wrong-printer and replayed tickets are refused.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
+
 #include "agent_test_support.h"
 #include "lpm/ids.h"
+#include "lpm/protocol/loop_timer.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
 #include "nonce_store_sqlite.h"
@@ -31,6 +36,25 @@ proto::SignedTicket make_ticket(const proto::KeyPair &signer, const std::string 
   auto signed_ticket = proto::ticket_sign(t, signer);
   REQUIRE(signed_ticket.ok());
   return *signed_ticket;
+}
+
+// A ticket that expires lifetime_ms after now (the directory's are kTicketLifetimeMs).
+proto::SignedTicket make_short_ticket(const proto::KeyPair &signer, const std::string &user,
+                                      const std::string &printer, int64_t lifetime_ms) {
+  proto::Ticket t;
+  t.users = {user};
+  t.printer = printer;
+  t.workstations = {kWorkstation};
+  t.issued_ms = wall_ms();
+  t.expires_ms = t.issued_ms + lifetime_ms;
+  auto signed_ticket = proto::ticket_sign(t, signer);
+  REQUIRE(signed_ticket.ok());
+  return *signed_ticket;
+}
+
+void sleep_until_after(int64_t deadline_ms) {
+  while (wall_ms() <= deadline_ms)
+    ::usleep(10 * 1000);
 }
 
 MapWriter open_args(const proto::SignedTicket &ticket) {
@@ -282,6 +306,250 @@ TEST_CASE("release service: a station releases a job end to end", "[agent][relea
     CHECK(stolen.error().code == Errc::not_found);
     c->close();
   }
+
+  a->close();
+  a.reset();
+  f.finish();
+}
+
+TEST_CASE("release service: a conversation ends at its ticket's expiry", "[agent][release]") {
+  ReleaseFixture f;
+  auto a = f.connect(f.printer_ctx);
+  constexpr int64_t kLifetimeMs = 300;
+  proto::SignedTicket ticket =
+      make_short_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint(), kLifetimeMs);
+  auto decoded = proto::ticket_decode(ticket.body);
+  REQUIRE(decoded.ok());
+  int64_t expires_ms = decoded->expires_ms;
+  REQUIRE(a->call(proto::op::open_release, open_args(ticket)).ok());
+  auto before = a->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+  REQUIRE(before.ok());
+  CHECK(result_of<proto::ListJobsResult>(*before).jobs.size() == 1);
+
+  sleep_until_after(expires_ms);
+  // Printed by Alice after the ticket ended: not this conversation's to release.
+  Job late = store_job(*f.store, kAlice, "printed after the badge-in");
+  REQUIRE(late.submitted_ms > expires_ms);
+
+  // Listing ends with the ticket.
+  auto listed = a->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+  REQUIRE_FALSE(listed.ok());
+  CHECK(listed.error().code == Errc::expired);
+
+  // A job submitted after the expiry cannot be claimed on the old conversation.
+  proto::AcknowledgeJobRequest ack_late;
+  ack_late.job = late.id;
+  auto refused = a->call(proto::op::acknowledge_job, args_of(ack_late));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::expired);
+  CHECK(f.store->get(late.id)->state == JobState::held);
+
+  // A job submitted before it may still be claimed and released (a long batch goes on).
+  proto::AcknowledgeJobRequest ack;
+  ack.job = f.job.id;
+  auto acked = a->call(proto::op::acknowledge_job, args_of(ack));
+  REQUIRE(acked.ok());
+  auto claim = result_of<proto::AcknowledgeJobResult>(*acked);
+  proto::FetchDocumentRequest fetch;
+  fetch.job = f.job.id;
+  fetch.claim = claim.claim;
+  auto sink = std::make_unique<proto::MemorySink>(1 << 20);
+  auto data = sink->data;
+  REQUIRE(a->call_download(proto::op::fetch_document, args_of(fetch), std::move(sink)).ok());
+  CHECK(std::string(data->begin(), data->end()) == f.document);
+  proto::UpdateJobStatusRequest update;
+  update.job = f.job.id;
+  update.claim = claim.claim;
+  update.outcome = proto::JobOutcome::completed;
+  auto updated = a->call(proto::op::update_job_status, args_of(update));
+  REQUIRE(updated.ok());
+  CHECK(result_of<proto::UpdateJobStatusResult>(*updated).state == "printed");
+
+  a->close();
+  a.reset();
+  f.finish();
+}
+
+namespace {
+
+// A download sink that stalls like a slow device: at the first chunk it stops reading the
+// connection (so the agent's pump stops reading the spool file under backpressure), and runs
+// `while_stalled` from a timer; that gets a `resume` to call when done.
+class StallingSink final : public proto::ChunkSink {
+public:
+  StallingSink(uv_loop_t *loop, proto::PeerPtr peer, std::function<void(std::function<void()>)> while_stalled)
+      : timer_(std::make_shared<proto::LoopTimer>(loop)), peer_(std::move(peer)),
+        while_stalled_(std::move(while_stalled)) {}
+
+  Status write(std::span<const uint8_t> data) override {
+    data_->insert(data_->end(), data.begin(), data.end());
+    if (!stalled_) {
+      stalled_ = true;
+      peer_->stream().pause_reading();
+      std::weak_ptr<proto::LoopTimer> timer = timer_;
+      proto::PeerPtr peer = peer_;
+      auto task = while_stalled_;
+      timer_->start(100, 0, [timer, peer, task]() {
+        task([timer, peer]() {
+          peer->stream().resume_reading();
+          if (auto t = timer.lock()) t->close();
+        });
+      });
+    }
+    return {};
+  }
+  Status finish(std::span<const uint8_t>, uint64_t) override { return {}; }
+
+  std::shared_ptr<proto::Bytes> data_ = std::make_shared<proto::Bytes>();
+
+private:
+  std::shared_ptr<proto::LoopTimer> timer_;
+  proto::PeerPtr peer_;
+  std::function<void(std::function<void()>)> while_stalled_;
+  bool stalled_ = false;
+};
+
+// Big enough that the agent cannot push the whole document into socket buffers and queues while
+// the station is not reading: its stream source stays alive during the stall.
+std::string big_document() {
+  std::string doc(size_t{40} << 20, '\0');
+  for (size_t i = 0; i < doc.size(); i++)
+    doc[i] = static_cast<char>('A' + (i * 7) % 23);
+  return doc;
+}
+
+void lapse_lease(Db &db, const std::string &job_id) {
+  auto st = db.prepare("UPDATE jobs SET claim_expires_ms = ?1 WHERE id = ?2");
+  REQUIRE(st.ok());
+  REQUIRE(st->bind(1, wall_ms() - 1).bind(2, job_id).run().ok());
+}
+
+} // namespace
+
+TEST_CASE("release service: a stream stalled by a slow device keeps its claim past the lease",
+          "[agent][release]") {
+  ReleaseFixture f;
+  std::string document = big_document();
+  Job big = store_job(*f.store, kAlice, document);
+  auto a = f.connect(f.printer_ctx);
+  auto b = f.connect(f.printer_ctx);
+  REQUIRE(a->call(proto::op::open_release,
+                  open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())))
+              .ok());
+  REQUIRE(b->call(proto::op::open_release,
+                  open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())))
+              .ok());
+  proto::AcknowledgeJobRequest ack;
+  ack.job = big.id;
+  auto acked = a->call(proto::op::acknowledge_job, args_of(ack));
+  REQUIRE(acked.ok());
+  auto claim = result_of<proto::AcknowledgeJobResult>(*acked);
+
+  // What happened during the stall, checked once the download is over.
+  bool streaming_during_stall = false;
+  size_t swept = 99;
+  JobState state_after_sweep = JobState::deleted;
+  std::vector<std::string> listed_by_b;
+  bool b_listed = false;
+  Errc b_ack = Errc::ok;
+  proto::PeerPtr b_peer = b->peer();
+  auto sink = std::make_unique<StallingSink>(&f.loop, a->peer(), [&](std::function<void()> resume) {
+    streaming_during_stall = f.service->streaming_jobs().count(big.id) == 1;
+    // The stall lasted past the lease: state.db says it ended.
+    lapse_lease(*f.db, big.id);
+    // The daemon's sweep (agent_serve.cpp) passes the streaming jobs.
+    auto moved = f.store->expire_claims(wall_ms(), f.service->streaming_jobs());
+    swept = moved.ok() ? *moved : 98;
+    state_after_sweep = f.store->get(big.id)->state;
+    // list-jobs sweeps too; then another station tries to take the job over.
+    // (No REQUIRE in loop callbacks: results are recorded and checked after the download.)
+    auto on_acked = [&, resume](Result<proto::Response> r) {
+      b_ack = r.ok() ? Errc::ok : r.error().code;
+      resume();
+    };
+    auto on_listed = [&, on_acked](Result<proto::Response> r) {
+      if (r.ok()) {
+        proto::ListJobsResult page;
+        proto::MapReader reader = r->reader();
+        page.read(reader);
+        for (const auto &j : page.jobs)
+          listed_by_b.push_back(j.id);
+        b_listed = reader.ok();
+      }
+      b_peer->call(proto::op::acknowledge_job, args_of(ack), on_acked);
+    };
+    b_peer->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}), on_listed);
+  });
+  auto data = sink->data_;
+  proto::FetchDocumentRequest fetch;
+  fetch.job = big.id;
+  fetch.claim = claim.claim;
+  auto fetched = a->call_download(proto::op::fetch_document, args_of(fetch), std::move(sink));
+  REQUIRE(fetched.ok());
+  CHECK(data->size() == document.size());
+  CHECK(std::string(data->begin(), data->end()) == document);
+
+  CHECK(streaming_during_stall);
+  CHECK(swept == 0);
+  CHECK(state_after_sweep == JobState::printing);
+  CHECK(b_listed);
+  CHECK(std::find(listed_by_b.begin(), listed_by_b.end(), big.id) == listed_by_b.end());
+  CHECK(b_ack == Errc::conflict);
+  // The stream is over: nothing is streaming, and the end of the file renewed the lease.
+  CHECK(f.service->streaming_jobs().empty());
+  CHECK(f.store->get(big.id)->claim_expires_ms > wall_ms());
+
+  proto::UpdateJobStatusRequest update;
+  update.job = big.id;
+  update.claim = claim.claim;
+  update.outcome = proto::JobOutcome::completed;
+  auto updated = a->call(proto::op::update_job_status, args_of(update));
+  REQUIRE(updated.ok());
+  CHECK(result_of<proto::UpdateJobStatusResult>(*updated).state == "printed");
+
+  a->close();
+  a.reset();
+  b->close();
+  b.reset();
+  f.finish();
+}
+
+TEST_CASE("release service: a stream whose claim ended stops with an error", "[agent][release]") {
+  ReleaseFixture f;
+  std::string document = big_document();
+  Job big = store_job(*f.store, kAlice, document);
+  auto a = f.connect(f.printer_ctx);
+  REQUIRE(a->call(proto::op::open_release,
+                  open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())))
+              .ok());
+  proto::AcknowledgeJobRequest ack;
+  ack.job = big.id;
+  auto acked = a->call(proto::op::acknowledge_job, args_of(ack));
+  REQUIRE(acked.ok());
+  auto claim = result_of<proto::AcknowledgeJobResult>(*acked);
+
+  bool streaming_during_stall = false;
+  bool ended = false;
+  auto sink = std::make_unique<StallingSink>(&f.loop, a->peer(), [&](std::function<void()> resume) {
+    streaming_during_stall = f.service->streaming_jobs().count(big.id) == 1;
+    // The claim ends while the document is still on its way (here: the sweep of a daemon that
+    // did not know about the stream).
+    lapse_lease(*f.db, big.id);
+    auto moved = f.store->expire_claims(wall_ms());
+    ended = moved.ok() && *moved == 1;
+    resume();
+  });
+  proto::FetchDocumentRequest fetch;
+  fetch.job = big.id;
+  fetch.claim = claim.claim;
+  auto fetched = a->call_download(proto::op::fetch_document, args_of(fetch), std::move(sink));
+  CHECK(streaming_during_stall);
+  CHECK(ended);
+  // The failed renewal ended the stream: the station never gets a completed document.
+  REQUIRE_FALSE(fetched.ok());
+  CHECK(fetched.error().code == Errc::expired);
+  CHECK(f.store->get(big.id)->state == JobState::held);
+  CHECK(f.service->streaming_jobs().empty());
 
   a->close();
   a.reset();

@@ -292,6 +292,56 @@ TEST_CASE("directory store: holdings count only while the workstation's lease is
   CHECK(store->holders_of(stranger, kNow + 115000)->empty());
 }
 
+TEST_CASE("directory store: a register report is the full set of holdings; unlisted users are withdrawn",
+          "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  auto alice = store->user_add("alice@example.com", "Alice", kNow, "test");
+  auto bob = store->user_add("bob@example.com", "Bob", kNow, "test");
+  REQUIRE(alice.ok());
+  REQUIRE(bob.ok());
+  std::string token = make_token(*store, EnrollKind::workstation, 2);
+  auto ws1 = store->enroll(token, EnrollKind::workstation, "ws-1", fake_fingerprint(1), kNow, "x");
+  auto ws2 = store->enroll(token, EnrollKind::workstation, "ws-2", fake_fingerprint(2), kNow, "x");
+  REQUIRE(ws1.ok());
+  REQUIRE(ws2.ok());
+
+  WorkstationReport report;
+  report.id = ws1->id;
+  report.port = 9443;
+  report.seen_address = "198.51.100.1";
+  report.holdings = {{alice->id, 3}, {bob->id, 1}};
+  REQUIRE(store->workstation_register(report, kNow).ok());
+  WorkstationReport other;
+  other.id = ws2->id;
+  other.port = 9444;
+  other.seen_address = "198.51.100.2";
+  other.holdings = {{bob->id, 2}};
+  REQUIRE(store->workstation_register(other, kNow).ok());
+  REQUIRE(store->holders_of(bob->id, kNow + 1000)->size() == 2);
+
+  // The agent restarted while Bob's job was deleted: it no longer knows it had registered Bob,
+  // so its report simply does not name him. That withdraws Bob from this workstation only.
+  report.holdings = {{alice->id, 2}};
+  REQUIRE(store->workstation_register(report, kNow + 2000).ok());
+  auto bob_holders = store->holders_of(bob->id, kNow + 2000);
+  REQUIRE(bob_holders.ok());
+  REQUIRE(bob_holders->size() == 1);
+  CHECK(bob_holders->front().id == ws2->id);
+  auto alice_holders = store->holders_of(alice->id, kNow + 2000);
+  REQUIRE(alice_holders.ok());
+  REQUIRE(alice_holders->size() == 1);
+  CHECK(alice_holders->front().jobs == 2);
+
+  // An empty report withdraws everyone, and still renews the lease.
+  report.holdings = {};
+  REQUIRE(store->workstation_register(report, kNow + 3000).ok());
+  CHECK(store->holders_of(alice->id, kNow + 3000)->empty());
+  CHECK(count_rows(*store, "SELECT count(*) FROM holdings WHERE workstation_id = '" + ws1->id + "'") == 0);
+  CHECK(count_rows(*store, "SELECT last_seen_ms FROM workstations WHERE id = '" + ws1->id + "'") ==
+        kNow + 3000);
+}
+
 TEST_CASE("directory store: enrolled keys list in pages and revoked keys drop out", "[directory][store]") {
   TempDir dir;
   auto store = open_store(dir);

@@ -255,18 +255,24 @@ MapReader MapReader::map(std::string_view key) {
   return MapReader(o, what_ + "." + std::string(key), state_);
 }
 
-std::vector<std::string> MapReader::str_array(std::string_view key, size_t max_items, size_t max_len) {
-  std::vector<std::string> out;
+const msgpack::object *MapReader::array_field(std::string_view key, size_t max_items) {
   const auto *o = field(key, true);
-  if (!o) return out;
+  if (!o) return nullptr;
   if (o->type != msgpack::type::ARRAY) {
     fail_field(key, "must be an array");
-    return out;
+    return nullptr;
   }
   if (o->via.array.size > max_items) {
     fail_field(key, "has too many items");
-    return out;
+    return nullptr;
   }
+  return o;
+}
+
+std::vector<std::string> MapReader::str_array(std::string_view key, size_t max_items, size_t max_len) {
+  std::vector<std::string> out;
+  const auto *o = array_field(key, max_items);
+  if (!o) return out;
   for (uint32_t i = 0; i < o->via.array.size; i++) {
     const auto &item = o->via.array.ptr[i];
     if (item.type != msgpack::type::STR) {
@@ -284,16 +290,8 @@ std::vector<std::string> MapReader::str_array(std::string_view key, size_t max_i
 
 std::vector<MapReader> MapReader::map_array(std::string_view key, size_t max_items) {
   std::vector<MapReader> out;
-  const auto *o = field(key, true);
+  const auto *o = array_field(key, max_items);
   if (!o) return out;
-  if (o->type != msgpack::type::ARRAY) {
-    fail_field(key, "must be an array");
-    return out;
-  }
-  if (o->via.array.size > max_items) {
-    fail_field(key, "has too many items");
-    return out;
-  }
   for (uint32_t i = 0; i < o->via.array.size; i++) {
     const auto &item = o->via.array.ptr[i];
     if (item.type != msgpack::type::MAP) {

@@ -104,6 +104,8 @@ private:
   };
   MapReader(const msgpack::object *obj, std::string what, std::shared_ptr<State> state);
   const msgpack::object *field(std::string_view key, bool required);
+  // A required array of at most max_items, or null (with the error recorded).
+  const msgpack::object *array_field(std::string_view key, size_t max_items);
   void fail_field(std::string_view key, const char *problem);
 
   const msgpack::object *obj_;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "lpm/ids.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/ticket.h"
 #include "lpm/protocol/wire.h"
@@ -23,8 +24,10 @@ std::filesystem::path g_root;
 void put(const std::string &target, const std::string &name, const Bytes &bytes) {
   auto dir = g_root / "corpus" / target;
   std::filesystem::create_directories(dir);
-  std::ofstream out(dir / (name + ".bin"), std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char *>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  // Committed as text: hex, 32 bytes a line (the replay and scripts/fuzz.sh decode it).
+  std::ofstream out(dir / (name + ".hex"), std::ios::trunc);
+  std::string hex = to_hex(bytes);
+  for (size_t i = 0; i < hex.size(); i += 64) out << hex.substr(i, 64) << '\n';
 }
 
 Bytes cat(std::initializer_list<Bytes> parts) {

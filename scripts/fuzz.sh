@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan) in their own tree and runs each for a while.
 # New inputs the fuzzer finds go to BUILD/corpus/<target> (the committed seeds in
-# fuzz/corpus/<target> are read, never written); crashes go to BUILD/artifacts/. To keep a crash
-# as a regression test, copy its file into fuzz/corpus/<target>/: the replay tests
+# fuzz/corpus/<target> are read, never written; NAME.hex seeds are decoded into BUILD/seeds first);
+# crashes go to BUILD/artifacts/. To keep a crash as a regression test, commit it as hex
+# (`od -An -v -tx1 FILE | tr -d ' ' > fuzz/corpus/<target>/NAME.hex`): the replay tests
 # (fuzz.replay.<target>) then run it on every test command.
 # Needs the Debian packages clang-14 and libfuzzer-14-dev.
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]   (env: BUILD=build-fuzz, JOBS=2)
@@ -32,9 +33,19 @@ mkdir -p "$build/artifacts"
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "$build/corpus/$t"
+  rm -rf "$build/seeds/$t"
+  mkdir -p "$build/seeds/$t"
+  for seed in "$root/fuzz/corpus/$t"/*; do
+    name=$(basename "$seed")
+    if [[ $name == *.hex ]]; then
+      perl -0777 -ne 's/\s+//g; print pack("H*", $_)' "$seed" >"$build/seeds/$t/${name%.hex}"
+    else
+      cp "$seed" "$build/seeds/$t/$name"
+    fi
+  done
   echo "== $t: ${seconds}s"
   if ! "$build/bin/$t" -max_total_time="$seconds" -print_final_stats=1 \
-      -artifact_prefix="$build/artifacts/$t-" "$build/corpus/$t" "$root/fuzz/corpus/$t"; then
+      -artifact_prefix="$build/artifacts/$t-" "$build/corpus/$t" "$build/seeds/$t"; then
     echo "fuzz.sh: $t found a crash; see $build/artifacts/" >&2
     status=1
   fi

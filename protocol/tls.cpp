@@ -164,8 +164,11 @@ public:
       plain_out_.emplace_back(data.begin(), data.end());
     }
     plain_queued_ += data.size();
-    note_queued();
     pump();
+    // After pump(): records add their header and tag to what is queued, so a write that left
+    // the plaintext just under high water can leave the queue above it. The drain promise
+    // follows what queued_bytes() reports, so it is checked here and not before.
+    note_queued();
   }
 
   size_t queued_bytes() const override { return plain_queued_ + raw_queued_; }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <random>
 #include <span>
 #include <string>
 
@@ -67,6 +68,13 @@ inline std::shared_ptr<proto::TlsContext> make_ctx(proto::TlsContext::Side side,
   auto ctx = proto::TlsContext::create(side, std::move(identity));
   REQUIRE(ctx.ok());
   return *ctx;
+}
+
+// The seed of a randomised test: LPM_TEST_SEED when set (to repeat a failure), else a fresh one.
+inline uint64_t test_seed() {
+  if (const char *env = std::getenv("LPM_TEST_SEED"); env != nullptr && *env != '\0')
+    return std::strtoull(env, nullptr, 10);
+  return (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
 }
 
 // A loop whose watchdog stops it (and fails the test) when a test hangs. The watchdog does not

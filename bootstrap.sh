@@ -17,6 +17,9 @@ PACKAGES=(
   libuv1-dev libmbedtls-dev libmsgpack-cxx-dev libsqlite3-dev
   libpugixml-dev nlohmann-json3-dev libcli11-dev catch2
   sqlite3 procps
+  libcups2-dev node-llhttp libqpdf-dev libsystemd-dev
+  cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
+  dbus-daemon
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }

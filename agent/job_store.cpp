@@ -319,6 +319,25 @@ Result<std::vector<Job>> JobStore::remove_expired(int64_t held_before_ms, int64_
   return removed;
 }
 
+Result<Job> JobStore::remove(const std::string &job_id, int64_t now_ms,
+                             const std::function<Status(const Job &)> &in_transaction) {
+  auto job = get(job_id);
+  if (!job.ok()) return job.error();
+  if (job->state != JobState::held && job->state != JobState::printed)
+    return make_error(Errc::conflict, "job " + job_id + " is being printed (" + job_state_name(job->state) +
+                                          "); delete it once the printer is done");
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  Status s = delete_job_locked(*job, now_ms);
+  if (s.ok() && in_transaction) s = in_transaction(*job);
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return s.error();
+  ::unlink(spool_path(job->id).c_str());
+  (void)fsync_dir(spool_dir_);
+  if (job->state == JobState::held) notify_held_changed();
+  return job;
+}
+
 void JobStore::notify_held_changed() {
   if (on_held_changed) on_held_changed();
 }

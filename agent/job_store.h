@@ -183,6 +183,12 @@ public:
   Result<std::vector<Job>> remove_expired(int64_t held_before_ms, int64_t printed_before_ms,
                                           const std::function<Status(const Job &)> &in_transaction);
 
+  // Deletes one job in state held or printed (a user's or an administrator's choice);
+  // `in_transaction` runs inside the deleting transaction (the caller queues its record there).
+  // not_found for an unknown job, conflict while a station holds a claim on it.
+  Result<Job> remove(const std::string &job_id, int64_t now_ms,
+                     const std::function<Status(const Job &)> &in_transaction);
+
   Db &db() { return *db_; }
 
   // Internal (SpoolWriter and the .cpp files of the store).

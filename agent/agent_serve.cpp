@@ -13,16 +13,14 @@
 #include "lpm/log.h"
 #include "outbox_poster.h"
 #include "release_service.h"
+#include "retention.h"
 
 namespace lpm::agent {
 
 namespace {
 
+// Claims are swept, and retention asked whether a deadline is due (retention.h), this often.
 constexpr uint64_t kClaimSweepMs = 5 * 1000;
-// Retention deadlines are wall-clock times checked at least every minute (DESIGN §4), so a
-// machine that slept catches up at the first sweep after it wakes.
-constexpr int64_t kRetentionEveryMs = 60 * 1000;
-constexpr int64_t kHourMs = 3600 * 1000;
 
 struct Daemon {
   Daemon(const packaging::AgentConfig &cfg, AgentState opened, RecordContext context)
@@ -39,7 +37,7 @@ struct Daemon {
   std::shared_ptr<Registrar> registrar;
   std::shared_ptr<OutboxPoster> poster;
   std::unique_ptr<proto::LoopTimer> maintenance;
-  int64_t last_retention_ms = 0;
+  std::unique_ptr<Retention> retention;
   bool stopping = false;
 
   void sweep() {
@@ -51,29 +49,7 @@ struct Daemon {
       LPM_ERROR("claim expiry failed: %s", expired.error().to_string().c_str());
     else if (*expired > 0)
       LPM_INFO("%zu claim(s) expired; their jobs are held again", *expired);
-    if (now - last_retention_ms >= kRetentionEveryMs || now < last_retention_ms) {
-      last_retention_ms = now;
-      retain(now);
-    }
-  }
-
-  void retain(int64_t now) {
-    bool queued = false;
-    auto removed = state.jobs->remove_expired(
-        now - int64_t{config.unprinted_jobs_lifespan_hours} * kHourMs,
-        now - int64_t{config.print_and_keep_lifespan_hours} * kHourMs, [&](const Job &job) -> Status {
-          if (!config.track_deleted_jobs) return {};
-          queued = true;
-          return state.outbox->insert(job_record_for(job, records, "deleted", "expired", now));
-        });
-    if (!removed.ok()) {
-      LPM_ERROR("retention failed: %s", removed.error().to_string().c_str());
-      return;
-    }
-    for (const auto &job : *removed)
-      LPM_INFO("job %s deleted: its %s lifespan ended", job.id.c_str(),
-               job.state == JobState::printed ? "PrintAndKeepLifespan" : "UnprintedJobsLifespan");
-    if (queued) state.outbox->notify_queued();
+    if (retention) retention->tick();
   }
 
   void stop() {
@@ -120,6 +96,11 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   ControlSocketOptions co;
   co.path = d.config.control_socket;
   co.bindings = d.config.identity_binding;
+  co.on_delete = [&d](const Job &job) -> Status {
+    if (!d.config.track_deleted_jobs) return {};
+    return d.state.outbox->insert(job_record_for(job, d.records, "deleted", "user", wall_ms()));
+  };
+  co.after_delete = [&d]() { d.state.outbox->notify_queued(); };
   auto control = ControlSocket::start(&d.loop, d.state.jobs, co);
   if (!control.ok()) return make_error(control.error().code, "control socket: " + control.error().message);
   d.control = std::move(*control);
@@ -161,6 +142,14 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
     if (auto p = poster.lock()) p->record_queued();
   };
   d.poster->start();
+
+  RetentionPolicy policy;
+  policy.unprinted_hours = d.config.unprinted_jobs_lifespan_hours;
+  policy.printed_hours = d.config.print_and_keep_lifespan_hours;
+  policy.delete_empty_folders = d.config.delete_empty_user_folders;
+  policy.empty_folder_days = d.config.delete_empty_user_folders_lifespan_days;
+  policy.track_deleted = d.config.track_deleted_jobs;
+  d.retention = std::make_unique<Retention>(d.state.jobs, d.state.outbox, d.records, policy);
 
   d.maintenance = std::make_unique<proto::LoopTimer>(&d.loop);
   d.maintenance->start(kClaimSweepMs, kClaimSweepMs, [&d]() { d.sweep(); });

@@ -2,6 +2,7 @@
 
 #include "call_io.h"
 #include "identity_binding.h"
+#include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops.h"
 
@@ -97,6 +98,21 @@ void handle_local_jobs(const std::shared_ptr<ControlContext> &ctx, const proto::
   reply_with(call, result);
 }
 
+void handle_delete(const std::shared_ptr<ControlContext> &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::DeleteJobRequest>(call);
+  if (!request) return;
+  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings);
+  if (!owner.ok()) return call->fail(owner.error());
+  // Another user's job answers exactly like a missing one: its existence is not revealed.
+  auto job = ctx->store->get(request->job);
+  if (!job.ok() || job->user != owner->user) return call->fail(Errc::not_found, "no job " + request->job);
+  auto removed = ctx->store->remove(job->id, wall_ms(), ctx->options.on_delete);
+  if (!removed.ok()) return call->fail(removed.error());
+  if (ctx->options.after_delete) ctx->options.after_delete();
+  LPM_INFO("job %s deleted by its owner (account %s)", removed->id.c_str(), owner->account.c_str());
+  reply_with(call, removed->info());
+}
+
 } // namespace
 
 Result<std::unique_ptr<ControlSocket>> ControlSocket::start(uv_loop_t *loop, std::shared_ptr<JobStore> store,
@@ -105,6 +121,7 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::start(uv_loop_t *loop, std
   auto dispatcher = std::make_shared<proto::Dispatcher>();
   dispatcher->on_upload(proto::op::submit_job, [ctx](proto::CallPtr call) { handle_submit(ctx, call); });
   dispatcher->on(proto::op::local_jobs, [ctx](proto::CallPtr call) { handle_local_jobs(ctx, call); });
+  dispatcher->on(proto::op::delete_job, [ctx](proto::CallPtr call) { handle_delete(ctx, call); });
 
   proto::PeerOptions po;
   po.role = proto::role::agent;

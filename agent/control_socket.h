@@ -8,10 +8,14 @@
 // account), too_large (over 2 GiB), no_space (disk full), io_error.
 // local-jobs args: optional {after, limit}; result: ListJobsResult with the caller's jobs in
 // every visible state (held, claimed, printing, printed), oldest first.
+// delete-job args: DeleteJobRequest {job}; result: the deleted JobInfo. Only the job's owner
+// (the directory user the caller's account is bound to) may delete it; anyone else gets
+// not_found, exactly as for a job that does not exist. conflict while a printer has it.
 #pragma once
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +30,10 @@ struct ControlSocketOptions {
   std::string path;
   std::vector<packaging::IdentityBind> bindings;
   uint64_t max_document_bytes = kMaxDocumentBytes;
+  // Runs inside the transaction that deletes a job on delete-job (the daemon queues the
+  // *deleted* record there when TrackDeletedJobs is on); may be empty.
+  std::function<Status(const Job &)> on_delete;
+  std::function<void()> after_delete; // after that transaction committed
 };
 
 class ControlSocket {

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "agent_commands.h"
 #include "lpm/log.h"
@@ -17,6 +18,55 @@ int report(const lpm::Status &status) {
   return 1;
 }
 
+// "HOST:PORT[,HOST:PORT...]" for --directory and --accounting.
+lpm::Result<std::vector<lpm::proto::Endpoint>> parse_endpoints(const std::string &flag, const std::string &text) {
+  std::vector<lpm::proto::Endpoint> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string one = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto ep = lpm::proto::parse_endpoint(one);
+    if (!ep.ok())
+      return lpm::make_error(lpm::Errc::bad_request, flag + ": \"" + one + "\" is not HOST:PORT (" +
+                                                         ep.error().message + ")");
+    out.push_back(*ep);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+struct Flags {
+  std::string config_path = "/etc/lpm/configuration.xml";
+  std::string data_dir;
+  uint16_t ipp_port = 0;
+  uint16_t release_port = 0;
+  std::string directory;
+  std::string accounting;
+};
+
+lpm::Result<lpm::packaging::AgentOverrides> overrides_from(const Flags &f) {
+  lpm::packaging::AgentOverrides o;
+  if (!f.data_dir.empty()) {
+    if (f.data_dir.front() != '/')
+      return lpm::make_error(lpm::Errc::bad_request, "--data-dir must be an absolute path");
+    o.data_folder = f.data_dir;
+  }
+  if (f.ipp_port) o.capture_port = f.ipp_port;
+  if (f.release_port) o.release_port = f.release_port;
+  if (!f.directory.empty()) {
+    auto eps = parse_endpoints("--directory", f.directory);
+    if (!eps.ok()) return eps.error();
+    o.directory = *eps;
+  }
+  if (!f.accounting.empty()) {
+    auto eps = parse_endpoints("--accounting", f.accounting);
+    if (!eps.ok()) return eps.error();
+    o.accounting = *eps;
+  }
+  return o;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -26,11 +76,19 @@ int main(int argc, char **argv) {
       "lpm-agent: holds print jobs on this workstation until their owner releases them at a printer"};
   app.require_subcommand(1);
 
-  std::string config_path;
+  Flags flags;
   std::string token;
   std::string name;
+  // Every subcommand reads the same configuration, and the flags override what it says.
   auto add_config = [&](CLI::App *cmd) {
-    cmd->add_option("--config", config_path, "configuration.xml of this agent")->required();
+    cmd->add_option("--config", flags.config_path, "configuration.xml of this agent")
+        ->capture_default_str();
+    cmd->add_option("--data-dir", flags.data_dir, "override <DataFolder>");
+    cmd->add_option("--ipp-port", flags.ipp_port, "override the port of <CaptureListen> (IPP, loopback)");
+    cmd->add_option("--release-port", flags.release_port, "override the port of <ReleaseListen>");
+    cmd->add_option("--directory", flags.directory, "override the directory address(es): HOST:PORT[,HOST:PORT]");
+    cmd->add_option("--accounting", flags.accounting,
+                    "override the accounting server address(es): HOST:PORT[,HOST:PORT]");
   };
   CLI::App *init = app.add_subcommand("init", "create the agent's TLS identity and state in DataFolder");
   add_config(init);
@@ -52,7 +110,12 @@ int main(int argc, char **argv) {
     return rc == 0 ? 0 : 2;
   }
 
-  auto config = lpm::packaging::load_agent_config(config_path);
+  auto overrides = overrides_from(flags);
+  if (!overrides.ok()) {
+    std::fprintf(stderr, "lpm-agent: %s\n", overrides.error().to_string().c_str());
+    return 2;
+  }
+  auto config = lpm::packaging::load_agent_config(flags.config_path, *overrides);
   if (!config.ok()) return report(config.error());
   if (init->parsed()) return report(lpm::agent::agent_init(*config));
   if (enroll->parsed()) return report(lpm::agent::agent_enroll(*config, token, name));

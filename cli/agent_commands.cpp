@@ -1,4 +1,4 @@
-// `lpm print` and `lpm jobs`: the local agent's Unix control socket (hello role "cli"); the agent
+// `lpm print`, `lpm jobs` and `lpm jobs delete`: the local agent's Unix control socket (hello role "cli"); the agent
 // knows the caller from the socket's peer credentials.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,6 +12,7 @@
 #include "command_loop.h"
 #include "commands.h"
 #include "lpm/files.h"
+#include "lpm/ids.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
 #include "table.h"
@@ -50,6 +51,15 @@ Result<std::unique_ptr<proto::SyncClient>> connect_agent(uv_loop_t *loop, const 
 std::string base_name(const std::string &path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// "42s", "5m", "3h", "2d": how long ago, at a glance.
+std::string age_text(int64_t ms) {
+  int64_t s = ms < 0 ? 0 : ms / 1000;
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m";
+  if (s < 86400) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
 }
 
 } // namespace
@@ -93,6 +103,8 @@ int command_print(const PrintArgs &args) {
   req.format = args.format.empty() ? guess_format(args.file) : args.format;
   req.size = static_cast<uint64_t>(st.st_size);
   req.copies = args.copies;
+  req.sides = args.sides;
+  req.color = args.color;
   proto::MapWriter w;
   req.write(w);
 
@@ -159,11 +171,40 @@ int command_jobs(const JobsArgs &args) {
   }
   std::vector<std::vector<std::string>> rows;
   rows.reserve(jobs.size());
+  int64_t now = wall_ms();
   for (const auto &j : jobs)
-    rows.push_back({j.id, j.title, j.state, std::to_string(j.size)});
-  std::string table = format_table({{"ID"}, {"TITLE"}, {"STATE"}, {"SIZE", true}}, rows);
+    rows.push_back({j.id, j.title, j.state, j.pages < 0 ? "?" : std::to_string(j.pages), std::to_string(j.size),
+                    age_text(now - j.submitted_ms)});
+  std::string table =
+      format_table({{"ID"}, {"TITLE"}, {"STATE"}, {"PAGES", true}, {"SIZE", true}, {"AGE", true}}, rows);
   std::fwrite(table.data(), 1, table.size(), stdout);
   if (cut_short) std::printf("(only the first %zu jobs are listed)\n", jobs.size());
+  return 0;
+}
+
+
+int command_jobs_delete(const JobsDeleteArgs &args) {
+  proto::DeleteJobRequest req;
+  req.job = args.job;
+  proto::MapWriter w;
+  req.write(w);
+  proto::JobInfo deleted;
+  {
+    CommandLoop loop;
+    auto client = connect_agent(loop.get(), args.socket);
+    if (!client.ok()) return fail(client.error());
+    auto answer = (*client)->call(proto::op::delete_job, w);
+    (*client)->close();
+    if (!answer.ok()) return fail(answer.error());
+    auto reader = answer->reader();
+    deleted.read(reader);
+    if (!reader.ok())
+      return fail(make_error(Errc::protocol_error, "the agent's answer: " + reader.error().message));
+    client->reset();
+    Status closed = loop.close();
+    if (!closed.ok()) return fail(closed.error());
+  }
+  std::printf("job %s deleted\n", deleted.id.c_str());
   return 0;
 }
 

@@ -21,11 +21,20 @@ int lpm_main(int argc, const char *const *argv) {
   print_cmd->add_option("--title", print.title, "Job title (default: the file name)");
   print_cmd->add_option("--copies", print.copies, "Number of copies")->check(CLI::Range(1, 999));
   print_cmd->add_option("--format", print.format, "Document MIME type (default: guessed from the extension)");
+  print_cmd->add_option("--sides", print.sides, "one-sided (default), two-sided-long-edge or two-sided-short-edge")
+      ->check(CLI::IsMember({"one-sided", "two-sided-long-edge", "two-sided-short-edge"}));
+  print_cmd->add_option("--color", print.color, "color (default) or monochrome")
+      ->check(CLI::IsMember({"color", "monochrome"}));
 
   JobsArgs jobs;
   auto *jobs_cmd = app.add_subcommand("jobs", "List your jobs held on this workstation");
   jobs_cmd->add_option("--socket", jobs.socket,
                        "Agent control socket (default: $LPM_AGENT_SOCKET or /run/lpm/agent.sock)");
+  JobsDeleteArgs jobs_delete;
+  auto *jobs_delete_cmd = jobs_cmd->add_subcommand("delete", "Delete one of your held or printed jobs");
+  jobs_delete_cmd->add_option("ID", jobs_delete.job, "Job id (as `lpm jobs` lists it)")->required();
+  jobs_delete_cmd->add_option("--socket", jobs_delete.socket,
+                              "Agent control socket (default: $LPM_AGENT_SOCKET or /run/lpm/agent.sock)");
 
   auto *console_cmd = app.add_subcommand("console", "Set up an administrator console identity");
   console_cmd->require_subcommand(1);
@@ -64,6 +73,10 @@ int lpm_main(int argc, const char *const *argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*print_cmd) return command_print(print);
+  if (*jobs_delete_cmd) {
+    if (jobs_delete.socket.empty()) jobs_delete.socket = jobs.socket;
+    return command_jobs_delete(jobs_delete);
+  }
   if (*jobs_cmd) return command_jobs(jobs);
   if (*console_init_cmd) return command_console_init(console_init);
   if (*console_enroll_cmd) return command_console_enroll(console_enroll);

@@ -21,6 +21,8 @@ struct PrintArgs {
   std::string title;  // empty: the file's base name
   uint64_t copies = 1;
   std::string format; // empty: guess_format(file)
+  std::string sides = "one-sided"; // one-sided, two-sided-long-edge, two-sided-short-edge
+  std::string color = "color";     // color, monochrome
 };
 // Uploads a document to the local agent (submit-job); prints "job <id> held for release (<n> bytes)".
 int command_print(const PrintArgs &args);
@@ -28,8 +30,16 @@ int command_print(const PrintArgs &args);
 struct JobsArgs {
   std::string socket;
 };
-// Lists the caller's jobs on the local agent (local-jobs) as a table: id, title, state, size.
+// Lists the caller's jobs on the local agent (local-jobs) as a table: id, title, state, pages,
+// size, age.
 int command_jobs(const JobsArgs &args);
+
+struct JobsDeleteArgs {
+  std::string socket;
+  std::string job;
+};
+// Deletes one of the caller's jobs (delete-job); prints "job <id> deleted".
+int command_jobs_delete(const JobsDeleteArgs &args);
 
 struct ConsoleInitArgs {
   std::string data;

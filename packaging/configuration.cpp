@@ -235,7 +235,7 @@ private:
   std::string source_;
 };
 
-Result<AgentConfig> parse_document(const pugi::xml_document &doc, const Reader &in) {
+Result<AgentConfig> parse_document(const pugi::xml_document &doc, const Reader &in, const AgentOverrides &over) {
   pugi::xml_node root;
   for (pugi::xml_node node : doc.children()) {
     if (node.type() == pugi::node_doctype)
@@ -328,8 +328,14 @@ Result<AgentConfig> parse_document(const pugi::xml_document &doc, const Reader &
     if (!s.ok()) return s.error();
   }
 
+  // Command-line flags win over the file (they are checked where they are parsed).
+  if (over.data_folder) cfg.data_folder = *over.data_folder;
+  if (over.capture_port) cfg.capture_listen.port = *over.capture_port;
+  if (over.release_port) cfg.release_listen.port = *over.release_port;
+  if (over.directory) cfg.directory.addresses = *over.directory;
+  if (over.accounting) cfg.accounting.addresses = *over.accounting;
   if (cfg.data_folder.empty())
-    return in.fail("DataFolder", "is required (the folder of the agent's keys and jobs)");
+    return in.fail("DataFolder", "is required (the folder of the agent's keys and jobs; or --data-dir)");
   if (!control_socket_given) {
     cfg.control_socket = cfg.data_folder + (cfg.data_folder.back() == '/' ? "" : "/") + "agent.sock";
     if (cfg.control_socket.size() > kMaxSocketPathBytes)
@@ -364,7 +370,8 @@ std::optional<std::string> AgentConfig::user_for_account(const std::string &acco
   return std::nullopt;
 }
 
-Result<AgentConfig> parse_agent_config(const std::string &xml_text, const std::string &source) {
+Result<AgentConfig> parse_agent_config(const std::string &xml_text, const std::string &source,
+                                       const AgentOverrides &overrides) {
   pugi::xml_document doc;
   // parse_doctype keeps a DOCTYPE as a node so we can see it and refuse the document; pugixml
   // never expands DTD entities, but a configuration has no use for a DTD at all.
@@ -373,13 +380,13 @@ Result<AgentConfig> parse_agent_config(const std::string &xml_text, const std::s
   if (!parsed)
     return make_error(Errc::bad_request, source + ": not well-formed XML at byte " +
                                              std::to_string(parsed.offset) + ": " + parsed.description());
-  return parse_document(doc, Reader(source));
+  return parse_document(doc, Reader(source), overrides);
 }
 
-Result<AgentConfig> load_agent_config(const std::string &path) {
+Result<AgentConfig> load_agent_config(const std::string &path, const AgentOverrides &overrides) {
   auto text = read_file(path, kMaxConfigBytes);
   if (!text.ok()) return text.error();
-  return parse_agent_config(*text, path);
+  return parse_agent_config(*text, path, overrides);
 }
 
 std::string agent_config_to_xml(const AgentConfig &cfg) {

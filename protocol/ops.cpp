@@ -293,6 +293,12 @@ void SubmitJobRequest::read(MapReader &r) {
   if (r.ok() && (copies == 0 || copies > 999)) r.fail("args.copies must be 1..999");
 }
 
+void DeleteJobRequest::write(MapWriter &w) const { w.str("job", job); }
+void DeleteJobRequest::read(MapReader &r) {
+  job = r.str("job", kShort);
+  check_uuid(r, job, "args.job");
+}
+
 void SubmitJobResult::write(MapWriter &w) const { w.str("job", job).str("state", state).str("user", user); }
 void SubmitJobResult::read(MapReader &r) {
   job = r.str("job", kShort);

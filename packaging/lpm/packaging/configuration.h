@@ -90,15 +90,26 @@ inline constexpr size_t kMaxConfigBytes = 1 << 20;
 inline constexpr uint32_t kMaxLifespanHours = 24 * 365;
 inline constexpr uint32_t kMaxReportingIntervalMinutes = 7 * 24 * 60;
 
+// Command-line flags of lpm-agent that override what the file says (--data-dir, --ipp-port,
+// --release-port, --directory, --accounting); unset ones leave the file's value.
+struct AgentOverrides {
+  std::optional<std::string> data_folder;
+  std::optional<uint16_t> capture_port;
+  std::optional<uint16_t> release_port;
+  std::optional<std::vector<proto::Endpoint>> directory;  // replaces the addresses, keeps the pins
+  std::optional<std::vector<proto::Endpoint>> accounting; // idem
+};
+
 // Reads and validates a configuration file. Errors (all bad_request unless the file cannot be
 // read: io_error / not_found / too_large) name the offending element, e.g.
 // "configuration.xml: <TrackDeletedJobs> must be \"true\" or \"false\", not \"yes\"".
 // A document with a DOCTYPE is refused (no DTDs in XML, DESIGN §6). Unknown elements and
 // attributes are logged as warnings and otherwise ignored.
-Result<AgentConfig> load_agent_config(const std::string &path);
+Result<AgentConfig> load_agent_config(const std::string &path, const AgentOverrides &overrides = {});
 // Parses configuration text (what load_agent_config does after reading the file); `source`
 // names it in messages.
-Result<AgentConfig> parse_agent_config(const std::string &xml_text, const std::string &source);
+Result<AgentConfig> parse_agent_config(const std::string &xml_text, const std::string &source,
+                                       const AgentOverrides &overrides = {});
 
 // The XML text of a configuration (every element written out, defaults included).
 std::string agent_config_to_xml(const AgentConfig &config);

@@ -38,6 +38,7 @@ inline constexpr const char *update_job_status = "update-job-status";
 // agent local socket
 inline constexpr const char *submit_job = "submit-job";
 inline constexpr const char *local_jobs = "local-jobs";
+inline constexpr const char *delete_job = "delete-job";
 // accounting
 inline constexpr const char *post_records = "post-records";
 inline constexpr const char *report_totals = "report-totals";
@@ -235,6 +236,12 @@ struct SubmitJobRequest {
   uint64_t copies = 1;
   std::string sides = "one-sided";
   std::string color = "color";
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// delete-job (control socket): the caller deletes one of their own jobs.
+struct DeleteJobRequest {
+  std::string job;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -236,3 +236,39 @@ TEST_CASE("configuration: a missing file is an error, not a default", "[packagin
   auto cfg = load_agent_config(dir.path + "/absent.xml");
   REQUIRE_FALSE(cfg.ok());
 }
+
+TEST_CASE("configuration: lpm-agent's flags override the file, and the file's other values stay (issue 3)",
+          "[packaging]") {
+  const std::string xml =
+      "<Configuration><CaptureListen>127.0.0.1:9167</CaptureListen><ReleaseListen>0.0.0.0:9443</ReleaseListen>"
+      "<Directory><Address>10.0.0.1:9710</Address><Fingerprint>" +
+      kFp1 +
+      "</Fingerprint></Directory><Accounting><Address>10.0.0.3:9720</Address><Fingerprint>" + kFp2 +
+      "</Fingerprint></Accounting><SiteName>HQ</SiteName></Configuration>";
+  SECTION("without --data-dir a file without <DataFolder> is refused naming both") {
+    auto cfg = parse_agent_config(xml, "configuration.xml");
+    REQUIRE_FALSE(cfg.ok());
+    CHECK(cfg.error().message.find("<DataFolder>") != std::string::npos);
+    CHECK(cfg.error().message.find("--data-dir") != std::string::npos);
+  }
+  SECTION("every override applies") {
+    AgentOverrides o;
+    o.data_folder = "/srv/other";
+    o.capture_port = 19167;
+    o.release_port = 19443;
+    o.directory = std::vector<proto::Endpoint>{{"127.0.0.1", 19710}, {"::1", 19711}};
+    o.accounting = std::vector<proto::Endpoint>{{"127.0.0.1", 19720}};
+    auto cfg = parse_agent_config(xml, "configuration.xml", o);
+    REQUIRE(cfg.ok());
+    CHECK(cfg->data_folder == "/srv/other");
+    CHECK(cfg->control_socket == "/srv/other/agent.sock");
+    CHECK(cfg->capture_listen.to_string() == "127.0.0.1:19167");
+    CHECK(cfg->release_listen.to_string() == "0.0.0.0:19443");
+    REQUIRE(cfg->directory.addresses.size() == 2);
+    CHECK(cfg->directory.addresses[1].port == 19711);
+    CHECK(cfg->directory.fingerprints == std::vector<proto::Fingerprint>{kFp1}); // pins stay
+    REQUIRE(cfg->accounting.addresses.size() == 1);
+    CHECK(cfg->accounting.addresses[0].port == 19720);
+    CHECK(cfg->site_name == "HQ");
+  }
+}

@@ -1,0 +1,85 @@
+// Retention: see retention.h.
+#include "retention.h"
+
+#include <ctime>
+
+#include "lpm/ids.h"
+#include "lpm/log.h"
+
+namespace lpm::agent {
+
+namespace {
+
+constexpr int64_t kHourMs = 3600 * 1000;
+constexpr int64_t kDayMs = 24 * kHourMs;
+
+int64_t clock_ms(clockid_t id) {
+  timespec ts{};
+  ::clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// A suspend shorter than this is noise between the two clock readings.
+constexpr int64_t kSuspendNoticeMs = 1000;
+
+} // namespace
+
+RetentionClock RetentionClock::system() {
+  RetentionClock c;
+  c.wall_ms = [] { return lpm::wall_ms(); };
+  // CLOCK_BOOTTIME counts suspended time, CLOCK_MONOTONIC does not: their difference grows by
+  // exactly the time spent asleep.
+  c.suspended_ms = [] { return clock_ms(CLOCK_BOOTTIME) - clock_ms(CLOCK_MONOTONIC); };
+  return c;
+}
+
+Retention::Retention(std::shared_ptr<JobStore> store, std::shared_ptr<Outbox> outbox, RecordContext records,
+                     RetentionPolicy policy, RetentionClock clock)
+    : store_(std::move(store)), outbox_(std::move(outbox)), records_(std::move(records)), policy_(policy),
+      clock_(std::move(clock)) {
+  last_suspended_ms_ = clock_.suspended_ms();
+}
+
+RetentionRun Retention::tick() {
+  int64_t now = clock_.wall_ms();
+  int64_t suspended = clock_.suspended_ms();
+  bool resumed = suspended - last_suspended_ms_ >= kSuspendNoticeMs;
+  bool due = !ran_ || now - last_run_ms_ >= kEveryMs || now < last_run_ms_ || resumed;
+  if (!due) return {};
+  if (resumed)
+    LPM_INFO("the machine was suspended for %lld s: checking retention deadlines now",
+             static_cast<long long>((suspended - last_suspended_ms_) / 1000));
+  last_suspended_ms_ = suspended;
+  auto result = run();
+  if (!result.ok()) {
+    LPM_ERROR("retention failed: %s", result.error().to_string().c_str());
+    return {};
+  }
+  result->after_suspend = resumed;
+  return std::move(*result);
+}
+
+Result<RetentionRun> Retention::run() {
+  int64_t now = clock_.wall_ms();
+  ran_ = true;
+  last_run_ms_ = now;
+  RetentionRun out;
+  bool queued = false;
+  auto removed = store_->remove_expired(
+      now - int64_t{policy_.unprinted_hours} * kHourMs, now - int64_t{policy_.printed_hours} * kHourMs,
+      [&](const Job &job) -> Status {
+        if (!policy_.track_deleted) return {};
+        queued = true;
+        return outbox_->insert(job_record_for(job, records_, "deleted", "expired", now));
+      });
+  if (queued) outbox_->notify_queued();
+  if (!removed.ok()) return removed.error();
+  for (const auto &job : *removed)
+    LPM_INFO("job %s deleted: its %s ended", job.id.c_str(),
+             job.state == JobState::printed ? "PrintAndKeepLifespan" : "UnprintedJobsLifespan");
+  out.removed_jobs = std::move(*removed);
+  // EMPTY-FOLDERS: wired once the store's per-user folders land (JobStore::remove_empty_user_folders).
+  return out;
+}
+
+} // namespace lpm::agent

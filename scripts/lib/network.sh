@@ -137,7 +137,12 @@ net_up() {
   fi
 
   echo "workstation agent"
-  AGENT_SOCK=$ROOT/agent/agent.sock
+  # A test may add users and bindings here (it sets NET_EXTRA_BINDS to more <Bind/> elements).
+  if declare -F net_hook_before_agent >/dev/null; then net_hook_before_agent; fi
+  # The control socket lives outside the agent's private folder, so other local users reach it.
+  mkdir -p "$ROOT/run"
+  chmod 755 "$ROOT/run"
+  AGENT_SOCK=$ROOT/run/agent.sock
   AGENT_CONF=$ROOT/agent/configuration.xml
   mkdir -p "$ROOT/agent"
   chmod 700 "$ROOT/agent"
@@ -151,10 +156,10 @@ net_up() {
   <Accounting><Address>127.0.0.1:$ACCT_PORT</Address><Fingerprint>$ACCT_FP</Fingerprint></Accounting>
   <SiteName>Demo site</SiteName>
   <ReportingInterval>0</ReportingInterval>
-  <TrackDeletedJobs>false</TrackDeletedJobs>
+  <TrackDeletedJobs>${NET_TRACK_DELETED:-false}</TrackDeletedJobs>
   <PrintAndKeepLifespan>48</PrintAndKeepLifespan>
   <UnprintedJobsLifespan>48</UnprintedJobsLifespan>
-  <IdentityBinding><Bind account="$(id -un)" user="$USER_ID"/></IdentityBinding>
+  <IdentityBinding><Bind account="$(id -un)" user="$USER_ID"/>${NET_EXTRA_BINDS:-}</IdentityBinding>
 </Configuration>
 XML
   step "write configuration.xml (binds OS account $(id -un) to the user)" true

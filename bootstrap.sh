@@ -18,7 +18,7 @@ PACKAGES=(
   libpugixml-dev nlohmann-json3-dev libcli11-dev catch2
   sqlite3 procps
   libcups2-dev node-llhttp libqpdf-dev libsystemd-dev
-  cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
+  cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
   dbus-daemon
 )
 

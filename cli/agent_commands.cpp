@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "command_loop.h"
 #include "commands.h"
 #include "lpm/files.h"
@@ -164,6 +166,18 @@ int command_jobs(const JobsArgs &args) {
     client->reset();
     Status closed = loop.close();
     if (!closed.ok()) return fail(closed.error());
+  }
+  if (args.json) {
+    for (const auto &j : jobs) {
+      nlohmann::json o = {{"id", j.id},         {"user", j.user},         {"title", j.title},
+                          {"format", j.format}, {"size", j.size},         {"pages", j.pages},
+                          {"copies", j.copies}, {"sides", j.sides},       {"color", j.color},
+                          {"state", j.state},   {"submitted", j.submitted_ms}, {"sha256", to_hex(j.sha256)}};
+      // Titles come from users: replace what is not UTF-8 rather than fail the listing.
+      std::string line = o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::printf("%s\n", line.c_str());
+    }
+    return 0;
   }
   if (jobs.empty()) {
     std::printf("no jobs\n");

@@ -30,6 +30,7 @@ int lpm_main(int argc, const char *const *argv) {
   auto *jobs_cmd = app.add_subcommand("jobs", "List your jobs held on this workstation");
   jobs_cmd->add_option("--socket", jobs.socket,
                        "Agent control socket (default: $LPM_AGENT_SOCKET or /run/lpm/agent.sock)");
+  jobs_cmd->add_flag("--json", jobs.json, "One JSON object per job and line, with every field");
   JobsDeleteArgs jobs_delete;
   auto *jobs_delete_cmd = jobs_cmd->add_subcommand("delete", "Delete one of your held or printed jobs");
   jobs_delete_cmd->add_option("ID", jobs_delete.job, "Job id (as `lpm jobs` lists it)")->required();

@@ -29,6 +29,7 @@ int command_print(const PrintArgs &args);
 
 struct JobsArgs {
   std::string socket;
+  bool json = false; // one JSON object per job and line, every field (for scripts)
 };
 // Lists the caller's jobs on the local agent (local-jobs) as a table: id, title, state, pages,
 // size, age.

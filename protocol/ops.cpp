@@ -167,6 +167,7 @@ void OpenReleaseResult::read(MapReader &r) {
 void JobInfo::write(MapWriter &w) const {
   w.str("id", id).str("user", user).str("title", title).str("format", format).u64("size", size).i64("pages", pages);
   w.u64("copies", copies).str("sides", sides).str("color", color).i64("submitted", submitted_ms).str("state", state);
+  if (!sha256.empty()) w.bin("sha256", sha256);
 }
 void JobInfo::read(MapReader &r) {
   id = r.str("id", kShort);
@@ -180,6 +181,8 @@ void JobInfo::read(MapReader &r) {
   color = r.str("color", kShort);
   submitted_ms = r.i64("submitted");
   state = r.str("state", kShort);
+  sha256 = r.opt_bin("sha256", 32);
+  if (r.ok() && !sha256.empty() && sha256.size() != 32) r.fail("job.sha256 must be 32 bytes");
   check_uuid(r, id, "job.id");
 }
 
@@ -304,6 +307,44 @@ void SubmitJobResult::read(MapReader &r) {
   job = r.str("job", kShort);
   state = r.str("state", kShort);
   user = r.str("user", kShort);
+}
+
+void WatchEventsRequest::write(MapWriter &w) const { w.u64("wait_ms", wait_ms); }
+void WatchEventsRequest::read(MapReader &r) {
+  wait_ms = r.opt_u64("wait_ms", 30000);
+  if (wait_ms == 0 || wait_ms > kMaxWatchWaitMs) wait_ms = kMaxWatchWaitMs;
+}
+
+void JobEventInfo::write(MapWriter &w) const {
+  w.str("job", job).str("title", title).i64("pages", pages).str("state", state).str("message", message);
+  w.i64("time", time_ms);
+}
+void JobEventInfo::read(MapReader &r) {
+  job = r.str("job", kShort);
+  title = r.str("title", 1024);
+  pages = r.i64("pages");
+  state = r.str("state", kShort);
+  message = r.str("message", 256);
+  time_ms = r.i64("time");
+  check_uuid(r, job, "event.job");
+}
+
+void WatchEventsResult::write(MapWriter &w) const {
+  std::vector<MapWriter> xs;
+  for (const auto &e : events) {
+    MapWriter m;
+    e.write(m);
+    xs.push_back(std::move(m));
+  }
+  w.map_array("events", xs).u64("dropped", dropped);
+}
+void WatchEventsResult::read(MapReader &r) {
+  for (auto &m : r.map_array("events", kMaxWatchEvents)) {
+    JobEventInfo e;
+    e.read(m);
+    events.push_back(std::move(e));
+  }
+  dropped = r.opt_u64("dropped", 0);
 }
 
 void JobRecord::write(MapWriter &w) const {

@@ -245,6 +245,7 @@ TEST_CASE("ops round trip: release service messages", "[ops]") {
   job.color = "monochrome";
   job.submitted_ms = 1732400000000;
   job.state = "claimed";
+  job.sha256 = Bytes(32, 0xab);
   ListJobsResult ljr;
   ljr.jobs = {job};
   ljr.next = "page-2";
@@ -262,6 +263,7 @@ TEST_CASE("ops round trip: release service messages", "[ops]") {
   CHECK(j.color == job.color);
   CHECK(j.submitted_ms == 1732400000000);
   CHECK(j.state == "claimed");
+  CHECK(j.sha256 == job.sha256);
   CHECK(ljr2.next == "page-2");
 
   ListJobsRequest ljq;

@@ -39,6 +39,7 @@ inline constexpr const char *update_job_status = "update-job-status";
 inline constexpr const char *submit_job = "submit-job";
 inline constexpr const char *local_jobs = "local-jobs";
 inline constexpr const char *delete_job = "delete-job";
+inline constexpr const char *watch_events = "watch-events";
 // accounting
 inline constexpr const char *post_records = "post-records";
 inline constexpr const char *report_totals = "report-totals";
@@ -160,6 +161,7 @@ struct JobInfo {
   std::string color = "color";
   int64_t submitted_ms = 0;
   std::string state;  // held, claimed, printing, printed
+  Bytes sha256;       // 32 bytes: the stored document's digest (optional: empty when not sent)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -249,6 +251,32 @@ struct SubmitJobResult {
   std::string job;
   std::string state;
   std::string user;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// watch-events (control socket): a long poll for events about the caller's own jobs. The agent
+// answers as soon as events are queued for this connection, else with none after wait_ms.
+inline constexpr uint64_t kMaxWatchWaitMs = 60000; // below the 120 s idle deadline
+inline constexpr size_t kMaxWatchEvents = 32;      // events queued per watcher; more are dropped
+struct WatchEventsRequest {
+  uint64_t wait_ms = 30000; // 0 or over kMaxWatchWaitMs means kMaxWatchWaitMs
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct JobEventInfo {
+  std::string job;     // UUID
+  std::string title;
+  int64_t pages = -1;  // -1: unknown
+  std::string state;   // the job's state: "held"
+  std::string message; // "held for release"
+  int64_t time_ms = 0; // when it happened (wall clock)
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct WatchEventsResult {
+  std::vector<JobEventInfo> events; // oldest first
+  uint64_t dropped = 0;             // events lost since the previous answer (a slow watcher)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -19,7 +19,7 @@ PACKAGES=(
   sqlite3 procps
   libcups2-dev node-llhttp libqpdf-dev libsystemd-dev
   cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
-  dbus-daemon
+  dbus-daemon jq
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }

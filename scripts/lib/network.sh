@@ -152,6 +152,8 @@ net_up() {
   <DataFolder>$ROOT/agent</DataFolder>
   <ControlSocket>$AGENT_SOCK</ControlSocket>
   <ReleaseListen>127.0.0.1:0</ReleaseListen>
+  <CaptureListen>127.0.0.1:${NET_IPP_PORT:-0}</CaptureListen>
+  <RawListen>127.0.0.1:${NET_RAW_PORT:-0}</RawListen>
   <Directory><Address>$dir_addr</Address><Fingerprint>$DIR_FP</Fingerprint></Directory>
   <Accounting><Address>127.0.0.1:$ACCT_PORT</Address><Fingerprint>$ACCT_FP</Fingerprint></Accounting>
   <SiteName>Demo site</SiteName>

@@ -1,5 +1,5 @@
 # Everyday targets; ./bootstrap.sh is the front door on a fresh machine.
-.PHONY: all build check demo bench fuzz format clean
+.PHONY: all build check demo bench soak fuzz format clean
 
 all: build
 
@@ -15,6 +15,10 @@ demo:
 
 bench:
 	./bootstrap.sh bench
+
+# Hundreds of crash rounds of the agent's job store (scripts/soak.sh; not part of check).
+soak: build
+	scripts/soak.sh build
 
 fuzz:
 	scripts/fuzz.sh

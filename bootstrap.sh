@@ -20,6 +20,7 @@ PACKAGES=(
   libcups2-dev node-llhttp libqpdf-dev libsystemd-dev
   cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
   dbus-daemon jq
+  strace # the benchmarks count fsyncs per job with it (scripts/bench_capture.sh)
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }

@@ -16,9 +16,10 @@ Status agent_init(const packaging::AgentConfig &config);
 Status agent_enroll(const packaging::AgentConfig &config, const std::string &token, const std::string &name);
 // Prints the TLS key fingerprint alone on a line.
 Status agent_fingerprint(const packaging::AgentConfig &config);
-// Runs the daemon until SIGINT or SIGTERM: control socket, release service, registration,
-// accounting outbox, claim expiry and retention. Prints "ready <release-port>" once the control
-// socket and the release listener are bound.
+// Runs the daemon until SIGINT or SIGTERM: control socket, capture listeners (IPP printer, raw),
+// release service, registration, accounting outbox, claim expiry and retention. Prints
+// "ipp <port>" and "raw <port>" (the capture listeners), then "ready <release-port>", once the
+// control socket and every listener are bound.
 Status agent_serve(const packaging::AgentConfig &config);
 
 } // namespace lpm::agent

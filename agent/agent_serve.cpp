@@ -1,5 +1,6 @@
-// `lpm-agent serve`: wires the stores, the control socket, the release service, the registrar
-// and the outbox poster onto one libuv loop, and stops them all on SIGINT/SIGTERM.
+// `lpm-agent serve`: wires the stores, the control socket, the capture listeners (IPP printer
+// and raw), the release service, the registrar and the outbox poster onto one libuv loop, and
+// stops them all on SIGINT/SIGTERM.
 #include <csignal>
 #include <cstdio>
 
@@ -8,10 +9,14 @@
 #include "control_socket.h"
 #include "directory_client.h"
 #include "enrollment.h"
+#include "ipp_printer.h"
+#include "ipp_printer_attributes.h"
+#include "job_events.h"
 #include "lpm/protocol/loop_timer.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "outbox_poster.h"
+#include "raw_capture.h"
 #include "release_service.h"
 #include "retention.h"
 
@@ -33,7 +38,10 @@ struct Daemon {
   uv_signal_t sigint{};
   uv_signal_t sigterm{};
   std::unique_ptr<ControlSocket> control;
+  std::shared_ptr<JobEvents> events; // DisplayNotifications: jobs stored -> `lpm notify`
   std::unique_ptr<ReleaseService> release;
+  std::unique_ptr<IppPrinter> ipp; // capture: <CaptureListen>
+  std::unique_ptr<RawCapture> raw; // capture: <RawListen>
   std::shared_ptr<Registrar> registrar;
   std::shared_ptr<OutboxPoster> poster;
   std::unique_ptr<proto::LoopTimer> maintenance;
@@ -57,8 +65,12 @@ struct Daemon {
     stopping = true;
     LPM_INFO("stopping");
     state.jobs->on_held_changed = nullptr;
+    state.jobs->on_job_stored = nullptr;
+    if (events) events->close();
     state.outbox->on_queued = nullptr;
     if (control) control->stop();
+    if (ipp) ipp->stop();
+    if (raw) raw->stop();
     if (release) release->stop();
     if (registrar) registrar->stop();
     if (poster) poster->stop();
@@ -101,6 +113,15 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
     return d.state.outbox->insert(job_record_for(job, d.records, "deleted", "user", wall_ms()));
   };
   co.after_delete = [&d]() { d.state.outbox->notify_queued(); };
+  if (d.config.display_notifications) {
+    // Capture never waits for a notifier: publish only queues (job_events.h).
+    d.events = std::make_shared<JobEvents>(&d.loop);
+    std::weak_ptr<JobEvents> events = d.events;
+    d.state.jobs->on_job_stored = [events](const Job &job) {
+      if (auto e = events.lock()) e->publish(job);
+    };
+    co.events = d.events;
+  }
   auto control = ControlSocket::start(&d.loop, d.state.jobs, co);
   if (!control.ok()) return make_error(control.error().code, "control socket: " + control.error().message);
   d.control = std::move(*control);
@@ -117,6 +138,29 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
                                                 ": " + release.error().message);
   }
   d.release = std::move(*release);
+
+  // Capture (issue 3): the IPP printer the OS spooler prints to, and the raw listener. Both
+  // listen before "ready" is printed, so a started agent accepts jobs.
+  IppPrinterOptions io;
+  io.listen = d.config.capture_listen;
+  io.printer_name = d.config.default_queue;
+  io.printer_uuid = ipp_printer_uuid(enrollment.workstation_id);
+  io.location = host_name();
+  io.capabilities = d.config.capture;
+  io.bindings = d.config.identity_binding;
+  io.on_delete_in_transaction = co.on_delete; // Cancel-Job with purge-job deletes like `lpm jobs delete`
+  io.after_delete = co.after_delete;
+  auto ipp = IppPrinter::start(&d.loop, d.state.jobs, io);
+  if (!ipp.ok()) return make_error(ipp.error().code, "IPP capture printer: " + ipp.error().message);
+  d.ipp = std::move(*ipp);
+  RawCaptureOptions rawo;
+  rawo.listen = d.config.raw_listen;
+  rawo.bindings = d.config.identity_binding;
+  auto raw = RawCapture::start(&d.loop, d.state.jobs, rawo);
+  if (!raw.ok()) return make_error(raw.error().code, "raw capture listener: " + raw.error().message);
+  d.raw = std::move(*raw);
+  std::printf("ipp %u\nraw %u\n", static_cast<unsigned>(d.ipp->port()), static_cast<unsigned>(d.raw->port()));
+
   LPM_INFO("workstation %s: control socket %s, release service on port %u", enrollment.workstation_id.c_str(),
            d.config.control_socket.c_str(), static_cast<unsigned>(d.release->port()));
   std::printf("ready %u\n", static_cast<unsigned>(d.release->port()));
@@ -187,7 +231,10 @@ Status agent_serve(const packaging::AgentConfig &config) {
   uv_run(&d.loop, UV_RUN_DEFAULT);
   // Everything is closed by now; drop the objects that own handles before closing the loop.
   d.control.reset();
+  d.events.reset();
   d.release.reset();
+  d.ipp.reset();
+  d.raw.reset();
   d.registrar.reset();
   d.poster.reset();
   d.maintenance.reset();

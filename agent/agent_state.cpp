@@ -16,7 +16,9 @@ Result<AgentState> agent_state_open(const packaging::AgentConfig &config) {
   state.db = std::shared_ptr<Db>(std::move(*db));
   s = enrollment_prepare(*state.db);
   if (!s.ok()) return s.error();
-  auto jobs = JobStore::open(state.db, config.data_folder + "/spool");
+  StoreOptions store_options;
+  store_options.data_folder = config.data_folder;
+  auto jobs = JobStore::open(state.db, store_options);
   if (!jobs.ok()) return jobs.error();
   state.jobs = std::move(*jobs);
   auto nonces = SqliteNonceStore::open(state.db);

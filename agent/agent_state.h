@@ -22,8 +22,8 @@ struct AgentState {
   std::shared_ptr<Outbox> outbox;
 };
 
-// Creates DataFolder (0700) if needed, opens DATA/state.db and DATA/spool (recovering what a
-// crash left half-done).
+// Creates DataFolder (0700) if needed, opens DATA/state.db, DATA/storage.key (created on first
+// use) and DATA/spool (recovering what a crash left half-done).
 Result<AgentState> agent_state_open(const packaging::AgentConfig &config);
 
 // The identity in DataFolder; a not_found error tells to run `lpm-agent init`.

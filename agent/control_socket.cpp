@@ -5,6 +5,7 @@
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops.h"
+#include "page_count.h"
 
 namespace lpm::agent {
 
@@ -18,8 +19,8 @@ struct ControlContext {
 // Streams an upload into the job's spool file; the commit happens when the stream verified.
 class SpoolSink final : public proto::ChunkSink {
 public:
-  SpoolSink(std::unique_ptr<SpoolWriter> writer, uint64_t max_bytes)
-      : writer_(std::move(writer)), max_(max_bytes) {}
+  SpoolSink(std::unique_ptr<SpoolWriter> writer, uint64_t max_bytes, std::string format)
+      : writer_(std::move(writer)), max_(max_bytes), format_(std::move(format)) {}
   Status write(std::span<const uint8_t> data) override {
     received_ += data.size();
     if (received_ > max_)
@@ -27,7 +28,12 @@ public:
     return writer_->write(data);
   }
   Status finish(std::span<const uint8_t> sha256, uint64_t bytes) override {
-    auto job = writer_->commit(sha256, bytes);
+    CommitOptions options;
+    options.expected_sha256 = proto::Bytes(sha256.begin(), sha256.end());
+    options.expected_size = bytes;
+    std::string format = format_;
+    options.count_pages = [format](DocumentReader &reader) { return count_pages(format, reader); };
+    auto job = writer_->commit(options);
     if (!job.ok()) return job.error();
     return {};
   }
@@ -35,6 +41,7 @@ public:
 private:
   std::unique_ptr<SpoolWriter> writer_; // discards the job if destroyed before commit
   uint64_t max_;
+  std::string format_; // as the submitter named it: what the pages are counted as
   uint64_t received_ = 0;
 };
 
@@ -61,7 +68,7 @@ void handle_submit(const std::shared_ptr<ControlContext> &ctx, const proto::Call
   std::string job_id = (*writer)->job_id();
   std::string user = owner->user;
   std::string account = owner->account;
-  call->receive_stream(std::make_unique<SpoolSink>(std::move(*writer), ctx->options.max_document_bytes),
+  call->receive_stream(std::make_unique<SpoolSink>(std::move(*writer), ctx->options.max_document_bytes, req.format),
                        [job_id, user, account](proto::CallPtr c, Status s) {
                          if (!s.ok()) {
                            // The RPC layer answers the call with this error; the sink discarded the job.
@@ -113,6 +120,17 @@ void handle_delete(const std::shared_ptr<ControlContext> &ctx, const proto::Call
   reply_with(call, removed->info());
 }
 
+void handle_watch_events(const std::shared_ptr<ControlContext> &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::WatchEventsRequest>(call);
+  if (!request) return;
+  if (!ctx->options.events)
+    return call->fail(Errc::forbidden,
+                      "desktop notifications are turned off on this workstation (DisplayNotifications)");
+  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings);
+  if (!owner.ok()) return call->fail(owner.error());
+  ctx->options.events->watch(call, owner->user, request->wait_ms);
+}
+
 } // namespace
 
 Result<std::unique_ptr<ControlSocket>> ControlSocket::start(uv_loop_t *loop, std::shared_ptr<JobStore> store,
@@ -122,6 +140,7 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::start(uv_loop_t *loop, std
   dispatcher->on_upload(proto::op::submit_job, [ctx](proto::CallPtr call) { handle_submit(ctx, call); });
   dispatcher->on(proto::op::local_jobs, [ctx](proto::CallPtr call) { handle_local_jobs(ctx, call); });
   dispatcher->on(proto::op::delete_job, [ctx](proto::CallPtr call) { handle_delete(ctx, call); });
+  dispatcher->on(proto::op::watch_events, [ctx](proto::CallPtr call) { handle_watch_events(ctx, call); });
 
   proto::PeerOptions po;
   po.role = proto::role::agent;

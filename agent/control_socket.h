@@ -11,6 +11,10 @@
 // delete-job args: DeleteJobRequest {job}; result: the deleted JobInfo. Only the job's owner
 // (the directory user the caller's account is bound to) may delete it; anyone else gets
 // not_found, exactly as for a job that does not exist. conflict while a printer has it.
+// watch-events args: WatchEventsRequest {wait_ms}; a long poll answered with WatchEventsResult
+// {events, dropped}: events about the caller's own jobs (job_events.h); the first call on a
+// connection subscribes it and is answered at once with none. forbidden when
+// DisplayNotifications is off (no JobEvents given) or the account is not bound.
 #pragma once
 
 #include <uv.h>
@@ -19,6 +23,7 @@
 #include <memory>
 #include <string>
 
+#include "job_events.h"
 #include "job_store.h"
 #include "lpm/packaging/configuration.h"
 #include "lpm/protocol/rpc.h"
@@ -34,6 +39,8 @@ struct ControlSocketOptions {
   // *deleted* record there when TrackDeletedJobs is on); may be empty.
   std::function<Status(const Job &)> on_delete;
   std::function<void()> after_delete; // after that transaction committed
+  // Where watch-events subscribes (DisplayNotifications on); null refuses watch-events.
+  std::shared_ptr<JobEvents> events;
 };
 
 class ControlSocket {

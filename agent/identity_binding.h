@@ -23,4 +23,9 @@ Result<std::string> os_account_name(int64_t uid);
 // forbidden when the uid is unknown or its account is not bound.
 Result<JobOwner> job_owner_for_uid(int64_t uid, const std::vector<packaging::IdentityBind> &bindings);
 
+// The directory user bound to an OS account name (the IPP capture printer learns the account
+// from requesting-user-name when the CUPS backend submits). forbidden when it is not bound.
+Result<JobOwner> job_owner_for_account(const std::string &account,
+                                       const std::vector<packaging::IdentityBind> &bindings);
+
 } // namespace lpm::agent

@@ -1,9 +1,13 @@
-// The job store: schema, start-up recovery, reads, and the one checked state move.
+// The job store: schema, the storage key, reads (titles decrypted), and the one checked state
+// move. Start-up recovery and user folders are in job_store_folders.cpp.
 #include "job_store.h"
 
-#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <set>
 
 #include "lpm/files.h"
@@ -37,9 +41,20 @@ CREATE TABLE IF NOT EXISTS jobs(
   claim_from TEXT NOT NULL DEFAULT '',
   claim_from_ms INTEGER NOT NULL DEFAULT 0,
   last_claim TEXT NOT NULL DEFAULT '',
-  last_outcome TEXT NOT NULL DEFAULT ''
+  last_outcome TEXT NOT NULL DEFAULT '',
+  spool_key BLOB,
+  title_sealed BLOB
 );
 CREATE INDEX IF NOT EXISTS jobs_by_user_state ON jobs(user, state);
+CREATE TABLE IF NOT EXISTS user_folders(
+  name TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  emptied_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS store_settings(
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
 )sql";
 
 // Columns added after the first schema, for a state.db created before them. state.db is shared
@@ -51,15 +66,22 @@ struct AddedColumn {
 constexpr AddedColumn kAddedColumns[] = {
     {"claim_from", "claim_from TEXT NOT NULL DEFAULT ''"},
     {"claim_from_ms", "claim_from_ms INTEGER NOT NULL DEFAULT 0"},
+    // Issue 3: the wrapped job key and the sealed title (NULL: a job stored in clear by an
+    // older agent, encrypted at the next open).
+    {"spool_key", "spool_key BLOB"},
+    {"title_sealed", "title_sealed BLOB"},
 };
 
 constexpr const char *kJobColumns =
     "id, user, os_account, title, format, size_bytes, sha256, copies, sides, color, pages, submitted_ms, "
     "state, "
-    "state_ms, claim, claim_printer, claim_expires_ms, last_claim, last_outcome, claim_from, claim_from_ms";
+    "state_ms, claim, claim_printer, claim_expires_ms, last_claim, last_outcome, claim_from, claim_from_ms, "
+    "spool_key, title_sealed";
 
-constexpr const char *kSpoolSuffix = ".spool";
+constexpr const char *kStorageKeyFile = "storage.key";
+constexpr const char *kKeyCheckSetting = "storage_key_check";
 
+// The columns of kJobColumns except the title, which needs the keys (JobStore::read_row).
 Result<Job> read_job(const Stmt &st) {
   Job j;
   j.id = st.col_text(0);
@@ -89,19 +111,6 @@ Result<Job> read_job(const Stmt &st) {
   return j;
 }
 
-// Runs a SELECT of kJobColumns and collects every row.
-Result<std::vector<Job>> collect(Stmt &st) {
-  std::vector<Job> out;
-  Status s = for_each_row(st, [&]() -> Status {
-    auto job = read_job(st);
-    if (!job.ok()) return job.error();
-    out.push_back(std::move(*job));
-    return {};
-  });
-  if (!s.ok()) return s.error();
-  return out;
-}
-
 // Adds the columns of kAddedColumns that an older jobs table lacks.
 Status add_missing_columns(Db &db) {
   auto info = db.prepare("PRAGMA table_info(jobs)");
@@ -120,7 +129,85 @@ Status add_missing_columns(Db &db) {
   return {};
 }
 
+// DATA/storage.key: loaded, or created once (no job may be encrypted yet). See job_store.h.
+Result<SecretKey> load_storage_key(Db &db, const std::string &data_folder) {
+  std::string path = data_folder + "/" + kStorageKeyFile;
+  if (file_exists(path)) {
+    auto bytes = read_file(path, 4096);
+    if (!bytes.ok()) return bytes.error();
+    SecretKey key;
+    bool sized = SecretKey::from(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(bytes->data()), bytes->size()), key);
+    size_t got = bytes->size();
+    std::fill(bytes->begin(), bytes->end(), '\0');
+    if (!sized)
+      return make_error(Errc::io_error, path + " holds " + std::to_string(got) + " bytes, a storage key is " +
+                                            std::to_string(kKeyBytes) + ": the file is damaged");
+    return key;
+  }
+  auto count = db.prepare("SELECT COUNT(*) FROM jobs WHERE spool_key IS NOT NULL");
+  if (!count.ok()) return count.error();
+  auto row = count->step();
+  if (!row.ok()) return row.error();
+  int64_t encrypted = count->col_int(0);
+  if (encrypted > 0)
+    return make_error(Errc::not_found,
+                      path + " is missing, and state.db holds " + std::to_string(encrypted) +
+                          " job(s) whose keys it wraps: without it they cannot be decrypted. Restore "
+                          "storage.key from a backup of this data folder; to start empty instead, move "
+                          "state.db* and spool/ out of the data folder");
+  // Created beside, then linked into place: the key appears whole or not at all, and an
+  // existing key is never overwritten.
+  std::string tmp = path + ".new";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(Errc::io_error, "create " + tmp + ": " + errno_text());
+  ::fchmod(fd, 0600);
+  SecretKey key = SecretKey::random();
+  Status s = store_detail::write_all(fd, key.bytes(), tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = make_error(Errc::io_error, "fsync " + tmp + ": " + errno_text());
+  ::close(fd);
+  if (s.ok() && ::link(tmp.c_str(), path.c_str()) != 0)
+    s = make_error(Errc::io_error, "link " + path + ": " + errno_text());
+  ::unlink(tmp.c_str());
+  if (s.ok()) s = fsync_dir(data_folder);
+  if (!s.ok()) return s.error();
+  LPM_INFO("created the storage key %s", path.c_str());
+  return key;
+}
+
 } // namespace
+
+namespace store_detail {
+
+Status write_all(int fd, std::span<const uint8_t> data, const std::string &path) {
+  const uint8_t *p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // A full disk refuses the job rather than anything already stored (DESIGN §4).
+      if (errno == ENOSPC || errno == EDQUOT) return disk_full("write " + path + ": " + errno_text());
+      return make_error(Errc::io_error, "write " + path + ": " + errno_text());
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Error disk_full(const std::string &detail) {
+  return make_error(Errc::no_space,
+                    "the disk is full, the job is refused (jobs already stored are kept): " + detail);
+}
+
+Error refusal(Error e) {
+  if (e.code != Errc::no_space || e.message.find("the disk is full") == 0) return e;
+  return disk_full(e.message);
+}
+
+} // namespace store_detail
 
 proto::JobInfo Job::info() const {
   proto::JobInfo i;
@@ -135,78 +222,123 @@ proto::JobInfo Job::info() const {
   i.color = color;
   i.submitted_ms = submitted_ms;
   i.state = job_state_name(state);
+  i.sha256 = sha256;
   return i;
 }
 
-Result<std::shared_ptr<JobStore>> JobStore::open(std::shared_ptr<Db> db, const std::string &spool_dir) {
+JobStore::JobStore(std::shared_ptr<Db> db, StoreOptions options, SecretKey storage_key)
+    : db_(std::move(db)), options_(std::move(options)), spool_dir_(options_.data_folder + "/spool"),
+      storage_key_(storage_key) {}
+
+Result<std::shared_ptr<JobStore>> JobStore::open(std::shared_ptr<Db> db, const StoreOptions &options) {
+  if (options.data_folder.empty()) return make_error(Errc::internal, "the job store needs a data folder");
   Status s = db->exec(kSchema);
   if (s.ok()) s = add_missing_columns(*db);
+  if (s.ok()) s = make_dirs(options.data_folder, 0700);
+  if (s.ok()) s = make_dirs(options.data_folder + "/spool", 0700);
   if (!s.ok()) return s.error();
-  s = make_dirs(spool_dir, 0700);
-  if (!s.ok()) return s.error();
-  auto store = std::make_shared<JobStore>(std::move(db), spool_dir);
-  s = store->recover();
+  auto key = load_storage_key(*db, options.data_folder);
+  if (!key.ok()) return key.error();
+  auto store = std::make_shared<JobStore>(std::move(db), options, *key);
+  s = store->load_settings();
+  if (s.ok()) s = store->recover();
   if (!s.ok()) return s.error();
   return store;
 }
 
-std::string JobStore::spool_path(const std::string &job_id) const {
-  return spool_dir_ + "/" + job_id + kSpoolSuffix;
+Status JobStore::load_settings() {
+  // The key check tells a replaced storage.key from damaged jobs.
+  auto st = db_->prepare("SELECT value FROM store_settings WHERE name = ?1");
+  if (!st.ok()) return st.error();
+  st->bind(1, kKeyCheckSetting);
+  auto row = st->step();
+  if (!row.ok()) return row.error();
+  if (*row) {
+    if (!storage_key_matches(storage_key_, st->col_blob(0))) {
+      auto count = db_->prepare("SELECT COUNT(*) FROM jobs WHERE spool_key IS NOT NULL");
+      if (!count.ok()) return count.error();
+      auto counted = count->step();
+      if (!counted.ok()) return counted.error();
+      if (count->col_int(0) > 0)
+        return make_error(Errc::checksum_mismatch,
+                          options_.data_folder + "/" + kStorageKeyFile +
+                              " is not the key the stored jobs were encrypted with (replaced, or copied from "
+                              "another agent): put the original back");
+      LPM_WARN("the storage key changed; no job was encrypted with the old one");
+    } else {
+      st->reset();
+      return {};
+    }
+  }
+  st->reset();
+  auto put = db_->prepare("INSERT OR REPLACE INTO store_settings(name, value) VALUES(?1, ?2)");
+  if (!put.ok()) return put.error();
+  put->bind(1, kKeyCheckSetting).bind_blob(2, storage_key_check(storage_key_));
+  return put->run();
 }
 
-Status JobStore::recover() {
-  // 1. Rows that never became visible: their documents are incomplete.
-  auto st = db_->prepare("SELECT id FROM jobs WHERE state = 'receiving'");
-  if (!st.ok()) return st.error();
-  std::vector<std::string> unfinished;
-  Status s = for_each_row(*st, [&]() -> Status {
-    unfinished.push_back(st->col_text(0));
-    return {};
-  });
-  if (!s.ok()) return s;
-  for (const auto &id : unfinished) {
-    LPM_WARN("removing job %s: its document was still arriving when the agent stopped", id.c_str());
-    ::unlink(spool_path(id).c_str());
-  }
-  s = db_->exec("DELETE FROM jobs WHERE state = 'receiving'");
-  if (!s.ok()) return s;
+const std::string &JobStore::folder_of(const std::string &user) const {
+  auto it = folder_names_.find(user);
+  if (it == folder_names_.end()) it = folder_names_.emplace(user, user_folder_name(storage_key_, user)).first;
+  return it->second;
+}
 
-  // 2. Rows whose document is gone cannot be released; 3. files without a row are leftovers.
-  auto all = db_->prepare("SELECT id FROM jobs");
-  if (!all.ok()) return all.error();
-  std::set<std::string> ids;
-  s = for_each_row(*all, [&]() -> Status {
-    ids.insert(all->col_text(0));
+std::string JobStore::user_folder_path(const std::string &user) const {
+  return spool_dir_ + "/" + folder_of(user);
+}
+
+std::string JobStore::spool_path(const std::string &user, const std::string &job_id) const {
+  return user_folder_path(user) + "/" + job_id + ".spool";
+}
+
+Result<Job> JobStore::read_row(const Stmt &st) const {
+  auto job = read_job(st);
+  if (!job.ok()) return job.error();
+  if (st.col_is_null(21)) {
+    job->title = st.col_text(3); // stored in clear by an older agent; encrypted at open
+    return job;
+  }
+  auto key = unwrap_job_key(storage_key_, job->id, st.col_blob(21));
+  auto title = key.ok() ? open_title(*key, job->id, st.col_blob(22)) : Result<std::string>(key.error());
+  if (!title.ok()) {
+    // One damaged row must not hide the others; its document is refused when read.
+    LPM_WARN("%s", title.error().message.c_str());
+    job->title.clear();
+  } else {
+    job->title = std::move(*title);
+  }
+  return job;
+}
+
+Result<std::vector<Job>> JobStore::collect(Stmt &st) const {
+  std::vector<Job> out;
+  Status s = for_each_row(st, [&]() -> Status {
+    auto job = read_row(st);
+    if (!job.ok()) return job.error();
+    out.push_back(std::move(*job));
     return {};
   });
-  if (!s.ok()) return s;
-  for (const auto &id : ids) {
-    if (file_exists(spool_path(id))) continue;
-    LPM_WARN("removing job %s: its spool file is missing", id.c_str());
-    auto del = db_->prepare("DELETE FROM jobs WHERE id = ?1");
-    if (!del.ok()) return del.error();
-    s = del->bind(1, id).run();
-    if (!s.ok()) return s;
-  }
-  DIR *dir = ::opendir(spool_dir_.c_str());
-  if (!dir) return make_error(Errc::io_error, "open " + spool_dir_ + ": " + errno_text());
-  std::vector<std::string> strays;
-  while (dirent *entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    std::string id = name;
-    size_t suffix = std::string(kSpoolSuffix).size();
-    if (name.size() > suffix && name.compare(name.size() - suffix, suffix, kSpoolSuffix) == 0)
-      id = name.substr(0, name.size() - suffix);
-    if (!ids.count(id) || id == name) strays.push_back(name);
-  }
-  ::closedir(dir);
-  for (const auto &name : strays) {
-    LPM_WARN("removing %s/%s: no job refers to it", spool_dir_.c_str(), name.c_str());
-    ::unlink((spool_dir_ + "/" + name).c_str());
-  }
-  if (!unfinished.empty() || !strays.empty()) return fsync_dir(spool_dir_);
-  return {};
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+Status JobStore::check_space(int fd, uint64_t more, const std::string &job_id) {
+  // No reserve: only the disk itself refuses (ENOSPC while writing).
+  if (options_.reserve_bytes && *options_.reserve_bytes == 0) return {};
+  struct statvfs fs {};
+  int rc = fd >= 0 ? ::fstatvfs(fd, &fs) : ::statvfs(spool_dir_.c_str(), &fs);
+  if (rc != 0) return make_error(Errc::io_error, "statvfs " + spool_dir_ + ": " + errno_text());
+  uint64_t unit = fs.f_frsize ? fs.f_frsize : fs.f_bsize;
+  uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * unit;
+  uint64_t reserve =
+      options_.reserve_bytes
+          ? *options_.reserve_bytes
+          : std::clamp<uint64_t>(static_cast<uint64_t>(fs.f_blocks) * unit / 100 * kReservePercent,
+                                 kMinReserveBytes, kMaxReserveBytes);
+  if (free_bytes >= reserve && free_bytes - reserve >= more) return {};
+  return store_detail::disk_full(std::to_string(free_bytes >> 10) + " KiB free where " + spool_dir_ +
+                                 " is, " + std::to_string(reserve >> 10) +
+                                 " KiB kept in reserve for the agent's database (job " + job_id + ")");
 }
 
 Result<Job> JobStore::get(const std::string &job_id) {
@@ -280,6 +412,7 @@ Status JobStore::move_state(const std::string &job_id, JobState from, JobState t
   if (!s.ok()) return s;
   if (db_->changes() != 1)
     return make_error(Errc::conflict, std::string("job ") + job_id + " is no longer " + job_state_name(from));
+  if (to == JobState::deleted) return mark_emptied_folders(now_ms);
   return {};
 }
 
@@ -288,7 +421,8 @@ Status JobStore::delete_job_locked(const Job &job, int64_t now_ms) {
 }
 
 Result<std::vector<Job>> JobStore::remove_expired(int64_t held_before_ms, int64_t printed_before_ms,
-                                                  const std::function<Status(const Job &)> &in_transaction) {
+                                                  const std::function<Status(const Job &)> &in_transaction,
+                                                  std::optional<int64_t> now_ms) {
   auto st = db_->prepare(std::string("SELECT ") + kJobColumns +
                          " FROM jobs WHERE (state = 'held' AND submitted_ms < ?1) OR (state = 'printed' AND "
                          "state_ms < ?2) ORDER BY id LIMIT 1000");
@@ -301,7 +435,7 @@ Result<std::vector<Job>> JobStore::remove_expired(int64_t held_before_ms, int64_
   for (auto &job : *candidates) {
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun().error();
-    Status s = delete_job_locked(job, wall_ms());
+    Status s = delete_job_locked(job, now_ms ? *now_ms : wall_ms());
     if (s.ok() && in_transaction) s = in_transaction(job);
     if (s.ok()) s = tx.commit();
     if (!s.ok()) {
@@ -310,11 +444,11 @@ Result<std::vector<Job>> JobStore::remove_expired(int64_t held_before_ms, int64_
     }
     // The row is gone, so the document is unreachable; a crash before this unlink leaves a
     // stray file that the next start-up removes.
-    ::unlink(spool_path(job.id).c_str());
+    ::unlink(spool_path(job).c_str());
+    (void)fsync_dir(user_folder_path(job.user));
     held_changed = held_changed || job.state == JobState::held;
     removed.push_back(std::move(job));
   }
-  if (!removed.empty()) (void)fsync_dir(spool_dir_);
   if (held_changed) notify_held_changed();
   return removed;
 }
@@ -332,14 +466,18 @@ Result<Job> JobStore::remove(const std::string &job_id, int64_t now_ms,
   if (s.ok() && in_transaction) s = in_transaction(*job);
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return s.error();
-  ::unlink(spool_path(job->id).c_str());
-  (void)fsync_dir(spool_dir_);
+  ::unlink(spool_path(*job).c_str());
+  (void)fsync_dir(user_folder_path(job->user));
   if (job->state == JobState::held) notify_held_changed();
   return job;
 }
 
 void JobStore::notify_held_changed() {
   if (on_held_changed) on_held_changed();
+}
+
+void JobStore::notify_job_stored(const Job &job) {
+  if (on_job_stored) on_job_stored(job);
 }
 
 } // namespace lpm::agent

@@ -1,10 +1,6 @@
 #include "release_service.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <map>
 
 #include "call_io.h"
@@ -80,32 +76,32 @@ std::optional<Job> visible_job(ReleaseContext &ctx, const Conversation &conv, co
   return std::nullopt;
 }
 
-// Streams a spool file; renews the claim while it runs and once more at the end, so the
-// station has a full lease left for update-job-status. Renewal happens only when the RPC pump
-// reads, and the pump stops reading while the station does not take the data (a slow device):
-// so while this source lives its job is in `streaming`, which the claim sweep skips. The source
-// dies with the stream or the connection, and then the sweep may expire the claim as usual.
+// Streams a stored document, decrypted and authenticated chunk by chunk by the store's reader
+// (a chunk that fails authentication ends the stream with checksum_mismatch: no byte of it is
+// sent); renews the claim while it runs and once more at the end, so the station has a full
+// lease left for update-job-status. Renewal happens only when the RPC pump reads, and the pump
+// stops reading while the station does not take the data (a slow device): so while this source
+// lives its job is in `streaming`, which the claim sweep skips. The source dies with the stream
+// or the connection, and then the sweep may expire the claim as usual.
 class SpoolSource final : public proto::ChunkSource {
 public:
-  SpoolSource(int fd, std::weak_ptr<JobStore> store, std::shared_ptr<StreamingJobs> streaming,
-              std::string job_id, std::string claim)
-      : fd_(fd), store_(std::move(store)), streaming_(std::move(streaming)), job_id_(std::move(job_id)),
-        claim_(std::move(claim)), last_renew_ms_(wall_ms()) {
+  SpoolSource(std::unique_ptr<DocumentReader> reader, std::weak_ptr<JobStore> store,
+              std::shared_ptr<StreamingJobs> streaming, std::string job_id, std::string claim)
+      : reader_(std::move(reader)), store_(std::move(store)), streaming_(std::move(streaming)),
+        job_id_(std::move(job_id)), claim_(std::move(claim)), last_renew_ms_(wall_ms()) {
     streaming_->add(job_id_);
   }
-  ~SpoolSource() override {
-    streaming_->remove(job_id_);
-    ::close(fd_);
-  }
+  ~SpoolSource() override { streaming_->remove(job_id_); }
 
   Result<size_t> read(uint8_t *out, size_t max) override {
-    ssize_t n;
-    do {
-      n = ::read(fd_, out, max);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return make_error(Errc::io_error, "read spool file of job " + job_id_ + ": " + errno_text());
+    auto n = reader_->read_at(offset_, std::span<uint8_t>(out, max));
+    if (!n.ok()) {
+      LPM_ERROR("job %s: stream stopped: %s", job_id_.c_str(), n.error().to_string().c_str());
+      return n.error();
+    }
+    offset_ += *n;
     int64_t now = wall_ms();
-    if (n == 0 || now - last_renew_ms_ >= kLeaseRenewEveryMs) {
+    if (*n == 0 || now - last_renew_ms_ >= kLeaseRenewEveryMs) {
       last_renew_ms_ = now;
       if (auto store = store_.lock()) {
         // The claim ended meanwhile (finished, or taken over): this document is no longer the
@@ -117,15 +113,16 @@ public:
         }
       }
     }
-    return static_cast<size_t>(n);
+    return *n;
   }
 
 private:
-  int fd_;
+  std::unique_ptr<DocumentReader> reader_;
   std::weak_ptr<JobStore> store_;
   std::shared_ptr<StreamingJobs> streaming_;
   std::string job_id_;
   std::string claim_;
+  uint64_t offset_ = 0;
   int64_t last_renew_ms_;
 };
 
@@ -217,22 +214,27 @@ void handle_fetch(ReleaseContext &ctx, const proto::CallPtr &call) {
   const proto::FetchDocumentRequest &req = *request;
   auto conv = conversation_of(call);
   if (!conv) return;
-  if (!visible_job(ctx, *conv, call, req.job)) return;
+  auto visible = visible_job(ctx, *conv, call, req.job);
+  if (!visible) return;
+  // Opened (header, size and last chunk authenticated) before the job moves to printing: a
+  // damaged or tampered spool file is refused here and the job stays where it was.
+  auto reader = ctx.store->open_document(*visible);
+  if (!reader.ok()) {
+    LPM_ERROR("job %s not served: %s", req.job.c_str(), reader.error().to_string().c_str());
+    return call->fail(reader.error());
+  }
   auto job = ctx.store->start_printing(req.job, req.claim, conv->printer, wall_ms());
   if (!job.ok()) return call->fail(job.error());
-  std::string path = ctx.store->spool_path(job->id);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return call->fail(Errc::io_error, "open the document of job " + job->id + ": " + errno_text());
   proto::FetchDocumentHeader header;
   header.size = job->size_bytes;
   header.format = job->format;
   header.sha256 = job->sha256;
   proto::MapWriter w;
   header.write(w);
-  // The stored digest goes along: a spool file damaged on disk ends in checksum_mismatch, never
-  // in a completed stream.
-  call->reply_stream(w, std::make_unique<SpoolSource>(fd, ctx.store, ctx.streaming, job->id, req.claim),
-                     job->sha256);
+  // The stored digest goes along: the station checks the plaintext it received against it.
+  call->reply_stream(
+      w, std::make_unique<SpoolSource>(std::move(*reader), ctx.store, ctx.streaming, job->id, req.claim),
+      job->sha256);
 }
 
 void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {

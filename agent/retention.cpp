@@ -71,14 +71,22 @@ Result<RetentionRun> Retention::run() {
         if (!policy_.track_deleted) return {};
         queued = true;
         return outbox_->insert(job_record_for(job, records_, "deleted", "expired", now));
-      });
+      },
+      now);
   if (queued) outbox_->notify_queued();
   if (!removed.ok()) return removed.error();
   for (const auto &job : *removed)
     LPM_INFO("job %s deleted: its %s ended", job.id.c_str(),
              job.state == JobState::printed ? "PrintAndKeepLifespan" : "UnprintedJobsLifespan");
   out.removed_jobs = std::move(*removed);
-  // EMPTY-FOLDERS: wired once the store's per-user folders land (JobStore::remove_empty_user_folders).
+  if (policy_.delete_empty_folders) {
+    auto folders = store_->remove_empty_user_folders(now - int64_t{policy_.empty_folder_days} * kDayMs);
+    if (!folders.ok()) return folders.error();
+    out.removed_folders = *folders;
+    if (*folders > 0)
+      LPM_INFO("%zu empty user folder(s) deleted: empty for %u day(s) (DeleteEmptyUserFoldersLifespan)", *folders,
+               policy_.empty_folder_days);
+  }
   return out;
 }
 

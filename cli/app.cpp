@@ -57,6 +57,13 @@ int lpm_main(int argc, const char *const *argv) {
   console_enroll_cmd->add_option("--name", console_enroll.name,
                                  "Console name shown to administrators (default: host name)");
 
+  NotifyArgs notify;
+  auto *notify_cmd = app.add_subcommand(
+      "notify", "Show a desktop notification for each of your jobs held on this workstation (run it in "
+                "your desktop session; stop it with Ctrl-C or SIGTERM)");
+  notify_cmd->add_option("--socket", notify.socket,
+                         "Agent control socket (default: $LPM_AGENT_SOCKET or /run/lpm/agent.sock)");
+
   ReportArgs report;
   auto *report_cmd = app.add_subcommand("report", "Show per-user print totals from the accounting server");
   report_cmd->add_option("--data", report.data, "Console data folder")->required();
@@ -74,6 +81,7 @@ int lpm_main(int argc, const char *const *argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*print_cmd) return command_print(print);
+  if (*notify_cmd) return command_notify(notify);
   if (*jobs_delete_cmd) {
     if (jobs_delete.socket.empty()) jobs_delete.socket = jobs.socket;
     return command_jobs_delete(jobs_delete);

@@ -42,6 +42,14 @@ struct JobsDeleteArgs {
 // Deletes one of the caller's jobs (delete-job); prints "job <id> deleted".
 int command_jobs_delete(const JobsDeleteArgs &args);
 
+struct NotifyArgs {
+  std::string socket;
+};
+// The desktop notifier (notify_command.cpp): shows a notification on the session bus for each
+// of the caller's jobs the agent stores, until SIGINT/SIGTERM (exit 0). Exit 1 when there is no
+// session bus, the agent refuses (account not bound, DisplayNotifications off) or the bus goes.
+int command_notify(const NotifyArgs &args);
+
 struct ConsoleInitArgs {
   std::string data;
 };

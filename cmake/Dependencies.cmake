@@ -25,3 +25,13 @@ find_package(pugixml REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(Catch2 2 CONFIG REQUIRED)
+
+# qpdf counts PDF pages (agent/page_count_pdf.cpp); sd-bus from libsystemd shows desktop
+# notifications (`lpm notify`, cli/notify_command.cpp). Both ship a .pc file.
+pkg_check_modules(LIBQPDF REQUIRED IMPORTED_TARGET libqpdf)
+pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+
+# libcups decodes and encodes IPP messages (agent/ipp_*); it ships no .pc file.
+find_package(Cups REQUIRED)
+# llhttp parses the capture printer's HTTP; built from the sources node-llhttp installs.
+include(${CMAKE_CURRENT_LIST_DIR}/Llhttp.cmake)

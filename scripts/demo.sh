@@ -32,7 +32,11 @@ net_up "$ROOT"
 
 echo "a user prints three documents (they stay on the workstation)"
 mkdir -p "$ROOT/docs"
-printf '%%PDF-1.4\n%% quarterly report\n%s\n%%%%EOF\n' "$(head -c 3000 /dev/urandom | base64 -w 76)" >"$ROOT/docs/quarterly-report.pdf"
+# A real two-page PDF (Ghostscript comes with CUPS), so the agent can count its pages.
+printf '%%!PS-Adobe-3.0\n%%%%Pages: 2\n%%%%EndComments\n%%%%Page: 1 1\n/Helvetica findfont 24 scalefont setfont 72 720 moveto (Quarterly report) show showpage\n%%%%Page: 2 2\n72 720 moveto (Figures) show showpage\n%%%%EOF\n' >"$ROOT/docs/report.ps"
+if ! gs -q -dBATCH -dNOPAUSE -dSAFER -sDEVICE=pdfwrite -sOutputFile="$ROOT/docs/quarterly-report.pdf" "$ROOT/docs/report.ps" 2>/dev/null; then
+  printf '%%PDF-1.4\n%% quarterly report\n%s\n%%%%EOF\n' "$(head -c 3000 /dev/urandom | base64 -w 76)" >"$ROOT/docs/quarterly-report.pdf"
+fi
 printf 'Meeting notes\n=============\n- badge in at any printer\n- jobs come straight from your PC\n' >"$ROOT/docs/meeting-notes.txt"
 head -c 2000000 /dev/urandom >"$ROOT/docs/scan-archive.bin"
 for f in quarterly-report.pdf meeting-notes.txt scan-archive.bin; do

@@ -5,7 +5,10 @@
 #   cups_up DIR [PORT]     start cupsd with everything under DIR; sets CUPS_SERVER (its socket),
 #                          CUPS_PID, CUPS_PORT; exports CUPS_SERVER for lp/lpadmin/lpstat
 #   cups_down              stop it (SIGTERM, then SIGKILL after 5 s)
-# CUPS_SYNC_ON_CLOSE=Yes makes cupsd fsync each spool file (its durable setting).
+# CUPS_SYNC_ON_CLOSE=Yes makes cupsd fsync the state files it writes (job control files, job
+# cache, configuration; not the document files). cupsd writes a job's control file only when its
+# dirty-state timer fires, CUPS_DIRTY_CLEAN_INTERVAL seconds (default 30) after the change, and
+# after it answered the client; 0 writes it at the next pass of its main loop.
 
 cups_free_port() {
   local p
@@ -53,6 +56,7 @@ DefaultAuthType None
 WebInterface No
 MaxJobs 0
 PreserveJobHistory Yes
+DirtyCleanInterval ${CUPS_DIRTY_CLEAN_INTERVAL:-30}
 <Location />
   Order allow,deny
   Allow from all

@@ -89,7 +89,7 @@ net_stop_pid() {
 }
 
 # net_up ROOT: everything up. Sets DIR_PORT, DIR_FP, ACCT_PORT, ACCT_FP, AGENT_PORT, AGENT_SOCK,
-# AGENT_CONF, USER_ID, BADGE, DEVICE_DIR, PRINTER_TOKEN...
+# AGENT_CONF, AGENT_IPP_PORT, AGENT_RAW_PORT, USER_ID, BADGE, DEVICE_DIR, PRINTER_TOKEN...
 net_up() {
   ROOT=$1
   local logs=$ROOT/logs
@@ -172,6 +172,9 @@ XML
   net_start agent "$logs" "$BIN/lpm-agent" serve --config "$AGENT_CONF"
   AGENT_PORT=$NET_PORT
   AGENT_PID=${NET_PIDS[-1]}
+  # The capture listeners' ports (lines "ipp PORT" and "raw PORT" before "ready").
+  AGENT_IPP_PORT=$(awk '/^ipp /{print $2; exit}' "$logs/agent.out")
+  AGENT_RAW_PORT=$(awk '/^raw /{print $2; exit}' "$logs/agent.out")
   printf '  %-62s %5d ms\n' "start lpm-agent (release service 127.0.0.1:$AGENT_PORT)" $(($(net_ms) - t0))
 
   echo "release station"

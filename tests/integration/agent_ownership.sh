@@ -7,27 +7,9 @@ set -euo pipefail
 BIN=$(cd "${1:?usage: agent_ownership.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../scripts/lib/network.sh"
+source "$here/../../scripts/lib/testing.sh"
 
-ROOT=$(mktemp -d /tmp/lpm-it.XXXXXX)
-cleanup() {
-  local rc=$?
-  net_down
-  if [[ $rc -ne 0 ]]; then
-    echo "---- logs ($ROOT/logs) ----" >&2
-    tail -n 40 "$ROOT"/logs/*.log >&2 || true
-  fi
-  rm -rf "$ROOT"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-check() {
-  local what=$1
-  shift
-  if "$@"; then echo "ok - $what"; else fail "$what"; fi
-}
+it_begin
 
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root to act as a second OS account"; exit 0; }
 id nobody >/dev/null 2>&1 || fail "the OS account nobody is missing"

@@ -7,34 +7,9 @@ set -euo pipefail
 BIN=$(cd "${1:?usage: release_flow.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../scripts/lib/network.sh"
+source "$here/../../scripts/lib/testing.sh"
 
-ROOT=$(mktemp -d /tmp/lpm-it.XXXXXX)
-cleanup() {
-  local rc=$?
-  net_down
-  if [[ $rc -ne 0 ]]; then
-    echo "---- logs ($ROOT/logs) ----" >&2
-    tail -n 40 "$ROOT"/logs/*.log >&2 || true
-  fi
-  rm -rf "$ROOT"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-passed=0
-check() { # check "what" condition...
-  local what=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok - $what"
-  else
-    fail "$what"
-  fi
-}
+it_begin
 
 net_up "$ROOT" >"$ROOT/up.log"
 
@@ -91,4 +66,4 @@ for ((i = 0; i < 100; i++)); do
 done
 check "four printed records, none counted twice" test "$(jobs_counted)" = 4
 
-echo "$passed passed, 0 failed"
+echo "$IT_PASSED passed, 0 failed"

@@ -581,3 +581,47 @@ TEST_CASE("ops refuse malformed values with bad_request naming the field", "[ops
     CHECK(p.limit == kMaxPage);
   }
 }
+
+TEST_CASE("ops: watch-events (issue 3, desktop notifications) round trips and keeps its caps", "[ops]") {
+  WatchEventsRequest req;
+  req.wait_ms = 1500;
+  CHECK(round_trip(req).wait_ms == 1500);
+  // Absent, 0 or past the cap: the longest wait, which stays below the idle deadline.
+  CHECK(round_trip(WatchEventsRequest{0}).wait_ms == kMaxWatchWaitMs);
+  CHECK(round_trip(WatchEventsRequest{kMaxWatchWaitMs + 1}).wait_ms == kMaxWatchWaitMs);
+  CHECK(refusal<WatchEventsRequest>(MapWriter{}).empty());
+
+  WatchEventsResult result;
+  JobEventInfo e;
+  e.job = kId;
+  e.title = "Quarterly report.pdf";
+  e.pages = 3;
+  e.state = "held";
+  e.message = "held for release";
+  e.time_ms = 1700000000123;
+  result.events = {e, e};
+  result.events[1].pages = -1;
+  result.dropped = 7;
+  auto back = round_trip(result);
+  REQUIRE(back.events.size() == 2);
+  CHECK(back.events[0].job == kId);
+  CHECK(back.events[0].title == "Quarterly report.pdf");
+  CHECK(back.events[0].pages == 3);
+  CHECK(back.events[0].state == "held");
+  CHECK(back.events[0].message == "held for release");
+  CHECK(back.events[0].time_ms == 1700000000123);
+  CHECK(back.events[1].pages == -1);
+  CHECK(back.dropped == 7);
+
+  WatchEventsResult too_many;
+  too_many.events.assign(kMaxWatchEvents + 1, e);
+  MapWriter many;
+  too_many.write(many);
+  CHECK_THAT(refusal<WatchEventsResult>(many), Catch::Contains("events"));
+  WatchEventsResult bad_id;
+  bad_id.events = {e};
+  bad_id.events[0].job = "not-a-uuid";
+  MapWriter bad;
+  bad_id.write(bad);
+  CHECK_THAT(refusal<WatchEventsResult>(bad), Catch::Contains("event.job"));
+}

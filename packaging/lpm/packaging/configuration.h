@@ -74,7 +74,7 @@ struct AgentConfig {
   uint32_t unprinted_jobs_lifespan_hours = 48;
   bool delete_empty_user_folders = false;
   uint32_t delete_empty_user_folders_lifespan_days = 7;
-  bool display_notifications = true;
+  bool display_notifications = true; // `lpm notify` may subscribe (agent/job_events.h)
   bool late_binding_enabled = true;
   std::string default_queue = "LPMServerless";
   std::string hybrid_print_queue_name;

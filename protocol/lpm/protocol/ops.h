@@ -255,8 +255,9 @@ struct SubmitJobResult {
   void read(MapReader &r);
 };
 
-// watch-events (control socket): a long poll for events about the caller's own jobs. The agent
-// answers as soon as events are queued for this connection, else with none after wait_ms.
+// watch-events (control socket): a long poll for events about the caller's own jobs. The first
+// call on a connection subscribes it and is answered at once with none; later calls are answered
+// as soon as events are queued for this connection, else with none after wait_ms.
 inline constexpr uint64_t kMaxWatchWaitMs = 60000; // below the 120 s idle deadline
 inline constexpr size_t kMaxWatchEvents = 32;      // events queued per watcher; more are dropped
 struct WatchEventsRequest {

@@ -24,8 +24,14 @@ inline std::shared_ptr<Db> open_db(const std::string &dir) {
   return std::shared_ptr<Db>(std::move(*db));
 }
 
-inline std::shared_ptr<JobStore> open_store(const std::shared_ptr<Db> &db, const std::string &dir) {
-  auto store = JobStore::open(db, dir + "/spool");
+// The store of data folder `dir` (storage.key and spool/ there). No free-space reserve unless
+// asked: tests run wherever /tmp is.
+inline std::shared_ptr<JobStore> open_store(const std::shared_ptr<Db> &db, const std::string &dir,
+                                            uint64_t reserve_bytes = 0) {
+  StoreOptions options;
+  options.data_folder = dir;
+  options.reserve_bytes = reserve_bytes;
+  auto store = JobStore::open(db, options);
   REQUIRE(store.ok());
   return *store;
 }
@@ -34,11 +40,12 @@ inline const std::string kAlice = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 inline const std::string kBob = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
 
 // Stores a job through the same path the control socket uses: begin, write, commit.
-inline Job store_job(JobStore &store, const std::string &user, const std::string &content) {
+inline Job store_job(JobStore &store, const std::string &user, const std::string &content,
+                     const std::string &title = "report.pdf") {
   NewJob nj;
   nj.user = user;
   nj.os_account = "tester";
-  nj.title = "report.pdf";
+  nj.title = title;
   nj.format = "application/pdf";
   auto writer = store.begin_job(nj);
   REQUIRE(writer.ok());
@@ -47,6 +54,22 @@ inline Job store_job(JobStore &store, const std::string &user, const std::string
   auto job = (*writer)->commit(proto::sha256(bytes), bytes.size());
   REQUIRE(job.ok());
   return *job;
+}
+
+// A stored job's plaintext, read back through the store's decrypting reader.
+inline Result<std::string> read_document(JobStore &store, const Job &job) {
+  auto reader = store.open_document(job);
+  if (!reader.ok()) return reader.error();
+  std::string out((*reader)->size(), '\0');
+  size_t at = 0;
+  while (at < out.size()) {
+    auto n = (*reader)->read_at(
+        at, std::span<uint8_t>(reinterpret_cast<uint8_t *>(out.data()) + at, out.size() - at));
+    if (!n.ok()) return n.error();
+    if (*n == 0) return make_error(Errc::internal, "the reader ended early");
+    at += *n;
+  }
+  return out;
 }
 
 inline size_t count_files(const std::string &dir) {

@@ -92,7 +92,7 @@ TEST_CASE("control socket: a bound account submits and lists its job", "[agent][
   CHECK(job->os_account == f.account);
   CHECK(job->size_bytes == content.size());
   CHECK(job->title == "notes.txt");
-  CHECK(*read_file(f.store->spool_path(result.job), 1 << 20) == content);
+  CHECK(*read_document(*f.store, *job) == content);
 
   auto listed = client->call(proto::op::local_jobs, proto::MapWriter{});
   REQUIRE(listed.ok());
@@ -137,7 +137,8 @@ TEST_CASE("control socket: an upload over the size limit is refused and leaves n
   CHECK(lied.error().code == Errc::too_large);
   client->close();
   client.reset();
-  CHECK(count_files(f.dir.path + "/spool") == 0);
+  // Alice's folder stays (empty) for DeleteEmptyUserFolders; nothing is in it.
+  CHECK(count_files(f.store->user_folder_path(kAlice)) == 0);
   JobFilter all;
   all.users = {kAlice};
   all.states = {JobState::receiving, JobState::held};

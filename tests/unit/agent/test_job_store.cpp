@@ -38,8 +38,10 @@ TEST_CASE("job store: a held job survives closing and reopening the store", "[ag
     CHECK(job.state == JobState::held);
     CHECK(job.size_bytes == 13);
     struct stat st {};
-    REQUIRE(::stat(store->spool_path(id).c_str(), &st) == 0);
+    REQUIRE(::stat(store->spool_path(job).c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
+    REQUIRE(::stat(store->user_folder_path(kAlice).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
   }
   auto db = open_db(dir.path);
   auto store = open_store(db, dir.path);
@@ -49,7 +51,8 @@ TEST_CASE("job store: a held job survives closing and reopening the store", "[ag
   CHECK(job->user == kAlice);
   CHECK(job->sha256 ==
         proto::sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("hello printer"), 13)));
-  auto content = read_file(store->spool_path(id), 1 << 20);
+  CHECK(job->title == "report.pdf");
+  auto content = read_document(*store, *job);
   REQUIRE(content.ok());
   CHECK(*content == "hello printer");
   auto counts = store->held_counts();
@@ -68,7 +71,10 @@ TEST_CASE("job store: start-up removes what a crash left half-done", "[agent][jo
   if (child == 0) {
     auto db = Db::open(dir.path + "/state.db");
     if (!db.ok()) ::_exit(2);
-    auto store = JobStore::open(std::shared_ptr<Db>(std::move(*db)), dir.path + "/spool");
+    StoreOptions options;
+    options.data_folder = dir.path;
+    options.reserve_bytes = 0;
+    auto store = JobStore::open(std::shared_ptr<Db>(std::move(*db)), options);
     if (!store.ok()) ::_exit(3);
     NewJob nj;
     nj.user = kAlice;
@@ -80,7 +86,14 @@ TEST_CASE("job store: start-up removes what a crash left half-done", "[agent][jo
       ::_exit(4);
     auto partial = (*store)->begin_job(nj);
     if (!partial.ok() || !(*partial)->write(bytes).ok()) ::_exit(5);
-    if (!write_file_atomic(dir.path + "/spool/" + uuid_v7() + ".spool", std::string("stray"), 0600).ok())
+    // Strays: a file in Alice's folder, one at the top of the spool folder, a folder no user has.
+    std::string alice_folder = (*store)->user_folder_path(kAlice);
+    if (!write_file_atomic(alice_folder + "/" + uuid_v7() + ".spool", std::string("stray"), 0600).ok() ||
+        !write_file_atomic(dir.path + "/spool/" + uuid_v7() + ".spool", std::string("stray"), 0600).ok() ||
+        !make_dirs(dir.path + "/spool/0123456789abcdef0123456789abcdef", 0700).ok() ||
+        !write_file_atomic(dir.path + "/spool/0123456789abcdef0123456789abcdef/x.spool", std::string("x"),
+                           0600)
+             .ok())
       ::_exit(6);
     ::_exit(0);
   }
@@ -88,22 +101,24 @@ TEST_CASE("job store: start-up removes what a crash left half-done", "[agent][jo
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
-  CHECK(count_files(dir.path + "/spool") == 3);
+  CHECK(count_files(dir.path + "/spool") == 3); // Alice's folder, the stray file, the stray folder
 
   auto db = open_db(dir.path);
   auto store = open_store(db, dir.path);
   CHECK(count_files(dir.path + "/spool") == 1);
+  CHECK(count_files(store->user_folder_path(kAlice)) == 1);
   auto page = store->list(held_of(kAlice));
   REQUIRE(page.ok());
   REQUIRE(page->jobs.size() == 1);
   std::string kept = page->jobs[0].id;
-  CHECK(file_exists(store->spool_path(kept)));
+  CHECK(file_exists(store->spool_path(kAlice, kept)));
+  CHECK(*read_document(*store, page->jobs[0]) == "doc");
   JobFilter receiving = held_of(kAlice);
   receiving.states = {JobState::receiving};
   CHECK(store->list(receiving)->jobs.empty());
 
   // A row whose document vanished is removed too.
-  ::unlink(store->spool_path(kept).c_str());
+  ::unlink(store->spool_path(kAlice, kept).c_str());
   store.reset();
   auto again = open_store(db, dir.path);
   CHECK(again->get(kept).error().code == Errc::not_found);
@@ -124,7 +139,7 @@ TEST_CASE("job store: an abandoned upload leaves nothing behind", "[agent][job_s
     auto bad = (*writer)->commit(proto::sha256({}), 99);
     CHECK_FALSE(bad.ok());
   }
-  CHECK(count_files(dir.path + "/spool") == 0);
+  CHECK(count_files(store->user_folder_path(kAlice)) == 0);
   JobFilter all = held_of(kAlice);
   all.states = {JobState::receiving, JobState::held};
   CHECK(store->list(all)->jobs.empty());
@@ -237,7 +252,7 @@ TEST_CASE("job store: claims, leases and status updates follow the state machine
     REQUIRE(removed->size() == 1);
     CHECK(seen == std::vector<std::string>{job.id});
     CHECK(store->get(job.id).error().code == Errc::not_found);
-    CHECK_FALSE(file_exists(store->spool_path(job.id)));
+    CHECK_FALSE(file_exists(store->spool_path(job)));
     CHECK(held_changes == 2);
   }
 }
@@ -401,7 +416,6 @@ TEST_CASE("job store: a state.db from before claim_from is migrated", "[agent][j
   REQUIRE(store->finish(aborted, now + 1, nullptr).ok());
   CHECK(store->get(job.id)->state == JobState::held);
   // Opening again finds the columns present and leaves them alone.
-  auto again = JobStore::open(db, dir.path + "/spool");
-  REQUIRE(again.ok());
-  CHECK((*again)->get(job.id)->state == JobState::held);
+  auto again = open_store(db, dir.path);
+  CHECK(again->get(job.id)->state == JobState::held);
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "agent_test_support.h"
+#include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/loop_timer.h"
 #include "lpm/protocol/ops.h"
@@ -551,6 +552,55 @@ TEST_CASE("release service: a stream whose claim ended stops with an error", "[a
   CHECK(f.store->get(big.id)->state == JobState::held);
   CHECK(f.service->streaming_jobs().empty());
 
+  a->close();
+  a.reset();
+  f.finish();
+}
+
+TEST_CASE("release service: a tampered or truncated spool file is refused at fetch (issue 3)",
+          "[agent][release]") {
+  ReleaseFixture f;
+  // f.document is 200000 bytes: chunks 0..2 of 64 KiB and a final one.
+  std::string path = f.store->spool_path(f.job);
+  auto original = read_file(path, 1 << 20);
+  REQUIRE(original.ok());
+  auto a = f.connect(f.printer_ctx);
+  REQUIRE(a->call(proto::op::open_release,
+                  open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())))
+              .ok());
+  proto::AcknowledgeJobRequest ack;
+  ack.job = f.job.id;
+  auto acked = a->call(proto::op::acknowledge_job, args_of(ack));
+  REQUIRE(acked.ok());
+  auto claim = result_of<proto::AcknowledgeJobResult>(*acked);
+  proto::FetchDocumentRequest fetch;
+  fetch.job = f.job.id;
+  fetch.claim = claim.claim;
+
+  SECTION("truncated: refused before the job moves to printing") {
+    REQUIRE(write_file_atomic(path, original->substr(0, original->size() - 100), 0600).ok());
+    auto sink = std::make_unique<proto::MemorySink>(1 << 20);
+    auto data = sink->data;
+    auto fetched = a->call_download(proto::op::fetch_document, args_of(fetch), std::move(sink));
+    REQUIRE_FALSE(fetched.ok());
+    CHECK(fetched.error().code == Errc::checksum_mismatch);
+    CHECK(data->empty());
+    CHECK(f.store->get(f.job.id)->state == JobState::claimed);
+  }
+  SECTION("a byte changed in a middle chunk: the stream stops there, never completing") {
+    std::string damaged = *original;
+    size_t at = kSpoolHeaderBytes + (kSpoolChunkBytes + kTagBytes) + 10; // in chunk 1
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x40);
+    REQUIRE(write_file_atomic(path, damaged, 0600).ok());
+    auto sink = std::make_unique<proto::MemorySink>(1 << 20);
+    auto data = sink->data;
+    auto fetched = a->call_download(proto::op::fetch_document, args_of(fetch), std::move(sink));
+    REQUIRE_FALSE(fetched.ok());
+    CHECK(fetched.error().code == Errc::checksum_mismatch);
+    // Only authenticated bytes went out: at most chunk 0, exactly as stored.
+    CHECK(data->size() <= kSpoolChunkBytes);
+    CHECK(std::string(data->begin(), data->end()) == f.document.substr(0, data->size()));
+  }
   a->close();
   a.reset();
   f.finish();

@@ -153,3 +153,44 @@ TEST_CASE("retention: the system clock reports suspended time as boot time minus
   CHECK(b - a < 1000); // no suspend between two readings in a row
   CHECK(clock.wall_ms() > 1700000000000); // a Unix time in ms, after 2023
 }
+
+TEST_CASE("retention: an empty user folder goes DeleteEmptyUserFoldersLifespan days after it emptied, only "
+          "when DeleteEmptyUserFolders is on (SPEC PK-4, §5.3)",
+          "[agent][retention]") {
+  constexpr int64_t kDay = 24 * kHour;
+  TempDir dir;
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  auto outbox = Outbox::open(db);
+  REQUIRE(outbox.ok());
+  Job job = store_job(*store, kAlice, "soon gone");
+  std::string folder = store->user_folder_path(kAlice);
+  REQUIRE(std::filesystem::is_directory(folder));
+
+  const bool enabled = GENERATE(true, false);
+  RetentionPolicy policy;
+  policy.unprinted_hours = 1;
+  policy.delete_empty_folders = enabled;
+  policy.empty_folder_days = 7;
+  FakeClock fake;
+  fake.wall = job.submitted_ms + 2 * kHour; // the job expires: the folder is empty from now on
+  Retention retention(store, *outbox, RecordContext{"HQ", "ws-1"}, policy, fake.clock());
+  auto run = retention.tick();
+  REQUIRE(run.removed_jobs.size() == 1);
+  CHECK(run.removed_folders == 0);
+  const int64_t emptied = fake.wall;
+
+  fake.wall = emptied + 7 * kDay - 60 * 1000;
+  CHECK(retention.tick().removed_folders == 0);
+  CHECK(std::filesystem::is_directory(folder));
+
+  fake.wall = emptied + 7 * kDay + 60 * 1000;
+  run = retention.tick();
+  CHECK(run.removed_folders == (enabled ? 1u : 0u));
+  CHECK(std::filesystem::is_directory(folder) == !enabled);
+
+  // A new job for the same user recreates the folder.
+  Job again = store_job(*store, kAlice, "back again");
+  CHECK(std::filesystem::is_directory(store->user_folder_path(kAlice)));
+  CHECK(store->get(again.id).ok());
+}

@@ -111,6 +111,7 @@ TEST_CASE("every command answers --help with its description", "[cli]") {
       {{"--help"}, "print and release jobs"},
       {{"print", "--help"}, "Hold a document"},
       {{"jobs", "--help"}, "List your jobs"},
+      {{"notify", "--help"}, "Show a desktop notification"},
       {{"console", "--help"}, "administrator console"},
       {{"console", "init", "--help"}, "Create the console's data folder"},
       {{"console", "enroll", "--help"}, "Enroll the console's key"},

@@ -5,6 +5,8 @@
 #     release station, cold (every TLS handshake full) and resumed (sessions reused), p50/p99.
 #   stream_throughput: one large job from the agent's store to the device, MiB/s, beside a floor
 #     measured in the same run (cat of the same file plus sync: the disk-to-disk cost).
+#   ipp_accept_rate*, cupsd_accept_rate*, agent_rss_anon_*, agent_startup_*: the capture
+#     benchmarks of issue 3, from scripts/bench_capture.sh (run last, on a network of its own).
 # Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -92,3 +94,6 @@ mbps=$(awk -v mb="$BIG_MB" -v ms="$ms" 'BEGIN {printf "%.1f", mb / (ms / 1000)}'
 floor=$(awk -v mb="$BIG_MB" -v ms="$floor_ms" 'BEGIN {printf "%.1f", mb / (ms / 1000)}')
 ratio=$(awk -v a="$mbps" -v b="$floor" 'BEGIN {printf "%.3f", a / b}')
 emit "{\"name\":\"stream_throughput\",\"value\":$mbps,\"unit\":\"MiB/s\",\"job_bytes\":$((BIG_MB * 1024 * 1024)),\"peer\":\"cat+fsync of the same file\",\"peer_value\":$floor,\"ratio\":$ratio}"
+
+echo "capture: durable accept rate against cupsd, agent memory and start-up ..." >&2
+"$here/bench_capture.sh" "$BUILD"

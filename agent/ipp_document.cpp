@@ -52,7 +52,7 @@ Status CaptureDocument::write(std::span<const uint8_t> data) {
   return s;
 }
 
-Result<Job> CaptureDocument::commit() {
+Result<Job> CaptureDocument::commit(std::function<Status(const std::string &job_id)> in_transaction) {
   if (failed_) return make_error(Errc::internal, "the document was already refused");
   if (size_bytes_ == 0) return make_error(Errc::bad_request, "the request holds no document data");
   if (!writer_) {
@@ -66,6 +66,7 @@ Result<Job> CaptureDocument::commit() {
   CommitOptions options;
   std::string format = job_.format;
   options.count_pages = [format](DocumentReader &reader) { return count_pages(format, reader); };
+  options.in_transaction = std::move(in_transaction);
   auto job = writer_->commit(options);
   if (!job.ok()) {
     failed_ = true;

@@ -29,7 +29,8 @@ public:
   Status write(std::span<const uint8_t> data);
   // Stores the job durably; it is visible once this returns. bad_request for an empty
   // document (nothing is stored).
-  Result<Job> commit();
+  // `in_transaction` runs inside the commit's transaction (CommitOptions::in_transaction).
+  Result<Job> commit(std::function<Status(const std::string &job_id)> in_transaction = {});
 
   uint64_t size_bytes() const { return size_bytes_; }
   const std::string &format() const { return job_.format; }

@@ -380,18 +380,18 @@ IppPtr IppExchange::job_response(const IppOutcome &outcome, const Job &job, int3
 }
 
 IppPtr IppExchange::finish_print_job() {
-  auto job = document_->commit();
+  // The job-id row goes in the commit that shows the job: one durable commit for both.
+  std::optional<int32_t> id;
+  auto job = document_->commit([&](const std::string &job_id) -> Status {
+    auto assigned = state_->job_ids->id_for(job_id);
+    if (!assigned.ok()) return assigned.error();
+    id = *assigned;
+    return {};
+  });
   document_.reset();
   if (!job.ok()) {
     LPM_WARN("IPP job from %s not stored: %s", owner_.account.c_str(), job.error().to_string().c_str());
     return respond(ipp_outcome_for_store_error(job.error()));
-  }
-  auto id = state_->job_ids->id_for(job->id);
-  if (!id.ok()) {
-    LPM_ERROR("job %s is stored but got no IPP job-id: %s", job->id.c_str(), id.error().to_string().c_str());
-    return respond(
-        IppOutcome::fail(IPP_STATUS_ERROR_INTERNAL,
-                         "the job is stored (" + job->id + ") but has no IPP job-id: " + id.error().message));
   }
   LPM_INFO("job %s held for %s (account %s, IPP job %d, %s, %llu bytes, %lld pages)", job->id.c_str(),
            job->user.c_str(), job->os_account.c_str(), *id, job->format.c_str(),
@@ -423,7 +423,7 @@ IppPtr IppExchange::finish_send_document() {
     return respond(
         IppOutcome::fail(IPP_STATUS_ERROR_BAD_REQUEST,
                          "job " + std::to_string(id) + " has no document: send it with this Send-Document"));
-  auto job = doc->commit();
+  auto job = doc->commit([&](const std::string &job_id) { return state_->job_ids->bind(id, job_id); });
   doc.reset();
   if (!job.ok()) {
     LPM_WARN("IPP job %d from %s not stored: %s", id, p.owner.account.c_str(),
@@ -432,10 +432,6 @@ IppPtr IppExchange::finish_send_document() {
     return respond(ipp_outcome_for_store_error(job.error()));
   }
   state_->pending.erase(it);
-  Status bound = state_->job_ids->bind(id, job->id);
-  if (!bound.ok())
-    LPM_ERROR("job %s: could not bind IPP job %d: %s", job->id.c_str(), id,
-              bound.error().to_string().c_str());
   LPM_INFO("job %s held for %s (account %s, IPP job %d, %s, %llu bytes, %lld pages)", job->id.c_str(),
            job->user.c_str(), job->os_account.c_str(), id, job->format.c_str(),
            static_cast<unsigned long long>(job->size_bytes), static_cast<long long>(job->pages));

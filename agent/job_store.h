@@ -154,6 +154,9 @@ struct CommitOptions {
   // Counts pages once the spool file is complete and fsynced, reading the plaintext back through
   // the decrypting reader; -1 for unknown. Its result goes into the commit that shows the job.
   std::function<int64_t(DocumentReader &)> count_pages;
+  // Runs inside the transaction that makes the job visible (the IPP printer records its job-id
+  // there, so one durable commit covers both); an error refuses the job.
+  std::function<Status(const std::string &job_id)> in_transaction;
 };
 
 // One per-user spool folder (DeleteEmptyUserFolders).

@@ -33,9 +33,11 @@ Result<std::unique_ptr<SpoolWriter>> JobStore::begin_job_checked(const NewJob &j
   std::string folder = user_folder_path(job.user);
 
   // The row comes first: a crash after this leaves a receiving row (and perhaps a partial
-  // file), both of which the next start-up removes.
+  // file), both of which the next start-up removes. Its commit does not wait for the disk: a
+  // power cut that loses it leaves at most a spool file without a row, which start-up removes
+  // too, and the commit that shows the job syncs the WAL with this row in it.
   {
-    Transaction tx(*db_);
+    Transaction tx(*db_, Transaction::Durability::deferred);
     if (!tx.begun().ok()) return tx.begun().error();
     auto uf =
         db_->prepare("INSERT INTO user_folders(name, user, emptied_ms) VALUES(?1, ?2, 0) "
@@ -185,6 +187,7 @@ Result<Job> SpoolWriter::commit_checked(const CommitOptions &options) {
                            st.bind_blob(6, digest);
                            st.bind(7, pages);
                          });
+  if (s.ok() && options.in_transaction) s = options.in_transaction(job_id_);
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return s.error();
   fault_point("store.after_commit");

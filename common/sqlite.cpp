@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "lpm/log.h"
+
 namespace lpm {
 
 static Error db_error(sqlite3 *db, const std::string &what) {
@@ -148,10 +150,28 @@ Status Db::backup_to(const std::string &path) {
   return result;
 }
 
-Transaction::Transaction(Db &db) : db_(db), begun_(db.exec("BEGIN IMMEDIATE")) {}
+namespace {
+// The pragma applies to the connection; it is set before BEGIN and restored after the end.
+Status begin(Db &db, Transaction::Durability durability) {
+  if (durability == Transaction::Durability::deferred) {
+    Status s = db.exec("PRAGMA synchronous=NORMAL");
+    if (!s.ok()) return s;
+  }
+  Status s = db.exec("BEGIN IMMEDIATE");
+  if (!s.ok() && durability == Transaction::Durability::deferred) (void)db.exec("PRAGMA synchronous=FULL");
+  return s;
+}
+} // namespace
+
+Transaction::Transaction(Db &db, Durability durability)
+    : db_(db), durability_(durability), begun_(begin(db, durability)) {}
 
 Transaction::~Transaction() {
   if (begun_.ok() && !done_) (void)db_.exec("ROLLBACK");
+  if (begun_.ok() && durability_ == Durability::deferred) {
+    Status s = db_.exec("PRAGMA synchronous=FULL");
+    if (!s.ok()) LPM_ERROR("could not restore synchronous=FULL: %s", s.error().to_string().c_str());
+  }
 }
 
 Status Transaction::commit() {

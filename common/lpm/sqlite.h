@@ -72,9 +72,16 @@ private:
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() succeeded.
+//
+// Durability::deferred commits without waiting for the disk (synchronous=NORMAL for this one
+// commit): in WAL mode the commit is ordered and survives a crash of the process, and the next
+// durable (FULL) commit on the connection makes it durable too, since syncing the WAL covers
+// every earlier frame. Only for rows whose loss in a power cut is harmless and repaired at
+// start-up (the agent's "receiving" row: its half-written spool file is removed as a stray).
 class Transaction {
 public:
-  explicit Transaction(Db &db);
+  enum class Durability { full, deferred };
+  explicit Transaction(Db &db, Durability durability = Durability::full);
   ~Transaction();
   Transaction(const Transaction &) = delete;
   Transaction &operator=(const Transaction &) = delete;
@@ -83,6 +90,7 @@ public:
 
 private:
   Db &db_;
+  Durability durability_;
   Status begun_;
   bool done_ = false;
 };

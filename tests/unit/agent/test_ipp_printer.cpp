@@ -450,6 +450,33 @@ TEST_CASE("every malformed or unsupported request gets the precise IPP status (R
   ippSetString(latin1.get(), &charset, 0, "iso-8859-1");
   CHECK(status(std::move(latin1)) == IPP_STATUS_ERROR_CHARSET);
 
+  // naturalLanguage and mimeMediaType values are checked to their grammar (not by libcups'
+  // per-call regular expressions); well-formed variants pass.
+  for (const char *bad : {"", "english language", "en--us", "toolonglanguage", "e1"}) {
+    IppPtr lang = ipp_request(IPP_OP_GET_PRINTER_ATTRIBUTES, s.port);
+    ipp_attribute_t *nl = ippFindAttribute(lang.get(), "attributes-natural-language", IPP_TAG_LANGUAGE);
+    ippSetString(lang.get(), &nl, 0, bad);
+    INFO("natural language \"" << bad << "\"");
+    CHECK(status(std::move(lang)) == IPP_STATUS_ERROR_BAD_REQUEST);
+  }
+  for (const char *good : {"en", "en-US", "zh-Hant-TW", "de-CH-1996"}) {
+    IppPtr lang = ipp_request(IPP_OP_GET_PRINTER_ATTRIBUTES, s.port);
+    ipp_attribute_t *nl = ippFindAttribute(lang.get(), "attributes-natural-language", IPP_TAG_LANGUAGE);
+    ippSetString(lang.get(), &nl, 0, good);
+    INFO("natural language \"" << good << "\"");
+    CHECK(status(std::move(lang)) == IPP_STATUS_OK);
+  }
+  for (const char *bad : {"pdf", "application/", "/pdf", "application/p df", "app(lication)/pdf"}) {
+    IppPtr mime = ipp_request(IPP_OP_VALIDATE_JOB, s.port);
+    ippAddString(mime.get(), IPP_TAG_OPERATION, IPP_TAG_MIMETYPE, "document-format", nullptr, bad);
+    INFO("document-format \"" << bad << "\"");
+    CHECK(status(std::move(mime)) == IPP_STATUS_ERROR_BAD_REQUEST);
+  }
+  IppPtr params = ipp_request(IPP_OP_VALIDATE_JOB, s.port);
+  ippAddString(params.get(), IPP_TAG_OPERATION, IPP_TAG_MIMETYPE, "document-format", nullptr,
+               "application/pdf;charset=binary");
+  CHECK(status(std::move(params)) != IPP_STATUS_ERROR_BAD_REQUEST);
+
   IppPtr no_job_id = ipp_request(IPP_OP_GET_JOB_ATTRIBUTES, s.port);
   CHECK(status(std::move(no_job_id)) == IPP_STATUS_ERROR_BAD_REQUEST);
 

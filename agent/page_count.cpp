@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #include "lpm/ids.h"
 #include "lpm/log.h"
@@ -223,6 +225,202 @@ int64_t count_in_child(const std::function<int64_t()> &count, const PageCountLim
   return pages < -1 ? -1 : pages;
 }
 
+// PDF bytes held in memory (the counter process's copy of one document).
+class PdfBytesInMemory final : public detail::PdfBytes {
+public:
+  explicit PdfBytesInMemory(const std::vector<uint8_t> &bytes) : bytes_(bytes) {}
+  uint64_t size() const override { return bytes_.size(); }
+  int64_t read_at(uint64_t offset, uint8_t *out, size_t max) override {
+    if (offset >= bytes_.size()) return 0;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(max, bytes_.size() - offset));
+    std::memcpy(out, bytes_.data() + offset, n);
+    return static_cast<int64_t>(n);
+  }
+
+private:
+  const std::vector<uint8_t> &bytes_;
+};
+
+bool write_full(int fd, const void *data, size_t len, int64_t deadline_ms) {
+  const char *p = static_cast<const char *>(data);
+  while (len > 0) {
+    int64_t left = deadline_ms - mono_ms();
+    if (left <= 0) return false;
+    struct pollfd pfd {};
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    int rc = ::poll(&pfd, 1, static_cast<int>(left));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return false;
+    ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// deadline_ms < 0: wait as long as it takes (the counter process waiting for work).
+bool read_full(int fd, void *data, size_t len, int64_t deadline_ms) {
+  char *p = static_cast<char *>(data);
+  while (len > 0) {
+    int timeout = -1;
+    if (deadline_ms >= 0) {
+      int64_t left = deadline_ms - mono_ms();
+      if (left <= 0) return false;
+      timeout = static_cast<int>(left);
+    }
+    struct pollfd pfd {};
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    int rc = ::poll(&pfd, 1, timeout);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return false;
+    ssize_t n = ::recv(fd, p, len, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Puts the calling (child) process under the counting limits: default signal actions, no core
+// dumps, a capped address space.
+void enter_child_limits(const PageCountLimits &limits) {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGPIPE})
+    ::signal(sig, SIG_DFL);
+  limit_address_space(limits.pdf_memory_bytes);
+  struct rlimit core {};
+  ::setrlimit(RLIMIT_CORE, &core);
+}
+
+// One long-lived process that counts the pages of PDFs up to kServedPdfBytes, sent to it over a
+// socket pair: a fork for the first PDF instead of one per job (the fork and the page faults it
+// causes dominated the cost of storing a small PDF). It keeps the isolation of count_in_child:
+// its own capped address space, and a document that takes longer than the timeout gets it
+// killed (the next PDF starts a new one). It ends when the agent closes its end of the socket,
+// and after kMaxServed documents, so whatever qpdf leaks stays bounded.
+class PdfCounterProcess {
+public:
+  static constexpr uint64_t kServedPdfBytes = 8ull << 20;
+  static constexpr uint32_t kMaxServed = 1000;
+
+  static PdfCounterProcess &instance() {
+    static PdfCounterProcess process;
+    return process;
+  }
+
+  // The page count, -1 when the document is not a PDF qpdf can count or the counter failed.
+  int64_t count(DocumentReader &doc, const PageCountLimits &limits) {
+    uint64_t size = doc.size();
+    std::vector<uint8_t> bytes(static_cast<size_t>(size));
+    for (uint64_t at = 0; at < size;) {
+      auto n = doc.read_at(at, std::span<uint8_t>(bytes.data() + at, static_cast<size_t>(size - at)));
+      if (!n.ok() || *n == 0) return -1;
+      at += *n;
+    }
+    // A process that died while idle (killed from outside) is noticed at the first request
+    // and replaced once; a failure of a fresh process is the document's doing.
+    for (int attempt = 0; attempt < 2; attempt++) {
+      bool fresh = false;
+      if (pid_ < 0 || served_ >= kMaxServed) {
+        stop();
+        if (!spawn(limits)) return count_in_child([&doc]() { return detail::count_pdf_pages(doc); }, limits);
+        fresh = true;
+      }
+      served_++;
+      int64_t deadline = mono_ms() + limits.pdf_timeout_ms;
+      uint64_t len = size;
+      int64_t pages = -1;
+      bool sent = write_full(fd_, &len, sizeof len, deadline) && write_full(fd_, bytes.data(), bytes.size(), deadline);
+      if (sent && read_full(fd_, &pages, sizeof pages, deadline)) return pages < -1 ? -1 : pages;
+      bool late = mono_ms() >= deadline;
+      stop();
+      if (late) {
+        LPM_WARN("page count: PDF not counted within %u ms", static_cast<unsigned>(limits.pdf_timeout_ms));
+        return -1;
+      }
+      if (fresh || sent) {
+        LPM_WARN("page count: the PDF counter process gave no answer (memory limit or a crash)");
+        return -1;
+      }
+    }
+    return -1;
+  }
+
+  int64_t pid() const { return pid_; }
+
+private:
+  PdfCounterProcess() = default;
+  ~PdfCounterProcess() {
+    // At exit: closing the socket ends the process (it reaps itself through init).
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool spawn(const PageCountLimits &limits) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return false;
+    }
+    if (pid == 0) {
+      // Only stdio and its end of the socket: no listening socket or loop descriptor of the
+      // agent stays open in a process that outlives a request.
+      int keep = fds[1];
+      ::close_range(3, static_cast<unsigned>(keep - 1), 0);
+      ::close_range(static_cast<unsigned>(keep + 1), ~0u, 0);
+      enter_child_limits(limits);
+      serve(keep);
+    }
+    ::close(fds[1]);
+    pid_ = pid;
+    fd_ = fds[0];
+    served_ = 0;
+    return true;
+  }
+
+  [[noreturn]] static void serve(int fd) {
+    std::vector<uint8_t> bytes;
+    for (;;) {
+      uint64_t len = 0;
+      if (!read_full(fd, &len, sizeof len, -1) || len > kServedPdfBytes) ::_exit(0);
+      bytes.resize(static_cast<size_t>(len));
+      if (!read_full(fd, bytes.data(), bytes.size(), -1)) ::_exit(0);
+      int64_t pages = -1;
+      try {
+        PdfBytesInMemory pdf(bytes);
+        pages = detail::count_pdf_pages_qpdf(pdf);
+      } catch (...) {
+        pages = -1;
+      }
+      if (!write_full(fd, &pages, sizeof pages, mono_ms() + 60000)) ::_exit(0);
+      bytes.clear();
+      bytes.shrink_to_fit();
+    }
+  }
+
+  void stop() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    pid_ = -1;
+  }
+
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  uint32_t served_ = 0;
+};
+
 } // namespace
 
 std::string sniff_format(std::span<const uint8_t> first_bytes) {
@@ -239,6 +437,10 @@ int64_t count_pages(const std::string &format, DocumentReader &doc, const PageCo
   try {
     if (type == "application/pdf") {
       if (!limits.isolate_pdf) return detail::count_pdf_pages(doc);
+      // Small documents go to the long-lived counter process; large ones get a child of their
+      // own that reads them through the reader, never all at once into memory.
+      if (limits.reuse_pdf_counter && doc.size() <= PdfCounterProcess::kServedPdfBytes)
+        return PdfCounterProcess::instance().count(doc, limits);
       return count_in_child([&doc]() { return detail::count_pdf_pages(doc); }, limits);
     }
     if (type == "application/postscript") return detail::count_postscript_pages(doc);
@@ -249,5 +451,7 @@ int64_t count_pages(const std::string &format, DocumentReader &doc, const PageCo
   }
   return -1;
 }
+
+int64_t pdf_counter_pid() { return PdfCounterProcess::instance().pid(); }
 
 } // namespace lpm::agent

@@ -27,6 +27,10 @@ struct PageCountLimits {
   // bomb or a qpdf bug costs the child, never the agent. Off only for the fuzzer, which needs
   // the code in its own process.
   bool isolate_pdf = true;
+  // PDFs up to 8 MiB are read (through the reader, in this process) and sent to one long-lived
+  // counter process under the same caps, instead of a fork per document; off: every PDF gets a
+  // child of its own that reads through the reader itself.
+  bool reuse_pdf_counter = true;
   uint32_t pdf_timeout_ms = 10000;
   uint64_t pdf_memory_bytes = uint64_t{512} << 20; // the child's address space (not under ASan)
 };
@@ -40,5 +44,8 @@ struct PageCountLimits {
 // forked child: it must read with positioned reads (pread, not a shared file offset) and keep no
 // state the caller needs afterwards.
 int64_t count_pages(const std::string &format, DocumentReader &doc, const PageCountLimits &limits = {});
+
+// The process id of the long-lived PDF counter, or -1 when none runs (diagnostics and tests).
+int64_t pdf_counter_pid();
 
 } // namespace lpm::agent

@@ -5,6 +5,7 @@
 // hangs or crashes.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -288,12 +289,32 @@ private:
 TEST_CASE("a PDF counter that hangs or crashes costs its child process, not the agent", "[agent][pages]") {
   PageCountLimits limits;
   limits.pdf_timeout_ms = 300;
+  limits.reuse_pdf_counter = false; // the reader itself runs in the child
   HostileDocument hangs(false);
   int64_t t0 = mono_ms();
   CHECK(count_pages("application/pdf", hangs, limits) == -1);
   CHECK(mono_ms() - t0 < 3000);
   HostileDocument crashes(true);
   CHECK(count_pages("application/pdf", crashes, limits) == -1);
+}
+
+TEST_CASE("small PDFs are counted by one long-lived counter process, replaced when it dies", "[agent][pages]") {
+  std::string pdf = three_page_nested_pdf();
+  CHECK(count("application/pdf", pdf) == 3);
+  int64_t first = pdf_counter_pid();
+  REQUIRE(first > 0);
+  for (int i = 0; i < 20; i++)
+    CHECK(count("application/pdf", pdf) == 3);
+  CHECK(pdf_counter_pid() == first); // one process for all of them
+  CHECK(count("application/pdf", "%PDF-1.4\nnot really\n") == -1);
+  CHECK(pdf_counter_pid() == first); // a bad PDF is an answer, not a failure
+
+  // Killed from outside (the OOM killer, an administrator): the next PDF gets a new one.
+  REQUIRE(::kill(static_cast<pid_t>(first), SIGKILL) == 0);
+  ::usleep(20 * 1000); // let it die
+  CHECK(count("application/pdf", pdf) == 3);
+  CHECK(pdf_counter_pid() > 0);
+  CHECK(pdf_counter_pid() != first);
 }
 
 TEST_CASE("PostScript pages come from the DSC header's %%Pages (issue 3)", "[agent][pages]") {

@@ -38,9 +38,11 @@ public:
                                            std::shared_ptr<JobStore> store, RegistrarOptions options);
   // Connects and keeps the link up until stop().
   void start();
-  // Held counts may have changed: register again (at once when connected and idle, after the
-  // exchange in flight otherwise, on connect when down).
+  // Held counts may have changed: register again, kDebounceMs later, so a burst of stored jobs
+  // (a spooler flushing its queue) costs one registration, not one each (after the exchange in
+  // flight, if any; on connect when down).
   void holdings_changed();
+  static constexpr uint64_t kDebounceMs = 50;
   void stop();
 
   Registrar(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx, std::shared_ptr<JobStore> store,
@@ -54,6 +56,7 @@ private:
   RegistrarOptions options_;
   std::shared_ptr<ServiceLink> link_;
   proto::LoopTimer heartbeat_;
+  proto::LoopTimer debounce_;
   bool in_flight_ = false;
   bool dirty_ = false;
   bool stopped_ = false;

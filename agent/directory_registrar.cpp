@@ -19,7 +19,7 @@ std::shared_ptr<Registrar> Registrar::create(uv_loop_t *loop, std::shared_ptr<pr
 
 Registrar::Registrar(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx,
                      std::shared_ptr<JobStore> store, RegistrarOptions options)
-    : store_(std::move(store)), options_(std::move(options)), heartbeat_(loop) {
+    : store_(std::move(store)), options_(std::move(options)), heartbeat_(loop), debounce_(loop) {
   link_ = ServiceLink::create(loop, std::move(client_ctx),
                               service_link_options("directory", options_.directory, proto::role::directory));
 }
@@ -39,8 +39,11 @@ void Registrar::start() {
 }
 
 void Registrar::holdings_changed() {
-  if (stopped_) return;
-  send_register();
+  if (stopped_ || debounce_.active()) return;
+  std::weak_ptr<Registrar> weak = shared_from_this();
+  debounce_.start(kDebounceMs, 0, [weak]() {
+    if (auto self = weak.lock()) self->send_register();
+  });
 }
 
 void Registrar::send_register() {
@@ -99,6 +102,7 @@ void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, ui
 void Registrar::stop() {
   stopped_ = true;
   heartbeat_.close();
+  debounce_.close();
   link_->close();
 }
 

@@ -156,7 +156,16 @@ uri_of() { if [[ $1 == agent ]]; then echo "$AGENT_URI"; else echo "${CUPSD_URI[
 flags_of() { if [[ $1 == agent ]]; then :; else echo --hold; fi; }
 pid_of() { if [[ $1 == agent ]]; then echo "$AGENT_PID"; else echo "${CUPSD_PID[${1#cupsd-}]}"; fi; }
 # CPU time of a server and its waited-for children (the agent's forked page counters), in ticks.
-cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+# CPU ticks of a server and of its live children (the agent's long-lived PDF page counter is
+# not reaped, so the parent's cutime/cstime would not include it).
+cpu_ticks() {
+  local t c
+  t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat")
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
 HZ=$(getconf CLK_TCK)
 declare -A TICKS JOBS
 say "accept rate: $ROUNDS rounds of up to $ACCEPT_JOBS Print-Jobs (${ACCEPT_SECONDS} s) of a" \

@@ -68,10 +68,9 @@ const std::vector<ipp_op_t> &ipp_operations_supported() {
   return ops;
 }
 
-const std::vector<std::string> &ipp_document_formats() {
-  static const std::vector<std::string> formats = {"application/pdf", "application/postscript",
-                                                   "image/pwg-raster", "image/urf",
-                                                   "application/octet-stream"};
+std::vector<std::string> ipp_document_formats(const packaging::CaptureCapabilities &capabilities) {
+  std::vector<std::string> formats = capabilities.document_formats;
+  formats.push_back("application/octet-stream");
   return formats;
 }
 
@@ -158,8 +157,9 @@ Result<IppPtr> ipp_printer_attributes(const IppPrinterDescription &d) {
   ippAddDate(p, IPP_TAG_PRINTER, "printer-state-change-date-time", ippTimeToDate(started));
 
   // Document formats.
+  std::vector<std::string> format_names = ipp_document_formats(caps);
   std::vector<const char *> formats;
-  for (const std::string &f : ipp_document_formats())
+  for (const std::string &f : format_names)
     formats.push_back(f.c_str());
   ippAddString(p, IPP_TAG_PRINTER, IPP_TAG_MIMETYPE, "document-format-default", nullptr,
                "application/octet-stream");

@@ -24,7 +24,8 @@ inline constexpr const char *kIppPrinterPath = "/ipp/print";
 // The IPP operations the printer implements, in operations-supported order.
 const std::vector<ipp_op_t> &ipp_operations_supported();
 // document-format-supported.
-const std::vector<std::string> &ipp_document_formats();
+// The configured capture formats (CaptureCapabilities), then application/octet-stream.
+std::vector<std::string> ipp_document_formats(const packaging::CaptureCapabilities &capabilities);
 
 // copies-supported is 1..kMaxIppCopies.
 inline constexpr int kMaxIppCopies = 999;

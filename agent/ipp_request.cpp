@@ -388,13 +388,17 @@ IppOutcome ipp_read_job_ticket(ipp_t *request, const packaging::CaptureCapabilit
     std::string format = v != nullptr ? lower(v) : "";
     auto params = format.find(';');
     if (params != std::string::npos) format.resize(params);
-    const auto &formats = ipp_document_formats();
-    if (std::find(formats.begin(), formats.end(), format) == formats.end())
+    const auto formats = ipp_document_formats(caps);
+    if (std::find(formats.begin(), formats.end(), format) == formats.end()) {
+      std::string list;
+      for (const auto &f : formats)
+        list += (list.empty() ? "" : ", ") + f;
       return IppOutcome::fail(IPP_STATUS_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
                               "document-format " +
                                   (v != nullptr ? std::string(v) : std::string("(not one mimeMediaType)")) +
-                                  " is not supported: send PDF, PostScript, PWG raster or Apple raster (URF)",
+                                  " is not supported by this printer: send one of " + list,
                               a);
+    }
     ticket.format = format;
   }
 

@@ -163,10 +163,24 @@ public:
   Result<CaptureCapabilities> capture(const pugi::xml_node &node) const {
     CaptureCapabilities out;
     bool media_listed = false;
+    bool formats_listed = false;
     for (pugi::xml_node child : node.children()) {
       if (child.type() != pugi::node_element) continue;
       std::string child_name = child.name();
-      if (child_name == "MediaSize") {
+      if (child_name == "DocumentFormat") {
+        auto t = name(child, "CaptureCapabilities><DocumentFormat");
+        if (!t.ok()) return t.error();
+        if (std::find(kCaptureFormats.begin(), kCaptureFormats.end(), *t) == kCaptureFormats.end()) {
+          std::string known;
+          for (const auto &f : kCaptureFormats)
+            known += (known.empty() ? "" : ", ") + f;
+          return fail("CaptureCapabilities><DocumentFormat", "must be one of " + known + ", not \"" + *t + "\"");
+        }
+        if (!formats_listed) out.document_formats.clear();
+        formats_listed = true;
+        if (std::find(out.document_formats.begin(), out.document_formats.end(), *t) == out.document_formats.end())
+          out.document_formats.push_back(*t);
+      } else if (child_name == "MediaSize") {
         auto t = name(child, "CaptureCapabilities><MediaSize");
         if (!t.ok()) return t.error();
         if (t->empty()) return fail("CaptureCapabilities><MediaSize", "is empty");
@@ -414,6 +428,8 @@ std::string agent_config_to_xml(const AgentConfig &cfg) {
   add_text(root, "DefaultQueue", cfg.default_queue);
   add_text(root, "HybridPrintQueueName", cfg.hybrid_print_queue_name);
   pugi::xml_node capture = root.append_child("CaptureCapabilities");
+  for (const auto &f : cfg.capture.document_formats)
+    add_text(capture, "DocumentFormat", f);
   for (const auto &m : cfg.capture.media_sizes)
     add_text(capture, "MediaSize", m);
   add_bool(capture, "Duplex", cfg.capture.duplex);

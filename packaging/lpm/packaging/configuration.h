@@ -22,6 +22,7 @@
 //     <DefaultQueue>LPMServerless</DefaultQueue>
 //     <HybridPrintQueueName></HybridPrintQueueName>
 //     <CaptureCapabilities>
+//       <DocumentFormat>application/pdf</DocumentFormat>...
 //       <MediaSize>iso_a4_210x297mm</MediaSize>...<Duplex>true</Duplex><Color>true</Color>
 //     </CaptureCapabilities>
 //     <IdentityBinding><Bind account="root" user="UUID"/>...</IdentityBinding>
@@ -53,7 +54,13 @@ struct IdentityBind {
   std::string user;    // directory user UUID (lower case)
 };
 
+// The document formats the capture printer may advertise (what the agent can count and the
+// release station can send on); application/octet-stream is always accepted besides.
+inline const std::vector<std::string> kCaptureFormats = {"application/pdf", "application/postscript",
+                                                         "image/pwg-raster", "image/urf"};
+
 struct CaptureCapabilities {
+  std::vector<std::string> document_formats = kCaptureFormats; // a subset of kCaptureFormats
   std::vector<std::string> media_sizes = {"iso_a4_210x297mm", "na_letter_8.5x11in"}; // PWG media names
   bool duplex = true;
   bool color = true;

@@ -255,6 +255,7 @@ TEST_CASE("Get-Printer-Attributes answers the requested attributes and groups fr
   REQUIRE(formats != nullptr);
   CHECK(ippContainsString(formats, "application/pdf"));
   CHECK(ippContainsString(formats, "image/pwg-raster"));
+  CHECK(ippContainsString(formats, "application/octet-stream"));
 
   IppPtr one = ipp_request(IPP_OP_GET_PRINTER_ATTRIBUTES, s.port);
   ippAddString(one.get(), IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes", nullptr,
@@ -269,6 +270,23 @@ TEST_CASE("Get-Printer-Attributes answers the requested attributes and groups fr
   IppPtr jt = call(s.port, tmpl.get());
   CHECK(ippFindAttribute(jt.get(), "copies-supported", IPP_TAG_RANGE) != nullptr);
   CHECK(ippFindAttribute(jt.get(), "printer-name", IPP_TAG_ZERO) == nullptr);
+}
+
+TEST_CASE("the document formats advertised and accepted are the capability profile's (issue 3)", "[agent][ipp]") {
+  IppServer s([](IppPrinterOptions &o) { o.capabilities.document_formats = {"application/pdf"}; });
+  IppPtr all = ipp_request(IPP_OP_GET_PRINTER_ATTRIBUTES, s.port);
+  IppPtr resp = call(s.port, all.get());
+  ipp_attribute_t *formats = ippFindAttribute(resp.get(), "document-format-supported", IPP_TAG_MIMETYPE);
+  REQUIRE(formats != nullptr);
+  CHECK(ippGetCount(formats) == 2);
+  CHECK(ippContainsString(formats, "application/pdf"));
+  CHECK(ippContainsString(formats, "application/octet-stream"));
+  IppPtr ps = print_job(s.port, "alice", "application/postscript");
+  IppPtr ps_resp = call(s.port, ps.get(), kTwoPagePostScript);
+  CHECK(status_of(ps_resp.get()) == IPP_STATUS_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED);
+  CHECK_THAT(message_of(ps_resp.get()), Catch::Contains("application/pdf"));
+  CHECK(unsupported_of(ps_resp.get()) == std::vector<std::string>{"document-format"});
+  CHECK(s.jobs_of(kAlice).empty());
 }
 
 TEST_CASE("Get-Jobs lists only the requester's jobs and honours which-jobs, limit and requested-attributes",

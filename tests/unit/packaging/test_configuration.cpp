@@ -52,6 +52,7 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   in.default_queue = "Queue A";
   in.hybrid_print_queue_name = "Hybrid";
   in.capture.media_sizes = {"iso_a3_297x420mm"};
+  in.capture.document_formats = {"image/urf", "application/pdf"};
   in.capture.duplex = false;
   in.capture.color = false;
   in.identity_binding = {{"alice", kUser1}, {"bob", kUser2}};
@@ -87,6 +88,7 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   CHECK(out->default_queue == "Queue A");
   CHECK(out->hybrid_print_queue_name == "Hybrid");
   CHECK(out->capture.media_sizes == in.capture.media_sizes);
+  CHECK(out->capture.document_formats == in.capture.document_formats);
   CHECK_FALSE(out->capture.duplex);
   CHECK_FALSE(out->capture.color);
   REQUIRE(out->identity_binding.size() == 2);
@@ -271,4 +273,23 @@ TEST_CASE("configuration: lpm-agent's flags override the file, and the file's ot
     CHECK(cfg->accounting.addresses[0].port == 19720);
     CHECK(cfg->site_name == "HQ");
   }
+}
+
+TEST_CASE("configuration: capture document formats default to every known one; an unknown one is refused "
+          "naming the element (issue 3)",
+          "[packaging]") {
+  auto defaults = parse_agent_config(minimal(""), "configuration.xml");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->capture.document_formats == kCaptureFormats);
+  auto pdf_only = parse_agent_config(
+      minimal("<CaptureCapabilities><DocumentFormat>application/pdf</DocumentFormat></CaptureCapabilities>"),
+      "configuration.xml");
+  REQUIRE(pdf_only.ok());
+  CHECK(pdf_only->capture.document_formats == std::vector<std::string>{"application/pdf"});
+  auto jpeg = parse_agent_config(
+      minimal("<CaptureCapabilities><DocumentFormat>image/jpeg</DocumentFormat></CaptureCapabilities>"),
+      "configuration.xml");
+  REQUIRE_FALSE(jpeg.ok());
+  CHECK(jpeg.error().message.find("<CaptureCapabilities><DocumentFormat>") != std::string::npos);
+  CHECK(jpeg.error().message.find("image/jpeg") != std::string::npos);
 }

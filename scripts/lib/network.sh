@@ -146,6 +146,13 @@ net_up() {
   AGENT_CONF=$ROOT/agent/configuration.xml
   mkdir -p "$ROOT/agent"
   chmod 700 "$ROOT/agent"
+  # NET_AGENT_USER=ACCOUNT runs the agent as that unprivileged account (a service account, as
+  # installed): it owns its data folder and the socket folder; ROOT must be traversable.
+  local as_agent=()
+  if [[ -n ${NET_AGENT_USER:-} ]]; then
+    chown "$NET_AGENT_USER:" "$ROOT/agent" "$ROOT/run"
+    as_agent=(setpriv --reuid="$NET_AGENT_USER" --regid="$(id -g "$NET_AGENT_USER")" --clear-groups --)
+  fi
   cat >"$AGENT_CONF" <<XML
 <?xml version="1.0" encoding="UTF-8"?>
 <Configuration>
@@ -165,11 +172,12 @@ net_up() {
 </Configuration>
 XML
   step "write configuration.xml (binds OS account $(id -un) to the user)" true
-  step "create the agent's identity" "$BIN/lpm-agent" init --config "$AGENT_CONF"
-  step "enroll the workstation with the directory" "$BIN/lpm-agent" enroll --config "$AGENT_CONF" \
+  [[ -z ${NET_AGENT_USER:-} ]] || chown "$NET_AGENT_USER:" "$AGENT_CONF"
+  step "create the agent's identity" "${as_agent[@]}" "$BIN/lpm-agent" init --config "$AGENT_CONF"
+  step "enroll the workstation with the directory" "${as_agent[@]}" "$BIN/lpm-agent" enroll --config "$AGENT_CONF" \
     --token "$TOKEN_WORKSTATION"
   t0=$(net_ms)
-  net_start agent "$logs" "$BIN/lpm-agent" serve --config "$AGENT_CONF"
+  net_start agent "$logs" "${as_agent[@]}" "$BIN/lpm-agent" serve --config "$AGENT_CONF"
   AGENT_PORT=$NET_PORT
   AGENT_PID=${NET_PIDS[-1]}
   # The capture listeners' ports (lines "ipp PORT" and "raw PORT" before "ready").

@@ -4,7 +4,7 @@
 # pointing at the agent's IPP printer. `lp` jobs in every advertised format, submitted as two
 # OS accounts (root and nobody), arrive held with the right owner, title, copies, sides and page
 # count; released with lpm-release to a file device, each arrives byte-identical to the
-# document the agent stored (its SHA-256).
+# document the agent stored (its SHA-256). The agent runs as an unprivileged service account.
 set -euo pipefail
 BIN=$(cd "${1:?usage: cups_capture.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +21,11 @@ net_hook_before_agent() {
   BOB_ID=$("$BIN/lpm-directory" user add --data "$ROOT/directory" --email bob@example.com --name Bob)
   NET_EXTRA_BINDS="<Bind account=\"nobody\" user=\"$BOB_ID\"/>"
 }
+# The agent runs as an unprivileged service account of its own, as installed (here: daemon).
+NET_AGENT_USER=daemon
 net_up "$ROOT" >"$ROOT/up.log"
+check "the agent runs as the unprivileged account daemon" test "$(stat -c %U "/proc/$AGENT_PID")" = daemon
+check "its data folder is the service account's alone (0700)" test "$(stat -c '%U %a' "$ROOT/agent")" = "daemon 700"
 cups_up "$ROOT/cups"
 check "lpadmin builds the queue from the agent's IPP attributes (-m everywhere)" \
   lpadmin -p LPMServerless -E -v "ipp://localhost:$AGENT_IPP_PORT/ipp/print?waitjob=false" -m everywhere

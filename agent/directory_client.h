@@ -38,9 +38,10 @@ public:
                                            std::shared_ptr<JobStore> store, RegistrarOptions options);
   // Connects and keeps the link up until stop().
   void start();
-  // Held counts may have changed: register again, kDebounceMs later, so a burst of stored jobs
-  // (a spooler flushing its queue) costs one registration, not one each (after the exchange in
-  // flight, if any; on connect when down).
+  // Held counts may have changed: register again: at once when nothing was sent in the last
+  // kDebounceMs (the user's first job is known to the directory right away), else at the end of
+  // that window, so a burst of stored jobs (a spooler flushing its queue) costs one
+  // registration, not one each (after the exchange in flight, if any; on connect when down).
   void holdings_changed();
   static constexpr uint64_t kDebounceMs = 50;
   void stop();
@@ -57,6 +58,7 @@ private:
   std::shared_ptr<ServiceLink> link_;
   proto::LoopTimer heartbeat_;
   proto::LoopTimer debounce_;
+  int64_t last_sent_ms_ = -1; // monotonic
   bool in_flight_ = false;
   bool dirty_ = false;
   bool stopped_ = false;

@@ -1,5 +1,6 @@
 // Registration of held-job counts with the directory, over a link that comes back by itself.
 #include "directory_client.h"
+#include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops.h"
 
@@ -40,8 +41,13 @@ void Registrar::start() {
 
 void Registrar::holdings_changed() {
   if (stopped_ || debounce_.active()) return;
+  int64_t since = last_sent_ms_ < 0 ? INT64_MAX : mono_ms() - last_sent_ms_;
+  if (since >= static_cast<int64_t>(kDebounceMs)) {
+    send_register();
+    return;
+  }
   std::weak_ptr<Registrar> weak = shared_from_this();
-  debounce_.start(kDebounceMs, 0, [weak]() {
+  debounce_.start(kDebounceMs - static_cast<uint64_t>(since), 0, [weak]() {
     if (auto self = weak.lock()) self->send_register();
   });
 }
@@ -58,6 +64,7 @@ void Registrar::send_register() {
     LPM_ERROR("cannot read held counts: %s", counts.error().to_string().c_str());
     return;
   }
+  last_sent_ms_ = mono_ms();
   proto::RegisterRequest req;
   req.port = options_.release_port;
   req.addresses = options_.addresses;

@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS jobs(
   title_sealed BLOB
 );
 CREATE INDEX IF NOT EXISTS jobs_by_user_state ON jobs(user, state);
+-- The 5 s claim sweep, retention, held counts and start-up select by state: without this they
+-- scan every row (with 10,000 held jobs, start-up and each sweep read the whole table).
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, state_ms);
 CREATE TABLE IF NOT EXISTS user_folders(
   name TEXT PRIMARY KEY,
   user TEXT NOT NULL,

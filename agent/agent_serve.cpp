@@ -156,6 +156,7 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   RawCaptureOptions rawo;
   rawo.listen = d.config.raw_listen;
   rawo.bindings = d.config.identity_binding;
+  rawo.document_formats = d.config.capture.document_formats;
   auto raw = RawCapture::start(&d.loop, d.state.jobs, rawo);
   if (!raw.ok()) return make_error(raw.error().code, "raw capture listener: " + raw.error().message);
   d.raw = std::move(*raw);

@@ -1,6 +1,9 @@
 // Capture of one document into the job store, with the format sniffed from its first bytes.
 #include "ipp_document.h"
 
+#include <algorithm>
+
+#include "lpm/packaging/configuration.h"
 #include "page_count.h"
 
 namespace lpm::agent {
@@ -9,8 +12,8 @@ namespace {
 constexpr const char *kOctetStream = "application/octet-stream";
 }
 
-CaptureDocument::CaptureDocument(std::shared_ptr<JobStore> store, NewJob job)
-    : store_(std::move(store)), job_(std::move(job)) {
+CaptureDocument::CaptureDocument(std::shared_ptr<JobStore> store, NewJob job, std::vector<std::string> accepted)
+    : store_(std::move(store)), job_(std::move(job)), accepted_(std::move(accepted)) {
   sniff_ = job_.format.empty() || job_.format == kOctetStream;
 }
 
@@ -18,6 +21,14 @@ CaptureDocument::~CaptureDocument() = default;
 
 Status CaptureDocument::begin() {
   if (sniff_) job_.format = sniff_format(head_);
+  const auto &known = packaging::kCaptureFormats;
+  if (sniff_ && !accepted_.empty() && std::find(known.begin(), known.end(), job_.format) != known.end() &&
+      std::find(accepted_.begin(), accepted_.end(), job_.format) == accepted_.end()) {
+    format_refused_ = true;
+    return make_error(Errc::bad_request, "the document is " + job_.format +
+                                             ", a format this printer is configured not to accept "
+                                             "(<CaptureCapabilities><DocumentFormat>)");
+  }
   auto writer = store_->begin_job(job_);
   if (!writer.ok()) return writer.error();
   writer_ = std::move(*writer);

@@ -18,8 +18,10 @@ namespace lpm::agent {
 
 class CaptureDocument {
 public:
-  // job.format "" or application/octet-stream: sniffed from the document.
-  CaptureDocument(std::shared_ptr<JobStore> store, NewJob job);
+  // job.format "" or application/octet-stream: sniffed from the document. A sniffed format
+  // among packaging::kCaptureFormats but not in `accepted` (the profile's <DocumentFormat>;
+  // empty: any) refuses the document (bad_request, format_refused()).
+  CaptureDocument(std::shared_ptr<JobStore> store, NewJob job, std::vector<std::string> accepted = {});
   ~CaptureDocument(); // an uncommitted document is discarded (row and file)
   CaptureDocument(const CaptureDocument &) = delete;
   CaptureDocument &operator=(const CaptureDocument &) = delete;
@@ -33,6 +35,8 @@ public:
   Result<Job> commit(std::function<Status(const std::string &job_id)> in_transaction = {});
 
   uint64_t size_bytes() const { return size_bytes_; }
+  // The document was refused because its sniffed format is not one the profile accepts.
+  bool format_refused() const { return format_refused_; }
   const std::string &format() const { return job_.format; }
 
 private:
@@ -43,6 +47,8 @@ private:
   bool sniff_ = false;
   std::vector<uint8_t> head_; // the first bytes, kept until the format is known
   std::unique_ptr<SpoolWriter> writer_;
+  std::vector<std::string> accepted_;
+  bool format_refused_ = false;
   uint64_t size_bytes_ = 0;
   bool failed_ = false;
 };

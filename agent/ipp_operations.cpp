@@ -289,7 +289,7 @@ void IppExchange::begin_print_job() {
   job.copies = ticket_.copies;
   job.sides = ticket_.sides;
   job.color = ticket_.color;
-  document_ = std::make_unique<CaptureDocument>(state_->store, job);
+  document_ = std::make_unique<CaptureDocument>(state_->store, job, state_->options.capabilities.document_formats);
 }
 
 void IppExchange::begin_send_document() {
@@ -325,7 +325,7 @@ void IppExchange::begin_send_document() {
   job.copies = p.ticket.copies;
   job.sides = p.ticket.sides;
   job.color = p.ticket.color;
-  document_ = std::make_unique<CaptureDocument>(state_->store, job);
+  document_ = std::make_unique<CaptureDocument>(state_->store, job, state_->options.capabilities.document_formats);
 }
 
 void IppExchange::document_data(std::span<const uint8_t> data) {
@@ -341,7 +341,9 @@ void IppExchange::document_data(std::span<const uint8_t> data) {
   if (!s.ok()) {
     LPM_WARN("IPP job from %s not stored: %s", owner_.account.c_str(), s.error().to_string().c_str());
     store_failed_ = true;
-    refuse(ipp_outcome_for_store_error(s.error()));
+    refuse(document_->format_refused()
+               ? IppOutcome::fail(IPP_STATUS_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED, s.error().message)
+               : ipp_outcome_for_store_error(s.error()));
   }
 }
 
@@ -388,9 +390,12 @@ IppPtr IppExchange::finish_print_job() {
     id = *assigned;
     return {};
   });
+  bool format_refused = document_->format_refused();
   document_.reset();
   if (!job.ok()) {
     LPM_WARN("IPP job from %s not stored: %s", owner_.account.c_str(), job.error().to_string().c_str());
+    if (format_refused)
+      return respond(IppOutcome::fail(IPP_STATUS_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED, job.error().message));
     return respond(ipp_outcome_for_store_error(job.error()));
   }
   LPM_INFO("job %s held for %s (account %s, IPP job %d, %s, %llu bytes, %lld pages)", job->id.c_str(),
@@ -424,11 +429,14 @@ IppPtr IppExchange::finish_send_document() {
         IppOutcome::fail(IPP_STATUS_ERROR_BAD_REQUEST,
                          "job " + std::to_string(id) + " has no document: send it with this Send-Document"));
   auto job = doc->commit([&](const std::string &job_id) { return state_->job_ids->bind(id, job_id); });
+  bool format_refused = doc->format_refused();
   doc.reset();
   if (!job.ok()) {
     LPM_WARN("IPP job %d from %s not stored: %s", id, p.owner.account.c_str(),
              job.error().to_string().c_str());
     state_->drop_pending(id);
+    if (format_refused)
+      return respond(IppOutcome::fail(IPP_STATUS_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED, job.error().message));
     return respond(ipp_outcome_for_store_error(job.error()));
   }
   state_->pending.erase(it);

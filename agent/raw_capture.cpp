@@ -41,7 +41,7 @@ private:
     job.os_account = owner_.account;
     job.title = kRawJobTitle;
     job.format = ""; // sniffed
-    document_ = std::make_unique<CaptureDocument>(shared_->store, job);
+    document_ = std::make_unique<CaptureDocument>(shared_->store, job, shared_->options.document_formats);
   }
 
   void on_data(std::span<const uint8_t> data) override {

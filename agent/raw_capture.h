@@ -25,6 +25,8 @@ inline constexpr const char *kRawJobTitle = "Raw print job";
 struct RawCaptureOptions {
   proto::Endpoint listen{"127.0.0.1", 9168}; // <RawListen>; must be loopback
   std::vector<packaging::IdentityBind> bindings;
+  // The profile's <DocumentFormat> list: a document sniffed as another known format is refused.
+  std::vector<std::string> document_formats;
   CaptureLimits limits;
   // The uid owning a connection's peer socket; default: tcp_peer_uid (NETLINK_SOCK_DIAG).
   std::function<Result<int64_t>(const TcpEnds &)> peer_uid;

@@ -287,6 +287,21 @@ TEST_CASE("the document formats advertised and accepted are the capability profi
   CHECK_THAT(message_of(ps_resp.get()), Catch::Contains("application/pdf"));
   CHECK(unsupported_of(ps_resp.get()) == std::vector<std::string>{"document-format"});
   CHECK(s.jobs_of(kAlice).empty());
+
+  // Sent as application/octet-stream, the document is sniffed: PostScript is refused as well,
+  // whether it arrives in one piece or is shorter than the sniffing window.
+  IppPtr sniffed = print_job(s.port, "alice", "application/octet-stream");
+  IppPtr sniffed_resp = call(s.port, sniffed.get(), kTwoPagePostScript);
+  CHECK(status_of(sniffed_resp.get()) == IPP_STATUS_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED);
+  CHECK_THAT(message_of(sniffed_resp.get()), Catch::Contains("application/postscript"));
+  IppPtr tiny = print_job(s.port, "alice", "application/octet-stream");
+  CHECK(status_of(call(s.port, tiny.get(), "%!PS\n").get()) == IPP_STATUS_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED);
+  // Unknown bytes and a PDF are still taken.
+  IppPtr pdf = print_job(s.port, "alice", "application/octet-stream");
+  CHECK(status_of(call(s.port, pdf.get(), "%PDF-1.4\n%%EOF\n").get()) == IPP_STATUS_OK);
+  IppPtr other = print_job(s.port, "alice", "application/octet-stream");
+  CHECK(status_of(call(s.port, other.get(), "plain bytes of no known kind").get()) == IPP_STATUS_OK);
+  CHECK(s.jobs_of(kAlice).size() == 2);
 }
 
 TEST_CASE("Get-Jobs lists only the requester's jobs and honours which-jobs, limit and requested-attributes",

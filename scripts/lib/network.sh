@@ -191,10 +191,24 @@ XML
     --directory "$dir_addr" --directory-fingerprint "$DIR_FP" --token "$TOKEN_PRINTER" --name "Printer 2nd floor"
 }
 
+# Waits (at most 5 s) until the newest agent has told the directory about its latest stored job:
+# registration is asynchronous, so a badge-in right after `lpm print` could otherwise come first.
+net_wait_registered() {
+  local log i last
+  log=$(ls -t "$ROOT"/logs/agent*.log 2>/dev/null | head -n 1)
+  [[ -n $log ]] || return 0
+  for ((i = 0; i < 100; i++)); do
+    last=$(grep -E ' job [0-9a-f-]+ held for |registered held jobs' "$log" | tail -n 1)
+    [[ -z $last || $last == *"registered held jobs"* ]] && return 0
+    sleep 0.05
+  done
+}
+
 # net_release BADGE: one release station run for one badge; output in STEP_OUT.
 net_release() {
   local badge=$1
   local t0 rc
+  net_wait_registered
   t0=$(net_ms)
   set +e
   STEP_OUT=$(printf '%s\n' "$badge" | "$BIN/lpm-release" run --data "$ROOT/printer" \

@@ -17,7 +17,7 @@ PACKAGES=(
   libuv1-dev libmbedtls-dev libmsgpack-cxx-dev libsqlite3-dev
   libpugixml-dev nlohmann-json3-dev libcli11-dev catch2
   sqlite3 procps
-  libcups2-dev node-llhttp libqpdf-dev libsystemd-dev
+  libcups2-dev node-llhttp libqpdf-dev libsystemd-dev libargon2-dev
   cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
   dbus-daemon jq
   strace # the benchmarks count fsyncs per job with it (scripts/bench_capture.sh)

@@ -27,9 +27,11 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(Catch2 2 CONFIG REQUIRED)
 
 # qpdf counts PDF pages (agent/page_count_pdf.cpp); sd-bus from libsystemd shows desktop
-# notifications (`lpm notify`, cli/notify_command.cpp). Both ship a .pc file.
+# notifications (`lpm notify`, cli/notify_command.cpp); libargon2 hashes passwords
+# (directory/passwords.cpp). All three ship a .pc file.
 pkg_check_modules(LIBQPDF REQUIRED IMPORTED_TARGET libqpdf)
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+pkg_check_modules(LIBARGON2 REQUIRED IMPORTED_TARGET libargon2)
 
 # libcups decodes and encodes IPP messages (agent/ipp_*); it ships no .pc file.
 find_package(Cups REQUIRED)

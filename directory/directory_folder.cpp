@@ -12,8 +12,8 @@ constexpr const char *kIdentityName = "identity";
 constexpr const char *kIdentityCommonName = "lpm-directory";
 constexpr size_t kMaxKeyFileBytes = 64 * 1024;
 
-std::string ticket_key_path(const std::string &dir) {
-  return dir + "/ticket.key";
+std::string key_path(const std::string &dir, const char *name) {
+  return dir + "/" + name + ".key";
 }
 std::string db_path(const std::string &dir) {
   return dir + "/state.db";
@@ -24,9 +24,10 @@ Error not_initialised(const std::string &dir, const std::string &what) {
                     dir + " has no " + what + "; run `lpm-directory init --data " + dir + "` first");
 }
 
-Result<std::unique_ptr<proto::KeyPair>> load_ticket_key(const std::string &dir) {
-  std::string path = ticket_key_path(dir);
-  if (!file_exists(path)) return not_initialised(dir, "ticket.key");
+// Loads DIR/<name>.key, a signing key (PEM, 0600).
+Result<std::unique_ptr<proto::KeyPair>> load_signing_key(const std::string &dir, const char *name) {
+  std::string path = key_path(dir, name);
+  if (!file_exists(path)) return not_initialised(dir, std::string(name) + ".key");
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
     LPM_WARN("%s is readable by other accounts (mode %03o); it should be 0600", path.c_str(),
@@ -38,6 +39,29 @@ Result<std::unique_ptr<proto::KeyPair>> load_ticket_key(const std::string &dir) 
   return std::move(*key);
 }
 
+// Creates DIR/<name>.key when missing; loads it when present, so a damaged key file is reported
+// now rather than at its first use.
+Status ensure_signing_key(const std::string &dir, const char *name, const char *what) {
+  if (file_exists(key_path(dir, name))) {
+    auto key = load_signing_key(dir, name);
+    return key.ok() ? Status{} : Status{key.error()};
+  }
+  auto key = proto::KeyPair::generate();
+  if (!key.ok()) return key.error();
+  std::string pem = (*key)->private_pem();
+  if (pem.empty()) return make_error(Errc::internal, std::string("cannot encode the new ") + what + " key");
+  Status s = write_file_atomic(key_path(dir, name), pem, 0600);
+  if (!s.ok()) return s;
+  LPM_INFO("created %s key %s", what, (*key)->fingerprint().c_str());
+  return {};
+}
+
+struct SigningKeyName {
+  const char *name;
+  const char *what;
+};
+constexpr SigningKeyName kSigningKeys[] = {{"ticket", "ticket-signing"}, {"session", "session-signing"}};
+
 } // namespace
 
 Result<proto::Fingerprint> folder_init(const std::string &dir) {
@@ -47,18 +71,9 @@ Result<proto::Fingerprint> folder_init(const std::string &dir) {
   auto identity = proto::Identity::load_or_create(dir, kIdentityName, kIdentityCommonName);
   if (!identity.ok()) return identity.error();
 
-  if (!file_exists(ticket_key_path(dir))) {
-    auto key = proto::KeyPair::generate();
-    if (!key.ok()) return key.error();
-    std::string pem = (*key)->private_pem();
-    if (pem.empty()) return make_error(Errc::internal, "cannot encode the new ticket-signing key");
-    Status s = write_file_atomic(ticket_key_path(dir), pem, 0600);
+  for (const auto &[name, what] : kSigningKeys) {
+    Status s = ensure_signing_key(dir, name, what);
     if (!s.ok()) return s.error();
-    LPM_INFO("created ticket-signing key %s", (*key)->fingerprint().c_str());
-  } else {
-    // Load it, so a damaged key file is reported now rather than at the first badge-in.
-    auto key = load_ticket_key(dir);
-    if (!key.ok()) return key.error();
   }
 
   auto store = DirectoryStore::open(db_path(dir));
@@ -74,11 +89,16 @@ Result<std::shared_ptr<proto::Identity>> folder_load_identity(const std::string 
 Result<DirectoryKeys> folder_load_keys(const std::string &dir) {
   auto identity = folder_load_identity(dir);
   if (!identity.ok()) return identity.error();
-  auto key = load_ticket_key(dir);
-  if (!key.ok()) return key.error();
+  auto ticket = load_signing_key(dir, "ticket");
+  if (!ticket.ok()) return ticket.error();
+  Status made = ensure_signing_key(dir, "session", "session-signing");
+  if (!made.ok()) return made.error();
+  auto session = load_signing_key(dir, "session");
+  if (!session.ok()) return session.error();
   DirectoryKeys keys;
   keys.identity = std::move(*identity);
-  keys.ticket_key = std::move(*key);
+  keys.ticket_key = std::move(*ticket);
+  keys.session_key = std::move(*session);
   return keys;
 }
 

@@ -1,6 +1,7 @@
 // The directory's data folder (--data DIR): what `init` creates and what the other commands load.
 //   DIR/identity.key, DIR/identity.crt   TLS identity (Identity name "identity")
 //   DIR/ticket.key                       ticket-signing key, PEM, mode 0600
+//   DIR/session.key                      session-token signing key, PEM, mode 0600
 //   DIR/state.db                         the DirectoryStore database
 #pragma once
 
@@ -16,6 +17,7 @@ namespace lpm::directory {
 struct DirectoryKeys {
   std::shared_ptr<proto::Identity> identity;  // TLS
   std::unique_ptr<proto::KeyPair> ticket_key; // signs release tickets
+  std::unique_ptr<proto::KeyPair> session_key; // signs session tokens (lpm login)
 };
 
 // Creates what is missing (the folder with mode 0700, the TLS identity, the ticket-signing key,
@@ -23,7 +25,8 @@ struct DirectoryKeys {
 // fingerprint.
 Result<proto::Fingerprint> folder_init(const std::string &dir);
 
-// Loads both keys of an initialised folder; not_found (naming `init`) when it is not.
+// Loads the keys of an initialised folder; not_found (naming `init`) when it is not. A folder
+// made before session tokens existed gets its session key here.
 Result<DirectoryKeys> folder_load_keys(const std::string &dir);
 
 // Loads the TLS identity only (for `fingerprint`).

@@ -1,4 +1,5 @@
 #include "directory_service.h"
+#include "directory_service_private.h"
 
 #include <algorithm>
 #include <map>
@@ -12,10 +13,6 @@
 #include "lpm/protocol/ticket.h"
 
 namespace lpm::directory {
-
-using proto::CallPtr;
-using proto::EnrollKind;
-using proto::MapWriter;
 
 namespace {
 
@@ -48,51 +45,7 @@ std::vector<std::string> release_addresses(const Holder &h) {
   return out;
 }
 
-std::string short_key(const std::string &fingerprint) {
-  return fingerprint.substr(0, 16);
-}
-
-// Reads the typed request; on a malformed one answers bad_request naming the field and returns
-// false.
-template <class Request> bool read_args(const CallPtr &call, Request &req) {
-  req.read(call->args());
-  if (call->args().ok()) return true;
-  call->fail(call->args().error());
-  return false;
-}
-
-template <class Reply> void reply_with(const CallPtr &call, const Reply &result) {
-  MapWriter w;
-  result.write(w);
-  call->reply(w);
-}
-
 } // namespace
-
-// Shared with the accept callback, every connection's close callback and the op handlers, each
-// of which holds it weakly: once the service is gone they find nothing and do nothing.
-struct DirectoryService::Core {
-  uv_loop_t *loop = nullptr;
-  DirectoryKeys keys;
-  std::unique_ptr<DirectoryStore> store;
-  proto::StreamLimits limits;
-  std::shared_ptr<proto::TlsContext> tls;
-  std::shared_ptr<proto::Listener> listener;
-  std::shared_ptr<const proto::Dispatcher> dispatcher;
-  std::map<proto::Peer *, std::weak_ptr<proto::Peer>> peers;
-  bool stopped = false;
-
-  void accept(const std::shared_ptr<Core> &self, proto::StreamPtr stream);
-
-  // The caller's enrolled key, which must be of `kind`: unauthenticated for no or an unknown
-  // key, forbidden for a key of another kind.
-  Result<EnrolledEntry> caller(const CallPtr &call, EnrollKind kind, const char *op_text);
-
-  void handle_enroll(const CallPtr &call);
-  void handle_register(const CallPtr &call);
-  void handle_badge_in(const CallPtr &call);
-  void handle_list_enrolled(const CallPtr &call);
-};
 
 // ---------------------------------------------------------------------------------------------
 // Connections
@@ -104,6 +57,11 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   core_->keys = std::move(keys);
   core_->store = std::move(store);
   core_->limits = limits;
+  core_->db_path = core_->store->path();
+  if (core_->keys.session_key) {
+    auto signer = proto::PublicKey::from_der(core_->keys.session_key->public_der());
+    if (signer.ok()) core_->session_signers.push_back(std::move(*signer));
+  }
 
   auto dispatcher = std::make_shared<proto::Dispatcher>();
   std::weak_ptr<Core> weak = core_;
@@ -118,6 +76,13 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::register_holdings, route(&Core::handle_register));
   dispatcher->on(proto::op::badge_in, route(&Core::handle_badge_in));
   dispatcher->on(proto::op::list_enrolled, route(&Core::handle_list_enrolled));
+  dispatcher->on(proto::op::login, route(&Core::handle_login));
+  dispatcher->on(proto::op::refresh_session, route(&Core::handle_refresh));
+  dispatcher->on(proto::op::logout, route(&Core::handle_logout));
+  dispatcher->on(proto::op::whoami, route(&Core::handle_whoami));
+  dispatcher->on_upload(proto::op::import_start, route(&Core::handle_import_start));
+  dispatcher->on(proto::op::import_show, route(&Core::handle_import_show));
+  dispatcher->on(proto::op::users_list, route(&Core::handle_users_list));
   core_->dispatcher = std::move(dispatcher);
 }
 
@@ -143,6 +108,7 @@ Result<uint16_t> DirectoryService::listen(const proto::Endpoint &at) {
   if (!listener.ok()) return listener.error();
   core_->listener = std::move(*listener);
   core_->stopped = false;
+  core_->resume_imports(core_);
   LPM_INFO("listening on %s:%u, key %s", at.host.c_str(), core_->listener->port(),
            core_->keys.identity->fingerprint().c_str());
   return core_->listener->port();
@@ -195,6 +161,10 @@ const proto::Fingerprint &DirectoryService::fingerprint() const {
 
 const proto::Bytes &DirectoryService::ticket_public_der() const {
   return core_->keys.ticket_key->public_der();
+}
+
+const proto::Bytes &DirectoryService::session_public_der() const {
+  return core_->keys.session_key->public_der();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,9 +256,10 @@ void DirectoryService::Core::handle_badge_in(const CallPtr &call) {
 
   int64_t now = wall_ms();
   std::string actor = "printer " + printer->id;
-  auto user = store->user_by_badge(req.badge);
+  auto user = store->user_by_badge(req.badge, now);
   if (!user.ok()) {
     if (user.error().code == Errc::not_found) (void)store->audit(now, actor, "badge-in", "unknown badge");
+    if (user.error().code == Errc::expired) (void)store->audit(now, actor, "badge-in", "expired badge");
     return call->fail(user.error());
   }
   auto holders = store->holders_of(user->id, now);
@@ -296,7 +267,8 @@ void DirectoryService::Core::handle_badge_in(const CallPtr &call) {
 
   proto::BadgeInResult result;
   result.user = user->id;
-  result.display_name = user->display_name;
+  // UA-17: the display name is the user's own; with none, the e-mail stands in.
+  result.display_name = user->display_name.empty() ? user->email : user->display_name;
   proto::Ticket ticket;
   ticket.users = {user->id};
   ticket.printer = call->peer_info().fingerprint;

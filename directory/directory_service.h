@@ -39,6 +39,8 @@ public:
   const proto::Fingerprint &fingerprint() const;
   // DER of the public half of the ticket-signing key (what enroll hands out).
   const proto::Bytes &ticket_public_der() const;
+  // DER of the public half of the session-signing key (what verifies session tokens).
+  const proto::Bytes &session_public_der() const;
 
   struct Core; // defined in directory_service.cpp
 

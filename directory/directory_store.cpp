@@ -1,4 +1,5 @@
 #include "directory_store.h"
+#include "directory_store_private.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,6 +7,7 @@
 #include <limits>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "lpm/ids.h"
 #include "lpm/protocol/keys.h"
@@ -64,6 +66,98 @@ CREATE TABLE audit(
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 )sql",
+    // Version 2: user profiles and passwords, account groups, role grants, badge kinds (compared
+    // case-insensitively, AMB-15), enterprise settings, imports and their logs.
+    R"sql(
+ALTER TABLE users ADD COLUMN first_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN last_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN short_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN department TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN cost_center TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN custom_attributes TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE users ADD COLUMN updated_ms INTEGER NOT NULL DEFAULT 0;
+-- Argon2id PHC strings, newest last; the newest is the current password.
+CREATE TABLE passwords(
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  set_ms INTEGER NOT NULL,
+  hash TEXT NOT NULL);
+CREATE INDEX passwords_user ON passwords(user_id, set_ms);
+CREATE TABLE account_groups(
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE group_members(
+  group_id TEXT NOT NULL REFERENCES account_groups(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  added_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_id, user_id));
+CREATE INDEX group_members_user ON group_members(user_id);
+-- subject: '' at enterprise scope, else a group or user id (deleted with them by the store).
+CREATE TABLE role_grants(
+  scope TEXT NOT NULL CHECK (scope IN ('enterprise', 'group', 'user')),
+  subject TEXT NOT NULL,
+  role TEXT NOT NULL,
+  granted_ms INTEGER NOT NULL,
+  PRIMARY KEY (scope, subject, role));
+CREATE TABLE badges_v2(
+  badge TEXT PRIMARY KEY COLLATE NOCASE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  temporary INTEGER NOT NULL DEFAULT 0 CHECK (temporary IN (0, 1)),
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL DEFAULT 0);
+INSERT INTO badges_v2(badge, user_id, temporary, created_ms) SELECT badge, user_id, 0, created_ms FROM badges;
+DROP TABLE badges;
+ALTER TABLE badges_v2 RENAME TO badges;
+CREATE INDEX badges_user ON badges(user_id, temporary);
+CREATE INDEX badges_expiry ON badges(expires_ms) WHERE temporary = 1;
+CREATE TABLE settings(
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL);
+-- An import keeps its file until it is done, so one interrupted by a crash resumes at next_record.
+CREATE TABLE imports(
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  options TEXT NOT NULL,
+  content BLOB NOT NULL,
+  records INTEGER NOT NULL,
+  next_record INTEGER NOT NULL,
+  applied INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  warnings INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+  started_ms INTEGER NOT NULL,
+  finished_ms INTEGER NOT NULL DEFAULT 0);
+-- Logins (lpm login): a session per login, its refresh token kept as a SHA-256 only and
+-- rotated at each refresh; usable only from the enrolled machine it was opened on.
+CREATE TABLE sessions(
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  enrolled_id TEXT NOT NULL REFERENCES enrolled(id) ON DELETE CASCADE,
+  os_account TEXT NOT NULL,
+  refresh_hash TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL,
+  refreshed_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL);
+CREATE INDEX sessions_user ON sessions(user_id);
+-- Users a workstation may register holdings for: who logged in there, whom an admin bound to it.
+CREATE TABLE workstation_users(
+  workstation_id TEXT NOT NULL REFERENCES enrolled(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  how TEXT NOT NULL CHECK (how IN ('login', 'admin')),
+  since_ms INTEGER NOT NULL,
+  PRIMARY KEY (workstation_id, user_id, how));
+CREATE INDEX workstation_users_user ON workstation_users(user_id);
+CREATE TABLE import_log(
+  import_id TEXT NOT NULL REFERENCES imports(id) ON DELETE CASCADE,
+  record INTEGER NOT NULL,
+  line INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  result TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY (import_id, record));
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -71,9 +165,6 @@ constexpr size_t kTokenBytes = 16; // 32 hex characters
 
 bool is_control_or_space(unsigned char c) {
   return c <= 0x20 || c == 0x7f;
-}
-bool is_control(unsigned char c) {
-  return c < 0x20 || c == 0x7f;
 }
 
 Result<int64_t> user_version(Db &db) {
@@ -112,7 +203,6 @@ EnrolledEntry enrolled_from_row(const Stmt &stmt) {
 
 constexpr const char *kEnrolledColumns =
     "SELECT id, kind, name, fingerprint, enrolled_ms, revoked FROM enrolled ";
-constexpr const char *kUserColumns = "SELECT id, email, display_name, created_ms FROM users ";
 
 } // namespace
 
@@ -140,23 +230,6 @@ Result<std::string> email_normalize(std::string_view email) {
   return out;
 }
 
-Result<std::string> badge_normalize(std::string_view badge) {
-  auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-  };
-  while (!badge.empty() && is_space(badge.front()))
-    badge.remove_prefix(1);
-  while (!badge.empty() && is_space(badge.back()))
-    badge.remove_suffix(1);
-  if (badge.empty()) return make_error(Errc::bad_request, "badge is empty");
-  if (badge.size() > kMaxBadgeBytes)
-    return make_error(Errc::bad_request, "badge is longer than " + std::to_string(kMaxBadgeBytes) + " bytes");
-  for (char ch : badge)
-    if (is_control(static_cast<unsigned char>(ch)))
-      return make_error(Errc::bad_request, "badge must not contain control characters");
-  return std::string(badge);
-}
-
 std::string token_hash(std::string_view token) {
   auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(token.data()), token.size());
   return to_hex(proto::sha256(bytes));
@@ -172,6 +245,11 @@ Result<std::unique_ptr<DirectoryStore>> DirectoryStore::open(const std::string &
   Status s = store->migrate();
   if (!s.ok()) return make_error(s.error().code, path + ": " + s.error().message);
   return store;
+}
+
+std::string DirectoryStore::path() const {
+  const char *name = sqlite3_db_filename(db_->raw(), "main");
+  return name ? name : "";
 }
 
 Status DirectoryStore::migrate() {
@@ -194,104 +272,6 @@ Status DirectoryStore::migrate() {
   Status s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   if (!s.ok()) return s;
   return tx.commit();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Users and badges
-
-Result<User> DirectoryStore::user_where(const char *sql, std::string_view key) {
-  auto stmt = db_->prepare(std::string(kUserColumns) + sql);
-  if (!stmt.ok()) return stmt.error();
-  stmt->bind(1, key);
-  auto row = stmt->step();
-  if (!row.ok()) return row.error();
-  if (!*row) return make_error(Errc::not_found, "no such user");
-  User u;
-  u.id = stmt->col_text(0);
-  u.email = stmt->col_text(1);
-  u.display_name = stmt->col_text(2);
-  u.created_ms = stmt->col_int(3);
-  return u;
-}
-
-Result<User> DirectoryStore::user_by_email(std::string_view email) {
-  auto normal = email_normalize(email);
-  if (!normal.ok()) return normal.error();
-  auto u = user_where("WHERE email = ?", *normal);
-  if (!u.ok() && u.error().code == Errc::not_found)
-    return make_error(Errc::not_found, "no user has the e-mail address " + *normal);
-  return u;
-}
-
-Result<User> DirectoryStore::user_by_id(std::string_view id) {
-  return user_where("WHERE id = ?", id);
-}
-
-Result<User> DirectoryStore::user_add(std::string_view email, std::string_view display_name, int64_t now_ms,
-                                      std::string_view actor) {
-  auto normal = email_normalize(email);
-  if (!normal.ok()) return normal.error();
-  if (display_name.size() > kMaxDisplayNameBytes)
-    return make_error(Errc::bad_request,
-                      "display name is longer than " + std::to_string(kMaxDisplayNameBytes) + " bytes");
-  for (char ch : display_name)
-    if (is_control(static_cast<unsigned char>(ch)))
-      return make_error(Errc::bad_request, "display name must not contain control characters");
-
-  User u;
-  u.id = uuid_v7();
-  u.email = *normal;
-  u.display_name = display_name.empty() ? *normal : std::string(display_name);
-  u.created_ms = now_ms;
-
-  Transaction tx(*db_);
-  if (!tx.begun().ok()) return tx.begun().error();
-  auto existing = user_where("WHERE email = ?", u.email);
-  if (existing.ok())
-    return make_error(Errc::conflict, "a user with the e-mail address " + u.email + " already exists");
-  if (existing.error().code != Errc::not_found) return existing.error();
-  auto insert = db_->prepare("INSERT INTO users(id, email, display_name, created_ms) VALUES (?, ?, ?, ?)");
-  if (!insert.ok()) return insert.error();
-  Status s = insert->bind(1, u.id).bind(2, u.email).bind(3, u.display_name).bind(4, u.created_ms).run();
-  if (s.ok()) s = audit(now_ms, actor, "user-add", "user " + u.id + " " + u.email);
-  if (s.ok()) s = tx.commit();
-  if (!s.ok()) return s.error();
-  return u;
-}
-
-Status DirectoryStore::badge_add(std::string_view badge, std::string_view email, int64_t now_ms,
-                                 std::string_view actor) {
-  auto normal = badge_normalize(badge);
-  if (!normal.ok()) return normal.error();
-  Transaction tx(*db_);
-  if (!tx.begun().ok()) return tx.begun();
-  auto user = user_by_email(email);
-  if (!user.ok()) return user.error();
-  auto owner = db_->prepare("SELECT user_id FROM badges WHERE badge = ?");
-  if (!owner.ok()) return owner.error();
-  owner->bind(1, *normal);
-  auto row = owner->step();
-  if (!row.ok()) return row.error();
-  if (*row) {
-    bool same = owner->col_text(0) == user->id;
-    return make_error(Errc::conflict, same ? "badge is already given to " + user->email
-                                           : "badge is already given to another user");
-  }
-  auto insert = db_->prepare("INSERT INTO badges(badge, user_id, created_ms) VALUES (?, ?, ?)");
-  if (!insert.ok()) return insert.error();
-  Status s = insert->bind(1, *normal).bind(2, user->id).bind(3, now_ms).run();
-  // The badge itself is a credential of sorts (it identifies): the audit names the user only.
-  if (s.ok()) s = audit(now_ms, actor, "badge-add", "user " + user->id);
-  if (s.ok()) s = tx.commit();
-  return s;
-}
-
-Result<User> DirectoryStore::user_by_badge(std::string_view badge) {
-  auto normal = badge_normalize(badge);
-  if (!normal.ok()) return normal.error();
-  auto u = user_where("WHERE id = (SELECT user_id FROM badges WHERE badge = ?)", *normal);
-  if (!u.ok() && u.error().code == Errc::not_found) return make_error(Errc::not_found, "unknown badge");
-  return u;
 }
 
 // ---------------------------------------------------------------------------------------------

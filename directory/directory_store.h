@@ -14,6 +14,7 @@
 
 #include "lpm/error.h"
 #include "lpm/protocol/ops.h"
+#include "passwords.h"
 #include "lpm/sqlite.h"
 
 namespace lpm::directory {
@@ -29,11 +30,59 @@ inline constexpr size_t kMaxBadgeBytes = 128;
 // A ticket names at most this many workstations (protocol/ticket.cpp refuses more).
 inline constexpr size_t kMaxWorkstationsPerTicket = 256;
 
+// Caps on a user's free-text fields (first/last/display/short name, department, cost center).
+inline constexpr size_t kMaxUserFieldBytes = 256;
+// Account and print group names (GR-7, AMB-8).
+inline constexpr size_t kMaxGroupNameChars = 80;
+// Temporary badges expire this long after registration (BD-4).
+inline constexpr int64_t kTemporaryBadgeMs = 24 * 60 * 60 * 1000;
+
+// A person of the enterprise (UA-4, UA-16 ... UA-23). Text fields are empty when unset; the
+// display name is never derived from the others (UA-17): who shows a user falls back to the e-mail.
 struct User {
   std::string id; // UUIDv7
   std::string email;
+  std::string first_name;
+  std::string last_name;
   std::string display_name;
+  std::string short_name;
+  std::string department;
+  std::string cost_center;
+  std::string custom_attributes = "{}"; // canonical JSON object of strings (AMB-7)
+  bool has_password = false;
   int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+// The profile fields of a user, by position, so imports and commands can name and set them alike.
+enum class UserField { first_name, last_name, display_name, short_name, department, cost_center };
+inline constexpr UserField kUserFields[] = {UserField::first_name,   UserField::last_name,
+                                            UserField::display_name, UserField::short_name,
+                                            UserField::department,   UserField::cost_center};
+const char *user_field_name(UserField field); // "first_name", ...
+std::string &user_field(User &user, UserField field);
+
+struct AccountGroup {
+  std::string id; // UUIDv7
+  std::string name;
+  int64_t created_ms = 0;
+};
+
+// A badge as the reader delivers it, after the enterprise's rules (TS-3, AMB-15). A user has at
+// most one permanent and one unexpired temporary badge (BD-13, AMB-13).
+struct Badge {
+  std::string badge;
+  std::string user_id;
+  bool temporary = false;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0; // temporary badges only; 0 for permanent ones
+};
+
+// The enterprise's badge normalisation (AMB-15): characters readers add around the id (start and
+// end delimiters), removed from both ends, identically at registration and at badge-in. Hex
+// letters always compare case-insensitively; hexadecimal and decimal are never converted.
+struct BadgeRules {
+  std::string strip_characters;
 };
 
 struct EnrolledEntry {
@@ -66,6 +115,45 @@ struct Holder {
   int64_t last_seen_ms = 0;
 };
 
+// An import of users or badges from a CSV file (UA-7, BD-7): a job with an id, run record by
+// record; its log has a row per record.
+struct ImportInfo {
+  std::string id; // UUIDv7
+  std::string kind; // "users" or "badges"
+  std::string actor;
+  std::string file_name;
+  std::string options; // JSON object (directory_import.h)
+  int64_t records = 0; // data records in the file (the header excluded)
+  int64_t next_record = 0; // number of the next record to process (records are numbered from 2)
+  int64_t applied = 0;
+  int64_t failed = 0;
+  int64_t warnings = 0;
+  std::string state; // "running" or "done"
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+};
+
+struct ImportLogRow {
+  int64_t record = 0; // the record's number in the file (the header is 1)
+  int64_t line = 0;   // the physical line it starts on
+  std::string key;    // e-mail or badge, as far as the record gave one
+  std::string result; // "created", "updated", "deleted" or "failed"
+  std::string reason; // why it failed, or the warnings of an applied record; may be empty
+};
+
+// A login: what `lpm login` opened on one enrolled machine for one user (DESIGN §3).
+struct LoginSession {
+  std::string id; // UUIDv7; every session token of this login names it
+  std::string user_id;
+  std::string enrolled_id; // the machine key it was opened from; refreshes must come from it
+  std::string os_account;
+  int64_t created_ms = 0;
+  int64_t refreshed_ms = 0;
+  int64_t expires_ms = 0; // of the current refresh token
+};
+// A refresh token lives this long after it was issued; each refresh issues a new one.
+inline constexpr int64_t kRefreshLifetimeMs = 30LL * 24 * 60 * 60 * 1000;
+
 struct AuditEntry {
   int64_t id = 0;
   int64_t at_ms = 0;
@@ -77,9 +165,14 @@ struct AuditEntry {
 // Lower-cases and checks an e-mail address: exactly one '@' with text on both sides, no spaces or
 // control characters, at most kMaxEmailBytes. bad_request otherwise.
 Result<std::string> email_normalize(std::string_view email);
-// Trims surrounding white space (reader delimiters); nothing else is changed. bad_request when
-// nothing is left or it is longer than kMaxBadgeBytes.
-Result<std::string> badge_normalize(std::string_view badge);
+// Trims surrounding white space and the rules' delimiter characters from both ends; nothing else
+// is changed. bad_request when nothing is left, it holds a control character or it is longer
+// than kMaxBadgeBytes.
+Result<std::string> badge_normalize(std::string_view badge, const BadgeRules &rules = {});
+// UA-20, AMB-8: white space trimmed around the name, each of ! @ # $ % ^ & * ; + ? / \ [ ]
+// replaced by '_'. bad_request when empty, longer than kMaxGroupNameChars characters, or holding
+// a control character or a comma (the list separator).
+Result<std::string> group_name_sanitize(std::string_view name);
 // Hex SHA-256 of an enrollment token: what the store keeps instead of the token.
 std::string token_hash(std::string_view token);
 
@@ -89,17 +182,110 @@ public:
   // io_error when the file cannot be opened; internal when it was written by a newer program.
   static Result<std::unique_ptr<DirectoryStore>> open(const std::string &path);
 
-  // ---- users and badges (administrator commands) ----
-  // conflict when a user with that e-mail exists; bad_request for an invalid e-mail or name.
-  // An empty display name becomes the e-mail.
-  Result<User> user_add(std::string_view email, std::string_view display_name, int64_t now_ms,
-                        std::string_view actor);
+  // Opens a write transaction (BEGIN IMMEDIATE). The mutators marked [tx] run inside the caller's
+  // transaction, so an import record or an administrative op and its audit row and log line
+  // commit together or not at all; they return internal when no transaction is open.
+  Transaction begin() { return Transaction(*db_); }
+
+  // ---- users ----
+  // [tx] Creates a user with `fields` (id, created and updated times are set here; has_password
+  // is ignored: see password_set). conflict when the e-mail is taken; bad_request for an invalid
+  // e-mail or a field over kMaxUserFieldBytes or holding control characters.
+  Result<User> user_create(const User &fields, int64_t now_ms);
+  // [tx] Replaces the profile fields (not the e-mail, id or password) of user.id.
+  Status user_update(const User &user, int64_t now_ms);
+  // [tx] Deletes the user, their badges, memberships, role grants, holdings and password history
+  // (UA-6, AMB-6). not_found when there is no such user.
+  Status user_delete(std::string_view user_id);
+  // [tx] Sets the password hash (passwords.h) and keeps the previous one in the history.
+  Status password_set(std::string_view user_id, std::string_view hash, int64_t now_ms);
+  // The current hash first, then earlier ones, newest first; at most `limit`.
+  Result<std::vector<std::string>> password_hashes(std::string_view user_id, size_t limit);
   Result<User> user_by_email(std::string_view email);
   Result<User> user_by_id(std::string_view id);
-  // not_found when no user has that e-mail; conflict when the badge is already given.
+  // Users ordered by e-mail, starting after `after_email`, at most `limit`.
+  Result<std::vector<User>> users_list(std::string_view after_email, size_t limit);
+  // Creates a user with an e-mail and a display name in a transaction of its own, audited.
+  Result<User> user_add(std::string_view email, std::string_view display_name, int64_t now_ms,
+                        std::string_view actor);
+
+  // ---- account groups (GR-1 ... GR-5) ----
+  // Finds a group by name, case-insensitively (AMB-8). not_found when none.
+  Result<AccountGroup> group_by_name(std::string_view name);
+  // [tx] Creates the group (name already sanitised). conflict when the name is taken.
+  Result<AccountGroup> group_create(std::string_view name, int64_t now_ms);
+  // [tx] Adds a member; true when added, false when already a member.
+  Result<bool> group_member_add(std::string_view group_id, std::string_view user_id, int64_t now_ms);
+  // The names of the groups a user belongs to, sorted.
+  Result<std::vector<std::string>> groups_of(std::string_view user_id);
+
+  // ---- badges (BD, AMB-13, AMB-15) ----
+  BadgeRules badge_rules();
+  // [tx] The enterprise's badge rules (AMB-15).
+  Status badge_rules_set(const BadgeRules &rules);
+  // The badge as stored (already normalised), matched case-insensitively. not_found when none.
+  Result<Badge> badge_find(std::string_view badge);
+  // [tx] Gives `badge` to the user: permanent, or temporary expiring kTemporaryBadgeMs from now.
+  // The user's previous badge of the same kind is removed (BD-13, AMB-13: a temporary badge never
+  // removes the permanent one); that removed badge is returned, or "" when none. conflict when
+  // another user holds this badge.
+  Result<std::string> badge_assign(std::string_view badge, std::string_view user_id, bool temporary,
+                                   int64_t now_ms);
+  // [tx] not_found when no such badge.
+  Status badge_delete(std::string_view badge);
+  // A user's badges, permanent first.
+  Result<std::vector<Badge>> badges_of(std::string_view user_id);
+  // [tx] Deletes temporary badges past their expiry (AMB-13); returns how many.
+  Result<int64_t> badges_purge_expired(int64_t now_ms);
+  // Gives a permanent badge to the user with that e-mail, in a transaction of its own, audited.
   Status badge_add(std::string_view badge, std::string_view email, int64_t now_ms, std::string_view actor);
-  // not_found "unknown badge".
-  Result<User> user_by_badge(std::string_view badge);
+  // The user a badge belongs to: not_found "unknown badge"; expired "badge expired" for a temporary
+  // badge past its expiry.
+  Result<User> user_by_badge(std::string_view badge, int64_t now_ms);
+
+  // ---- password policy (UA-3) ----
+  Result<PasswordPolicy> password_policy();
+  // [tx] bad_request when out of range (password_policy_validate).
+  Status password_policy_set(const PasswordPolicy &policy);
+
+  // ---- imports (the engine is directory_import.h) ----
+  // [tx] Records a new import, content included, state running.
+  Status import_insert(const ImportInfo &info, std::string_view content);
+  Result<ImportInfo> import_get(std::string_view id);
+  // The file of a running import (empty once done: it may hold passwords).
+  Result<std::string> import_content(std::string_view id);
+  // [tx] Appends the log row of one record and moves the import past it, counting the result.
+  Status import_log_append(std::string_view id, const ImportLogRow &row, bool warned);
+  // [tx] Marks the import done and forgets its file.
+  Status import_finish(std::string_view id, int64_t now_ms);
+  // Ids of imports still running (to resume after a restart), oldest first.
+  Result<std::vector<std::string>> imports_running();
+  // Log rows after record `after_record`, at most `limit`, in file order.
+  Result<std::vector<ImportLogRow>> import_log(std::string_view id, int64_t after_record, size_t limit);
+
+  // ---- logins (sessions) ----
+  // [tx] Opens a login session; returns the refresh token (64 hex characters), of which only the
+  // SHA-256 is kept.
+  Result<std::string> session_open(std::string_view user_id, std::string_view enrolled_id,
+                                   std::string_view os_account, int64_t now_ms, LoginSession &out);
+  // [tx] Exchanges a refresh token for a new one (the old one stops working), from the machine
+  // the login was opened on. unauthenticated for an unknown token or another machine's; expired
+  // past its lifetime (the session is then closed).
+  Result<std::string> session_refresh(std::string_view refresh_token, std::string_view enrolled_id,
+                                      int64_t now_ms, LoginSession &out);
+  // [tx] Closes the login the refresh token belongs to; not_found when none.
+  Result<LoginSession> session_close(std::string_view refresh_token);
+  // not_found when the login was closed (or never opened).
+  Result<LoginSession> session_get(std::string_view id);
+  // [tx] Records that the user may have holdings on that workstation ("login" or "admin").
+  Status workstation_user_add(std::string_view workstation_id, std::string_view user_id, std::string_view how,
+                              int64_t now_ms);
+
+  // ---- settings ----
+  // Enterprise-wide settings as text values, by name (password policy, badge rules, ...).
+  Result<std::string> setting(std::string_view name, std::string_view fallback);
+  // [tx]
+  Status setting_set(std::string_view name, std::string_view value);
 
   // ---- enrollment tokens and keys ----
   // A new random token (32 hex characters) good for `uses` enrollments until expires_ms. Only its
@@ -132,15 +318,19 @@ public:
   Result<std::vector<Holder>> holders_of(std::string_view user_id, int64_t now_ms);
 
   // ---- audit (append-only: the schema refuses UPDATE and DELETE) ----
+  // [tx] when called inside one; on its own otherwise.
   Status audit(int64_t at_ms, std::string_view actor, std::string_view action, std::string_view detail);
   Result<std::vector<AuditEntry>> audit_tail(size_t limit);
 
   Db &db() { return *db_; }
+  // The database file (so another thread can open its own connection).
+  std::string path() const;
 
 private:
   explicit DirectoryStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
   Status migrate();
   Result<User> user_where(const char *sql, std::string_view key);
+  Status require_transaction(const char *what);
   Result<EnrolledEntry> enrolled_where(const char *sql, std::string_view key);
   std::unique_ptr<Db> db_;
 };

@@ -4,12 +4,17 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "directory_folder.h"
+#include "directory_import.h"
 #include "directory_service.h"
 #include "directory_store.h"
 #include "lpm/ids.h"
@@ -74,6 +79,143 @@ int cmd_token_create(const std::string &data, const std::string &kind_text, int6
   auto token = (*store)->token_create(kind, uses, now + ttl_hours * kHourMs, now, admin_actor());
   if (!token.ok()) return fail(token.error());
   std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+// Reads an import file, refusing one over the cap before reading it (UA-10, AMB-10).
+Result<std::string> read_import_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return make_error(Errc::io_error, "cannot open " + path);
+  auto size = static_cast<uint64_t>(in.tellg());
+  if (size > kMaxImportBytes)
+    return make_error(Errc::too_large, path + " has " + std::to_string(size) +
+                                           " bytes; an import file may have at most 1,048,576 (1 MB)");
+  in.seekg(0);
+  std::string content(size, '\0');
+  if (!in.read(content.data(), static_cast<std::streamsize>(size)))
+    return make_error(Errc::io_error, "cannot read " + path);
+  return content;
+}
+
+void print_import_summary(const ImportInfo &info) {
+  std::printf("import %s: %s of %s, %s\n", info.id.c_str(), info.kind.c_str(), info.file_name.c_str(),
+              info.state.c_str());
+  std::printf("%lld records: %lld applied (%lld with warnings), %lld failed\n",
+              static_cast<long long>(info.records), static_cast<long long>(info.applied),
+              static_cast<long long>(info.warnings), static_cast<long long>(info.failed));
+}
+
+// Prints the log rows that say something (failures, warnings, notes); all of them with `all`.
+Status print_import_log(DirectoryStore &store, const std::string &id, bool all, bool json) {
+  int64_t after = 0;
+  bool header = false;
+  for (;;) {
+    auto rows = store.import_log(id, after, 500);
+    if (!rows.ok()) return rows.error();
+    if (rows->empty()) return {};
+    for (const auto &row : *rows) {
+      after = row.record;
+      if (json) {
+        nlohmann::json j = {{"record", row.record}, {"line", row.line},     {"key", row.key},
+                            {"result", row.result}, {"reason", row.reason}};
+        std::printf("%s\n", j.dump().c_str());
+        continue;
+      }
+      if (!all && row.reason.empty()) continue;
+      if (!header) {
+        std::printf("%-7s %-6s %-32s %-8s %s\n", "RECORD", "LINE", "KEY", "RESULT", "REASON");
+        header = true;
+      }
+      std::printf("%-7lld %-6lld %-32s %-8s %s\n", static_cast<long long>(row.record),
+                  static_cast<long long>(row.line), row.key.c_str(), row.result.c_str(), row.reason.c_str());
+    }
+  }
+}
+
+// Runs a recorded import to its end, showing progress on a terminal, then its summary and the
+// records that failed or warned.
+int run_import(DirectoryStore &store, const std::string &id) {
+  ImportRunner::Hooks hooks;
+  hooks.on_password_link = [](const User &u) {
+    std::fprintf(stderr, "lpm-directory: %s has no password yet: a password-change link is due (sending "
+                         "links needs the directory service's mail command)\n",
+                 u.email.c_str());
+  };
+  auto runner = ImportRunner::load(store, id, std::move(hooks));
+  if (!runner.ok()) return fail(runner.error());
+  bool progress = ::isatty(STDERR_FILENO) != 0;
+  for (;;) {
+    // Small steps: passwords take tens of milliseconds each to hash, so a big file takes minutes
+    // (UA-24) and the count shows it moving.
+    auto done = (*runner)->step(20, wall_ms());
+    if (!done.ok()) return fail(done.error());
+    const ImportInfo &now = (*runner)->info();
+    if (progress)
+      std::fprintf(stderr, "\rrecord %lld of %lld", static_cast<long long>(now.applied + now.failed),
+                   static_cast<long long>(now.records));
+    if (*done) break;
+  }
+  if (progress) std::fprintf(stderr, "\n");
+  print_import_summary((*runner)->info());
+  Status s = print_import_log(store, id, false, false);
+  if (!s.ok()) return fail(s.error());
+  return 0;
+}
+
+int cmd_import(const std::string &data, ImportKind kind, const std::string &file, const ImportOptions &options) {
+  auto content = read_import_file(file);
+  if (!content.ok()) return fail(content.error());
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  auto base = file.substr(file.find_last_of('/') + 1);
+  auto info = import_start(**store, kind, base, *content, options, admin_actor(), wall_ms());
+  if (!info.ok()) return fail(info.error());
+  return run_import(**store, info->id);
+}
+
+// Finishes the imports a crash or a kill interrupted (each resumes at its next record).
+int cmd_import_resume(const std::string &data) {
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  auto running = (*store)->imports_running();
+  if (!running.ok()) return fail(running.error());
+  if (running->empty()) std::printf("no import is unfinished\n");
+  for (const auto &id : *running) {
+    int rc = run_import(**store, id);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+int cmd_import_show(const std::string &data, const std::string &id, bool json) {
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  auto info = (*store)->import_get(id);
+  if (!info.ok()) return fail(info.error());
+  if (!json) print_import_summary(*info);
+  Status s = print_import_log(**store, id, true, json);
+  if (!s.ok()) return fail(s.error());
+  return 0;
+}
+
+int cmd_password_policy(const std::string &data, const PasswordPolicy *set) {
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  if (set) {
+    auto tx = (*store)->begin();
+    Status s = tx.begun();
+    if (s.ok()) s = (*store)->password_policy_set(*set);
+    if (s.ok())
+      s = (*store)->audit(wall_ms(), admin_actor(), "password-policy-set",
+                          "min_length " + std::to_string(set->min_length) + " complexity " +
+                              std::to_string(set->complexity) + " history " + std::to_string(set->history));
+    if (s.ok()) s = tx.commit();
+    if (!s.ok()) return fail(s.error());
+  }
+  auto policy = (*store)->password_policy();
+  if (!policy.ok()) return fail(policy.error());
+  std::printf("min-length %u\ncomplexity %u\nhistory %u\n", policy->min_length, policy->complexity,
+              policy->history);
   return 0;
 }
 
@@ -172,7 +314,7 @@ int main(int argc, char **argv) {
   CLI::App *user_add = user->add_subcommand("add", "add a user; prints the new user's UUID");
   add_data(user_add);
   user_add->add_option("--email", email, "e-mail address (stored lower-case)")->required();
-  user_add->add_option("--name", name, "display name (default: the e-mail address)");
+  user_add->add_option("--name", name, "display name (shown instead of the e-mail address)");
 
   CLI::App *badge_cmd = app.add_subcommand("badge", "manage badges");
   badge_cmd->require_subcommand(1);
@@ -180,6 +322,53 @@ int main(int argc, char **argv) {
   add_data(badge_add);
   badge_add->add_option("--badge", badge, "badge id (stored trimmed, otherwise as given)")->required();
   badge_add->add_option("--email", email, "the user's e-mail address")->required();
+
+  std::string file, import_id;
+  ImportOptions import_options;
+  bool json = false;
+  auto add_import = [&](CLI::App *parent, const char *what) {
+    CLI::App *cmd = parent->add_subcommand(
+        "import", std::string("apply a CSV file of ") + what + " (at most 1 MB), record by record; prints the "
+                  "import's id, a summary and the records that failed or warned");
+    add_data(cmd);
+    cmd->add_option("--file", file, "the .csv or .txt file")->required();
+    cmd->add_flag("--strict", import_options.strict,
+                  "refuse records with fewer values than the header (default: take the missing ones as empty, "
+                  "with a warning)");
+    return cmd;
+  };
+  CLI::App *user_import = add_import(user, "users (header EMAIL,OPERATION,PASSWORD,...,DEPARTMENT)");
+  user_import->add_flag("--password-links", import_options.password_links,
+                        "CREATE records may leave PASSWORD empty; those users are due a password-change link");
+  CLI::App *badge_import = add_import(badge_cmd, "badges (header BADGE,OPERATION,EMAIL[,TEMPORARY])");
+
+  CLI::App *import_cmd = app.add_subcommand("import", "look at imports");
+  import_cmd->require_subcommand(1);
+  CLI::App *import_show = import_cmd->add_subcommand("show", "an import's summary and its log, a row per record");
+  add_data(import_show);
+  import_show->add_option("--id", import_id, "the import's id")->required();
+  import_show->add_flag("--json", json, "one JSON object per record and line");
+  CLI::App *import_resume =
+      import_cmd->add_subcommand("resume", "finish imports a crash or a kill interrupted, each at its next record");
+  add_data(import_resume);
+
+  PasswordPolicy policy;
+  CLI::App *policy_cmd = app.add_subcommand("password-policy", "the enterprise's password requirements (UA-3)");
+  policy_cmd->require_subcommand(1);
+  CLI::App *policy_show = policy_cmd->add_subcommand("show", "print the policy");
+  add_data(policy_show);
+  CLI::App *policy_set = policy_cmd->add_subcommand("set", "replace the policy (all three values at once)");
+  add_data(policy_set);
+  policy_set->add_option("--min-length", policy.min_length, "minimum length in characters")
+      ->required()
+      ->check(CLI::Range(1, 128));
+  policy_set->add_option("--complexity", policy.complexity,
+                         "how many of lower case, upper case, digits and other characters a password uses")
+      ->required()
+      ->check(CLI::Range(0, 4));
+  policy_set->add_option("--history", policy.history, "how many previous passwords may not be reused")
+      ->required()
+      ->check(CLI::Range(0, 24));
 
   std::string kind;
   int64_t uses = 1;
@@ -210,6 +399,12 @@ int main(int argc, char **argv) {
   if (serve->parsed()) return cmd_serve(data, listen);
   if (user_add->parsed()) return cmd_user_add(data, email, name);
   if (badge_add->parsed()) return cmd_badge_add(data, badge, email);
+  if (user_import->parsed()) return cmd_import(data, ImportKind::users, file, import_options);
+  if (badge_import->parsed()) return cmd_import(data, ImportKind::badges, file, import_options);
+  if (import_show->parsed()) return cmd_import_show(data, import_id, json);
+  if (import_resume->parsed()) return cmd_import_resume(data);
+  if (policy_show->parsed()) return cmd_password_policy(data, nullptr);
+  if (policy_set->parsed()) return cmd_password_policy(data, &policy);
   if (token_create->parsed()) return cmd_token_create(data, kind, uses, ttl_hours);
   std::fprintf(stderr, "lpm-directory: no command given (see --help)\n");
   return 2;

@@ -9,8 +9,10 @@
 #include <fstream>
 #include <string>
 
+#include "fuzz_session_key.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/session.h"
 #include "lpm/protocol/ticket.h"
 #include "lpm/protocol/wire.h"
 
@@ -28,6 +30,18 @@ void put(const std::string &target, const std::string &name, const Bytes &bytes)
   std::ofstream out(dir / (name + ".hex"), std::ios::trunc);
   std::string hex = to_hex(bytes);
   for (size_t i = 0; i < hex.size(); i += 64) out << hex.substr(i, 64) << '\n';
+}
+
+// A seed that is text, committed as it is.
+void put_text(const std::string &target, const std::string &name, const std::string &text) {
+  auto dir = g_root / "corpus" / target;
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / (name + ".txt"), std::ios::trunc) << text;
+}
+
+[[noreturn]] void die(const char *what, const Error &error) {
+  std::fprintf(stderr, "%s: %s\n", what, error.to_string().c_str());
+  std::exit(1);
 }
 
 Bytes cat(std::initializer_list<Bytes> parts) {
@@ -206,10 +220,7 @@ void msgpack_corpus() {
 void ticket_corpus() {
   const std::string t = "fuzz_ticket";
   auto key = KeyPair::generate();
-  if (!key.ok()) {
-    std::fprintf(stderr, "key: %s\n", key.error().to_string().c_str());
-    std::exit(1);
-  }
+  if (!key.ok()) die("key", key.error());
   Ticket ticket;
   ticket.users = {kId};
   ticket.printer = kFp;
@@ -217,10 +228,7 @@ void ticket_corpus() {
   ticket.issued_ms = 1732400000000;
   ticket.expires_ms = ticket.issued_ms + kTicketLifetimeMs;
   auto signed_ticket = ticket_sign(ticket, **key);
-  if (!signed_ticket.ok()) {
-    std::fprintf(stderr, "sign: %s\n", signed_ticket.error().to_string().c_str());
-    std::exit(1);
-  }
+  if (!signed_ticket.ok()) die("sign", signed_ticket.error());
   put(t, "signed-body", signed_ticket->body);
 
   // Bodies built by hand in the documented key order; body(...) varies one field.
@@ -268,6 +276,107 @@ void ticket_corpus() {
   put(t, "hostile-issued-over-int64", huge_issued.finish());
 }
 
+// Text tokens signed with fuzz_session's fixed key (so the fuzzer gets past the signature into
+// every later check of session_verify), hostile text, and bare bodies for session_decode.
+void session_corpus() {
+  const std::string t = "fuzz_session";
+  auto key = KeyPair::from_pem(fuzz::kSessionSignerPem);
+  if (!key.ok()) die("key", key.error());
+  auto forger = KeyPair::generate();
+  if (!forger.ok()) die("key", forger.error());
+
+  Session base;
+  base.user = kId;
+  base.email = "ada.lovelace@example.org";
+  base.roles = {"prm-user", "prm-accounting"};
+  base.session_id = kId2;
+  base.issued_ms = fuzz::kSessionIssuedMs;
+  base.expires_ms = base.issued_ms + kSessionLifetimeMs;
+  base.signer = (*key)->fingerprint();
+
+  // The body in the documented key order, so fields session_sign would refuse can be written.
+  auto body_of = [](const Session &s, uint64_t version = 1) {
+    MapWriter w;
+    w.u64("v", version).str("user", s.user).str("email", s.email).str_array("roles", s.roles);
+    w.str("sid", s.session_id)
+        .i64("issued", s.issued_ms)
+        .i64("expires", s.expires_ms)
+        .str("signer", s.signer);
+    return w.finish();
+  };
+  auto token = [](const Bytes &body, const KeyPair &signer) {
+    auto sig = signer.sign(body);
+    if (!sig.ok()) die("sign", sig.error());
+    return session_to_text(SignedSession{body, *sig});
+  };
+  // A token of base with one field changed, signed by the fixed key.
+  auto edited = [&](auto &&edit) {
+    Session s = base;
+    edit(s);
+    return token(body_of(s), **key);
+  };
+
+  auto signed_session = session_sign(base, **key);
+  if (!signed_session.ok()) die("sign", signed_session.error());
+  std::string valid = session_to_text(*signed_session);
+  put_text(t, "valid", valid);
+  put_text(t, "valid-no-roles", edited([](Session &s) { s.roles.clear(); }));
+  put_text(t, "valid-largest", edited([](Session &s) {
+             s.email = std::string(kSessionMaxEmailBytes - 12, 'a') + "@example.org";
+             s.roles.assign(kSessionMaxRoles, std::string(kSessionMaxRoleBytes, 'r'));
+           }));
+  put_text(t, "expired", edited([](Session &s) {
+             s.issued_ms -= 2 * kSessionLifetimeMs;
+             s.expires_ms = s.issued_ms + kSessionLifetimeMs;
+           }));
+  put_text(t, "issued-in-future", edited([](Session &s) {
+             s.issued_ms += 10 * kSessionMaxSkewMs;
+             s.expires_ms = s.issued_ms + kSessionLifetimeMs;
+           }));
+  put_text(t, "lifetime-too-long",
+           edited([](Session &s) { s.expires_ms = s.issued_ms + kSessionMaxLifetimeMs + 1; }));
+  put_text(t, "issued-negative", edited([](Session &s) { s.issued_ms = -1; }));
+  put_text(t, "names-other-signer", edited([](Session &s) { s.signer = kFp; }));
+  put_text(t, "signed-user-not-uuid", edited([](Session &s) { s.user = "ada"; }));
+  put_text(t, "signed-version-2", token(body_of(base, 2), **key));
+  put_text(t, "forged", token(body_of(base), **forger));
+
+  put_text(t, "hostile-padding", valid + "==");
+  put_text(t, "hostile-line-end", valid + "\n");
+  put_text(t, "hostile-standard-alphabet", "+/" + valid.substr(2));
+  put_text(t, "hostile-impossible-length", "AAAAA");
+  put_text(t, "hostile-trailing-bits", "gB");
+  put_text(t, "hostile-too-long", std::string(kSessionMaxTextBytes + 1, 'A'));
+  put_text(t, "hostile-truncated", valid.substr(0, valid.size() / 2));
+  put_text(t, "hostile-not-map", "kwECAw");                        // [1, 2, 3]
+  put_text(t, "hostile-body-as-string", "gqRib2R5omFio3NpZ8QBMA"); // {"body": str, "sig": bin}
+
+  put(t, "body-valid", signed_session->body);
+  put(t, "body-email-upper-case", body_of([&] {
+        Session s = base;
+        s.email = "Ada@example.org";
+        return s;
+      }()));
+  put(t, "body-roles-33", body_of([&] {
+        Session s = base;
+        s.roles.assign(kSessionMaxRoles + 1, "prm-user");
+        return s;
+      }()));
+  put(t, "body-role-129", body_of([&] {
+        Session s = base;
+        s.roles = {std::string(kSessionMaxRoleBytes + 1, 'r')};
+        return s;
+      }()));
+  put(t, "body-expires-at-issued", body_of([&] {
+        Session s = base;
+        s.expires_ms = s.issued_ms;
+        return s;
+      }()));
+  put(t, "body-missing-signer", MapWriter().u64("v", 1).str("user", kId).str("email", "a@b").finish());
+  put(t, "body-binary-user", MapWriter().u64("v", 1).bin("user", str_bytes(kId)).finish());
+  put(t, "body-nesting", nested(3));
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -279,5 +388,6 @@ int main(int argc, char **argv) {
   frame_corpus();
   msgpack_corpus();
   ticket_corpus();
+  session_corpus();
   return 0;
 }

@@ -83,6 +83,21 @@ MapWriter &MapWriter::map_array(std::string_view k, const std::vector<MapWriter>
   return *this;
 }
 
+MapWriter &MapWriter::pairs_of(const msgpack::object &map, std::string_view except) {
+  if (map.type != msgpack::type::MAP) return *this;
+  msgpack::packer<Out> packer(out_);
+  for (uint32_t i = 0; i < map.via.map.size; i++) {
+    const msgpack::object_kv &kv = map.via.map.ptr[i];
+    if (!except.empty() && kv.key.type == msgpack::type::STR &&
+        std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == except)
+      continue;
+    packer.pack(kv.key);
+    packer.pack(kv.val);
+    count_++;
+  }
+  return *this;
+}
+
 MapWriter &MapWriter::nil(std::string_view k) {
   key(k);
   msgpack::packer<Out> packer_(out_);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "detail/signed_envelope.h"
 #include "lpm/ids.h"
 
 namespace lpm::proto {
@@ -11,17 +12,17 @@ namespace {
 constexpr uint64_t kTicketVersion = 1;
 constexpr size_t kNonceBytes = 16;
 // Wire caps. A ticket with 64 users and 256 workstations of 128 characters stays under the body
-// cap, so an honest directory never meets them.
-constexpr size_t kMaxBodyBytes = 8192;
-constexpr size_t kMaxSignatureBytes = 256;
+// cap (detail::kSignedBodyMaxBytes), so an honest directory never meets them.
 constexpr size_t kMaxUsers = 64;
 constexpr size_t kMaxWorkstations = 256;
 constexpr size_t kMaxWorkstationIdLen = 128;
 constexpr size_t kMaxUserLen = 36;
 constexpr size_t kMaxFingerprintLen = 64;
 
+constexpr detail::SignedKind kTicketKind{"ticket", kTicketMaxLifetimeMs, kTicketMaxSkewMs};
+
 Error bad(std::string message) {
-  return make_error(Errc::bad_request, "ticket: " + std::move(message));
+  return detail::signed_bad(kTicketKind, std::move(message));
 }
 
 // What ticket_decode refuses; ticket_sign checks the same, so a directory cannot produce a ticket
@@ -56,15 +57,12 @@ Bytes encode_body(const Ticket &t) {
 } // namespace
 
 MapWriter SignedTicket::to_map() const {
-  MapWriter out;
-  out.bin("body", body).bin("sig", signature);
-  return out;
+  return detail::signed_to_map(body, signature);
 }
 
 SignedTicket SignedTicket::from_map(MapReader &reader) {
   SignedTicket t;
-  t.body = reader.bin("body", kMaxBodyBytes);
-  t.signature = reader.bin("sig", kMaxSignatureBytes);
+  detail::signed_from_map(reader, t.body, t.signature);
   return t;
 }
 
@@ -78,23 +76,20 @@ Result<SignedTicket> ticket_sign(Ticket ticket, const KeyPair &signer) {
   if (!shape.ok()) return shape.error();
 
   SignedTicket out;
-  out.body = encode_body(ticket);
-  auto sig = signer.sign(out.body);
-  if (!sig.ok()) return sig.error();
-  out.signature = std::move(*sig);
+  Status sealed = detail::signed_seal(encode_body(ticket), signer, out.body, out.signature);
+  if (!sealed.ok()) return sealed.error();
   return out;
 }
 
 Result<Ticket> ticket_decode(std::span<const uint8_t> body) {
-  if (body.size() > kMaxBodyBytes) return bad("body is too large");
   UnpackLimits limits;
   limits.max_depth = 2;
   limits.max_array = kMaxWorkstations;
   limits.max_map = 16;
   limits.max_str = kMaxWorkstationIdLen;
   limits.max_bin = kNonceBytes;
-  auto handle = unpack_map(body, limits);
-  if (!handle.ok()) return bad(handle.error().message);
+  auto handle = detail::signed_unpack_body(kTicketKind, body, limits);
+  if (!handle.ok()) return handle.error();
 
   MapReader r(handle->get(), "ticket");
   uint64_t version = r.u64("v");
@@ -116,31 +111,15 @@ Result<Ticket> ticket_decode(std::span<const uint8_t> body) {
 Result<Ticket> ticket_verify(const SignedTicket &ticket, const std::vector<PublicKey> &trusted_signers,
                              const TicketCheck &check, NonceStore &nonces) {
   // The signature comes first so nothing below ever parses bytes an unknown party wrote.
-  const PublicKey *verified_by = nullptr;
-  for (const auto &key : trusted_signers) {
-    if (key.verify(ticket.body, ticket.signature).ok()) {
-      verified_by = &key;
-      break;
-    }
-  }
-  if (verified_by == nullptr)
-    return make_error(Errc::invalid_signature,
-                      "ticket signature does not verify with any trusted signer key");
+  auto verified_by = detail::signed_find_signer(kTicketKind, ticket.body, ticket.signature, trusted_signers);
+  if (!verified_by.ok()) return verified_by.error();
 
   auto decoded = ticket_decode(ticket.body);
   if (!decoded.ok()) return decoded.error();
   Ticket &t = *decoded;
-  if (t.signer != verified_by->fingerprint())
-    return bad("names signer " + t.signer + " but was signed by " + verified_by->fingerprint());
-
-  // Differences are taken in unsigned arithmetic, exact because expires > issued.
-  if (t.issued_ms < 0 || t.expires_ms <= t.issued_ms ||
-      static_cast<uint64_t>(t.expires_ms) - static_cast<uint64_t>(t.issued_ms) >
-          static_cast<uint64_t>(kTicketMaxLifetimeMs))
-    return bad("lifetime is invalid or longer than allowed");
-  if (t.issued_ms - kTicketMaxSkewMs > check.now_ms)
-    return make_error(Errc::expired, "ticket issued in the future (clock skew?)");
-  if (check.now_ms >= t.expires_ms) return make_error(Errc::expired, "ticket has expired");
+  Status claims = detail::signed_check_claims(kTicketKind, t.signer, **verified_by, t.issued_ms, t.expires_ms,
+                                              check.now_ms);
+  if (!claims.ok()) return claims.error();
 
   if (t.printer != check.presenting_printer)
     return make_error(Errc::forbidden, "ticket was issued to another printer");

@@ -13,7 +13,7 @@ root=$(cd "$here/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(fuzz_frame fuzz_msgpack fuzz_ticket fuzz_config fuzz_page_count fuzz_ipp_request)
+[[ ${#targets[@]} -eq 0 ]] && targets=(fuzz_frame fuzz_msgpack fuzz_ticket fuzz_session fuzz_config fuzz_page_count fuzz_ipp_request fuzz_csv)
 build=${BUILD:-$root/build-fuzz}
 jobs=${JOBS:-2}
 

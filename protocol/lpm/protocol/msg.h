@@ -47,6 +47,9 @@ public:
   MapWriter &str_array(std::string_view key, const std::vector<std::string> &values);
   MapWriter &map_array(std::string_view key, const std::vector<MapWriter> &values);
   MapWriter &nil(std::string_view key);
+  // Appends every pair of `map` (a msgpack map; anything else adds nothing) as it is, except a
+  // pair whose key is the string `except`: how a relay passes a request or a result on.
+  MapWriter &pairs_of(const msgpack::object &map, std::string_view except = {});
 
   size_t count() const { return count_; }
   // The encoded map: header with the pair count, then the pairs in insertion order.

@@ -45,6 +45,8 @@ public:
   Response() = default;
   Response(msgpack::object_handle handle, const msgpack::object *body) : handle_(std::move(handle)), body_(body) {}
   MapReader reader() const { return MapReader(*body_, "result"); }
+  // The result map itself (to pass it on unchanged).
+  const msgpack::object &object() const { return *body_; }
 
 private:
   msgpack::object_handle handle_;

@@ -16,6 +16,7 @@
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
 #include "lpm/protocol/ticket.h"
+#include "service_harness.h"
 #include "transport_support.h"
 
 using namespace lpm;
@@ -24,123 +25,7 @@ using lpm::test::TempDir;
 using lpm::test::TestLoop;
 using proto::EnrollKind;
 using proto::SyncClient;
-
-namespace {
-
-// Remembers nonces in memory: enough to see that a ticket opens once.
-class TestNonceStore final : public proto::NonceStore {
-public:
-  Result<bool> consume(std::span<const uint8_t> nonce, int64_t) override {
-    return seen_.insert(proto::Bytes(nonce.begin(), nonce.end())).second;
-  }
-
-private:
-  std::set<proto::Bytes> seen_;
-};
-
-// Sends a typed request and reads the typed result (or returns the error).
-template <class Out, class In> Result<Out> rpc(SyncClient &client, const char *op, const In &in) {
-  proto::MapWriter w;
-  in.write(w);
-  auto response = client.call(op, w, 5000);
-  if (!response.ok()) return response.error();
-  Out out;
-  proto::MapReader reader = response->reader();
-  out.read(reader);
-  if (!reader.ok()) return reader.error();
-  return out;
-}
-
-// A directory serving on 127.0.0.1:0 from a fresh data folder, plus an administrator's own
-// connection to its database (what the command line would use while the service runs).
-class Harness {
-public:
-  Harness() {
-    std::string data = dir_.path + "/directory";
-    REQUIRE(folder_init(data).ok());
-    auto keys = folder_load_keys(data);
-    REQUIRE(keys.ok());
-    auto store = folder_open_store(data);
-    REQUIRE(store.ok());
-    auto admin = folder_open_store(data);
-    REQUIRE(admin.ok());
-    admin_ = std::move(*admin);
-    service_ = std::make_unique<DirectoryService>(&loop_.loop, std::move(*keys), std::move(*store));
-    auto port = service_->listen(proto::Endpoint{"127.0.0.1", 0});
-    REQUIRE(port.ok());
-    REQUIRE(*port != 0);
-    port_ = *port;
-  }
-
-  DirectoryStore &admin() { return *admin_; }
-  DirectoryService &service() { return *service_; }
-  uv_loop_t *loop() { return &loop_.loop; }
-
-  std::shared_ptr<proto::Identity> identity(const std::string &name) {
-    return lpm::test::make_identity(dir_.path + "/" + name, "identity");
-  }
-
-  // Connects with `identity` (null: no client certificate), pinning the directory's key.
-  Result<SyncClient *> try_connect(std::shared_ptr<proto::Identity> identity, const char *role) {
-    auto ctx = proto::TlsContext::create(proto::TlsContext::Side::client, std::move(identity));
-    REQUIRE(ctx.ok());
-    proto::ConnectOptions options;
-    options.pins = {service_->fingerprint()};
-    auto client =
-        SyncClient::connect_tls(&loop_.loop, *ctx, proto::Endpoint{"127.0.0.1", port_}, options, role, 5000);
-    if (!client.ok()) return client.error();
-    clients_.push_back(std::move(*client));
-    return clients_.back().get();
-  }
-  SyncClient &connect(std::shared_ptr<proto::Identity> identity, const char *role) {
-    auto client = try_connect(std::move(identity), role);
-    REQUIRE(client.ok());
-    return **client;
-  }
-
-  std::string token(EnrollKind kind, int64_t uses = 1, int64_t ttl_ms = 3600 * 1000) {
-    auto t = admin_->token_create(kind, uses, wall_ms() + ttl_ms, wall_ms(), "test");
-    REQUIRE(t.ok());
-    return *t;
-  }
-
-  Result<proto::EnrollResult> enroll(SyncClient &client, EnrollKind kind, const std::string &token,
-                                     const std::string &name = "test") {
-    proto::EnrollRequest req;
-    req.token = token;
-    req.kind = kind;
-    req.name = name;
-    return rpc<proto::EnrollResult>(client, proto::op::enroll, req);
-  }
-
-  // Enrolls a new key of `kind` and returns its connection and id.
-  std::pair<SyncClient *, std::string> enrolled(const std::string &name, EnrollKind kind, const char *role) {
-    SyncClient &client = connect(identity(name), role);
-    auto result = enroll(client, kind, token(kind), name);
-    REQUIRE(result.ok());
-    return {&client, result->id};
-  }
-
-  // Closes every client, stops the service, runs the loop dry (under the watchdog) and closes it.
-  void finish() {
-    clients_.clear();
-    service_->stop();
-    service_.reset();
-    loop_.run();
-    loop_.finish();
-  }
-
-private:
-  // Destroyed in reverse: clients, then the service, then the loop (abandoned after a failure).
-  TempDir dir_;
-  TestLoop loop_;
-  std::unique_ptr<DirectoryStore> admin_;
-  std::unique_ptr<DirectoryService> service_;
-  std::vector<std::unique_ptr<SyncClient>> clients_;
-  uint16_t port_ = 0;
-};
-
-} // namespace
+using namespace lpm::directory::test;
 
 TEST_CASE("directory service: enroll records the TLS key, is idempotent per key, and refuses bad tokens",
           "[directory][service]") {
@@ -203,7 +88,7 @@ TEST_CASE("directory service: enroll records the TLS key, is idempotent per key,
 }
 
 TEST_CASE("directory service: register then badge-in returns the workstation and a ticket it accepts",
-          "[directory][service]") {
+          "[directory][service][BD-4]") {
   Harness h;
   auto alice = h.admin().user_add("alice@example.com", "Alice Liddell", wall_ms(), "test");
   REQUIRE(alice.ok());
@@ -298,6 +183,30 @@ TEST_CASE("directory service: register then badge-in returns the workstation and
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == Errc::not_found);
     CHECK(refused.error().message == "unknown badge");
+  }
+  SECTION("an expired temporary badge is refused with expired (BD-4)") {
+    auto bob = h.admin().user_add("bob@example.com", "", wall_ms(), "test");
+    REQUIRE(bob.ok());
+    {
+      auto tx = h.admin().begin();
+      REQUIRE(h.admin().badge_assign("T-0002", bob->id, true, wall_ms() - kTemporaryBadgeMs - 1).ok());
+      REQUIRE(tx.commit().ok());
+    }
+    proto::BadgeInRequest badge;
+    badge.badge = "t-0002"; // letters in any case (AMB-15)
+    auto refused = rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::expired);
+    {
+      auto tx = h.admin().begin();
+      REQUIRE(h.admin().badge_assign("T-0003", bob->id, true, wall_ms()).ok());
+      REQUIRE(tx.commit().ok());
+    }
+    badge.badge = "T-0003";
+    auto found = rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge);
+    REQUIRE(found.ok());
+    CHECK(found->user == bob->id);
+    CHECK(found->display_name == "bob@example.com"); // no display name: the e-mail stands in (UA-17)
   }
   SECTION("a workstation key may not badge in") {
     proto::BadgeInRequest badge;

@@ -57,13 +57,13 @@ TEST_CASE("directory store: the schema is created at the current version and reo
   std::string id;
   {
     auto store = open_store(dir);
-    CHECK(count_rows(*store, "PRAGMA user_version") == 1);
+    CHECK(count_rows(*store, "PRAGMA user_version") == 2);
     auto user = store->user_add("a@example.com", "A", kNow, "test");
     REQUIRE(user.ok());
     id = user->id;
   }
   auto store = open_store(dir);
-  CHECK(count_rows(*store, "PRAGMA user_version") == 1);
+  CHECK(count_rows(*store, "PRAGMA user_version") == 2);
   auto again = store->user_by_id(id);
   REQUIRE(again.ok());
   CHECK(again->email == "a@example.com");
@@ -97,7 +97,7 @@ TEST_CASE("directory store: user add lower-cases the e-mail and refuses a duplic
 
   auto bob = store->user_add("bob@example.com", "", kNow, "test");
   REQUIRE(bob.ok());
-  CHECK(bob->display_name == "bob@example.com"); // the e-mail stands in for a missing name
+  CHECK(bob->display_name.empty()); // never derived from anything else (UA-17)
   CHECK(bob->id != alice->id);
 
   auto found = store->user_by_email("ALICE@example.com");
@@ -118,25 +118,29 @@ TEST_CASE("directory store: invalid e-mail addresses are refused with bad_reques
   CHECK(*email_normalize("X@Y") == "x@y");
 }
 
-TEST_CASE("directory store: badges are stored trimmed and found by the same rule", "[directory][store]") {
+TEST_CASE("directory store: badges are stored trimmed and found by the same rule, hex letters in any case "
+          "(TS-3, AMB-15)",
+          "[directory][store][TS-3][AMB-15]") {
   TempDir dir;
   auto store = open_store(dir);
   auto alice = store->user_add("alice@example.com", "Alice", kNow, "test");
   REQUIRE(alice.ok());
   REQUIRE(store->badge_add("  04A1B2C3\r\n", "Alice@example.com", kNow, "test").ok());
 
-  auto found = store->user_by_badge("04A1B2C3");
+  auto found = store->user_by_badge("04A1B2C3", kNow);
   REQUIRE(found.ok());
   CHECK(found->id == alice->id);
-  CHECK(store->user_by_badge("\t04A1B2C3 ").ok());
+  CHECK(store->user_by_badge("\t04A1B2C3 ", kNow).ok());
+  // Stored as delivered; hex letters compare case-insensitively (AMB-15).
+  CHECK(store->badge_find("04a1b2c3")->badge == "04A1B2C3");
+  CHECK(store->user_by_badge("04a1b2c3", kNow).ok());
+  // Never converted between hexadecimal and decimal: 0x04A1B2C3 is 77705923.
+  auto decimal = store->user_by_badge("77705923", kNow);
+  REQUIRE_FALSE(decimal.ok());
+  CHECK(decimal.error().code == Errc::not_found);
+  CHECK(decimal.error().message == "unknown badge");
 
-  // Trimmed, otherwise as given: no case folding, no hex/decimal conversion.
-  auto other_case = store->user_by_badge("04a1b2c3");
-  REQUIRE_FALSE(other_case.ok());
-  CHECK(other_case.error().code == Errc::not_found);
-  CHECK(other_case.error().message == "unknown badge");
-
-  auto dup = store->badge_add("04A1B2C3", "alice@example.com", kNow, "test");
+  auto dup = store->badge_add("04a1b2c3", "alice@example.com", kNow, "test");
   REQUIRE_FALSE(dup.ok());
   CHECK(dup.error().code == Errc::conflict);
 
@@ -147,6 +151,136 @@ TEST_CASE("directory store: badges are stored trimmed and found by the same rule
   auto blank = store->badge_add("   ", "alice@example.com", kNow, "test");
   REQUIRE_FALSE(blank.ok());
   CHECK(blank.error().code == Errc::bad_request);
+}
+
+TEST_CASE("directory store: the enterprise's delimiter rule applies alike at registration and badge-in "
+          "(AMB-15, TS-3)",
+          "[directory][store][AMB-15][TS-3]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  REQUIRE(store->user_add("alice@example.com", "Alice", kNow, "test").ok());
+  {
+    auto tx = store->begin();
+    REQUIRE(store->badge_rules_set(BadgeRules{";?%"}).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  REQUIRE(store->badge_add(";1234?", "alice@example.com", kNow, "test").ok());
+  CHECK(store->badge_find("1234").ok());
+  CHECK(store->user_by_badge("%1234?", kNow).ok());
+  CHECK(store->user_by_badge("1234", kNow).ok());
+  // Only the ends: a delimiter inside the id is part of it.
+  CHECK_FALSE(store->user_by_badge("12;34", kNow).ok());
+}
+
+TEST_CASE("directory store: one permanent and one temporary badge per user; a temporary one expires after 24 h "
+          "(BD-4, BD-13, AMB-13)",
+          "[directory][store][BD-4][BD-13][AMB-13]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  auto alice = store->user_add("alice@example.com", "Alice", kNow, "test");
+  auto bob = store->user_add("bob@example.com", "Bob", kNow, "test");
+  REQUIRE(alice.ok());
+  REQUIRE(bob.ok());
+  auto assign = [&](const char *badge, const std::string &user, bool temporary, int64_t at) {
+    auto tx = store->begin();
+    auto replaced = store->badge_assign(badge, user, temporary, at);
+    if (replaced.ok()) REQUIRE(tx.commit().ok());
+    return replaced;
+  };
+  CHECK(*assign("P1", alice->id, false, kNow) == "");
+  CHECK(*assign("T1", alice->id, true, kNow) == "");
+  // A new permanent badge replaces the permanent one only; the temporary one stays.
+  CHECK(*assign("P2", alice->id, false, kNow) == "P1");
+  auto badges = store->badges_of(alice->id);
+  REQUIRE(badges.ok());
+  REQUIRE(badges->size() == 2);
+  CHECK((*badges)[0].badge == "P2");
+  CHECK_FALSE((*badges)[0].temporary);
+  CHECK((*badges)[1].badge == "T1");
+  CHECK((*badges)[1].expires_ms == kNow + kTemporaryBadgeMs);
+  // A new temporary badge replaces the temporary one.
+  CHECK(*assign("T2", alice->id, true, kNow) == "T1");
+  // Someone else's badge is refused.
+  auto taken = assign("P2", bob->id, false, kNow);
+  REQUIRE_FALSE(taken.ok());
+  CHECK(taken.error().code == Errc::conflict);
+
+  CHECK(store->user_by_badge("T2", kNow + kTemporaryBadgeMs - 1).ok());
+  auto late = store->user_by_badge("T2", kNow + kTemporaryBadgeMs);
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error().code == Errc::expired);
+  {
+    auto tx = store->begin();
+    CHECK(*store->badges_purge_expired(kNow + kTemporaryBadgeMs) == 1);
+    REQUIRE(tx.commit().ok());
+  }
+  CHECK(store->badge_find("T2").error().code == Errc::not_found);
+  CHECK(store->user_by_badge("P2", kNow + 10 * kTemporaryBadgeMs).ok()); // permanent ones never expire
+}
+
+TEST_CASE("directory store: mutators refuse to run outside a transaction", "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  User fields;
+  fields.email = "alice@example.com";
+  auto outside = store->user_create(fields, kNow);
+  REQUIRE_FALSE(outside.ok());
+  CHECK(outside.error().code == Errc::internal);
+  CHECK(count_rows(*store, "SELECT count(*) FROM users") == 0);
+}
+
+TEST_CASE("directory store: deleting a user removes their badges, memberships, grants and holdings (UA-6, AMB-6)",
+          "[directory][store][UA-6][AMB-6]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  auto alice = store->user_add("alice@example.com", "Alice", kNow, "test");
+  REQUIRE(alice.ok());
+  REQUIRE(store->badge_add("B1", "alice@example.com", kNow, "test").ok());
+  {
+    auto tx = store->begin();
+    auto group = store->group_create("Group 1", kNow);
+    REQUIRE(group.ok());
+    REQUIRE(*store->group_member_add(group->id, alice->id, kNow));
+    CHECK_FALSE(*store->group_member_add(group->id, alice->id, kNow)); // already a member
+    REQUIRE(store->password_set(alice->id, "$argon2id$placeholder", kNow).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  REQUIRE(store->db()
+              .exec("INSERT INTO role_grants(scope, subject, role, granted_ms) VALUES ('user', '" + alice->id +
+                    "', 'Print Release Management User', 0)")
+              .ok());
+  CHECK(*store->groups_of(alice->id) == std::vector<std::string>{"Group 1"});
+  CHECK(store->user_by_id(alice->id)->has_password);
+  {
+    auto tx = store->begin();
+    REQUIRE(store->user_delete(alice->id).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  CHECK(count_rows(*store, "SELECT count(*) FROM badges") == 0);
+  CHECK(count_rows(*store, "SELECT count(*) FROM group_members") == 0);
+  CHECK(count_rows(*store, "SELECT count(*) FROM role_grants") == 0);
+  CHECK(count_rows(*store, "SELECT count(*) FROM passwords") == 0);
+  CHECK(count_rows(*store, "SELECT count(*) FROM account_groups") == 1); // groups stay (GR-3)
+  auto tx = store->begin();
+  CHECK(store->user_delete(alice->id).error().code == Errc::not_found);
+}
+
+TEST_CASE("directory store: group names are sanitised and matched case-insensitively (UA-20, AMB-8)",
+          "[directory][store][UA-20][AMB-8]") {
+  CHECK(*group_name_sanitize("  a#b  ") == "a_b");
+  CHECK(*group_name_sanitize("!@#$%^&*;+?/\\[]") == "_______________");
+  CHECK(*group_name_sanitize("Group 1") == "Group 1");
+  CHECK(group_name_sanitize("").error().code == Errc::bad_request);
+  CHECK(group_name_sanitize(std::string(81, 'g')).error().code == Errc::bad_request);
+  CHECK(group_name_sanitize(std::string(80, 'g')).ok());
+  CHECK(group_name_sanitize("a,b").error().code == Errc::bad_request);
+
+  TempDir dir;
+  auto store = open_store(dir);
+  auto tx = store->begin();
+  REQUIRE(store->group_create("Sales Team", kNow).ok());
+  CHECK(store->group_by_name("sales team")->name == "Sales Team");
+  CHECK(store->group_create("SALES TEAM", kNow).error().code == Errc::conflict);
 }
 
 TEST_CASE("directory store: tokens are random, stored only as their hash, and limited in uses",

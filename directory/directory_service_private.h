@@ -1,0 +1,101 @@
+// What the directory service's source files share: the Core every handler runs on, and small
+// helpers. Nothing outside directory_service*.cpp includes this.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "directory_service.h"
+#include "directory_store.h"
+#include "lpm/protocol/ops_admin.h"
+#include "lpm/protocol/rpc.h"
+#include "roles.h"
+
+namespace lpm::directory {
+
+using proto::CallPtr;
+using proto::EnrollKind;
+using proto::MapWriter;
+
+// Who is asking, for an administrative op.
+struct Person {
+  User user;
+  RoleSet roles;
+  std::string actor; // for the audit log: "user <id> <email>"
+};
+
+inline std::string short_key(const std::string &fingerprint) {
+  return fingerprint.substr(0, 16);
+}
+
+// Reads the typed request; on a malformed one answers bad_request naming the field and returns
+// false.
+template <class Request> inline bool read_args(const CallPtr &call, Request &req) {
+  req.read(call->args());
+  if (call->args().ok()) return true;
+  call->fail(call->args().error());
+  return false;
+}
+
+template <class Reply> inline void reply_with(const CallPtr &call, const Reply &result) {
+  MapWriter w;
+  result.write(w);
+  call->reply(w);
+}
+
+
+// Shared with the accept callback, every connection's close callback and the op handlers, each
+// of which holds it weakly: once the service is gone they find nothing and do nothing.
+struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::Core> {
+  uv_loop_t *loop = nullptr;
+  DirectoryKeys keys;
+  std::unique_ptr<DirectoryStore> store;
+  proto::StreamLimits limits;
+  std::shared_ptr<proto::TlsContext> tls;
+  std::shared_ptr<proto::Listener> listener;
+  std::shared_ptr<const proto::Dispatcher> dispatcher;
+  std::map<proto::Peer *, std::weak_ptr<proto::Peer>> peers;
+  bool stopped = false;
+
+  void accept(const std::shared_ptr<Core> &self, proto::StreamPtr stream);
+
+  // The caller's enrolled key, which must be of `kind`: unauthenticated for no or an unknown
+  // key, forbidden for a key of another kind.
+  Result<EnrolledEntry> caller(const CallPtr &call, EnrollKind kind, const char *op_text);
+
+  void handle_enroll(const CallPtr &call);
+  void handle_register(const CallPtr &call);
+  void handle_badge_in(const CallPtr &call);
+  void handle_list_enrolled(const CallPtr &call);
+
+  // ---- people (directory_service_people.cpp) ----
+  std::string db_path;                    // for the connections imports run on (worker threads)
+  std::set<std::string> imports_running;  // imports being applied by this process
+  std::vector<proto::PublicKey> session_signers; // keys whose session tokens are accepted
+
+  // The person behind an administrative request: its session token checked (signature, expiry,
+  // login still open), their effective roles now allowing `permission`. unauthenticated without
+  // a valid session; forbidden when the roles do not allow it.
+  Result<Person> person(const CallPtr &call, const std::string &session_text, Permission permission);
+  // Signs a session token for the login and fills the grant (roles as of now).
+  Result<proto::SessionGrant> grant(const User &user, const LoginSession &login, std::string refresh_token,
+                                    int64_t now_ms);
+  // Applies an import on the libuv thread pool, a few records per step, until it is done.
+  void run_import(const std::shared_ptr<Core> &self, const std::string &import_id);
+  // Resumes the imports a previous run left unfinished.
+  void resume_imports(const std::shared_ptr<Core> &self);
+
+  void handle_login(const CallPtr &call);
+  void handle_refresh(const CallPtr &call);
+  void handle_logout(const CallPtr &call);
+  void handle_whoami(const CallPtr &call);
+  void handle_import_start(const CallPtr &call);
+  void handle_import_show(const CallPtr &call);
+  void handle_users_list(const CallPtr &call);
+};
+
+
+} // namespace lpm::directory

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -85,10 +86,19 @@ std::vector<uint8_t> Stmt::col_blob(int col) const {
 bool Stmt::col_is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
 Result<std::unique_ptr<Db>> Db::open(const std::string &path) {
-  // Create the file 0600 ourselves: SQLite would honour the umask.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(Errc::io_error, "open " + path + ": " + std::to_string(errno));
-  ::close(fd);
+  // Create the file 0600 ourselves (SQLite would honour the umask), but only when it does not
+  // exist: closing any descriptor of a file drops every POSIX lock this process holds on it, so
+  // opening and closing an existing database here would silently release the locks of this
+  // process's other connections to it. Another process would then think itself the last
+  // connection and delete the WAL those connections still write to.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+      ::close(fd); // new and empty: nobody holds a lock on it yet
+    else if (errno != EEXIST)
+      return make_error(Errc::io_error, "open " + path + ": " + std::strerror(errno));
+  }
   sqlite3 *raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);

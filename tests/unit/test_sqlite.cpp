@@ -4,6 +4,10 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
 #include "lpm/sqlite.h"
 #include "transport_support.h"
 
@@ -76,4 +80,41 @@ TEST_CASE("sqlite: a deferred-sync transaction commits like any other and leaves
     REQUIRE(tx.commit().ok());
   }
   CHECK(count(**db) == 2);
+}
+
+// POSIX locks this process holds on the file at `path`, as /proc/locks lists them.
+static int locks_held_on(const std::string &path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  std::ifstream in("/proc/locks");
+  REQUIRE(in.good());
+  std::string inode = ":" + std::to_string(st.st_ino) + " ";
+  std::string pid = " " + std::to_string(::getpid()) + " ";
+  int n = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.find(inode) != std::string::npos && line.find(pid) != std::string::npos) n++;
+  return n;
+}
+
+TEST_CASE("sqlite: opening a second connection keeps the first one's lock on the database, so another process "
+          "never takes itself for the last one and deletes the WAL",
+          "[sqlite]") {
+  TempDir dir;
+  std::string path = dir.path + "/x.db";
+  auto first = Db::open(path);
+  REQUIRE(first.ok());
+  REQUIRE((*first)->exec("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1)").ok());
+  // In WAL mode a connection holds a shared lock on the database file while it is open: what
+  // tells a closing connection of another process that it is not the last one.
+  REQUIRE(locks_held_on(path) >= 1);
+  {
+    // A second connection of this process (a worker thread's, say), opened and closed. Closing
+    // any descriptor of the file drops every POSIX lock the process holds on it, so Db::open must
+    // not open and close the file itself when it exists.
+    auto second = Db::open(path);
+    REQUIRE(second.ok());
+    CHECK(count(**second) == 1);
+    CHECK(locks_held_on(path) >= 1);
+  }
+  CHECK(locks_held_on(path) >= 1);
 }

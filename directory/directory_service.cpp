@@ -262,6 +262,15 @@ void DirectoryService::Core::handle_badge_in(const CallPtr &call) {
     if (user.error().code == Errc::expired) (void)store->audit(now, actor, "badge-in", "expired badge");
     return call->fail(user.error());
   }
+  // PM-11: releasing needs Print Release Management User (any scope: RL-3's enterprise grant
+  // gives it to everyone).
+  auto roles = effective_roles(*store, user->id);
+  if (!roles.ok()) return call->fail(roles.error());
+  if (!roles_allow(*roles, Permission::release)) {
+    (void)store->audit(now, actor, "badge-in", "user " + user->id + " refused: no release role");
+    return call->fail(Errc::forbidden, std::string("this user may not release jobs: the role ") +
+                                           role_name(Role::prm_user) + " is missing (PM-11)");
+  }
   auto holders = store->holders_of(user->id, now);
   if (!holders.ok()) return call->fail(holders.error());
 

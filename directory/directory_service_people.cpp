@@ -17,6 +17,7 @@ namespace {
 // Records applied per step of an import on the thread pool: small enough that stopping the
 // service waits little, large enough that the hand-offs cost nothing next to the records.
 constexpr size_t kImportStepRecords = 20;
+static_assert(kMaxImportBytes == proto::kMaxImportFileBytes, "one import cap for lpm, the agent and the directory");
 
 // Failed logins all read the same, so they do not tell which e-mail addresses exist.
 constexpr const char *kLoginRefused = "wrong e-mail address or password";

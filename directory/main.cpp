@@ -16,6 +16,7 @@
 #include "directory_folder.h"
 #include "directory_import.h"
 #include "directory_service.h"
+#include "roles.h"
 #include "directory_store.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
@@ -198,6 +199,66 @@ int cmd_import_show(const std::string &data, const std::string &id, bool json) {
   return 0;
 }
 
+// The subject of a grant at `scope`: '' (enterprise), a group's id by name, a user's id by e-mail.
+Result<std::string> role_subject(DirectoryStore &store, RoleScope scope, const std::string &email,
+                                 const std::string &group) {
+  switch (scope) {
+  case RoleScope::enterprise:
+    if (!email.empty() || !group.empty())
+      return make_error(Errc::bad_request, "an enterprise role names no --email or --group");
+    return std::string();
+  case RoleScope::group: {
+    if (group.empty()) return make_error(Errc::bad_request, "a group role needs --group NAME");
+    auto g = store.group_by_name(group);
+    if (!g.ok()) return g.error();
+    return g->id;
+  }
+  case RoleScope::user: break;
+  }
+  if (email.empty()) return make_error(Errc::bad_request, "a user role needs --email");
+  auto u = store.user_by_email(email);
+  if (!u.ok()) return u.error();
+  return u->id;
+}
+
+// Grants or revokes a role: the platform's own command (RL-15), so it may grant the platform
+// roles (Enterprise Administrator, User Administrator) too.
+int cmd_role(const std::string &data, bool grant, const std::string &role_text, const std::string &scope_text,
+             const std::string &email, const std::string &group) {
+  auto role = role_parse(role_text);
+  if (!role.ok()) return fail(role.error());
+  auto scope = role_scope_parse(scope_text);
+  if (!scope.ok()) return fail(scope.error());
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  auto subject = role_subject(**store, *scope, email, group);
+  if (!subject.ok()) return fail(subject.error());
+  auto tx = (*store)->begin();
+  if (!tx.begun().ok()) return fail(tx.begun().error());
+  auto changed = grant ? role_grant(**store, *scope, *subject, *role, wall_ms())
+                       : role_revoke(**store, *scope, *subject, *role);
+  if (!changed.ok()) return fail(changed.error());
+  std::string what = std::string(role_name(*role)) + " at " + role_scope_name(*scope) + " scope" +
+                     (subject->empty() ? "" : " to " + (email.empty() ? group : email));
+  Status s = (*store)->audit(wall_ms(), admin_actor(), grant ? "role-grant" : "role-revoke", what);
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return fail(s.error());
+  std::printf("%s %s%s\n", grant ? "granted" : "revoked", what.c_str(), *changed ? "" : " (no change)");
+  return 0;
+}
+
+int cmd_role_list(const std::string &data) {
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  auto grants = role_grants(**store, std::nullopt, "");
+  if (!grants.ok()) return fail(grants.error());
+  std::printf("%-10s %-32s %s\n", "SCOPE", "TO", "ROLE");
+  for (const auto &g : *grants)
+    std::printf("%-10s %-32s %s\n", role_scope_name(g.scope), g.subject_name.empty() ? "-" : g.subject_name.c_str(),
+                role_name(g.role));
+  return 0;
+}
+
 int cmd_password_policy(const std::string &data, const PasswordPolicy *set) {
   auto store = folder_open_store(data);
   if (!store.ok()) return fail(store.error());
@@ -370,6 +431,24 @@ int main(int argc, char **argv) {
       ->required()
       ->check(CLI::Range(0, 24));
 
+  std::string role_text, scope_text = "user", group;
+  CLI::App *role_cmd = app.add_subcommand("role", "grant and revoke roles (SPEC RL; the platform's own command)");
+  role_cmd->require_subcommand(1);
+  auto add_role_options = [&](CLI::App *cmd) {
+    add_data(cmd);
+    cmd->add_option("--role", role_text, "the role's name or alias (prm-user, prm-admin, spm-admin, enterprise-admin, ...)")
+        ->required();
+    cmd->add_option("--scope", scope_text, "enterprise, group or user")->capture_default_str();
+    cmd->add_option("--email", email, "the user (user scope)");
+    cmd->add_option("--group", group, "the account group's name (group scope)");
+  };
+  CLI::App *role_grant_cmd = role_cmd->add_subcommand("grant", "grant a role at a scope");
+  add_role_options(role_grant_cmd);
+  CLI::App *role_revoke_cmd = role_cmd->add_subcommand("revoke", "revoke a role at a scope");
+  add_role_options(role_revoke_cmd);
+  CLI::App *role_list_cmd = role_cmd->add_subcommand("list", "every grant, by scope");
+  add_data(role_list_cmd);
+
   std::string kind;
   int64_t uses = 1;
   int64_t ttl_hours = 24;
@@ -404,6 +483,9 @@ int main(int argc, char **argv) {
   if (import_show->parsed()) return cmd_import_show(data, import_id, json);
   if (import_resume->parsed()) return cmd_import_resume(data);
   if (policy_show->parsed()) return cmd_password_policy(data, nullptr);
+  if (role_grant_cmd->parsed()) return cmd_role(data, true, role_text, scope_text, email, group);
+  if (role_revoke_cmd->parsed()) return cmd_role(data, false, role_text, scope_text, email, group);
+  if (role_list_cmd->parsed()) return cmd_role_list(data);
   if (policy_set->parsed()) return cmd_password_policy(data, &policy);
   if (token_create->parsed()) return cmd_token_create(data, kind, uses, ttl_hours);
   std::fprintf(stderr, "lpm-directory: no command given (see --help)\n");

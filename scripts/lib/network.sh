@@ -108,6 +108,8 @@ net_up() {
   USER_ID=$STEP_OUT
   step "register badge $BADGE for that user" "$BIN/lpm-directory" badge add --data "$ROOT/directory" \
     --badge "$BADGE" --email "$email"
+  step "let every user release (enterprise role PRM User)" "$BIN/lpm-directory" role grant \
+    --data "$ROOT/directory" --role prm-user --scope enterprise
   local kind
   for kind in workstation printer accounting console; do
     step "enrollment token for the $kind" "$BIN/lpm-directory" token create --data "$ROOT/directory" --kind "$kind"

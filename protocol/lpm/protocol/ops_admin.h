@@ -35,6 +35,10 @@ inline constexpr const char *agent_forward_upload = "directory-upload"; // same,
 inline constexpr const char *kPersonOps[] = {op::whoami, op::import_show, op::users_list};
 inline constexpr const char *kPersonUploadOps[] = {op::import_start};
 
+// The largest import file (UA-10, AMB-10: 1 MB, inclusive): what `lpm` sends, the agent relays
+// and the directory takes.
+inline constexpr uint64_t kMaxImportFileBytes = 1048576;
+
 // Caps of these messages.
 inline constexpr size_t kMaxPasswordField = 1024; // bytes (the directory refuses longer passwords)
 inline constexpr size_t kMaxSessionText = 8192;   // a session token's text form

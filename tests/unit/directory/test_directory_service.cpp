@@ -16,6 +16,7 @@
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
 #include "lpm/protocol/ticket.h"
+#include "roles.h"
 #include "service_harness.h"
 #include "transport_support.h"
 
@@ -88,11 +89,17 @@ TEST_CASE("directory service: enroll records the TLS key, is idempotent per key,
 }
 
 TEST_CASE("directory service: register then badge-in returns the workstation and a ticket it accepts",
-          "[directory][service][BD-4]") {
+          "[directory][service][BD-4][PM-11][RL-3]") {
   Harness h;
   auto alice = h.admin().user_add("alice@example.com", "Alice Liddell", wall_ms(), "test");
   REQUIRE(alice.ok());
   REQUIRE(h.admin().badge_add("B-0001", "alice@example.com", wall_ms(), "test").ok());
+  {
+    // RL-3's example: Print Release Management User as an enterprise role lets everyone release.
+    auto tx = h.admin().begin();
+    REQUIRE(role_grant(h.admin(), RoleScope::enterprise, "", Role::prm_user, wall_ms()).ok());
+    REQUIRE(tx.commit().ok());
+  }
 
   auto ws_identity = h.identity("ws-1");
   SyncClient &ws = h.connect(ws_identity, proto::role::agent);
@@ -207,6 +214,25 @@ TEST_CASE("directory service: register then badge-in returns the workstation and
     REQUIRE(found.ok());
     CHECK(found->user == bob->id);
     CHECK(found->display_name == "bob@example.com"); // no display name: the e-mail stands in (UA-17)
+  }
+  SECTION("a user without the release role is refused with forbidden (PM-11)") {
+    {
+      auto tx = h.admin().begin();
+      REQUIRE(*role_revoke(h.admin(), RoleScope::enterprise, "", Role::prm_user));
+      REQUIRE(tx.commit().ok());
+    }
+    proto::BadgeInRequest badge;
+    badge.badge = "B-0001";
+    auto refused = rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::forbidden);
+    CHECK(refused.error().message.find("Print Release Management User") != std::string::npos);
+    {
+      auto tx = h.admin().begin();
+      REQUIRE(*role_grant(h.admin(), RoleScope::user, alice->id, Role::prm_user, wall_ms()));
+      REQUIRE(tx.commit().ok());
+    }
+    CHECK(rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge).ok());
   }
   SECTION("a workstation key may not badge in") {
     proto::BadgeInRequest badge;

@@ -43,6 +43,7 @@ struct Daemon {
   std::unique_ptr<IppPrinter> ipp; // capture: <CaptureListen>
   std::unique_ptr<RawCapture> raw; // capture: <RawListen>
   std::shared_ptr<Registrar> registrar;
+  std::shared_ptr<DirectoryProxy> directory; // lpm login and the person ops
   std::shared_ptr<OutboxPoster> poster;
   std::unique_ptr<proto::LoopTimer> maintenance;
   std::unique_ptr<Retention> retention;
@@ -73,6 +74,7 @@ struct Daemon {
     if (raw) raw->stop();
     if (release) release->stop();
     if (registrar) registrar->stop();
+    if (directory) directory->stop();
     if (poster) poster->stop();
     if (maintenance) maintenance->close();
     uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
@@ -105,9 +107,19 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   auto client_ctx = proto::TlsContext::create(proto::TlsContext::Side::client, identity);
   if (!client_ctx.ok()) return client_ctx.error();
 
+  // Logins (`lpm login`) bind OS accounts too; the configured bindings come first.
+  auto login_store = LoginStore::open(d.state.db);
+  if (!login_store.ok()) return login_store.error();
+  auto logins = std::make_shared<LoginBindings>();
+  d.directory = DirectoryProxy::create(&d.loop, *client_ctx, d.config.directory, std::move(*login_store), logins);
+  Status loaded = d.directory->load();
+  if (!loaded.ok()) return loaded;
+
   ControlSocketOptions co;
   co.path = d.config.control_socket;
   co.bindings = d.config.identity_binding;
+  co.logins = logins;
+  co.directory = d.directory;
   co.on_delete = [&d](const Job &job) -> Status {
     if (!d.config.track_deleted_jobs) return {};
     return d.state.outbox->insert(job_record_for(job, d.records, "deleted", "user", wall_ms()));
@@ -148,6 +160,7 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   io.location = host_name();
   io.capabilities = d.config.capture;
   io.bindings = d.config.identity_binding;
+  io.logins = logins;
   io.on_delete_in_transaction = co.on_delete; // Cancel-Job with purge-job deletes like `lpm jobs delete`
   io.after_delete = co.after_delete;
   auto ipp = IppPrinter::start(&d.loop, d.state.jobs, io);
@@ -156,6 +169,7 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   RawCaptureOptions rawo;
   rawo.listen = d.config.raw_listen;
   rawo.bindings = d.config.identity_binding;
+  rawo.logins = logins;
   rawo.document_formats = d.config.capture.document_formats;
   auto raw = RawCapture::start(&d.loop, d.state.jobs, rawo);
   if (!raw.ok()) return make_error(raw.error().code, "raw capture listener: " + raw.error().message);

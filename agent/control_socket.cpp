@@ -5,6 +5,7 @@
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/ops_admin.h"
 #include "page_count.h"
 
 namespace lpm::agent {
@@ -52,7 +53,7 @@ void handle_submit(const std::shared_ptr<ControlContext> &ctx, const proto::Call
   if (req.size > ctx->options.max_document_bytes)
     return call->fail(Errc::too_large, "the document is over the " +
                                            std::to_string(ctx->options.max_document_bytes) + " byte limit");
-  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings);
+  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings, ctx->options.logins.get());
   if (!owner.ok()) return call->fail(owner.error());
 
   NewJob job;
@@ -89,7 +90,7 @@ void handle_submit(const std::shared_ptr<ControlContext> &ctx, const proto::Call
 void handle_local_jobs(const std::shared_ptr<ControlContext> &ctx, const proto::CallPtr &call) {
   auto page = read_args<proto::PageRequest>(call);
   if (!page) return;
-  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings);
+  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings, ctx->options.logins.get());
   if (!owner.ok()) return call->fail(owner.error());
   JobFilter filter;
   filter.users = {owner->user};
@@ -108,7 +109,7 @@ void handle_local_jobs(const std::shared_ptr<ControlContext> &ctx, const proto::
 void handle_delete(const std::shared_ptr<ControlContext> &ctx, const proto::CallPtr &call) {
   auto request = read_args<proto::DeleteJobRequest>(call);
   if (!request) return;
-  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings);
+  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings, ctx->options.logins.get());
   if (!owner.ok()) return call->fail(owner.error());
   // Another user's job answers exactly like a missing one: its existence is not revealed.
   auto job = ctx->store->get(request->job);
@@ -126,9 +127,19 @@ void handle_watch_events(const std::shared_ptr<ControlContext> &ctx, const proto
   if (!ctx->options.events)
     return call->fail(Errc::forbidden,
                       "desktop notifications are turned off on this workstation (DisplayNotifications)");
-  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings);
+  auto owner = job_owner_for_uid(call->peer_info().uid, ctx->options.bindings, ctx->options.logins.get());
   if (!owner.ok()) return call->fail(owner.error());
   ctx->options.events->watch(call, owner->user, request->wait_ms);
+}
+
+// The person ops: the caller's OS account, and the proxy that relays them to the directory.
+void handle_person(const std::shared_ptr<ControlContext> &ctx, const proto::CallPtr &call,
+                   void (DirectoryProxy::*op)(const proto::CallPtr &, const std::string &)) {
+  if (!ctx->options.directory)
+    return call->fail(Errc::unavailable, "this agent has no directory configured (<Directory> in configuration.xml)");
+  auto account = os_account_name(call->peer_info().uid);
+  if (!account.ok()) return call->fail(Errc::forbidden, account.error().message);
+  ((*ctx->options.directory).*op)(call, *account);
 }
 
 } // namespace
@@ -141,6 +152,13 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::start(uv_loop_t *loop, std
   dispatcher->on(proto::op::local_jobs, [ctx](proto::CallPtr call) { handle_local_jobs(ctx, call); });
   dispatcher->on(proto::op::delete_job, [ctx](proto::CallPtr call) { handle_delete(ctx, call); });
   dispatcher->on(proto::op::watch_events, [ctx](proto::CallPtr call) { handle_watch_events(ctx, call); });
+  dispatcher->on(proto::op::agent_login, [ctx](proto::CallPtr call) { handle_person(ctx, call, &DirectoryProxy::login); });
+  dispatcher->on(proto::op::agent_logout,
+                 [ctx](proto::CallPtr call) { handle_person(ctx, call, &DirectoryProxy::logout); });
+  dispatcher->on(proto::op::agent_forward,
+                 [ctx](proto::CallPtr call) { handle_person(ctx, call, &DirectoryProxy::forward); });
+  dispatcher->on_upload(proto::op::agent_forward_upload,
+                        [ctx](proto::CallPtr call) { handle_person(ctx, call, &DirectoryProxy::forward_upload); });
 
   proto::PeerOptions po;
   po.role = proto::role::agent;

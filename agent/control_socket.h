@@ -15,6 +15,8 @@
 // {events, dropped}: events about the caller's own jobs (job_events.h); the first call on a
 // connection subscribes it and is answered at once with none. forbidden when
 // DisplayNotifications is off (no JobEvents given) or the account is not bound.
+// login, logout, directory, directory-upload: `lpm login` and the directory's person ops for the
+// caller's OS account, relayed by the DirectoryProxy (directory_proxy.h).
 #pragma once
 
 #include <uv.h>
@@ -23,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "directory_proxy.h"
 #include "job_events.h"
 #include "job_store.h"
 #include "lpm/packaging/configuration.h"
@@ -34,6 +37,9 @@ namespace lpm::agent {
 struct ControlSocketOptions {
   std::string path;
   std::vector<packaging::IdentityBind> bindings;
+  std::shared_ptr<const LoginBindings> logins; // accounts bound by `lpm login` (may be null)
+  // login, logout, directory, directory-upload go here; null refuses them (no directory).
+  std::shared_ptr<DirectoryProxy> directory;
   uint64_t max_document_bytes = kMaxDocumentBytes;
   // Runs inside the transaction that deletes a job on delete-job (the daemon queues the
   // *deleted* record there when TrackDeletedJobs is on); may be empty.

@@ -28,19 +28,24 @@ Result<std::string> os_account_name(int64_t uid) {
   }
 }
 
-Result<JobOwner> job_owner_for_uid(int64_t uid, const std::vector<packaging::IdentityBind> &bindings) {
+Result<JobOwner> job_owner_for_uid(int64_t uid, const std::vector<packaging::IdentityBind> &bindings,
+                                   const LoginBindings *logins) {
   auto account = os_account_name(uid);
   if (!account.ok()) return make_error(Errc::forbidden, account.error().message);
-  return job_owner_for_account(*account, bindings);
+  return job_owner_for_account(*account, bindings, logins);
 }
 
 Result<JobOwner> job_owner_for_account(const std::string &account,
-                                       const std::vector<packaging::IdentityBind> &bindings) {
+                                       const std::vector<packaging::IdentityBind> &bindings,
+                                       const LoginBindings *logins) {
   for (const auto &b : bindings)
     if (b.account == account) return JobOwner{account, b.user};
-  return make_error(Errc::forbidden,
-                    "OS account '" + account + "' is not bound to a directory user: add <Bind account=\"" +
-                        account + "\" user=\"UUID\"/> to IdentityBinding in configuration.xml");
+  if (logins)
+    if (auto user = logins->user_for(account)) return JobOwner{account, *user};
+  return make_error(Errc::forbidden, "OS account '" + account +
+                                         "' is not bound to a directory user: log in with `lpm login`, or add "
+                                         "<Bind account=\"" +
+                                         account + "\" user=\"UUID\"/> to IdentityBinding in configuration.xml");
 }
 
 } // namespace lpm::agent

@@ -227,7 +227,8 @@ Result<JobOwner> IppCaller::owner(const std::string &requesting_user) {
   if (!uid_->ok())
     return make_error(Errc::forbidden,
                       "cannot tell which OS account owns this connection: " + uid_->error().message);
-  return capture_owner(uid_->value(), requesting_user, state_.spooler_uid, state_.options.bindings);
+  return capture_owner(uid_->value(), requesting_user, state_.spooler_uid, state_.options.bindings,
+                       state_.options.logins.get());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -119,14 +119,15 @@ int64_t lp_account_uid() {
 }
 
 Result<JobOwner> capture_owner(int64_t peer_uid, const std::string &requesting_user, int64_t spooler_uid,
-                               const std::vector<packaging::IdentityBind> &bindings) {
+                               const std::vector<packaging::IdentityBind> &bindings,
+                               const LoginBindings *logins) {
   if (peer_uid == 0 || (spooler_uid >= 0 && peer_uid == spooler_uid)) {
     if (requesting_user.empty())
       return make_error(Errc::forbidden, "a job from the spooler (root or lp) must name its owner in "
                                          "requesting-user-name");
-    return job_owner_for_account(requesting_user, bindings);
+    return job_owner_for_account(requesting_user, bindings, logins);
   }
-  return job_owner_for_uid(peer_uid, bindings);
+  return job_owner_for_uid(peer_uid, bindings, logins);
 }
 
 } // namespace lpm::agent

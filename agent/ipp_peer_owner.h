@@ -37,6 +37,7 @@ int64_t lp_account_uid();
 // any other uid for its own account. forbidden, with the <Bind .../> line to add, when the
 // account is not bound; forbidden when the uid has no account.
 Result<JobOwner> capture_owner(int64_t peer_uid, const std::string &requesting_user, int64_t spooler_uid,
-                               const std::vector<packaging::IdentityBind> &bindings);
+                               const std::vector<packaging::IdentityBind> &bindings,
+                               const LoginBindings *logins = nullptr);
 
 } // namespace lpm::agent

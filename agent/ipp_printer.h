@@ -30,6 +30,7 @@
 #include "ipp_printer_attributes.h"
 #include "job_store.h"
 #include "lpm/packaging/configuration.h"
+#include "user_logins.h"
 
 namespace lpm::agent {
 
@@ -40,6 +41,7 @@ struct IppPrinterOptions {
   std::string location;                       // printer-location
   packaging::CaptureCapabilities capabilities;
   std::vector<packaging::IdentityBind> bindings;
+  std::shared_ptr<const LoginBindings> logins; // accounts bound by `lpm login` (may be null)
   CaptureLimits limits;
   size_t max_attribute_bytes = kMaxIppAttributeBytes;
   size_t max_pending_jobs = 64; // Create-Jobs waiting for their document, over all users

@@ -29,7 +29,7 @@ private:
       abort();
       return;
     }
-    auto owner = job_owner_for_uid(*uid, shared_->options.bindings);
+    auto owner = job_owner_for_uid(*uid, shared_->options.bindings, shared_->options.logins.get());
     if (!owner.ok()) {
       LPM_WARN("raw job from %s refused: %s", peer_text().c_str(), owner.error().message.c_str());
       abort();

@@ -17,6 +17,7 @@
 #include "ipp_listener.h"
 #include "job_store.h"
 #include "lpm/packaging/configuration.h"
+#include "user_logins.h"
 
 namespace lpm::agent {
 
@@ -25,6 +26,7 @@ inline constexpr const char *kRawJobTitle = "Raw print job";
 struct RawCaptureOptions {
   proto::Endpoint listen{"127.0.0.1", 9168}; // <RawListen>; must be loopback
   std::vector<packaging::IdentityBind> bindings;
+  std::shared_ptr<const LoginBindings> logins; // accounts bound by `lpm login` (may be null)
   // The profile's <DocumentFormat> list: a document sniffed as another known format is refused.
   std::vector<std::string> document_formats;
   CaptureLimits limits;

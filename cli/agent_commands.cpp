@@ -1,5 +1,5 @@
-// `lpm print`, `lpm jobs` and `lpm jobs delete`: the local agent's Unix control socket (hello role "cli"); the agent
-// knows the caller from the socket's peer credentials.
+// `lpm print`, `lpm jobs` and `lpm jobs delete`: the local agent's Unix control socket (hello role "cli");
+// the agent knows the caller from the socket's peer credentials.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent_client.h"
 #include "command_loop.h"
 #include "commands.h"
 #include "lpm/files.h"
@@ -41,15 +42,6 @@ private:
 // Listing more than this many jobs is cut short with a note.
 constexpr size_t kMaxListedJobs = 10000;
 
-Result<std::unique_ptr<proto::SyncClient>> connect_agent(uv_loop_t *loop, const std::string &socket_arg) {
-  std::string path = socket_arg.empty() ? default_socket_path() : socket_arg;
-  auto client = proto::SyncClient::connect_pipe(loop, path, proto::role::cli);
-  if (!client.ok())
-    return make_error(client.error().code,
-                      "cannot reach the agent at " + path + ": " + client.error().message);
-  return client;
-}
-
 std::string base_name(const std::string &path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -65,6 +57,15 @@ std::string age_text(int64_t ms) {
 }
 
 } // namespace
+
+Result<std::unique_ptr<proto::SyncClient>> connect_agent(uv_loop_t *loop, const std::string &socket_arg) {
+  std::string path = socket_arg.empty() ? default_socket_path() : socket_arg;
+  auto client = proto::SyncClient::connect_pipe(loop, path, proto::role::cli);
+  if (!client.ok())
+    return make_error(client.error().code,
+                      "cannot reach the agent at " + path + ": " + client.error().message);
+  return client;
+}
 
 std::string default_socket_path() {
   const char *env = std::getenv("LPM_AGENT_SOCKET");
@@ -169,10 +170,18 @@ int command_jobs(const JobsArgs &args) {
   }
   if (args.json) {
     for (const auto &j : jobs) {
-      nlohmann::json o = {{"id", j.id},         {"user", j.user},         {"title", j.title},
-                          {"format", j.format}, {"size", j.size},         {"pages", j.pages},
-                          {"copies", j.copies}, {"sides", j.sides},       {"color", j.color},
-                          {"state", j.state},   {"submitted", j.submitted_ms}, {"sha256", to_hex(j.sha256)}};
+      nlohmann::json o = {{"id", j.id},
+                          {"user", j.user},
+                          {"title", j.title},
+                          {"format", j.format},
+                          {"size", j.size},
+                          {"pages", j.pages},
+                          {"copies", j.copies},
+                          {"sides", j.sides},
+                          {"color", j.color},
+                          {"state", j.state},
+                          {"submitted", j.submitted_ms},
+                          {"sha256", to_hex(j.sha256)}};
       // Titles come from users: replace what is not UTF-8 rather than fail the listing.
       std::string line = o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       std::printf("%s\n", line.c_str());
@@ -187,15 +196,14 @@ int command_jobs(const JobsArgs &args) {
   rows.reserve(jobs.size());
   int64_t now = wall_ms();
   for (const auto &j : jobs)
-    rows.push_back({j.id, j.title, j.state, j.pages < 0 ? "?" : std::to_string(j.pages), std::to_string(j.size),
-                    age_text(now - j.submitted_ms)});
+    rows.push_back({j.id, j.title, j.state, j.pages < 0 ? "?" : std::to_string(j.pages),
+                    std::to_string(j.size), age_text(now - j.submitted_ms)});
   std::string table =
       format_table({{"ID"}, {"TITLE"}, {"STATE"}, {"PAGES", true}, {"SIZE", true}, {"AGE", true}}, rows);
   std::fwrite(table.data(), 1, table.size(), stdout);
   if (cut_short) std::printf("(only the first %zu jobs are listed)\n", jobs.size());
   return 0;
 }
-
 
 int command_jobs_delete(const JobsDeleteArgs &args) {
   proto::DeleteJobRequest req;

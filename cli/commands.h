@@ -20,7 +20,7 @@ struct PrintArgs {
   std::string socket; // empty: default_socket_path()
   std::string title;  // empty: the file's base name
   uint64_t copies = 1;
-  std::string format; // empty: guess_format(file)
+  std::string format;              // empty: guess_format(file)
   std::string sides = "one-sided"; // one-sided, two-sided-long-edge, two-sided-short-edge
   std::string color = "color";     // color, monochrome
 };
@@ -41,6 +41,65 @@ struct JobsDeleteArgs {
 };
 // Deletes one of the caller's jobs (delete-job); prints "job <id> deleted".
 int command_jobs_delete(const JobsDeleteArgs &args);
+
+// The directory through the local agent (directory_commands.cpp). The agent binds the caller's
+// OS account to the directory user at login and keeps the login's refresh token; the other
+// commands are person ops it forwards with a fresh session. Without a login they fail with
+// unauthenticated (the agent's message says to run `lpm login`).
+
+struct LoginArgs {
+  std::string socket;
+  std::string email;           // empty: asked on the terminal
+  bool password_stdin = false; // one line of stdin instead of asking on the terminal (echo off)
+  bool json = false;
+};
+// Logs in (agent op login); prints "logged in as <email> (<name>) on this workstation as
+// <account>; roles: <roles>". The password is never printed.
+int command_login(const LoginArgs &args);
+
+struct LogoutArgs {
+  std::string socket;
+};
+// Forgets this account's login on the agent (logout); prints "logged out".
+int command_logout(const LogoutArgs &args);
+
+struct WhoamiArgs {
+  std::string socket;
+  bool json = false;
+};
+// The directory user this account is logged in as: e-mail, user id, roles (whoami).
+int command_whoami(const WhoamiArgs &args);
+
+struct UsersListArgs {
+  std::string socket;
+  bool json = false;  // one JSON object per user and line
+  uint64_t limit = 0; // 0: every user (page after page)
+};
+// The directory's users as a table: EMAIL, NAME, DEPARTMENT, PASSWORD (users-list).
+int command_users_list(const UsersListArgs &args);
+
+struct ImportArgs {
+  std::string socket;
+  std::string kind; // "users" or "badges"
+  std::string file;
+  bool strict = false;
+  bool password_links = false; // users only
+  bool no_wait = false;
+  bool json = false;
+};
+// Uploads a users or badges CSV file (import-start; refused here over 1,048,576 bytes); prints
+// "import <id>: <n> records", then, unless no_wait, follows it to its end (progress on a
+// terminal's stderr) and prints the summary and the log rows that failed or carry a reason.
+// Exit 0 once the import ran, even when some records failed; 1 when the file was refused whole.
+int command_import(const ImportArgs &args);
+
+struct ImportsShowArgs {
+  std::string socket;
+  std::string import;
+  bool json = false;
+};
+// One import: its summary and every log row (import-show, page after page).
+int command_imports_show(const ImportsShowArgs &args);
 
 struct NotifyArgs {
   std::string socket;

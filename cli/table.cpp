@@ -3,16 +3,16 @@
 #include <algorithm>
 
 namespace lpm::cli {
-namespace {
-
-std::string clean(const std::string &cell) {
-  std::string out = cell;
+std::string printable(std::string_view text) {
+  std::string out(text);
   for (char &c : out) {
     auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7f) c = '?';
   }
   return out;
 }
+
+namespace {
 
 // Terminal columns a UTF-8 string takes, counting each code point as one (continuation bytes
 // do not advance the cursor).
@@ -37,7 +37,7 @@ std::string format_table(const std::vector<Column> &columns,
   for (const auto &row : rows) {
     std::vector<std::string> cleaned;
     for (size_t i = 0; i < columns.size(); i++)
-      cleaned.push_back(i < row.size() ? clean(row[i]) : "");
+      cleaned.push_back(i < row.size() ? printable(row[i]) : "");
     cells.push_back(std::move(cleaned));
   }
   std::vector<size_t> widths(columns.size(), 0);

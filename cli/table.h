@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lpm::cli {
@@ -10,6 +11,9 @@ struct Column {
   std::string header;
   bool right_aligned = false; // numbers
 };
+
+// Text that came from the network, safe to print: control characters become '?'.
+std::string printable(std::string_view text);
 
 // One line per row, header first, columns separated by two spaces, no trailing spaces. Control
 // characters in cells (text that came from the network) are shown as '?'.

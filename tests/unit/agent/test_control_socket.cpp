@@ -116,7 +116,8 @@ TEST_CASE("control socket: an unbound account is told how to bind it", "[agent][
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == Errc::forbidden);
   CHECK(refused.error().message ==
-        "OS account '" + f.account + "' is not bound to a directory user: add <Bind account=\"" + f.account +
+        "OS account '" + f.account +
+            "' is not bound to a directory user: log in with `lpm login`, or add <Bind account=\"" + f.account +
             "\" user=\"UUID\"/> to IdentityBinding in configuration.xml");
   CHECK(count_files(f.dir.path + "/spool") == 0);
   client->close();

@@ -15,55 +15,15 @@
 #include "app.h"
 #include "commands.h"
 #include "lpm/files.h"
+#include "run_lpm.h"
 #include "table.h"
 #include "transport_support.h"
 
 using namespace lpm;
 using namespace lpm::cli;
+using lpm::test::Outcome;
+using lpm::test::run_lpm;
 using lpm::test::TempDir;
-
-namespace {
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `lpm args...` in this process with stdout and stderr captured in files.
-Outcome run_lpm(const std::vector<std::string> &args) {
-  TempDir capture;
-  std::string out_path = capture.path + "/out";
-  std::string err_path = capture.path + "/err";
-  std::fflush(stdout);
-  std::fflush(stderr);
-  std::cout.flush();
-  int saved_out = ::dup(1);
-  int saved_err = ::dup(2);
-  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  REQUIRE((saved_out >= 0 && saved_err >= 0 && out_fd >= 0 && err_fd >= 0));
-  ::dup2(out_fd, 1);
-  ::dup2(err_fd, 2);
-  std::vector<const char *> argv{"lpm"};
-  for (const auto &a : args)
-    argv.push_back(a.c_str());
-  Outcome o;
-  o.code = lpm_main(static_cast<int>(argv.size()), argv.data());
-  std::fflush(stdout);
-  std::fflush(stderr);
-  std::cout.flush();
-  std::cerr.flush();
-  ::dup2(saved_out, 1);
-  ::dup2(saved_err, 2);
-  for (int fd : {saved_out, saved_err, out_fd, err_fd})
-    ::close(fd);
-  o.out = read_file(out_path, 1 << 20).value();
-  o.err = read_file(err_path, 1 << 20).value();
-  return o;
-}
-
-} // namespace
 
 TEST_CASE("formats are guessed from the file extension", "[cli]") {
   CHECK(guess_format("report.pdf") == "application/pdf");

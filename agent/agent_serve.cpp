@@ -61,6 +61,51 @@ struct Daemon {
     if (retention) retention->tick();
   }
 
+  // A command from the directory (an administrator's): delete one of a user's jobs, or all of
+  // them. Deletions are recorded with reason "admin" when TrackDeletedJobs is on. A job a printer
+  // holds right now stays; the command fails and comes again with the next register reply.
+  Status run_command(const proto::AgentCommand &command) {
+    std::vector<std::string> ids;
+    if (command.kind == "delete-job") {
+      ids.push_back(command.job);
+    } else {
+      JobFilter filter;
+      filter.users = {command.user};
+      filter.states = {JobState::held, JobState::claimed, JobState::printing, JobState::printed};
+      for (;;) {
+        auto page = state.jobs->list(filter);
+        if (!page.ok()) return page.error();
+        for (const auto &j : page->jobs)
+          ids.push_back(j.id);
+        if (page->next.empty()) break;
+        filter.after = page->next;
+      }
+    }
+    auto on_delete = [this](const Job &job) -> Status {
+      if (!config.track_deleted_jobs) return {};
+      return state.outbox->insert(job_record_for(job, records, "deleted", "admin", wall_ms()));
+    };
+    size_t deleted = 0;
+    Status result;
+    for (const auto &id : ids) {
+      auto job = state.jobs->get(id);
+      // Already gone (or never here, or another user's): nothing to do for this one.
+      if (!job.ok() || job->user != command.user) continue;
+      auto removed = state.jobs->remove(id, wall_ms(), on_delete);
+      if (!removed.ok()) {
+        result = removed.error();
+        continue;
+      }
+      deleted++;
+    }
+    if (deleted > 0) {
+      state.outbox->notify_queued();
+      LPM_INFO("directory command %s (%s): %zu job(s) of user %s deleted", command.id.c_str(), command.kind.c_str(),
+               deleted, command.user.c_str());
+    }
+    return result;
+  }
+
   void stop() {
     if (stopping) return;
     stopping = true;
@@ -182,6 +227,7 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   std::fflush(stdout);
 
   RegistrarOptions rego;
+  rego.on_command = [&d](const proto::AgentCommand &command) { return d.run_command(command); };
   rego.directory = d.config.directory;
   rego.release_port = d.release->port();
   rego.addresses = reported_addresses(d.config.release_listen);

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,10 @@ struct RegistrarOptions {
   packaging::ServiceConfig directory;
   uint16_t release_port = 0;
   std::vector<std::string> addresses;
+  // Carries out a command the directory sent with a register reply (delete a job, purge a
+  // user's jobs). ok: done, named in the next register; an error: tried again when the directory
+  // sends it again (a job being printed, a full disk). Empty: commands are left pending.
+  std::function<Status(const proto::AgentCommand &)> on_command;
 };
 
 class Registrar : public std::enable_shared_from_this<Registrar> {
@@ -56,6 +61,7 @@ private:
   std::shared_ptr<JobStore> store_;
   RegistrarOptions options_;
   std::shared_ptr<ServiceLink> link_;
+  std::map<std::string, std::string> refused_; // user -> why the directory did not take their holdings
   proto::LoopTimer heartbeat_;
   proto::LoopTimer debounce_;
   int64_t last_sent_ms_ = -1; // monotonic
@@ -63,6 +69,7 @@ private:
   bool dirty_ = false;
   bool stopped_ = false;
   std::map<std::string, uint64_t> registered_; // what the directory was last told (counts > 0)
+  std::vector<std::string> done_commands_;     // carried out, not yet acknowledged to the directory
 };
 
 } // namespace lpm::agent

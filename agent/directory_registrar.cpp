@@ -1,5 +1,8 @@
 // Registration of held-job counts with the directory, over a link that comes back by itself.
 #include "directory_client.h"
+
+#include <algorithm>
+
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops.h"
@@ -74,13 +77,22 @@ void Registrar::send_register() {
   req.holdings = *counts;
   for (const auto &[user, jobs] : registered_)
     if (!sent.count(user)) req.holdings.push_back(proto::Holding{user, 0}); // withdraw
+  req.done_commands = done_commands_;
   proto::MapWriter w;
   req.write(w);
   in_flight_ = true;
   dirty_ = false;
   std::weak_ptr<Registrar> weak = shared_from_this();
-  peer->call(proto::op::register_holdings, w, [weak, sent](Result<proto::Response> reply) {
-    if (auto self = weak.lock()) self->on_reply(std::move(reply), sent);
+  size_t acknowledged = req.done_commands.size();
+  peer->call(proto::op::register_holdings, w, [weak, sent, acknowledged](Result<proto::Response> reply) {
+    auto self = weak.lock();
+    if (!self) return;
+    // The directory forgets the commands this register named once it answered.
+    if (reply.ok())
+      self->done_commands_.erase(self->done_commands_.begin(),
+                                 self->done_commands_.begin() +
+                                     static_cast<std::ptrdiff_t>(std::min(acknowledged, self->done_commands_.size())));
+    self->on_reply(std::move(reply), sent);
   });
 }
 
@@ -98,11 +110,34 @@ void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, ui
   result.read(r);
   if (!r.ok()) LPM_WARN("unexpected register result: %s", r.error().to_string().c_str());
   link_->succeeded();
+  // Said once per user and reason: the heartbeat repeats the refusal every minute.
+  std::map<std::string, std::string> refused;
+  for (const auto &x : result.refused) {
+    refused[x.user] = x.reason;
+    auto before = refused_.find(x.user);
+    if (before == refused_.end() || before->second != x.reason)
+      LPM_WARN("the directory does not announce the jobs held here for user %s (%s): the user logs in here "
+               "with `lpm login`, or an administrator binds them to this workstation",
+               x.user.c_str(), x.reason.c_str());
+  }
+  refused_ = std::move(refused);
   if (sent != registered_) {
     size_t users = sent.size();
     LPM_INFO("registered held jobs for %zu user(s) with the directory", users);
   }
   registered_ = std::move(sent);
+  for (const auto &command : result.commands) {
+    if (!options_.on_command) break;
+    if (std::find(done_commands_.begin(), done_commands_.end(), command.id) != done_commands_.end()) continue;
+    Status s = options_.on_command(command);
+    if (!s.ok()) {
+      LPM_WARN("command %s (%s) from the directory not carried out yet: %s", command.id.c_str(),
+               command.kind.c_str(), s.error().to_string().c_str());
+      continue;
+    }
+    done_commands_.push_back(command.id);
+    dirty_ = true; // tell the directory (and the new held counts) at once
+  }
   if (dirty_) send_register();
 }
 

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "admin_commands.h"
 #include "commands.h"
 #include "lpm/log.h"
 
@@ -57,7 +58,8 @@ int lpm_main(int argc, const char *const *argv) {
   whoami_cmd->add_flag("--json", whoami.json, "One JSON object: user, email, roles");
   whoami_cmd->add_option("--socket", whoami.socket, socket_help);
 
-  auto *users_cmd = app.add_subcommand("users", "List and import the directory's users (needs a login)");
+  auto *users_cmd =
+      app.add_subcommand("users", "List, show, add, delete and import the directory's users (needs a login)");
   users_cmd->require_subcommand(1);
   UsersListArgs users_list;
   auto *users_list_cmd =
@@ -86,10 +88,13 @@ int lpm_main(int argc, const char *const *argv) {
   users_import_cmd->add_flag("--password-links", users_import.password_links,
                              "CREATE rows may leave PASSWORD empty: those users get a password-change link");
 
-  auto *badges_cmd = app.add_subcommand("badges", "Import the directory's badges (needs a login)");
+  auto *badges_cmd =
+      app.add_subcommand("badges", "Add, delete, find and import the directory's badges (needs a login)");
   badges_cmd->require_subcommand(1);
   ImportArgs badges_import;
   auto *badges_import_cmd = add_import(badges_cmd, badges_import, "badges");
+  // users show|add|delete, badges add|delete|find, roles, groups, password-policy, audit.
+  AdminCommands admin(app, *users_cmd, *badges_cmd, socket_help);
 
   auto *imports_cmd = app.add_subcommand("imports", "Look at the directory's imports (needs a login)");
   imports_cmd->require_subcommand(1);
@@ -154,6 +159,7 @@ int lpm_main(int argc, const char *const *argv) {
   if (*login_cmd) return command_login(login);
   if (*logout_cmd) return command_logout(logout);
   if (*whoami_cmd) return command_whoami(whoami);
+  if (auto code = admin.run()) return *code;
   if (*users_list_cmd) return command_users_list(users_list);
   if (*users_import_cmd) return command_import(users_import);
   if (*badges_import_cmd) return command_import(badges_import);

@@ -42,6 +42,9 @@ struct JobsDeleteArgs {
 // Deletes one of the caller's jobs (delete-job); prints "job <id> deleted".
 int command_jobs_delete(const JobsDeleteArgs &args);
 
+// The administrative commands (users show/add/delete, badges, roles, groups, password-policy,
+// audit) are declared in admin_commands.h.
+//
 // The directory through the local agent (directory_commands.cpp). The agent binds the caller's
 // OS account to the directory user at login and keeps the login's refresh token; the other
 // commands are person ops it forwards with a fresh session. Without a login they fail with

@@ -17,8 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent_client.h"
-#include "command_loop.h"
+#include "agent_link.h"
 #include "commands.h"
 #include "lpm/files.h"
 #include "lpm/protocol/ops.h"
@@ -37,53 +36,6 @@ constexpr size_t kMaxTableUsers = 100000;
 constexpr size_t kMaxImportLogRows = kMaxImportFileBytes / 2;
 // The directory's cap on an e-mail address (RFC 5321 path length).
 constexpr size_t kMaxEmailBytes = 254;
-
-// One command's connection to the agent and the loop it runs on, closed in that order.
-class AgentLink {
-public:
-  Status open(const std::string &socket) {
-    auto client = connect_agent(loop_.get(), socket);
-    if (!client.ok()) return client.error();
-    client_ = std::move(*client);
-    return {};
-  }
-  proto::SyncClient &agent() { return *client_; }
-  // Closes the connection, then the loop; internal when a handle was left open.
-  Status close() {
-    if (client_) client_->close();
-    client_.reset();
-    return loop_.close();
-  }
-
-private:
-  CommandLoop loop_;
-  std::unique_ptr<proto::SyncClient> client_;
-};
-
-// The typed result of an answer, or why there is none.
-template <class T> Result<T> typed_answer(Result<proto::Response> answer) {
-  if (!answer.ok()) return answer.error();
-  T value;
-  auto reader = answer->reader();
-  value.read(reader);
-  if (!reader.ok()) return make_error(Errc::protocol_error, "the agent's answer: " + reader.error().message);
-  return value;
-}
-
-proto::MapWriter forward_request(const char *op, const proto::MapWriter &args, uint64_t size_bytes = 0) {
-  proto::ForwardRequest request;
-  request.op = op;
-  request.args = args;
-  request.size = size_bytes;
-  proto::MapWriter w;
-  request.write(w);
-  return w;
-}
-
-// A person op through the agent (op "directory"): the directory's result for it, as it came.
-template <class T> Result<T> forward(proto::SyncClient &agent, const char *op, const proto::MapWriter &args) {
-  return typed_answer<T>(agent.call(proto::op::agent_forward, forward_request(op, args)));
-}
 
 // Every page of an import: the summary of the last page and all log rows.
 Result<proto::ImportShowResult> fetch_import(proto::SyncClient &agent, const std::string &import) {
@@ -107,16 +59,6 @@ Result<proto::ImportShowResult> fetch_import(proto::SyncClient &agent, const std
   }
   whole.next.clear();
   return whole;
-}
-
-void print_json_line(const std::string &line) {
-  std::printf("%s\n", line.c_str());
-}
-
-// JSON text of values that came from the network: bytes that are not UTF-8 are replaced rather
-// than failing the listing.
-std::string json_text(const nlohmann::json &value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // The summary and the log, as people read them or as JSON lines.

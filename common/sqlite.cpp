@@ -115,6 +115,22 @@ Result<std::unique_ptr<Db>> Db::open(const std::string &path) {
   return db;
 }
 
+Result<std::unique_ptr<Db>> Db::open_readonly(const std::string &path) {
+  sqlite3 *raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = make_error(Errc::io_error, "open " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    sqlite3_close(raw);
+    return e;
+  }
+  std::unique_ptr<Db> db(new Db(raw));
+  sqlite3_busy_timeout(raw, 5000);
+  // Fails here, not later, when the file is not a database at all.
+  Status s = db->exec("SELECT count(*) FROM sqlite_schema");
+  if (!s.ok()) return make_error(Errc::bad_request, path + " is not an SQLite database: " + s.error().message);
+  return db;
+}
+
 Db::~Db() { sqlite3_close_v2(db_); }
 
 Status Db::exec(std::string_view sql) {

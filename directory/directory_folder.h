@@ -32,6 +32,32 @@ Result<DirectoryKeys> folder_load_keys(const std::string &dir);
 // Loads the TLS identity only (for `fingerprint`).
 Result<std::shared_ptr<proto::Identity>> folder_load_identity(const std::string &dir);
 
+// Held by `serve` (and `restore`) for as long as it runs: one process serves a folder at a time,
+// and a restore never replaces the database under a running directory. Closes its lock file.
+class FolderLock {
+public:
+  explicit FolderLock(int fd) : fd_(fd) {}
+  FolderLock(FolderLock &&other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FolderLock &operator=(FolderLock &&) = delete;
+  FolderLock(const FolderLock &) = delete;
+  ~FolderLock();
+
+private:
+  int fd_;
+};
+// conflict when another process holds it ("another lpm-directory serves DIR").
+Result<FolderLock> folder_lock(const std::string &dir);
+
+// Copies the database to `file` with SQLite's online backup API while the directory may be
+// serving (DESIGN §7): written beside as FILE.partial (0600: it holds password and token hashes),
+// then fsynced and renamed. conflict when `file` exists.
+Status folder_backup(const std::string &dir, const std::string &file);
+// Replaces the folder's database with the backup in `file`, which is checked first (it must open
+// as a directory database of this or an older schema, then brought to the current one). The
+// database it replaces is kept beside as state.db.replaced-<ms>. conflict while the folder is
+// served. Returns the kept file's name.
+Result<std::string> folder_restore(const std::string &dir, const std::string &file);
+
 // Opens the database of an initialised folder; not_found when `init` has not run, so a typo in
 // --data does not silently create an empty directory somewhere else.
 Result<std::unique_ptr<DirectoryStore>> folder_open_store(const std::string &dir);

@@ -83,6 +83,24 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on_upload(proto::op::import_start, route(&Core::handle_import_start));
   dispatcher->on(proto::op::import_show, route(&Core::handle_import_show));
   dispatcher->on(proto::op::users_list, route(&Core::handle_users_list));
+  dispatcher->on(proto::op::users_show, route(&Core::handle_users_show));
+  dispatcher->on(proto::op::users_add, route(&Core::handle_users_add));
+  dispatcher->on(proto::op::users_delete, route(&Core::handle_users_delete));
+  dispatcher->on(proto::op::badges_add, route(&Core::handle_badges_add));
+  dispatcher->on(proto::op::badges_delete, route(&Core::handle_badges_delete));
+  dispatcher->on(proto::op::badges_find, route(&Core::handle_badges_find));
+  dispatcher->on(proto::op::roles_grant, route(&Core::handle_roles_grant));
+  dispatcher->on(proto::op::roles_revoke, route(&Core::handle_roles_revoke));
+  dispatcher->on(proto::op::roles_list, route(&Core::handle_roles_list));
+  dispatcher->on(proto::op::roles_describe, route(&Core::handle_roles_describe));
+  dispatcher->on(proto::op::groups_create, route(&Core::handle_groups_create));
+  dispatcher->on(proto::op::groups_delete, route(&Core::handle_groups_delete));
+  dispatcher->on(proto::op::groups_add_members, route(&Core::handle_groups_add_members));
+  dispatcher->on(proto::op::groups_remove_members, route(&Core::handle_groups_remove_members));
+  dispatcher->on(proto::op::groups_list, route(&Core::handle_groups_list));
+  dispatcher->on(proto::op::password_policy_show, route(&Core::handle_password_policy_show));
+  dispatcher->on(proto::op::password_policy_set, route(&Core::handle_password_policy_set));
+  dispatcher->on(proto::op::audit_list, route(&Core::handle_audit_list));
   core_->dispatcher = std::move(dispatcher);
 }
 
@@ -233,16 +251,30 @@ void DirectoryService::Core::handle_register(const CallPtr &call) {
   report.seen_address = address_host(call->peer_info().address);
   report.holdings = std::move(req.holdings);
   int64_t now = wall_ms();
-  auto unknown_users = store->workstation_register(report, now);
-  if (!unknown_users.ok()) {
-    LPM_WARN("register from %s failed: %s", ws->id.c_str(), unknown_users.error().to_string().c_str());
-    return call->fail(unknown_users.error());
+  auto refused = store->workstation_register(report, now);
+  if (!refused.ok()) {
+    LPM_WARN("register from %s failed: %s", ws->id.c_str(), refused.error().to_string().c_str());
+    return call->fail(refused.error());
   }
-  for (const auto &user : *unknown_users)
-    LPM_WARN("register from %s \"%s\": user %s is not in the directory; its holdings are ignored",
-             ws->id.c_str(), ws->name.c_str(), user.c_str());
-  LPM_DEBUG("register %s port %u, %zu holding(s)", ws->id.c_str(), report.port, report.holdings.size());
   proto::RegisterResult result;
+  // Commands the agent carried out are forgotten; those still pending go back with the reply
+  // (DESIGN §4: how administrators reach other users' queues).
+  if (!req.done_commands.empty()) {
+    auto tx = store->begin();
+    Status s = tx.begun();
+    if (s.ok()) s = store->commands_done(ws->id, req.done_commands);
+    if (s.ok()) s = tx.commit();
+    if (!s.ok()) return call->fail(s.error());
+  }
+  auto commands = store->commands_for(ws->id);
+  if (!commands.ok()) return call->fail(commands.error());
+  result.commands = std::move(*commands);
+  for (const auto &r : *refused) {
+    LPM_WARN("register from %s \"%s\": holdings of user %s ignored (%s)", ws->id.c_str(), ws->name.c_str(),
+             r.user.c_str(), r.reason.c_str());
+    result.refused.push_back(proto::RefusedHoldingInfo{r.user, r.reason});
+  }
+  LPM_DEBUG("register %s port %u, %zu holding(s)", ws->id.c_str(), report.port, report.holdings.size());
   result.now_ms = now;
   result.heartbeat_s = kHeartbeatS;
   reply_with(call, result);

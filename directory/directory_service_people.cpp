@@ -102,7 +102,7 @@ private:
 // Sessions
 
 Result<Person> DirectoryService::Core::person(const CallPtr &call, const std::string &session_text,
-                                              Permission permission) {
+                                              std::optional<Permission> permission) {
   auto machine = person_machine(*store, call, call->op().c_str());
   if (!machine.ok()) return machine.error();
   auto signed_session = proto::session_from_text(session_text);
@@ -124,10 +124,10 @@ Result<Person> DirectoryService::Core::person(const CallPtr &call, const std::st
   // Roles are read now, not taken from the token: a revoked role stops working at once here.
   auto roles = effective_roles(*store, user->id);
   if (!roles.ok()) return roles.error();
-  if (!roles_allow(*roles, permission)) {
+  if (permission && !roles_allow(*roles, *permission)) {
     std::vector<std::string> holders;
     for (size_t i = 0; i < kRoleCount; i++)
-      if (role_allows(static_cast<Role>(i), permission)) holders.push_back(role_name(static_cast<Role>(i)));
+      if (role_allows(static_cast<Role>(i), *permission)) holders.push_back(role_name(static_cast<Role>(i)));
     return make_error(Errc::forbidden, call->op() + " needs one of these roles: " + join(holders) +
                                            "; you hold: " + join(roles->names()));
   }
@@ -452,9 +452,7 @@ void DirectoryService::Core::handle_users_list(const CallPtr &call) {
       result.next = result.users.back().email;
       break;
     }
-    result.users.push_back(proto::UserEntry{u.id, u.email, u.first_name, u.last_name, u.display_name, u.short_name,
-                                            u.department, u.cost_center, u.custom_attributes, u.has_password,
-                                            u.created_ms});
+    result.users.push_back(user_entry(u));
   }
   reply_with(call, result);
 }

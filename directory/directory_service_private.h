@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +27,12 @@ struct Person {
   RoleSet roles;
   std::string actor; // for the audit log: "user <id> <email>"
 };
+
+inline proto::UserEntry user_entry(const User &u) {
+  return proto::UserEntry{u.id,         u.email,      u.first_name,  u.last_name,         u.display_name,
+                          u.short_name, u.department, u.cost_center, u.custom_attributes, u.has_password,
+                          u.created_ms};
+}
 
 inline std::string short_key(const std::string &fingerprint) {
   return fingerprint.substr(0, 16);
@@ -78,8 +85,10 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
 
   // The person behind an administrative request: its session token checked (signature, expiry,
   // login still open), their effective roles now allowing `permission`. unauthenticated without
-  // a valid session; forbidden when the roles do not allow it.
-  Result<Person> person(const CallPtr &call, const std::string &session_text, Permission permission);
+  // a valid session; forbidden when the roles do not allow it. No permission (nullopt): any
+  // signed-in person.
+  Result<Person> person(const CallPtr &call, const std::string &session_text,
+                        std::optional<Permission> permission);
   // Signs a session token for the login and fills the grant (roles as of now).
   Result<proto::SessionGrant> grant(const User &user, const LoginSession &login, std::string refresh_token,
                                     int64_t now_ms);
@@ -95,7 +104,26 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   void handle_import_start(const CallPtr &call);
   void handle_import_show(const CallPtr &call);
   void handle_users_list(const CallPtr &call);
-};
 
+  // ---- administration (directory_service_admin.cpp) ----
+  void handle_users_show(const CallPtr &call);
+  void handle_users_add(const CallPtr &call);
+  void handle_users_delete(const CallPtr &call);
+  void handle_badges_add(const CallPtr &call);
+  void handle_badges_delete(const CallPtr &call);
+  void handle_badges_find(const CallPtr &call);
+  void handle_roles_grant(const CallPtr &call);
+  void handle_roles_revoke(const CallPtr &call);
+  void handle_roles_list(const CallPtr &call);
+  void handle_roles_describe(const CallPtr &call);
+  void handle_groups_create(const CallPtr &call);
+  void handle_groups_delete(const CallPtr &call);
+  void handle_groups_add_members(const CallPtr &call);
+  void handle_groups_remove_members(const CallPtr &call);
+  void handle_groups_list(const CallPtr &call);
+  void handle_password_policy_show(const CallPtr &call);
+  void handle_password_policy_set(const CallPtr &call);
+  void handle_audit_list(const CallPtr &call);
+};
 
 } // namespace lpm::directory

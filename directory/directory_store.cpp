@@ -158,6 +158,20 @@ CREATE TABLE import_log(
   reason TEXT NOT NULL,
   PRIMARY KEY (import_id, record));
 )sql",
+    // Version 3: commands for agents (delete a job, purge a user's jobs), delivered with register
+    // replies until the agent says it carried them out. user_id has no foreign key: a deleted
+    // user's jobs are purged after the user is gone.
+    R"sql(
+CREATE TABLE agent_commands(
+  id TEXT PRIMARY KEY,
+  workstation_id TEXT NOT NULL REFERENCES enrolled(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('delete-job', 'purge-user')),
+  user_id TEXT NOT NULL,
+  job_id TEXT NOT NULL DEFAULT '',
+  actor TEXT NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX agent_commands_workstation ON agent_commands(workstation_id, id);
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -412,7 +426,7 @@ Status DirectoryStore::revoke(std::string_view id, int64_t now_ms, std::string_v
 // ---------------------------------------------------------------------------------------------
 // Workstations and holdings
 
-Result<std::vector<std::string>> DirectoryStore::workstation_register(const WorkstationReport &report,
+Result<std::vector<RefusedHolding>> DirectoryStore::workstation_register(const WorkstationReport &report,
                                                                       int64_t now_ms) {
   Transaction tx(*db_);
   if (!tx.begun().ok()) return tx.begun().error();
@@ -432,6 +446,8 @@ Result<std::vector<std::string>> DirectoryStore::workstation_register(const Work
 
   auto known = db_->prepare("SELECT 1 FROM users WHERE id = ?");
   if (!known.ok()) return known.error();
+  auto bound = db_->prepare("SELECT 1 FROM workstation_users WHERE workstation_id = ? AND user_id = ?");
+  if (!bound.ok()) return bound.error();
   auto set =
       db_->prepare("INSERT INTO holdings(workstation_id, user_id, jobs, updated_ms) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT(workstation_id, user_id) DO UPDATE SET jobs = excluded.jobs, updated_ms = "
@@ -443,24 +459,33 @@ Result<std::vector<std::string>> DirectoryStore::workstation_register(const Work
   if (!clear.ok()) return clear.error();
   s = clear->bind(1, report.id).run();
   if (!s.ok()) return s.error();
-  std::vector<std::string> unknown_users;
+  std::vector<RefusedHolding> refused;
   for (const auto &h : report.holdings) {
     known->bind(1, h.user);
     auto row = known->step();
     known->reset();
     if (!row.ok()) return row.error();
     if (!*row) {
-      unknown_users.push_back(h.user);
+      refused.push_back(RefusedHolding{h.user, "unknown user"});
       continue;
     }
     if (h.jobs == 0) continue; // withdrawn: cleared above
+    bound->bind(1, report.id).bind(2, h.user);
+    row = bound->step();
+    bound->reset();
+    if (!row.ok()) return row.error();
+    if (!*row) {
+      // A workstation could otherwise make any user's badge-in lead to it (DESIGN §4).
+      refused.push_back(RefusedHolding{h.user, "not bound to this workstation"});
+      continue;
+    }
     auto jobs = static_cast<int64_t>(std::min<uint64_t>(h.jobs, std::numeric_limits<int64_t>::max()));
     s = set->bind(1, report.id).bind(2, h.user).bind(3, jobs).bind(4, now_ms).run();
     if (!s.ok()) return s.error();
   }
   s = tx.commit();
   if (!s.ok()) return s.error();
-  return unknown_users;
+  return refused;
 }
 
 Result<std::vector<Holder>> DirectoryStore::holders_of(std::string_view user_id, int64_t now_ms) {

@@ -67,6 +67,11 @@ struct AccountGroup {
   std::string name;
   int64_t created_ms = 0;
 };
+// A group as groups_list shows it.
+struct GroupSummary {
+  AccountGroup group;
+  int64_t members = 0;
+};
 
 // A badge as the reader delivers it, after the enterprise's rules (TS-3, AMB-15). A user has at
 // most one permanent and one unexpired temporary badge (BD-13, AMB-13).
@@ -101,6 +106,22 @@ struct WorkstationReport {
   std::vector<std::string> reported_addresses; // IP literals, as the agent sees itself
   std::string seen_address;                    // IP of the connection, no port
   std::vector<proto::Holding> holdings;        // the full set; unlisted users or jobs == 0: withdrawn
+};
+
+// A holding a register call named that the directory did not take.
+struct RefusedHolding {
+  std::string user;
+  std::string reason; // "unknown user" or "not bound to this workstation"
+};
+
+// A workstation as administrators and helpdesk see it.
+struct WorkstationInfo {
+  std::string id;
+  std::string name;
+  std::string seen_address;
+  int64_t last_seen_ms = 0; // 0: never registered
+  uint64_t held_jobs = 0;   // over every user, as last registered
+  std::vector<std::string> bound_users; // e-mail (how): "a@b.c (login)", "d@e.f (admin)"
 };
 
 // A workstation holding jobs for a user, with a live lease.
@@ -195,7 +216,8 @@ public:
   // [tx] Replaces the profile fields (not the e-mail, id or password) of user.id.
   Status user_update(const User &user, int64_t now_ms);
   // [tx] Deletes the user, their badges, memberships, role grants, holdings and password history
-  // (UA-6, AMB-6). not_found when there is no such user.
+  // (UA-6, AMB-6), and queues a purge of their held jobs to every workstation that holds or may
+  // hold some (delivered with the next register reply). not_found when there is no such user.
   Status user_delete(std::string_view user_id);
   // [tx] Sets the password hash (passwords.h) and keeps the previous one in the history.
   Status password_set(std::string_view user_id, std::string_view hash, int64_t now_ms);
@@ -218,6 +240,13 @@ public:
   Result<bool> group_member_add(std::string_view group_id, std::string_view user_id, int64_t now_ms);
   // The names of the groups a user belongs to, sorted.
   Result<std::vector<std::string>> groups_of(std::string_view user_id);
+  // (directory_store_groups.cpp) [tx] Deletes the group, its memberships and its role grants;
+  // users stay (GR-3). Returns how many memberships went. not_found when there is no such group.
+  Result<int64_t> group_delete(std::string_view group_id);
+  // [tx] true when removed, false when the user was not a member.
+  Result<bool> group_member_remove(std::string_view group_id, std::string_view user_id);
+  // Groups ordered by name case-insensitively, after `after_name`, at most `limit`.
+  Result<std::vector<GroupSummary>> groups_list(std::string_view after_name, size_t limit);
 
   // ---- badges (BD, AMB-13, AMB-15) ----
   BadgeRules badge_rules();
@@ -309,10 +338,26 @@ public:
   // ---- workstations and holdings ----
   // Stores the workstation's port and addresses, renews its lease and replaces its holdings, in
   // one transaction: the holdings list is the full set; users not listed (or listed with 0) are
-  // withdrawn. Holdings for users the directory does not know are skipped and returned: no badge
-  // can lead to them, and refusing the whole report would hide every other user's jobs on that
-  // workstation.
-  Result<std::vector<std::string>> workstation_register(const WorkstationReport &report, int64_t now_ms);
+  // withdrawn. Holdings are accepted only for users who logged in on this workstation or whom an
+  // administrator bound to it (DESIGN §4); the others, and users the directory does not know,
+  // are skipped and returned: refusing the whole report would hide every other user's jobs on
+  // that workstation.
+  Result<std::vector<RefusedHolding>> workstation_register(const WorkstationReport &report, int64_t now_ms);
+  // ---- commands for agents ----
+  // [tx] Queues a command ("delete-job" or "purge-user") for every enrolled workstation that
+  // holds jobs for the user or may (a login or a binding there); returns how many got one.
+  Result<int64_t> command_queue(std::string_view kind, std::string_view user_id, std::string_view job_id,
+                                std::string_view actor, int64_t now_ms);
+  // The workstation's pending commands, oldest first, at most proto::kMaxCommandsPerReply.
+  Result<std::vector<proto::AgentCommand>> commands_for(std::string_view workstation_id);
+  // [tx] Forgets commands the workstation carried out (ids of other workstations are ignored).
+  Status commands_done(std::string_view workstation_id, const std::vector<std::string> &ids);
+
+  // [tx] Removes the user's binding of that kind ("login" or "admin"); false when there was none.
+  Result<bool> workstation_user_remove(std::string_view workstation_id, std::string_view user_id,
+                                       std::string_view how);
+  // Workstations (enrolled, not revoked), most recently seen first, with their bound users.
+  Result<std::vector<WorkstationInfo>> workstations_list();
   // Workstations holding jobs for user_id whose lease is live at now_ms, most recently seen
   // first, at most kMaxWorkstationsPerTicket.
   Result<std::vector<Holder>> holders_of(std::string_view user_id, int64_t now_ms);
@@ -321,6 +366,8 @@ public:
   // [tx] when called inside one; on its own otherwise.
   Status audit(int64_t at_ms, std::string_view actor, std::string_view action, std::string_view detail);
   Result<std::vector<AuditEntry>> audit_tail(size_t limit);
+  // Entries with an id above after_id, oldest first, at most `limit` (directory_store_groups.cpp).
+  Result<std::vector<AuditEntry>> audit_page(int64_t after_id, size_t limit);
 
   Db &db() { return *db_; }
   // The database file (so another thread can open its own connection).

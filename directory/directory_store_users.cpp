@@ -267,6 +267,10 @@ Status DirectoryStore::user_delete(std::string_view user_id) {
   // user only in text, so they are deleted here.
   s = run_with(*db_, "DELETE FROM role_grants WHERE scope = 'user' AND subject = ?", user_id);
   if (!s.ok()) return s;
+  // Queued before the holdings and bindings that say where the jobs are go with the user. (The
+  // command's time is informational: the wall clock here rather than a parameter.)
+  auto queued = command_queue("purge-user", user_id, "", "user deleted", wall_ms());
+  if (!queued.ok()) return queued.error();
   s = run_with(*db_, "DELETE FROM users WHERE id = ?", user_id);
   if (!s.ok()) return s;
   if (db_->changes() == 0) return make_error(Errc::not_found, "no user has the id " + std::string(user_id));

@@ -199,47 +199,23 @@ int cmd_import_show(const std::string &data, const std::string &id, bool json) {
   return 0;
 }
 
-// The subject of a grant at `scope`: '' (enterprise), a group's id by name, a user's id by e-mail.
-Result<std::string> role_subject(DirectoryStore &store, RoleScope scope, const std::string &email,
-                                 const std::string &group) {
-  switch (scope) {
-  case RoleScope::enterprise:
-    if (!email.empty() || !group.empty())
-      return make_error(Errc::bad_request, "an enterprise role names no --email or --group");
-    return std::string();
-  case RoleScope::group: {
-    if (group.empty()) return make_error(Errc::bad_request, "a group role needs --group NAME");
-    auto g = store.group_by_name(group);
-    if (!g.ok()) return g.error();
-    return g->id;
-  }
-  case RoleScope::user: break;
-  }
-  if (email.empty()) return make_error(Errc::bad_request, "a user role needs --email");
-  auto u = store.user_by_email(email);
-  if (!u.ok()) return u.error();
-  return u->id;
-}
-
 // Grants or revokes a role: the platform's own command (RL-15), so it may grant the platform
 // roles (Enterprise Administrator, User Administrator) too.
 int cmd_role(const std::string &data, bool grant, const std::string &role_text, const std::string &scope_text,
              const std::string &email, const std::string &group) {
   auto role = role_parse(role_text);
   if (!role.ok()) return fail(role.error());
-  auto scope = role_scope_parse(scope_text);
-  if (!scope.ok()) return fail(scope.error());
   auto store = folder_open_store(data);
   if (!store.ok()) return fail(store.error());
-  auto subject = role_subject(**store, *scope, email, group);
-  if (!subject.ok()) return fail(subject.error());
+  auto target = role_target(**store, scope_text, email, group);
+  if (!target.ok()) return fail(target.error());
   auto tx = (*store)->begin();
   if (!tx.begun().ok()) return fail(tx.begun().error());
-  auto changed = grant ? role_grant(**store, *scope, *subject, *role, wall_ms())
-                       : role_revoke(**store, *scope, *subject, *role);
+  auto changed = grant ? role_grant(**store, target->scope, target->subject, *role, wall_ms())
+                       : role_revoke(**store, target->scope, target->subject, *role);
   if (!changed.ok()) return fail(changed.error());
-  std::string what = std::string(role_name(*role)) + " at " + role_scope_name(*scope) + " scope" +
-                     (subject->empty() ? "" : " to " + (email.empty() ? group : email));
+  std::string what = std::string(role_name(*role)) + " at " + role_scope_name(target->scope) + " scope" +
+                     (target->subject.empty() ? "" : " to " + target->subject_name);
   Status s = (*store)->audit(wall_ms(), admin_actor(), grant ? "role-grant" : "role-revoke", what);
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return fail(s.error());
@@ -256,6 +232,112 @@ int cmd_role_list(const std::string &data) {
   for (const auto &g : *grants)
     std::printf("%-10s %-32s %s\n", role_scope_name(g.scope), g.subject_name.empty() ? "-" : g.subject_name.c_str(),
                 role_name(g.role));
+  return 0;
+}
+
+// A user by e-mail or UUID (what an agent's <Bind user=.../> names).
+Result<User> user_by_email_or_id(DirectoryStore &store, const std::string &email, const std::string &user_id) {
+  if (!user_id.empty()) return store.user_by_id(user_id);
+  if (email.empty()) return make_error(Errc::bad_request, "name the user with --email or --user");
+  return store.user_by_email(email);
+}
+
+// Binds a user to a workstation, or unbinds them: the directory then takes (or no longer takes)
+// the workstation's held jobs for that user (DESIGN §4).
+int cmd_workstation_bind(const std::string &data, bool bind, const std::string &workstation, const std::string &email,
+                         const std::string &user_id) {
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  auto user = user_by_email_or_id(**store, email, user_id);
+  if (!user.ok()) return fail(user.error());
+  auto listed = (*store)->workstations_list();
+  if (!listed.ok()) return fail(listed.error());
+  const WorkstationInfo *found = nullptr;
+  for (const auto &w : *listed)
+    if (w.id == workstation || w.name == workstation) {
+      if (found)
+        return fail(make_error(Errc::conflict, "several workstations are named \"" + workstation +
+                                                   "\": give its id (lpm-directory workstation list)"));
+      found = &w;
+    }
+  if (!found)
+    return fail(make_error(Errc::not_found, "no enrolled workstation has the id or name \"" + workstation + "\""));
+  auto tx = (*store)->begin();
+  if (!tx.begun().ok()) return fail(tx.begun().error());
+  Status s;
+  bool changed = true;
+  if (bind) {
+    s = (*store)->workstation_user_add(found->id, user->id, "admin", wall_ms());
+  } else {
+    auto removed = (*store)->workstation_user_remove(found->id, user->id, "admin");
+    if (!removed.ok())
+      s = removed.error();
+    else
+      changed = *removed;
+  }
+  if (s.ok())
+    s = (*store)->audit(wall_ms(), admin_actor(), bind ? "workstation-bind" : "workstation-unbind",
+                        "user " + user->id + " " + user->email + " workstation " + found->id);
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return fail(s.error());
+  std::printf("%s %s %s workstation %s (%s)%s\n", bind ? "bound" : "unbound", user->email.c_str(),
+              bind ? "to" : "from", found->id.c_str(), found->name.c_str(), changed ? "" : " (it was not)");
+  return 0;
+}
+
+int cmd_workstation_list(const std::string &data) {
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  auto listed = (*store)->workstations_list();
+  if (!listed.ok()) return fail(listed.error());
+  std::printf("%-36s %-20s %-16s %-8s %s\n", "ID", "NAME", "ADDRESS", "HELD", "USERS");
+  for (const auto &w : *listed) {
+    std::string users;
+    for (const auto &u : w.bound_users)
+      users += (users.empty() ? "" : ", ") + u;
+    std::printf("%-36s %-20s %-16s %-8llu %s\n", w.id.c_str(), w.name.c_str(),
+                w.seen_address.empty() ? "-" : w.seen_address.c_str(), static_cast<unsigned long long>(w.held_jobs),
+                users.empty() ? "-" : users.c_str());
+  }
+  return 0;
+}
+
+// Queues a command to the workstations that hold or may hold the user's jobs (PM-6): delete one
+// job, or purge them all. Agents carry it out when their next register is answered (at once when
+// they register because their jobs changed, else within the 60 s heartbeat).
+int cmd_jobs(const std::string &data, const std::string &kind, const std::string &email, const std::string &job) {
+  auto store = folder_open_store(data);
+  if (!store.ok()) return fail(store.error());
+  auto user = (*store)->user_by_email(email);
+  if (!user.ok()) return fail(user.error());
+  auto tx = (*store)->begin();
+  if (!tx.begun().ok()) return fail(tx.begun().error());
+  auto queued = (*store)->command_queue(kind, user->id, job, admin_actor(), wall_ms());
+  if (!queued.ok()) return fail(queued.error());
+  Status s = (*store)->audit(wall_ms(), admin_actor(), kind == "purge-user" ? "jobs-purge" : "job-delete",
+                             "user " + user->id + " " + user->email + (job.empty() ? "" : " job " + job) + " to " +
+                                 std::to_string(*queued) + " workstation(s)");
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return fail(s.error());
+  std::printf("queued for %lld workstation(s); each carries it out at its next register\n",
+              static_cast<long long>(*queued));
+  return 0;
+}
+
+int cmd_backup(const std::string &data, const std::string &file) {
+  Status s = folder_backup(data, file);
+  if (!s.ok()) return fail(s.error());
+  std::printf("backup written to %s\n", file.c_str());
+  return 0;
+}
+
+int cmd_restore(const std::string &data, const std::string &file) {
+  auto kept = folder_restore(data, file);
+  if (!kept.ok()) return fail(kept.error());
+  auto store = folder_open_store(data);
+  if (store.ok())
+    (void)(*store)->audit(wall_ms(), admin_actor(), "restore", "from " + file + "; the replaced database is " + *kept);
+  std::printf("restored from %s; the replaced database is kept as %s\n", file.c_str(), kept->c_str());
   return 0;
 }
 
@@ -314,6 +396,8 @@ int cmd_serve(const std::string &data, const std::string &listen_text) {
   if (!endpoint.ok()) return fail(endpoint.error());
   auto keys = folder_load_keys(data);
   if (!keys.ok()) return fail(keys.error());
+  auto lock = folder_lock(data);
+  if (!lock.ok()) return fail(lock.error());
   auto store = folder_open_store(data);
   if (!store.ok()) return fail(store.error());
 
@@ -449,6 +533,44 @@ int main(int argc, char **argv) {
   CLI::App *role_list_cmd = role_cmd->add_subcommand("list", "every grant, by scope");
   add_data(role_list_cmd);
 
+  std::string workstation, user_id;
+  CLI::App *ws_cmd = app.add_subcommand("workstation", "workstations and the users whose held jobs they may announce");
+  ws_cmd->require_subcommand(1);
+  auto add_bind_options = [&](CLI::App *cmd) {
+    add_data(cmd);
+    cmd->add_option("--workstation", workstation, "the workstation's id or name")->required();
+    cmd->add_option("--email", email, "the user's e-mail address");
+    cmd->add_option("--user", user_id, "or the user's UUID");
+  };
+  CLI::App *ws_bind = ws_cmd->add_subcommand(
+      "bind", "let the workstation announce held jobs for the user (besides users who log in there)");
+  add_bind_options(ws_bind);
+  CLI::App *ws_unbind = ws_cmd->add_subcommand("unbind", "undo bind; its jobs for the user stop leading there");
+  add_bind_options(ws_unbind);
+  CLI::App *ws_list = ws_cmd->add_subcommand("list", "enrolled workstations: last address, held jobs, bound users");
+  add_data(ws_list);
+
+  std::string job_id;
+  CLI::App *jobs_cmd = app.add_subcommand("jobs", "delete a user's held jobs on the workstations (PM-6)");
+  jobs_cmd->require_subcommand(1);
+  CLI::App *jobs_purge = jobs_cmd->add_subcommand("purge", "delete every job the user holds on any workstation");
+  add_data(jobs_purge);
+  jobs_purge->add_option("--email", email, "the user's e-mail address")->required();
+  CLI::App *jobs_delete = jobs_cmd->add_subcommand("delete", "delete one of the user's jobs");
+  add_data(jobs_delete);
+  jobs_delete->add_option("--email", email, "the user's e-mail address")->required();
+  jobs_delete->add_option("--job", job_id, "the job's id (as `lpm jobs` shows it)")->required();
+
+  std::string backup_file;
+  CLI::App *backup_cmd = app.add_subcommand(
+      "backup", "copy the database with SQLite's online backup (safe while serving); the file is 0600");
+  add_data(backup_cmd);
+  backup_cmd->add_option("--file", backup_file, "where to write it (must not exist)")->required();
+  CLI::App *restore_cmd = app.add_subcommand(
+      "restore", "replace the database with a backup (the directory must be stopped; the old one is kept)");
+  add_data(restore_cmd);
+  restore_cmd->add_option("--file", backup_file, "the backup file")->required();
+
   std::string kind;
   int64_t uses = 1;
   int64_t ttl_hours = 24;
@@ -486,6 +608,13 @@ int main(int argc, char **argv) {
   if (role_grant_cmd->parsed()) return cmd_role(data, true, role_text, scope_text, email, group);
   if (role_revoke_cmd->parsed()) return cmd_role(data, false, role_text, scope_text, email, group);
   if (role_list_cmd->parsed()) return cmd_role_list(data);
+  if (ws_bind->parsed()) return cmd_workstation_bind(data, true, workstation, email, user_id);
+  if (ws_unbind->parsed()) return cmd_workstation_bind(data, false, workstation, email, user_id);
+  if (ws_list->parsed()) return cmd_workstation_list(data);
+  if (backup_cmd->parsed()) return cmd_backup(data, backup_file);
+  if (jobs_purge->parsed()) return cmd_jobs(data, "purge-user", email, "");
+  if (jobs_delete->parsed()) return cmd_jobs(data, "delete-job", email, job_id);
+  if (restore_cmd->parsed()) return cmd_restore(data, backup_file);
   if (policy_set->parsed()) return cmd_password_policy(data, &policy);
   if (token_create->parsed()) return cmd_token_create(data, kind, uses, ttl_hours);
   std::fprintf(stderr, "lpm-directory: no command given (see --help)\n");

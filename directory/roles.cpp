@@ -379,4 +379,43 @@ Result<std::vector<RoleGrant>> role_grants(DirectoryStore &store, std::optional<
   return out;
 }
 
+// The group a request names: its name sanitised before the lookup, as imports do (AMB-8).
+Result<AccountGroup> group_named(DirectoryStore &store, const std::string &name) {
+  auto sanitised = group_name_sanitize(name);
+  if (!sanitised.ok()) return sanitised.error();
+  return store.group_by_name(*sanitised);
+}
+
+
+Result<RoleTarget> role_target(DirectoryStore &store, const std::string &scope_text, const std::string &email,
+                               const std::string &group) {
+  auto scope = role_scope_parse(scope_text);
+  if (!scope.ok()) return scope.error();
+  RoleTarget target;
+  target.scope = *scope;
+  switch (*scope) {
+  case RoleScope::enterprise:
+    if (!email.empty() || !group.empty())
+      return make_error(Errc::bad_request, "an enterprise role names no e-mail and no group");
+    return target;
+  case RoleScope::group: {
+    if (group.empty() || !email.empty())
+      return make_error(Errc::bad_request, "a group role names a group (and no e-mail)");
+    auto g = group_named(store, group);
+    if (!g.ok()) return g.error();
+    target.subject = g->id;
+    target.subject_name = g->name;
+    return target;
+  }
+  case RoleScope::user: break;
+  }
+  if (email.empty() || !group.empty())
+    return make_error(Errc::bad_request, "a user role names a user's e-mail (and no group)");
+  auto u = store.user_by_email(email);
+  if (!u.ok()) return u.error();
+  target.subject = u->id;
+  target.subject_name = u->email;
+  return target;
+}
+
 } // namespace lpm::directory

@@ -155,4 +155,18 @@ Result<bool> role_revoke(DirectoryStore &store, RoleScope scope, std::string_vie
 Result<std::vector<RoleGrant>> role_grants(DirectoryStore &store, std::optional<RoleScope> scope,
                                            std::string_view subject);
 
+// The group a request or command names: its name sanitised before the lookup, as imports do
+// (AMB-8). not_found when there is none.
+Result<AccountGroup> group_named(DirectoryStore &store, const std::string &name);
+
+// Who a grant or revocation names, from a scope's name and an e-mail or a group name (exactly
+// the one the scope needs): bad_request for a mismatch, not_found for an unknown user or group.
+struct RoleTarget {
+  RoleScope scope = RoleScope::enterprise;
+  std::string subject;      // '' at enterprise scope, else the group's or the user's id
+  std::string subject_name; // '' at enterprise scope, else the group's name or the user's e-mail
+};
+Result<RoleTarget> role_target(DirectoryStore &store, const std::string &scope_text, const std::string &email,
+                               const std::string &group);
+
 } // namespace lpm::directory

@@ -20,7 +20,7 @@ void PageRequest::write(MapWriter &w) const {
   w.u64("limit", limit);
 }
 void PageRequest::read(MapReader &r) {
-  after = r.opt_str("after", "", kShort);
+  after = r.opt_str("after", "", 256); // ids, record numbers, e-mail addresses (<= 254)
   limit = r.opt_u64("limit", 100);
   if (limit == 0 || limit > kMaxPage) limit = kMaxPage;
 }
@@ -70,6 +70,7 @@ void RegisterRequest::write(MapWriter &w) const {
     hs.push_back(std::move(m));
   }
   w.u64("port", port).str_array("addresses", addresses).map_array("holdings", hs);
+  if (!done_commands.empty()) w.str_array("done_commands", done_commands);
 }
 void RegisterRequest::read(MapReader &r) {
   uint64_t p = r.u64("port");
@@ -81,14 +82,45 @@ void RegisterRequest::read(MapReader &r) {
     check_uuid(r, one.user, "args.holdings.user");
     holdings.push_back(std::move(one));
   }
+  if (r.has("done_commands")) done_commands = r.str_array("done_commands", kMaxCommandsPerReply, kShort);
   if (r.ok() && (p == 0 || p > 65535)) r.fail("args.port must be 1..65535");
   port = static_cast<uint16_t>(p);
 }
 
-void RegisterResult::write(MapWriter &w) const { w.i64("now", now_ms).u64("heartbeat_s", heartbeat_s); }
+void RegisterResult::write(MapWriter &w) const {
+  w.i64("now", now_ms).u64("heartbeat_s", heartbeat_s);
+  if (!refused.empty()) {
+    std::vector<MapWriter> items;
+    for (const auto &x : refused) {
+      MapWriter m;
+      m.str("user", x.user).str("reason", x.reason);
+      items.push_back(std::move(m));
+    }
+    w.map_array("refused", items);
+  }
+  if (!commands.empty()) {
+    std::vector<MapWriter> items;
+    for (const auto &c : commands) {
+      MapWriter m;
+      m.str("id", c.id).str("kind", c.kind).str("user", c.user).str("job", c.job);
+      items.push_back(std::move(m));
+    }
+    w.map_array("commands", items);
+  }
+}
 void RegisterResult::read(MapReader &r) {
   now_ms = r.i64("now");
   heartbeat_s = r.u64("heartbeat_s");
+  if (r.has("refused"))
+    for (auto &m : r.map_array("refused", 10000))
+      refused.push_back(RefusedHoldingInfo{m.str("user", kShort), m.str("reason", kName)});
+  if (r.has("commands"))
+    for (auto &m : r.map_array("commands", kMaxCommandsPerReply)) {
+      AgentCommand c{m.str("id", kShort), m.str("kind", kShort), m.str("user", kShort), m.opt_str("job", "", kShort)};
+      if (r.ok() && c.kind != "delete-job" && c.kind != "purge-user") r.fail("result.commands.kind is unknown");
+      check_uuid(r, c.user, "result.commands.user");
+      commands.push_back(std::move(c));
+    }
 }
 
 void BadgeInRequest::write(MapWriter &w) const { w.str("badge", badge); }

@@ -8,6 +8,67 @@ constexpr size_t kReason = 2048;
 constexpr size_t kEmail = 254;
 constexpr size_t kToken = 128;
 constexpr size_t kJson = 96 * 1024; // 64 pairs of at most 64 + 1024 bytes, escaped
+constexpr size_t kBadge = 256;      // what an administrator types; the directory keeps at most 128
+constexpr size_t kText = 2048;      // descriptions, audit actors and details
+constexpr size_t kGroupName = 320;  // 80 characters (GR-7, AMB-8) of up to 4 bytes each
+
+void write_user(MapWriter &m, const UserEntry &u) {
+  m.str("id", u.id)
+      .str("email", u.email)
+      .str("first_name", u.first_name)
+      .str("last_name", u.last_name)
+      .str("display_name", u.display_name)
+      .str("short_name", u.short_name)
+      .str("department", u.department)
+      .str("cost_center", u.cost_center)
+      .str("custom_attributes", u.custom_attributes)
+      .boolean("has_password", u.has_password)
+      .i64("created_ms", u.created_ms);
+}
+UserEntry read_user(MapReader &m) {
+  UserEntry u;
+  u.id = m.str("id", kShort);
+  u.email = m.str("email", kEmail);
+  u.first_name = m.str("first_name", kName);
+  u.last_name = m.str("last_name", kName);
+  u.display_name = m.str("display_name", kName);
+  u.short_name = m.str("short_name", kName);
+  u.department = m.str("department", kName);
+  u.cost_center = m.str("cost_center", kName);
+  u.custom_attributes = m.str("custom_attributes", kJson);
+  u.has_password = m.boolean("has_password");
+  u.created_ms = m.i64("created_ms");
+  return u;
+}
+
+void write_badges(MapWriter &w, const std::vector<UserBadge> &badges) {
+  std::vector<MapWriter> rows;
+  rows.reserve(badges.size());
+  for (const auto &b : badges) {
+    MapWriter m;
+    m.str("badge", b.badge)
+        .boolean("temporary", b.temporary)
+        .i64("created_ms", b.created_ms)
+        .i64("expires_ms", b.expires_ms);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("badges", rows);
+}
+// A user has at most one permanent and one temporary badge; a few more are tolerated.
+std::vector<UserBadge> read_badges(MapReader &r) {
+  std::vector<UserBadge> out;
+  for (auto &m : r.map_array("badges", 16))
+    out.push_back(
+        UserBadge{m.str("badge", kBadge), m.boolean("temporary"), m.i64("created_ms"), m.i64("expires_ms")});
+  return out;
+}
+
+// A batch of 1 ... kMaxBatch names.
+std::vector<std::string> read_batch(MapReader &r, const char *key, size_t max_len) {
+  auto items = r.str_array(key, kMaxBatch, max_len);
+  if (r.ok() && items.empty()) r.fail(std::string("args.") + key + " is empty");
+  return items;
+}
 } // namespace
 
 void LoginRequest::write(MapWriter &w) const {
@@ -172,38 +233,347 @@ void UsersListResult::write(MapWriter &w) const {
   rows.reserve(users.size());
   for (const auto &u : users) {
     MapWriter m;
-    m.str("id", u.id)
-        .str("email", u.email)
-        .str("first_name", u.first_name)
-        .str("last_name", u.last_name)
-        .str("display_name", u.display_name)
-        .str("short_name", u.short_name)
-        .str("department", u.department)
-        .str("cost_center", u.cost_center)
-        .str("custom_attributes", u.custom_attributes)
-        .boolean("has_password", u.has_password)
-        .i64("created_ms", u.created_ms);
+    write_user(m, u);
     rows.push_back(std::move(m));
   }
   w.map_array("users", rows).str("next", next);
 }
 void UsersListResult::read(MapReader &r) {
-  for (auto &m : r.map_array("users", kMaxPage)) {
-    UserEntry u;
-    u.id = m.str("id", kShort);
-    u.email = m.str("email", kEmail);
-    u.first_name = m.str("first_name", kName);
-    u.last_name = m.str("last_name", kName);
-    u.display_name = m.str("display_name", kName);
-    u.short_name = m.str("short_name", kName);
-    u.department = m.str("department", kName);
-    u.cost_center = m.str("cost_center", kName);
-    u.custom_attributes = m.str("custom_attributes", kJson);
-    u.has_password = m.boolean("has_password");
-    u.created_ms = m.i64("created_ms");
-    users.push_back(std::move(u));
-  }
+  for (auto &m : r.map_array("users", kMaxPage))
+    users.push_back(read_user(m));
   next = r.opt_str("next", "", kEmail);
+}
+
+// ---- administration ----
+
+void BatchResult::write(MapWriter &w) const {
+  std::vector<MapWriter> rows;
+  rows.reserve(items.size());
+  for (const auto &i : items) {
+    MapWriter m;
+    m.str("key", i.key).str("result", i.result).str("reason", i.reason);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("items", rows);
+}
+void BatchResult::read(MapReader &r) {
+  for (auto &m : r.map_array("items", kMaxBatch))
+    items.push_back(ItemOutcome{m.str("key", kGroupName), m.str("result", kShort), m.str("reason", kReason)});
+}
+
+void UsersShowRequest::write(MapWriter &w) const {
+  w.str("session", session).str("email", email);
+}
+void UsersShowRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  email = r.str("email", kEmail);
+}
+
+void UsersShowResult::write(MapWriter &w) const {
+  MapWriter u;
+  write_user(u, user);
+  w.map("user", u).str_array("groups", groups);
+  write_badges(w, badges);
+  w.str_array("roles", roles).str_array("effective_roles", effective_roles);
+}
+void UsersShowResult::read(MapReader &r) {
+  MapReader u = r.map("user");
+  user = read_user(u);
+  groups = r.str_array("groups", kMaxGroupsOfUser, kGroupName);
+  badges = read_badges(r);
+  roles = r.str_array("roles", kMaxRolesListed, 128);
+  effective_roles = r.str_array("effective_roles", kMaxRolesListed, 128);
+}
+
+void UsersAddRequest::write(MapWriter &w) const {
+  w.str("session", session)
+      .str("email", email)
+      .str("first_name", first_name)
+      .str("last_name", last_name)
+      .str("display_name", display_name)
+      .str("short_name", short_name)
+      .str("department", department)
+      .str("cost_center", cost_center);
+  if (!password.empty()) w.str("password", password);
+}
+void UsersAddRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  email = r.str("email", kEmail);
+  first_name = r.opt_str("first_name", "", kName);
+  last_name = r.opt_str("last_name", "", kName);
+  display_name = r.opt_str("display_name", "", kName);
+  short_name = r.opt_str("short_name", "", kName);
+  department = r.opt_str("department", "", kName);
+  cost_center = r.opt_str("cost_center", "", kName);
+  password = r.opt_str("password", "", kMaxPasswordField);
+}
+
+void UsersAddResult::write(MapWriter &w) const {
+  MapWriter u;
+  write_user(u, user);
+  w.map("user", u);
+}
+void UsersAddResult::read(MapReader &r) {
+  MapReader u = r.map("user");
+  user = read_user(u);
+}
+
+void UsersDeleteRequest::write(MapWriter &w) const {
+  w.str("session", session).str_array("emails", emails);
+}
+void UsersDeleteRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  emails = read_batch(r, "emails", kEmail);
+}
+
+void BadgesAddRequest::write(MapWriter &w) const {
+  w.str("session", session).str("badge", badge).str("email", email).boolean("temporary", temporary);
+}
+void BadgesAddRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  badge = r.str("badge", kBadge);
+  email = r.str("email", kEmail);
+  temporary = r.opt_bool("temporary");
+}
+
+void BadgesAddResult::write(MapWriter &w) const {
+  w.str("badge", badge)
+      .str("email", email)
+      .boolean("temporary", temporary)
+      .i64("expires_ms", expires_ms)
+      .str("replaced", replaced);
+}
+void BadgesAddResult::read(MapReader &r) {
+  badge = r.str("badge", kBadge);
+  email = r.str("email", kEmail);
+  temporary = r.boolean("temporary");
+  expires_ms = r.i64("expires_ms");
+  replaced = r.opt_str("replaced", "", kBadge);
+}
+
+void BadgesDeleteRequest::write(MapWriter &w) const {
+  w.str("session", session).str_array("badges", badges);
+}
+void BadgesDeleteRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  badges = read_batch(r, "badges", kBadge);
+}
+
+void BadgesFindRequest::write(MapWriter &w) const {
+  w.str("session", session).str("query", query);
+}
+void BadgesFindRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  query = r.str("query", kEmail);
+}
+
+void BadgesFindResult::write(MapWriter &w) const {
+  w.str("user", user).str("email", email);
+  write_badges(w, badges);
+}
+void BadgesFindResult::read(MapReader &r) {
+  user = r.str("user", kShort);
+  email = r.str("email", kEmail);
+  badges = read_badges(r);
+}
+
+void RoleChangeRequest::write(MapWriter &w) const {
+  w.str("session", session).str("role", role).str("scope", scope);
+  if (!email.empty()) w.str("email", email);
+  if (!group.empty()) w.str("group", group);
+}
+void RoleChangeRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  role = r.str("role", 128);
+  scope = r.str("scope", kShort);
+  email = r.opt_str("email", "", kEmail);
+  group = r.opt_str("group", "", kGroupName);
+}
+
+void RoleChangeResult::write(MapWriter &w) const {
+  w.str("role", role).str("scope", scope).str("subject", subject).boolean("changed", changed);
+}
+void RoleChangeResult::read(MapReader &r) {
+  role = r.str("role", 128);
+  scope = r.str("scope", kShort);
+  subject = r.str("subject", kGroupName);
+  changed = r.boolean("changed");
+}
+
+void RolesListRequest::write(MapWriter &w) const {
+  w.str("session", session);
+  if (!scope.empty()) w.str("scope", scope);
+  if (!email.empty()) w.str("email", email);
+  if (!group.empty()) w.str("group", group);
+}
+void RolesListRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  scope = r.opt_str("scope", "", kShort);
+  email = r.opt_str("email", "", kEmail);
+  group = r.opt_str("group", "", kGroupName);
+}
+
+void RolesListResult::write(MapWriter &w) const {
+  std::vector<MapWriter> rows;
+  rows.reserve(grants.size());
+  for (const auto &g : grants) {
+    MapWriter m;
+    m.str("scope", g.scope)
+        .str("subject", g.subject)
+        .str("role", g.role)
+        .str("alias", g.alias)
+        .i64("granted_ms", g.granted_ms);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("grants", rows);
+}
+void RolesListResult::read(MapReader &r) {
+  for (auto &m : r.map_array("grants", kMaxGrantsListed))
+    grants.push_back(RoleGrantEntry{m.str("scope", kShort), m.str("subject", kGroupName), m.str("role", 128),
+                                    m.str("alias", kShort), m.i64("granted_ms")});
+}
+
+void RolesDescribeResult::write(MapWriter &w) const {
+  std::vector<MapWriter> rows;
+  rows.reserve(roles.size());
+  for (const auto &role : roles) {
+    MapWriter m;
+    m.str("name", role.name)
+        .str("alias", role.alias)
+        .str("description", role.description)
+        .boolean("platform", role.platform);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("roles", rows);
+}
+void RolesDescribeResult::read(MapReader &r) {
+  for (auto &m : r.map_array("roles", kMaxRolesListed))
+    roles.push_back(RoleInfo{m.str("name", 128), m.str("alias", kShort), m.str("description", kText),
+                             m.boolean("platform")});
+}
+
+void GroupsCreateRequest::write(MapWriter &w) const {
+  w.str("session", session).str("name", name);
+}
+void GroupsCreateRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  name = r.str("name", kGroupName);
+}
+
+void GroupsCreateResult::write(MapWriter &w) const {
+  w.str("id", id).str("name", name).str("renamed_from", renamed_from);
+}
+void GroupsCreateResult::read(MapReader &r) {
+  id = r.str("id", kShort);
+  name = r.str("name", kGroupName);
+  renamed_from = r.opt_str("renamed_from", "", kGroupName);
+}
+
+void GroupsDeleteRequest::write(MapWriter &w) const {
+  w.str("session", session).str_array("names", names);
+}
+void GroupsDeleteRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  names = read_batch(r, "names", kGroupName);
+}
+
+void GroupMembersRequest::write(MapWriter &w) const {
+  w.str("session", session).str("name", name).str_array("emails", emails);
+}
+void GroupMembersRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  name = r.str("name", kGroupName);
+  emails = read_batch(r, "emails", kEmail);
+}
+
+void GroupsListRequest::write(MapWriter &w) const {
+  w.str("session", session).str("after", after).u64("limit", limit);
+}
+void GroupsListRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  after = r.opt_str("after", "", kGroupName);
+  limit = r.opt_u64("limit", 100);
+  if (limit == 0 || limit > kMaxPage) limit = kMaxPage;
+}
+
+void GroupsListResult::write(MapWriter &w) const {
+  std::vector<MapWriter> rows;
+  rows.reserve(groups.size());
+  for (const auto &g : groups) {
+    MapWriter m;
+    m.str("id", g.id).str("name", g.name).u64("members", g.members).i64("created_ms", g.created_ms);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("groups", rows).str("next", next);
+}
+void GroupsListResult::read(MapReader &r) {
+  for (auto &m : r.map_array("groups", kMaxPage))
+    groups.push_back(
+        GroupEntry{m.str("id", kShort), m.str("name", kGroupName), m.u64("members"), m.i64("created_ms")});
+  next = r.opt_str("next", "", kGroupName);
+}
+
+namespace {
+// The policy's values are small (password_policy_validate: at most 128); larger ones are refused
+// here rather than cut to 32 bits.
+uint32_t read_policy_value(MapReader &r, const char *key) {
+  uint64_t value = r.u64(key);
+  if (r.ok() && value > 1000000) r.fail(std::string("args.") + key + " is out of range");
+  return static_cast<uint32_t>(value);
+}
+} // namespace
+
+void PasswordPolicyResult::write(MapWriter &w) const {
+  w.u64("min_length", min_length).u64("complexity", complexity).u64("history", history);
+}
+void PasswordPolicyResult::read(MapReader &r) {
+  min_length = read_policy_value(r, "min_length");
+  complexity = read_policy_value(r, "complexity");
+  history = read_policy_value(r, "history");
+}
+
+void PasswordPolicySetRequest::write(MapWriter &w) const {
+  w.str("session", session)
+      .u64("min_length", min_length)
+      .u64("complexity", complexity)
+      .u64("history", history);
+}
+void PasswordPolicySetRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  min_length = read_policy_value(r, "min_length");
+  complexity = read_policy_value(r, "complexity");
+  history = read_policy_value(r, "history");
+}
+
+void AuditListRequest::write(MapWriter &w) const {
+  w.str("session", session).i64("after", after).u64("limit", limit);
+}
+void AuditListRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  after = r.opt_i64("after", -1);
+  limit = r.opt_u64("limit", 100);
+  if (limit == 0 || limit > kMaxPage) limit = kMaxPage;
+}
+
+void AuditListResult::write(MapWriter &w) const {
+  std::vector<MapWriter> rows;
+  rows.reserve(entries.size());
+  for (const auto &e : entries) {
+    MapWriter m;
+    m.i64("id", e.id)
+        .i64("at_ms", e.at_ms)
+        .str("actor", e.actor)
+        .str("action", e.action)
+        .str("detail", e.detail);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("entries", rows).i64("next", next);
+}
+void AuditListResult::read(MapReader &r) {
+  for (auto &m : r.map_array("entries", kMaxPage))
+    entries.push_back(AuditRow{m.i64("id"), m.i64("at_ms"), m.str("actor", kText), m.str("action", kShort),
+                               m.str("detail", kText)});
+  next = r.opt_i64("next");
 }
 
 } // namespace lpm::proto

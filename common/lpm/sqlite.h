@@ -52,6 +52,8 @@ class Db {
 public:
   // Opens (creating if needed) a database file with mode 0600 and the durable pragmas.
   static Result<std::unique_ptr<Db>> open(const std::string &path);
+  // Opens an existing database read-only, changing nothing in it (a backup being restored).
+  static Result<std::unique_ptr<Db>> open_readonly(const std::string &path);
   ~Db();
   Db(const Db &) = delete;
   Db &operator=(const Db &) = delete;

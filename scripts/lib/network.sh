@@ -88,7 +88,7 @@ net_stop_pid() {
   NET_PIDS=("${kept[@]}")
 }
 
-# net_up ROOT: everything up. Sets DIR_PORT, DIR_FP, ACCT_PORT, ACCT_FP, AGENT_PORT, AGENT_SOCK,
+# net_up ROOT: everything up. Sets DIR_PORT, DIR_FP, ACCT_PORT, ACCT_FP, AGENT_PORT, AGENT_SOCK, WS_ID,
 # AGENT_CONF, AGENT_IPP_PORT, AGENT_RAW_PORT, USER_ID, BADGE, DEVICE_DIR, PRINTER_TOKEN...
 net_up() {
   ROOT=$1
@@ -178,6 +178,14 @@ XML
   step "create the agent's identity" "${as_agent[@]}" "$BIN/lpm-agent" init --config "$AGENT_CONF"
   step "enroll the workstation with the directory" "${as_agent[@]}" "$BIN/lpm-agent" enroll --config "$AGENT_CONF" \
     --token "$TOKEN_WORKSTATION"
+  WS_ID=$(awk '/^workstation /{print $2; exit}' <<<"$STEP_OUT")
+  # The directory takes a workstation's held jobs only for users who logged in there or whom an
+  # administrator bound to it: bind the users configuration.xml binds (as a client package would).
+  local bound
+  for bound in $(grep -o 'user="[^"]*"' "$AGENT_CONF" | cut -d'"' -f2 | sort -u); do
+    step "bind user $bound to the workstation at the directory" "$BIN/lpm-directory" workstation bind \
+      --data "$ROOT/directory" --workstation "$WS_ID" --user "$bound"
+  done
   t0=$(net_ms)
   net_start agent "$logs" "${as_agent[@]}" "$BIN/lpm-agent" serve --config "$AGENT_CONF"
   AGENT_PORT=$NET_PORT

@@ -2,8 +2,8 @@
 # Issue 4: CSV imports through `lpm-directory` on the seed's sample files and hostile files:
 # precise whole-file and per-record errors, nothing half-applied, the log of `import show`, and
 # an import killed after a record (fault point import.after_record) that `import resume`
-# finishes with every record applied exactly once. No network: the commands work on the data
-# folder (tests/unit/directory/test_directory_service.cpp badges in over TLS).
+# finishes with every record applied exactly once. Then backup while the directory serves (on
+# 127.0.0.1, port 0) and restore once it is stopped.
 set -euo pipefail
 BIN=$(cd "${1:?usage: directory_import.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -87,5 +87,30 @@ check "import resume finishes it" grep -q '6 records: 6 applied' <<<"$out"
 check "each record applied exactly once: 6 users, 6 log rows, 6 memberships" \
   test "$(sql "SELECT count(*) FROM users WHERE email LIKE 'crash%'") $(sql "SELECT count(*) FROM import_log l JOIN imports i ON i.id = l.import_id WHERE i.file_name = 'crash.csv'") $(sql "SELECT count(*) FROM group_members m JOIN account_groups g ON g.id = m.group_id WHERE g.name = 'Crash Group'")" = "6 6 6"
 check "nothing is left unfinished" grep -q 'no import is unfinished' <<<"$(DIRCTL import resume --data "$D")"
+
+# --- backup while serving; restore only when stopped ------------------------------------------
+"$BIN/lpm-directory" serve --data "$D" --listen 127.0.0.1:0 >"$ROOT/serve.out" 2>"$ROOT/serve.log" &
+SERVE_PID=$!
+stop_serve() { [[ -z ${SERVE_PID:-} ]] || { kill "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=; }; }
+it_at_exit stop_serve
+wait_for 10 grep -q '^ready ' "$ROOT/serve.out" || fail "lpm-directory serve did not start"
+users_before=$(sql "SELECT count(*) FROM users")
+DIRCTL backup --data "$D" --file "$ROOT/backup.db" >/dev/null
+check "backup while serving writes a 0600 file" test "$(stat -c %a "$ROOT/backup.db")" = 600
+out=$(DIRCTL backup --data "$D" --file "$ROOT/backup.db" 2>&1) && fail "a backup overwrote a file"
+check "a backup never overwrites a file" grep -q 'exists' <<<"$out"
+out=$(DIRCTL restore --data "$D" --file "$ROOT/backup.db" 2>&1) && fail "restore ran under a serving directory"
+check "restore refuses while the directory serves" grep -q 'another lpm-directory serves' <<<"$out"
+out=$(DIRCTL serve --data "$D" --listen 127.0.0.1:0 2>&1) && fail "a second serve started on the same folder"
+check "one process serves a folder at a time" grep -q 'another lpm-directory serves' <<<"$out"
+stop_serve
+DIRCTL user add --data "$D" --email after-backup@example.com >/dev/null
+printf 'not a database' >"$ROOT/garbage.db"
+out=$(DIRCTL restore --data "$D" --file "$ROOT/garbage.db" 2>&1) && fail "garbage restored"
+check "a file that is not a directory backup is refused and changes nothing" \
+  test "$(sql "SELECT count(*) FROM users")" = $((users_before + 1))
+out=$(DIRCTL restore --data "$D" --file "$ROOT/backup.db")
+check "restore brings back the backup's users" test "$(sql "SELECT count(*) FROM users")" = "$users_before"
+check "the replaced database is kept beside" ls "$D"/state.db.replaced-* >/dev/null
 
 echo "$IT_PASSED checks passed"

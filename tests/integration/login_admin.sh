@@ -4,8 +4,10 @@
 # afterwards is theirs, with no <Bind> in configuration.xml); administrative commands reach the
 # directory through the agent with the person's session and are checked against their roles
 # (an enterprise administrator imports users and badges and reads the log; a user without an
-# administrative role is refused; no login is refused); a wrong password is refused; logout ends
-# it. Two OS accounts: root and nobody.
+# administrative role is refused; no login is refused); a wrong password is refused; the
+# administrative commands work end to end (users add/show/delete, badges add/find, a role granted
+# works at once for the grantee's login and stops on revoke, account groups, the password policy,
+# the audit log exported as CSV); logout ends it. Two OS accounts: root and nobody.
 set -euo pipefail
 BIN=$(cd "${1:?usage: login_admin.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -85,6 +87,84 @@ check "a job printed after lpm login is stored" test -n "$job"
 bob_id=$(sqlite3 "$ROOT/directory/state.db" "SELECT id FROM users WHERE email = 'bob@example.com'")
 check "the job belongs to the directory user bob (the login's binding)" \
   grep -q "job $job held for $bob_id" "$ROOT/logs/agent.log"
+
+# --- administration through lpm: users, badges, roles, groups, password policy, audit ---------------
+bob_lists() { NOBODY_LPM users list >/dev/null 2>&1; }
+out=$(printf 'Carol-Password-33\n' | LPM users add --email Carol@Example.com --first-name Carol --department QA --password-stdin)
+check "UA-4: users add creates a user with a password" grep -q '^created user carol@example.com (' <<<"$out"
+out=$(printf 'short\n' | LPM users add --email weak@example.com --password-stdin 2>&1) && fail "a password the policy refuses was accepted"
+check "UA-3: users add checks the password against the policy" grep -q 'the policy asks for at least' <<<"$out"
+shown=$(LPM users show carol@example.com --json)
+check "UA-5: users show gives the profile" test "$(jq -r '.department + " " + (.has_password | tostring)' <<<"$shown")" = "QA true"
+out=$(LPM badges add ' C0FFEE ' --email carol@example.com)
+check "BD-2, BD-3: badges add registers a permanent badge, trimmed" \
+  grep -q '^badge C0FFEE registered for carol@example.com (permanent)' <<<"$out"
+out=$(LPM badges add BEEF01 --email carol@example.com)
+check "AMB-13, TS-2: a new permanent badge replaces the stored one and says so" grep -q 'replaces the permanent badge C0FFEE' <<<"$out"
+check "BD-6: badges find takes a complete badge id" test "$(LPM badges find beef01 --json | jq -r .email)" = carol@example.com
+out=$(LPM badges find carol 2>&1) && fail "a part of an e-mail found a user's badges"
+check "TS-4: a part of an e-mail finds nothing" grep -q 'not_found' <<<"$out"
+
+# Roles: bob's login (OS account nobody) gets a right the moment it is granted, loses it on revoke.
+out=$(LPM roles grant prm-helpdesk --email bob@example.com)
+check "roles grant names the role, the scope and the user" \
+  grep -q 'granted Print Release Management Helpdesk at user scope to bob@example.com' <<<"$out"
+check "RL-1: the grantee's new role works at once, in the same login" bob_lists
+out=$(LPM roles grant enterprise-admin --email bob@example.com 2>&1) && fail "a platform role was granted through lpm"
+check "RL-15: the platform roles are refused" grep -q 'RL-15' <<<"$out"
+LPM roles revoke prm-helpdesk --email bob@example.com >/dev/null
+out=$(NOBODY_LPM users list 2>&1) && fail "bob listed users after the revoke"
+check "a revoked role stops working at once, naming the roles that would do" grep -q 'needs one of these roles' <<<"$out"
+out=$(NOBODY_LPM roles describe prm-helpdesk)
+check "RL-2: anyone signed in reads what a role is for" grep -q 'Print Release Management Helpdesk (prm-helpdesk)' <<<"$out"
+
+# Account groups: a group role reaches the members; deleting the group keeps the users.
+out=$(LPM groups create 'QA#Team')
+check "GR-2, AMB-8: groups create sanitises the name and says so" \
+  grep -q 'created account group "QA_Team" (renamed from "QA#Team"' <<<"$out"
+LPM groups add qa_team carol@example.com bob@example.com >/dev/null
+check "GR-4: groups list counts the members" \
+  test "$(LPM groups list --json | jq -r 'select(.name == "QA_Team") | .members')" = 2
+LPM roles grant prm-helpdesk --group QA_Team >/dev/null
+check "GR-5: a group's role reaches its members" bob_lists
+out=$(LPM groups delete QA_Team)
+check "GR-3: groups delete removes the memberships" grep -q 'deleted QA_Team (2 memberships removed)' <<<"$out"
+out=$(NOBODY_LPM users list 2>&1) && fail "a deleted group's role still worked"
+check "GR-3: the users stay" test "$(LPM users show bob@example.com --json | jq -r .email)" = bob@example.com
+
+# Deleting a user asks first; with --yes it goes, badges and all.
+out=$(LPM users delete carol@example.com </dev/null 2>&1) && fail "users delete ran without a confirmation"
+check "UA-6: without a terminal users delete needs --yes" grep -q -- '--yes' <<<"$out"
+out=$(LPM users delete carol@example.com --yes)
+check "UA-6: users delete --yes deletes" grep -q '^deleted carol@example.com$' <<<"$out"
+out=$(LPM badges find BEEF01 2>&1) && fail "a deleted user's badge was still found"
+check "AMB-6: the deleted user's badges went with them" grep -q 'not_found' <<<"$out"
+
+LPM password-policy set --min-length 14 --complexity 3 --history 5 >/dev/null
+check "UA-3: the password policy is saved in one update" test "$(LPM password-policy show --json | jq -r .min_length)" = 14
+
+# The audit log: the administrator's changes with who made them; CSV for spreadsheets.
+out=$(LPM audit --all --csv "$ROOT/audit.csv")
+check "audit --csv says how many entries it wrote" grep -q "^wrote [0-9]* entries to $ROOT/audit.csv" <<<"$out"
+check "AMB-22: the CSV starts with a UTF-8 BOM and the header" \
+  test "$(head -c 34 "$ROOT/audit.csv" | od -An -tx1 | tr -d ' \n' | head -c 6)" = efbbbf
+check "the export holds the role grant, made by the administrator" grep -q 'admin@example.com,role-grant,' "$ROOT/audit.csv"
+check "the export holds the user's deletion" grep -q ',user-delete,' "$ROOT/audit.csv"
+out=$(NOBODY_LPM audit 2>&1) && fail "bob read the audit log"
+check "a user without audit_read cannot read the audit log" grep -q 'audit-list needs one of these roles' <<<"$out"
+
+# --- an administrator purges a user's jobs on the workstations (PM-6) -----------------------------
+printf '%%PDF-1.4 jean document\n' >"$ROOT/docs/jean.pdf"
+jean_job=$(LPM print "$ROOT/docs/jean.pdf" --title "Jean notes" | awk '/^job /{print $2}')
+check "jean (root's bound user) has a held job" test -n "$jean_job"
+"$BIN/lpm-directory" jobs purge --data "$ROOT/directory" --email jean.dupont@example.com >"$ROOT/purge.out"
+check "the purge is queued for the workstation" grep -q 'queued for 1 workstation' "$ROOT/purge.out"
+# The command rides on the agent's next register reply: a change of its held jobs sends one now.
+NOBODY_LPM print "$ROOT/docs/bob.pdf" --title "Bob again" >/dev/null
+purged() { grep -q "directory command .*purge-user.*job(s) of user $USER_ID deleted" "$ROOT/logs/agent.log"; }
+check "the agent carries out the purge with its next register" wait_for 10 purged
+check "jean's job is gone from the workstation" bash -c "! '$BIN/lpm' jobs --socket '$AGENT_SOCK' | grep -q '$jean_job'"
+check "bob's jobs stay" bash -c "runuser -u nobody -- '$BIN/lpm' jobs --socket '$AGENT_SOCK' | grep -q 'Bob notes'"
 
 # --- logout ----------------------------------------------------------------------------------------
 LPM logout >/dev/null

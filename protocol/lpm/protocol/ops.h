@@ -82,16 +82,32 @@ struct Holding {
   std::string user; // directory user UUID
   uint64_t jobs = 0;
 };
+// A command for an agent, delivered with register replies (DESIGN §4: how administrators manage
+// other users' queues): delete one job of a user, or purge every job of a user.
+inline constexpr size_t kMaxCommandsPerReply = 100;
+struct AgentCommand {
+  std::string id;   // UUIDv7; the agent names it in done_commands once carried out
+  std::string kind; // "delete-job" or "purge-user"
+  std::string user; // directory user UUID whose job(s) go
+  std::string job;  // delete-job: the job's id
+};
 struct RegisterRequest {
   uint16_t port = 0;                  // release service port
   std::vector<std::string> addresses; // the agent's own view of its LAN addresses
   std::vector<Holding> holdings;      // users with held jobs here (a user with 0 withdraws)
+  std::vector<std::string> done_commands; // commands carried out since the last register (optional)
   void write(MapWriter &w) const;
   void read(MapReader &r);
+};
+struct RefusedHoldingInfo {
+  std::string user;
+  std::string reason;
 };
 struct RegisterResult {
   int64_t now_ms = 0;           // the directory's clock
   uint64_t heartbeat_s = 0;     // register again within this
+  std::vector<RefusedHoldingInfo> refused; // holdings not taken (unknown user, not bound here); optional
+  std::vector<AgentCommand> commands;      // to carry out, then name in done_commands; optional
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -21,6 +21,24 @@ inline constexpr const char *whoami = "whoami";
 inline constexpr const char *import_start = "import-start"; // upload: the CSV file follows as a chunk stream
 inline constexpr const char *import_show = "import-show";
 inline constexpr const char *users_list = "users-list";
+inline constexpr const char *users_show = "users-show";
+inline constexpr const char *users_add = "users-add";
+inline constexpr const char *users_delete = "users-delete";
+inline constexpr const char *badges_add = "badges-add";
+inline constexpr const char *badges_delete = "badges-delete";
+inline constexpr const char *badges_find = "badges-find";
+inline constexpr const char *roles_grant = "roles-grant";
+inline constexpr const char *roles_revoke = "roles-revoke";
+inline constexpr const char *roles_list = "roles-list";
+inline constexpr const char *roles_describe = "roles-describe";
+inline constexpr const char *groups_create = "groups-create";
+inline constexpr const char *groups_delete = "groups-delete";
+inline constexpr const char *groups_add_members = "groups-add-members";
+inline constexpr const char *groups_remove_members = "groups-remove-members";
+inline constexpr const char *groups_list = "groups-list";
+inline constexpr const char *password_policy_show = "password-policy-show";
+inline constexpr const char *password_policy_set = "password-policy-set";
+inline constexpr const char *audit_list = "audit-list";
 // The agent's control socket (lpm -> agent, Unix socket): `lpm login` through the agent, which
 // keeps the login's refresh token for the caller's OS account and adds a fresh session to every
 // person op it forwards to the directory.
@@ -32,7 +50,27 @@ inline constexpr const char *agent_forward_upload = "directory-upload"; // same,
 
 // The person ops an agent forwards for a local user (never the machine's own ops: register,
 // enroll, badge-in ...). The directory checks the session and the roles of each.
-inline constexpr const char *kPersonOps[] = {op::whoami, op::import_show, op::users_list};
+inline constexpr const char *kPersonOps[] = {op::whoami,
+                                             op::import_show,
+                                             op::users_list,
+                                             op::users_show,
+                                             op::users_add,
+                                             op::users_delete,
+                                             op::badges_add,
+                                             op::badges_delete,
+                                             op::badges_find,
+                                             op::roles_grant,
+                                             op::roles_revoke,
+                                             op::roles_list,
+                                             op::roles_describe,
+                                             op::groups_create,
+                                             op::groups_delete,
+                                             op::groups_add_members,
+                                             op::groups_remove_members,
+                                             op::groups_list,
+                                             op::password_policy_show,
+                                             op::password_policy_set,
+                                             op::audit_list};
 inline constexpr const char *kPersonUploadOps[] = {op::import_start};
 
 // The largest import file (UA-10, AMB-10: 1 MB, inclusive): what `lpm` sends, the agent relays
@@ -43,6 +81,9 @@ inline constexpr uint64_t kMaxImportFileBytes = 1048576;
 inline constexpr size_t kMaxPasswordField = 1024; // bytes (the directory refuses longer passwords)
 inline constexpr size_t kMaxSessionText = 8192;   // a session token's text form
 inline constexpr size_t kMaxRolesListed = 32;
+inline constexpr size_t kMaxBatch = 500;         // e-mails, badges or group names in one request
+inline constexpr size_t kMaxGrantsListed = 2000; // role grants in one roles-list answer
+inline constexpr size_t kMaxGroupsOfUser = 1000; // account groups shown with one user
 
 // login: e-mail and password; from an enrolled workstation (`lpm login` through the agent) or
 // console. os_account names the OS account the login binds on a workstation.
@@ -186,6 +227,254 @@ struct UserEntry {
 struct UsersListResult {
   std::vector<UserEntry> users;
   std::string next;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// ---- administration (docs/protocol.md §5.1.1; the directory's directory_service_admin.cpp) ----
+
+// What a batch op did with each item it was given, in the request's order.
+struct ItemOutcome {
+  std::string key;    // the e-mail, badge or group name as given
+  std::string result; // "deleted", "added", "removed", "unchanged" or "failed"
+  std::string reason; // why it failed or changed nothing; may be empty
+};
+struct BatchResult {
+  std::vector<ItemOutcome> items;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// users-show: one user, by complete e-mail.
+struct UsersShowRequest {
+  std::string session;
+  std::string email;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct UserBadge {
+  std::string badge;
+  bool temporary = false;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0; // temporary badges only
+};
+struct UsersShowResult {
+  UserEntry user;
+  std::vector<std::string> groups;          // account groups, sorted
+  std::vector<UserBadge> badges;            // permanent first
+  std::vector<std::string> roles;           // role names granted to the user itself
+  std::vector<std::string> effective_roles; // with the enterprise's and the groups' (RL-1)
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// users-add (UA-4): without a password the user cannot log in until one is set.
+struct UsersAddRequest {
+  std::string session;
+  std::string email;
+  std::string first_name;
+  std::string last_name;
+  std::string display_name;
+  std::string short_name;
+  std::string department;
+  std::string cost_center;
+  std::string password; // optional; checked against the password policy (UA-3)
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct UsersAddResult {
+  UserEntry user;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// users-delete (UA-6): each user with their badges, memberships, role grants and holdings.
+struct UsersDeleteRequest {
+  std::string session;
+  std::vector<std::string> emails; // 1 ... kMaxBatch
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// badges-add (BD-2, BD-3): the badge normalised as at badge-in (AMB-15).
+struct BadgesAddRequest {
+  std::string session;
+  std::string badge;
+  std::string email;
+  bool temporary = false;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct BadgesAddResult {
+  std::string badge; // as stored
+  std::string email;
+  bool temporary = false;
+  int64_t expires_ms = 0;
+  std::string replaced; // the user's badge of the same kind this one replaced (AMB-13), or ""
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct BadgesDeleteRequest {
+  std::string session;
+  std::vector<std::string> badges; // 1 ... kMaxBatch
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// badges-find (BD-6, TS-4): a complete e-mail or a complete badge id, never a part of one.
+struct BadgesFindRequest {
+  std::string session;
+  std::string query;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct BadgesFindResult {
+  std::string user;
+  std::string email;
+  std::vector<UserBadge> badges;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// roles-grant and roles-revoke: a role (name or alias) at a scope ("enterprise", "group",
+// "user"); the subject is the group's name or the user's e-mail.
+struct RoleChangeRequest {
+  std::string session;
+  std::string role;
+  std::string scope;
+  std::string email; // user scope
+  std::string group; // group scope
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct RoleChangeResult {
+  std::string role; // full name
+  std::string scope;
+  std::string subject;  // e-mail, group name, or "" at enterprise scope
+  bool changed = false; // false: it was already granted (or not granted, for a revoke)
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// roles-list: every grant, or those of one scope and subject (scope "" for every grant).
+struct RolesListRequest {
+  std::string session;
+  std::string scope;
+  std::string email;
+  std::string group;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct RoleGrantEntry {
+  std::string scope;
+  std::string subject; // e-mail, group name, or "" at enterprise scope
+  std::string role;    // full name
+  std::string alias;
+  int64_t granted_ms = 0;
+};
+struct RolesListResult {
+  std::vector<RoleGrantEntry> grants;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// roles-describe (RL-2): SessionRequest; every role the directory knows.
+struct RoleInfo {
+  std::string name;
+  std::string alias;
+  std::string description;
+  bool platform = false; // granted only by the platform (RL-15)
+};
+struct RolesDescribeResult {
+  std::vector<RoleInfo> roles;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// groups-create (GR-2, AMB-8): the name sanitised as imports do.
+struct GroupsCreateRequest {
+  std::string session;
+  std::string name;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct GroupsCreateResult {
+  std::string id;
+  std::string name;         // as created
+  std::string renamed_from; // the name asked for when sanitising changed it, else ""
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// groups-delete (GR-3): memberships and the group's role grants go; users stay.
+struct GroupsDeleteRequest {
+  std::string session;
+  std::vector<std::string> names; // 1 ... kMaxBatch
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// groups-add-members and groups-remove-members (GR-4).
+struct GroupMembersRequest {
+  std::string session;
+  std::string name;
+  std::vector<std::string> emails; // 1 ... kMaxBatch
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// groups-list: groups ordered by name (case-insensitively), paged by name.
+struct GroupsListRequest {
+  std::string session;
+  std::string after;    // a group name (PageRequest's cursor is too short for one)
+  uint64_t limit = 100; // 1 ... kMaxPage
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct GroupEntry {
+  std::string id;
+  std::string name;
+  uint64_t members = 0;
+  int64_t created_ms = 0;
+};
+struct GroupsListResult {
+  std::vector<GroupEntry> groups;
+  std::string next;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// password-policy-show (SessionRequest) and password-policy-set (UA-3): the three values
+// together, saved in one update.
+struct PasswordPolicyResult {
+  uint32_t min_length = 0;
+  uint32_t complexity = 0;
+  uint32_t history = 0;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct PasswordPolicySetRequest {
+  std::string session;
+  uint32_t min_length = 0;
+  uint32_t complexity = 0;
+  uint32_t history = 0;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// audit-list: entries oldest first. after >= 0: those with an id above it; after < 0 (the
+// default): the newest `limit`.
+struct AuditListRequest {
+  std::string session;
+  int64_t after = -1;
+  uint64_t limit = 100; // 1 ... kMaxPage
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct AuditRow {
+  int64_t id = 0;
+  int64_t at_ms = 0;
+  std::string actor;
+  std::string action;
+  std::string detail;
+};
+struct AuditListResult {
+  std::vector<AuditRow> entries;
+  int64_t next = 0; // the `after` of the next page, 0 when this one was the last
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -192,7 +192,7 @@ TEST_CASE("registrar: registers on connect, on held-count changes, and withdraws
                          REQUIRE(call->args().ok());
                          seen.push_back(req);
                          proto::MapWriter w;
-                         proto::RegisterResult{wall_ms(), 60}.write(w);
+                         proto::RegisterResult{wall_ms(), 60, {}, {}}.write(w);
                          call->reply(w);
                        });
 

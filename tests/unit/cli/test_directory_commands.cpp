@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.h"
+#include "control_socket_server.h"
 #include "directory_commands.h"
 #include "lpm/files.h"
 #include "lpm/protocol/ops.h"
@@ -159,35 +160,7 @@ struct AgentScript {
 
 class FakeAgent {
 public:
-  explicit FakeAgent(const std::string &path) {
-    REQUIRE(uv_loop_init(&loop_) == 0);
-    REQUIRE(uv_async_init(&loop_, &stop_, on_stop) == 0);
-    stop_.data = this;
-    auto dispatcher = std::make_shared<proto::Dispatcher>();
-    dispatcher->on(proto::op::agent_login, [this](proto::CallPtr call) { login(call); });
-    dispatcher->on(proto::op::agent_logout, [this](proto::CallPtr call) { logout(call); });
-    dispatcher->on(proto::op::agent_forward, [this](proto::CallPtr call) { forward(call); });
-    dispatcher->on_upload(proto::op::agent_forward_upload, [this](proto::CallPtr call) { upload(call); });
-    auto listener = proto::Listener::listen_pipe(&loop_, path, 0600, proto::StreamLimits{},
-                                                 [this, dispatcher](proto::StreamPtr stream) {
-                                                   proto::PeerOptions options;
-                                                   options.role = proto::role::agent;
-                                                   options.accept_roles = {proto::role::cli};
-                                                   options.dispatcher = dispatcher;
-                                                   peers_.push_back(proto::Peer::attach(stream, options));
-                                                 });
-    REQUIRE(listener.ok());
-    listener_ = *listener;
-    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
-  }
-  ~FakeAgent() {
-    uv_async_send(&stop_);
-    thread_.join();
-    peers_.clear();
-    uv_loop_close(&loop_);
-  }
-  FakeAgent(const FakeAgent &) = delete;
-  FakeAgent &operator=(const FakeAgent &) = delete;
+  explicit FakeAgent(const std::string &path) : server_(path, dispatcher()) {}
 
   template <class Fn> void with_script(Fn fn) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -199,12 +172,13 @@ public:
   }
 
 private:
-  static void on_stop(uv_async_t *async) {
-    auto *self = static_cast<FakeAgent *>(async->data);
-    self->listener_->close();
-    for (auto &peer : self->peers_)
-      peer->close();
-    uv_close(reinterpret_cast<uv_handle_t *>(async), nullptr);
+  std::shared_ptr<proto::Dispatcher> dispatcher() {
+    auto routes = std::make_shared<proto::Dispatcher>();
+    routes->on(proto::op::agent_login, [this](proto::CallPtr call) { login(call); });
+    routes->on(proto::op::agent_logout, [this](proto::CallPtr call) { logout(call); });
+    routes->on(proto::op::agent_forward, [this](proto::CallPtr call) { forward(call); });
+    routes->on_upload(proto::op::agent_forward_upload, [this](proto::CallPtr call) { upload(call); });
+    return routes;
   }
 
   void login(const proto::CallPtr &call) {
@@ -338,13 +312,10 @@ private:
     });
   }
 
-  uv_loop_t loop_{};
-  uv_async_t stop_{};
-  std::shared_ptr<proto::Listener> listener_;
-  std::vector<proto::PeerPtr> peers_;
-  std::thread thread_;
   std::mutex mutex_;
   AgentScript script_;
+  // Last: it stops serving (and so calling the handlers above) before the script goes.
+  lpm::test::ControlSocketServer server_;
 };
 
 proto::UserEntry user(std::string email, std::string first, std::string last, std::string display,

@@ -114,6 +114,25 @@ TEST_CASE("directory service: register then badge-in returns the workstation and
   reg.addresses = {"192.0.2.10", "localhost", "127.0.0.1", "host.example.com"};
   reg.holdings = {{alice->id, 2}};
 
+  SECTION("a workstation's holdings for a user not bound to it are refused, and said so") {
+    auto registered = rpc<proto::RegisterResult>(ws, proto::op::register_holdings, reg);
+    REQUIRE(registered.ok());
+    REQUIRE(registered->refused.size() == 1);
+    CHECK(registered->refused[0].user == alice->id);
+    CHECK(registered->refused[0].reason == "not bound to this workstation");
+    proto::BadgeInRequest badge;
+    badge.badge = "B-0001";
+    auto found = rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge);
+    REQUIRE(found.ok());
+    CHECK(found->workstations.empty());
+  }
+  {
+    // An administrator binds alice to the workstation (lpm workstations bind).
+    auto tx = h.admin().begin();
+    REQUIRE(h.admin().workstation_user_add(ws_enrolled->id, alice->id, "admin", wall_ms()).ok());
+    REQUIRE(tx.commit().ok());
+  }
+
   SECTION("an unenrolled key may not register") {
     SyncClient &stranger = h.connect(h.identity("stranger"), proto::role::agent);
     auto refused = rpc<proto::RegisterResult>(stranger, proto::op::register_holdings, reg);

@@ -40,6 +40,14 @@ std::string make_token(DirectoryStore &store, EnrollKind kind, int64_t uses,
   return *token;
 }
 
+// Binds users to a workstation, as an administrator would (holdings are taken only for them).
+void bind_users(DirectoryStore &store, const std::string &workstation, std::initializer_list<std::string> users) {
+  auto tx = store.begin();
+  for (const auto &u : users)
+    REQUIRE(store.workstation_user_add(workstation, u, "admin", kNow).ok());
+  REQUIRE(tx.commit().ok());
+}
+
 int64_t count_rows(DirectoryStore &store, const std::string &sql) {
   auto stmt = store.db().prepare(sql);
   REQUIRE(stmt.ok());
@@ -57,13 +65,13 @@ TEST_CASE("directory store: the schema is created at the current version and reo
   std::string id;
   {
     auto store = open_store(dir);
-    CHECK(count_rows(*store, "PRAGMA user_version") == 2);
+    CHECK(count_rows(*store, "PRAGMA user_version") == 3);
     auto user = store->user_add("a@example.com", "A", kNow, "test");
     REQUIRE(user.ok());
     id = user->id;
   }
   auto store = open_store(dir);
-  CHECK(count_rows(*store, "PRAGMA user_version") == 2);
+  CHECK(count_rows(*store, "PRAGMA user_version") == 3);
   auto again = store->user_by_id(id);
   REQUIRE(again.ok());
   CHECK(again->email == "a@example.com");
@@ -366,6 +374,8 @@ TEST_CASE("directory store: holdings count only while the workstation's lease is
   auto ws2 = store->enroll(token, EnrollKind::workstation, "ws-2", fake_fingerprint(2), kNow, "x");
   REQUIRE(ws1.ok());
   REQUIRE(ws2.ok());
+  bind_users(*store, ws1->id, {alice->id, bob->id});
+  bind_users(*store, ws2->id, {alice->id, bob->id});
 
   WorkstationReport report;
   report.id = ws1->id;
@@ -418,7 +428,9 @@ TEST_CASE("directory store: holdings count only while the workstation's lease is
   other.holdings = {{alice->id, 0}, {stranger, 1}};
   auto skipped = store->workstation_register(other, kNow + 115000);
   REQUIRE(skipped.ok());
-  CHECK(*skipped == std::vector<std::string>{stranger});
+  REQUIRE(skipped->size() == 1);
+  CHECK(skipped->front().user == stranger);
+  CHECK(skipped->front().reason == "unknown user");
   auto after = store->holders_of(alice->id, kNow + 115000);
   REQUIRE(after.ok());
   REQUIRE(after->size() == 1);
@@ -439,6 +451,8 @@ TEST_CASE("directory store: a register report is the full set of holdings; unlis
   auto ws2 = store->enroll(token, EnrollKind::workstation, "ws-2", fake_fingerprint(2), kNow, "x");
   REQUIRE(ws1.ok());
   REQUIRE(ws2.ok());
+  bind_users(*store, ws1->id, {alice->id, bob->id});
+  bind_users(*store, ws2->id, {alice->id, bob->id});
 
   WorkstationReport report;
   report.id = ws1->id;
@@ -560,4 +574,105 @@ TEST_CASE("directory store: init creates the folder, keys and database once and 
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == Errc::not_found);
   CHECK_FALSE(folder_load_keys(dir.path + "/elsewhere").ok());
+}
+
+TEST_CASE("directory store: holdings are taken only for users who logged in on the workstation or were bound "
+          "to it; unbinding withdraws them",
+          "[directory][store]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  auto alice = store->user_add("alice@example.com", "Alice", kNow, "test");
+  auto bob = store->user_add("bob@example.com", "Bob", kNow, "test");
+  REQUIRE(alice.ok());
+  REQUIRE(bob.ok());
+  auto ws = store->enroll(make_token(*store, EnrollKind::workstation, 1), EnrollKind::workstation, "ws-1",
+                          fake_fingerprint(1), kNow, "x");
+  REQUIRE(ws.ok());
+  {
+    auto tx = store->begin();
+    REQUIRE(store->workstation_user_add(ws->id, alice->id, "login", kNow).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  WorkstationReport report;
+  report.id = ws->id;
+  report.port = 9443;
+  report.seen_address = "198.51.100.1";
+  report.holdings = {{alice->id, 2}, {bob->id, 1}};
+  auto refused = store->workstation_register(report, kNow);
+  REQUIRE(refused.ok());
+  REQUIRE(refused->size() == 1);
+  CHECK(refused->front().user == bob->id);
+  CHECK(refused->front().reason == "not bound to this workstation");
+  CHECK(store->holders_of(alice->id, kNow)->size() == 1);
+  CHECK(store->holders_of(bob->id, kNow)->empty()); // bob's badge-in does not lead here
+
+  bind_users(*store, ws->id, {bob->id});
+  REQUIRE(store->workstation_register(report, kNow + 1000)->empty());
+  CHECK(store->holders_of(bob->id, kNow + 1000)->size() == 1);
+  auto listed = store->workstations_list();
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().held_jobs == 3);
+  CHECK(listed->front().bound_users == std::vector<std::string>{"alice@example.com (login)", "bob@example.com (admin)"});
+
+  {
+    auto tx = store->begin();
+    CHECK(*store->workstation_user_remove(ws->id, bob->id, "admin"));
+    CHECK_FALSE(*store->workstation_user_remove(ws->id, bob->id, "admin"));
+    REQUIRE(tx.commit().ok());
+  }
+  CHECK(store->holders_of(bob->id, kNow + 1000)->empty()); // withdrawn at once
+  CHECK(store->holders_of(alice->id, kNow + 1000)->size() == 1);
+}
+
+TEST_CASE("directory store: commands for agents go to every workstation that holds or may hold the user's jobs, "
+          "and deleting a user queues a purge there (UA-6, PM-6)",
+          "[directory][store][UA-6][PM-6]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  auto alice = store->user_add("alice@example.com", "Alice", kNow, "test");
+  REQUIRE(alice.ok());
+  std::string token = make_token(*store, EnrollKind::workstation, 3);
+  auto ws1 = store->enroll(token, EnrollKind::workstation, "ws-1", fake_fingerprint(1), kNow, "x");
+  auto ws2 = store->enroll(token, EnrollKind::workstation, "ws-2", fake_fingerprint(2), kNow, "x");
+  auto ws3 = store->enroll(token, EnrollKind::workstation, "ws-3", fake_fingerprint(3), kNow, "x");
+  REQUIRE(ws3.ok());
+  bind_users(*store, ws1->id, {alice->id}); // a binding
+  {
+    auto tx = store->begin();
+    REQUIRE(store->workstation_user_add(ws2->id, alice->id, "login", kNow).ok()); // a login
+    REQUIRE(tx.commit().ok());
+  }
+  {
+    auto tx = store->begin();
+    CHECK(*store->command_queue("delete-job", alice->id, "job-1", "test", kNow) == 2);
+    CHECK(store->command_queue("delete-job", alice->id, "", "test", kNow).error().code == Errc::bad_request);
+    CHECK(store->command_queue("reboot", alice->id, "", "test", kNow).error().code == Errc::bad_request);
+    REQUIRE(tx.commit().ok());
+  }
+  auto for1 = store->commands_for(ws1->id);
+  REQUIRE(for1.ok());
+  REQUIRE(for1->size() == 1);
+  CHECK((*for1)[0].kind == "delete-job");
+  CHECK((*for1)[0].job == "job-1");
+  CHECK(store->commands_for(ws3->id)->empty()); // alice's jobs cannot be there
+
+  {
+    auto tx = store->begin();
+    REQUIRE(store->user_delete(alice->id).ok());
+    // Another workstation's id does not clear ws-1's command.
+    REQUIRE(store->commands_done(ws2->id, {(*for1)[0].id}).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  auto after = store->commands_for(ws1->id);
+  REQUIRE(after->size() == 2);
+  CHECK((*after)[1].kind == "purge-user");
+  CHECK((*after)[1].user == alice->id);
+  CHECK(store->commands_for(ws2->id)->size() == 2);
+  {
+    auto tx = store->begin();
+    REQUIRE(store->commands_done(ws1->id, {(*after)[0].id, (*after)[1].id}).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  CHECK(store->commands_for(ws1->id)->empty());
 }

@@ -70,7 +70,7 @@ TEST_CASE("Print-Job stores the document held, with its facts, and the job is co
 }
 
 TEST_CASE(
-    "Print-Job without a format, or application/octet-stream, is sniffed from the first bytes; the title "
+    "Print-Job without a format, or application/octet-stream, is sniffed from the first bytes, the title "
     "falls back to document-name, then Untitled",
     "[agent][ipp]") {
   IppServer s;
@@ -157,7 +157,7 @@ TEST_CASE("Validate-Job accepts a good ticket and refuses an unsupported documen
   CHECK(s.jobs_of(kAlice).empty());
 }
 
-TEST_CASE("Create-Job then Send-Document stores one job under the created job-id; a Send-Document without "
+TEST_CASE("Create-Job then Send-Document stores one job under the created job-id, a Send-Document without "
           "last-document is a bad request",
           "[agent][ipp]") {
   IppServer s;
@@ -204,7 +204,7 @@ TEST_CASE("Create-Job then Send-Document stores one job under the created job-id
   CHECK(status_of(call(s.port, again.get(), "%!PS\n").get()) == IPP_STATUS_ERROR_NOT_POSSIBLE);
 }
 
-TEST_CASE("Send-Document with last-document false keeps the job open until a closing Send-Document; a second "
+TEST_CASE("Send-Document with last-document false keeps the job open until a closing Send-Document, a second "
           "document is refused",
           "[agent][ipp]") {
   IppServer s;
@@ -363,7 +363,7 @@ TEST_CASE("another user's job is not found for Get-Job-Attributes and Cancel-Job
 }
 
 TEST_CASE(
-    "Cancel-Job: a stored job is complete (client-error-not-possible) unless purge-job deletes it; a job "
+    "Cancel-Job: a stored job is complete (client-error-not-possible) unless purge-job deletes it, a job "
     "still waiting for its document is canceled",
     "[agent][ipp]") {
   IppServer s;
@@ -392,7 +392,7 @@ TEST_CASE(
   CHECK(s.jobs_of(kAlice).empty());
 }
 
-TEST_CASE("the owner: root and lp submit for requesting-user-name, other accounts as themselves; an unbound "
+TEST_CASE("the owner: root and lp submit for requesting-user-name, other accounts as themselves, an unbound "
           "account is refused with what to configure",
           "[agent][ipp]") {
   IppServer s;

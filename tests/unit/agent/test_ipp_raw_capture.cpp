@@ -83,7 +83,7 @@ TEST_CASE("the raw listener stores each connection as one job of the peer's acco
   CHECK(back == kTwoPagePostScript);
 }
 
-TEST_CASE("the raw listener closes an unbound account's connection and stores nothing; an empty connection "
+TEST_CASE("the raw listener closes an unbound account's connection and stores nothing, an empty connection "
           "stores nothing",
           "[agent][ipp][raw]") {
   RawServer s;

@@ -181,7 +181,7 @@ TEST_CASE("storing never waits for a slow notifier, which loses the newer events
   f.finish();
 }
 
-TEST_CASE("a notifier that disconnects is forgotten; one account may not hold every slot",
+TEST_CASE("a notifier that disconnects is forgotten, one account may not hold every slot",
           "[agent][events]") {
   EventsFixture f;
   std::vector<std::unique_ptr<proto::SyncClient>> clients;

@@ -246,7 +246,7 @@ TEST_CASE("what people read: times, badges, a user shown, batch outcomes", "[cli
   CHECK(batch_line({"Sales", "deleted", "2 memberships removed"}) == "deleted Sales (2 memberships removed)");
 }
 
-TEST_CASE("the confirmation takes y or yes; anything else, an empty line included, is no (UA-6)",
+TEST_CASE("the confirmation takes y or yes, anything else, an empty line included, is no (UA-6)",
           "[cli][admin][UA-6]") {
   for (const auto &[typed, yes] : std::vector<std::pair<std::string, bool>>{{"y\n", true},
                                                                             {"YES\n", true},
@@ -375,7 +375,7 @@ TEST_CASE("lpm users show, badges add|find|delete: text and JSON (UA-5, BD-3, BD
 }
 
 TEST_CASE(
-    "lpm roles: exactly one of --email, --group, --enterprise; grant, revoke, list, describe (RL-2, RL-3)",
+    "lpm roles: exactly one of --email, --group, --enterprise, grant, revoke, list, describe (RL-2, RL-3)",
     "[cli][admin][RL-2][RL-3]") {
   AgentFixture f;
   CHECK(f.run({"roles", "grant", "prm-user"}).code == 2);
@@ -522,7 +522,7 @@ TEST_CASE("lpm audit: the newest entries by default, every page with --all, a CS
   CHECK(unwritable.err.find("lpm: io_error: cannot create") == 0);
 }
 
-TEST_CASE("every administrative command answers --help; usage errors exit 2", "[cli][admin]") {
+TEST_CASE("every administrative command answers --help, usage errors exit 2", "[cli][admin]") {
   for (std::vector<std::string> args : {std::vector<std::string>{"users", "show", "--help"},
                                         {"users", "add", "--help"},
                                         {"users", "delete", "--help"},

@@ -623,7 +623,7 @@ TEST_CASE("Ctrl-C or a kill at the password prompt leave the terminal's echo on"
 
 // ---- the commands against a stand-in agent --------------------------------------------------
 
-TEST_CASE("lpm login with --password-stdin binds the account; a wrong password is one clear line",
+TEST_CASE("lpm login with --password-stdin binds the account, a wrong password is one clear line",
           "[cli][login]") {
   AgentFixture f;
   Outcome wrong = run_lpm({"login", "--email", "jean@example.com", "--password-stdin", "--socket", f.socket},
@@ -703,7 +703,7 @@ TEST_CASE("lpm login asks for the e-mail and the password on its terminal, the p
   CHECK(f.agent.seen().login_password == "correct horse");
 }
 
-TEST_CASE("whoami and logout; the person ops need a login", "[cli][login]") {
+TEST_CASE("whoami and logout, the person ops need a login", "[cli][login]") {
   AgentFixture f;
   Outcome before = run_lpm({"whoami", "--socket", f.socket});
   CHECK(before.code == 1);
@@ -854,7 +854,7 @@ TEST_CASE("lpm imports show prints the summary and every log row, page after pag
   CHECK(unknown.err == "lpm: not_found: no import nope\n");
 }
 
-TEST_CASE("every directory command answers --help; usage errors exit 2", "[cli]") {
+TEST_CASE("every directory command answers --help, usage errors exit 2", "[cli]") {
   for (std::vector<std::string> args : {std::vector<std::string>{"login", "--help"},
                                         {"logout", "--help"},
                                         {"whoami", "--help"},

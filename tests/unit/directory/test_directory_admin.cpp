@@ -251,7 +251,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "directory admin: badges-add registers a permanent or temporary badge as readers deliver it; a new one "
+    "directory admin: badges-add registers a permanent or temporary badge as readers deliver it, a new one "
     "replaces the user's badge of the same kind (BD-2, BD-3, BD-13, AMB-13, AMB-15, TS-2)",
     "[directory][admin][BD-2][BD-3][BD-13][AMB-13][AMB-15][TS-2]") {
   Admin a;
@@ -304,7 +304,7 @@ TEST_CASE(
   a.h.finish();
 }
 
-TEST_CASE("directory admin: badges-find takes only a complete e-mail or a complete badge id; badges-delete "
+TEST_CASE("directory admin: badges-find takes only a complete e-mail or a complete badge id, badges-delete "
           "deletes several (BD-6, TS-4)",
           "[directory][admin][BD-6][TS-4]") {
   Admin a;
@@ -345,7 +345,7 @@ TEST_CASE("directory admin: badges-find takes only a complete e-mail or a comple
 }
 
 TEST_CASE(
-    "directory admin: roles-grant and roles-revoke take effect at the grantee's next op; platform roles are "
+    "directory admin: roles-grant and roles-revoke take effect at the grantee's next op, platform roles are "
     "refused (RL-1, RL-2, RL-3, RL-7, RL-15)",
     "[directory][admin][RL-1][RL-2][RL-3][RL-7][RL-15]") {
   Admin a;
@@ -519,7 +519,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "directory admin: the password policy is shown and saved in one update; new passwords follow it (UA-3)",
+    "directory admin: the password policy is shown and saved in one update, new passwords follow it (UA-3)",
     "[directory][admin][UA-3]") {
   Admin a;
   auto shown = a.call<proto::PasswordPolicyResult>(proto::op::password_policy_show,
@@ -553,7 +553,7 @@ TEST_CASE(
   a.h.finish();
 }
 
-TEST_CASE("directory admin: audit-list pages the log by id, oldest first; by default the newest entries",
+TEST_CASE("directory admin: audit-list pages the log by id, oldest first, by default the newest entries",
           "[directory][admin][audit]") {
   Admin a;
   for (int i = 0; i < 5; i++)

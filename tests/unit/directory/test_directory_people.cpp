@@ -29,7 +29,7 @@ const std::string kUsersCsv = std::string(kUserImportHeader) +
 
 } // namespace
 
-TEST_CASE("directory people: login gives a signed session and a refresh token; wrong e-mail or password read the "
+TEST_CASE("directory people: login gives a signed session and a refresh token, wrong e-mail or password read the "
           "same (UA-4)",
           "[directory][people][UA-4]") {
   People p;

@@ -180,7 +180,7 @@ TEST_CASE("directory store: the enterprise's delimiter rule applies alike at reg
   CHECK_FALSE(store->user_by_badge("12;34", kNow).ok());
 }
 
-TEST_CASE("directory store: one permanent and one temporary badge per user; a temporary one expires after 24 h "
+TEST_CASE("directory store: one permanent and one temporary badge per user, a temporary one expires after 24 h "
           "(BD-4, BD-13, AMB-13)",
           "[directory][store][BD-4][BD-13][AMB-13]") {
   TempDir dir;
@@ -438,7 +438,7 @@ TEST_CASE("directory store: holdings count only while the workstation's lease is
   CHECK(store->holders_of(stranger, kNow + 115000)->empty());
 }
 
-TEST_CASE("directory store: a register report is the full set of holdings; unlisted users are withdrawn",
+TEST_CASE("directory store: a register report is the full set of holdings, unlisted users are withdrawn",
           "[directory][store]") {
   TempDir dir;
   auto store = open_store(dir);
@@ -577,7 +577,7 @@ TEST_CASE("directory store: init creates the folder, keys and database once and 
 }
 
 TEST_CASE("directory store: holdings are taken only for users who logged in on the workstation or were bound "
-          "to it; unbinding withdraws them",
+          "to it, unbinding withdraws them",
           "[directory][store]") {
   TempDir dir;
   auto store = open_store(dir);

@@ -108,7 +108,7 @@ TEST_CASE("user import: the sample as printed (header wrapped after CUSTOM_ATTRI
   CHECK(f.count("SELECT count(*) FROM users") == 0);
 }
 
-TEST_CASE("user import: the header must match exactly, case included; BOM and CRLF are not differences "
+TEST_CASE("user import: the header must match exactly, case included, BOM and CRLF are not differences "
           "(UA-8, AMB-1, AMB-10)",
           "[import][UA-8][AMB-1][AMB-10]") {
   Fixture f;
@@ -129,7 +129,7 @@ TEST_CASE("user import: the header must match exactly, case included; BOM and CR
   CHECK(f.exists("a@example.com"));
 }
 
-TEST_CASE("user import: files over 1 MB are refused before parsing; exactly 1,048,576 bytes is accepted "
+TEST_CASE("user import: files over 1 MB are refused before parsing, exactly 1,048,576 bytes is accepted "
           "(UA-10, AMB-10)",
           "[import][UA-10][AMB-10]") {
   Fixture f;
@@ -191,7 +191,7 @@ TEST_CASE("user import: the seed's sample rows, 9 values under an 11-column head
   CHECK_FALSE(f.exists("ckent@company.com"));
 }
 
-TEST_CASE("user import: without the option a CREATE with an empty PASSWORD fails; on UPDATE it means unchanged "
+TEST_CASE("user import: without the option a CREATE with an empty PASSWORD fails, on UPDATE it means unchanged "
           "and on DELETE it is ignored (UA-15, AMB-4)",
           "[import][UA-15][AMB-4]") {
   Fixture f;
@@ -212,7 +212,7 @@ TEST_CASE("user import: without the option a CREATE with an empty PASSWORD fails
   CHECK(f.links.empty());
 }
 
-TEST_CASE("user import: strict mode refuses short records; longer records are always refused (UA-9, AMB-2)",
+TEST_CASE("user import: strict mode refuses short records, longer records are always refused (UA-9, AMB-2)",
           "[import][UA-9][AMB-2]") {
   Fixture f;
   f.policy(1, 0, 0);
@@ -231,7 +231,7 @@ TEST_CASE("user import: strict mode refuses short records; longer records are al
   CHECK_FALSE(f.exists("long@example.com"));
 }
 
-TEST_CASE("user import: quoted values with commas and a line break inside GROUPS; physical lines in the log "
+TEST_CASE("user import: quoted values with commas and a line break inside GROUPS, physical lines in the log "
           "(UA-11, UA-19, AMB-3)",
           "[import][UA-11][UA-19][AMB-3]") {
   Fixture f;
@@ -254,7 +254,7 @@ TEST_CASE("user import: quoted values with commas and a line break inside GROUPS
   CHECK(*password_verify(hashes->front(), "pass,word2")); // never trimmed, comma kept
 }
 
-TEST_CASE("user import: UPPER-case e-mails are lower-cased; invalid e-mails, empty or unknown operations fail "
+TEST_CASE("user import: UPPER-case e-mails are lower-cased, invalid e-mails, empty or unknown operations fail "
           "their record only (UA-12, UA-13, AMB-6, AMB-9)",
           "[import][UA-12][UA-13][AMB-6][AMB-9]") {
   Fixture f;
@@ -432,7 +432,7 @@ TEST_CASE("imports: an interrupted import resumes at the next record, each recor
 // ---------------------------------------------------------------------------------------------
 // Badges
 
-TEST_CASE("badge import: the seed's sample: temporary badges for existing users; DELETE of an unknown badge "
+TEST_CASE("badge import: the seed's sample: temporary badges for existing users, DELETE of an unknown badge "
           "fails its record (BD-7, BD-9, BD-10, BD-11, AMB-11, AMB-12)",
           "[import][BD-7][BD-9][BD-10][BD-11][AMB-11][AMB-12]") {
   Fixture f;

@@ -96,7 +96,7 @@ TEST_CASE(
   CHECK(*password_verify(hash, "parameters"));
 }
 
-TEST_CASE("passwords: the default parameters are RFC 9106's second recommended option (t=3, p=4, 64 MiB); "
+TEST_CASE("passwords: the default parameters are RFC 9106's second recommended option (t=3, p=4, 64 MiB), "
           "one default hash and one verification (UA-4)",
           "[passwords][UA-4]") {
   FastHashingEnv env(nullptr);
@@ -111,7 +111,7 @@ TEST_CASE("passwords: the default parameters are RFC 9106's second recommended o
   CHECK_FALSE(*password_verify(hash, "the real thin"));
 }
 
-TEST_CASE("passwords: LPM_TEST_FAST_PASSWORD_HASHING=1 selects cheap parameters; any other value does not",
+TEST_CASE("passwords: LPM_TEST_FAST_PASSWORD_HASHING=1 selects cheap parameters, any other value does not",
           "[passwords][UA-4]") {
   {
     FastHashingEnv env("1");

@@ -421,7 +421,7 @@ TEST_CASE("roles: granting and revoking twice changes nothing the second time", 
   CHECK(effective(*store, ann) == set_of({Role::spm_user}));
 }
 
-TEST_CASE("roles: a grant to a missing user or group is not_found; a misplaced subject is bad_request",
+TEST_CASE("roles: a grant to a missing user or group is not_found, a misplaced subject is bad_request",
           "[roles][RL-1]") {
   TempDir dir;
   auto store = open_store(dir);

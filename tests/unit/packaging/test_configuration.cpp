@@ -275,7 +275,7 @@ TEST_CASE("configuration: lpm-agent's flags override the file, and the file's ot
   }
 }
 
-TEST_CASE("configuration: capture document formats default to every known one; an unknown one is refused "
+TEST_CASE("configuration: capture document formats default to every known one, an unknown one is refused "
           "naming the element (issue 3)",
           "[packaging]") {
   auto defaults = parse_agent_config(minimal(""), "configuration.xml");

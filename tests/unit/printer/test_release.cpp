@@ -320,7 +320,7 @@ struct StationRig {
 
 } // namespace
 
-TEST_CASE("a release streams every job to the device and reports it; an unreachable workstation "
+TEST_CASE("a release streams every job to the device and reports it, an unreachable workstation "
           "is reported while the other goes on",
           "[printer][release]") {
   StationRig rig;

@@ -146,8 +146,8 @@ TEST_CASE("user import: files over 1 MB are refused before parsing, exactly 1,04
 }
 
 TEST_CASE("user import: the seed's sample rows, 9 values under an 11-column header, with the password-link option "
-          "(UA-9, UA-12, UA-13, UA-15, UA-19, UA-21, AMB-2, AMB-4, AMB-7)",
-          "[import][UA-9][UA-12][UA-13][UA-15][UA-19][UA-21][AMB-2][AMB-4][AMB-7]") {
+          "(UA-9, UA-12, UA-13, UA-15, UA-16, UA-18, UA-19, UA-21, AMB-2, AMB-4, AMB-7)",
+          "[import][UA-9][UA-12][UA-13][UA-15][UA-16][UA-18][UA-19][UA-21][AMB-2][AMB-4][AMB-7]") {
   Fixture f;
   f.policy(1, 0, 0);
   f.add_user("LLane@company.com");

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pty_support.h"
 #include "admin_commands.h"
 #include "control_socket_server.h"
 #include "lpm/files.h"
@@ -34,6 +35,8 @@ using namespace lpm::cli;
 using lpm::test::Outcome;
 using lpm::test::run_lpm;
 using lpm::test::TempDir;
+
+using lpm::cli::test::Pty;
 
 namespace {
 
@@ -138,39 +141,6 @@ proto::BatchResult batch(std::vector<proto::ItemOutcome> items) {
   return r;
 }
 
-// A pseudo-terminal: the test types on `master`, the code under test uses `slave`.
-struct Pty {
-  int master = -1;
-  int slave = -1;
-  Pty() {
-    master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    REQUIRE(master >= 0);
-    REQUIRE(::grantpt(master) == 0);
-    REQUIRE(::unlockpt(master) == 0);
-    slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-    REQUIRE(slave >= 0);
-  }
-  ~Pty() {
-    ::close(slave);
-    ::close(master);
-  }
-  Pty(const Pty &) = delete;
-  Pty &operator=(const Pty &) = delete;
-  void type(const std::string &text) const {
-    REQUIRE(::write(master, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
-  }
-  std::string shown() const {
-    std::string out;
-    pollfd p{master, POLLIN, 0};
-    while (::poll(&p, 1, 100) > 0 && (p.revents & POLLIN)) {
-      char buf[256];
-      ssize_t n = ::read(master, buf, sizeof buf);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-  }
-};
 
 } // namespace
 

@@ -269,21 +269,13 @@ void DirectoryService::Core::handle_logout(const CallPtr &call) {
 void DirectoryService::Core::handle_whoami(const CallPtr &call) {
   proto::SessionRequest req;
   if (!read_args(call, req)) return;
-  // Any signed-in person may ask who they are: every role set allows this, even an empty one.
-  auto machine = person_machine(*store, call, "whoami");
-  if (!machine.ok()) return call->fail(machine.error());
-  auto signed_session = proto::session_from_text(req.session);
-  if (!signed_session.ok()) return call->fail(Errc::unauthenticated, "no valid session: log in with `lpm login`");
-  auto session = proto::session_verify(*signed_session, session_signers, wall_ms());
-  if (!session.ok()) return call->fail(session.error());
-  auto login = store->session_get(session->session_id);
-  if (!login.ok()) return call->fail(Errc::unauthenticated, "this login was closed (logged out): log in again");
-  auto roles = effective_roles(*store, session->user);
-  if (!roles.ok()) return call->fail(roles.error());
+  // Any signed-in person may ask who they are: no permission needed, even with no role at all.
+  auto who = person(call, req.session, std::nullopt);
+  if (!who.ok()) return call->fail(who.error());
   proto::WhoamiResult result;
-  result.user = session->user;
-  result.email = session->email;
-  result.roles = roles->names();
+  result.user = who->user.id;
+  result.email = who->user.email;
+  result.roles = who->roles.names();
   reply_with(call, result);
 }
 

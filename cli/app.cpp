@@ -4,6 +4,7 @@
 
 #include "admin_commands.h"
 #include "commands.h"
+#include "device_commands.h"
 #include "lpm/log.h"
 
 namespace lpm::cli {
@@ -95,6 +96,7 @@ int lpm_main(int argc, const char *const *argv) {
   auto *badges_import_cmd = add_import(badges_cmd, badges_import, "badges");
   // users show|add|delete, badges add|delete|find, roles, groups, password-policy, audit.
   AdminCommands admin(app, *users_cmd, *badges_cmd, socket_help);
+  DeviceCommands devices(app, socket_help);
 
   auto *imports_cmd = app.add_subcommand("imports", "Look at the directory's imports (needs a login)");
   imports_cmd->require_subcommand(1);
@@ -160,6 +162,7 @@ int lpm_main(int argc, const char *const *argv) {
   if (*logout_cmd) return command_logout(logout);
   if (*whoami_cmd) return command_whoami(whoami);
   if (auto code = admin.run()) return *code;
+  if (auto code = devices.run()) return *code;
   if (*users_list_cmd) return command_users_list(users_list);
   if (*users_import_cmd) return command_import(users_import);
   if (*badges_import_cmd) return command_import(badges_import);

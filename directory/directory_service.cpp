@@ -101,6 +101,14 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::password_policy_show, route(&Core::handle_password_policy_show));
   dispatcher->on(proto::op::password_policy_set, route(&Core::handle_password_policy_set));
   dispatcher->on(proto::op::audit_list, route(&Core::handle_audit_list));
+  dispatcher->on(proto::op::workstations_list, route(&Core::handle_workstations_list));
+  dispatcher->on(proto::op::workstations_show, route(&Core::handle_workstations_show));
+  dispatcher->on(proto::op::workstations_bind, route(&Core::handle_workstations_bind));
+  dispatcher->on(proto::op::workstations_unbind, route(&Core::handle_workstations_unbind));
+  dispatcher->on(proto::op::workstations_deregister, route(&Core::handle_workstations_deregister));
+  dispatcher->on(proto::op::tokens_create, route(&Core::handle_tokens_create));
+  dispatcher->on(proto::op::printers_list, route(&Core::handle_printers_list));
+  dispatcher->on(proto::op::printers_revoke, route(&Core::handle_printers_revoke));
   core_->dispatcher = std::move(dispatcher);
 }
 

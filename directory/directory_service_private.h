@@ -124,6 +124,16 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   void handle_password_policy_show(const CallPtr &call);
   void handle_password_policy_set(const CallPtr &call);
   void handle_audit_list(const CallPtr &call);
+
+  // ---- workstations, enrollment tokens, printers (directory_service_devices.cpp) ----
+  void handle_workstations_list(const CallPtr &call);
+  void handle_workstations_show(const CallPtr &call);
+  void handle_workstations_bind(const CallPtr &call);
+  void handle_workstations_unbind(const CallPtr &call);
+  void handle_workstations_deregister(const CallPtr &call);
+  void handle_tokens_create(const CallPtr &call);
+  void handle_printers_list(const CallPtr &call);
+  void handle_printers_revoke(const CallPtr &call);
 };
 
 } // namespace lpm::directory

@@ -576,4 +576,116 @@ void AuditListResult::read(MapReader &r) {
   next = r.opt_i64("next");
 }
 
+void WorkstationsResult::write(MapWriter &w) const {
+  std::vector<MapWriter> rows;
+  rows.reserve(workstations.size());
+  for (const auto &ws : workstations) {
+    std::vector<MapWriter> held_rows;
+    held_rows.reserve(ws.held.size());
+    for (const auto &h : ws.held) {
+      MapWriter m;
+      m.str("email", h.email).u64("jobs", h.jobs);
+      held_rows.push_back(std::move(m));
+    }
+    MapWriter m;
+    m.str("id", ws.id)
+        .str("name", ws.name)
+        .str("seen_address", ws.seen_address)
+        .i64("last_seen_ms", ws.last_seen_ms)
+        .u64("held_jobs", ws.held_jobs)
+        .str_array("bound_users", ws.bound_users)
+        .map_array("held", held_rows);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("workstations", rows);
+}
+void WorkstationsResult::read(MapReader &r) {
+  for (auto &m : r.map_array("workstations", kMaxWorkstationsListed)) {
+    WorkstationEntry ws;
+    ws.id = m.str("id", kShort);
+    ws.name = m.str("name", kName);
+    ws.seen_address = m.str("seen_address", kShort);
+    ws.last_seen_ms = m.i64("last_seen_ms");
+    ws.held_jobs = m.u64("held_jobs");
+    ws.bound_users = m.str_array("bound_users", kMaxBoundListed, kEmail + 16);
+    for (auto &h : m.map_array("held", kMaxBoundListed))
+      ws.held.push_back(WorkstationHeld{h.str("email", kEmail), h.u64("jobs")});
+    workstations.push_back(std::move(ws));
+  }
+}
+
+void WorkstationsShowRequest::write(MapWriter &w) const {
+  w.str("session", session).str("workstation", workstation).str("email", email);
+}
+void WorkstationsShowRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  workstation = r.opt_str("workstation", "", kName);
+  email = r.opt_str("email", "", kEmail);
+  if (r.ok() && workstation.empty() == email.empty())
+    r.fail("give exactly one of args.workstation and args.email");
+}
+
+void WorkstationChangeRequest::write(MapWriter &w) const {
+  w.str("session", session).str("workstation", workstation).str("email", email);
+}
+void WorkstationChangeRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  workstation = r.str("workstation", kName);
+  email = r.opt_str("email", "", kEmail);
+}
+void WorkstationChangeResult::write(MapWriter &w) const {
+  w.str("id", id).str("name", name).str("email", email).boolean("changed", changed);
+}
+void WorkstationChangeResult::read(MapReader &r) {
+  id = r.str("id", kShort);
+  name = r.str("name", kName);
+  email = r.opt_str("email", "", kEmail);
+  changed = r.boolean("changed");
+}
+
+void TokensCreateRequest::write(MapWriter &w) const {
+  w.str("session", session).str("kind", kind).i64("uses", uses).i64("ttl_hours", ttl_hours);
+}
+void TokensCreateRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  kind = r.str("kind", kShort);
+  uses = r.i64("uses");
+  ttl_hours = r.i64("ttl_hours");
+  if (r.ok() && (uses < 1 || uses > 1000000)) r.fail("args.uses must be 1 to 1000000");
+  if (r.ok() && (ttl_hours < 1 || ttl_hours > 24 * 3650)) r.fail("args.ttl_hours must be 1 to 87600");
+}
+void TokensCreateResult::write(MapWriter &w) const {
+  w.str("token", token).str("kind", kind).i64("uses", uses).i64("expires_ms", expires_ms);
+}
+void TokensCreateResult::read(MapReader &r) {
+  token = r.str("token", kToken);
+  kind = r.str("kind", kShort);
+  uses = r.i64("uses");
+  expires_ms = r.i64("expires_ms");
+}
+
+void PrintersListResult::write(MapWriter &w) const {
+  std::vector<MapWriter> rows;
+  rows.reserve(printers.size());
+  for (const auto &p : printers) {
+    MapWriter m;
+    m.str("id", p.id).str("name", p.name).str("fingerprint", p.fingerprint).i64("enrolled_ms", p.enrolled_ms);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("printers", rows);
+}
+void PrintersListResult::read(MapReader &r) {
+  for (auto &m : r.map_array("printers", kMaxPrintersListed))
+    printers.push_back(
+        PrinterEntry{m.str("id", kShort), m.str("name", kName), m.str("fingerprint", kName), m.i64("enrolled_ms")});
+}
+
+void PrintersRevokeRequest::write(MapWriter &w) const {
+  w.str("session", session).str_array("printers", printers);
+}
+void PrintersRevokeRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  printers = read_batch(r, "printers", kName);
+}
+
 } // namespace lpm::proto

@@ -114,10 +114,17 @@ void SocketStream::touch() {
   if (state_ == State::open) arm_timer(limits_.idle_timeout_ms);
 }
 
-void SocketStream::connect_tcp(const sockaddr_storage &addr) {
+void SocketStream::connect_tcp(const sockaddr_storage &addr, const sockaddr_storage *source) {
   state_ = State::connecting;
   peer_.address = sockaddr_text(addr);
   arm_timer(limits_.handshake_timeout_ms);
+  if (source) {
+    int bound = uv_tcp_bind(&handle_.tcp, reinterpret_cast<const sockaddr *>(source), 0);
+    if (bound != 0) {
+      abort_with(uv_error(Errc::unavailable, "bind to " + sockaddr_text(*source), bound));
+      return;
+    }
+  }
   auto *req = new uv_connect_t;
   req->data = this;
   int rc = uv_tcp_connect(req, &handle_.tcp, reinterpret_cast<const sockaddr *>(&addr), [](uv_connect_t *r, int status) {

@@ -351,7 +351,16 @@ StreamPtr tls_connect(uv_loop_t *loop, std::shared_ptr<TlsContext> ctx, const En
     s->abort_with(addr.error());
     return s;
   }
-  s->connect_tcp(*addr);
+  if (options.source.empty()) {
+    s->connect_tcp(*addr);
+    return s;
+  }
+  auto source = detail::resolve_literal(Endpoint{options.source, 0});
+  if (!source.ok()) {
+    s->abort_with(source.error());
+    return s;
+  }
+  s->connect_tcp(*addr, &*source);
   return s;
 }
 

@@ -6,7 +6,9 @@
 #   stream_throughput: one large job from the agent's store to the device, MiB/s, beside a floor
 #     measured in the same run (cat of the same file plus sync: the disk-to-disk cost).
 #   ipp_accept_rate*, cupsd_accept_rate*, agent_rss_anon_*, agent_startup_*: the capture
-#     benchmarks of issue 3, from scripts/bench_capture.sh (run last, on a network of its own).
+#     benchmarks of issue 3, from scripts/bench_capture.sh (on a network of its own).
+#   badge_in_rate, badge_in_p99: the directory benchmark of issue 4, from
+#     scripts/bench_directory.sh (run last, on a directory of its own).
 # Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -97,3 +99,6 @@ emit "{\"name\":\"stream_throughput\",\"value\":$mbps,\"unit\":\"MiB/s\",\"job_b
 
 echo "capture: durable accept rate against cupsd, agent memory and start-up ..." >&2
 "$here/bench_capture.sh" "$BUILD"
+
+echo "directory: badge-ins per second and latency from many printers ..." >&2
+"$here/bench_directory.sh" "$BUILD"

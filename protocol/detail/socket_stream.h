@@ -26,7 +26,8 @@ public:
   void adopt_self(std::shared_ptr<SocketStream> self);
   void set_handlers(Handlers h) { handlers_ = std::move(h); }
   void mark_accepted() { state_ = State::accepted; }
-  void connect_tcp(const sockaddr_storage &addr);
+  // source: bind to this address first (null: the kernel chooses).
+  void connect_tcp(const sockaddr_storage &addr, const sockaddr_storage *source = nullptr);
   void connect_pipe(const std::string &path);
   // Called by the listener after uv_accept.
   void accepted();

@@ -153,6 +153,20 @@ check "the export holds the user's deletion" grep -q ',user-delete,' "$ROOT/audi
 out=$(NOBODY_LPM audit 2>&1) && fail "bob read the audit log"
 check "a user without audit_read cannot read the audit log" grep -q 'audit-list needs one of these roles' <<<"$out"
 
+# Workstations, enrollment tokens and printers over lpm (RL-11, RL-12).
+ws_name=$(LPM workstations list --json | jq -r '.name' | head -1)
+check "RL-12: workstations list shows this workstation" test -n "$ws_name"
+check "RL-12: the look-up is in the audit log" \
+  test "$(sqlite3 "$ROOT/directory/state.db" "SELECT count(*) FROM audit WHERE action = 'helpdesk-lookup'")" -ge 1
+out=$(LPM workstations bind "$ws_name" bob@example.com)
+check "RL-11: workstations bind binds" grep -q "^bound bob@example.com to workstation" <<<"$out"
+check "RL-11: the binding is listed" bash -c "'$BIN/lpm' workstations show '$ws_name' --json --socket '$AGENT_SOCK' | jq -e '.bound_users | index(\"bob@example.com (admin)\")' >/dev/null"
+out=$(LPM workstations unbind "$ws_name" bob@example.com)
+check "RL-11: workstations unbind unbinds" grep -q "^unbound bob@example.com from workstation" <<<"$out"
+token=$(LPM tokens create --kind printer)
+check "tokens create --kind printer prints a token once" grep -Eq '^[0-9a-f]{32}$' <<<"$token"
+out=$(NOBODY_LPM tokens create --kind printer 2>&1) && fail "bob created a printer token"
+
 # --- an administrator purges a user's jobs on the workstations (PM-6) -----------------------------
 printf '%%PDF-1.4 jean document\n' >"$ROOT/docs/jean.pdf"
 jean_job=$(LPM print "$ROOT/docs/jean.pdf" --title "Jean notes" | awk '/^job /{print $2}')

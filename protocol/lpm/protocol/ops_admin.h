@@ -39,6 +39,14 @@ inline constexpr const char *groups_list = "groups-list";
 inline constexpr const char *password_policy_show = "password-policy-show";
 inline constexpr const char *password_policy_set = "password-policy-set";
 inline constexpr const char *audit_list = "audit-list";
+inline constexpr const char *workstations_list = "workstations-list";
+inline constexpr const char *workstations_show = "workstations-show";
+inline constexpr const char *workstations_bind = "workstations-bind";
+inline constexpr const char *workstations_unbind = "workstations-unbind";
+inline constexpr const char *workstations_deregister = "workstations-deregister";
+inline constexpr const char *tokens_create = "tokens-create";
+inline constexpr const char *printers_list = "printers-list";
+inline constexpr const char *printers_revoke = "printers-revoke";
 // The agent's control socket (lpm -> agent, Unix socket): `lpm login` through the agent, which
 // keeps the login's refresh token for the caller's OS account and adds a fresh session to every
 // person op it forwards to the directory.
@@ -70,7 +78,15 @@ inline constexpr const char *kPersonOps[] = {op::whoami,
                                              op::groups_list,
                                              op::password_policy_show,
                                              op::password_policy_set,
-                                             op::audit_list};
+                                             op::audit_list,
+                                             op::workstations_list,
+                                             op::workstations_show,
+                                             op::workstations_bind,
+                                             op::workstations_unbind,
+                                             op::workstations_deregister,
+                                             op::tokens_create,
+                                             op::printers_list,
+                                             op::printers_revoke};
 inline constexpr const char *kPersonUploadOps[] = {op::import_start};
 
 // The largest import file (UA-10, AMB-10: 1 MB, inclusive): what `lpm` sends, the agent relays
@@ -475,6 +491,97 @@ struct AuditRow {
 struct AuditListResult {
   std::vector<AuditRow> entries;
   int64_t next = 0; // the `after` of the next page, 0 when this one was the last
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// ---- workstations, enrollment tokens and printers (§5.1.1; directory_service_devices.cpp) ----
+
+// A workstation in the helpdesk view (RL-12): counts and hosts only, never a job's title.
+struct WorkstationHeld {
+  std::string email;
+  uint64_t jobs = 0;
+};
+struct WorkstationEntry {
+  std::string id;
+  std::string name;
+  std::string seen_address;
+  int64_t last_seen_ms = 0;             // 0: never registered
+  uint64_t held_jobs = 0;               // over every user, as last registered
+  std::vector<std::string> bound_users; // "e-mail (login|admin)"
+  std::vector<WorkstationHeld> held;    // users with held jobs here (live lease), by count
+};
+// workstations-list (SessionRequest) and workstations-show answer this.
+struct WorkstationsResult {
+  std::vector<WorkstationEntry> workstations;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+inline constexpr size_t kMaxWorkstationsListed = 10000;
+inline constexpr size_t kMaxBoundListed = 1000; // bound users or holders shown per workstation
+
+// workstations-show: one workstation (id or name), or the workstations holding a user's jobs
+// (email): exactly one of the two.
+struct WorkstationsShowRequest {
+  std::string session;
+  std::string workstation;
+  std::string email;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// workstations-bind, workstations-unbind (binding "admin"), workstations-deregister (email "").
+struct WorkstationChangeRequest {
+  std::string session;
+  std::string workstation; // id or name
+  std::string email;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct WorkstationChangeResult {
+  std::string id;
+  std::string name;
+  std::string email;
+  bool changed = false; // false: already bound (or not bound, for an unbind)
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// tokens-create: the token's text is in this answer only (the directory keeps its hash).
+struct TokensCreateRequest {
+  std::string session;
+  std::string kind; // workstation, printer, accounting, console
+  int64_t uses = 1; // 1 ... 1000000
+  int64_t ttl_hours = 24; // 1 ... 87600
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct TokensCreateResult {
+  std::string token;
+  std::string kind;
+  int64_t uses = 0;
+  int64_t expires_ms = 0;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// printers-list (SessionRequest): enrolled release stations not revoked, by id.
+struct PrinterEntry {
+  std::string id;
+  std::string name;
+  std::string fingerprint;
+  int64_t enrolled_ms = 0;
+};
+struct PrintersListResult {
+  std::vector<PrinterEntry> printers;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+inline constexpr size_t kMaxPrintersListed = 10000;
+// printers-revoke: printers by id or name; answers a BatchResult ("revoked").
+struct PrintersRevokeRequest {
+  std::string session;
+  std::vector<std::string> printers; // 1 ... kMaxBatch
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -104,6 +104,9 @@ struct ConnectOptions {
   // Empty accepts any key: only for enrollment-free tools and tests that say so.
   std::vector<Fingerprint> pins;
   StreamLimits limits;
+  // IP literal the socket is bound to before connecting ("": the kernel chooses). Lets a load
+  // generator speak from many loopback addresses (127.x.y.z), as many machines would.
+  std::string source;
 };
 
 // Connects, handshakes, checks the pin, then calls on_open; on any failure on_close gets the

@@ -731,6 +731,11 @@ TEST_CASE(
   };
   // Every person op the agent relays is in this matrix (whoami, import-*, users-list: the people tests).
   std::set<std::string> covered{proto::op::whoami, proto::op::import_show, proto::op::users_list};
+  // The workstation, token and printer ops have their matrix in test_directory_devices.cpp.
+  for (const char *op : {proto::op::workstations_list, proto::op::workstations_show, proto::op::workstations_bind,
+                         proto::op::workstations_unbind, proto::op::workstations_deregister, proto::op::tokens_create,
+                         proto::op::printers_list, proto::op::printers_revoke})
+    covered.insert(op);
   for (const auto &op : ops)
     covered.insert(op.name);
   CHECK(covered.size() == std::size(proto::kPersonOps));

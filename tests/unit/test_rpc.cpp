@@ -310,6 +310,31 @@ TEST_CASE("RPC: request and response, the caller's identity, unknown op", "[rpc]
   CHECK(f.server.peer_closes.size() == 1);
 }
 
+TEST_CASE("RPC: a client bound to a source address is seen from it, and a bad one fails the connect",
+          "[rpc]") {
+  Fixture f(Transport::tls);
+  ConnectOptions co;
+  co.pins = {ids().server->fingerprint()};
+  co.source = "127.0.0.2"; // loopback is 127.0.0.0/8 on Linux: any of it can be a source
+  auto client = SyncClient::connect_tls(&f.t.loop, make_ctx(TlsContext::Side::client, ids().client),
+                                        Endpoint{"127.0.0.1", f.server.listener->port()}, co, "client");
+  REQUIRE(client.ok());
+  MapWriter args;
+  args.str("text", "from where");
+  auto r = (*client)->call("echo", args);
+  REQUIRE(r.ok());
+  CHECK_THAT(r->reader().str("address"), Catch::StartsWith("127.0.0.2:"));
+  (*client)->close();
+  client->reset();
+
+  co.source = "192.0.2.1"; // TEST-NET-1: not an address of this machine, so bind() fails
+  auto refused = SyncClient::connect_tls(&f.t.loop, make_ctx(TlsContext::Side::client, ids().client),
+                                         Endpoint{"127.0.0.1", f.server.listener->port()}, co, "client");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::unavailable);
+  f.finish();
+}
+
 TEST_CASE("RPC: a 5 MiB upload arrives whole, and its SHA-256 is the one sent", "[rpc][stream]") {
   Fixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport));

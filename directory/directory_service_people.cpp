@@ -19,6 +19,13 @@ namespace {
 constexpr size_t kImportStepRecords = 20;
 static_assert(kMaxImportBytes == proto::kMaxImportFileBytes, "one import cap for lpm, the agent and the directory");
 
+// Login throttling: an account whose password was wrong this many times in the window is refused
+// until the window ends, and at most this many password checks wait for the thread pool at once.
+constexpr int kMaxFailedLogins = 5;
+constexpr int64_t kFailedLoginWindowMs = 15 * 60 * 1000;
+constexpr size_t kMaxPendingLogins = 32;
+constexpr size_t kMaxThrottledAccounts = 100000;
+
 // Failed logins all read the same, so they do not tell which e-mail addresses exist.
 constexpr const char *kLoginRefused = "wrong e-mail address or password";
 
@@ -66,6 +73,7 @@ struct LoginWork {
   std::optional<User> user;
   std::string hash;
   bool verified = false;
+  std::string email_key; // what throttling counts failures under
 };
 
 struct ImportWork {
@@ -164,11 +172,51 @@ Result<proto::SessionGrant> DirectoryService::Core::grant(const User &user, cons
   return g;
 }
 
+Status DirectoryService::Core::login_allowed(const std::string &email_key, int64_t now_ms) {
+  auto it = failed_logins.find(email_key);
+  if (it == failed_logins.end()) return {};
+  int64_t ends = it->second.window_start_ms + kFailedLoginWindowMs;
+  if (ends <= now_ms) {
+    failed_logins.erase(it);
+    return {};
+  }
+  if (it->second.count < kMaxFailedLogins) return {};
+  int64_t minutes = (ends - now_ms + 59999) / 60000;
+  return make_error(Errc::rate_limited, "too many failed logins for this account: try again in " +
+                                            std::to_string(minutes) + " minute" + (minutes == 1 ? "" : "s"));
+}
+
+void DirectoryService::Core::login_failed(const std::string &email_key, int64_t now_ms) {
+  if (failed_logins.size() >= kMaxThrottledAccounts) {
+    // Bounded: windows that ended go first; if every window is live, the oldest goes.
+    for (auto it = failed_logins.begin(); it != failed_logins.end();)
+      it = it->second.window_start_ms + kFailedLoginWindowMs <= now_ms ? failed_logins.erase(it) : std::next(it);
+    if (failed_logins.size() >= kMaxThrottledAccounts) failed_logins.erase(failed_logins.begin());
+  }
+  FailedLogins &f = failed_logins[email_key];
+  if (f.window_start_ms + kFailedLoginWindowMs <= now_ms) f = FailedLogins{0, now_ms};
+  f.count++;
+}
+
 void DirectoryService::Core::handle_login(const CallPtr &call) {
   auto machine = person_machine(*store, call, "log in");
   if (!machine.ok()) return call->fail(machine.error());
   auto work = std::make_unique<LoginWork>();
   if (!read_args(call, work->request)) return;
+  // Throttled before any hash is computed: unknown e-mails count like known ones, so the
+  // answers still do not tell which accounts exist.
+  auto email_key = email_normalize(work->request.email);
+  std::string key = email_key.ok() ? *email_key : work->request.email.substr(0, 254);
+  int64_t asked = wall_ms();
+  Status allowed = login_allowed(key, asked);
+  if (!allowed.ok()) {
+    (void)store->audit(asked, std::string(proto::enroll_kind_name(machine->kind)) + " " + machine->id,
+                       "login-throttled", "e-mail " + key);
+    return call->fail(allowed.error());
+  }
+  if (logins_pending >= kMaxPendingLogins)
+    return call->fail(Errc::rate_limited, "too many logins are being checked: try again in a moment");
+  work->email_key = key;
   auto user = store->user_by_email(work->request.email);
   if (user.ok()) {
     work->user = *user;
@@ -191,11 +239,13 @@ void DirectoryService::Core::handle_login(const CallPtr &call) {
       [](uv_work_t *req, int status) {
         std::unique_ptr<LoginWork> w(static_cast<LoginWork *>(req->data));
         auto core = w->core.lock();
+        if (core) core->logins_pending--;
         if (!core || core->stopped || status != 0)
           return w->call->fail(Errc::unavailable, "the directory is shutting down");
         int64_t now = wall_ms();
         std::string from = std::string(proto::enroll_kind_name(w->machine.kind)) + " " + w->machine.id;
         if (!w->verified) {
+          core->login_failed(w->email_key, now);
           (void)core->store->audit(now, from, "login-failed", "e-mail " + w->request.email.substr(0, 254));
           return w->call->fail(Errc::unauthenticated, kLoginRefused);
         }
@@ -217,10 +267,12 @@ void DirectoryService::Core::handle_login(const CallPtr &call) {
         if (!s.ok()) return w->call->fail(s.error());
         auto granted = core->grant(*w->user, login, std::move(*refresh), now);
         if (!granted.ok()) return w->call->fail(granted.error());
+        core->failed_logins.erase(w->email_key); // a success ends the account's window
         LPM_INFO("login of %s on %s", w->user->email.c_str(), from.c_str());
         reply_with(w->call, *granted);
       });
   if (rc != 0) return call->fail(Errc::internal, std::string("cannot queue the password check: ") + uv_strerror(rc));
+  logins_pending++;
   work.release(); // owned by the queued request until its after-work callback
 }
 

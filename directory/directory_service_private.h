@@ -82,6 +82,18 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   std::string db_path;                    // for the connections imports run on (worker threads)
   std::set<std::string> imports_running;  // imports being applied by this process
   std::vector<proto::PublicKey> session_signers; // keys whose session tokens are accepted
+  // Login throttling (each check costs an Argon2id hash: ~0.1 s and 64 MiB of the thread pool):
+  // failed logins per account in the current window, and checks queued or running.
+  struct FailedLogins {
+    int count = 0;
+    int64_t window_start_ms = 0;
+  };
+  std::map<std::string, FailedLogins> failed_logins; // by lower-cased e-mail
+  size_t logins_pending = 0;
+  // rate_limited when the account's failures in the window reached the limit (the error says
+  // when to try again); also forgets windows that ended.
+  Status login_allowed(const std::string &email_key, int64_t now_ms);
+  void login_failed(const std::string &email_key, int64_t now_ms);
 
   // The person behind an administrative request: its session token checked (signature, expiry,
   // login still open), their effective roles now allowing `permission`. unauthenticated without

@@ -118,6 +118,41 @@ TEST_CASE("directory people: login gives a signed session and a refresh token, w
   p.h.finish();
 }
 
+TEST_CASE("directory people: an account with 5 failed logins in 15 minutes is refused with rate_limited, known "
+          "or not, before any password is checked",
+          "[directory][people]") {
+  People p;
+  p.user("alice@example.com");
+  for (int i = 0; i < 5; i++) {
+    auto wrong = p.login(*p.ws, "alice@example.com", "not it " + std::to_string(i));
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().code == Errc::unauthenticated);
+  }
+  auto throttled = p.login(*p.ws, "Alice@Example.com", kPassword); // even the right password, any case
+  REQUIRE_FALSE(throttled.ok());
+  CHECK(throttled.error().code == Errc::rate_limited);
+  CHECK(throttled.error().message.find("try again in 15 minutes") != std::string::npos);
+  // An unknown e-mail is throttled the same way (no account enumeration).
+  for (int i = 0; i < 5; i++)
+    CHECK(p.login(*p.ws, "nobody@example.com", "x").error().code == Errc::unauthenticated);
+  CHECK(p.login(*p.ws, "nobody@example.com", "x").error().code == Errc::rate_limited);
+  // Other accounts are not affected; a success clears the account's count.
+  p.user("bob@example.com");
+  for (int i = 0; i < 4; i++)
+    REQUIRE_FALSE(p.login(*p.ws, "bob@example.com", "nope").ok());
+  REQUIRE(p.login(*p.ws, "bob@example.com", kPassword).ok());
+  for (int i = 0; i < 4; i++)
+    CHECK(p.login(*p.ws, "bob@example.com", "nope").error().code == Errc::unauthenticated);
+  CHECK(p.login(*p.ws, "bob@example.com", kPassword).ok());
+  auto audit = p.h.admin().audit_tail(100);
+  REQUIRE(audit.ok());
+  int throttled_rows = 0;
+  for (const auto &e : *audit)
+    throttled_rows += e.action == "login-throttled" ? 1 : 0;
+  CHECK(throttled_rows == 2);
+  p.h.finish();
+}
+
 TEST_CASE("directory people: the role matrix of the administrative ops, and no credentials (RL-1, RL-8, RL-9, "
           "RL-11, RL-12, RL-14, RL-15, AMB-14)",
           "[directory][people][RL-1][RL-8][RL-9][RL-11][RL-12][RL-14][RL-15][AMB-14]") {

@@ -172,6 +172,54 @@ CREATE TABLE agent_commands(
   created_ms INTEGER NOT NULL);
 CREATE INDEX agent_commands_workstation ON agent_commands(workstation_id, id);
 )sql",
+    // Version 4: Print Management's own user list and print groups (PM-2 ... PM-4, GR-6 ... GR-9,
+    // AMB-16 ... AMB-18), delegates (PM-7), badge PINs and federated users (BD-5), and ids and
+    // revocation times for enrollment tokens and keys (listing, revoking, the revocation list).
+    R"sql(
+-- A deleted print group stays (deleted_ms > 0) so reports can still select it (GR-9, RP-11); its
+-- name is free again for a new group.
+CREATE TABLE print_groups(
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL COLLATE NOCASE,
+  quota INTEGER CHECK (quota IS NULL OR quota >= 0), -- impressions per calendar month (AMB-17)
+  color_allowed INTEGER NOT NULL DEFAULT 0 CHECK (color_allowed IN (0, 1)),
+  created_ms INTEGER NOT NULL,
+  deleted_ms INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX print_groups_live_name ON print_groups(name) WHERE deleted_ms = 0;
+-- Users imported into Print Management (PM-2); at most one print group each (AMB-17); quota
+-- NULL: the group's.
+CREATE TABLE pm_users(
+  user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  print_group_id TEXT REFERENCES print_groups(id),
+  quota INTEGER CHECK (quota IS NULL OR quota >= 0),
+  imported_ms INTEGER NOT NULL);
+CREATE INDEX pm_users_group ON pm_users(print_group_id);
+-- delegator's jobs may be released by delegate (PM-7).
+CREATE TABLE delegates(
+  delegator_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  delegate_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  actor TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (delegator_id, delegate_id),
+  CHECK (delegator_id <> delegate_id));
+CREATE INDEX delegates_delegate ON delegates(delegate_id);
+-- Argon2id hashes of badge PINs (the second factor at the printer when the policy asks for it).
+CREATE TABLE badge_pins(
+  user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  hash TEXT NOT NULL,
+  set_ms INTEGER NOT NULL);
+-- Federated users' badges come from the corporate directory: never self-registered (BD-5).
+ALTER TABLE users ADD COLUMN federated INTEGER NOT NULL DEFAULT 0 CHECK (federated IN (0, 1));
+ALTER TABLE tokens ADD COLUMN id TEXT;
+UPDATE tokens SET id = lower(hex(randomblob(8)));
+CREATE UNIQUE INDEX tokens_id ON tokens(id);
+ALTER TABLE tokens ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN revoked_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE enrolled ADD COLUMN revoked_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE enrolled SET revoked_ms = enrolled_ms WHERE revoked = 1;
+CREATE INDEX enrolled_revoked ON enrolled(revoked_ms) WHERE revoked = 1;
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -302,13 +350,18 @@ Result<std::string> DirectoryStore::token_create(proto::EnrollKind kind, int64_t
   Transaction tx(*db_);
   if (!tx.begun().ok()) return tx.begun().error();
   auto insert = db_->prepare(
-      "INSERT INTO tokens(token_hash, kind, uses_left, expires_ms, created_ms) VALUES (?, ?, ?, ?, ?)");
+      "INSERT INTO tokens(token_hash, kind, uses_left, expires_ms, created_ms, id, actor, uses) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   if (!insert.ok()) return insert.error();
+  // The id names the token in lists and revocations; it is the hash prefix the audit shows.
   Status s = insert->bind(1, hash)
                  .bind(2, proto::enroll_kind_name(kind))
                  .bind(3, uses)
                  .bind(4, expires_ms)
                  .bind(5, now_ms)
+                 .bind(6, hash.substr(0, 16))
+                 .bind(7, actor)
+                 .bind(8, uses)
                  .run();
   // The hash prefix lets an administrator match audit rows to a token without storing it.
   if (s.ok())
@@ -412,12 +465,15 @@ Result<std::vector<EnrolledEntry>> DirectoryStore::enrolled_list(std::string_vie
 Status DirectoryStore::revoke(std::string_view id, int64_t now_ms, std::string_view actor) {
   Transaction tx(*db_);
   if (!tx.begun().ok()) return tx.begun();
-  auto stmt = db_->prepare("UPDATE enrolled SET revoked = 1 WHERE id = ?");
+  auto stmt = db_->prepare("UPDATE enrolled SET revoked = 1, revoked_ms = ? WHERE id = ? AND revoked = 0");
   if (!stmt.ok()) return stmt.error();
-  Status s = stmt->bind(1, id).run();
+  Status s = stmt->bind(1, now_ms).bind(2, id).run();
   if (!s.ok()) return s;
-  if (db_->changes() == 0)
+  if (db_->changes() == 0) {
+    auto known = enrolled_where("WHERE id = ?", id);
+    if (known.ok()) return make_error(Errc::conflict, "the key " + std::string(id) + " is already revoked");
     return make_error(Errc::not_found, "no enrolled key has the id " + std::string(id));
+  }
   s = audit(now_ms, actor, "revoke", std::string(id));
   if (s.ok()) s = tx.commit();
   return s;

@@ -32,6 +32,8 @@ struct Daemon {
       : config(cfg), state(std::move(opened)), records(std::move(context)) {}
 
   const packaging::AgentConfig &config;
+  // config.directory with the keys the directory announced added to its pins.
+  packaging::ServiceConfig directory_service;
   AgentState state;
   RecordContext records;
   uv_loop_t loop{};
@@ -156,7 +158,14 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   auto login_store = LoginStore::open(d.state.db);
   if (!login_store.ok()) return login_store.error();
   auto logins = std::make_shared<LoginBindings>();
-  d.directory = DirectoryProxy::create(&d.loop, *client_ctx, d.config.directory, std::move(*login_store), logins);
+  // The configured directory keys, plus those its last register reply announced (a rotation's
+  // next key, which may be the one it answers with by now).
+  const std::vector<proto::Fingerprint> configured_pins = d.config.directory.fingerprints;
+  auto announced = announced_directory_keys_load(*d.state.db);
+  if (!announced.ok()) return announced.error();
+  d.directory_service = d.config.directory;
+  d.directory_service.fingerprints = directory_pins(configured_pins, *announced);
+  d.directory = DirectoryProxy::create(&d.loop, *client_ctx, d.directory_service, std::move(*login_store), logins);
   Status loaded = d.directory->load();
   if (!loaded.ok()) return loaded;
 
@@ -188,6 +197,9 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   ro.workstation_id = enrollment.workstation_id;
   ro.ticket_keys.push_back(std::move(*ticket_key));
   ro.records = d.records;
+  auto revoked = RevokedKeys::open(d.state.db);
+  if (!revoked.ok()) return make_error(revoked.error().code, "revocation list: " + revoked.error().message);
+  ro.revoked = *revoked;
   auto release =
       ReleaseService::start(&d.loop, *server_ctx, d.state.jobs, d.state.nonces, d.state.outbox, ro);
   if (!release.ok()) {
@@ -228,9 +240,27 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
 
   RegistrarOptions rego;
   rego.on_command = [&d](const proto::AgentCommand &command) { return d.run_command(command); };
-  rego.directory = d.config.directory;
+  rego.directory = d.directory_service;
   rego.release_port = d.release->port();
   rego.addresses = reported_addresses(d.config.release_listen);
+  rego.revoked = *revoked;
+  rego.on_directory_keys = [&d, configured_pins](const std::vector<proto::Fingerprint> &keys) {
+    std::vector<proto::Fingerprint> pins = directory_pins(configured_pins, keys);
+    if (pins == d.directory_service.fingerprints) return;
+    Status saved = announced_directory_keys_save(*d.state.db, keys);
+    if (!saved.ok()) {
+      LPM_ERROR("cannot keep the directory's announced keys: %s", saved.error().to_string().c_str());
+      return;
+    }
+    d.directory_service.fingerprints = pins;
+    if (d.registrar) d.registrar->set_pins(pins);
+    if (d.directory) d.directory->set_pins(pins);
+    LPM_INFO("directory keys now accepted: %zu (%zu configured, announced by the directory: %zu)", pins.size(),
+             configured_pins.size(), keys.size());
+  };
+  rego.on_retention = [&d](uint32_t released_hours, uint32_t unreleased_hours) {
+    if (d.retention) d.retention->set_enterprise_limit(released_hours, unreleased_hours);
+  };
   d.registrar = Registrar::create(&d.loop, *client_ctx, d.state.jobs, rego);
   std::weak_ptr<Registrar> registrar = d.registrar;
   d.state.jobs->on_held_changed = [registrar]() {

@@ -18,6 +18,7 @@
 #include "lpm/protocol/loop_timer.h"
 #include "lpm/packaging/configuration.h"
 #include "lpm/protocol/rpc.h"
+#include "revoked_keys.h"
 #include "service_link.h"
 
 namespace lpm::agent {
@@ -35,6 +36,13 @@ struct RegistrarOptions {
   // user's jobs). ok: done, named in the next register; an error: tried again when the directory
   // sends it again (a job being printed, a full disk). Empty: commands are left pending.
   std::function<Status(const proto::AgentCommand &)> on_command;
+  // Where the revocation list from register replies goes (and what to ask from); null: ignored.
+  std::shared_ptr<RevokedKeys> revoked;
+  // The enterprise's retention policy from each register reply (released, unreleased hours;
+  // 0: no limit); empty: ignored.
+  std::function<void(uint32_t, uint32_t)> on_retention;
+  // The directory keys each register reply announces (DESIGN §3: rotation); empty: ignored.
+  std::function<void(const std::vector<proto::Fingerprint> &)> on_directory_keys;
 };
 
 class Registrar : public std::enable_shared_from_this<Registrar> {
@@ -50,6 +58,8 @@ public:
   void holdings_changed();
   static constexpr uint64_t kDebounceMs = 50;
   void stop();
+  // The directory keys accepted from the next connection on.
+  void set_pins(std::vector<proto::Fingerprint> pins) { link_->set_pins(std::move(pins)); }
 
   Registrar(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx, std::shared_ptr<JobStore> store,
             RegistrarOptions options);

@@ -55,6 +55,9 @@ public:
                  const packaging::ServiceConfig &directory, std::shared_ptr<LoginStore> logins,
                  std::shared_ptr<LoginBindings> bindings);
 
+  // The directory keys accepted from the next connection on (DESIGN §3: rotation).
+  void set_pins(std::vector<proto::Fingerprint> pins) { link_->set_pins(std::move(pins)); }
+
 private:
   using PeerFn = std::function<void(Result<proto::PeerPtr>)>;
   using SessionFn = std::function<void(Result<std::string>)>;

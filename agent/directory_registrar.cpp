@@ -78,6 +78,7 @@ void Registrar::send_register() {
   for (const auto &[user, jobs] : registered_)
     if (!sent.count(user)) req.holdings.push_back(proto::Holding{user, 0}); // withdraw
   req.done_commands = done_commands_;
+  if (options_.revoked) req.revocations_after = options_.revoked->newest_ms();
   proto::MapWriter w;
   req.write(w);
   in_flight_ = true;
@@ -126,6 +127,19 @@ void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, ui
     LPM_INFO("registered held jobs for %zu user(s) with the directory", users);
   }
   registered_ = std::move(sent);
+  if (r.ok() && options_.on_directory_keys && !result.directory_keys.empty())
+    options_.on_directory_keys(result.directory_keys);
+  if (r.ok() && options_.on_retention)
+    options_.on_retention(result.retention_released_hours, result.retention_unreleased_hours);
+  if (options_.revoked && !result.revoked.empty()) {
+    auto fresh = options_.revoked->add(result.revoked);
+    if (!fresh.ok())
+      LPM_ERROR("cannot store the directory's revocation list: %s", fresh.error().to_string().c_str());
+    else if (*fresh > 0)
+      LPM_INFO("the directory revoked %zu more key(s); release stations presenting them are refused", *fresh);
+    // A full page may have more behind it.
+    if (fresh.ok() && result.revoked.size() == proto::kMaxRevokedPerReply && *fresh > 0) dirty_ = true;
+  }
   for (const auto &command : result.commands) {
     if (!options_.on_command) break;
     if (std::find(done_commands_.begin(), done_commands_.end(), command.id) != done_commands_.end()) continue;

@@ -1,5 +1,7 @@
 #include "enrollment.h"
 
+#include <algorithm>
+
 namespace lpm::agent {
 
 namespace {
@@ -52,6 +54,48 @@ Result<std::optional<Enrollment>> enrollment_load(Db &db) {
   e.workstation_id.assign((*id)->begin(), (*id)->end());
   e.ticket_key_der = std::move(**key);
   return std::optional<Enrollment>(std::move(e));
+}
+
+namespace {
+constexpr const char *kAnnouncedKeys = "directory_keys";
+}
+
+Result<std::vector<proto::Fingerprint>> announced_directory_keys_load(Db &db) {
+  Status s = enrollment_prepare(db);
+  if (!s.ok()) return s.error();
+  auto stored = get(db, kAnnouncedKeys);
+  if (!stored.ok()) return stored.error();
+  std::vector<proto::Fingerprint> keys;
+  if (!*stored) return keys;
+  std::string text((*stored)->begin(), (*stored)->end());
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string key = text.substr(at, end - at);
+    // What this agent wrote, but a bit flip must not become a pin.
+    if (proto::fingerprint_valid(key)) keys.push_back(std::move(key));
+    at = end + 1;
+  }
+  return keys;
+}
+
+Status announced_directory_keys_save(Db &db, const std::vector<proto::Fingerprint> &keys) {
+  Status s = enrollment_prepare(db);
+  if (!s.ok()) return s;
+  std::string text;
+  for (const auto &key : keys)
+    text += (text.empty() ? "" : "\n") + key;
+  return put(db, kAnnouncedKeys,
+             std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(text.data()), text.size()));
+}
+
+std::vector<proto::Fingerprint> directory_pins(const std::vector<proto::Fingerprint> &configured,
+                                               const std::vector<proto::Fingerprint> &announced) {
+  std::vector<proto::Fingerprint> pins = configured;
+  for (const auto &key : announced)
+    if (std::find(pins.begin(), pins.end(), key) == pins.end()) pins.push_back(key);
+  return pins;
 }
 
 } // namespace lpm::agent

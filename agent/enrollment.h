@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lpm/protocol/keys.h"
 #include "lpm/sqlite.h"
@@ -21,5 +22,14 @@ Status enrollment_prepare(Db &db);
 Status enrollment_save(Db &db, const Enrollment &enrollment);
 // nullopt when the agent never enrolled.
 Result<std::optional<Enrollment>> enrollment_load(Db &db);
+
+// The directory keys its last register reply announced (its key, and the next one of a
+// rotation: DESIGN §3). Kept so an agent restarted after the directory switched still reaches
+// it; the pins are the configured ones plus these. Empty when none was announced yet.
+Result<std::vector<proto::Fingerprint>> announced_directory_keys_load(Db &db);
+Status announced_directory_keys_save(Db &db, const std::vector<proto::Fingerprint> &keys);
+// The configured pins followed by the announced keys not among them.
+std::vector<proto::Fingerprint> directory_pins(const std::vector<proto::Fingerprint> &configured,
+                                               const std::vector<proto::Fingerprint> &announced);
 
 } // namespace lpm::agent

@@ -53,12 +53,25 @@ struct Conversation {
   int64_t expires_ms = 0;
 };
 
-// The connection's conversation, or null after failing the call with forbidden.
-std::shared_ptr<Conversation> conversation_of(const proto::CallPtr &call) {
+bool revoked_station(const ReleaseContext &ctx, const proto::Fingerprint &printer) {
+  return ctx.options.revoked && ctx.options.revoked->contains(printer);
+}
+constexpr const char *kRevokedStation = "this release station's key was revoked by the directory";
+
+// The connection's conversation, or null after failing the call with forbidden: none was
+// opened, or the station's key was revoked since (the revocation list arrives with heartbeats).
+std::shared_ptr<Conversation> conversation_of(const ReleaseContext &ctx, const proto::CallPtr &call) {
   auto peer = call->peer();
   std::shared_ptr<Conversation> conv =
       peer ? std::static_pointer_cast<Conversation>(peer->app_state) : nullptr;
-  if (!conv) call->fail(Errc::forbidden, "open a release conversation with open-release first");
+  if (!conv) {
+    call->fail(Errc::forbidden, "open a release conversation with open-release first");
+    return nullptr;
+  }
+  if (revoked_station(ctx, conv->printer)) {
+    call->fail(Errc::forbidden, kRevokedStation);
+    return nullptr;
+  }
   return conv;
 }
 
@@ -133,6 +146,12 @@ void handle_open_release(ReleaseContext &ctx, const proto::CallPtr &call) {
   const proto::Fingerprint &printer = call->peer_info().fingerprint;
   if (printer.empty())
     return call->fail(Errc::unauthenticated, "a release station must present its TLS certificate");
+  // Before the ticket is checked, so a revoked station does not even spend its nonce.
+  if (revoked_station(ctx, printer)) {
+    LPM_WARN("open-release from %s refused: station key %.16s... is revoked", call->peer_info().address.c_str(),
+             printer.c_str());
+    return call->fail(Errc::forbidden, kRevokedStation);
+  }
   proto::TicketCheck check;
   check.presenting_printer = printer;
   check.workstation_id = ctx.options.workstation_id;
@@ -163,7 +182,7 @@ void handle_list_jobs(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto request = read_args<proto::ListJobsRequest>(call);
   if (!request) return;
   const proto::ListJobsRequest &req = *request;
-  auto conv = conversation_of(call);
+  auto conv = conversation_of(ctx, call);
   if (!conv) return;
   if (wall_ms() >= conv->expires_ms)
     return call->fail(Errc::expired, "the release ticket has expired; badge in again");
@@ -189,7 +208,7 @@ void handle_acknowledge(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto request = read_args<proto::AcknowledgeJobRequest>(call);
   if (!request) return;
   const proto::AcknowledgeJobRequest &req = *request;
-  auto conv = conversation_of(call);
+  auto conv = conversation_of(ctx, call);
   if (!conv) return;
   auto job = visible_job(ctx, *conv, call, req.job);
   if (!job) return;
@@ -212,7 +231,7 @@ void handle_fetch(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto request = read_args<proto::FetchDocumentRequest>(call);
   if (!request) return;
   const proto::FetchDocumentRequest &req = *request;
-  auto conv = conversation_of(call);
+  auto conv = conversation_of(ctx, call);
   if (!conv) return;
   auto visible = visible_job(ctx, *conv, call, req.job);
   if (!visible) return;
@@ -241,7 +260,7 @@ void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto request = read_args<proto::UpdateJobStatusRequest>(call);
   if (!request) return;
   const proto::UpdateJobStatusRequest &req = *request;
-  auto conv = conversation_of(call);
+  auto conv = conversation_of(ctx, call);
   if (!conv) return;
   if (!visible_job(ctx, *conv, call, req.job)) return;
 

@@ -29,6 +29,7 @@
 #include "lpm/protocol/rpc.h"
 #include "lpm/protocol/ticket.h"
 #include "outbox.h"
+#include "revoked_keys.h"
 #include "served_listener.h"
 
 namespace lpm::agent {
@@ -39,6 +40,9 @@ struct ReleaseServiceOptions {
   std::vector<proto::PublicKey> ticket_keys; // keys that sign release tickets (enrollment)
   RecordContext records;                     // site and workstation for accounting records
   proto::StreamLimits limits;
+  // Keys the directory revoked: such a station is refused at open-release and on every later op
+  // of a conversation it opened before. Null: none known.
+  std::shared_ptr<const RevokedKeys> revoked;
 };
 
 class ReleaseService {

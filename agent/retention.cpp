@@ -59,6 +59,30 @@ RetentionRun Retention::tick() {
   return std::move(*result);
 }
 
+namespace {
+// The package's value, unless the enterprise's (0: none) is shorter.
+uint32_t capped(uint32_t package_hours, uint32_t enterprise_hours) {
+  return enterprise_hours != 0 && enterprise_hours < package_hours ? enterprise_hours : package_hours;
+}
+} // namespace
+
+void Retention::set_enterprise_limit(uint32_t released_hours, uint32_t unreleased_hours) {
+  if (released_hours == limit_released_hours_ && unreleased_hours == limit_unreleased_hours_) return;
+  limit_released_hours_ = released_hours;
+  limit_unreleased_hours_ = unreleased_hours;
+  LPM_INFO("enterprise retention policy: released jobs %u h, unreleased %u h (0: no limit); this workstation "
+           "keeps printed jobs %u h, unprinted %u h",
+           released_hours, unreleased_hours, effective_printed_hours(), effective_unprinted_hours());
+}
+
+uint32_t Retention::effective_unprinted_hours() const {
+  return capped(policy_.unprinted_hours, limit_unreleased_hours_);
+}
+
+uint32_t Retention::effective_printed_hours() const {
+  return capped(policy_.printed_hours, limit_released_hours_);
+}
+
 Result<RetentionRun> Retention::run() {
   int64_t now = clock_.wall_ms();
   ran_ = true;
@@ -66,7 +90,7 @@ Result<RetentionRun> Retention::run() {
   RetentionRun out;
   bool queued = false;
   auto removed = store_->remove_expired(
-      now - int64_t{policy_.unprinted_hours} * kHourMs, now - int64_t{policy_.printed_hours} * kHourMs,
+      now - int64_t{effective_unprinted_hours()} * kHourMs, now - int64_t{effective_printed_hours()} * kHourMs,
       [&](const Job &job) -> Status {
         if (!policy_.track_deleted) return {};
         queued = true;

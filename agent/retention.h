@@ -54,6 +54,12 @@ public:
   RetentionRun tick();
   // Runs the deadlines now.
   Result<RetentionRun> run();
+  // The enterprise's retention policy (RT-2, from register replies; 0: no limit). Jobs stay the
+  // package's lifespans (SPEC §5.2) unless the enterprise's are shorter: RT-2 is "the maximum
+  // time a submitted job stays printable".
+  void set_enterprise_limit(uint32_t released_hours, uint32_t unreleased_hours);
+  uint32_t effective_unprinted_hours() const;
+  uint32_t effective_printed_hours() const;
 
 private:
   std::shared_ptr<JobStore> store_;
@@ -61,6 +67,8 @@ private:
   RecordContext records_;
   RetentionPolicy policy_;
   RetentionClock clock_;
+  uint32_t limit_released_hours_ = 0;
+  uint32_t limit_unreleased_hours_ = 0;
   bool ran_ = false;
   int64_t last_run_ms_ = 0;
   int64_t last_suspended_ms_ = 0;

@@ -53,6 +53,11 @@ public:
   // Stops for good (closes the connection and the timer).
   void close();
 
+  // Replaces the keys the service may present, from the next connection on (a directory's key
+  // rotation: DESIGN §3).
+  void set_pins(std::vector<proto::Fingerprint> pins) { options_.pins = std::move(pins); }
+  const std::vector<proto::Fingerprint> &pins() const { return options_.pins; }
+
   State state() const { return state_; }
   // The connection when up, else null.
   proto::PeerPtr peer() const { return state_ == State::up ? peer_ : nullptr; }

@@ -23,23 +23,22 @@
 //
 // Usage: lpm_badge_in_bench --directory HOST:PORT --fingerprint FP --data DIR --token TOKEN
 //          --users N [--printers P] [--seconds S] [--rate R] [--directory-pid PID] [--seed X]
+//          [--rate-limits TEXT]
+// --rate-limits says how the directory's per-printer badge rate limit was set (lpm-directory serve
+// --badge-rate/--badge-burst); it is copied into both JSON lines, so every figure states it.
 // Prints two JSON lines: badge_in_rate and badge_in_p99.
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <random>
-#include <sstream>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "bench_support.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/enroll.h"
@@ -49,6 +48,11 @@
 #include "lpm/protocol/ticket.h"
 
 using namespace lpm;
+using bench::own_cpu_seconds;
+using bench::percentile_ms;
+using bench::process_cpu_seconds;
+using bench::sched_times;
+using bench::SchedTimes;
 
 namespace {
 
@@ -63,6 +67,8 @@ struct Options {
   double rate = 0; // 0: half of the closed loop's rate
   long directory_pid = 0;
   uint64_t seed = 1;
+  // The directory's badge rate limit as it was started, reported with the figures.
+  std::string rate_limits = "not stated (see --rate-limits)";
 };
 
 // Handshakes in flight while the connections open: more would only queue at the directory and
@@ -100,7 +106,8 @@ int die(const std::string &why) {
 int usage() {
   std::fprintf(stderr,
                "usage: lpm_badge_in_bench --directory HOST:PORT --fingerprint FP --data DIR --token TOKEN "
-               "--users N [--printers P] [--seconds S] [--rate R] [--directory-pid PID] [--seed X]\n");
+               "--users N [--printers P] [--seconds S] [--rate R] [--directory-pid PID] [--seed X] "
+               "[--rate-limits TEXT]\n");
   return 2;
 }
 
@@ -108,54 +115,6 @@ std::string badge_of(long i) {
   char text[16];
   std::snprintf(text, sizeof text, "B%08lX", static_cast<unsigned long>(i));
   return text;
-}
-
-// utime + stime of a process, in seconds; -1 when it cannot be read.
-double process_cpu_seconds(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (pid <= 0 || !std::getline(in, line)) return -1;
-  // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
-  size_t close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(line.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  // After the name: state is field 3, utime field 14, stime field 15.
-  for (int n = 3; n <= 15 && fields >> field; n++)
-    if (n == 14 || n == 15) ticks += std::atof(field.c_str());
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Seconds a process's main thread (the directory's loop) has run and has waited runnable for a
-// CPU (/proc/PID/schedstat); -1 when unreadable. What is left of the wall time it was blocked.
-struct SchedTimes {
-  double running = -1;
-  double runnable = -1;
-};
-SchedTimes sched_times(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
-  double run_ns = 0, wait_ns = 0;
-  if (pid <= 0 || !(in >> run_ns >> wait_ns)) return {};
-  return {run_ns / 1e9, wait_ns / 1e9};
-}
-
-// This process's user + system CPU, in seconds.
-double own_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval &t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-double percentile_ms(std::vector<int64_t> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
-  i = std::clamp<size_t>(i, 1, v.size());
-  return static_cast<double>(v[i - 1]) / 1e6;
 }
 
 double seconds_since(int64_t t0_ns) {
@@ -388,6 +347,8 @@ int main(int argc, char **argv) {
       o.directory_pid = std::atol(v);
     else if (flag == "--seed")
       o.seed = std::strtoull(v, nullptr, 10);
+    else if (flag == "--rate-limits")
+      o.rate_limits = v;
     else
       return usage();
   }
@@ -476,6 +437,10 @@ int main(int argc, char **argv) {
   // The ratio in CPU time (signature / badge-in): what the rates' ratio would be with a core each.
   char ratio_cpu_text[32] = "null";
   if (cpu_us > 0) std::snprintf(ratio_cpu_text, sizeof ratio_cpu_text, "%.3f", signature_cpu_us / cpu_us);
+  // Copied into JSON strings: quotes, backslashes and control characters would break them.
+  std::string limits = o.rate_limits;
+  for (char &c : limits)
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '\'';
   char cpu_text[32] = "null", busy_text[32] = "null";
   if (cpu_us >= 0) {
     std::snprintf(cpu_text, sizeof cpu_text, "%.1f", cpu_us);
@@ -489,21 +454,22 @@ int main(int argc, char **argv) {
       "\"closed_loop_p50_ms\":%.3f,\"closed_loop_p99_ms\":%.3f,"
       "\"peer\":\"ECDSA P-256 signatures/s of a %zu-byte ticket body, one thread\",\"peer_value\":%.1f,"
       "\"ratio\":%.3f,\"peer_cpu_us_per_signature\":%.1f,\"ratio_cpu\":%s,\"goal\":\"ratio >= "
-      "0.5\",\"rate_limits\":\"none configured (not built yet)\","
+      "0.5\",\"rate_limits\":\"%s\","
       "\"note\":\"the directory serves on one loop thread; this client runs on one too\"}\n",
       rate, static_cast<unsigned long long>(closed.answers), static_cast<unsigned long long>(closed.errors),
       elapsed, o.printers, o.users, static_cast<unsigned long long>(closed.verified),
       static_cast<unsigned long long>(closed.verify_failures + open.verify_failures), cpu_text, busy_text,
       runnable_text, blocked_text, (own1 - own0) / elapsed, percentile_ms(closed.service_ns, 50),
       percentile_ms(closed.service_ns, 99), body_bytes, *floor, *floor > 0 ? rate / *floor : 0.0,
-      signature_cpu_us, ratio_cpu_text);
+      signature_cpu_us, ratio_cpu_text, limits.c_str());
   std::printf(
       "{\"name\":\"badge_in_p99\",\"value\":%.3f,\"unit\":\"ms\",\"p50_ms\":%.3f,\"offered_rate\":%.1f,"
       "\"answers\":%llu,\"errors\":%llu,\"seconds\":%.1f,\"printers\":%ld,\"users\":%ld,"
       "\"service_p50_ms\":%.3f,\"service_p99_ms\":%.3f,\"arrivals\":\"Poisson, random printer\","
-      "\"goal\":\"<= 5 ms\",\"rate_limits\":\"none configured (not built yet)\"}\n",
+      "\"goal\":\"<= 5 ms\",\"rate_limits\":\"%s\"}\n",
       percentile_ms(open.latency_ns, 99), percentile_ms(open.latency_ns, 50), offered,
       static_cast<unsigned long long>(open.answers), static_cast<unsigned long long>(open.errors), o.seconds,
-      o.printers, o.users, percentile_ms(open.service_ns, 50), percentile_ms(open.service_ns, 99));
+      o.printers, o.users, percentile_ms(open.service_ns, 50), percentile_ms(open.service_ns, 99),
+      limits.c_str());
   return closed.answers > 0 ? 0 : 1;
 }

@@ -1,10 +1,18 @@
-// Small pieces shared by the benchmark programs in bench/: a monotonic clock and the small PDF
-// the capture benchmarks submit and store.
+// Small pieces shared by the benchmark programs in bench/: a monotonic clock, percentiles, the
+// CPU time of a process (a server under load, or this client), and the small PDF the capture
+// benchmarks submit and store.
 #pragma once
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,6 +21,55 @@ namespace lpm::bench {
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// The p-th percentile (0 < p <= 100, nearest rank) of durations in ns, in ms; 0 when empty.
+inline double percentile_ms(std::vector<int64_t> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
+  i = std::clamp<size_t>(i, 1, v.size());
+  return static_cast<double>(v[i - 1]) / 1e6;
+}
+
+// utime + stime of a process (every thread), in seconds; -1 when it cannot be read.
+inline double process_cpu_seconds(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (pid <= 0 || !std::getline(in, line)) return -1;
+  // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+  size_t close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  // After the name: state is field 3, utime field 14, stime field 15.
+  for (int n = 3; n <= 15 && fields >> field; n++)
+    if (n == 14 || n == 15) ticks += std::atof(field.c_str());
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Seconds a process's main thread (a daemon's loop) has run and has waited runnable for a CPU
+// (/proc/PID/schedstat); -1 when unreadable. What is left of the wall time it was blocked.
+struct SchedTimes {
+  double running = -1;
+  double runnable = -1;
+};
+inline SchedTimes sched_times(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+  double run_ns = 0, wait_ns = 0;
+  if (pid <= 0 || !(in >> run_ns >> wait_ns)) return {};
+  return {run_ns / 1e9, wait_ns / 1e9};
+}
+
+// This process's user + system CPU, in seconds.
+inline double own_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval &t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 // A valid one-page PDF of about `bytes` bytes (never less than about 420): the page draws a

@@ -26,6 +26,7 @@
 #include "bench_support.h"
 
 using lpm::bench::now_ns;
+using lpm::bench::percentile_ms;
 using lpm::bench::small_pdf;
 
 namespace {
@@ -107,14 +108,6 @@ void run_connection(const Options &o, const Target &t, const std::string &doc, s
     ippDelete(response);
   }
   httpClose(http);
-}
-
-double percentile_ms(std::vector<int64_t> &v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
-  i = std::clamp<size_t>(i, 1, v.size());
-  return static_cast<double>(v[i - 1]) / 1e6;
 }
 
 int usage() {

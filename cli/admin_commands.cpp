@@ -71,22 +71,6 @@ nlohmann::json badges_json(const std::vector<proto::UserBadge> &badges) {
   return out;
 }
 
-// Prints a batch's outcomes (text lines or JSON lines); 1 with a closing error line when any
-// item failed, else 0.
-int report_batch(const proto::BatchResult &result, bool json, const char *items_name) {
-  size_t failed = 0;
-  for (const auto &item : result.items) {
-    if (item.result == "failed") failed++;
-    if (json)
-      print_json_line(json_text({{"key", item.key}, {"result", item.result}, {"reason", item.reason}}));
-    else
-      std::printf("%s\n", batch_line(item).c_str());
-  }
-  if (failed == 0) return 0;
-  std::fprintf(stderr, "lpm: %zu of %zu %s failed\n", failed, result.items.size(), items_name);
-  return 1;
-}
-
 // Which scope and subject a role command names; a usage error (exit 2) unless exactly one.
 Result<proto::RoleChangeRequest> role_subject(const RoleSubjectArgs &to, bool required) {
   int named = (to.email.empty() ? 0 : 1) + (to.group.empty() ? 0 : 1) + (to.enterprise ? 1 : 0);
@@ -257,6 +241,20 @@ std::string batch_line(const proto::ItemOutcome &item) {
   if (item.reason.empty()) return line;
   return line + (item.result == "failed" || item.result == "unchanged" ? ": " : " (") +
          printable(item.reason) + (item.result == "failed" || item.result == "unchanged" ? "" : ")");
+}
+
+int report_batch(const proto::BatchResult &result, bool json, const char *items_name) {
+  size_t failed = 0;
+  for (const auto &item : result.items) {
+    if (item.result == "failed") failed++;
+    if (json)
+      print_json_line(json_text({{"key", item.key}, {"result", item.result}, {"reason", item.reason}}));
+    else
+      std::printf("%s\n", batch_line(item).c_str());
+  }
+  if (failed == 0) return 0;
+  std::fprintf(stderr, "lpm: %zu of %zu %s failed\n", failed, result.items.size(), items_name);
+  return 1;
 }
 
 std::string csv_cell(std::string_view value) {

@@ -209,6 +209,9 @@ std::string user_show_json(const proto::UsersShowResult &shown);
 // A batch command's line for one item: "deleted bob@example.com", "failed x: why",
 // "unchanged bob@example.com: already a member".
 std::string batch_line(const proto::ItemOutcome &item);
+// Prints a batch's outcomes (batch_line each, or JSON lines: key, result, reason); returns 1
+// after "lpm: N of M <items_name> failed" on stderr when any item failed, else 0.
+int report_batch(const proto::BatchResult &result, bool json, const char *items_name);
 
 // CSV export (AMB-22, DESIGN §6): a file starts with the UTF-8 BOM; records end with CRLF; a
 // cell holding a comma, quote, CR or LF is quoted with quotes doubled (RFC 4180); a cell starting

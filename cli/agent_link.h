@@ -1,6 +1,6 @@
 // What the directory commands share to reach the directory through the local agent: the
 // connection and its loop, person ops forwarded (op "directory") with typed answers, and JSON
-// lines for --json. Used by directory_commands.cpp and admin_commands.cpp.
+// lines for --json. Used by directory_commands.cpp, admin_commands.cpp and print_commands.cpp.
 #pragma once
 
 #include <cstdint>
@@ -64,6 +64,30 @@ inline proto::MapWriter forward_request(const char *op, const proto::MapWriter &
 // A person op through the agent (op "directory"): the directory's result for it, as it came.
 template <class T> Result<T> forward(proto::SyncClient &agent, const char *op, const proto::MapWriter &args) {
   return typed_answer<T>(agent.call(proto::op::agent_forward, forward_request(op, args)));
+}
+
+// A person op's arguments as `lpm` forwards them: the op's request without "session", which the
+// agent adds. The request struct is the one place that knows its fields, so it is written whole
+// (with an empty session) and copied over minus that key.
+template <class Request> proto::MapWriter person_args(const Request &request) {
+  proto::MapWriter whole;
+  request.write(whole);
+  proto::Bytes encoded = whole.finish();
+  auto unpacked = proto::unpack_map(encoded);
+  proto::MapWriter w;
+  if (unpacked.ok()) w.pairs_of(unpacked->get(), "session");
+  return w;
+}
+
+// Runs one person op through the agent at `socket`: connect, forward, close.
+template <class Answer, class Request>
+Result<Answer> run_person_op(const std::string &socket, const char *op, const Request &request) {
+  AgentLink link;
+  if (Status opened = link.open(socket); !opened.ok()) return opened.error();
+  auto answer = forward<Answer>(link.agent(), op, person_args(request));
+  if (!answer.ok()) return answer.error();
+  if (Status closed = link.close(); !closed.ok()) return closed.error();
+  return answer;
 }
 
 inline void print_json_line(const std::string &line) {

@@ -6,6 +6,8 @@
 #include "commands.h"
 #include "device_commands.h"
 #include "lpm/log.h"
+#include "print_commands.h"
+#include "release_commands.h"
 
 namespace lpm::cli {
 
@@ -97,6 +99,8 @@ int lpm_main(int argc, const char *const *argv) {
   // users show|add|delete, badges add|delete|find, roles, groups, password-policy, audit.
   AdminCommands admin(app, *users_cmd, *badges_cmd, socket_help);
   DeviceCommands devices(app, socket_help);
+  PrintCommands print_management(app, socket_help);
+  ReleaseCommands release(app, *users_cmd, *badges_cmd, socket_help);
 
   auto *imports_cmd = app.add_subcommand("imports", "Look at the directory's imports (needs a login)");
   imports_cmd->require_subcommand(1);
@@ -163,6 +167,8 @@ int lpm_main(int argc, const char *const *argv) {
   if (*whoami_cmd) return command_whoami(whoami);
   if (auto code = admin.run()) return *code;
   if (auto code = devices.run()) return *code;
+  if (auto code = print_management.run()) return *code;
+  if (auto code = release.run()) return *code;
   if (*users_list_cmd) return command_users_list(users_list);
   if (*users_import_cmd) return command_import(users_import);
   if (*badges_import_cmd) return command_import(badges_import);

@@ -89,9 +89,77 @@ Result<proto::Fingerprint> folder_init(const std::string &dir) {
   return (*identity)->fingerprint();
 }
 
+namespace {
+constexpr const char *kNextIdentityName = "identity-next";
+
+std::string identity_file(const std::string &dir, const std::string &name, const char *ext) {
+  return dir + "/" + name + ext;
+}
+
+Status rename_file(const std::string &from, const std::string &to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return make_error(Errc::io_error, "rename " + from + " to " + to + ": " + std::strerror(errno));
+  return {};
+}
+
+// A rotation renames the next key over the key, then the next certificate over the certificate.
+// A crash between the two leaves identity-next.crt alone: its rename is what is left to do.
+Status finish_rotation(const std::string &dir) {
+  std::string next_key = identity_file(dir, kNextIdentityName, ".key");
+  std::string next_crt = identity_file(dir, kNextIdentityName, ".crt");
+  if (file_exists(next_key) || !file_exists(next_crt)) return {};
+  LPM_WARN("finishing the rotation of the directory identity that was interrupted");
+  Status s = rename_file(next_crt, identity_file(dir, kIdentityName, ".crt"));
+  if (s.ok()) s = fsync_dir(dir);
+  return s;
+}
+} // namespace
+
 Result<std::shared_ptr<proto::Identity>> folder_load_identity(const std::string &dir) {
+  if (Status s = finish_rotation(dir); !s.ok()) return s.error();
   if (!file_exists(dir + "/" + kIdentityName + ".key")) return not_initialised(dir, "identity.key");
   return proto::Identity::load(dir, kIdentityName);
+}
+
+Result<proto::Fingerprint> folder_identity_next_fingerprint(const std::string &dir) {
+  if (Status s = finish_rotation(dir); !s.ok()) return s.error();
+  if (!file_exists(identity_file(dir, kNextIdentityName, ".key")))
+    return make_error(Errc::not_found, dir + " has no next identity; make one with `lpm-directory identity next`");
+  auto next = proto::Identity::load(dir, kNextIdentityName);
+  if (!next.ok()) return next.error();
+  return (*next)->fingerprint();
+}
+
+Result<proto::Fingerprint> folder_identity_next(const std::string &dir) {
+  auto current = folder_load_identity(dir);
+  if (!current.ok()) return current.error();
+  auto next = proto::Identity::load_or_create(dir, kNextIdentityName, kIdentityCommonName);
+  if (!next.ok()) return next.error();
+  if (Status s = fsync_dir(dir); !s.ok()) return s.error();
+  return (*next)->fingerprint();
+}
+
+Result<proto::Fingerprint> folder_identity_rotate(const std::string &dir) {
+  auto current = folder_load_identity(dir);
+  if (!current.ok()) return current.error();
+  auto next = folder_identity_next_fingerprint(dir);
+  if (!next.ok()) return next.error();
+  // The old identity stays as hard links first: until the renames below, nothing has changed.
+  std::string retired = "identity-retired-" + std::to_string(wall_ms());
+  for (const char *ext : {".key", ".crt"}) {
+    std::string from = identity_file(dir, kIdentityName, ext);
+    std::string to = identity_file(dir, retired, ext);
+    if (::link(from.c_str(), to.c_str()) != 0)
+      return make_error(Errc::io_error, "link " + from + " to " + to + ": " + std::strerror(errno));
+  }
+  Status s = rename_file(identity_file(dir, kNextIdentityName, ".key"), identity_file(dir, kIdentityName, ".key"));
+  if (s.ok())
+    s = rename_file(identity_file(dir, kNextIdentityName, ".crt"), identity_file(dir, kIdentityName, ".crt"));
+  if (s.ok()) s = fsync_dir(dir);
+  if (!s.ok()) return s.error();
+  LPM_INFO("directory identity rotated: %s (was %s, kept as %s)", next->c_str(), (*current)->fingerprint().c_str(),
+           retired.c_str());
+  return *next;
 }
 
 Result<DirectoryKeys> folder_load_keys(const std::string &dir) {
@@ -104,6 +172,10 @@ Result<DirectoryKeys> folder_load_keys(const std::string &dir) {
   auto session = load_signing_key(dir, "session");
   if (!session.ok()) return session.error();
   DirectoryKeys keys;
+  keys.announced.push_back((*identity)->fingerprint());
+  auto next = folder_identity_next_fingerprint(dir);
+  if (next.ok()) keys.announced.push_back(*next);
+  else if (next.error().code != Errc::not_found) return next.error();
   keys.identity = std::move(*identity);
   keys.ticket_key = std::move(*ticket);
   keys.session_key = std::move(*session);

@@ -1,5 +1,7 @@
 // The directory's data folder (--data DIR): what `init` creates and what the other commands load.
 //   DIR/identity.key, DIR/identity.crt   TLS identity (Identity name "identity")
+//   DIR/identity-next.{key,crt}          the identity a rotation will switch to (when made)
+//   DIR/identity-retired-<ms>.{key,crt}  identities rotated out
 //   DIR/ticket.key                       ticket-signing key, PEM, mode 0600
 //   DIR/session.key                      session-token signing key, PEM, mode 0600
 //   DIR/state.db                         the DirectoryStore database
@@ -7,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "directory_store.h"
 #include "lpm/error.h"
@@ -18,6 +21,9 @@ struct DirectoryKeys {
   std::shared_ptr<proto::Identity> identity;  // TLS
   std::unique_ptr<proto::KeyPair> ticket_key; // signs release tickets
   std::unique_ptr<proto::KeyPair> session_key; // signs session tokens (lpm login)
+  // What register replies announce: the identity's fingerprint, then the next identity's when
+  // one was made (folder_identity_next), so agents pin it before the directory switches to it.
+  std::vector<proto::Fingerprint> announced;
 };
 
 // Creates what is missing (the folder with mode 0700, the TLS identity, the ticket-signing key,
@@ -29,8 +35,21 @@ Result<proto::Fingerprint> folder_init(const std::string &dir);
 // made before session tokens existed gets its session key here.
 Result<DirectoryKeys> folder_load_keys(const std::string &dir);
 
-// Loads the TLS identity only (for `fingerprint`).
+// Loads the TLS identity only (for `fingerprint`). Finishes a rotation a crash interrupted.
 Result<std::shared_ptr<proto::Identity>> folder_load_identity(const std::string &dir);
+
+// Rotating the directory's TLS identity (DESIGN §3: packages and agents pin a set of keys).
+//   1. folder_identity_next makes DIR/identity-next.{key,crt} once (later calls return the same
+//      fingerprint); serve announces it with register replies, agents add it to their pins.
+//   2. Once agents have it (one heartbeat, 60 s) and new packages pin it, folder_identity_rotate
+//      (serve stopped: the caller holds folder_lock) makes it the identity; the old one is kept as
+//      identity-retired-<ms>.{key,crt}. Each step is a rename, and a load finishes a rotation a
+//      crash left half done, so the folder never ends with a key and a certificate that differ.
+// The next identity's fingerprint, or not_found when none was made.
+Result<proto::Fingerprint> folder_identity_next_fingerprint(const std::string &dir);
+Result<proto::Fingerprint> folder_identity_next(const std::string &dir);
+// Returns the new identity's fingerprint; not_found when there is no next identity.
+Result<proto::Fingerprint> folder_identity_rotate(const std::string &dir);
 
 // Held by `serve` (and `restore`) for as long as it runs: one process serves a folder at a time,
 // and a restore never replaces the database under a running directory. Closes its lock file.

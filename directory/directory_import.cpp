@@ -32,6 +32,8 @@ enum UserColumn : size_t {
 };
 // Column positions of the badge import (BD-7).
 enum BadgeColumn : size_t { kBadge, kBadgeOperation, kBadgeEmail, kTemporary };
+// Column positions of the Print Management import (PM-4, AMB-16).
+enum PrintUserColumn : size_t { kPrintEmail, kPrintGroup, kPrintQuota, kPrintUserColumns };
 
 // The user fields the four name columns and the two free columns fill, in column order.
 struct ProfileColumn {
@@ -125,33 +127,73 @@ std::optional<std::string> fit_to_header(std::vector<std::string> &fields, size_
   return std::nullopt;
 }
 
+// The headers a kind accepts, each exactly (UA-8, BD-7, AMB-1, AMB-16), and the rule to cite.
+std::vector<std::string_view> accepted_headers(ImportKind kind) {
+  switch (kind) {
+  case ImportKind::users: return {kUserImportHeader};
+  case ImportKind::badges: return {kBadgeImportHeader3, kBadgeImportHeader4};
+  case ImportKind::print_users: return {kPrintUserImportHeader};
+  }
+  return {};
+}
+const char *header_rule(ImportKind kind) {
+  return kind == ImportKind::print_users ? "PM-4, AMB-16" : "UA-8, BD-7";
+}
+
+// QUOTA of the Print Management import: a whole number of impressions per calendar month
+// (AMB-17), digits only; the caller has trimmed it and handled empty.
+std::optional<int64_t> quota_parse(std::string_view text) {
+  int64_t value = 0;
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (value > kMaxPrintQuota) return std::nullopt;
+  return value;
+}
+
+std::string quota_text(std::optional<int64_t> quota) {
+  return quota ? std::to_string(*quota) : "the group's";
+}
+
 } // namespace
 
 const char *import_kind_name(ImportKind kind) {
-  return kind == ImportKind::users ? "users" : "badges";
+  switch (kind) {
+  case ImportKind::users: return "users";
+  case ImportKind::badges: return "badges";
+  case ImportKind::print_users: return "print-users";
+  }
+  return "unknown";
+}
+
+Result<ImportKind> import_kind_parse(std::string_view name) {
+  for (ImportKind kind : {ImportKind::users, ImportKind::badges, ImportKind::print_users})
+    if (name == import_kind_name(kind)) return kind;
+  return make_error(Errc::bad_request, "unknown import kind \"" + std::string(name.substr(0, 64)) +
+                                           "\": users, badges or print-users");
 }
 
 Result<ImportInfo> import_start(DirectoryStore &store, ImportKind kind, std::string_view file_name,
-                                std::string_view content, const ImportOptions &options, std::string_view actor,
-                                int64_t now_ms) {
+                                std::string_view content, const ImportOptions &options,
+                                std::string_view actor, int64_t now_ms) {
   auto records = csv_parse(content);
   if (!records.ok()) return records.error();
+  const std::vector<std::string_view> headers = accepted_headers(kind);
   if (records->empty())
-    return make_error(Errc::bad_request, "the file is empty: its first line must be the header " +
-                                             std::string(kind == ImportKind::users ? kUserImportHeader
-                                                                                   : kBadgeImportHeader4));
+    return make_error(Errc::bad_request,
+                      "the file is empty: its first line must be the header " + std::string(headers.back()));
   const CsvRecord &header = records->front();
   std::string got = header.error.empty() ? header_of(header) : std::string();
-  bool good = kind == ImportKind::users ? got == kUserImportHeader
-                                        : got == kBadgeImportHeader3 || got == kBadgeImportHeader4;
+  bool good = std::find(headers.begin(), headers.end(), got) != headers.end();
   if (!header.error.empty() || !good) {
-    std::string expected = kind == ImportKind::users ? "exactly " + std::string(kUserImportHeader)
-                                                     : "exactly " + std::string(kBadgeImportHeader3) + " or " +
-                                                           std::string(kBadgeImportHeader4);
+    std::string expected =
+        "exactly " + join(std::vector<std::string>(headers.begin(), headers.end()), " or ");
     std::string what = header.error.empty() ? "is \"" + got + "\"" : "cannot be read (" + header.error + ")";
     return make_error(Errc::bad_request, "line " + std::to_string(header.line) + ": the header " + what +
-                                             "; it must be " + expected +
-                                             " on one line, upper case (UA-8, BD-7)");
+                                             "; it must be " + expected + " on one line, upper case (" +
+                                             header_rule(kind) + ")");
   }
 
   ImportInfo info;
@@ -206,6 +248,7 @@ struct ImportRunner::Impl {
   Outcome apply_user(const CsvRecord &record, const UserPlan &plan, Outcome o, int64_t now_ms,
                      std::optional<User> &link_for);
   Outcome apply_badge(const CsvRecord &record, int64_t now_ms);
+  Outcome apply_print_user(const CsvRecord &record, int64_t now_ms);
 };
 
 ImportRunner::ImportRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -229,7 +272,9 @@ Result<std::unique_ptr<ImportRunner>> ImportRunner::load(DirectoryStore &store, 
   auto impl = std::make_unique<Impl>(store, std::move(hooks));
   impl->info = std::move(*info);
   impl->options = options_from_json(impl->info.options);
-  impl->kind = impl->info.kind == "users" ? ImportKind::users : ImportKind::badges;
+  auto kind = import_kind_parse(impl->info.kind);
+  if (!kind.ok()) return make_error(Errc::internal, "import " + impl->info.id + ": " + kind.error().message);
+  impl->kind = *kind;
   impl->records = std::move(*records);
   impl->badge_width = impl->records.front().fields.size();
   return std::unique_ptr<ImportRunner>(new ImportRunner(std::move(impl)));
@@ -289,8 +334,11 @@ Status ImportRunner::Impl::apply(const CsvRecord &record, int64_t now_ms) {
   if (outcome.result != "failed") {
     auto tx = store.begin();
     if (!tx.begun().ok()) return tx.begun();
-    outcome = kind == ImportKind::users ? apply_user(record, plan, std::move(outcome), now_ms, link_for)
-                                        : apply_badge(record, now_ms);
+    switch (kind) {
+    case ImportKind::users: outcome = apply_user(record, plan, std::move(outcome), now_ms, link_for); break;
+    case ImportKind::badges: outcome = apply_badge(record, now_ms); break;
+    case ImportKind::print_users: outcome = apply_print_user(record, now_ms); break;
+    }
     if (outcome.result != "failed") {
       Status s = log(record, outcome);
       if (s.ok()) s = tx.commit();
@@ -561,6 +609,85 @@ Outcome ImportRunner::Impl::apply_badge(const CsvRecord &record, int64_t now_ms)
     o.notes.push_back(std::string("replaces the user's previous ") + (temporary ? "temporary" : "permanent") +
                       " badge " + *replaced + " (BD-13)");
   o.result = "created";
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Print Management users (PM-4, AMB-16, AMB-17, TS-11, TS-15)
+
+Outcome ImportRunner::Impl::apply_print_user(const CsvRecord &record, int64_t now_ms) {
+  Outcome o;
+  if (!record.error.empty()) return failed("", record.error);
+  std::vector<std::string> fields = record.fields;
+  std::string raw_email(trim(fields.empty() ? std::string_view() : std::string_view(fields[kPrintEmail])));
+  o.key = raw_email;
+  if (auto refused = fit_to_header(fields, kPrintUserColumns, options.strict, o.warnings))
+    return failed(raw_email, *refused);
+
+  if (raw_email.empty()) return failed("", "EMAIL is empty: it is required on every record");
+  auto email = email_normalize(raw_email);
+  if (!email.ok()) return failed(raw_email, "EMAIL: " + email.error().message);
+  o.key = *email;
+
+  // QUOTA: empty is the group's quota (the user's own is dropped); else digits only.
+  std::string_view quota_field = trim(fields[kPrintQuota]);
+  std::optional<int64_t> quota;
+  if (!quota_field.empty()) {
+    quota = quota_parse(quota_field);
+    if (!quota)
+      return failed(o.key, "QUOTA \"" + std::string(quota_field.substr(0, 32)) +
+                               "\" is not a whole number of impressions per calendar month from 0 to " +
+                               std::to_string(kMaxPrintQuota) + " (empty: the print group's quota, AMB-17)");
+  }
+
+  auto user = store.user_by_email(*email);
+  if (!user.ok())
+    return failed(o.key,
+                  user.error().message + " (this import never creates users: they come from User Accounts)");
+  // GROUP: empty leaves the user's print group as it is; a name must be a live print group,
+  // never created here (PM-4); a deleted one is not found (TS-11).
+  std::optional<PrintGroup> group;
+  std::string_view group_field = trim(fields[kPrintGroup]);
+  if (!group_field.empty()) {
+    auto name = group_name_sanitize(group_field);
+    if (!name.ok()) return failed(o.key, "GROUP: " + name.error().message);
+    if (*name != group_field)
+      o.warnings.push_back("print group \"" + std::string(group_field) + "\" is looked up as \"" + *name +
+                           "\" (characters ! @ # $ % ^ & * ; + ? / \\ [ ] become _, AMB-8)");
+    auto found = store.print_group_by_name(*name);
+    if (!found.ok()) {
+      if (found.error().code != Errc::not_found) return failed(o.key, found.error().message);
+      return failed(o.key,
+                    "GROUP: print group not found: \"" + *name +
+                        "\"; it may have been deleted (`lpm print-groups list --all`); an import never "
+                        "creates print groups: create it (`lpm print-groups create`), then import again "
+                        "(PM-4, TS-11)");
+    }
+    group = *found;
+  }
+
+  std::string where =
+      " (" + info.kind + " import " + info.id + " record " + std::to_string(record.number) + ")";
+  auto before = store.pm_user(*user);
+  if (!before.ok()) return failed(o.key, before.error().message);
+  Status s;
+  if (group && group->id != before->print_group_id) {
+    auto moved = store.pm_user_group_set(*user, group->id);
+    if (!moved.ok()) return failed(o.key, moved.error().message);
+    s = store.audit(now_ms, info.actor, "pm-user-group-set",
+                    "user " + user->id + " to print group " + group->id + " \"" + group->name + "\"" + where);
+    if (!before->print_group_id.empty())
+      o.notes.push_back("moved from print group \"" + before->print_group_name +
+                        "\" (a user belongs to one print group, AMB-17)");
+  }
+  if (s.ok() && quota != before->quota) {
+    auto set = store.pm_user_quota_set(*user, quota);
+    if (!set.ok()) return failed(o.key, set.error().message);
+    s = store.audit(now_ms, info.actor, "pm-user-quota-set",
+                    "user " + user->id + " quota " + quota_text(quota) + where);
+  }
+  if (!s.ok()) return failed(o.key, s.error().message);
+  o.result = "updated";
   return o;
 }
 

@@ -1,9 +1,10 @@
-// CSV imports of users (UA-7 ... UA-24) and badges (BD-7 ... BD-13), with the resolutions of
-// SPEC §4 (AMB-1 ... AMB-13). An import is a job with an id: import_start() checks the whole file
-// (size, CSV syntax, header) and records it; an ImportRunner then applies it record by record in
-// file order, each record atomically together with its audit rows and its log line, so a crash
-// loses nothing and a restarted directory resumes at the next record (the file is kept in the
-// database until the import is done).
+// CSV imports of users (UA-7 ... UA-24), badges (BD-7 ... BD-13) and Print Management users'
+// print groups and quotas (PM-4, AMB-16), with the resolutions of SPEC §4 (AMB-1 ... AMB-17).
+// An import is a job with an id: import_start() checks the whole file (size, CSV syntax, header)
+// and records it; an ImportRunner then applies it record by record in file order, each record
+// atomically together with its audit rows and its log line, so a crash loses nothing and a
+// restarted directory resumes at the next record (the file is kept in the database until the
+// import is done).
 #pragma once
 
 #include <cstddef>
@@ -27,11 +28,15 @@ inline constexpr std::string_view kUserImportHeader =
     "DEPARTMENT";
 inline constexpr std::string_view kBadgeImportHeader3 = "BADGE,OPERATION,EMAIL";
 inline constexpr std::string_view kBadgeImportHeader4 = "BADGE,OPERATION,EMAIL,TEMPORARY";
+// Print Management users' print group and quota (PM-4, AMB-16: the format is ours).
+inline constexpr std::string_view kPrintUserImportHeader = "EMAIL,GROUP,QUOTA";
 // The literal that clears a name field on UPDATE (UA-14).
 inline constexpr std::string_view kDeleteMarker = "[delete]";
 
-enum class ImportKind { users, badges };
-const char *import_kind_name(ImportKind kind); // "users", "badges"
+enum class ImportKind { users, badges, print_users };
+const char *import_kind_name(ImportKind kind); // "users", "badges", "print-users"
+// The kind import_kind_name names; bad_request listing the kinds otherwise.
+Result<ImportKind> import_kind_parse(std::string_view name);
 
 struct ImportOptions {
   // AMB-2: records with fewer values than the header are errors, instead of taken with their

@@ -31,20 +31,6 @@ bool ip_literal_valid(const std::string &text) {
   return uv_inet_pton(AF_INET, text.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, text.c_str(), buf) == 0;
 }
 
-// The addresses a release station tries, best first: the one this directory saw (right even
-// behind NAT), then the agent's own view, without repeats.
-std::vector<std::string> release_addresses(const Holder &h) {
-  std::vector<std::string> out;
-  auto add = [&out](const std::string &a) {
-    if (a.empty() || out.size() >= proto::kMaxAddresses) return;
-    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
-  };
-  add(h.seen_address);
-  for (const auto &a : h.reported_addresses)
-    add(a);
-  return out;
-}
-
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -100,6 +86,8 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::groups_list, route(&Core::handle_groups_list));
   dispatcher->on(proto::op::password_policy_show, route(&Core::handle_password_policy_show));
   dispatcher->on(proto::op::password_policy_set, route(&Core::handle_password_policy_set));
+  dispatcher->on(proto::op::retention_show, route(&Core::handle_retention_show));
+  dispatcher->on(proto::op::retention_set, route(&Core::handle_retention_set));
   dispatcher->on(proto::op::audit_list, route(&Core::handle_audit_list));
   dispatcher->on(proto::op::workstations_list, route(&Core::handle_workstations_list));
   dispatcher->on(proto::op::workstations_show, route(&Core::handle_workstations_show));
@@ -107,13 +95,36 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::workstations_unbind, route(&Core::handle_workstations_unbind));
   dispatcher->on(proto::op::workstations_deregister, route(&Core::handle_workstations_deregister));
   dispatcher->on(proto::op::tokens_create, route(&Core::handle_tokens_create));
+  dispatcher->on(proto::op::tokens_list, route(&Core::handle_tokens_list));
+  dispatcher->on(proto::op::tokens_revoke, route(&Core::handle_tokens_revoke));
   dispatcher->on(proto::op::printers_list, route(&Core::handle_printers_list));
   dispatcher->on(proto::op::printers_revoke, route(&Core::handle_printers_revoke));
+  dispatcher->on(proto::op::badge_register, route(&Core::handle_badge_register));
+  dispatcher->on(proto::op::delegates_add, route(&Core::handle_delegates_add));
+  dispatcher->on(proto::op::delegates_remove, route(&Core::handle_delegates_remove));
+  dispatcher->on(proto::op::delegates_list, route(&Core::handle_delegates_list));
+  dispatcher->on(proto::op::pin_set, route(&Core::handle_pin_set));
+  dispatcher->on(proto::op::pin_clear, route(&Core::handle_pin_clear));
+  dispatcher->on(proto::op::badges_policy_show, route(&Core::handle_badges_policy_show));
+  dispatcher->on(proto::op::badges_policy_set, route(&Core::handle_badges_policy_set));
+  dispatcher->on(proto::op::users_set_federated, route(&Core::handle_users_set_federated));
+  dispatcher->on(proto::op::print_groups_create, route(&Core::handle_print_groups_create));
+  dispatcher->on(proto::op::print_groups_update, route(&Core::handle_print_groups_update));
+  dispatcher->on(proto::op::print_groups_delete, route(&Core::handle_print_groups_delete));
+  dispatcher->on(proto::op::print_groups_list, route(&Core::handle_print_groups_list));
+  dispatcher->on(proto::op::print_users_list, route(&Core::handle_print_users_list));
+  dispatcher->on(proto::op::print_users_set, route(&Core::handle_print_users_set));
+  dispatcher->on(proto::op::print_users_remove, route(&Core::handle_print_users_remove));
+  dispatcher->on(proto::op::print_users_sync, route(&Core::handle_print_users_sync));
   core_->dispatcher = std::move(dispatcher);
 }
 
 DirectoryService::~DirectoryService() {
   stop();
+}
+
+void DirectoryService::set_advertised_address(std::string host_port) {
+  core_->advertised_address = std::move(host_port);
 }
 
 Result<uint16_t> DirectoryService::listen(const proto::Endpoint &at) {
@@ -134,6 +145,9 @@ Result<uint16_t> DirectoryService::listen(const proto::Endpoint &at) {
   if (!listener.ok()) return listener.error();
   core_->listener = std::move(*listener);
   core_->stopped = false;
+  if (core_->advertised_address.empty() && at.host != "0.0.0.0" && at.host != "::")
+    core_->advertised_address = (at.host.find(':') != std::string::npos ? "[" + at.host + "]" : at.host) + ":" +
+                                std::to_string(core_->listener->port());
   core_->resume_imports(core_);
   LPM_INFO("listening on %s:%u, key %s", at.host.c_str(), core_->listener->port(),
            core_->keys.identity->fingerprint().c_str());
@@ -277,6 +291,15 @@ void DirectoryService::Core::handle_register(const CallPtr &call) {
   auto commands = store->commands_for(ws->id);
   if (!commands.ok()) return call->fail(commands.error());
   result.commands = std::move(*commands);
+  // The revocation list (DESIGN §3), from the newest revocation the agent already has.
+  auto revoked = store->revocations_since(req.revocations_after, proto::kMaxRevokedPerReply);
+  if (!revoked.ok()) return call->fail(revoked.error());
+  result.revoked = std::move(*revoked);
+  auto retention = retention_policy(*store);
+  if (!retention.ok()) return call->fail(retention.error());
+  result.retention_released_hours = retention->released_hours;
+  result.retention_unreleased_hours = retention->unreleased_hours;
+  result.directory_keys = keys.announced;
   for (const auto &r : *refused) {
     LPM_WARN("register from %s \"%s\": holdings of user %s ignored (%s)", ws->id.c_str(), ws->name.c_str(),
              r.user.c_str(), r.reason.c_str());
@@ -285,65 +308,6 @@ void DirectoryService::Core::handle_register(const CallPtr &call) {
   LPM_DEBUG("register %s port %u, %zu holding(s)", ws->id.c_str(), report.port, report.holdings.size());
   result.now_ms = now;
   result.heartbeat_s = kHeartbeatS;
-  reply_with(call, result);
-}
-
-void DirectoryService::Core::handle_badge_in(const CallPtr &call) {
-  auto printer = caller(call, EnrollKind::printer, "badge in");
-  if (!printer.ok()) return call->fail(printer.error());
-  proto::BadgeInRequest req;
-  if (!read_args(call, req)) return;
-
-  int64_t now = wall_ms();
-  std::string actor = "printer " + printer->id;
-  auto user = store->user_by_badge(req.badge, now);
-  if (!user.ok()) {
-    if (user.error().code == Errc::not_found) (void)store->audit(now, actor, "badge-in", "unknown badge");
-    if (user.error().code == Errc::expired) (void)store->audit(now, actor, "badge-in", "expired badge");
-    return call->fail(user.error());
-  }
-  // PM-11: releasing needs Print Release Management User (any scope: RL-3's enterprise grant
-  // gives it to everyone).
-  auto roles = effective_roles(*store, user->id);
-  if (!roles.ok()) return call->fail(roles.error());
-  if (!roles_allow(*roles, Permission::release)) {
-    (void)store->audit(now, actor, "badge-in", "user " + user->id + " refused: no release role");
-    return call->fail(Errc::forbidden, std::string("this user may not release jobs: the role ") +
-                                           role_name(Role::prm_user) + " is missing (PM-11)");
-  }
-  auto holders = store->holders_of(user->id, now);
-  if (!holders.ok()) return call->fail(holders.error());
-
-  proto::BadgeInResult result;
-  result.user = user->id;
-  // UA-17: the display name is the user's own; with none, the e-mail stands in.
-  result.display_name = user->display_name.empty() ? user->email : user->display_name;
-  proto::Ticket ticket;
-  ticket.users = {user->id};
-  ticket.printer = call->peer_info().fingerprint;
-  ticket.issued_ms = now;
-  ticket.expires_ms = now + proto::kTicketLifetimeMs;
-  for (const auto &h : *holders) {
-    proto::WorkstationRef ref;
-    ref.id = h.id;
-    ref.name = h.name;
-    ref.addresses = release_addresses(h);
-    ref.port = h.port;
-    ref.fingerprint = h.fingerprint;
-    result.workstations.push_back(std::move(ref));
-    ticket.workstations.push_back(h.id);
-  }
-  auto signed_ticket = proto::ticket_sign(std::move(ticket), *keys.ticket_key);
-  if (!signed_ticket.ok()) return call->fail(signed_ticket.error());
-  result.ticket = std::move(*signed_ticket);
-
-  // Audited before the answer leaves, so no ticket exists that the log does not know about.
-  Status logged =
-      store->audit(now, actor, "badge-in",
-                   "user " + user->id + " workstations " + std::to_string(result.workstations.size()));
-  if (!logged.ok()) return call->fail(logged.error());
-  LPM_INFO("badge-in at %s \"%s\": user %s, %zu workstation(s)", printer->id.c_str(), printer->name.c_str(),
-           user->id.c_str(), result.workstations.size());
   reply_with(call, result);
 }
 

@@ -15,6 +15,7 @@
 #include "directory_store.h"
 #include "lpm/error.h"
 #include "lpm/protocol/stream.h"
+#include "rate_limits.h"
 
 namespace lpm::directory {
 
@@ -33,8 +34,16 @@ public:
   // Stops accepting and closes every connection. Once their close callbacks have run the service
   // holds no handle, so uv_run returns and uv_loop_close succeeds. Safe to call twice.
   void stop();
+  // The HOST:PORT devices are told to reach the directory at (printed with enrollment tokens).
+  // Without one, listen() uses the listen address unless it is a wildcard.
+  void set_advertised_address(std::string host_port);
   // Open connections (for tests and logs).
   size_t connection_count() const;
+
+  // The per-printer limit on badge-in and badge-register (rate_limits.h; default 5/s, burst 20;
+  // per_second 0: none). Takes effect at once.
+  void set_badge_rate_limit(const BadgeRateLimit &limit);
+  const BadgeRateLimit &badge_rate_limit() const;
 
   const proto::Fingerprint &fingerprint() const;
   // DER of the public half of the ticket-signing key (what enroll hands out).

@@ -5,6 +5,7 @@
 // own, so one item that fails never undoes another (AMB-6), and answer an outcome per item.
 #include <uv.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "directory_service_private.h"
@@ -34,28 +35,6 @@ std::string_view trim_spaces(std::string_view text) {
   return text.substr(first, text.find_last_not_of(kSpaces) - first + 1);
 }
 
-
-// Applies `one` to every item, each in a transaction of its own with its audit rows. `one` sets
-// the outcome's result (and perhaps a note in reason); an error it returns rolls that item back
-// and is reported as the item's failure.
-template <class Fn>
-proto::BatchResult each_item(DirectoryStore &store, const std::vector<std::string> &keys, Fn one) {
-  proto::BatchResult result;
-  result.items.reserve(keys.size());
-  for (const auto &key : keys) {
-    proto::ItemOutcome outcome{key, "", ""};
-    auto tx = store.begin();
-    Status s = tx.begun();
-    if (s.ok()) s = one(key, outcome);
-    if (s.ok()) s = tx.commit();
-    if (!s.ok()) {
-      outcome.result = "failed";
-      outcome.reason = s.error().message;
-    }
-    result.items.push_back(std::move(outcome));
-  }
-  return result;
-}
 
 // Who a role grant names: the enterprise, a group (by name) or a user (by e-mail).
 
@@ -537,6 +516,64 @@ void DirectoryService::Core::handle_password_policy_set(const CallPtr &call) {
   auto saved = store->password_policy();
   if (!saved.ok()) return call->fail(saved.error());
   reply_with(call, policy_result(*saved));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Document retention (RT-1, RT-2, AMB-19)
+
+namespace {
+constexpr const char *kRetentionReleased = "retention.released_hours";
+constexpr const char *kRetentionUnreleased = "retention.unreleased_hours";
+
+Result<uint32_t> retention_hours(DirectoryStore &store, const char *name) {
+  auto text = store.setting(name, "0");
+  if (!text.ok()) return text.error();
+  char *end = nullptr;
+  unsigned long hours = std::strtoul(text->c_str(), &end, 10);
+  if (end == text->c_str() || *end != '\0' || hours > 8760)
+    return make_error(Errc::internal, std::string("setting ") + name + " holds \"" + *text + "\"");
+  return static_cast<uint32_t>(hours);
+}
+} // namespace
+
+Result<proto::RetentionPolicyResult> retention_policy(DirectoryStore &store) {
+  auto released = retention_hours(store, kRetentionReleased);
+  if (!released.ok()) return released.error();
+  auto unreleased = retention_hours(store, kRetentionUnreleased);
+  if (!unreleased.ok()) return unreleased.error();
+  return proto::RetentionPolicyResult{*released, *unreleased};
+}
+
+void DirectoryService::Core::handle_retention_show(const CallPtr &call) {
+  proto::SessionRequest req;
+  if (!read_args(call, req)) return;
+  // Every signed-in person may read it: it says how long their own jobs stay.
+  auto who = person(call, req.session, std::nullopt);
+  if (!who.ok()) return call->fail(who.error());
+  auto policy = retention_policy(*store);
+  if (!policy.ok()) return call->fail(policy.error());
+  reply_with(call, *policy);
+}
+
+void DirectoryService::Core::handle_retention_set(const CallPtr &call) {
+  proto::RetentionSetRequest req;
+  if (!read_args(call, req)) return; // the request checks each value is one of the choices
+  auto who = person(call, req.session, Permission::retention_write);
+  if (!who.ok()) return call->fail(who.error());
+  // RT-1: one enterprise-wide setting, both durations saved together.
+  auto tx = store->begin();
+  Status s = tx.begun();
+  if (s.ok()) s = store->setting_set(kRetentionReleased, std::to_string(req.released_hours));
+  if (s.ok()) s = store->setting_set(kRetentionUnreleased, std::to_string(req.unreleased_hours));
+  if (s.ok())
+    s = store->audit(wall_ms(), who->actor, "retention-set",
+                     "released_hours " + std::to_string(req.released_hours) + " unreleased_hours " +
+                         std::to_string(req.unreleased_hours));
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return call->fail(s.error());
+  LPM_INFO("retention policy set by %s: released %u h, unreleased %u h (0: no limit)", who->actor.c_str(),
+           req.released_hours, req.unreleased_hours);
+  reply_with(call, proto::RetentionPolicyResult{req.released_hours, req.unreleased_hours});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -219,7 +219,56 @@ void DirectoryService::Core::handle_tokens_create(const CallPtr &call) {
   int64_t expires = now + req.ttl_hours * kHourMs;
   auto token = store->token_create(kind, req.uses, expires, now, who->actor); // audited by the store
   if (!token.ok()) return call->fail(token.error());
-  reply_with(call, proto::TokensCreateResult{*token, proto::enroll_kind_name(kind), req.uses, expires});
+  reply_with(call, proto::TokensCreateResult{*token, proto::enroll_kind_name(kind), req.uses, expires,
+                                             token_hash(*token).substr(0, 16), keys.identity->fingerprint(),
+                                             advertised_address});
+}
+
+void DirectoryService::Core::handle_tokens_list(const CallPtr &call) {
+  proto::TokensListRequest req;
+  if (!read_args(call, req)) return;
+  // Workstation administrators see every kind: a token list holds no secrets, only ids and uses.
+  auto who = person(call, req.session, Permission::workstations_manage);
+  if (!who.ok()) return call->fail(who.error());
+  auto tokens = store->tokens_list(req.all, wall_ms(), proto::kMaxTokensListed);
+  if (!tokens.ok()) return call->fail(tokens.error());
+  proto::TokensListResult result;
+  for (const auto &t : *tokens)
+    result.tokens.push_back(proto::TokenEntry{t.id, proto::enroll_kind_name(t.kind), t.uses, t.uses_left,
+                                              t.created_ms, t.expires_ms, t.revoked_ms, t.actor});
+  reply_with(call, result);
+}
+
+void DirectoryService::Core::handle_tokens_revoke(const CallPtr &call) {
+  proto::TokensRevokeRequest req;
+  if (!read_args(call, req)) return;
+  auto who = person(call, req.session, std::nullopt);
+  if (!who.ok()) return call->fail(who.error());
+  proto::BatchResult result;
+  for (const auto &key : req.tokens) {
+    proto::ItemOutcome outcome{key, "revoked", ""};
+    // Revoking follows creating: workstation tokens are the serverless administrators', the rest
+    // the enterprise's. The kind is known only once the token is found.
+    auto token = store->token_find(key);
+    Status s = token.ok() ? Status{} : Status(token.error());
+    if (s.ok()) {
+      Permission needed =
+          token->kind == EnrollKind::workstation ? Permission::workstations_manage : Permission::devices_manage;
+      if (!roles_allow(who->roles, needed))
+        s = make_error(Errc::forbidden, std::string("revoking a ") + proto::enroll_kind_name(token->kind) +
+                                            " token needs the permission " + permission_name(needed));
+    }
+    if (s.ok()) {
+      auto revoked = store->token_revoke(key, wall_ms(), who->actor);
+      if (!revoked.ok()) s = revoked.error();
+    }
+    if (!s.ok()) {
+      outcome.result = "failed";
+      outcome.reason = s.error().message;
+    }
+    result.items.push_back(std::move(outcome));
+  }
+  reply_with(call, result);
 }
 
 void DirectoryService::Core::handle_printers_list(const CallPtr &call) {

@@ -4,6 +4,8 @@
 // Argon2id hash takes about 0.1 s and 64 MiB, which the loop must not wait for.
 #include <uv.h>
 
+#include <cstring>
+
 #include "directory_import.h"
 #include "directory_service_private.h"
 #include "lpm/ids.h"
@@ -19,12 +21,10 @@ namespace {
 constexpr size_t kImportStepRecords = 20;
 static_assert(kMaxImportBytes == proto::kMaxImportFileBytes, "one import cap for lpm, the agent and the directory");
 
-// Login throttling: an account whose password was wrong this many times in the window is refused
-// until the window ends, and at most this many password checks wait for the thread pool at once.
-constexpr int kMaxFailedLogins = 5;
-constexpr int64_t kFailedLoginWindowMs = 15 * 60 * 1000;
-constexpr size_t kMaxPendingLogins = 32;
-constexpr size_t kMaxThrottledAccounts = 100000;
+// Login throttling: an account whose password was wrong 5 times in 15 minutes is refused until
+// the window ends (FailureThrottle's defaults), and at most this many password or PIN checks wait
+// for the thread pool at once.
+constexpr size_t kMaxPendingSecretChecks = 32;
 
 // Failed logins all read the same, so they do not tell which e-mail addresses exist.
 constexpr const char *kLoginRefused = "wrong e-mail address or password";
@@ -64,16 +64,24 @@ std::string join(const std::vector<std::string> &items) {
   return out.empty() ? "none" : out;
 }
 
-struct LoginWork {
+// A job for the thread pool (Core::on_thread_pool): `work` there, `done` back on the loop.
+struct PoolWork {
   uv_work_t req{};
   std::weak_ptr<DirectoryService::Core> core;
   CallPtr call;
-  EnrolledEntry machine;
-  proto::LoginRequest request;
-  std::optional<User> user;
-  std::string hash;
+  std::function<void()> work;
+  std::function<void(DirectoryService::Core &)> done;
+};
+
+// A password being checked; the password is wiped when the check is done with.
+struct PasswordCheck {
+  std::string password;
+  std::string hash; // "" for an unknown e-mail or a user without a password: checked against the decoy
   bool verified = false;
-  std::string email_key; // what throttling counts failures under
+  PasswordCheck() = default;
+  PasswordCheck(const PasswordCheck &) = delete;
+  PasswordCheck &operator=(const PasswordCheck &) = delete;
+  ~PasswordCheck() { ::explicit_bzero(password.data(), password.size()); }
 };
 
 struct ImportWork {
@@ -173,107 +181,112 @@ Result<proto::SessionGrant> DirectoryService::Core::grant(const User &user, cons
 }
 
 Status DirectoryService::Core::login_allowed(const std::string &email_key, int64_t now_ms) {
-  auto it = failed_logins.find(email_key);
-  if (it == failed_logins.end()) return {};
-  int64_t ends = it->second.window_start_ms + kFailedLoginWindowMs;
-  if (ends <= now_ms) {
-    failed_logins.erase(it);
-    return {};
-  }
-  if (it->second.count < kMaxFailedLogins) return {};
-  int64_t minutes = (ends - now_ms + 59999) / 60000;
-  return make_error(Errc::rate_limited, "too many failed logins for this account: try again in " +
-                                            std::to_string(minutes) + " minute" + (minutes == 1 ? "" : "s"));
+  int64_t blocked_ms = failed_logins.blocked_for_ms(email_key, now_ms);
+  if (blocked_ms == 0) return {};
+  return make_error(Errc::rate_limited,
+                    "too many failed logins for this account: try again in " + minutes_text(blocked_ms));
 }
 
-void DirectoryService::Core::login_failed(const std::string &email_key, int64_t now_ms) {
-  if (failed_logins.size() >= kMaxThrottledAccounts) {
-    // Bounded: windows that ended go first; if every window is live, the oldest goes.
-    for (auto it = failed_logins.begin(); it != failed_logins.end();)
-      it = it->second.window_start_ms + kFailedLoginWindowMs <= now_ms ? failed_logins.erase(it) : std::next(it);
-    if (failed_logins.size() >= kMaxThrottledAccounts) failed_logins.erase(failed_logins.begin());
+void DirectoryService::Core::on_thread_pool(const CallPtr &call, std::function<void()> work,
+                                            std::function<void(Core &)> done) {
+  if (secret_checks_pending >= kMaxPendingSecretChecks)
+    return call->fail(Errc::rate_limited, "too many password checks are waiting: try again in a moment");
+  auto job = std::make_unique<PoolWork>();
+  job->core = weak_from_this();
+  job->call = call;
+  job->work = std::move(work);
+  job->done = std::move(done);
+  job->req.data = job.get();
+  int rc = uv_queue_work(
+      loop, &job->req, [](uv_work_t *req) { static_cast<PoolWork *>(req->data)->work(); },
+      [](uv_work_t *req, int status) {
+        std::unique_ptr<PoolWork> j(static_cast<PoolWork *>(req->data));
+        auto core = j->core.lock();
+        if (core) core->secret_checks_pending--;
+        if (!core || core->stopped || status != 0)
+          return j->call->fail(Errc::unavailable, "the directory is shutting down");
+        j->done(*core);
+      });
+  if (rc != 0)
+    return call->fail(Errc::internal, std::string("cannot queue the password check: ") + uv_strerror(rc));
+  secret_checks_pending++;
+  job.release(); // owned by the queued request until its after-work callback
+}
+
+void DirectoryService::Core::sign_in(const CallPtr &call, const std::string &email, std::string password,
+                                     const std::string &from,
+                                     std::function<void(Core &, const User &)> signed_in) {
+  auto check = std::make_shared<PasswordCheck>();
+  check->password = std::move(password);
+  ::explicit_bzero(password.data(), password.size());
+  // Throttled before any hash is computed: unknown e-mails count like known ones, so the
+  // answers still do not tell which accounts exist.
+  auto email_key = email_normalize(email);
+  std::string key = email_key.ok() ? *email_key : email.substr(0, kMaxEmailBytes);
+  int64_t asked = wall_ms();
+  Status allowed = login_allowed(key, asked);
+  if (!allowed.ok()) {
+    (void)store->audit(asked, from, "login-throttled", "e-mail " + key);
+    return call->fail(allowed.error());
   }
-  FailedLogins &f = failed_logins[email_key];
-  if (f.window_start_ms + kFailedLoginWindowMs <= now_ms) f = FailedLogins{0, now_ms};
-  f.count++;
+  std::optional<User> user;
+  auto found = store->user_by_email(email);
+  if (found.ok()) {
+    user = *found;
+    auto hashes = store->password_hashes(found->id, 1);
+    if (!hashes.ok()) return call->fail(hashes.error());
+    if (!hashes->empty()) check->hash = hashes->front();
+  }
+  on_thread_pool(
+      call,
+      [check] {
+        bool real = !check->hash.empty();
+        auto ok = password_verify(real ? check->hash : decoy_hash(), check->password);
+        check->verified = real && ok.ok() && *ok;
+      },
+      [check, call, key, from, user, signed_in = std::move(signed_in)](Core &core) {
+        int64_t now = wall_ms();
+        if (!check->verified) {
+          core.failed_logins.failed(key, now);
+          (void)core.store->audit(now, from, "login-failed", "e-mail " + key);
+          return call->fail(Errc::unauthenticated, kLoginRefused);
+        }
+        core.failed_logins.clear(key); // a success ends the account's window
+        signed_in(core, *user);
+      });
 }
 
 void DirectoryService::Core::handle_login(const CallPtr &call) {
   auto machine = person_machine(*store, call, "log in");
   if (!machine.ok()) return call->fail(machine.error());
-  auto work = std::make_unique<LoginWork>();
-  if (!read_args(call, work->request)) return;
-  // Throttled before any hash is computed: unknown e-mails count like known ones, so the
-  // answers still do not tell which accounts exist.
-  auto email_key = email_normalize(work->request.email);
-  std::string key = email_key.ok() ? *email_key : work->request.email.substr(0, 254);
-  int64_t asked = wall_ms();
-  Status allowed = login_allowed(key, asked);
-  if (!allowed.ok()) {
-    (void)store->audit(asked, std::string(proto::enroll_kind_name(machine->kind)) + " " + machine->id,
-                       "login-throttled", "e-mail " + key);
-    return call->fail(allowed.error());
-  }
-  if (logins_pending >= kMaxPendingLogins)
-    return call->fail(Errc::rate_limited, "too many logins are being checked: try again in a moment");
-  work->email_key = key;
-  auto user = store->user_by_email(work->request.email);
-  if (user.ok()) {
-    work->user = *user;
-    auto hashes = store->password_hashes(user->id, 1);
-    if (!hashes.ok()) return call->fail(hashes.error());
-    if (!hashes->empty()) work->hash = hashes->front();
-  }
-  work->core = weak_from_this();
-  work->call = call;
-  work->machine = *machine;
-  work->req.data = work.get();
-  int rc = uv_queue_work(
-      loop, &work->req,
-      [](uv_work_t *req) {
-        auto *w = static_cast<LoginWork *>(req->data);
-        bool real = !w->hash.empty();
-        auto ok = password_verify(real ? w->hash : decoy_hash(), w->request.password);
-        w->verified = real && ok.ok() && *ok;
-      },
-      [](uv_work_t *req, int status) {
-        std::unique_ptr<LoginWork> w(static_cast<LoginWork *>(req->data));
-        auto core = w->core.lock();
-        if (core) core->logins_pending--;
-        if (!core || core->stopped || status != 0)
-          return w->call->fail(Errc::unavailable, "the directory is shutting down");
-        int64_t now = wall_ms();
-        std::string from = std::string(proto::enroll_kind_name(w->machine.kind)) + " " + w->machine.id;
-        if (!w->verified) {
-          core->login_failed(w->email_key, now);
-          (void)core->store->audit(now, from, "login-failed", "e-mail " + w->request.email.substr(0, 254));
-          return w->call->fail(Errc::unauthenticated, kLoginRefused);
-        }
-        LoginSession login;
-        auto tx = core->store->begin();
-        Status s = tx.begun();
-        Result<std::string> refresh = make_error(Errc::internal, "not opened");
-        if (s.ok()) {
-          refresh = core->store->session_open(w->user->id, w->machine.id, w->request.os_account, now, login);
-          if (!refresh.ok()) s = refresh.error();
-        }
-        // Logging in on a workstation lets it register held jobs for this user (DESIGN §4).
-        if (s.ok() && w->machine.kind == EnrollKind::workstation)
-          s = core->store->workstation_user_add(w->machine.id, w->user->id, "login", now);
-        if (s.ok())
-          s = core->store->audit(now, "user " + w->user->id + " " + w->user->email, "login",
-                                 "on " + from + (w->request.os_account.empty() ? "" : " as " + w->request.os_account));
-        if (s.ok()) s = tx.commit();
-        if (!s.ok()) return w->call->fail(s.error());
-        auto granted = core->grant(*w->user, login, std::move(*refresh), now);
-        if (!granted.ok()) return w->call->fail(granted.error());
-        core->failed_logins.erase(w->email_key); // a success ends the account's window
-        LPM_INFO("login of %s on %s", w->user->email.c_str(), from.c_str());
-        reply_with(w->call, *granted);
-      });
-  if (rc != 0) return call->fail(Errc::internal, std::string("cannot queue the password check: ") + uv_strerror(rc));
-  logins_pending++;
-  work.release(); // owned by the queued request until its after-work callback
+  proto::LoginRequest request;
+  if (!read_args(call, request)) return;
+  std::string from = std::string(proto::enroll_kind_name(machine->kind)) + " " + machine->id;
+  std::string email = request.email;
+  sign_in(call, email, std::move(request.password), from,
+          [call, machine = *machine, os_account = request.os_account, from](Core &core, const User &user) {
+            int64_t now = wall_ms();
+            LoginSession login;
+            auto tx = core.store->begin();
+            Status s = tx.begun();
+            Result<std::string> refresh = make_error(Errc::internal, "not opened");
+            if (s.ok()) {
+              refresh = core.store->session_open(user.id, machine.id, os_account, now, login);
+              if (!refresh.ok()) s = refresh.error();
+            }
+            // Logging in on a workstation lets it register held jobs for this user (DESIGN §4).
+            if (s.ok() && machine.kind == EnrollKind::workstation)
+              s = core.store->workstation_user_add(machine.id, user.id, "login", now);
+            if (s.ok())
+              s = core.store->audit(now, "user " + user.id + " " + user.email, "login",
+                                    "on " + from + (os_account.empty() ? "" : " as " + os_account));
+            if (s.ok()) s = tx.commit();
+            if (!s.ok()) return call->fail(s.error());
+            auto granted = core.grant(user, login, std::move(*refresh), now);
+            if (!granted.ok()) return call->fail(granted.error());
+            LPM_INFO("login of %s on %s", user.email.c_str(), from.c_str());
+            reply_with(call, *granted);
+          });
 }
 
 void DirectoryService::Core::handle_refresh(const CallPtr &call) {
@@ -337,7 +350,13 @@ void DirectoryService::Core::handle_whoami(const CallPtr &call) {
 void DirectoryService::Core::handle_import_start(const CallPtr &call) {
   proto::ImportStartRequest req;
   if (!read_args(call, req)) return;
-  auto who = person(call, req.session, req.kind == "users" ? Permission::users_write : Permission::badges_write);
+  auto kind = import_kind_parse(req.kind);
+  if (!kind.ok()) return call->fail(kind.error());
+  // Each kind needs the permission of what it changes (print-users: PM-4).
+  auto who = person(call, req.session,
+                    *kind == ImportKind::users    ? Permission::users_write
+                    : *kind == ImportKind::badges ? Permission::badges_write
+                                                  : Permission::print_users_manage);
   if (!who.ok()) return call->fail(who.error());
   if (req.size > kMaxImportBytes)
     return call->fail(Errc::too_large, "the file has " + std::to_string(req.size) +
@@ -345,15 +364,14 @@ void DirectoryService::Core::handle_import_start(const CallPtr &call) {
   auto content = std::make_shared<std::string>();
   std::weak_ptr<Core> weak = weak_from_this();
   std::string actor = who->actor;
-  call->receive_stream(std::make_unique<ImportSink>(content), [weak, req, actor, content](CallPtr done, Status s) {
+  call->receive_stream(std::make_unique<ImportSink>(content), [weak, req, kind = *kind, actor, content](CallPtr done, Status s) {
     if (!s.ok()) return done->fail(s.error());
     auto core = weak.lock();
     if (!core || core->stopped) return done->fail(Errc::unavailable, "the directory is shutting down");
     ImportOptions options;
     options.strict = req.strict;
     options.password_links = req.password_links;
-    auto info = import_start(*core->store, req.kind == "users" ? ImportKind::users : ImportKind::badges,
-                             req.file_name, *content, options, actor, wall_ms());
+    auto info = import_start(*core->store, kind, req.file_name, *content, options, actor, wall_ms());
     if (!info.ok()) return done->fail(info.error());
     LPM_INFO("import %s of %s (%lld records) started by %s", info->id.c_str(), req.file_name.c_str(),
              static_cast<long long>(info->records), actor.c_str());

@@ -2,6 +2,7 @@
 // helpers. Nothing outside directory_service*.cpp includes this.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "directory_store.h"
 #include "lpm/protocol/ops_admin.h"
 #include "lpm/protocol/rpc.h"
+#include "rate_limits.h"
 #include "roles.h"
 
 namespace lpm::directory {
@@ -53,6 +55,31 @@ template <class Reply> inline void reply_with(const CallPtr &call, const Reply &
   call->reply(w);
 }
 
+// Applies `one` to every item of a batch op, each in a transaction of its own with its audit
+// rows, so one that fails undoes no other (AMB-6). `one` sets the outcome's result (and perhaps a
+// note in reason); an error it returns rolls that item back and is reported as its failure.
+template <class Fn>
+proto::BatchResult each_item(DirectoryStore &store, const std::vector<std::string> &keys, Fn one) {
+  proto::BatchResult result;
+  result.items.reserve(keys.size());
+  for (const auto &key : keys) {
+    proto::ItemOutcome outcome{key, "", ""};
+    auto tx = store.begin();
+    Status s = tx.begun();
+    if (s.ok()) s = one(key, outcome);
+    if (s.ok()) s = tx.commit();
+    if (!s.ok()) {
+      outcome.result = "failed";
+      outcome.reason = s.error().message;
+    }
+    result.items.push_back(std::move(outcome));
+  }
+  return result;
+}
+
+
+// The enterprise's document retention policy (RT-1, RT-2), from the settings; 0: no limit.
+Result<proto::RetentionPolicyResult> retention_policy(DirectoryStore &store);
 
 // Shared with the accept callback, every connection's close callback and the op handlers, each
 // of which holds it weakly: once the service is gone they find nothing and do nothing.
@@ -66,6 +93,7 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   std::shared_ptr<const proto::Dispatcher> dispatcher;
   std::map<proto::Peer *, std::weak_ptr<proto::Peer>> peers;
   bool stopped = false;
+  std::string advertised_address; // HOST:PORT for devices; "" when unknown
 
   void accept(const std::shared_ptr<Core> &self, proto::StreamPtr stream);
 
@@ -75,25 +103,54 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
 
   void handle_enroll(const CallPtr &call);
   void handle_register(const CallPtr &call);
-  void handle_badge_in(const CallPtr &call);
   void handle_list_enrolled(const CallPtr &call);
+
+  // ---- badges at printers (directory_service_badge.cpp) ----
+  TokenBuckets badge_rate;     // per printer id
+  FailureThrottle failed_pins; // wrong PINs per user id
+  void handle_badge_in(const CallPtr &call);
+  void handle_badge_register(const CallPtr &call);
+  // The printer behind a badge op (as caller()), which then spends a token of its bucket:
+  // rate_limited with a retry hint when it has none (audited at most once a minute per printer).
+  Result<EnrolledEntry> badge_printer(const CallPtr &call, const char *op_text);
+  // Answers with a ticket for `user` and those who delegated to them (PM-7), for the calling
+  // printer, audited as `action` before the answer leaves.
+  void issue_ticket(const CallPtr &call, const EnrolledEntry &printer, const User &user, const char *action,
+                    const std::string &note);
+
+  // ---- delegates, PINs, badge policy, federated users (directory_service_release.cpp) ----
+  void handle_delegates_add(const CallPtr &call);
+  void handle_delegates_remove(const CallPtr &call);
+  void handle_delegates_list(const CallPtr &call);
+  void handle_pin_set(const CallPtr &call);
+  void handle_pin_clear(const CallPtr &call);
+  void handle_badges_policy_show(const CallPtr &call);
+  void handle_badges_policy_set(const CallPtr &call);
+  void handle_users_set_federated(const CallPtr &call);
 
   // ---- people (directory_service_people.cpp) ----
   std::string db_path;                    // for the connections imports run on (worker threads)
   std::set<std::string> imports_running;  // imports being applied by this process
   std::vector<proto::PublicKey> session_signers; // keys whose session tokens are accepted
   // Login throttling (each check costs an Argon2id hash: ~0.1 s and 64 MiB of the thread pool):
-  // failed logins per account in the current window, and checks queued or running.
-  struct FailedLogins {
-    int count = 0;
-    int64_t window_start_ms = 0;
-  };
-  std::map<std::string, FailedLogins> failed_logins; // by lower-cased e-mail
-  size_t logins_pending = 0;
+  // failed logins per account (lower-cased e-mail) in the current window, and password or PIN
+  // checks queued or running.
+  FailureThrottle failed_logins;
+  size_t secret_checks_pending = 0;
   // rate_limited when the account's failures in the window reached the limit (the error says
   // when to try again); also forgets windows that ended.
   Status login_allowed(const std::string &email_key, int64_t now_ms);
-  void login_failed(const std::string &email_key, int64_t now_ms);
+  // Runs `work` (an Argon2id hash or verification) on the libuv thread pool, then `done` on the
+  // loop. `work` must touch nothing but what it owns. When the service stopped meanwhile, `done`
+  // does not run and the call fails with unavailable. rate_limited (answered here, nothing queued)
+  // when too many checks wait already.
+  void on_thread_pool(const CallPtr &call, std::function<void()> work, std::function<void(Core &)> done);
+  // Checks an e-mail and password as a login does, for `login` and `badge-register`: throttled per
+  // account, verified on the thread pool (an unknown e-mail against a decoy, so both failures cost
+  // and read the same), failures audited as login-failed by `from`. On success `signed_in` runs on
+  // the loop with the user; every failure is answered on the call.
+  void sign_in(const CallPtr &call, const std::string &email, std::string password, const std::string &from,
+               std::function<void(Core &, const User &)> signed_in);
 
   // The person behind an administrative request: its session token checked (signature, expiry,
   // login still open), their effective roles now allowing `permission`. unauthenticated without
@@ -135,6 +192,8 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   void handle_groups_list(const CallPtr &call);
   void handle_password_policy_show(const CallPtr &call);
   void handle_password_policy_set(const CallPtr &call);
+  void handle_retention_show(const CallPtr &call);
+  void handle_retention_set(const CallPtr &call);
   void handle_audit_list(const CallPtr &call);
 
   // ---- workstations, enrollment tokens, printers (directory_service_devices.cpp) ----
@@ -144,8 +203,20 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   void handle_workstations_unbind(const CallPtr &call);
   void handle_workstations_deregister(const CallPtr &call);
   void handle_tokens_create(const CallPtr &call);
+  void handle_tokens_list(const CallPtr &call);
+  void handle_tokens_revoke(const CallPtr &call);
   void handle_printers_list(const CallPtr &call);
   void handle_printers_revoke(const CallPtr &call);
+
+  // ---- Print Management (directory_service_print.cpp) ----
+  void handle_print_groups_create(const CallPtr &call);
+  void handle_print_groups_update(const CallPtr &call);
+  void handle_print_groups_delete(const CallPtr &call);
+  void handle_print_groups_list(const CallPtr &call);
+  void handle_print_users_list(const CallPtr &call);
+  void handle_print_users_set(const CallPtr &call);
+  void handle_print_users_remove(const CallPtr &call);
+  void handle_print_users_sync(const CallPtr &call);
 };
 
 } // namespace lpm::directory

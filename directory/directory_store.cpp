@@ -373,6 +373,72 @@ Result<std::string> DirectoryStore::token_create(proto::EnrollKind kind, int64_t
   return token;
 }
 
+namespace {
+constexpr const char *kTokenColumns =
+    "SELECT id, kind, uses, uses_left, created_ms, expires_ms, revoked_ms, actor FROM tokens ";
+
+TokenInfo token_from_row(const Stmt &stmt) {
+  TokenInfo t;
+  t.id = stmt.col_text(0);
+  if (!proto::enroll_kind_parse(stmt.col_text(1), t.kind)) t.kind = proto::EnrollKind::workstation;
+  t.uses = stmt.col_int(2);
+  t.uses_left = stmt.col_int(3);
+  t.created_ms = stmt.col_int(4);
+  t.expires_ms = stmt.col_int(5);
+  t.revoked_ms = stmt.col_int(6);
+  t.actor = stmt.col_text(7);
+  return t;
+}
+} // namespace
+
+Result<std::vector<TokenInfo>> DirectoryStore::tokens_list(bool all, int64_t now_ms, size_t limit) {
+  auto stmt = db_->prepare(std::string(kTokenColumns) +
+                           (all ? "WHERE ?1 = ?1 "
+                                : "WHERE revoked_ms = 0 AND uses_left > 0 AND expires_ms > ?1 ") +
+                           "ORDER BY created_ms DESC, id LIMIT ?2");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, now_ms).bind(2, static_cast<int64_t>(limit));
+  std::vector<TokenInfo> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.push_back(token_from_row(*stmt));
+  }
+  return out;
+}
+
+Result<TokenInfo> DirectoryStore::token_find(std::string_view id_or_token) {
+  // A token's text is 32 hex digits, an id 16: whoever still has the text may name it by that.
+  std::string id = id_or_token.size() == 2 * kTokenBytes ? token_hash(id_or_token).substr(0, 16)
+                                                          : std::string(id_or_token);
+  auto find = db_->prepare(std::string(kTokenColumns) + "WHERE id = ?");
+  if (!find.ok()) return find.error();
+  find->bind(1, id);
+  auto row = find->step();
+  if (!row.ok()) return row.error();
+  if (!*row) return make_error(Errc::not_found, "no enrollment token has the id " + std::string(id_or_token));
+  return token_from_row(*find);
+}
+
+Result<TokenInfo> DirectoryStore::token_revoke(std::string_view id_or_token, int64_t now_ms,
+                                               std::string_view actor) {
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  auto found = token_find(id_or_token);
+  if (!found.ok()) return found.error();
+  TokenInfo t = std::move(*found);
+  if (t.revoked_ms != 0) return make_error(Errc::conflict, "the token " + t.id + " is already revoked");
+  auto update = db_->prepare("UPDATE tokens SET revoked_ms = ? WHERE id = ?");
+  if (!update.ok()) return update.error();
+  Status s = update->bind(1, now_ms).bind(2, t.id).run();
+  if (s.ok()) s = audit(now_ms, actor, "token-revoke", std::string(proto::enroll_kind_name(t.kind)) + " token " + t.id);
+  if (s.ok()) s = tx.commit();
+  if (!s.ok()) return s.error();
+  t.revoked_ms = now_ms;
+  return t;
+}
+
 Result<EnrolledEntry> DirectoryStore::enrolled_where(const char *sql, std::string_view key) {
   auto stmt = db_->prepare(std::string(kEnrolledColumns) + sql);
   if (!stmt.ok()) return stmt.error();
@@ -397,7 +463,7 @@ Result<EnrolledEntry> DirectoryStore::enroll(std::string_view token, proto::Enro
   Transaction tx(*db_);
   if (!tx.begun().ok()) return tx.begun().error();
   std::string hash = token_hash(token);
-  auto tok = db_->prepare("SELECT kind, uses_left, expires_ms FROM tokens WHERE token_hash = ?");
+  auto tok = db_->prepare("SELECT kind, uses_left, expires_ms, revoked_ms FROM tokens WHERE token_hash = ?");
   if (!tok.ok()) return tok.error();
   tok->bind(1, hash);
   auto row = tok->step();
@@ -406,6 +472,7 @@ Result<EnrolledEntry> DirectoryStore::enroll(std::string_view token, proto::Enro
   std::string token_kind = tok->col_text(0);
   int64_t uses_left = tok->col_int(1);
   int64_t expires_ms = tok->col_int(2);
+  int64_t revoked_ms = tok->col_int(3);
   if (token_kind != kind_name)
     return make_error(Errc::forbidden, "this token enrolls a " + token_kind + ", not a " + kind_name);
 
@@ -419,6 +486,7 @@ Result<EnrolledEntry> DirectoryStore::enroll(std::string_view token, proto::Enro
   }
   if (existing.error().code != Errc::not_found) return existing.error();
 
+  if (revoked_ms != 0) return make_error(Errc::forbidden, "enrollment token was revoked");
   if (now_ms >= expires_ms) return make_error(Errc::expired, "enrollment token has expired");
   if (uses_left <= 0) return make_error(Errc::expired, "enrollment token has no uses left");
 
@@ -477,6 +545,28 @@ Status DirectoryStore::revoke(std::string_view id, int64_t now_ms, std::string_v
   s = audit(now_ms, actor, "revoke", std::string(id));
   if (s.ok()) s = tx.commit();
   return s;
+}
+
+Result<std::vector<proto::RevokedKey>> DirectoryStore::revocations_since(int64_t after_ms, size_t limit) {
+  // At or after: keys revoked in the same millisecond as the newest one the agent has may not all
+  // have fitted in its last reply. The agent ignores repeats.
+  auto stmt = db_->prepare(
+      "SELECT fingerprint, kind, revoked_ms FROM enrolled WHERE revoked = 1 AND revoked_ms >= ? "
+      "AND kind IN ('printer', 'accounting') ORDER BY revoked_ms, id LIMIT ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, after_ms).bind(2, static_cast<int64_t>(limit));
+  std::vector<proto::RevokedKey> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    proto::RevokedKey k;
+    k.fingerprint = stmt->col_text(0);
+    if (!proto::enroll_kind_parse(stmt->col_text(1), k.kind)) continue;
+    k.revoked_ms = stmt->col_int(2);
+    out.push_back(std::move(k));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

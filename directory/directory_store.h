@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +91,18 @@ struct BadgeRules {
   std::string strip_characters;
 };
 
+// An enrollment token as administrators list it (never its text: only the hash is kept).
+struct TokenInfo {
+  std::string id; // the first 16 hex digits of the token's SHA-256 (as the audit shows it)
+  proto::EnrollKind kind = proto::EnrollKind::workstation;
+  int64_t uses = 0; // granted at creation
+  int64_t uses_left = 0;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+  int64_t revoked_ms = 0; // 0: not revoked
+  std::string actor;      // who created it
+};
+
 struct EnrolledEntry {
   std::string id; // UUIDv7
   proto::EnrollKind kind = proto::EnrollKind::workstation;
@@ -140,7 +153,7 @@ struct Holder {
 // record; its log has a row per record.
 struct ImportInfo {
   std::string id; // UUIDv7
-  std::string kind; // "users" or "badges"
+  std::string kind; // "users", "badges" or "print-users"
   std::string actor;
   std::string file_name;
   std::string options; // JSON object (directory_import.h)
@@ -161,6 +174,50 @@ struct ImportLogRow {
   std::string result; // "created", "updated", "deleted" or "failed"
   std::string reason; // why it failed, or the warnings of an applied record; may be empty
 };
+
+// A print group of Print Management (GR-6 ... GR-9, AMB-17): quotas and colour for many users,
+// and the group reports know. Unrelated to account groups (GR-1): it grants no role.
+struct PrintGroup {
+  std::string id; // UUIDv7
+  std::string name;
+  std::optional<int64_t> quota; // impressions per calendar month; nullopt: no quota
+  bool color_allowed = false;
+  int64_t created_ms = 0;
+  int64_t deleted_ms = 0; // 0: live; else deleted, kept for reports (GR-9, RP-11)
+};
+// A print group as print_groups_list shows it.
+struct PrintGroupSummary {
+  PrintGroup group;
+  int64_t members = 0;
+};
+// What one edit of a print group changes (GR-8: saved explicitly, all of it or nothing); an
+// unset member changes nothing.
+struct PrintGroupEdit {
+  std::optional<std::string> name;             // sanitised already (group_name_sanitize)
+  std::optional<std::optional<int64_t>> quota; // a quota, or nullopt inside: no quota
+  std::optional<bool> color_allowed;
+};
+// A user of Print Management's own list (PM-2), with their print group (at most one, AMB-17).
+struct PmUser {
+  std::string user_id;
+  std::string email;
+  std::string display_name;
+  std::string print_group_id; // "" when in no print group
+  std::string print_group_name;
+  std::optional<int64_t> quota;       // the user's own (it overrides the group's); nullopt: the group's
+  std::optional<int64_t> group_quota; // the print group's; nullopt: none (or no group)
+  bool color_allowed = false;         // the print group's; false without one (AMB-17)
+  int64_t imported_ms = 0;
+};
+// Who "Import from User Accounts" adds and removes (PM-3, AMB-18).
+struct PmSyncResult {
+  std::vector<User> added;      // qualifying users who were not in Print Management, by e-mail
+  std::vector<User> removed;    // Print Management users who no longer qualify, by e-mail
+  int64_t pm_users = 0;         // Print Management users afterwards
+  int64_t enterprise_users = 0; // every user of User Accounts
+};
+// The largest quota a print group or a user may have (impressions per calendar month).
+inline constexpr int64_t kMaxPrintQuota = 1'000'000'000;
 
 // A login: what `lpm login` opened on one enrolled machine for one user (DESIGN §3).
 struct LoginSession {
@@ -196,6 +253,20 @@ Result<std::string> badge_normalize(std::string_view badge, const BadgeRules &ru
 Result<std::string> group_name_sanitize(std::string_view name);
 // Hex SHA-256 of an enrollment token: what the store keeps instead of the token.
 std::string token_hash(std::string_view token);
+
+// Releasing (directory_store_release.cpp): one side of a delegation (PM-7), as lists show it.
+struct Delegation {
+  std::string user_id; // the other user: the delegate, or the delegator
+  std::string email;
+  std::string display_name;
+  std::string actor; // who made the delegation (audit form)
+  int64_t created_ms = 0;
+};
+// The enterprise's badge policy at printers (settings badge.pin_policy, badge.self_registration).
+struct BadgePolicy {
+  bool pin_required = false; // a PIN after the badge (DESIGN §4: a second factor by policy)
+  bool self_register = true; // unknown badges may be registered at printers (BD-1)
+};
 
 class DirectoryStore {
 public:
@@ -272,6 +343,52 @@ public:
   // badge past its expiry.
   Result<User> user_by_badge(std::string_view badge, int64_t now_ms);
 
+  // ---- Print Management (directory_store_print.cpp; PM-2 ... PM-5, GR-6 ... GR-9, AMB-16 ... AMB-18) ----
+  // A live print group by name, case-insensitively (AMB-8; the name already sanitised).
+  // not_found "print group not found: NAME", saying a deleted group is not found (TS-11).
+  Result<PrintGroup> print_group_by_name(std::string_view name);
+  // [tx] Creates a print group (name already sanitised; quota within 0 ... kMaxPrintQuota).
+  // conflict when a live print group has the name (deleted ones free theirs).
+  Result<PrintGroup> print_group_create(std::string_view name, std::optional<int64_t> quota,
+                                        bool color_allowed, int64_t now_ms);
+  // [tx] Applies the edit to the live group and returns it as it now is. not_found for no live
+  // group with that id; conflict for a new name another live group has; bad_request for a quota
+  // out of range.
+  Result<PrintGroup> print_group_update(std::string_view group_id, const PrintGroupEdit &edit);
+  // [tx] GR-9: marks the group deleted (the row stays for reports) and leaves its members in no
+  // print group. Returns how many members it had. not_found for no live group with that id.
+  Result<int64_t> print_group_delete(std::string_view group_id, int64_t now_ms);
+  // Print groups ordered by name case-insensitively, then id, after (after_name, after_id), at
+  // most `limit`, with their member counts; deleted groups only with include_deleted.
+  Result<std::vector<PrintGroupSummary>> print_groups_list(std::string_view after_name,
+                                                           std::string_view after_id, size_t limit,
+                                                           bool include_deleted);
+  // The user as Print Management knows them. not_found naming the e-mail, saying they must be
+  // imported from User Accounts first (PM-2, TS-15), when they are not in its list.
+  Result<PmUser> pm_user(const User &user);
+  // Print Management users ordered by e-mail, after `after_email`, at most `limit`; only the
+  // members of print group `group_id` unless it is empty.
+  Result<std::vector<PmUser>> pm_users_list(std::string_view after_email, size_t limit,
+                                            std::string_view group_id);
+  // Print Management users (only the members of print group `group_id` unless it is empty), and
+  // every user of User Accounts (AMB-18: both counts are shown).
+  Result<int64_t> pm_users_count(std::string_view group_id = {});
+  Result<int64_t> users_count();
+  // [tx] Puts a Print Management user in print group `group_id` ("": in none); a user in
+  // another group moves (AMB-17: at most one). Returns the user as they were before. not_found
+  // when they are not a Print Management user (PM-2) or the group is not live.
+  Result<PmUser> pm_user_group_set(const User &user, std::string_view group_id);
+  // [tx] Sets the user's own quota (nullopt: the group's). Returns the user as they were before.
+  // not_found when they are not a Print Management user; bad_request for a quota out of range.
+  Result<PmUser> pm_user_quota_set(const User &user, std::optional<int64_t> quota);
+  // [tx] Takes the user out of Print Management; false when they were not in it.
+  Result<bool> pm_user_remove(std::string_view user_id);
+  // [tx] "Import from User Accounts" (PM-3, AMB-18, TS-15, TS-16): adds every user holding an
+  // effective Print Release Management User or Serverless Print Management User role (any
+  // scope, RL-1) who is not yet a Print Management user, and removes those who no longer hold
+  // either. Users deleted from User Accounts have already left with their user row (UA-6).
+  Result<PmSyncResult> pm_users_sync(int64_t now_ms);
+
   // ---- password policy (UA-3) ----
   Result<PasswordPolicy> password_policy();
   // [tx] bad_request when out of range (password_policy_validate).
@@ -321,6 +438,14 @@ public:
   // hash is stored, so the returned text is the one and only copy.
   Result<std::string> token_create(proto::EnrollKind kind, int64_t uses, int64_t expires_ms, int64_t now_ms,
                                    std::string_view actor);
+  // Tokens not yet expired, used up or revoked (or every token when `all`), newest first, at
+  // most `limit`.
+  Result<std::vector<TokenInfo>> tokens_list(bool all, int64_t now_ms, size_t limit);
+  // A token by id or by its full text; not_found when none.
+  Result<TokenInfo> token_find(std::string_view id_or_token);
+  // Revokes a token by id (or by its full text): it enrolls nothing more. Audited. not_found for
+  // no such token; conflict when it was already revoked.
+  Result<TokenInfo> token_revoke(std::string_view id_or_token, int64_t now_ms, std::string_view actor);
   // Enrolls `fingerprint` (the TLS peer's key) as `kind`, spending one use of the token, all in
   // one transaction. Errors: unauthenticated (unknown token), expired (past its expiry or no uses
   // left), forbidden (token of another kind, or the key was revoked), conflict (the key is
@@ -333,7 +458,12 @@ public:
   Result<EnrolledEntry> enrolled_by_fingerprint(std::string_view fingerprint);
   // Keys not revoked, ordered by id, starting after `after_id`; at most `limit`.
   Result<std::vector<EnrolledEntry>> enrolled_list(std::string_view after_id, size_t limit);
+  // [tx-free] Marks the key revoked (now_ms recorded), audited. not_found for no such id;
+  // conflict when it already was.
   Status revoke(std::string_view id, int64_t now_ms, std::string_view actor);
+  // Printer and accounting keys revoked at or after after_ms, oldest first, at most `limit`: the
+  // revocation list agents get with register replies (workstation keys concern no agent).
+  Result<std::vector<proto::RevokedKey>> revocations_since(int64_t after_ms, size_t limit);
 
   // ---- workstations and holdings ----
   // Stores the workstation's port and addresses, renews its lease and replaces its holdings, in
@@ -368,6 +498,41 @@ public:
   Result<std::vector<AuditEntry>> audit_tail(size_t limit);
   // Entries with an id above after_id, oldest first, at most `limit` (directory_store_groups.cpp).
   Result<std::vector<AuditEntry>> audit_page(int64_t after_id, size_t limit);
+
+  // ---- releasing: delegates (PM-7), badge PINs, federated users (BD-5), the badge policy ----
+  // (directory_store_release.cpp)
+  // [tx] delegate_id may release delegator_id's jobs; `actor` is who said so. true when added,
+  // false when it already could. bad_request for oneself; too_large past
+  // proto::kMaxDelegatesPerUser delegates of the delegator or proto::kMaxDelegatorsPerUser
+  // delegators of the delegate.
+  Result<bool> delegate_add(std::string_view delegator_id, std::string_view delegate_id,
+                            std::string_view actor, int64_t now_ms);
+  // [tx] true when removed, false when it was no delegate.
+  Result<bool> delegate_remove(std::string_view delegator_id, std::string_view delegate_id);
+  // Who may release user_id's jobs, by e-mail.
+  Result<std::vector<Delegation>> delegates_of(std::string_view user_id);
+  // Whose jobs user_id may release: those holding jobs on a workstation with a live lease at
+  // now_ms first, then the oldest delegations; at most `limit`.
+  Result<std::vector<Delegation>> delegators_of(std::string_view user_id, int64_t now_ms, size_t limit);
+  // Workstations holding jobs for any of user_ids (at most proto::kMaxTicketUsers) whose lease is
+  // live at now_ms, each once (jobs summed), most recently seen first, at most
+  // kMaxWorkstationsPerTicket.
+  Result<std::vector<Holder>> holders_of_users(const std::vector<std::string> &user_ids, int64_t now_ms);
+  // The user's badge PIN hash (passwords.h), or "" when none is set.
+  Result<std::string> pin_hash(std::string_view user_id);
+  // [tx]
+  Status pin_set(std::string_view user_id, std::string_view hash, int64_t now_ms);
+  // [tx] true when a PIN was removed.
+  Result<bool> pin_clear(std::string_view user_id);
+  // not_found when there is no such user.
+  Result<bool> user_federated(std::string_view user_id);
+  // [tx] true when it changed.
+  Result<bool> user_federated_set(std::string_view user_id, bool federated);
+  // Defaults (no PIN, self-registration on) when unset; a stored value this program does not know
+  // reads as the stricter choice.
+  Result<BadgePolicy> badge_policy();
+  // [tx]
+  Status badge_policy_set(const BadgePolicy &policy);
 
   Db &db() { return *db_; }
   // The database file (so another thread can open its own connection).

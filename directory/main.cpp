@@ -53,6 +53,37 @@ int cmd_fingerprint(const std::string &data) {
   return 0;
 }
 
+int cmd_identity_show(const std::string &data) {
+  auto identity = folder_load_identity(data);
+  if (!identity.ok()) return fail(identity.error());
+  std::printf("current %s\n", (*identity)->fingerprint().c_str());
+  auto next = folder_identity_next_fingerprint(data);
+  if (next.ok())
+    std::printf("next    %s\n", next->c_str());
+  else if (next.error().code != Errc::not_found)
+    return fail(next.error());
+  return 0;
+}
+
+int cmd_identity_next(const std::string &data) {
+  auto next = folder_identity_next(data);
+  if (!next.ok()) return fail(next.error());
+  std::printf("next %s\n", next->c_str());
+  std::printf("The directory announces it with register replies once (re)started: agents pin it within a "
+              "heartbeat (60 s). Put it in new client packages too, then run `lpm-directory identity rotate`.\n");
+  return 0;
+}
+
+int cmd_identity_rotate(const std::string &data) {
+  // Never under a running directory: it would keep answering with the old key until restarted.
+  auto lock = folder_lock(data);
+  if (!lock.ok()) return fail(lock.error());
+  auto rotated = folder_identity_rotate(data);
+  if (!rotated.ok()) return fail(rotated.error());
+  std::printf("current %s\n", rotated->c_str());
+  return 0;
+}
+
 int cmd_user_add(const std::string &data, const std::string &email, const std::string &name) {
   auto store = folder_open_store(data);
   if (!store.ok()) return fail(store.error());
@@ -391,7 +422,8 @@ struct Shutdown {
   }
 };
 
-int cmd_serve(const std::string &data, const std::string &listen_text) {
+int cmd_serve(const std::string &data, const std::string &listen_text, const std::string &advertise,
+              const BadgeRateLimit &badge_rate) {
   auto endpoint = proto::parse_endpoint(listen_text);
   if (!endpoint.ok()) return fail(endpoint.error());
   auto keys = folder_load_keys(data);
@@ -406,6 +438,8 @@ int cmd_serve(const std::string &data, const std::string &listen_text) {
   int rc = 0;
   {
     DirectoryService service(&loop, std::move(*keys), std::move(*store));
+    if (!advertise.empty()) service.set_advertised_address(advertise);
+    service.set_badge_rate_limit(badge_rate);
     auto port = service.listen(*endpoint);
     if (!port.ok()) {
       rc = fail(port.error());
@@ -446,12 +480,40 @@ int main(int argc, char **argv) {
   CLI::App *fingerprint = app.add_subcommand("fingerprint", "print the TLS key fingerprint (64 hex)");
   add_data(fingerprint);
 
+  CLI::App *identity = app.add_subcommand(
+      "identity", "rotate the directory's TLS identity: next (make the key to come; serve announces it to "
+                  "agents), rotate (switch to it; serve stopped), show");
+  identity->require_subcommand(1);
+  CLI::App *identity_show = identity->add_subcommand("show", "print the current and the next key fingerprints");
+  add_data(identity_show);
+  CLI::App *identity_next =
+      identity->add_subcommand("next", "make the next TLS identity (once; again prints the same) and print it");
+  add_data(identity_next);
+  CLI::App *identity_rotate = identity->add_subcommand(
+      "rotate", "make the next identity the current one, keeping the old as identity-retired-<ms> (serve must "
+                "be stopped)");
+  add_data(identity_rotate);
+
   std::string listen = "127.0.0.1:9710";
   CLI::App *serve =
       app.add_subcommand("serve", "serve enroll, register, badge-in and list-enrolled over TLS");
   add_data(serve);
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->capture_default_str();
+  std::string advertise;
+  serve->add_option("--advertise", advertise,
+                    "HOST:PORT devices reach the directory at, shown with enrollment tokens "
+                    "(default: the listen address unless it is a wildcard)");
+  BadgeRateLimit badge_rate;
+  serve
+      ->add_option("--badge-rate", badge_rate.per_second,
+                   "badge-in and badge-register operations per second each printer may start on average "
+                   "(0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  serve->add_option("--badge-burst", badge_rate.burst, "how many of them a printer may start at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
 
   std::string email, name, badge;
   CLI::App *user = app.add_subcommand("user", "manage users");
@@ -597,7 +659,10 @@ int main(int argc, char **argv) {
 
   if (init->parsed()) return cmd_init(data);
   if (fingerprint->parsed()) return cmd_fingerprint(data);
-  if (serve->parsed()) return cmd_serve(data, listen);
+  if (identity_show->parsed()) return cmd_identity_show(data);
+  if (identity_next->parsed()) return cmd_identity_next(data);
+  if (identity_rotate->parsed()) return cmd_identity_rotate(data);
+  if (serve->parsed()) return cmd_serve(data, listen, advertise, badge_rate);
   if (user_add->parsed()) return cmd_user_add(data, email, name);
   if (badge_add->parsed()) return cmd_badge_add(data, badge, email);
   if (user_import->parsed()) return cmd_import(data, ImportKind::users, file, import_options);

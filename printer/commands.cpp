@@ -35,15 +35,36 @@ Result<std::shared_ptr<proto::Identity>> load_identity(const std::string &data) 
 
 struct Directory {
   proto::Endpoint endpoint;
-  proto::Fingerprint fingerprint;
+  std::vector<proto::Fingerprint> fingerprints;
 };
 
-Result<Directory> parse_directory(const std::string &address, const std::string &fingerprint) {
+// FINGERPRINTS is one key or several, comma-separated: during a rotation of the directory's
+// identity (DESIGN §3) the station accepts the old key and the new one.
+Result<Directory> parse_directory(const std::string &address, const std::string &fingerprints) {
   auto endpoint = proto::parse_endpoint(address);
   if (!endpoint.ok()) return endpoint.error();
-  if (!proto::fingerprint_valid(fingerprint))
-    return make_error(Errc::bad_request, "the directory fingerprint must be 64 lower-case hex digits");
-  return Directory{*endpoint, fingerprint};
+  Directory out{*endpoint, {}};
+  size_t at = 0;
+  for (;;) {
+    size_t comma = fingerprints.find(',', at);
+    std::string one = fingerprints.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (!proto::fingerprint_valid(one))
+      return make_error(Errc::bad_request, "the directory fingerprint \"" + one +
+                                               "\" is not 64 lower-case hex digits (several: comma-separated)");
+    if (out.fingerprints.size() == proto::kMaxDirectoryKeys)
+      return make_error(Errc::bad_request, "at most 8 directory fingerprints");
+    out.fingerprints.push_back(std::move(one));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return out;
+}
+
+std::string joined(const std::vector<proto::Fingerprint> &fingerprints) {
+  std::string out;
+  for (const auto &f : fingerprints)
+    out += (out.empty() ? "" : ",") + f;
+  return out;
 }
 
 } // namespace
@@ -67,7 +88,7 @@ int command_enroll(const EnrollArgs &args) {
   auto store = StationStore::open(args.data);
   if (!store.ok()) return fail(store.error());
   auto enrolled =
-      proto::enroll_with_directory(*identity, directory->endpoint, directory->fingerprint,
+      proto::enroll_with_directory(*identity, {directory->endpoint}, directory->fingerprints,
                                    proto::EnrollKind::printer, args.name, args.token, proto::role::printer);
   if (!enrolled.ok()) return fail(enrolled.error());
 
@@ -75,7 +96,7 @@ int command_enroll(const EnrollArgs &args) {
   e.printer_id = enrolled->id;
   e.name = args.name;
   e.directory = args.directory;
-  e.directory_fingerprint = directory->fingerprint;
+  e.directory_fingerprint = joined(directory->fingerprints);
   e.enrolled_ms = wall_ms();
   Status saved = (*store)->save_enrollment(e);
   if (!saved.ok()) return fail(saved.error());
@@ -96,7 +117,7 @@ int command_run(const RunArgs &args) {
 
   StationOptions options;
   options.directory = directory->endpoint;
-  options.directory_fingerprint = directory->fingerprint;
+  options.directory_pins = directory->fingerprints;
   options.release.connect_timeout_ms = args.timeout_ms;
   options.release.printer_name = args.name;
   options.no_resume = args.no_resume;

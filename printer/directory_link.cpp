@@ -7,15 +7,15 @@
 namespace lpm::printer {
 
 std::shared_ptr<DirectoryLink> DirectoryLink::create(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> tls,
-                                                     proto::Endpoint at, proto::Fingerprint pin,
+                                                     proto::Endpoint at, std::vector<proto::Fingerprint> pins,
                                                      uint32_t connect_timeout_ms) {
-  return std::make_shared<DirectoryLink>(loop, std::move(tls), std::move(at), std::move(pin),
+  return std::make_shared<DirectoryLink>(loop, std::move(tls), std::move(at), std::move(pins),
                                          connect_timeout_ms);
 }
 
 DirectoryLink::DirectoryLink(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> tls, proto::Endpoint at,
-                             proto::Fingerprint pin, uint32_t connect_timeout_ms)
-    : loop_(loop), tls_(std::move(tls)), at_(std::move(at)), pin_(std::move(pin)),
+                             std::vector<proto::Fingerprint> pins, uint32_t connect_timeout_ms)
+    : loop_(loop), tls_(std::move(tls)), at_(std::move(at)), pins_(std::move(pins)),
       connect_timeout_ms_(connect_timeout_ms) {}
 
 void DirectoryLink::connect(std::function<void(Status)> done) {
@@ -46,7 +46,7 @@ void DirectoryLink::start_connect() {
   auto self = shared_from_this();
   // on_closed drops our hold on the peer, which ends the cycle through these captures.
   peer_ = connect_pinned(
-      loop_, tls_, at_, pin_, limits, proto::role::directory, [self] { self->on_ready(); },
+      loop_, tls_, at_, pins_, limits, proto::role::directory, [self] { self->on_ready(); },
       [self](const Error &reason) { self->on_closed(reason); });
 }
 

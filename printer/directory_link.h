@@ -18,7 +18,7 @@ namespace lpm::printer {
 class DirectoryLink : public std::enable_shared_from_this<DirectoryLink> {
 public:
   static std::shared_ptr<DirectoryLink> create(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> tls,
-                                               proto::Endpoint at, proto::Fingerprint pin,
+                                               proto::Endpoint at, std::vector<proto::Fingerprint> pins,
                                                uint32_t connect_timeout_ms);
 
   // Opens the connection if it is not open; `done` runs once with ok or why it failed.
@@ -32,7 +32,7 @@ public:
   void close(std::function<void()> done);
 
   DirectoryLink(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> tls, proto::Endpoint at,
-                proto::Fingerprint pin, uint32_t connect_timeout_ms);
+                std::vector<proto::Fingerprint> pins, uint32_t connect_timeout_ms);
 
 private:
   enum class State { idle, connecting, ready, closing, closed };
@@ -46,7 +46,7 @@ private:
   uv_loop_t *loop_;
   std::shared_ptr<proto::TlsContext> tls_;
   proto::Endpoint at_;
-  proto::Fingerprint pin_;
+  std::vector<proto::Fingerprint> pins_; // the directory's key must be one of these (rotation: DESIGN §3)
   uint32_t connect_timeout_ms_;
   State state_ = State::idle;
   proto::PeerPtr peer_;

@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
   auto *enroll_cmd = app.add_subcommand("enroll", "Enroll the station's key with the directory as a printer");
   enroll_cmd->add_option("--data", enroll.data, "Data folder")->required();
   enroll_cmd->add_option("--directory", enroll.directory, "Directory address HOST:PORT")->required();
-  enroll_cmd->add_option("--directory-fingerprint", enroll.directory_fingerprint, "Directory key fingerprint")
+  enroll_cmd->add_option("--directory-fingerprint", enroll.directory_fingerprint, "Directory key fingerprint (several, comma-separated, while its identity rotates)")
       ->required();
   enroll_cmd->add_option("--token", enroll.token, "Enrollment token (kind printer)")->required();
   enroll_cmd->add_option("--name", enroll.name, "Printer name shown to administrators")->required();
@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
       app.add_subcommand("run", "Read badge ids from standard input and release each user's jobs");
   run_cmd->add_option("--data", run.data, "Data folder")->required();
   run_cmd->add_option("--directory", run.directory, "Directory address HOST:PORT")->required();
-  run_cmd->add_option("--directory-fingerprint", run.directory_fingerprint, "Directory key fingerprint")
+  run_cmd->add_option("--directory-fingerprint", run.directory_fingerprint, "Directory key fingerprint (several, comma-separated, while its identity rotates)")
       ->required();
   run_cmd->add_option("--device", run.device, "Print device URI (file:///DIR)")->required();
   run_cmd

@@ -16,7 +16,7 @@ std::shared_ptr<ReleaseStation> ReleaseStation::create(uv_loop_t *loop,
 ReleaseStation::ReleaseStation(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> tls, Device &device,
                                StationOptions options, LineFn out)
     : loop_(loop), tls_(std::move(tls)), device_(device), options_(std::move(options)), out_(std::move(out)) {
-  directory_ = DirectoryLink::create(loop_, tls_, options_.directory, options_.directory_fingerprint,
+  directory_ = DirectoryLink::create(loop_, tls_, options_.directory, options_.directory_pins,
                                      options_.release.connect_timeout_ms);
 }
 
@@ -56,6 +56,15 @@ void ReleaseStation::release_badge(const std::string &badge, std::function<void(
           return;
         }
         outcome.known = true;
+        // The enterprise asks for a PIN: such an answer carries no ticket. Prompting is the
+        // station's next step (issue 5); until then the badge releases nothing.
+        if (who->pin_required) {
+          outcome.error = make_error(Errc::unauthenticated, "the directory asks for a PIN after this badge");
+          self->out_("badge " + shown + ": " + outcome.error.message +
+                     " (this station cannot ask for one yet)");
+          done(outcome);
+          return;
+        }
         self->release_for(*who, [self, who, started_ns, outcome, done](uint64_t printed) mutable {
           std::string name = printable(who->display_name.empty() ? who->user : who->display_name);
           char took[32];

@@ -19,7 +19,7 @@ namespace lpm::printer {
 
 struct StationOptions {
   proto::Endpoint directory;
-  proto::Fingerprint directory_fingerprint;
+  std::vector<proto::Fingerprint> directory_pins; // its key is one of these (a rotation: both)
   ReleaseSettings release;
   bool no_resume = false; // forget TLS sessions before each badge
 };

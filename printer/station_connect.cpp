@@ -5,11 +5,11 @@
 namespace lpm::printer {
 
 proto::PeerPtr connect_pinned(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> tls,
-                              const proto::Endpoint &to, const proto::Fingerprint &pin,
+                              const proto::Endpoint &to, std::vector<proto::Fingerprint> pins,
                               const proto::StreamLimits &limits, const char *peer_role,
                               std::function<void()> on_ready, std::function<void(const Error &)> on_close) {
   proto::ConnectOptions options;
-  options.pins = {pin};
+  options.pins = std::move(pins);
   options.limits = limits;
   auto stream = proto::tls_connect(loop, std::move(tls), to, options, {});
   proto::PeerOptions po;

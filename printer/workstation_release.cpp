@@ -87,7 +87,7 @@ private:
     state_ = State::connecting;
     // The peer keeps these until its stream closes; on_closed then lets go of the peer.
     peer_ = connect_pinned(
-        loop_, tls_, to, workstation_.fingerprint, limits, proto::role::agent, [self] { self->on_ready(); },
+        loop_, tls_, to, {workstation_.fingerprint}, limits, proto::role::agent, [self] { self->on_ready(); },
         [self](const Error &reason) { self->on_closed(reason); });
   }
 

@@ -105,8 +105,9 @@ struct CertWriter {
   CertWriter &operator=(const CertWriter &) = delete;
 };
 
-// A self-signed X.509 v3 certificate for `key`, in PEM.
-Result<std::string> self_signed_pem(const KeyPair &key, const std::string &common_name) {
+} // namespace
+
+Result<std::string> self_signed_certificate_pem(const KeyPair &key, const std::string &common_name) {
   auto subject = subject_of(common_name);
   if (!subject.ok()) return subject.error();
 
@@ -144,6 +145,8 @@ Result<std::string> self_signed_pem(const KeyPair &key, const std::string &commo
   if (rc != 0) return make_error(Errc::internal, "cannot write certificate: " + mbed_error_text(rc));
   return std::string(reinterpret_cast<const char *>(pem));
 }
+
+namespace {
 
 std::string identity_path(const std::string &dir, const std::string &name, const char *ext) {
   return dir + "/" + name + ext;
@@ -377,19 +380,31 @@ Result<std::shared_ptr<Identity>> Identity::load(const std::string &dir, const s
   auto crt_pem = read_identity_file(crt_path, "certificate");
   if (!crt_pem.ok()) return crt_pem.error();
 
-  auto key = KeyPair::from_pem(*key_pem);
+  auto identity = parse_pem(*key_pem, *crt_pem, key_path, crt_path);
   mbedtls_platform_zeroize(key_pem->data(), key_pem->size());
-  if (!key.ok()) return make_error(key.error().code, key_path + ": " + key.error().message);
+  return identity;
+}
+
+Result<std::shared_ptr<Identity>> Identity::from_pem(const std::string &key_pem,
+                                                     const std::string &cert_pem) {
+  return parse_pem(key_pem, cert_pem, "the key text", "the certificate text");
+}
+
+Result<std::shared_ptr<Identity>> Identity::parse_pem(const std::string &key_pem, const std::string &cert_pem,
+                                                      const std::string &key_origin,
+                                                      const std::string &cert_origin) {
+  auto key = KeyPair::from_pem(key_pem);
+  if (!key.ok()) return make_error(key.error().code, key_origin + ": " + key.error().message);
 
   std::shared_ptr<Identity> identity(new Identity());
   // As for keys, PEM is only recognised with the NUL counted.
-  int rc = mbedtls_x509_crt_parse(&identity->cert_, reinterpret_cast<const unsigned char *>(crt_pem->c_str()),
-                                  crt_pem->size() + 1);
+  int rc = mbedtls_x509_crt_parse(&identity->cert_, reinterpret_cast<const unsigned char *>(cert_pem.c_str()),
+                                  cert_pem.size() + 1);
   if (rc != 0)
-    return make_error(Errc::bad_request, crt_path + ": invalid certificate: " + mbed_error_text(rc));
+    return make_error(Errc::bad_request, cert_origin + ": invalid certificate: " + mbed_error_text(rc));
   if (mbedtls_pk_check_pair(&identity->cert_.pk, (*key)->pk()) != 0)
-    return make_error(Errc::bad_request, "certificate " + crt_path + " is not for the key in " + key_path +
-                                             " (the files do not belong together)");
+    return make_error(Errc::bad_request, "the certificate in " + cert_origin + " is not for the key in " +
+                                             key_origin + " (they do not belong together)");
   identity->key_ = std::move(*key);
   return identity;
 }
@@ -407,7 +422,7 @@ Result<std::shared_ptr<Identity>> Identity::create(const std::string &dir, const
 
   auto key = KeyPair::generate();
   if (!key.ok()) return key.error();
-  auto crt_pem = self_signed_pem(**key, common_name);
+  auto crt_pem = self_signed_certificate_pem(**key, common_name);
   if (!crt_pem.ok()) return crt_pem.error();
   std::string key_pem = (*key)->private_pem();
   if (key_pem.empty()) return make_error(Errc::internal, "cannot encode the new private key");

@@ -71,6 +71,7 @@ void RegisterRequest::write(MapWriter &w) const {
   }
   w.u64("port", port).str_array("addresses", addresses).map_array("holdings", hs);
   if (!done_commands.empty()) w.str_array("done_commands", done_commands);
+  if (revocations_after != 0) w.i64("revocations_after", revocations_after);
 }
 void RegisterRequest::read(MapReader &r) {
   uint64_t p = r.u64("port");
@@ -83,6 +84,7 @@ void RegisterRequest::read(MapReader &r) {
     holdings.push_back(std::move(one));
   }
   if (r.has("done_commands")) done_commands = r.str_array("done_commands", kMaxCommandsPerReply, kShort);
+  revocations_after = r.opt_i64("revocations_after");
   if (r.ok() && (p == 0 || p > 65535)) r.fail("args.port must be 1..65535");
   port = static_cast<uint16_t>(p);
 }
@@ -107,6 +109,18 @@ void RegisterResult::write(MapWriter &w) const {
     }
     w.map_array("commands", items);
   }
+  if (!revoked.empty()) {
+    std::vector<MapWriter> items;
+    for (const auto &k : revoked) {
+      MapWriter m;
+      m.str("fingerprint", k.fingerprint).str("kind", enroll_kind_name(k.kind)).i64("revoked_ms", k.revoked_ms);
+      items.push_back(std::move(m));
+    }
+    w.map_array("revoked", items);
+  }
+  if (retention_released_hours != 0) w.u64("retention_released_hours", retention_released_hours);
+  if (retention_unreleased_hours != 0) w.u64("retention_unreleased_hours", retention_unreleased_hours);
+  if (!directory_keys.empty()) w.str_array("directory_keys", directory_keys);
 }
 void RegisterResult::read(MapReader &r) {
   now_ms = r.i64("now");
@@ -121,15 +135,39 @@ void RegisterResult::read(MapReader &r) {
       check_uuid(r, c.user, "result.commands.user");
       commands.push_back(std::move(c));
     }
+  if (r.has("revoked"))
+    for (auto &m : r.map_array("revoked", kMaxRevokedPerReply)) {
+      RevokedKey k{m.str("fingerprint", kShort), EnrollKind::printer, m.i64("revoked_ms")};
+      if (r.ok() && !enroll_kind_parse(m.str("kind", kShort), k.kind)) r.fail("result.revoked.kind is unknown");
+      if (r.ok() && !fingerprint_valid(k.fingerprint)) r.fail("result.revoked.fingerprint is not a fingerprint");
+      revoked.push_back(std::move(k));
+    }
+  uint64_t released = r.opt_u64("retention_released_hours");
+  uint64_t unreleased = r.opt_u64("retention_unreleased_hours");
+  // An agent trusts its directory but not a bogus number: a year at most.
+  if (r.ok() && (released > 8760 || unreleased > 8760)) r.fail("result.retention hours must be at most 8760");
+  retention_released_hours = static_cast<uint32_t>(released);
+  retention_unreleased_hours = static_cast<uint32_t>(unreleased);
+  if (r.has("directory_keys")) directory_keys = r.str_array("directory_keys", kMaxDirectoryKeys, kShort);
+  for (const auto &key : directory_keys)
+    if (r.ok() && !fingerprint_valid(key)) r.fail("result.directory_keys holds something not a fingerprint");
 }
 
-void BadgeInRequest::write(MapWriter &w) const { w.str("badge", badge); }
+void BadgeInRequest::write(MapWriter &w) const {
+  w.str("badge", badge);
+  if (!pin.empty()) w.str("pin", pin);
+}
 void BadgeInRequest::read(MapReader &r) {
   badge = r.str("badge", 128);
   if (r.ok() && badge.empty()) r.fail("args.badge is empty");
+  pin = r.opt_str("pin", "", kShort);
 }
 
 void BadgeInResult::write(MapWriter &w) const {
+  if (pin_required) {
+    w.boolean("pin_required", true);
+    return;
+  }
   std::vector<MapWriter> ws;
   for (const auto &x : workstations) {
     MapWriter m;
@@ -137,9 +175,18 @@ void BadgeInResult::write(MapWriter &w) const {
                                                                                                        x.fingerprint);
     ws.push_back(std::move(m));
   }
+  std::vector<MapWriter> us;
+  for (const auto &u : users) {
+    MapWriter m;
+    m.str("id", u.id).str("display_name", u.display_name);
+    us.push_back(std::move(m));
+  }
   w.str("user", user).str("display_name", display_name).map_array("workstations", ws).map("ticket", ticket.to_map());
+  w.map_array("users", us);
 }
 void BadgeInResult::read(MapReader &r) {
+  pin_required = r.opt_bool("pin_required");
+  if (pin_required) return; // nothing else comes with it
   user = r.str("user", kShort);
   display_name = r.str("display_name", kName);
   for (auto &m : r.map_array("workstations", 256)) {
@@ -156,6 +203,12 @@ void BadgeInResult::read(MapReader &r) {
   }
   MapReader t = r.map("ticket");
   ticket = SignedTicket::from_map(t);
+  if (r.has("users"))
+    for (auto &m : r.map_array("users", kMaxTicketUsers)) {
+      BadgeUser u{m.str("id", kShort), m.str("display_name", kName)};
+      check_uuid(r, u.id, "result.users.id");
+      users.push_back(std::move(u));
+    }
 }
 
 void ListEnrolledRequest::write(MapWriter &w) const { page.write(w); }

@@ -1,5 +1,7 @@
 #include "lpm/protocol/ops_admin.h"
 
+#include <limits>
+
 namespace lpm::proto {
 namespace {
 constexpr size_t kName = 256;
@@ -160,7 +162,8 @@ void ImportStartRequest::read(MapReader &r) {
   size = r.u64("size");
   strict = r.opt_bool("strict");
   password_links = r.opt_bool("password_links");
-  if (r.ok() && kind != "users" && kind != "badges") r.fail("args.kind must be users or badges");
+  if (r.ok() && kind != "users" && kind != "badges" && kind != "print-users")
+    r.fail("args.kind must be users, badges or print-users");
 }
 
 void ImportStartResult::write(MapWriter &w) const { w.str("import", import).u64("records", records); }
@@ -545,6 +548,37 @@ void PasswordPolicySetRequest::read(MapReader &r) {
   history = read_policy_value(r, "history");
 }
 
+bool retention_choice_valid(uint32_t hours) {
+  for (uint32_t choice : kRetentionChoicesHours)
+    if (choice == hours) return true;
+  return false;
+}
+
+namespace {
+uint32_t read_retention_hours(MapReader &r, const char *key) {
+  uint64_t hours = r.u64(key);
+  if (r.ok() && (hours > std::numeric_limits<uint32_t>::max() || !retention_choice_valid(static_cast<uint32_t>(hours))))
+    r.fail(std::string("args.") + key + " must be one of 0 (no limit), 1, 2, 4, 8, 12, 24, 48, 72, 168, 336, 720");
+  return static_cast<uint32_t>(hours);
+}
+} // namespace
+
+void RetentionPolicyResult::write(MapWriter &w) const {
+  w.u64("released_hours", released_hours).u64("unreleased_hours", unreleased_hours);
+}
+void RetentionPolicyResult::read(MapReader &r) {
+  released_hours = read_retention_hours(r, "released_hours");
+  unreleased_hours = read_retention_hours(r, "unreleased_hours");
+}
+void RetentionSetRequest::write(MapWriter &w) const {
+  w.str("session", session).u64("released_hours", released_hours).u64("unreleased_hours", unreleased_hours);
+}
+void RetentionSetRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  released_hours = read_retention_hours(r, "released_hours");
+  unreleased_hours = read_retention_hours(r, "unreleased_hours");
+}
+
 void AuditListRequest::write(MapWriter &w) const {
   w.str("session", session).i64("after", after).u64("limit", limit);
 }
@@ -656,12 +690,49 @@ void TokensCreateRequest::read(MapReader &r) {
 }
 void TokensCreateResult::write(MapWriter &w) const {
   w.str("token", token).str("kind", kind).i64("uses", uses).i64("expires_ms", expires_ms);
+  w.str("id", id).str("directory_fingerprint", directory_fingerprint).str("directory_address", directory_address);
 }
 void TokensCreateResult::read(MapReader &r) {
   token = r.str("token", kToken);
   kind = r.str("kind", kShort);
   uses = r.i64("uses");
   expires_ms = r.i64("expires_ms");
+  id = r.opt_str("id", {}, kShort);
+  directory_fingerprint = r.opt_str("directory_fingerprint", {}, kShort);
+  directory_address = r.opt_str("directory_address", {}, kName);
+}
+
+void TokensListRequest::write(MapWriter &w) const {
+  w.str("session", session).boolean("all", all);
+}
+void TokensListRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  all = r.opt_bool("all");
+}
+void TokensListResult::write(MapWriter &w) const {
+  std::vector<MapWriter> rows;
+  rows.reserve(tokens.size());
+  for (const auto &t : tokens) {
+    MapWriter m;
+    m.str("id", t.id).str("kind", t.kind).i64("uses", t.uses).i64("uses_left", t.uses_left);
+    m.i64("created_ms", t.created_ms).i64("expires_ms", t.expires_ms).i64("revoked_ms", t.revoked_ms);
+    m.str("created_by", t.created_by);
+    rows.push_back(std::move(m));
+  }
+  w.map_array("tokens", rows);
+}
+void TokensListResult::read(MapReader &r) {
+  for (auto &m : r.map_array("tokens", kMaxTokensListed))
+    tokens.push_back(TokenEntry{m.str("id", kShort), m.str("kind", kShort), m.i64("uses"), m.i64("uses_left"),
+                                m.i64("created_ms"), m.i64("expires_ms"), m.i64("revoked_ms"),
+                                m.str("created_by", kName)});
+}
+void TokensRevokeRequest::write(MapWriter &w) const {
+  w.str("session", session).str_array("tokens", tokens);
+}
+void TokensRevokeRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  tokens = read_batch(r, "tokens", kShort);
 }
 
 void PrintersListResult::write(MapWriter &w) const {

@@ -418,7 +418,10 @@ public:
   Status listen(AcceptFn on_accept, MakeStream make) {
     on_accept_ = std::move(on_accept);
     make_ = std::move(make);
-    int rc = uv_listen(&h_.stream, 128, [](uv_stream_t *server, int status) {
+    // The kernel caps the backlog at net.core.somaxconn; 128 overflowed with 1,000 agents
+    // reconnecting at once (bench/README.md, the register benchmark), each drop costing a 1 s+
+    // SYN retry.
+    int rc = uv_listen(&h_.stream, SOMAXCONN, [](uv_stream_t *server, int status) {
       static_cast<UvListener *>(server->data)->on_connection(status);
     });
     if (rc != 0) return uv_error(Errc::io_error, "listen", rc);

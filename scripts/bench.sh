@@ -8,7 +8,9 @@
 #   ipp_accept_rate*, cupsd_accept_rate*, agent_rss_anon_*, agent_startup_*: the capture
 #     benchmarks of issue 3, from scripts/bench_capture.sh (on a network of its own).
 #   badge_in_rate, badge_in_p99: the directory benchmark of issue 4, from
-#     scripts/bench_directory.sh (run last, on a directory of its own).
+#     scripts/bench_directory.sh (on a directory of its own).
+#   workstation_fill, register_rate_*, register_state: registrations and heartbeats from 100,000
+#     workstations, from scripts/bench_register.sh (run last, on a directory of its own).
 # Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -102,3 +104,6 @@ echo "capture: durable accept rate against cupsd, agent memory and start-up ..."
 
 echo "directory: badge-ins per second and latency from many printers ..." >&2
 "$here/bench_directory.sh" "$BUILD"
+
+echo "directory: registrations and heartbeats per second from many workstations ..." >&2
+"$here/bench_register.sh" "$BUILD"

@@ -10,7 +10,8 @@
 #                  counted from each request's scheduled time: p99, p50
 # Usage: scripts/bench_directory.sh [BUILD_DIR]
 # Environment: USERS (100000), PRINTERS (1000), BENCH_SECONDS (5) per measured phase. (Not
-# SECONDS: that is bash's own clock.)
+# SECONDS: that is bash's own clock.) BADGE_RATE (0: the per-printer limit off) and BADGE_BURST
+# (20) start the directory with that badge rate limit; both JSON lines state it (rate_limits).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../build}" && pwd)
@@ -47,12 +48,22 @@ say "directory benchmark in $ROOT: $USERS users, $PRINTERS printers, $BENCH_SECO
 FP=$("$BIN/lpm-directory" fingerprint --data "$ROOT/directory")
 say "  $("$BIN/lpm_directory_fill" --data "$ROOT/directory" --users "$USERS")"
 TOKEN=$("$BIN/lpm-directory" token create --data "$ROOT/directory" --kind printer --uses "$PRINTERS")
-net_start directory "$ROOT/logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen 127.0.0.1:0
+# The per-printer badge rate limit (default 5/s, burst 20) would turn a closed loop into a count
+# of refusals: the benchmark measures the directory's capacity, so it is off, and said so.
+BADGE_RATE=${BADGE_RATE:-0}
+BADGE_BURST=${BADGE_BURST:-20}
+if [[ $BADGE_RATE == 0 ]]; then
+  LIMITS="off (lpm-directory serve --badge-rate 0)"
+else
+  LIMITS="$BADGE_RATE/s burst $BADGE_BURST per printer (lpm-directory serve --badge-rate $BADGE_RATE --badge-burst $BADGE_BURST)"
+fi
+net_start directory "$ROOT/logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen 127.0.0.1:0 \
+  --badge-rate "$BADGE_RATE" --badge-burst "$BADGE_BURST"
 DIR_PID=${NET_PIDS[-1]}
-say "  directory ready on 127.0.0.1:$NET_PORT (pid $DIR_PID); rate limits: none configured (not built yet)"
+say "  directory ready on 127.0.0.1:$NET_PORT (pid $DIR_PID); badge rate limit: $LIMITS"
 
 "$BIN/lpm_badge_in_bench" --directory "127.0.0.1:$NET_PORT" --fingerprint "$FP" --data "$ROOT/printers" \
   --token "$TOKEN" --users "$USERS" --printers "$PRINTERS" --seconds "$BENCH_SECONDS" \
-  --directory-pid "$DIR_PID" >"$ROOT/result.jsonl"
+  --directory-pid "$DIR_PID" --rate-limits "$LIMITS" >"$ROOT/result.jsonl"
 net_stop_pid "$DIR_PID"
 while IFS= read -r line; do emit "$line"; done <"$ROOT/result.jsonl"

@@ -166,6 +166,42 @@ check "RL-11: workstations unbind unbinds" grep -q "^unbound bob@example.com fro
 token=$(LPM tokens create --kind printer)
 check "tokens create --kind printer prints a token once" grep -Eq '^[0-9a-f]{32}$' <<<"$token"
 out=$(NOBODY_LPM tokens create --kind printer 2>&1) && fail "bob created a printer token"
+out=$(LPM tokens list)
+check "tokens list shows the token by id, never its text" \
+  bash -c "grep -q 'printer' <<<'$out' && ! grep -q '$token' <<<'$out'"
+token_id=$(LPM tokens list --json | jq -r 'select(.kind == "printer") | .id' | head -1)
+out=$(LPM tokens revoke "$token_id")
+check "tokens revoke revokes by id" grep -q "revoked" <<<"$out"
+mkdir -p "$ROOT/station2"
+"$BIN/lpm-release" init --data "$ROOT/station2" >/dev/null
+out=$("$BIN/lpm-release" enroll --data "$ROOT/station2" --directory "127.0.0.1:$DIR_PORT" \
+  --directory-fingerprint "$DIR_FP" --token "$token" --name revoked-token 2>&1) &&
+  fail "a revoked token enrolled a printer"
+check "a revoked token enrolls nothing" grep -q 'revoked' <<<"$out"
+out=$(LPM tokens list --all --json)
+check "tokens list --all shows the revoked token" \
+  test "$(jq -r "select(.id == \"$token_id\") | .revoked_ms > 0" <<<"$out")" = true
+
+# lpm printers enroll prints the command that enrolls a release station; run as printed, it works.
+out=$(LPM printers enroll --name "Lobby printer")
+check "printers enroll prints the station's command with the directory's address and key" \
+  grep -Eq "lpm-release enroll --data DATA_FOLDER --directory 127\.0\.0\.1:[0-9]+ --directory-fingerprint [0-9a-f]{64} --token [0-9a-f]{32} --name 'Lobby printer'" <<<"$out"
+command=$(grep -o 'lpm-release enroll .*' <<<"$out" | sed "s|^lpm-release|$BIN/lpm-release|; s|DATA_FOLDER|$ROOT/station2|")
+check "the printed command enrolls the station" bash -c "$command | grep -q '^enrolled '"
+station2_fp=$("$BIN/lpm-release" init --data "$ROOT/station2" | awk '/^fingerprint/{print $2}')
+check "printers list shows the new station" bash -c "'$BIN/lpm' printers list --json --socket '$AGENT_SOCK' | jq -e 'select(.name == \"Lobby printer\")' >/dev/null"
+out=$(LPM printers revoke "Lobby printer")
+check "printers revoke revokes its key" grep -q 'revoked' <<<"$out"
+
+# The enterprise retention policy (RT-1, RT-2), delivered to agents with register replies.
+out=$(NOBODY_LPM retention set --released 2d --unreleased 8h 2>&1) && fail "bob set the retention policy"
+check "AMB-19: a user without the PRM administrator's permission cannot set retention" grep -q 'forbidden' <<<"$out"
+out=$(LPM retention set --released 2d --unreleased 8h)
+check "RT-1, RT-2: retention set saves both durations" grep -q 'unreleased jobs  8h' <<<"$out"
+check "RT-1: any signed-in user reads the policy" \
+  test "$(NOBODY_LPM retention show --json | jq -r '.released_hours')" = 48
+out=$(LPM retention set --released 5h --unreleased 8h 2>&1) && fail "a duration off the list was taken"
+check "AMB-19: durations come from the list" grep -q 'not a retention choice' <<<"$out"
 
 # --- an administrator purges a user's jobs on the workstations (PM-6) -----------------------------
 printf '%%PDF-1.4 jean document\n' >"$ROOT/docs/jean.pdf"
@@ -179,6 +215,13 @@ purged() { grep -q "directory command .*purge-user.*job(s) of user $USER_ID dele
 check "the agent carries out the purge with its next register" wait_for 10 purged
 check "jean's job is gone from the workstation" bash -c "! '$BIN/lpm' jobs --socket '$AGENT_SOCK' | grep -q '$jean_job'"
 check "bob's jobs stay" bash -c "runuser -u nobody -- '$BIN/lpm' jobs --socket '$AGENT_SOCK' | grep -q 'Bob notes'"
+# That register reply also carried the revocation list and the retention policy.
+revoked_kept() {
+  test "$(sqlite3 "$ROOT/agent/state.db" "SELECT count(*) FROM revoked_keys WHERE fingerprint = '$station2_fp'")" = 1
+}
+check "the agent keeps the revoked station's key from its register reply" wait_for 10 revoked_kept
+check "RT-2: the agent applies the enterprise's retention policy as a ceiling" \
+  grep -q 'enterprise retention policy: released jobs 48 h, unreleased 8 h' "$ROOT/logs/agent.log"
 
 # --- logout ----------------------------------------------------------------------------------------
 LPM logout >/dev/null

@@ -290,3 +290,42 @@ TEST_CASE("a common name with a comma is kept whole", "[keys][identity]") {
   CHECK(Identity::create(tmp.path, "z", "a\\b").error().code == Errc::bad_request);
   CHECK(Identity::create(tmp.path, "../evil", "a").error().code == Errc::bad_request);
 }
+
+TEST_CASE("an identity made from PEM texts is the one the same files load", "[keys][identity]") {
+  auto key = new_key();
+  auto cert_pem = self_signed_certificate_pem(*key, "bench-ws-1");
+  REQUIRE(cert_pem.ok());
+  auto from_text = Identity::from_pem(key->private_pem(), *cert_pem);
+  REQUIRE(from_text.ok());
+  CHECK((*from_text)->fingerprint() == key->fingerprint());
+  CHECK(fingerprint_of_cert((*from_text)->cert()) == key->fingerprint());
+  char name[256];
+  REQUIRE(mbedtls_x509_dn_gets(name, sizeof name, &(*from_text)->cert()->subject) > 0);
+  CHECK(std::string(name) == "CN=bench-ws-1");
+
+  TempDir tmp;
+  REQUIRE(write_file_atomic(tmp.path + "/ws.key", key->private_pem(), 0600).ok());
+  REQUIRE(write_file_atomic(tmp.path + "/ws.crt", *cert_pem, 0644).ok());
+  auto loaded = Identity::load(tmp.path, "ws");
+  REQUIRE(loaded.ok());
+  CHECK((*loaded)->fingerprint() == (*from_text)->fingerprint());
+}
+
+TEST_CASE("an identity from PEM texts refuses a certificate of another key, or no key", "[keys][identity]") {
+  auto key = new_key();
+  auto other = new_key();
+  auto other_cert = self_signed_certificate_pem(*other, "other");
+  REQUIRE(other_cert.ok());
+  auto mixed = Identity::from_pem(key->private_pem(), *other_cert);
+  REQUIRE_FALSE(mixed.ok());
+  CHECK(mixed.error().code == Errc::bad_request);
+  CHECK(mixed.error().message.find("is not for the key") != std::string::npos);
+
+  auto no_key = Identity::from_pem("not a key", *other_cert);
+  REQUIRE_FALSE(no_key.ok());
+  CHECK(no_key.error().code == Errc::bad_request);
+  auto no_cert = Identity::from_pem(key->private_pem(), "not a certificate");
+  REQUIRE_FALSE(no_cert.ok());
+  CHECK(no_cert.error().code == Errc::bad_request);
+  CHECK(self_signed_certificate_pem(*key, "").error().code == Errc::bad_request);
+}

@@ -94,6 +94,10 @@ public:
                                                   const std::string &common_name);
   static Result<std::shared_ptr<Identity>> load_or_create(const std::string &dir, const std::string &name,
                                                           const std::string &common_name);
+  // From the PEM texts of a key and its certificate (what NAME.key and NAME.crt hold), without
+  // files: bad_request when either does not parse, the key is not P-256 or the certificate is
+  // not for that key. For tools that keep many identities in one file (bench/).
+  static Result<std::shared_ptr<Identity>> from_pem(const std::string &key_pem, const std::string &cert_pem);
   ~Identity();
   Identity(const Identity &) = delete;
   Identity &operator=(const Identity &) = delete;
@@ -104,9 +108,19 @@ public:
 
 private:
   Identity();
+  // from_pem, with where each text came from (a path) for the messages.
+  static Result<std::shared_ptr<Identity>> parse_pem(const std::string &key_pem, const std::string &cert_pem,
+                                                     const std::string &key_origin,
+                                                     const std::string &cert_origin);
   std::unique_ptr<KeyPair> key_;
   mbedtls_x509_crt cert_;
 };
+
+// A self-signed X.509 v3 certificate for `key` in PEM (subject and issuer CN=common_name, a
+// random serial, valid 20 years, backdated a day): what Identity::create writes beside the key.
+// bad_request for a common name mbedTLS cannot hold (empty, over 64 characters, a control
+// character or a backslash).
+Result<std::string> self_signed_certificate_pem(const KeyPair &key, const std::string &common_name);
 
 // Fingerprint of the public key inside a certificate.
 Fingerprint fingerprint_of_cert(const mbedtls_x509_crt *crt);

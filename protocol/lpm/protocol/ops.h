@@ -96,6 +96,7 @@ struct RegisterRequest {
   std::vector<std::string> addresses; // the agent's own view of its LAN addresses
   std::vector<Holding> holdings;      // users with held jobs here (a user with 0 withdraws)
   std::vector<std::string> done_commands; // commands carried out since the last register (optional)
+  int64_t revocations_after = 0; // the newest revocation the agent knows (revoked_ms); 0: none
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -103,17 +104,36 @@ struct RefusedHoldingInfo {
   std::string user;
   std::string reason;
 };
+// A key the directory revoked (DESIGN §3): agents refuse release stations and accounting
+// servers presenting it, even with a ticket issued before the revocation.
+struct RevokedKey {
+  Fingerprint fingerprint;
+  EnrollKind kind = EnrollKind::printer;
+  int64_t revoked_ms = 0;
+};
+inline constexpr size_t kMaxRevokedPerReply = 1000;
+inline constexpr size_t kMaxDirectoryKeys = 8;
 struct RegisterResult {
   int64_t now_ms = 0;           // the directory's clock
   uint64_t heartbeat_s = 0;     // register again within this
   std::vector<RefusedHoldingInfo> refused; // holdings not taken (unknown user, not bound here); optional
   std::vector<AgentCommand> commands;      // to carry out, then name in done_commands; optional
+  // Printer and accounting keys revoked at or after revocations_after, oldest first, at most
+  // kMaxRevokedPerReply (the agent asks again from the newest it got); optional.
+  std::vector<RevokedKey> revoked;
+  // The enterprise's retention policy (RT-2): the agent keeps no job longer; 0: no limit.
+  uint32_t retention_released_hours = 0;
+  uint32_t retention_unreleased_hours = 0;
+  // The directory's TLS keys: the one it answers with and the next one of a rotation, which the
+  // agent adds to its pins (it learns them over a connection it already trusts); optional.
+  std::vector<Fingerprint> directory_keys;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
 
 struct BadgeInRequest {
   std::string badge;
+  std::string pin; // optional: the PIN, when an earlier answer said pin_required (written only when set)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -124,11 +144,23 @@ struct WorkstationRef {
   uint16_t port = 0;
   Fingerprint fingerprint;
 };
+// A user whose jobs a ticket covers.
+struct BadgeUser {
+  std::string id; // directory user UUID
+  std::string display_name;
+};
+// What badge-in and badge-register answer. Either a ticket (pin_required false), or only
+// pin_required true: the enterprise asks for a PIN, so the station asks for it and badges in again
+// with it; user, workstations, ticket and users are then empty (and not written).
 struct BadgeInResult {
+  bool pin_required = false; // optional on read (false)
   std::string user;
   std::string display_name;
   std::vector<WorkstationRef> workstations;
   SignedTicket ticket;
+  // The ticket's users: the badge's user first, then those who delegated to them (PM-7).
+  // Optional on read: an older directory does not send it (the ticket names `user` alone).
+  std::vector<BadgeUser> users;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

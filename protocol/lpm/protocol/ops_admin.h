@@ -10,6 +10,8 @@
 
 #include "lpm/protocol/msg.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/ops_print.h"
+#include "lpm/protocol/ops_release.h"
 
 namespace lpm::proto {
 
@@ -38,6 +40,8 @@ inline constexpr const char *groups_remove_members = "groups-remove-members";
 inline constexpr const char *groups_list = "groups-list";
 inline constexpr const char *password_policy_show = "password-policy-show";
 inline constexpr const char *password_policy_set = "password-policy-set";
+inline constexpr const char *retention_show = "retention-show";
+inline constexpr const char *retention_set = "retention-set";
 inline constexpr const char *audit_list = "audit-list";
 inline constexpr const char *workstations_list = "workstations-list";
 inline constexpr const char *workstations_show = "workstations-show";
@@ -45,6 +49,8 @@ inline constexpr const char *workstations_bind = "workstations-bind";
 inline constexpr const char *workstations_unbind = "workstations-unbind";
 inline constexpr const char *workstations_deregister = "workstations-deregister";
 inline constexpr const char *tokens_create = "tokens-create";
+inline constexpr const char *tokens_list = "tokens-list";
+inline constexpr const char *tokens_revoke = "tokens-revoke";
 inline constexpr const char *printers_list = "printers-list";
 inline constexpr const char *printers_revoke = "printers-revoke";
 // The agent's control socket (lpm -> agent, Unix socket): `lpm login` through the agent, which
@@ -78,6 +84,8 @@ inline constexpr const char *kPersonOps[] = {op::whoami,
                                              op::groups_list,
                                              op::password_policy_show,
                                              op::password_policy_set,
+                                             op::retention_show,
+                                             op::retention_set,
                                              op::audit_list,
                                              op::workstations_list,
                                              op::workstations_show,
@@ -85,8 +93,26 @@ inline constexpr const char *kPersonOps[] = {op::whoami,
                                              op::workstations_unbind,
                                              op::workstations_deregister,
                                              op::tokens_create,
+                                             op::tokens_list,
+                                             op::tokens_revoke,
                                              op::printers_list,
-                                             op::printers_revoke};
+                                             op::printers_revoke,
+                                             op::delegates_add,
+                                             op::delegates_remove,
+                                             op::delegates_list,
+                                             op::pin_set,
+                                             op::pin_clear,
+                                             op::badges_policy_show,
+                                             op::badges_policy_set,
+                                             op::users_set_federated,
+                                             op::print_groups_create,
+                                             op::print_groups_update,
+                                             op::print_groups_delete,
+                                             op::print_groups_list,
+                                             op::print_users_list,
+                                             op::print_users_set,
+                                             op::print_users_remove,
+                                             op::print_users_sync};
 inline constexpr const char *kPersonUploadOps[] = {op::import_start};
 
 // The largest import file (UA-10, AMB-10: 1 MB, inclusive): what `lpm` sends, the agent relays
@@ -174,7 +200,7 @@ struct ForwardRequest {
 
 struct ImportStartRequest {
   std::string session;
-  std::string kind; // "users" or "badges"
+  std::string kind; // "users", "badges" or "print-users"
   std::string file_name;
   uint64_t size = 0; // announced; the stream's end frame is what counts
   bool strict = false;
@@ -472,6 +498,26 @@ struct PasswordPolicySetRequest {
   void read(MapReader &r);
 };
 
+// retention-show (SessionRequest) and retention-set: the enterprise's document retention policy
+// (RT-1, RT-2, AMB-19): how long released and unreleased jobs stay, in hours, each one of
+// kRetentionChoicesHours (0: no enterprise limit). Saved together, in one update. Agents get it
+// with register replies and keep no job longer than it (docs/retention.md).
+inline constexpr uint32_t kRetentionChoicesHours[] = {0, 1, 2, 4, 8, 12, 24, 48, 72, 168, 336, 720};
+bool retention_choice_valid(uint32_t hours);
+struct RetentionPolicyResult {
+  uint32_t released_hours = 0;
+  uint32_t unreleased_hours = 0;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct RetentionSetRequest {
+  std::string session;
+  uint32_t released_hours = 0;
+  uint32_t unreleased_hours = 0;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
 // audit-list: entries oldest first. after >= 0: those with an id above it; after < 0 (the
 // default): the newest `limit`.
 struct AuditListRequest {
@@ -561,6 +607,40 @@ struct TokensCreateResult {
   std::string kind;
   int64_t uses = 0;
   int64_t expires_ms = 0;
+  std::string id;                    // what tokens-list and tokens-revoke call it
+  std::string directory_fingerprint; // the directory's TLS key, which the device must pin
+  std::string directory_address;     // HOST:PORT devices reach it at; "" when not configured
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// tokens-list: tokens still usable, or every token with `all`, newest first (never their text).
+struct TokensListRequest {
+  std::string session;
+  bool all = false;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct TokenEntry {
+  std::string id;
+  std::string kind;
+  int64_t uses = 0;
+  int64_t uses_left = 0;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+  int64_t revoked_ms = 0;
+  std::string created_by; // e-mail or actor of who created it
+};
+struct TokensListResult {
+  std::vector<TokenEntry> tokens;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+inline constexpr size_t kMaxTokensListed = 1000;
+// tokens-revoke: tokens by id (or by their text); answers a BatchResult ("revoked").
+struct TokensRevokeRequest {
+  std::string session;
+  std::vector<std::string> tokens; // 1 ... kMaxBatch
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -21,6 +21,7 @@ namespace lpm::proto {
 inline constexpr int64_t kTicketLifetimeMs = 60 * 1000;  // issued -> expires
 inline constexpr int64_t kTicketMaxSkewMs = 30 * 1000;   // issued may be this far in the future
 inline constexpr int64_t kTicketMaxLifetimeMs = 10 * 60 * 1000; // longer tickets are refused
+inline constexpr size_t kMaxTicketUsers = 64; // users one ticket may name (a badge's user and delegators)
 
 struct Ticket {
   std::vector<std::string> users;        // directory user UUIDs

@@ -16,6 +16,7 @@
 #include "nonce_store_sqlite.h"
 #include "outbox.h"
 #include "release_service.h"
+#include "revoked_keys.h"
 
 using namespace lpm;
 using namespace lpm::agent;
@@ -95,6 +96,7 @@ struct ReleaseFixture {
   uv_loop_t loop{};
   std::unique_ptr<ReleaseService> service;
   std::shared_ptr<proto::TlsContext> printer_ctx;
+  std::shared_ptr<RevokedKeys> revoked;
 
   ReleaseFixture() {
     auto n = SqliteNonceStore::open(db);
@@ -122,6 +124,10 @@ struct ReleaseFixture {
     options.workstation_id = kWorkstation;
     options.ticket_keys.push_back(ticket_key->public_key());
     options.records = RecordContext{"HQ", kWorkstation};
+    auto r = RevokedKeys::open(db);
+    REQUIRE(r.ok());
+    revoked = *r;
+    options.revoked = revoked;
     auto s = ReleaseService::start(&loop, *server_ctx, store, nonces, outbox, std::move(options));
     REQUIRE(s.ok());
     service = std::move(*s);
@@ -311,6 +317,73 @@ TEST_CASE("release service: a station releases a job end to end", "[agent][relea
   a->close();
   a.reset();
   f.finish();
+}
+
+TEST_CASE("release service: a station whose key the directory revoked is refused, even mid-conversation and "
+          "with a ticket issued before",
+          "[agent][release][revocation]") {
+  ReleaseFixture f;
+  auto a = f.connect(f.printer_ctx);
+  REQUIRE(a->call(proto::op::open_release, open_args(make_ticket(*f.ticket_key, kAlice,
+                                                                 f.printer_identity->fingerprint())))
+              .ok());
+  REQUIRE(a->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{})).ok());
+
+  // What a register reply brings.
+  auto fresh = f.revoked->add({proto::RevokedKey{f.printer_identity->fingerprint(), proto::EnrollKind::printer,
+                                                 wall_ms()}});
+  REQUIRE(fresh.ok());
+  CHECK(*fresh == 1);
+
+  auto listed = a->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+  REQUIRE_FALSE(listed.ok());
+  CHECK(listed.error().code == Errc::forbidden);
+  CHECK(listed.error().message.find("revoked") != std::string::npos);
+  proto::AcknowledgeJobRequest ack;
+  ack.job = f.job.id;
+  auto acked = a->call(proto::op::acknowledge_job, args_of(ack));
+  REQUIRE_FALSE(acked.ok());
+  CHECK(acked.error().code == Errc::forbidden);
+
+  // A fresh ticket does not help, and its nonce is not spent (it was never checked).
+  auto b = f.connect(f.printer_ctx);
+  auto reopened =
+      b->call(proto::op::open_release, open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())));
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.error().code == Errc::forbidden);
+  CHECK(f.store->get(f.job.id)->state == JobState::held);
+
+  a->close();
+  b->close();
+  a.reset();
+  b.reset();
+  f.finish();
+}
+
+TEST_CASE("revoked keys: kept in state.db across restarts, repeats ignored, newest mark for the next ask",
+          "[agent][revocation]") {
+  TempDir dir;
+  std::shared_ptr<Db> db = open_db(dir.path);
+  const std::string one(64, 'a'), two(64, 'b');
+  {
+    auto keys = RevokedKeys::open(db);
+    REQUIRE(keys.ok());
+    CHECK((*keys)->newest_ms() == 0);
+    auto fresh = (*keys)->add({proto::RevokedKey{one, proto::EnrollKind::printer, 100},
+                               proto::RevokedKey{two, proto::EnrollKind::accounting, 200}});
+    REQUIRE(fresh.ok());
+    CHECK(*fresh == 2);
+    auto again = (*keys)->add({proto::RevokedKey{two, proto::EnrollKind::accounting, 200}});
+    REQUIRE(again.ok());
+    CHECK(*again == 0);
+  }
+  auto reopened = RevokedKeys::open(db);
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->contains(one));
+  CHECK((*reopened)->contains(two));
+  CHECK_FALSE((*reopened)->contains(std::string(64, 'c')));
+  CHECK((*reopened)->size() == 2);
+  CHECK((*reopened)->newest_ms() == 200);
 }
 
 TEST_CASE("release service: a conversation ends at its ticket's expiry", "[agent][release]") {

@@ -194,3 +194,36 @@ TEST_CASE("retention: an empty user folder goes DeleteEmptyUserFoldersLifespan d
   CHECK(std::filesystem::is_directory(store->user_folder_path(kAlice)));
   CHECK(store->get(again.id).ok());
 }
+
+TEST_CASE("retention: the enterprise's retention policy shortens the package's lifespans, never lengthens them "
+          "(RT-2)",
+          "[agent][retention][RT-2]") {
+  TempDir dir;
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  auto outbox = Outbox::open(db);
+  REQUIRE(outbox.ok());
+  Job held = store_job(*store, kAlice, "unprinted");
+
+  RetentionPolicy policy;
+  policy.unprinted_hours = 48;
+  policy.printed_hours = 24;
+  FakeClock fake;
+  fake.wall = held.submitted_ms;
+  Retention retention(store, *outbox, RecordContext{"HQ", "ws-1"}, policy, fake.clock());
+
+  retention.set_enterprise_limit(72, 168); // longer than the package's: no effect
+  CHECK(retention.effective_unprinted_hours() == 48);
+  CHECK(retention.effective_printed_hours() == 24);
+  retention.set_enterprise_limit(0, 0); // no limit
+  CHECK(retention.effective_unprinted_hours() == 48);
+  retention.set_enterprise_limit(12, 8);
+  CHECK(retention.effective_unprinted_hours() == 8);
+  CHECK(retention.effective_printed_hours() == 12);
+
+  CHECK(retention.tick().removed_jobs.empty());
+  fake.wall = held.submitted_ms + 8 * kHour + 1000;
+  auto run = retention.tick();
+  REQUIRE(run.removed_jobs.size() == 1);
+  CHECK(run.removed_jobs[0].id == held.id);
+}

@@ -192,7 +192,10 @@ TEST_CASE("registrar: registers on connect, on held-count changes, and withdraws
                          REQUIRE(call->args().ok());
                          seen.push_back(req);
                          proto::MapWriter w;
-                         proto::RegisterResult{wall_ms(), 60, {}, {}}.write(w);
+                         proto::RegisterResult result;
+                         result.now_ms = wall_ms();
+                         result.heartbeat_s = 60;
+                         result.write(w);
                          call->reply(w);
                        });
 
@@ -240,4 +243,77 @@ TEST_CASE("registrar: registers on connect, on held-count changes, and withdraws
   store->on_held_changed = nullptr;
   directory.stop();
   finish_loop(&loop);
+}
+
+TEST_CASE("registrar: the revocation list of register replies is stored, and the next register asks only for "
+          "what came after",
+          "[agent][registrar][revocation]") {
+  TempDir dir;
+  auto db = open_db(dir.path);
+  auto store = open_store(db, dir.path);
+  store_job(*store, kAlice, "doc");
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::vector<int64_t> asked_after;
+  const std::string printer_key(64, 'e');
+  TestServer directory(&loop, dir.path, proto::role::directory, proto::op::register_holdings,
+                       [&](proto::CallPtr call) {
+                         proto::RegisterRequest req;
+                         req.read(call->args());
+                         REQUIRE(call->args().ok());
+                         asked_after.push_back(req.revocations_after);
+                         proto::RegisterResult result;
+                         result.now_ms = wall_ms();
+                         result.heartbeat_s = 60;
+                         if (req.revocations_after <= 5000)
+                           result.revoked.push_back(proto::RevokedKey{printer_key, proto::EnrollKind::printer, 5000});
+                         proto::MapWriter w;
+                         result.write(w);
+                         call->reply(w);
+                       });
+  auto revoked = RevokedKeys::open(db);
+  REQUIRE(revoked.ok());
+  RegistrarOptions options;
+  options.directory = directory.config();
+  options.release_port = 9443;
+  options.revoked = *revoked;
+  auto registrar = Registrar::create(&loop, agent_client_ctx(dir.path), store, options);
+  registrar->start();
+  REQUIRE(proto::run_until(
+      &loop, [&] { return (*revoked)->contains(printer_key); }, 5000));
+  CHECK(asked_after.front() == 0);
+  registrar->holdings_changed();
+  REQUIRE(proto::run_until(
+      &loop, [&] { return asked_after.size() >= 2; }, 5000));
+  CHECK(asked_after.back() == 5000);
+  // Kept: a restarted agent refuses the station before its first heartbeat.
+  auto reloaded = RevokedKeys::open(db);
+  REQUIRE(reloaded.ok());
+  CHECK((*reloaded)->contains(printer_key));
+
+  registrar->stop();
+  directory.stop();
+  finish_loop(&loop);
+}
+
+TEST_CASE("directory keys announced in register replies are kept and added to the configured pins, the latest "
+          "announcement replacing the previous",
+          "[agent][rotation]") {
+  TempDir dir;
+  auto db = open_db(dir.path);
+  const std::string configured(64, 'a'), next(64, 'b'), later(64, 'c');
+  auto none = announced_directory_keys_load(*db);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  REQUIRE(announced_directory_keys_save(*db, {configured, next}).ok());
+  auto loaded = announced_directory_keys_load(*db);
+  REQUIRE(loaded.ok());
+  CHECK(*loaded == std::vector<std::string>{configured, next});
+  CHECK(directory_pins({configured}, *loaded) == std::vector<std::string>{configured, next});
+  // After the rotation the directory announces only its new key: the old learned one goes, the
+  // configured one (the package's) stays.
+  REQUIRE(announced_directory_keys_save(*db, {next, later}).ok());
+  loaded = announced_directory_keys_load(*db);
+  REQUIRE(loaded.ok());
+  CHECK(directory_pins({configured}, *loaded) == std::vector<std::string>{configured, next, later});
 }

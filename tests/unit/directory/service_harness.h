@@ -73,6 +73,7 @@ public:
 
   DirectoryStore &admin() { return *admin_; }
   DirectoryService &service() { return *service_; }
+  uint16_t port() const { return port_; }
   uv_loop_t *loop() { return &loop_.loop; }
   const proto::Bytes &session_public_der() { return service_->session_public_der(); }
 

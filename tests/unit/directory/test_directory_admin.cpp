@@ -732,9 +732,22 @@ TEST_CASE(
   // Every person op the agent relays is in this matrix (whoami, import-*, users-list: the people tests).
   std::set<std::string> covered{proto::op::whoami, proto::op::import_show, proto::op::users_list};
   // The workstation, token and printer ops have their matrix in test_directory_devices.cpp.
-  for (const char *op : {proto::op::workstations_list, proto::op::workstations_show, proto::op::workstations_bind,
-                         proto::op::workstations_unbind, proto::op::workstations_deregister, proto::op::tokens_create,
-                         proto::op::printers_list, proto::op::printers_revoke})
+  for (const char *op :
+       {proto::op::workstations_list, proto::op::workstations_show, proto::op::workstations_bind,
+        proto::op::workstations_unbind, proto::op::workstations_deregister, proto::op::tokens_create,
+        proto::op::tokens_list, proto::op::tokens_revoke, proto::op::retention_show, proto::op::retention_set,
+        proto::op::printers_list, proto::op::printers_revoke})
+    covered.insert(op);
+  // The Print Management ops have theirs in test_print_management.cpp.
+  for (const char *op :
+       {proto::op::print_groups_create, proto::op::print_groups_update, proto::op::print_groups_delete,
+        proto::op::print_groups_list, proto::op::print_users_list, proto::op::print_users_set,
+        proto::op::print_users_remove, proto::op::print_users_sync})
+    covered.insert(op);
+  // The delegate, PIN, badge policy and federated-user ops have theirs in test_badge_in.cpp.
+  for (const char *op : {proto::op::delegates_add, proto::op::delegates_remove, proto::op::delegates_list,
+                         proto::op::pin_set, proto::op::pin_clear, proto::op::badges_policy_show,
+                         proto::op::badges_policy_set, proto::op::users_set_federated})
     covered.insert(op);
   for (const auto &op : ops)
     covered.insert(op.name);

@@ -220,6 +220,9 @@ TEST_CASE("directory devices: tokens-create answers a token that enrolls its kin
   CHECK(token->kind == "printer");
   CHECK(token->uses == 2);
   CHECK(token->expires_ms > wall_ms());
+  CHECK(token->id == token_hash(token->token).substr(0, 16));
+  CHECK(token->directory_fingerprint == d.h.service().fingerprint());
+  CHECK(token->directory_address == "127.0.0.1:" + std::to_string(d.h.port()));
   CHECK(d.audited("token-create", "kind printer") == 1);
   SyncClient &printer = d.h.connect(d.h.identity("p-1"), proto::role::printer);
   REQUIRE(d.h.enroll(printer, EnrollKind::printer, token->token, "lobby").ok());
@@ -253,23 +256,100 @@ TEST_CASE("directory devices: tokens-create answers a token that enrolls its kin
   d.h.finish();
 }
 
-TEST_CASE("directory devices: the role matrix of the workstation, token and printer ops, and no credentials "
-          "(RL-8, RL-11, RL-12)",
-          "[directory][devices][RL-8][RL-11][RL-12]") {
+TEST_CASE("directory devices: tokens-list shows ids and uses, never texts, tokens-revoke stops a token, once",
+          "[directory][devices][tokens]") {
   Devices d;
-  enum Column { read, manage, devices };
+  auto created = rpc<proto::TokensCreateResult>(*d.ws, proto::op::tokens_create,
+                                                proto::TokensCreateRequest{d.admin_session, "workstation", 5, 2});
+  REQUIRE(created.ok());
+  auto listed = rpc<proto::TokensListResult>(*d.ws, proto::op::tokens_list,
+                                             proto::TokensListRequest{d.admin_session, false});
+  REQUIRE(listed.ok());
+  auto mine = std::find_if(listed->tokens.begin(), listed->tokens.end(),
+                           [&](const proto::TokenEntry &t) { return t.id == created->id; });
+  REQUIRE(mine != listed->tokens.end());
+  CHECK(mine->kind == "workstation");
+  CHECK(mine->uses == 5);
+  CHECK(mine->uses_left == 5);
+  CHECK(mine->revoked_ms == 0);
+  CHECK(mine->created_by.find("admin@example.com") != std::string::npos);
+
+  auto revoked = rpc<proto::BatchResult>(*d.ws, proto::op::tokens_revoke,
+                                         proto::TokensRevokeRequest{d.admin_session, {created->id, "0123456789abcdef"}});
+  REQUIRE(revoked.ok());
+  REQUIRE(revoked->items.size() == 2);
+  CHECK(revoked->items[0].result == "revoked");
+  CHECK(revoked->items[1].result == "failed");
+  CHECK(revoked->items[1].reason.find("no enrollment token") != std::string::npos);
+  CHECK(d.audited("token-revoke", created->id) == 1);
+  auto again = rpc<proto::BatchResult>(*d.ws, proto::op::tokens_revoke,
+                                       proto::TokensRevokeRequest{d.admin_session, {created->token}});
+  REQUIRE(again.ok());
+  CHECK(again->items[0].reason.find("already revoked") != std::string::npos);
+  auto usable = rpc<proto::TokensListResult>(*d.ws, proto::op::tokens_list,
+                                             proto::TokensListRequest{d.admin_session, false});
+  REQUIRE(usable.ok());
+  CHECK(std::none_of(usable->tokens.begin(), usable->tokens.end(),
+                     [&](const proto::TokenEntry &t) { return t.id == created->id; }));
+  SyncClient &ws = d.h.connect(d.h.identity("late"), proto::role::agent);
+  auto refused = d.h.enroll(ws, EnrollKind::workstation, created->token, "late");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::forbidden);
+  d.h.finish();
+}
+
+TEST_CASE("directory devices: the retention policy is saved whole and only from the list of durations (RT-1, "
+          "RT-2, AMB-19)",
+          "[directory][devices][RT-1][RT-2][AMB-19]") {
+  Devices d;
+  auto initial = rpc<proto::RetentionPolicyResult>(*d.ws, proto::op::retention_show,
+                                                   proto::SessionRequest{d.admin_session});
+  REQUIRE(initial.ok());
+  CHECK(initial->released_hours == 0); // no enterprise limit until an administrator sets one
+  CHECK(initial->unreleased_hours == 0);
+  auto set = rpc<proto::RetentionPolicyResult>(*d.ws, proto::op::retention_set,
+                                               proto::RetentionSetRequest{d.admin_session, 48, 8});
+  REQUIRE(set.ok());
+  CHECK(d.audited("retention-set", "released_hours 48 unreleased_hours 8") == 1);
+  auto off_list = rpc<proto::RetentionPolicyResult>(*d.ws, proto::op::retention_set,
+                                                    proto::RetentionSetRequest{d.admin_session, 5, 8});
+  REQUIRE_FALSE(off_list.ok());
+  CHECK(off_list.error().code == Errc::bad_request);
+  CHECK(off_list.error().message.find("released_hours must be one of") != std::string::npos);
+  auto shown = rpc<proto::RetentionPolicyResult>(*d.ws, proto::op::retention_show,
+                                                 proto::SessionRequest{d.admin_session});
+  REQUIRE(shown.ok());
+  CHECK(shown->released_hours == 48); // the refused change touched nothing
+  CHECK(shown->unreleased_hours == 8);
+  // Agents get it with their register replies.
+  auto [agent, agent_id] = d.h.enrolled("ws-retention", EnrollKind::workstation, proto::role::agent);
+  proto::RegisterRequest reg;
+  reg.port = 9443;
+  auto registered = rpc<proto::RegisterResult>(*agent, proto::op::register_holdings, reg);
+  REQUIRE(registered.ok());
+  CHECK(registered->retention_released_hours == 48);
+  CHECK(registered->retention_unreleased_hours == 8);
+  (void)agent_id;
+  d.h.finish();
+}
+
+TEST_CASE("directory devices: the role matrix of the workstation, token, printer and retention ops, and no "
+          "credentials (RL-8, RL-11, RL-12, AMB-19)",
+          "[directory][devices][RL-8][RL-11][RL-12][AMB-19]") {
+  Devices d;
+  enum Column { any, read, manage, devices, retention };
   struct Who {
     const char *email;
     Role role;
     std::set<Column> may;
   };
   const Who people[] = {
-      {"user@example.com", Role::prm_user, {}},
-      {"prm-helpdesk@example.com", Role::prm_helpdesk, {read}},
-      {"spm-helpdesk@example.com", Role::spm_helpdesk, {read}},
-      {"pm-admin@example.com", Role::prm_administrator, {read}},
-      {"spm-admin@example.com", Role::spm_administrator, {read, manage}},
-      {"ent-admin@example.com", Role::enterprise_administrator, {read, manage, devices}},
+      {"user@example.com", Role::prm_user, {any}},
+      {"prm-helpdesk@example.com", Role::prm_helpdesk, {any, read}},
+      {"spm-helpdesk@example.com", Role::spm_helpdesk, {any, read}},
+      {"pm-admin@example.com", Role::prm_administrator, {any, read, retention}},
+      {"spm-admin@example.com", Role::spm_administrator, {any, read, manage}},
+      {"ent-admin@example.com", Role::enterprise_administrator, {any, read, manage, devices, retention}},
   };
   auto status = [](auto result) -> Status { return result.ok() ? Status{} : Status(result.error()); };
   using Run = std::function<Status(SyncClient &, const std::string &, const std::string &)>;
@@ -313,6 +393,41 @@ TEST_CASE("directory devices: the role matrix of the workstation, token and prin
        [&](SyncClient &c, const std::string &s, const std::string &) {
          return status(rpc<proto::TokensCreateResult>(c, proto::op::tokens_create,
                                                       proto::TokensCreateRequest{s, "printer", 1, 1}));
+       }},
+      {proto::op::tokens_list, manage,
+       [&](SyncClient &c, const std::string &s, const std::string &) {
+         return status(rpc<proto::TokensListResult>(c, proto::op::tokens_list, proto::TokensListRequest{s, true}));
+       }},
+      {"tokens-revoke (workstation)", manage,
+       [&](SyncClient &c, const std::string &s, const std::string &) {
+         auto revoked = rpc<proto::BatchResult>(c, proto::op::tokens_revoke,
+                                                proto::TokensRevokeRequest{s, {d.h.token(EnrollKind::workstation)}});
+         if (!revoked.ok()) return Status(revoked.error());
+         if (revoked->items.at(0).result == "revoked") return Status{};
+         return Status(make_error(revoked->items[0].reason.find("needs the permission") != std::string::npos
+                                      ? Errc::forbidden
+                                      : Errc::internal,
+                                  revoked->items[0].reason));
+       }},
+      {proto::op::tokens_revoke, devices,
+       [&](SyncClient &c, const std::string &s, const std::string &) {
+         auto revoked = rpc<proto::BatchResult>(c, proto::op::tokens_revoke,
+                                                proto::TokensRevokeRequest{s, {d.h.token(EnrollKind::printer)}});
+         if (!revoked.ok()) return Status(revoked.error());
+         if (revoked->items.at(0).result == "revoked") return Status{};
+         return Status(make_error(revoked->items[0].reason.find("needs the permission") != std::string::npos
+                                      ? Errc::forbidden
+                                      : Errc::internal,
+                                  revoked->items[0].reason));
+       }},
+      {proto::op::retention_show, any,
+       [&](SyncClient &c, const std::string &s, const std::string &) {
+         return status(rpc<proto::RetentionPolicyResult>(c, proto::op::retention_show, proto::SessionRequest{s}));
+       }},
+      {proto::op::retention_set, retention,
+       [&](SyncClient &c, const std::string &s, const std::string &) {
+         return status(rpc<proto::RetentionPolicyResult>(c, proto::op::retention_set,
+                                                         proto::RetentionSetRequest{s, 48, 24}));
        }},
       {proto::op::printers_list, devices,
        [&](SyncClient &c, const std::string &s, const std::string &) {

@@ -208,7 +208,8 @@ TEST_CASE("directory service: register then badge-in returns the workstation and
     auto refused = rpc<proto::BadgeInResult>(printer, proto::op::badge_in, badge);
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == Errc::not_found);
-    CHECK(refused.error().message == "unknown badge");
+    // The station may offer self-registration on not_found (BD-1): the message says so.
+    CHECK(refused.error().message.find("unknown badge: its holder may register it at this printer") == 0);
   }
   SECTION("an expired temporary badge is refused with expired (BD-4)") {
     auto bob = h.admin().user_add("bob@example.com", "", wall_ms(), "test");
@@ -303,6 +304,51 @@ TEST_CASE("directory service: list-enrolled pages through keys for accounting on
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == Errc::forbidden);
   (void)ws2;
+  h.finish();
+}
+
+TEST_CASE("directory service: register replies carry the printer and accounting keys revoked since the agent's "
+          "newest, and a revoked printer gets no ticket",
+          "[directory][service][revocation]") {
+  Harness h;
+  auto [ws, ws_id] = h.enrolled("ws-1", EnrollKind::workstation, proto::role::agent);
+  auto [p1, p1_id] = h.enrolled("printer-1", EnrollKind::printer, proto::role::printer);
+  auto [p2, p2_id] = h.enrolled("printer-2", EnrollKind::printer, proto::role::printer);
+  auto [ws2, ws2_id] = h.enrolled("ws-2", EnrollKind::workstation, proto::role::agent);
+
+  proto::RegisterRequest reg;
+  reg.port = 9443;
+  auto none = rpc<proto::RegisterResult>(*ws, proto::op::register_holdings, reg);
+  REQUIRE(none.ok());
+  CHECK(none->revoked.empty());
+
+  REQUIRE(h.admin().revoke(p1_id, 1000, "test").ok());
+  REQUIRE(h.admin().revoke(ws2_id, 1500, "test").ok()); // a workstation key concerns no agent
+  REQUIRE(h.admin().revoke(p2_id, 2000, "test").ok());
+  auto all = rpc<proto::RegisterResult>(*ws, proto::op::register_holdings, reg);
+  REQUIRE(all.ok());
+  REQUIRE(all->revoked.size() == 2);
+  CHECK(all->revoked[0].revoked_ms == 1000);
+  CHECK(all->revoked[0].kind == EnrollKind::printer);
+  CHECK(all->revoked[1].revoked_ms == 2000);
+  reg.revocations_after = 2000;
+  auto newest = rpc<proto::RegisterResult>(*ws, proto::op::register_holdings, reg);
+  REQUIRE(newest.ok());
+  REQUIRE(newest->revoked.size() == 1); // at or after: the same millisecond may have had more
+  reg.revocations_after = 2001;
+  auto after = rpc<proto::RegisterResult>(*ws, proto::op::register_holdings, reg);
+  REQUIRE(after.ok());
+  CHECK(after->revoked.empty());
+
+  proto::BadgeInRequest badge;
+  badge.badge = "B-0001";
+  auto refused = rpc<proto::BadgeInResult>(*p1, proto::op::badge_in, badge);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::unauthenticated);
+  CHECK(refused.error().message.find("was revoked") != std::string::npos);
+  (void)p2;
+  (void)ws2;
+  (void)ws_id;
   h.finish();
 }
 

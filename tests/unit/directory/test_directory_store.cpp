@@ -1,8 +1,11 @@
 // DirectoryStore: users, badges, tokens, enrollment, holdings leases, audit, schema.
 #include <catch2/catch.hpp>
 
-#include <string>
 #include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
 
 #include "directory_folder.h"
 #include "directory_store.h"
@@ -361,6 +364,67 @@ TEST_CASE("directory store: expired, unknown and wrong-kind tokens are refused",
   CHECK(count_rows(*store, "SELECT count(*) FROM enrolled") == 1);
 }
 
+TEST_CASE("directory store: tokens list by id (never their text) and a revoked token enrolls nothing more",
+          "[directory][store][tokens]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string used = make_token(*store, EnrollKind::printer, 1);
+  std::string expired = make_token(*store, EnrollKind::printer, 5, kNow - 1);
+  std::string live = make_token(*store, EnrollKind::workstation, 3);
+  REQUIRE(store->enroll(used, EnrollKind::printer, "p", fake_fingerprint(1), kNow, "x").ok());
+
+  auto usable = store->tokens_list(false, kNow, 100);
+  REQUIRE(usable.ok());
+  REQUIRE(usable->size() == 1);
+  const TokenInfo &t = usable->front();
+  CHECK(t.id == token_hash(live).substr(0, 16));
+  CHECK(t.id.find(live) == std::string::npos);
+  CHECK(t.kind == EnrollKind::workstation);
+  CHECK(t.uses == 3);
+  CHECK(t.uses_left == 3);
+  CHECK(t.expires_ms == kNow + kDayMs);
+  CHECK(t.actor == "test");
+  auto all = store->tokens_list(true, kNow, 100);
+  REQUIRE(all.ok());
+  CHECK(all->size() == 3);
+
+  // By id, or by the text for whoever still has it.
+  auto revoked = store->token_revoke(t.id, kNow + 5, "admin");
+  REQUIRE(revoked.ok());
+  CHECK(revoked->revoked_ms == kNow + 5);
+  auto twice = store->token_revoke(live, kNow + 6, "admin");
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().code == Errc::conflict);
+  auto unknown = store->token_revoke("0011223344556677", kNow, "admin");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == Errc::not_found);
+  auto refused = store->enroll(live, EnrollKind::workstation, "ws", fake_fingerprint(2), kNow + 7, "x");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::forbidden);
+  CHECK(refused.error().message.find("revoked") != std::string::npos);
+  auto after = store->tokens_list(false, kNow, 100);
+  REQUIRE(after.ok());
+  CHECK(after->empty());
+  CHECK(count_rows(*store, "SELECT count(*) FROM audit WHERE action = 'token-revoke'") == 1);
+}
+
+TEST_CASE("directory store: revoking a key records when, revoking it again says it already is",
+          "[directory][store][tokens]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string token = make_token(*store, EnrollKind::printer, 1);
+  auto e = store->enroll(token, EnrollKind::printer, "p", fake_fingerprint(1), kNow, "x");
+  REQUIRE(e.ok());
+  REQUIRE(store->revoke(e->id, kNow + 10, "test").ok());
+  CHECK(count_rows(*store, "SELECT revoked_ms FROM enrolled") == kNow + 10);
+  Status again = store->revoke(e->id, kNow + 20, "test");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == Errc::conflict);
+  Status unknown = store->revoke("no-such-id", kNow, "test");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == Errc::not_found);
+}
+
 TEST_CASE("directory store: holdings count only while the workstation's lease is live",
           "[directory][store]") {
   TempDir dir;
@@ -574,6 +638,64 @@ TEST_CASE("directory store: init creates the folder, keys and database once and 
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == Errc::not_found);
   CHECK_FALSE(folder_load_keys(dir.path + "/elsewhere").ok());
+}
+
+TEST_CASE("directory folder: identity rotation: the next key is made once and announced, rotate switches to "
+          "it and keeps the old one",
+          "[directory][store][rotation]") {
+  TempDir dir;
+  std::string data = dir.path + "/data";
+  auto first = folder_init(data);
+  REQUIRE(first.ok());
+  auto keys = folder_load_keys(data);
+  REQUIRE(keys.ok());
+  CHECK(keys->announced == std::vector<proto::Fingerprint>{*first});
+  auto none = folder_identity_next_fingerprint(data);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == Errc::not_found);
+  auto no_next = folder_identity_rotate(data);
+  REQUIRE_FALSE(no_next.ok());
+  CHECK(no_next.error().code == Errc::not_found);
+
+  auto next = folder_identity_next(data);
+  REQUIRE(next.ok());
+  CHECK(*next != *first);
+  auto same = folder_identity_next(data);
+  REQUIRE(same.ok());
+  CHECK(*same == *next);
+  auto announcing = folder_load_keys(data);
+  REQUIRE(announcing.ok());
+  CHECK(announcing->identity->fingerprint() == *first); // still answering with the current one
+  CHECK(announcing->announced == std::vector<proto::Fingerprint>{*first, *next});
+
+  auto rotated = folder_identity_rotate(data);
+  REQUIRE(rotated.ok());
+  CHECK(*rotated == *next);
+  auto after = folder_load_keys(data);
+  REQUIRE(after.ok());
+  CHECK(after->identity->fingerprint() == *next);
+  CHECK(after->announced == std::vector<proto::Fingerprint>{*next});
+  CHECK(after->ticket_key->fingerprint() == keys->ticket_key->fingerprint()); // tickets unaffected
+  // The old identity is kept.
+  size_t retired = 0;
+  for (const auto &entry : std::filesystem::directory_iterator(data))
+    if (entry.path().filename().string().rfind("identity-retired-", 0) == 0) retired++;
+  CHECK(retired == 2);
+}
+
+TEST_CASE("directory folder: a rotation a crash interrupted between its two renames is finished at the next load",
+          "[directory][store][rotation]") {
+  TempDir dir;
+  std::string data = dir.path + "/data";
+  REQUIRE(folder_init(data).ok());
+  auto next = folder_identity_next(data);
+  REQUIRE(next.ok());
+  // The key was renamed, the certificate not yet: key and certificate of different identities.
+  REQUIRE(::rename((data + "/identity-next.key").c_str(), (data + "/identity.key").c_str()) == 0);
+  auto identity = folder_load_identity(data);
+  REQUIRE(identity.ok());
+  CHECK((*identity)->fingerprint() == *next);
+  CHECK_FALSE(std::filesystem::exists(data + "/identity-next.crt"));
 }
 
 TEST_CASE("directory store: holdings are taken only for users who logged in on the workstation or were bound "

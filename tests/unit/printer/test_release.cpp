@@ -262,7 +262,7 @@ struct StationRig {
     device = std::move(*dev);
     StationOptions options;
     options.directory = proto::Endpoint{"127.0.0.1", closed_port(loop)};
-    options.directory_fingerprint = std::string(64, 'a');
+    options.directory_pins = {std::string(64, 'a')};
     options.release.connect_timeout_ms = connect_timeout_ms;
     options.release.printer_name = "test-printer";
     station =

@@ -25,28 +25,10 @@ namespace {
 // A table needs every row before it prints; past this many it stops (--json streams all).
 constexpr size_t kMaxTableRows = 100000;
 
-// A person op's arguments as `lpm` forwards them: the op's request without "session", which the
-// agent adds. The request struct is the one place that knows its fields, so it is written whole
-// (with an empty session) and copied over minus that key.
-template <class Request> proto::MapWriter args_of(const Request &request) {
-  proto::MapWriter whole;
-  request.write(whole);
-  proto::Bytes encoded = whole.finish();
-  auto unpacked = proto::unpack_map(encoded);
-  proto::MapWriter w;
-  if (unpacked.ok()) w.pairs_of(unpacked->get(), "session");
-  return w;
-}
-
-// Runs one person op through the agent: connect, forward, close.
+// Person ops go through the agent with the helpers of agent_link.h.
 template <class Answer, class Request>
 Result<Answer> run_op(const std::string &socket, const char *op, const Request &request) {
-  AgentLink link;
-  if (Status opened = link.open(socket); !opened.ok()) return opened.error();
-  auto answer = forward<Answer>(link.agent(), op, args_of(request));
-  if (!answer.ok()) return answer.error();
-  if (Status closed = link.close(); !closed.ok()) return closed.error();
-  return answer;
+  return run_person_op<Answer>(socket, op, request);
 }
 
 std::string joined(const std::vector<std::string> &items) {
@@ -537,7 +519,7 @@ int command_groups_list(const GroupsListArgs &args) {
   std::string after;
   for (;;) {
     auto page = forward<proto::GroupsListResult>(
-        link.agent(), proto::op::groups_list, args_of(proto::GroupsListRequest{"", after, proto::kMaxPage}));
+        link.agent(), proto::op::groups_list, person_args(proto::GroupsListRequest{"", after, proto::kMaxPage}));
     if (!page.ok()) return fail(page.error());
     for (const auto &g : page->groups) {
       if (args.json) {
@@ -599,7 +581,7 @@ int command_audit(const AuditArgs &args) {
     uint64_t page_size = proto::kMaxPage;
     if (wanted != 0) page_size = std::min<uint64_t>(page_size, wanted - listed);
     auto page = forward<proto::AuditListResult>(link.agent(), proto::op::audit_list,
-                                                args_of(proto::AuditListRequest{"", after, page_size}));
+                                                person_args(proto::AuditListRequest{"", after, page_size}));
     if (!page.ok()) return fail(page.error());
     for (const auto &entry : page->entries) {
       if (wanted != 0 && listed == wanted) break;

@@ -18,25 +18,9 @@
 namespace lpm::cli {
 namespace {
 
-// The op's arguments without "session" (the agent adds it), as admin_commands.cpp sends them.
-template <class Request> proto::MapWriter args_without_session(const Request &request) {
-  proto::MapWriter whole;
-  request.write(whole);
-  proto::Bytes encoded = whole.finish();
-  auto unpacked = proto::unpack_map(encoded);
-  proto::MapWriter w;
-  if (unpacked.ok()) w.pairs_of(unpacked->get(), "session");
-  return w;
-}
-
 template <class Answer, class Request>
 Result<Answer> run_op(const std::string &socket, const char *op, const Request &request) {
-  AgentLink link;
-  if (Status opened = link.open(socket); !opened.ok()) return opened.error();
-  auto answer = forward<Answer>(link.agent(), op, args_without_session(request));
-  if (!answer.ok()) return answer.error();
-  if (Status closed = link.close(); !closed.ok()) return closed.error();
-  return answer;
+  return run_person_op<Answer>(socket, op, request);
 }
 
 int print_workstations(const proto::WorkstationsResult &result, bool json) {

@@ -123,6 +123,10 @@ DirectoryService::~DirectoryService() {
   stop();
 }
 
+void DirectoryService::set_mail_command(std::string command) {
+  core_->mail_command = std::move(command);
+}
+
 void DirectoryService::set_advertised_address(std::string host_port) {
   core_->advertised_address = std::move(host_port);
 }

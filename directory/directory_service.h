@@ -43,6 +43,9 @@ public:
   // The per-printer limit on badge-in and badge-register (rate_limits.h; default 5/s, burst 20;
   // per_second 0: none). Takes effect at once.
   void set_badge_rate_limit(const BadgeRateLimit &limit);
+  // A command that mails a finished import's log to the administrator who started it through
+  // lpm (import_mail.h); "" (the default): no mail.
+  void set_mail_command(std::string command);
   const BadgeRateLimit &badge_rate_limit() const;
 
   const proto::Fingerprint &fingerprint() const;

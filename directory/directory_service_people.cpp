@@ -8,6 +8,7 @@
 
 #include "directory_import.h"
 #include "directory_service_private.h"
+#include "import_mail.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/session.h"
@@ -385,6 +386,60 @@ void DirectoryService::Core::handle_import_start(const CallPtr &call) {
 
 namespace {
 
+// Mailing the log of a finished import (import_mail.h), on the thread pool with the import's own
+// database connection.
+struct MailWork {
+  uv_work_t req{};
+  std::weak_ptr<DirectoryService::Core> core;
+  std::unique_ptr<DirectoryStore> store;
+  std::string id;
+  std::string command;
+  std::string to;
+  Status sent;
+};
+constexpr int kMailTimeoutMs = 30 * 1000;
+
+void mail_send(uv_work_t *req) {
+  auto *m = static_cast<MailWork *>(req->data);
+  auto text = import_log_text(*m->store, m->id);
+  if (!text.ok()) {
+    m->sent = text.error();
+    return;
+  }
+  m->sent = run_mail_command(m->command, m->to, "Import " + m->id + " finished", *text, kMailTimeoutMs);
+}
+
+void mail_sent(uv_work_t *req, int) {
+  std::unique_ptr<MailWork> m(static_cast<MailWork *>(req->data));
+  auto core = m->core.lock();
+  if (m->sent.ok())
+    LPM_INFO("import %s: its log was mailed to %s", m->id.c_str(), m->to.c_str());
+  else
+    LPM_WARN("import %s: mailing its log to %s failed: %s (`lpm imports show %s` still has it)", m->id.c_str(),
+             m->to.c_str(), m->sent.error().to_string().c_str(), m->id.c_str());
+  if (core)
+    (void)core->store->audit(wall_ms(), "directory", m->sent.ok() ? "import-mail" : "import-mail-failed",
+                             "import " + m->id + " to " + m->to);
+}
+
+void mail_import_log(const std::shared_ptr<DirectoryService::Core> &core, std::unique_ptr<ImportWork> w) {
+  std::string to = actor_email(w->runner->info().actor);
+  if (to.empty()) return; // started on the directory's host: nobody to mail
+  auto m = std::make_unique<MailWork>();
+  m->core = core;
+  m->store = std::move(w->store);
+  m->id = w->id;
+  m->command = core->mail_command;
+  m->to = std::move(to);
+  m->req.data = m.get();
+  int rc = uv_queue_work(core->loop, &m->req, mail_send, mail_sent);
+  if (rc != 0) {
+    LPM_ERROR("import %s: cannot queue its mail: %s", m->id.c_str(), uv_strerror(rc));
+    return;
+  }
+  m.release(); // owned by the queued request until mail_sent
+}
+
 // On a worker thread: one step of the import (its own database connection, opened at the first).
 void import_step(uv_work_t *req) {
   auto *w = static_cast<ImportWork *>(req->data);
@@ -424,6 +479,7 @@ void import_stepped(uv_work_t *req, int status) {
       LPM_INFO("import %s done: %lld applied, %lld failed", w->id.c_str(),
                static_cast<long long>(w->runner->info().applied), static_cast<long long>(w->runner->info().failed));
     core->imports_running.erase(w->id);
+    if (finished && !core->mail_command.empty()) mail_import_log(core, std::move(w));
     return;
   }
   int rc = uv_queue_work(core->loop, &w->req, import_step, import_stepped);

@@ -94,6 +94,7 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   std::map<proto::Peer *, std::weak_ptr<proto::Peer>> peers;
   bool stopped = false;
   std::string advertised_address; // HOST:PORT for devices; "" when unknown
+  std::string mail_command;       // import logs by mail (import_mail.h); "" when none
 
   void accept(const std::shared_ptr<Core> &self, proto::StreamPtr stream);
 

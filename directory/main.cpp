@@ -423,7 +423,7 @@ struct Shutdown {
 };
 
 int cmd_serve(const std::string &data, const std::string &listen_text, const std::string &advertise,
-              const BadgeRateLimit &badge_rate) {
+              const BadgeRateLimit &badge_rate, const std::string &mail_command) {
   auto endpoint = proto::parse_endpoint(listen_text);
   if (!endpoint.ok()) return fail(endpoint.error());
   auto keys = folder_load_keys(data);
@@ -440,6 +440,7 @@ int cmd_serve(const std::string &data, const std::string &listen_text, const std
     DirectoryService service(&loop, std::move(*keys), std::move(*store));
     if (!advertise.empty()) service.set_advertised_address(advertise);
     service.set_badge_rate_limit(badge_rate);
+    service.set_mail_command(mail_command);
     auto port = service.listen(*endpoint);
     if (!port.ok()) {
       rc = fail(port.error());
@@ -504,6 +505,11 @@ int main(int argc, char **argv) {
   serve->add_option("--advertise", advertise,
                     "HOST:PORT devices reach the directory at, shown with enrollment tokens "
                     "(default: the listen address unless it is a wildcard)");
+  std::string mail_command;
+  serve->add_option("--mail-command", mail_command,
+                    "shell command that mails a finished import's log to the administrator who started it: "
+                    "the message on its standard input, LPM_MAIL_TO and LPM_MAIL_SUBJECT in its environment "
+                    "(e.g. 'mail -s \"$LPM_MAIL_SUBJECT\" \"$LPM_MAIL_TO\"'); none by default");
   BadgeRateLimit badge_rate;
   serve
       ->add_option("--badge-rate", badge_rate.per_second,
@@ -662,7 +668,7 @@ int main(int argc, char **argv) {
   if (identity_show->parsed()) return cmd_identity_show(data);
   if (identity_next->parsed()) return cmd_identity_next(data);
   if (identity_rotate->parsed()) return cmd_identity_rotate(data);
-  if (serve->parsed()) return cmd_serve(data, listen, advertise, badge_rate);
+  if (serve->parsed()) return cmd_serve(data, listen, advertise, badge_rate, mail_command);
   if (user_add->parsed()) return cmd_user_add(data, email, name);
   if (badge_add->parsed()) return cmd_badge_add(data, badge, email);
   if (user_import->parsed()) return cmd_import(data, ImportKind::users, file, import_options);

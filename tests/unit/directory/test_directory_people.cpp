@@ -7,8 +7,11 @@
 #include <thread>
 
 #include "directory_import.h"
+#include "import_mail.h"
+#include "lpm/files.h"
 #include "lpm/protocol/ops_admin.h"
 #include "lpm/protocol/session.h"
+#include "lpm/protocol/stream.h"
 #include "passwords.h"
 #include "people_fixture.h"
 #include "roles.h"
@@ -259,6 +262,45 @@ TEST_CASE("directory people: an import uploaded as a chunk stream runs on and is
   CHECK(listed->users[0].email == "admin@example.com");
   CHECK(listed->next == "admin@example.com");
   p.h.finish();
+}
+
+TEST_CASE("directory people: with a mail command, a finished import's log is mailed to the administrator who "
+          "started it (UA-24)",
+          "[directory][people][UA-24]") {
+  People p;
+  TempDir out;
+  p.h.service().set_mail_command("cat > '" + out.path + "/body'; printf '%s|%s' \"$LPM_MAIL_TO\" "
+                                 "\"$LPM_MAIL_SUBJECT\" > '" + out.path + "/meta'");
+  p.user("admin@example.com", {Role::enterprise_administrator});
+  std::string session = p.session("admin@example.com");
+  auto started = p.import(session, "users", kUsersCsv);
+  REQUIRE(started.ok());
+  p.wait_done(session, started->import);
+  auto meta = [&] { return read_file(out.path + "/meta", 4096); };
+  REQUIRE(proto::run_until(
+      p.h.loop(), [&] { return meta().ok() && !meta()->empty(); }, 10000));
+  CHECK(*meta() == "admin@example.com|Import " + started->import + " finished");
+  auto body = read_file(out.path + "/body", 1 << 20);
+  REQUIRE(body.ok());
+  CHECK(body->find("2 records, 1 applied, 1 failed") != std::string::npos);
+  CHECK(body->find("new1@example.com\tcreated") != std::string::npos);
+  CHECK(body->find("PASSWORD:") != std::string::npos);
+  p.h.finish();
+}
+
+TEST_CASE("import mail: the recipient is the person who started it, a failing command is an error with its "
+          "status",
+          "[directory][people][UA-24]") {
+  CHECK(actor_email("user 0190a1b2-c3d4-7e5f-8a9b-00000000aaaa ann@example.com") == "ann@example.com");
+  CHECK(actor_email("local root").empty());
+  CHECK(actor_email("printer 123").empty());
+  CHECK(run_mail_command("cat >/dev/null", "a@b.c", "s", "body", 5000).ok());
+  Status failed = run_mail_command("cat >/dev/null; exit 3", "a@b.c", "s", "body", 5000);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().message.find("status 3") != std::string::npos);
+  Status slow = run_mail_command("sleep 5", "a@b.c", "s", "", 200);
+  REQUIRE_FALSE(slow.ok());
+  CHECK(slow.error().message.find("did not finish") != std::string::npos);
 }
 
 TEST_CASE("directory people: an import left unfinished resumes when the service starts", "[directory][people]") {

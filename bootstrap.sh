@@ -20,7 +20,6 @@ PACKAGES=(
   libcups2-dev node-llhttp libqpdf-dev libsystemd-dev libargon2-dev
   cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
   dbus-daemon jq
-  iproute2 # ip netns: the test's D-Bus daemons run in a network namespace of their own
   strace # the benchmarks count fsyncs per job with it (scripts/bench_capture.sh)
 )
 

@@ -139,6 +139,21 @@ Result<uint16_t> DirectoryService::listen(const proto::Endpoint &at) {
     core_->tls = std::move(*tls);
   }
   std::weak_ptr<Core> weak = core_;
+  if (!core_->signer) {
+    auto signer = TicketSigner::start(core_->loop, *core_->keys.ticket_key, core_->signing_threads, [weak] {
+      if (auto core = weak.lock()) core->answer_tickets();
+    });
+    if (!signer.ok()) return signer.error();
+    core_->signer = std::move(*signer);
+  }
+  if (!core_->audit_writer) {
+    std::string path = core_->store->path();
+    if (!path.empty() && path != ":memory:") {
+      auto writer = AuditWriter::start(core_->loop, path);
+      if (!writer.ok()) return writer.error();
+      core_->audit_writer = std::move(*writer);
+    }
+  }
   auto listener = proto::Listener::listen_tls(
       core_->loop, core_->tls, at, core_->limits, [weak](proto::StreamPtr stream) {
         if (auto core = weak.lock())
@@ -193,6 +208,17 @@ void DirectoryService::stop() {
     open.push_back(weak);
   for (auto &weak : open)
     if (auto peer = weak.lock()) peer->close();
+  // Joins the signing threads; tickets still being signed are answered `unavailable`.
+  core.signer.reset();
+  for (auto &answer : core.tickets_signed)
+    answer.call->fail(Errc::unavailable, "the directory is shutting down");
+  core.tickets_signed.clear();
+  // Commits the rows it holds; their tickets are answered `unavailable` (stopped).
+  core.audit_writer.reset();
+}
+
+void DirectoryService::set_signing_threads(unsigned threads) {
+  core_->signing_threads = threads;
 }
 
 size_t DirectoryService::connection_count() const {

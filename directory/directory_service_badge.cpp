@@ -126,19 +126,69 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
     result.workstations.push_back(std::move(ref));
     ticket.workstations.push_back(h.id);
   }
-  auto signed_ticket = proto::ticket_sign(std::move(ticket), *keys.ticket_key);
-  if (!signed_ticket.ok()) return call->fail(signed_ticket.error());
-  result.ticket = std::move(*signed_ticket);
+  if (!signer) return call->fail(Errc::unavailable, "the directory is not serving");
 
-  // Audited before the answer leaves, so no ticket exists that the log does not know about.
-  std::string detail = "user " + user.id + " workstations " + std::to_string(result.workstations.size());
-  if (!delegators->empty()) detail += " delegators " + std::to_string(delegators->size());
-  if (!note.empty()) detail += " (" + note + ")";
-  Status logged = store->audit(now, "printer " + printer.id, action, detail);
-  if (!logged.ok()) return call->fail(logged.error());
-  LPM_INFO("%s at %s \"%s\": user %s, %zu delegator(s), %zu workstation(s)", action, printer.id.c_str(),
-           printer.name.c_str(), user.id.c_str(), delegators->size(), result.workstations.size());
-  reply_with(call, result);
+  // Audited before the answer leaves, so no ticket exists that the log does not know about:
+  // answer_tickets() commits the row, then answers.
+  TicketAnswer answer;
+  answer.call = call;
+  answer.audit.at_ms = now;
+  answer.audit.actor = "printer " + printer.id;
+  answer.audit.action = action;
+  answer.audit.detail = "user " + user.id + " workstations " + std::to_string(result.workstations.size());
+  if (!delegators->empty()) answer.audit.detail += " delegators " + std::to_string(delegators->size());
+  if (!note.empty()) answer.audit.detail += " (" + note + ")";
+  answer.log = std::string(action) + " at " + printer.id + " \"" + printer.name + "\": user " + user.id + ", " +
+               std::to_string(delegators->size()) + " delegator(s), " + std::to_string(result.workstations.size()) +
+               " workstation(s)";
+  answer.result = std::move(result);
+  signer->sign(std::move(ticket),
+               [weak = weak_from_this(), answer = std::move(answer)](Result<proto::SignedTicket> signed_ticket) mutable {
+                 auto core = weak.lock();
+                 if (!core || core->stopped)
+                   return answer.call->fail(Errc::unavailable, "the directory is shutting down");
+                 if (!signed_ticket.ok()) return answer.call->fail(signed_ticket.error());
+                 answer.result.ticket = std::move(*signed_ticket);
+                 core->tickets_signed.push_back(std::move(answer));
+               });
+}
+
+void DirectoryService::Core::answer_tickets() {
+  if (tickets_signed.empty()) return;
+  auto batch = std::make_shared<std::vector<TicketAnswer>>();
+  batch->swap(tickets_signed);
+  std::vector<AuditRow> rows;
+  rows.reserve(batch->size());
+  for (const auto &answer : *batch)
+    rows.push_back(answer.audit);
+  // Answered only once every row of the batch is on disk.
+  auto answer_all = [weak = weak_from_this(), batch](Status logged) {
+    auto core = weak.lock();
+    if (!logged.ok())
+      LPM_ERROR("cannot record %zu ticket(s) in the audit log: %s", batch->size(),
+                logged.error().to_string().c_str());
+    for (auto &answer : *batch) {
+      if (!core || core->stopped) {
+        answer.call->fail(Errc::unavailable, "the directory is shutting down");
+      } else if (!logged.ok()) {
+        answer.call->fail(logged.error());
+      } else {
+        LPM_INFO("%s", answer.log.c_str());
+        reply_with(answer.call, answer.result);
+      }
+    }
+  };
+  if (audit_writer) return audit_writer->write(std::move(rows), std::move(answer_all));
+  // No writer (a store without a file): one transaction on the loop.
+  Status logged;
+  {
+    auto tx = store->begin();
+    logged = tx.begun();
+    for (size_t i = 0; logged.ok() && i < rows.size(); i++)
+      logged = store->audit(rows[i].at_ms, rows[i].actor, rows[i].action, rows[i].detail);
+    if (logged.ok()) logged = tx.commit();
+  }
+  answer_all(logged);
 }
 
 void DirectoryService::Core::handle_badge_in(const CallPtr &call) {

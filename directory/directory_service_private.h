@@ -16,6 +16,8 @@
 #include "lpm/protocol/rpc.h"
 #include "rate_limits.h"
 #include "roles.h"
+#include "audit_writer.h"
+#include "ticket_signer.h"
 
 namespace lpm::directory {
 
@@ -118,6 +120,22 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   // printer, audited as `action` before the answer leaves.
   void issue_ticket(const CallPtr &call, const EnrolledEntry &printer, const User &user, const char *action,
                     const std::string &note);
+  // Tickets are signed off the loop (ticket_signer.h), started by listen() with signing_threads.
+  unsigned signing_threads = TicketSigner::default_threads();
+  std::unique_ptr<TicketSigner> signer;
+  // Ticket audit rows are committed off the loop in batches (audit_writer.h); started by listen()
+  // unless the store has no file.
+  std::unique_ptr<AuditWriter> audit_writer;
+  // A signed ticket waiting for its audit row to be committed before it is answered.
+  struct TicketAnswer {
+    CallPtr call;
+    proto::BadgeInResult result;
+    AuditRow audit;
+    std::string log; // the log line once answered
+  };
+  std::vector<TicketAnswer> tickets_signed;
+  // After each batch of signatures: their audit rows in one transaction, then their answers.
+  void answer_tickets();
 
   // ---- delegates, PINs, badge policy, federated users (directory_service_release.cpp) ----
   void handle_delegates_add(const CallPtr &call);

@@ -16,8 +16,9 @@
 #include "directory_folder.h"
 #include "directory_import.h"
 #include "directory_service.h"
-#include "roles.h"
 #include "directory_store.h"
+#include "roles.h"
+#include "ticket_signer.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/stream.h"
@@ -422,9 +423,16 @@ struct Shutdown {
   }
 };
 
-int cmd_serve(const std::string &data, const std::string &listen_text, const std::string &advertise,
-              const BadgeRateLimit &badge_rate, const std::string &mail_command) {
-  auto endpoint = proto::parse_endpoint(listen_text);
+struct ServeOptions {
+  std::string listen = "127.0.0.1:9710";
+  std::string advertise;
+  std::string mail_command;
+  BadgeRateLimit badge_rate;
+  unsigned signing_threads = TicketSigner::default_threads();
+};
+
+int cmd_serve(const std::string &data, const ServeOptions &o) {
+  auto endpoint = proto::parse_endpoint(o.listen);
   if (!endpoint.ok()) return fail(endpoint.error());
   auto keys = folder_load_keys(data);
   if (!keys.ok()) return fail(keys.error());
@@ -438,9 +446,10 @@ int cmd_serve(const std::string &data, const std::string &listen_text, const std
   int rc = 0;
   {
     DirectoryService service(&loop, std::move(*keys), std::move(*store));
-    if (!advertise.empty()) service.set_advertised_address(advertise);
-    service.set_badge_rate_limit(badge_rate);
-    service.set_mail_command(mail_command);
+    if (!o.advertise.empty()) service.set_advertised_address(o.advertise);
+    service.set_badge_rate_limit(o.badge_rate);
+    service.set_mail_command(o.mail_command);
+    service.set_signing_threads(o.signing_threads);
     auto port = service.listen(*endpoint);
     if (!port.ok()) {
       rc = fail(port.error());
@@ -495,31 +504,34 @@ int main(int argc, char **argv) {
                 "be stopped)");
   add_data(identity_rotate);
 
-  std::string listen = "127.0.0.1:9710";
+  ServeOptions so;
   CLI::App *serve =
       app.add_subcommand("serve", "serve enroll, register, badge-in and list-enrolled over TLS");
   add_data(serve);
-  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")
+  serve->add_option("--listen", so.listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->capture_default_str();
-  std::string advertise;
-  serve->add_option("--advertise", advertise,
+  serve->add_option("--advertise", so.advertise,
                     "HOST:PORT devices reach the directory at, shown with enrollment tokens "
                     "(default: the listen address unless it is a wildcard)");
-  std::string mail_command;
-  serve->add_option("--mail-command", mail_command,
+  serve->add_option("--mail-command", so.mail_command,
                     "shell command that mails a finished import's log to the administrator who started it: "
                     "the message on its standard input, LPM_MAIL_TO and LPM_MAIL_SUBJECT in its environment "
                     "(e.g. 'mail -s \"$LPM_MAIL_SUBJECT\" \"$LPM_MAIL_TO\"'); none by default");
-  BadgeRateLimit badge_rate;
   serve
-      ->add_option("--badge-rate", badge_rate.per_second,
+      ->add_option("--badge-rate", so.badge_rate.per_second,
                    "badge-in and badge-register operations per second each printer may start on average "
                    "(0: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
-  serve->add_option("--badge-burst", badge_rate.burst, "how many of them a printer may start at once")
+  serve->add_option("--badge-burst", so.badge_rate.burst, "how many of them a printer may start at once")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 1e6));
+  serve
+      ->add_option("--signing-threads", so.signing_threads,
+                   "threads that sign release tickets beside the loop (default: the cores, at most 4; 0: the "
+                   "loop thread signs)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, TicketSigner::kMaxThreads));
 
   std::string email, name, badge;
   CLI::App *user = app.add_subcommand("user", "manage users");
@@ -668,7 +680,7 @@ int main(int argc, char **argv) {
   if (identity_show->parsed()) return cmd_identity_show(data);
   if (identity_next->parsed()) return cmd_identity_next(data);
   if (identity_rotate->parsed()) return cmd_identity_rotate(data);
-  if (serve->parsed()) return cmd_serve(data, listen, advertise, badge_rate, mail_command);
+  if (serve->parsed()) return cmd_serve(data, so);
   if (user_add->parsed()) return cmd_user_add(data, email, name);
   if (badge_add->parsed()) return cmd_badge_add(data, badge, email);
   if (user_import->parsed()) return cmd_import(data, ImportKind::users, file, import_options);

@@ -12,6 +12,8 @@
 # Environment: USERS (100000), PRINTERS (1000), BENCH_SECONDS (5) per measured phase. (Not
 # SECONDS: that is bash's own clock.) BADGE_RATE (0: the per-printer limit off) and BADGE_BURST
 # (20) start the directory with that badge rate limit; both JSON lines state it (rate_limits).
+# SIGNING_THREADS (the directory's default: the cores, at most 4) is passed to lpm-directory serve
+# --signing-threads and to the client, whose signing floor runs on as many threads.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../build}" && pwd)
@@ -52,18 +54,20 @@ TOKEN=$("$BIN/lpm-directory" token create --data "$ROOT/directory" --kind printe
 # of refusals: the benchmark measures the directory's capacity, so it is off, and said so.
 BADGE_RATE=${BADGE_RATE:-0}
 BADGE_BURST=${BADGE_BURST:-20}
+cores=$(nproc)
+SIGNING_THREADS=${SIGNING_THREADS:-$((cores < 4 ? cores : 4))}
 if [[ $BADGE_RATE == 0 ]]; then
   LIMITS="off (lpm-directory serve --badge-rate 0)"
 else
   LIMITS="$BADGE_RATE/s burst $BADGE_BURST per printer (lpm-directory serve --badge-rate $BADGE_RATE --badge-burst $BADGE_BURST)"
 fi
 net_start directory "$ROOT/logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen 127.0.0.1:0 \
-  --badge-rate "$BADGE_RATE" --badge-burst "$BADGE_BURST"
+  --badge-rate "$BADGE_RATE" --badge-burst "$BADGE_BURST" --signing-threads "$SIGNING_THREADS"
 DIR_PID=${NET_PIDS[-1]}
 say "  directory ready on 127.0.0.1:$NET_PORT (pid $DIR_PID); badge rate limit: $LIMITS"
 
 "$BIN/lpm_badge_in_bench" --directory "127.0.0.1:$NET_PORT" --fingerprint "$FP" --data "$ROOT/printers" \
   --token "$TOKEN" --users "$USERS" --printers "$PRINTERS" --seconds "$BENCH_SECONDS" \
-  --directory-pid "$DIR_PID" --rate-limits "$LIMITS" >"$ROOT/result.jsonl"
+  --directory-pid "$DIR_PID" --rate-limits "$LIMITS" --signing-threads "$SIGNING_THREADS" >"$ROOT/result.jsonl"
 net_stop_pid "$DIR_PID"
 while IFS= read -r line; do emit "$line"; done <"$ROOT/result.jsonl"

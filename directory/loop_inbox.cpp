@@ -56,11 +56,16 @@ LoopInbox::~LoopInbox() {
 }
 
 void LoopInbox::post(std::function<void()> fn) {
+  bool first;
   {
     std::lock_guard lock(state_->mu);
+    first = state_->posted.empty();
     state_->posted.push_back(std::move(fn));
   }
-  uv_async_send(state_->async);
+  // Only the first closure of a batch wakes the loop: the loop takes the whole list at once, so
+  // later ones ride on that wake-up. (Each uv_async_send is a write to an eventfd, and libuv's
+  // loop spins while a sender is inside it.)
+  if (first) uv_async_send(state_->async);
 }
 
 } // namespace lpm::directory

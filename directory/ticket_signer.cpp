@@ -1,15 +1,21 @@
 #include "ticket_signer.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <strings.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "loop_inbox.h"
+#include "lpm/log.h"
 
 namespace lpm::directory {
 
@@ -24,35 +30,61 @@ struct Job {
 
 struct TicketSigner::State {
   std::unique_ptr<LoopInbox> inbox;
-  // One key per worker (or one for the loop with no workers): mbedTLS contexts stay per thread.
+  // Each worker's copy of the key, and the loop's: mbedTLS contexts stay per thread.
   std::vector<std::unique_ptr<proto::KeyPair>> keys;
+  std::unique_ptr<proto::KeyPair> loop_key;
   std::vector<std::thread> workers;
-  size_t in_flight = 0; // loop thread only: queued by sign(), not yet delivered
+  size_t in_flight = 0;       // loop thread only: queued by sign(), not yet delivered
+  uint64_t presigned = 0;     // loop thread only: tickets finished from a presignature
 
   std::mutex mu; // guards what follows
   std::condition_variable wake;
-  std::deque<Job> queue;
+  std::deque<Job> queue;               // tickets for the workers to sign whole
+  std::deque<proto::Presignature> ready;
+  size_t reserve_target = 0;           // grows with demand, up to kMaxReserve
+  size_t presigning = 0;               // presignatures being made
   bool stopping = false;
 
+  bool reserve_short() const { return ready.size() + presigning < reserve_target; }
+
   void work(size_t index) {
+    // Background work: the loop thread (and everything else of normal priority) takes a core
+    // from these at once when it wakes, instead of waiting out their time slice.
+    sched_param param{};
+    param.sched_priority = 0;
+    if (int rc = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param); rc != 0)
+      LPM_WARN("signing thread %zu keeps the normal scheduling class: %s", index, std::strerror(rc));
     const proto::KeyPair &key = *keys[index];
+    std::unique_lock lock(mu);
     for (;;) {
-      Job job;
-      {
-        std::unique_lock lock(mu);
-        wake.wait(lock, [this] { return stopping || !queue.empty(); });
-        if (stopping) return;
-        job = std::move(queue.front());
+      wake.wait(lock, [this] { return stopping || !queue.empty() || reserve_short(); });
+      if (stopping) return;
+      if (!queue.empty()) {
+        // Tickets waiting come first: the reserve is only for later.
+        Job job = std::move(queue.front());
         queue.pop_front();
+        lock.unlock();
+        auto signed_ticket =
+            std::make_shared<Result<proto::SignedTicket>>(proto::ticket_sign(std::move(job.ticket), key));
+        inbox->post([this, done = std::move(job.done), signed_ticket] {
+          in_flight--;
+          done(std::move(*signed_ticket));
+        });
+        lock.lock();
+        continue;
       }
-      auto signed_ticket = std::make_shared<Result<proto::SignedTicket>>(
-          proto::ticket_sign(std::move(job.ticket), key));
-      inbox->post([this, done = std::move(job.done), signed_ticket] {
-        in_flight--;
-        done(std::move(*signed_ticket));
-      });
+      presigning++;
+      lock.unlock();
+      auto pre = key.presign();
+      lock.lock();
+      presigning--;
+      // A failure (the RNG) leaves the reserve short; tickets are then signed whole.
+      if (pre.ok()) ready.push_back(std::move(*pre));
     }
   }
+
+  // Raises the reserve's target for one more ticket of demand (mu held).
+  void demand() { reserve_target = std::min(kMaxReserve, reserve_target + 2); }
 };
 
 Result<std::unique_ptr<TicketSigner>> TicketSigner::start(uv_loop_t *loop, const proto::KeyPair &key,
@@ -61,15 +93,18 @@ Result<std::unique_ptr<TicketSigner>> TicketSigner::start(uv_loop_t *loop, const
     return make_error(Errc::bad_request, "at most " + std::to_string(kMaxThreads) + " signing threads");
   auto state = std::make_shared<State>();
   std::string pem = key.private_pem();
-  for (unsigned i = 0; i < std::max(threads, 1u); i++) {
+  Status copied;
+  for (unsigned i = 0; i <= threads && copied.ok(); i++) {
     auto copy = proto::KeyPair::from_pem(pem);
-    if (!copy.ok()) {
-      ::explicit_bzero(pem.data(), pem.size());
-      return copy.error();
-    }
-    state->keys.push_back(std::move(*copy));
+    if (!copy.ok())
+      copied = copy.error();
+    else if (i == threads)
+      state->loop_key = std::move(*copy);
+    else
+      state->keys.push_back(std::move(*copy));
   }
   ::explicit_bzero(pem.data(), pem.size());
+  if (!copied.ok()) return copied.error();
   auto inbox = LoopInbox::open(loop, std::move(after_batch));
   if (!inbox.ok()) return inbox.error();
   state->inbox = std::move(*inbox);
@@ -99,6 +134,7 @@ TicketSigner::~TicketSigner() {
   s.inbox.reset();
   std::deque<Job> unsigned_jobs;
   unsigned_jobs.swap(s.queue);
+  s.ready.clear(); // wiped
   s.in_flight = 0;
   for (auto &job : unsigned_jobs)
     job.done(make_error(Errc::unavailable, "the directory is shutting down"));
@@ -112,15 +148,31 @@ void TicketSigner::sign(proto::Ticket ticket, Done done) {
     auto job = std::make_shared<Job>(Job{std::move(ticket), std::move(done)});
     s.inbox->post([&s, job] {
       s.in_flight--;
-      job->done(proto::ticket_sign(std::move(job->ticket), *s.keys[0]));
+      job->done(proto::ticket_sign(std::move(job->ticket), *s.loop_key));
     });
     return;
   }
+  std::optional<proto::Presignature> pre;
   {
     std::lock_guard lock(s.mu);
-    s.queue.push_back(Job{std::move(ticket), std::move(done)});
+    s.demand();
+    if (!s.ready.empty()) {
+      pre.emplace(std::move(s.ready.front()));
+      s.ready.pop_front();
+    } else {
+      s.queue.push_back(Job{std::move(ticket), std::move(done)});
+    }
   }
   s.wake.notify_one();
+  if (!pre) return;
+  // Finished here (a few modular operations), delivered with the batch.
+  s.presigned++;
+  auto signed_ticket =
+      std::make_shared<Result<proto::SignedTicket>>(proto::ticket_sign(std::move(ticket), *s.loop_key, std::move(*pre)));
+  s.inbox->post([&s, done = std::move(done), signed_ticket] {
+    s.in_flight--;
+    done(std::move(*signed_ticket));
+  });
 }
 
 unsigned TicketSigner::threads() const {
@@ -129,6 +181,15 @@ unsigned TicketSigner::threads() const {
 
 size_t TicketSigner::pending() const {
   return state_->in_flight;
+}
+
+size_t TicketSigner::reserve() const {
+  std::lock_guard lock(state_->mu);
+  return state_->ready.size();
+}
+
+uint64_t TicketSigner::presigned_count() const {
+  return state_->presigned;
 }
 
 } // namespace lpm::directory

@@ -1,21 +1,23 @@
-// Signs release tickets on threads of its own (DESIGN §4, badge in).
+// Signs release tickets without holding up the loop (DESIGN §4, badge in).
 //
-// A ticket's ECDSA P-256 signature is most of a badge-in's CPU (about 60 % with mbedTLS). On the
-// loop thread it would serialise every badge-in behind one core and put the whole signature into
-// every answer's queueing delay; here the loop does the lookups, the workers sign in parallel, and
-// the loop gets the results back through one uv_async_t. Each worker has its own copy of the key,
-// so no mbedTLS context is shared between threads.
+// A ticket's ECDSA P-256 signature is most of a badge-in's CPU (about 60 % with mbedTLS), nearly
+// all of it in k·G for the signature's secret nonce k, which depends on no message. So workers
+// (threads of their own, each with its own copy of the key) keep a reserve of presignatures
+// (keys.h), and the loop finishes a ticket's signature from one in a few modular operations. The
+// reserve follows demand: it grows by two for every ticket up to kMaxReserve and is topped up as
+// it is spent, so an idle directory computes nothing and a burst of badge-ins is answered from
+// it. When it runs dry the workers sign queued tickets whole, in parallel.
 //
-// Results come back on the loop thread in batches: every finished signature's callback runs, then
-// the batch hook once, which lets the service commit the batch's audit rows in one transaction
-// (one disk sync for the batch instead of one per ticket) before any of their answers leaves.
+// Results come back on the loop thread in batches (loop_inbox.h): every signature's callback
+// runs, then the batch hook once, which lets the service commit the batch's audit rows together
+// before any of their answers leaves. A callback never runs inside sign().
 //
-// With 0 threads the loop signs itself, in the same batch callback (never inside sign(), so a
-// caller holding a transaction is never re-entered).
+// With 0 threads the loop signs whole tickets itself, in the batch callback.
 #pragma once
 
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -36,6 +38,8 @@ public:
   // a share too).
   static unsigned default_threads();
   static constexpr unsigned kMaxThreads = 64;
+  // Presignatures kept ready at most (each a few hundred bytes, as secret as the key).
+  static constexpr size_t kMaxReserve = 512;
 
   // Stops: joins the workers and closes the async handle (freed by its close callback, so the
   // loop may still be running). Tickets not yet delivered get `unavailable`.
@@ -48,6 +52,9 @@ public:
   unsigned threads() const;
   // Tickets queued or being signed, not yet delivered.
   size_t pending() const;
+  // Presignatures ready now, and tickets finished from one so far (loop thread).
+  size_t reserve() const;
+  uint64_t presigned_count() const;
 
   struct State; // shared with the workers and the async handle
 

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <ctime>
 
+#include <mbedtls/asn1write.h>
 #include <mbedtls/bignum.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/platform_util.h>
@@ -300,6 +302,11 @@ Status KeyPair::init_public() {
   if (!der.ok()) return der.error();
   public_der_ = std::move(*der);
   fingerprint_ = fingerprint_of_der(public_der_);
+  // One multiplication by G now makes mbedTLS build and keep its table for G in this key's group
+  // (MBEDTLS_ECP_FIXED_POINT_OPTIM): every later signature reads it and none writes it, so
+  // signing on several threads at once stays safe, and each signature skips building it.
+  auto warm = presign();
+  if (!warm.ok()) return warm.error();
   return {};
 }
 
@@ -353,9 +360,130 @@ Result<Bytes> KeyPair::sign(std::span<const uint8_t> message) const {
   Bytes hash = sha256(message);
   unsigned char sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
   size_t len = 0;
-  int rc = mbedtls_pk_sign(&pk_, MBEDTLS_MD_SHA256, hash.data(), hash.size(), sig, &len, rng, nullptr);
+  // On the key's own group, not through mbedtls_pk_sign: that copies the key into a fresh context
+  // for every signature and so rebuilds the table for G each time (twice the cost). Deterministic
+  // ECDSA (RFC 6979) with the RNG for blinding, as mbedtls_pk_sign does.
+  int rc = mbedtls_ecdsa_write_signature(mbedtls_pk_ec(pk_), MBEDTLS_MD_SHA256, hash.data(), hash.size(), sig,
+                                         &len, rng, nullptr);
   if (rc != 0) return make_error(Errc::internal, "cannot sign: " + mbed_error_text(rc));
   return Bytes(sig, sig + len);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presignatures (offline/online ECDSA): the same arithmetic as mbedTLS's ecdsa_sign, split where
+// the message first enters.
+
+struct Presignature::Parts {
+  mbedtls_mpi r, k_inverse;
+  Parts() {
+    mbedtls_mpi_init(&r);
+    mbedtls_mpi_init(&k_inverse);
+  }
+  ~Parts() { // mbedtls_mpi_free zeroes the limbs before freeing them
+    mbedtls_mpi_free(&r);
+    mbedtls_mpi_free(&k_inverse);
+  }
+  Parts(const Parts &) = delete;
+  Parts &operator=(const Parts &) = delete;
+};
+
+Presignature::Presignature() = default;
+Presignature::Presignature(Presignature &&other) noexcept = default;
+Presignature &Presignature::operator=(Presignature &&other) noexcept = default;
+Presignature::~Presignature() = default;
+
+namespace {
+
+// mbedtls_mpi values that are zeroed and freed on every path.
+struct Mpis {
+  mbedtls_mpi v[3];
+  Mpis() {
+    for (auto &x : v)
+      mbedtls_mpi_init(&x);
+  }
+  ~Mpis() {
+    for (auto &x : v)
+      mbedtls_mpi_free(&x);
+  }
+  Mpis(const Mpis &) = delete;
+  Mpis &operator=(const Mpis &) = delete;
+};
+
+} // namespace
+
+Result<Presignature> KeyPair::presign() const {
+  mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk_);
+  mbedtls_ecp_group *grp = &kp->grp;
+  Presignature out;
+  out.parts_ = std::make_unique<Presignature::Parts>();
+  out.key_fingerprint_ = fingerprint_;
+  Mpis tmp;
+  mbedtls_mpi &k = tmp.v[0], &t = tmp.v[1], &kt = tmp.v[2];
+  mbedtls_ecp_point R;
+  mbedtls_ecp_point_init(&R);
+  mbedtls_mpi &r = out.parts_->r, &k_inverse = out.parts_->k_inverse;
+  int rc = 0;
+  // k uniform in [1, n-1]; R = k·G with randomised coordinates; r = R.x mod n, drawn again in the
+  // (2^-256) case r = 0.
+  for (int attempt = 0; attempt < 4; attempt++) {
+    rc = mbedtls_ecp_gen_privkey(grp, &k, rng, nullptr);
+    if (rc == 0) rc = mbedtls_ecp_mul(grp, &R, &k, &grp->G, rng, nullptr);
+    if (rc == 0) rc = mbedtls_mpi_mod_mpi(&r, &R.X, &grp->N);
+    if (rc != 0 || mbedtls_mpi_cmp_int(&r, 0) != 0) break;
+  }
+  if (rc == 0 && mbedtls_mpi_cmp_int(&r, 0) == 0) rc = MBEDTLS_ERR_ECP_RANDOM_FAILED;
+  // k^-1 = (k·t)^-1 · t for a random t, so the inversion never works on k itself (mbedTLS blinds
+  // its own the same way).
+  if (rc == 0) rc = mbedtls_ecp_gen_privkey(grp, &t, rng, nullptr);
+  if (rc == 0) rc = mbedtls_mpi_mul_mpi(&kt, &k, &t);
+  if (rc == 0) rc = mbedtls_mpi_mod_mpi(&kt, &kt, &grp->N);
+  if (rc == 0) rc = mbedtls_mpi_inv_mod(&k_inverse, &kt, &grp->N);
+  if (rc == 0) rc = mbedtls_mpi_mul_mpi(&k_inverse, &k_inverse, &t);
+  if (rc == 0) rc = mbedtls_mpi_mod_mpi(&k_inverse, &k_inverse, &grp->N);
+  mbedtls_ecp_point_free(&R);
+  if (rc != 0) return make_error(Errc::internal, "cannot presign: " + mbed_error_text(rc));
+  return out;
+}
+
+Result<Bytes> KeyPair::sign(std::span<const uint8_t> message, Presignature presignature) const {
+  Presignature used = std::move(presignature); // wiped when this returns, whatever happens
+  if (!used.parts_) return make_error(Errc::bad_request, "this presignature was used already");
+  if (used.key_fingerprint_ != fingerprint_)
+    return make_error(Errc::bad_request, "a presignature of key " + used.key_fingerprint_.substr(0, 16) +
+                                             " cannot finish a signature by key " + fingerprint_.substr(0, 16));
+  const mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk_);
+  const mbedtls_mpi &n = kp->grp.N, &r = used.parts_->r;
+  Bytes hash = sha256(message);
+  Mpis tmp;
+  mbedtls_mpi &e = tmp.v[0], &s = tmp.v[1];
+  // e: the 256-bit hash as an integer, reduced below n as mbedTLS does (n is 256 bits too).
+  int rc = mbedtls_mpi_read_binary(&e, hash.data(), hash.size());
+  if (rc == 0 && mbedtls_mpi_cmp_mpi(&e, &n) >= 0) rc = mbedtls_mpi_sub_mpi(&e, &e, &n);
+  // s = k^-1 (e + r·d) mod n
+  if (rc == 0) rc = mbedtls_mpi_mul_mpi(&s, &r, &kp->d);
+  if (rc == 0) rc = mbedtls_mpi_add_mpi(&s, &s, &e);
+  if (rc == 0) rc = mbedtls_mpi_mod_mpi(&s, &s, &n);
+  if (rc == 0) rc = mbedtls_mpi_mul_mpi(&s, &s, &used.parts_->k_inverse);
+  if (rc == 0) rc = mbedtls_mpi_mod_mpi(&s, &s, &n);
+  if (rc != 0) return make_error(Errc::internal, "cannot sign: " + mbed_error_text(rc));
+  // s = 0 has probability 2^-256; such a signature would not verify, so it is never sent.
+  if (mbedtls_mpi_cmp_int(&s, 0) == 0) return make_error(Errc::internal, "cannot sign: s = 0, sign again");
+  // DER: SEQUENCE { INTEGER r, INTEGER s }, written backwards from the end of the buffer.
+  unsigned char der[MBEDTLS_ECDSA_MAX_LEN];
+  unsigned char *p = der + sizeof der;
+  size_t len = 0;
+  for (int step = 0; step < 4 && rc == 0; step++) {
+    int written = step == 0   ? mbedtls_asn1_write_mpi(&p, der, &s)
+                  : step == 1 ? mbedtls_asn1_write_mpi(&p, der, &r)
+                  : step == 2 ? mbedtls_asn1_write_len(&p, der, len)
+                              : mbedtls_asn1_write_tag(&p, der, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE);
+    if (written < 0)
+      rc = written;
+    else
+      len += static_cast<size_t>(written);
+  }
+  if (rc != 0) return make_error(Errc::internal, "cannot encode the signature: " + mbed_error_text(rc));
+  return Bytes(p, p + len);
 }
 
 // ---------------------------------------------------------------------------------------------

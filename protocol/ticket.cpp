@@ -66,7 +66,10 @@ SignedTicket SignedTicket::from_map(MapReader &reader) {
   return t;
 }
 
-Result<SignedTicket> ticket_sign(Ticket ticket, const KeyPair &signer) {
+namespace {
+
+// The ticket's body, nonce and signer filled in and its shape checked.
+Result<Bytes> ticket_body(Ticket &ticket, const KeyPair &signer) {
   if (ticket.nonce.empty()) {
     ticket.nonce.resize(kNonceBytes);
     random_bytes(ticket.nonce.data(), ticket.nonce.size());
@@ -74,10 +77,28 @@ Result<SignedTicket> ticket_sign(Ticket ticket, const KeyPair &signer) {
   ticket.signer = signer.fingerprint();
   Status shape = check_shape(ticket);
   if (!shape.ok()) return shape.error();
+  return encode_body(ticket);
+}
 
+} // namespace
+
+Result<SignedTicket> ticket_sign(Ticket ticket, const KeyPair &signer) {
+  auto body = ticket_body(ticket, signer);
+  if (!body.ok()) return body.error();
   SignedTicket out;
-  Status sealed = detail::signed_seal(encode_body(ticket), signer, out.body, out.signature);
+  Status sealed = detail::signed_seal(std::move(*body), signer, out.body, out.signature);
   if (!sealed.ok()) return sealed.error();
+  return out;
+}
+
+Result<SignedTicket> ticket_sign(Ticket ticket, const KeyPair &signer, Presignature presignature) {
+  auto body = ticket_body(ticket, signer);
+  if (!body.ok()) return body.error();
+  auto sig = signer.sign(*body, std::move(presignature));
+  if (!sig.ok()) return sig.error();
+  SignedTicket out;
+  out.body = std::move(*body);
+  out.signature = std::move(*sig);
   return out;
 }
 

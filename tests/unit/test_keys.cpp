@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <sys/stat.h>
 
@@ -79,6 +80,75 @@ TEST_CASE("a generated key signs and its public key verifies", "[keys]") {
   assigned = std::move(moved);
   CHECK(assigned.verify(message, *sig).ok());
   CHECK(assigned.fingerprint() == key->fingerprint());
+}
+
+TEST_CASE("a signature finished from a presignature is an ordinary ECDSA-SHA256 signature", "[keys][presign]") {
+  auto key = new_key();
+  PublicKey pub = key->public_key();
+  // Checked with mbedTLS's own verifier (PublicKey::verify -> mbedtls_pk_verify), over many
+  // signatures of distinct messages, each from its own presignature.
+  std::set<Bytes> signatures;
+  for (int i = 0; i < 64; i++) {
+    Bytes message = text_bytes("ticket body " + std::to_string(i));
+    auto pre = key->presign();
+    REQUIRE(pre.ok());
+    CHECK(pre->key_fingerprint() == key->fingerprint());
+    auto sig = key->sign(message, std::move(*pre));
+    REQUIRE(sig.ok());
+    CHECK(sig->size() <= 72);
+    CHECK(pub.verify(message, *sig).ok());
+    // Another message does not verify with it.
+    CHECK_FALSE(pub.verify(text_bytes("ticket body x" + std::to_string(i)), *sig).ok());
+    signatures.insert(*sig);
+  }
+  CHECK(signatures.size() == 64);
+
+  // The same message twice: two presignatures, two different signatures (fresh nonces), both good.
+  Bytes message = text_bytes("same body");
+  auto a = key->presign(), b = key->presign();
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  auto sa = key->sign(message, std::move(*a)), sb = key->sign(message, std::move(*b));
+  REQUIRE(sa.ok());
+  REQUIRE(sb.ok());
+  CHECK(*sa != *sb);
+  CHECK(pub.verify(message, *sa).ok());
+  CHECK(pub.verify(message, *sb).ok());
+}
+
+TEST_CASE("a presignature is made on one copy of a key and finishes on another", "[keys][presign]") {
+  auto key = new_key();
+  auto copy = KeyPair::from_pem(key->private_pem());
+  REQUIRE(copy.ok());
+  auto pre = (*copy)->presign();
+  REQUIRE(pre.ok());
+  Bytes message = text_bytes("made on a worker, finished on the loop");
+  auto sig = key->sign(message, std::move(*pre));
+  REQUIRE(sig.ok());
+  CHECK(key->public_key().verify(message, *sig).ok());
+}
+
+TEST_CASE("a presignature is used once and only for its own key", "[keys][presign]") {
+  auto key = new_key();
+  auto other = new_key();
+  Bytes message = text_bytes("m");
+  auto pre = other->presign();
+  REQUIRE(pre.ok());
+  auto wrong = key->sign(message, std::move(*pre));
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().code == Errc::bad_request);
+  // It was consumed by the refusal: nothing is left in the moved-from object to sign with.
+  auto again = other->sign(message, std::move(*pre));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == Errc::bad_request);
+
+  auto good = key->presign();
+  REQUIRE(good.ok());
+  Presignature kept = std::move(*good);
+  REQUIRE(key->sign(message, std::move(kept)).ok());
+  auto reused = key->sign(message, std::move(kept));
+  REQUIRE_FALSE(reused.ok());
+  CHECK(reused.error().message.find("used already") != std::string::npos);
 }
 
 TEST_CASE("verification fails on any flipped byte of the message or the signature", "[keys]") {

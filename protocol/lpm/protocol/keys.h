@@ -57,6 +57,30 @@ private:
   Fingerprint fingerprint_;
 };
 
+// The message-independent half of one ECDSA P-256 signature ("offline/online" signing): for a
+// fresh, uniformly random secret nonce k, r = (k·G).x mod n and k^-1 mod n. Computing k·G is
+// nearly all of a signature's cost; KeyPair::presign does it ahead (on a background thread), and
+// KeyPair::sign(message, presignature) finishes a signature with a few modular operations.
+// As secret as the private key (it and the signature reveal the key): used at most once, never
+// copied, wiped when destroyed or used.
+class Presignature {
+public:
+  Presignature(Presignature &&other) noexcept;
+  Presignature &operator=(Presignature &&other) noexcept;
+  Presignature(const Presignature &) = delete;
+  Presignature &operator=(const Presignature &) = delete;
+  ~Presignature();
+  // The key it was made for (a presignature finishes only that key's signatures).
+  const Fingerprint &key_fingerprint() const { return key_fingerprint_; }
+
+private:
+  friend class KeyPair;
+  Presignature();
+  struct Parts; // r and k^-1 (mbedtls_mpi)
+  std::unique_ptr<Parts> parts_;
+  Fingerprint key_fingerprint_;
+};
+
 // An ECDSA P-256 private key.
 class KeyPair {
 public:
@@ -72,6 +96,13 @@ public:
   PublicKey public_key() const;
   // ECDSA over SHA-256(message), DER-encoded signature.
   Result<Bytes> sign(std::span<const uint8_t> message) const;
+  // A presignature for this key (see Presignature): the costly half of a signature, with a nonce
+  // drawn from getrandom() as mbedTLS's randomised ECDSA draws it (not RFC 6979's derived one).
+  // Safe on several threads at once only on distinct KeyPair objects (copies via from_pem).
+  Result<Presignature> presign() const;
+  // The same signature as sign(message), finished from a presignature of this key, which is
+  // consumed whatever happens; bad_request for another key's presignature.
+  Result<Bytes> sign(std::span<const uint8_t> message, Presignature presignature) const;
   mbedtls_pk_context *pk() const { return &pk_; }
 
 private:

@@ -44,6 +44,8 @@ struct SignedTicket {
 
 // Signs a ticket; fills nonce (when empty) and signer from the key.
 Result<SignedTicket> ticket_sign(Ticket ticket, const KeyPair &signer);
+// The same, finished from a presignature of `signer` (keys.h), which it consumes.
+Result<SignedTicket> ticket_sign(Ticket ticket, const KeyPair &signer, Presignature presignature);
 
 // Decodes a ticket body without checking anything (for display and tests).
 Result<Ticket> ticket_decode(std::span<const uint8_t> body);

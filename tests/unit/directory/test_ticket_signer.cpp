@@ -2,6 +2,7 @@
 // their audit rows committed in batches off the loop (audit_writer.h). DESIGN §4, badge in.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -71,6 +72,32 @@ TEST_CASE("ticket signer: every ticket signed once, on the loop thread's callbac
     CHECK((*signer)->pending() == 0);
     CHECK(batches >= 1);
     CHECK(batches <= static_cast<size_t>(kTickets));
+
+    if (threads > 0) {
+      // The demand built a reserve of presignatures: the next tickets are finished from it, on
+      // the loop, and are as good.
+      int64_t deadline = mono_ms() + 20000;
+      while ((*signer)->reserve() < 8 && mono_ms() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      REQUIRE((*signer)->reserve() >= 8);
+      CHECK((*signer)->reserve() <= TicketSigner::kMaxReserve);
+      uint64_t before = (*signer)->presigned_count();
+      delivered = 0;
+      for (int i = 0; i < 8; i++)
+        (*signer)->sign(ticket_for(100 + i), [&, i](Result<proto::SignedTicket> st) {
+          REQUIRE(st.ok());
+          CHECK((*key)->public_key().verify(st->body, st->signature).ok());
+          auto decoded = proto::ticket_decode(st->body);
+          REQUIRE(decoded.ok());
+          CHECK(decoded->workstations == std::vector<std::string>{"ws-" + std::to_string(100 + i)});
+          nonces.insert(std::string(decoded->nonce.begin(), decoded->nonce.end()));
+          delivered++;
+        });
+      CHECK(delivered == 0);
+      run_until(&loop, [&] { return delivered == 8; });
+      CHECK((*signer)->presigned_count() >= before + 8);
+      CHECK(nonces.size() == static_cast<size_t>(kTickets) + 8);
+    }
   }
   // The signer's handle closes on the loop: nothing is left behind.
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -5,6 +5,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <string>
+#include <unordered_map>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,17 +22,56 @@ static Error db_error(sqlite3 *db, const std::string &what) {
   return make_error(errc, what + ": " + sqlite3_errmsg(db));
 }
 
-Stmt::Stmt(Stmt &&other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+namespace detail {
+
+// Idle prepared statements of one connection, by SQL text (looked up by string_view).
+struct StmtCache {
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // Statements kept per text (more are finalized), and texts kept (SQL built at run time, such
+  // as IN lists of varying length, must not grow the cache without bound).
+  static constexpr size_t kIdlePerText = 4;
+  static constexpr size_t kMaxTexts = 512;
+  bool open = true; // false once the Db is gone: statements coming back are finalized
+  std::unordered_map<std::string, std::vector<sqlite3_stmt *>, Hash, std::equal_to<>> idle;
+};
+
+} // namespace detail
+
+Stmt::Stmt(Stmt &&other) noexcept
+    : db_(other.db_), stmt_(other.stmt_), cache_(std::move(other.cache_)), slot_(other.slot_) {
+  other.stmt_ = nullptr;
+  other.slot_ = nullptr;
+}
 Stmt &Stmt::operator=(Stmt &&other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    release();
     db_ = other.db_;
     stmt_ = other.stmt_;
+    cache_ = std::move(other.cache_);
+    slot_ = other.slot_;
     other.stmt_ = nullptr;
+    other.slot_ = nullptr;
   }
   return *this;
 }
-Stmt::~Stmt() { sqlite3_finalize(stmt_); }
+Stmt::~Stmt() { release(); }
+
+void Stmt::release() {
+  if (!stmt_) return;
+  if (cache_ && cache_->open && slot_ && slot_->size() < detail::StmtCache::kIdlePerText) {
+    sqlite3_reset(stmt_); // ends its read, if any; the error was reported by step()
+    sqlite3_clear_bindings(stmt_);
+    slot_->push_back(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
+  slot_ = nullptr;
+  cache_.reset();
+}
 
 Stmt &Stmt::bind(int index, int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
@@ -131,7 +173,16 @@ Result<std::unique_ptr<Db>> Db::open_readonly(const std::string &path) {
   return db;
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::Db(sqlite3 *db) : db_(db), cache_(std::make_shared<detail::StmtCache>()) {}
+
+Db::~Db() {
+  cache_->open = false;
+  for (auto &[text, stmts] : cache_->idle)
+    for (sqlite3_stmt *stmt : stmts)
+      sqlite3_finalize(stmt);
+  cache_->idle.clear();
+  sqlite3_close_v2(db_);
+}
 
 Status Db::exec(std::string_view sql) {
   std::string owned(sql);
@@ -147,10 +198,20 @@ Status Db::exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::prepare(std::string_view sql) {
+  auto &idle = cache_->idle;
+  auto it = idle.find(sql);
+  if (it != idle.end() && !it->second.empty()) {
+    sqlite3_stmt *stmt = it->second.back();
+    it->second.pop_back();
+    return Stmt(db_, stmt, cache_, &it->second);
+  }
   sqlite3_stmt *stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                              nullptr);
   if (rc != SQLITE_OK) return db_error(db_, "prepare \"" + std::string(sql) + "\"");
-  return Stmt(db_, stmt);
+  if (it == idle.end() && idle.size() < detail::StmtCache::kMaxTexts) it = idle.emplace(std::string(sql), Stmt::Slot{}).first;
+  // unordered_map nodes stay put when the map grows: the slot pointer stays valid.
+  return Stmt(db_, stmt, cache_, it == idle.end() ? nullptr : &it->second);
 }
 
 int64_t Db::changes() const { return sqlite3_changes64(db_); }

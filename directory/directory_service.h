@@ -2,9 +2,10 @@
 // enroll, register, badge-in and list-enrolled. Peers are known by the key of their TLS client
 // certificate; the store says what that key was enrolled as.
 //
-// Everything runs on the loop thread but three kinds of work: release tickets are signed on
-// threads of their own (ticket_signer.h), password and PIN checks and imports run on the libuv
-// thread pool. SQLite calls are short and local and run on the loop.
+// Everything runs on the loop thread but a few kinds of work: release tickets' signatures are
+// precomputed on threads of their own (ticket_signer.h) and their audit rows committed by another
+// (audit_writer.h); password and PIN checks and imports run on the libuv thread pool. SQLite
+// reads are short and local and run on the loop.
 #pragma once
 
 #include <uv.h>
@@ -48,8 +49,8 @@ public:
   // lpm (import_mail.h); "" (the default): no mail.
   void set_mail_command(std::string command);
   const BadgeRateLimit &badge_rate_limit() const;
-  // Threads that sign release tickets (ticket_signer.h; default: the cores, at most 4; 0: the
-  // loop thread signs). Read by listen().
+  // Threads that precompute ticket signatures in spare CPU time (ticket_signer.h; default: the
+  // cores, at most 4; 0: none, the loop signs every ticket whole). Read by listen().
   void set_signing_threads(unsigned threads);
 
   const proto::Fingerprint &fingerprint() const;

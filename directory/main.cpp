@@ -528,7 +528,7 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(1.0, 1e6));
   serve
       ->add_option("--signing-threads", so.signing_threads,
-                   "threads that sign release tickets beside the loop (default: the cores, at most 4; 0: the "
+                   "threads that precompute ticket signatures in spare CPU time (default: the cores, at most 4; 0: the "
                    "loop thread signs)")
       ->capture_default_str()
       ->check(CLI::Range(0u, TicketSigner::kMaxThreads));

@@ -4,10 +4,9 @@
 #include <sched.h>
 #include <strings.h>
 
-#include <cstring>
-
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -19,60 +18,37 @@
 
 namespace lpm::directory {
 
-namespace {
-
-struct Job {
-  proto::Ticket ticket;
-  TicketSigner::Done done;
-};
-
-} // namespace
-
 struct TicketSigner::State {
   std::unique_ptr<LoopInbox> inbox;
   // Each worker's copy of the key, and the loop's: mbedTLS contexts stay per thread.
   std::vector<std::unique_ptr<proto::KeyPair>> keys;
   std::unique_ptr<proto::KeyPair> loop_key;
   std::vector<std::thread> workers;
-  size_t in_flight = 0;       // loop thread only: queued by sign(), not yet delivered
-  uint64_t presigned = 0;     // loop thread only: tickets finished from a presignature
+  size_t in_flight = 0;   // loop thread only: signed, not yet delivered
+  uint64_t presigned = 0; // loop thread only: tickets finished from a presignature
 
   std::mutex mu; // guards what follows
   std::condition_variable wake;
-  std::deque<Job> queue;               // tickets for the workers to sign whole
   std::deque<proto::Presignature> ready;
-  size_t reserve_target = 0;           // grows with demand, up to kMaxReserve
-  size_t presigning = 0;               // presignatures being made
+  size_t reserve_target = 0; // grows with demand, up to kMaxReserve
+  size_t presigning = 0;     // presignatures being made
   bool stopping = false;
 
   bool reserve_short() const { return ready.size() + presigning < reserve_target; }
 
   void work(size_t index) {
-    // Background work: the loop thread (and everything else of normal priority) takes a core
-    // from these at once when it wakes, instead of waiting out their time slice.
+    // Spare-capacity work, in the SCHED_IDLE class: the loop thread (and everything else of
+    // normal priority) takes a core from these at once when it wakes instead of waiting out their
+    // time slice. (An unprivileged thread cannot leave that class again; it never needs to.)
     sched_param param{};
     param.sched_priority = 0;
     if (int rc = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param); rc != 0)
-      LPM_WARN("signing thread %zu keeps the normal scheduling class: %s", index, std::strerror(rc));
+      LPM_WARN("presigning thread %zu stays in the normal scheduling class: %s", index, std::strerror(rc));
     const proto::KeyPair &key = *keys[index];
     std::unique_lock lock(mu);
     for (;;) {
-      wake.wait(lock, [this] { return stopping || !queue.empty() || reserve_short(); });
+      wake.wait(lock, [this] { return stopping || reserve_short(); });
       if (stopping) return;
-      if (!queue.empty()) {
-        // Tickets waiting come first: the reserve is only for later.
-        Job job = std::move(queue.front());
-        queue.pop_front();
-        lock.unlock();
-        auto signed_ticket =
-            std::make_shared<Result<proto::SignedTicket>>(proto::ticket_sign(std::move(job.ticket), key));
-        inbox->post([this, done = std::move(job.done), signed_ticket] {
-          in_flight--;
-          done(std::move(*signed_ticket));
-        });
-        lock.lock();
-        continue;
-      }
       presigning++;
       lock.unlock();
       auto pre = key.presign();
@@ -82,9 +58,6 @@ struct TicketSigner::State {
       if (pre.ok()) ready.push_back(std::move(*pre));
     }
   }
-
-  // Raises the reserve's target for one more ticket of demand (mu held).
-  void demand() { reserve_target = std::min(kMaxReserve, reserve_target + 2); }
 };
 
 Result<std::unique_ptr<TicketSigner>> TicketSigner::start(uv_loop_t *loop, const proto::KeyPair &key,
@@ -130,45 +103,30 @@ TicketSigner::~TicketSigner() {
   s.wake.notify_all();
   for (auto &worker : s.workers)
     worker.join();
-  // Signed but not delivered: delivered now, by the inbox's destructor (no batch hook).
-  s.inbox.reset();
-  std::deque<Job> unsigned_jobs;
-  unsigned_jobs.swap(s.queue);
+  s.inbox.reset(); // delivers what was signed and not delivered yet (no batch hook)
   s.ready.clear(); // wiped
   s.in_flight = 0;
-  for (auto &job : unsigned_jobs)
-    job.done(make_error(Errc::unavailable, "the directory is shutting down"));
 }
 
 void TicketSigner::sign(proto::Ticket ticket, Done done) {
   State &s = *state_;
-  s.in_flight++;
-  if (s.workers.empty()) {
-    // Signed on the loop, but in the inbox's batch: never inside the caller.
-    auto job = std::make_shared<Job>(Job{std::move(ticket), std::move(done)});
-    s.inbox->post([&s, job] {
-      s.in_flight--;
-      job->done(proto::ticket_sign(std::move(job->ticket), *s.loop_key));
-    });
-    return;
-  }
   std::optional<proto::Presignature> pre;
-  {
+  if (!s.workers.empty()) {
     std::lock_guard lock(s.mu);
-    s.demand();
+    s.reserve_target = std::min(kMaxReserve, s.reserve_target + 2);
     if (!s.ready.empty()) {
       pre.emplace(std::move(s.ready.front()));
       s.ready.pop_front();
-    } else {
-      s.queue.push_back(Job{std::move(ticket), std::move(done)});
     }
   }
-  s.wake.notify_one();
-  if (!pre) return;
-  // Finished here (a few modular operations), delivered with the batch.
-  s.presigned++;
-  auto signed_ticket =
-      std::make_shared<Result<proto::SignedTicket>>(proto::ticket_sign(std::move(ticket), *s.loop_key, std::move(*pre)));
+  if (!s.workers.empty()) s.wake.notify_one();
+  // From the reserve: a few modular operations. Without one: the whole signature, here.
+  auto signed_ticket = std::make_shared<Result<proto::SignedTicket>>(
+      pre ? proto::ticket_sign(std::move(ticket), *s.loop_key, std::move(*pre))
+          : proto::ticket_sign(std::move(ticket), *s.loop_key));
+  if (pre) s.presigned++;
+  s.in_flight++;
+  // Delivered with the batch, never inside the caller.
   s.inbox->post([&s, done = std::move(done), signed_ticket] {
     s.in_flight--;
     done(std::move(*signed_ticket));

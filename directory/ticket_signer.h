@@ -1,18 +1,17 @@
 // Signs release tickets without holding up the loop (DESIGN §4, badge in).
 //
-// A ticket's ECDSA P-256 signature is most of a badge-in's CPU (about 60 % with mbedTLS), nearly
-// all of it in k·G for the signature's secret nonce k, which depends on no message. So workers
-// (threads of their own, each with its own copy of the key) keep a reserve of presignatures
-// (keys.h), and the loop finishes a ticket's signature from one in a few modular operations. The
-// reserve follows demand: it grows by two for every ticket up to kMaxReserve and is topped up as
-// it is spent, so an idle directory computes nothing and a burst of badge-ins is answered from
-// it. When it runs dry the workers sign queued tickets whole, in parallel.
+// A ticket's ECDSA P-256 signature used to be most of a badge-in's CPU, nearly all of it in k·G
+// for the signature's secret nonce k, which depends on no message. So workers (threads of their
+// own in the SCHED_IDLE class, each with its own copy of the key) keep a reserve of
+// presignatures (keys.h), and the loop finishes a ticket's signature from one in a few modular
+// operations (~3 µs). The reserve follows demand: its target grows by two for every ticket up to
+// kMaxReserve and it is topped up as it is spent, so an idle directory computes nothing and a
+// burst of badge-ins is answered from it. When it is empty (a host too busy to give the workers
+// spare time, or with 0 threads) the loop signs the ticket whole: slower, never starved.
 //
 // Results come back on the loop thread in batches (loop_inbox.h): every signature's callback
 // runs, then the batch hook once, which lets the service commit the batch's audit rows together
 // before any of their answers leaves. A callback never runs inside sign().
-//
-// With 0 threads the loop signs whole tickets itself, in the batch callback.
 #pragma once
 
 #include <uv.h>
@@ -31,7 +30,8 @@ class TicketSigner {
 public:
   using Done = std::function<void(Result<proto::SignedTicket>)>;
 
-  // Copies `key` into each of `threads` workers (at most kMaxThreads) and starts them.
+  // Copies `key` into each of `threads` presigning workers (at most kMaxThreads) and the loop,
+  // and starts the workers.
   static Result<std::unique_ptr<TicketSigner>> start(uv_loop_t *loop, const proto::KeyPair &key, unsigned threads,
                                                      std::function<void()> after_batch);
   // The default worker count: the machine's cores, at most 4 (the loop and the TLS work need
@@ -41,16 +41,16 @@ public:
   // Presignatures kept ready at most (each a few hundred bytes, as secret as the key).
   static constexpr size_t kMaxReserve = 512;
 
-  // Stops: joins the workers and closes the async handle (freed by its close callback, so the
-  // loop may still be running). Tickets not yet delivered get `unavailable`.
+  // Stops: joins the workers, delivers the tickets signed but not delivered yet (without the batch
+  // hook) and closes the wake-up handle (freed by its close callback, so the loop may still run).
   ~TicketSigner();
   TicketSigner(const TicketSigner &) = delete;
   TicketSigner &operator=(const TicketSigner &) = delete;
 
-  // Queues a ticket; `done` runs later on the loop thread with the signed ticket or the error.
+  // Signs a ticket (loop thread); `done` runs later on the loop thread with it or the error.
   void sign(proto::Ticket ticket, Done done);
   unsigned threads() const;
-  // Tickets queued or being signed, not yet delivered.
+  // Tickets signed, not yet delivered.
   size_t pending() const;
   // Presignatures ready now, and tickets finished from one so far (loop thread).
   size_t reserve() const;

@@ -16,10 +16,16 @@ struct sqlite3_stmt;
 
 namespace lpm {
 
+namespace detail {
+struct StmtCache;
+} // namespace detail
+
+// A prepared statement. One that came from Db::prepare goes back to its Db's cache when
+// destroyed (reset, bindings cleared), so the next prepare of the same SQL text skips SQLite's
+// parser and planner.
 class Stmt {
 public:
   Stmt() = default;
-  Stmt(sqlite3 *db, sqlite3_stmt *stmt) : db_(db), stmt_(stmt) {}
   Stmt(Stmt &&other) noexcept;
   Stmt &operator=(Stmt &&other) noexcept;
   Stmt(const Stmt &) = delete;
@@ -44,8 +50,16 @@ public:
   bool col_is_null(int col) const;
 
 private:
+  friend class Db;
+  using Slot = std::vector<sqlite3_stmt *>;
+  Stmt(sqlite3 *db, sqlite3_stmt *stmt, std::shared_ptr<detail::StmtCache> cache, Slot *slot)
+      : db_(db), stmt_(stmt), cache_(std::move(cache)), slot_(slot) {}
+  // Back to the cache, or finalized.
+  void release();
   sqlite3 *db_ = nullptr;
   sqlite3_stmt *stmt_ = nullptr;
+  std::shared_ptr<detail::StmtCache> cache_; // shared with the Db, so a Stmt may outlive it
+  Slot *slot_ = nullptr;                     // the idle statements of its SQL text; null: not cached
 };
 
 class Db {
@@ -60,6 +74,7 @@ public:
 
   // Runs one or more statements without results (schema, pragmas).
   Status exec(std::string_view sql);
+  // One statement; from the cache when the same text was prepared before and is not in use.
   Result<Stmt> prepare(std::string_view sql);
   // Number of rows changed by the last INSERT/UPDATE/DELETE.
   int64_t changes() const;
@@ -69,8 +84,9 @@ public:
   sqlite3 *raw() const { return db_; }
 
 private:
-  explicit Db(sqlite3 *db) : db_(db) {}
+  explicit Db(sqlite3 *db);
   sqlite3 *db_;
+  std::shared_ptr<detail::StmtCache> cache_;
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() succeeded.

@@ -251,6 +251,10 @@ void DirectoryProxy::relay(const proto::CallPtr &call, const std::string &accoun
     if (!me) return call->fail(Errc::unavailable, "the agent is stopping");
     if (!peer.ok()) return call->fail(peer.error());
     proto::PeerPtr to = *peer;
+    // An op the request itself authorises (a password link) goes as it came: whoever runs it
+    // has no login yet, and a session of another user must not ride along.
+    if (!upload && listed(proto::kPersonOpsWithoutSession, op))
+      return to->call(op, base, [call](Result<proto::Response> answer) { reply_relayed(call, std::move(answer)); });
     me->with_session(to, account, [call, op, base, upload, to](Result<std::string> session) {
       if (!session.ok()) return call->fail(session.error());
       proto::MapWriter w = base;

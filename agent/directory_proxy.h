@@ -4,7 +4,8 @@
 // the person ops `lpm` sends (users-list, import-start, ...) with a fresh session token added.
 // Only the ops in proto::kPersonOps / kPersonUploadOps are relayed: a local user can never make
 // the agent send the workstation's own ops (register, enroll, ...). The directory checks the
-// session and the person's roles on every op.
+// session and the person's roles on every op; those of kPersonOpsWithoutSession (a password
+// link's use) go without a session, and need no login here.
 //
 // Everything runs on the loop thread. The link to the directory is opened on demand; a request
 // that finds it down waits up to kDirectoryWaitMs for it, then fails with unavailable.

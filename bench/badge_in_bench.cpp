@@ -498,14 +498,14 @@ int main(int argc, char **argv) {
       "\"ratio\":%.3f,\"peer_cpu_us_per_signature\":%.1f,\"ratio_cpu\":%s,\"goal\":\"ratio >= "
       "0.5\",\"rate_limits\":\"%s\","
       "\"signing_threads\":%u,"
-      "\"note\":\"the directory serves on one loop thread and signs on signing_threads more (0: on the loop); "
-      "this client runs on one thread\"}\n",
+      "\"note\":\"the directory serves on one loop thread and precomputes signatures on signing_threads "
+      "more (0: none); this client runs on one thread\"}\n",
       rate, static_cast<unsigned long long>(closed.answers), static_cast<unsigned long long>(closed.errors),
       elapsed, o.printers, o.users, static_cast<unsigned long long>(closed.verified),
       static_cast<unsigned long long>(closed.verify_failures + open.verify_failures), cpu_text, busy_text,
       runnable_text, blocked_text, (own1 - own0) / elapsed, percentile_ms(closed.service_ns, 50),
-      percentile_ms(closed.service_ns, 99), body_bytes, floor_threads, *floor, *floor > 0 ? rate / *floor : 0.0,
-      signature_cpu_us, ratio_cpu_text, limits.c_str(), o.signing_threads);
+      percentile_ms(closed.service_ns, 99), body_bytes, floor_threads, *floor,
+      *floor > 0 ? rate / *floor : 0.0, signature_cpu_us, ratio_cpu_text, limits.c_str(), o.signing_threads);
   std::printf(
       "{\"name\":\"badge_in_p99\",\"value\":%.3f,\"unit\":\"ms\",\"p50_ms\":%.3f,\"offered_rate\":%.1f,"
       "\"answers\":%llu,\"errors\":%llu,\"seconds\":%.1f,\"printers\":%ld,\"users\":%ld,"
@@ -515,7 +515,7 @@ int main(int argc, char **argv) {
       percentile_ms(open.latency_ns, 99), percentile_ms(open.latency_ns, 50), offered,
       static_cast<unsigned long long>(open.answers), static_cast<unsigned long long>(open.errors), o.seconds,
       o.printers, o.users, percentile_ms(open.latency_ns, 90), percentile_ms(open.latency_ns, 99.9),
-      percentile_ms(open.latency_ns, 100), percentile_ms(open.service_ns, 50), percentile_ms(open.service_ns, 99),
-      limits.c_str());
+      percentile_ms(open.latency_ns, 100), percentile_ms(open.service_ns, 50),
+      percentile_ms(open.service_ns, 99), limits.c_str());
   return closed.answers > 0 ? 0 : 1;
 }

@@ -282,6 +282,38 @@ Result<bool> confirm_on(int tty_fd, const std::string &prompt) {
   return answer == "y" || answer == "yes";
 }
 
+namespace {
+
+// A new password: one line of standard input, or asked twice on the terminal with echo off.
+// Only the directory checks it against the password policy.
+Status read_new_password(bool from_stdin, std::string &password) {
+  if (from_stdin) {
+    auto line = read_password_from(STDIN_FILENO);
+    if (!line.ok()) return line.error();
+    password = std::move(*line);
+    wipe(*line);
+    return {};
+  }
+  int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (tty < 0) return make_error(Errc::unavailable, "no terminal to ask for the password (use --password-stdin)");
+  auto first = prompt_line(tty, "New password: ", proto::kMaxPasswordField, true);
+  Status s = first.ok() ? Status() : Status(first.error());
+  if (s.ok() && first->empty()) s = make_error(Errc::bad_request, "the password is empty; nothing was changed");
+  Result<std::string> second = make_error(Errc::internal, "not asked");
+  if (s.ok()) {
+    second = prompt_line(tty, "The same password again: ", proto::kMaxPasswordField, true);
+    if (!second.ok()) s = second.error();
+  }
+  ::close(tty);
+  if (s.ok() && *first != *second) s = make_error(Errc::bad_request, "the two passwords differ; nothing was changed");
+  if (s.ok()) password = *first;
+  if (first.ok()) wipe(*first);
+  if (second.ok()) wipe(*second);
+  return s;
+}
+
+} // namespace
+
 // ---- commands --------------------------------------------------------------------------------
 
 int command_users_show(const UsersShowArgs &args) {
@@ -309,9 +341,74 @@ int command_users_add(const UsersAddArgs &args) {
     print_json_line(user_json(added->user));
     return 0;
   }
-  std::printf("created user %s (%s)%s\n", printable(added->user.email).c_str(),
-              printable(added->user.id).c_str(),
-              added->user.has_password ? "" : "; no password yet: a password-change link is due");
+  std::string email = printable(added->user.email);
+  std::string password_note;
+  if (added->password_link == "mailing")
+    password_note = "; no password yet: a password link is being e-mailed to " + email;
+  else if (added->password_link == "unsent")
+    password_note = "; no password yet, and the directory has no mail command: give them a password link with "
+                    "`lpm users password-link --email " + email + "`";
+  else if (!added->user.has_password)
+    password_note = "; no password yet: a password-change link is due";
+  std::printf("created user %s (%s)%s\n", email.c_str(), printable(added->user.id).c_str(), password_note.c_str());
+  return 0;
+}
+
+int command_users_password_link(const UsersPasswordLinkArgs &args) {
+  proto::UsersPasswordLinkRequest request;
+  request.email = args.email;
+  auto issued = run_op<proto::UsersPasswordLinkResult>(args.socket, proto::op::users_password_link, request);
+  if (!issued.ok()) return fail(issued.error());
+  std::string email = printable(issued->email);
+  bool handed = !issued->link.empty();
+  int code = handed || issued->mailed ? 0 : 1;
+  if (args.json) {
+    nlohmann::json o = {{"email", issued->email},
+                        {"expires_ms", issued->expires_ms},
+                        {"mailed", issued->mailed},
+                        {"mail_error", issued->mail_error}};
+    if (handed) o["link"] = issued->link;
+    print_json_line(json_text(o));
+  } else if (issued->mailed) {
+    std::printf("password link e-mailed to %s; it works once, until %s\n", email.c_str(),
+                utc_text(issued->expires_ms).c_str());
+  } else if (handed) {
+    std::printf("The directory has no mail command, so nothing was e-mailed: hand this link to %s yourself, by a "
+                "private channel (it sets their password). On their workstation they run:\n\n"
+                "    lpm password set --link %s\n\n"
+                "It works once, until %s; a newer link replaces it.\n",
+                email.c_str(), printable(issued->link).c_str(), utc_text(issued->expires_ms).c_str());
+  }
+  if (code != 0)
+    std::fprintf(stderr, "lpm: the password link for %s could not be e-mailed: %s (run the command again for a new "
+                         "one)\n",
+                 email.c_str(), printable(issued->mail_error).c_str());
+  wipe(issued->link);
+  return code;
+}
+
+int command_password_set(const PasswordSetArgs &args) {
+  proto::PasswordLinkUseRequest request;
+  request.link = args.link;
+  if (Status read = read_new_password(args.password_stdin, request.password); !read.ok()) {
+    wipe(request.link);
+    return fail(read.error());
+  }
+  AgentLink link;
+  Result<proto::PasswordLinkUseResult> used = make_error(Errc::internal, "not sent");
+  if (Status opened = link.open(args.socket); !opened.ok()) {
+    used = opened.error();
+  } else {
+    // Not person_args: this request has no session to leave out, and it holds two secrets.
+    proto::MapWriter w;
+    request.write(w);
+    used = forward<proto::PasswordLinkUseResult>(link.agent(), proto::op::password_link_use, w);
+    if (Status closed = link.close(); used.ok() && !closed.ok()) used = closed.error();
+  }
+  wipe(request.password);
+  wipe(request.link);
+  if (!used.ok()) return fail(used.error());
+  std::printf("password set for %s: log in with `lpm login`\n", printable(used->email).c_str());
   return 0;
 }
 
@@ -637,6 +734,25 @@ AdminCommands::AdminCommands(CLI::App &app, CLI::App &users, CLI::App &badges,
                    "Do not ask \"Delete N users? [y/N]\" (needed when standard input is not a terminal)");
   common(remove, users_delete_.socket, users_delete_.json, batch_json);
   add(remove, [](AdminCommands &c) { return command_users_delete(c.users_delete_); });
+
+  auto *link = users.add_subcommand(
+      "password-link", "E-mail a user a new password link to set their password with (UA-4); older links stop "
+                       "working");
+  link->add_option("--email", users_password_link_.email, "The user's complete e-mail address")->required();
+  common(link, users_password_link_.socket, users_password_link_.json,
+         "One JSON object: email, expires_ms, mailed, mail_error, and link when the directory has no mail command");
+  add(link, [](AdminCommands &c) { return command_users_password_link(c.users_password_link_); });
+
+  // password set: for someone who has no password yet, so no login either.
+  auto *password = app.add_subcommand("password", "Set your password with the password link you were e-mailed");
+  password->require_subcommand(1);
+  auto *password_set = password->add_subcommand(
+      "set", "Set your password with a password link (asked twice on the terminal); then `lpm login`");
+  password_set->add_option("--link", password_set_.link, "The password link from the e-mail")->required();
+  password_set->add_flag("--password-stdin", password_set_.password_stdin,
+                         "Read the new password from the first line of standard input instead of asking twice");
+  password_set->add_option("--socket", password_set_.socket, socket_help);
+  add(password_set, [](AdminCommands &c) { return command_password_set(c.password_set_); });
 
   // badges add|delete|find
   auto *badge_add = badges.add_subcommand(

@@ -1,4 +1,5 @@
-// The administrative commands (admin_commands.cpp): `lpm users show|add|delete`,
+// The administrative commands (admin_commands.cpp): `lpm users show|add|delete|password-link`,
+// `password set` (a person without a login, with a password link),
 // `badges add|delete|find`, `roles grant|revoke|list|describe`,
 // `groups create|delete|add|remove|list`, `password-policy show|set` and `audit`. Each is a
 // person op the local agent forwards to the directory with the caller's session (like
@@ -52,6 +53,25 @@ struct UsersDeleteArgs {
 // Deletes users (users-delete) after "Delete N users? [y/N]" on the terminal; without a terminal
 // only with --yes. A line per user: "deleted E" or "failed E: why".
 int command_users_delete(const UsersDeleteArgs &args);
+
+struct UsersPasswordLinkArgs {
+  std::string socket;
+  std::string email;
+  bool json = false;
+};
+// (Re)issues a password link to a user (users-password-link, UA-4): says it was e-mailed to them,
+// or, when the directory has no mail command, prints the link and the command the user runs,
+// for the administrator to hand over.
+int command_users_password_link(const UsersPasswordLinkArgs &args);
+
+struct PasswordSetArgs {
+  std::string socket;
+  std::string link;            // the password link the user was sent
+  bool password_stdin = false; // the new password from the first line of stdin; else asked twice
+};
+// `lpm password set --link L` (password-link-use): sets the password of the link's user. Needs
+// no login: the agent relays it without a session. Prints "password set for <email>: ...".
+int command_password_set(const PasswordSetArgs &args);
 
 struct BadgesAddArgs {
   std::string socket;
@@ -180,6 +200,8 @@ private:
   UsersShowArgs users_show_;
   UsersAddArgs users_add_;
   UsersDeleteArgs users_delete_;
+  UsersPasswordLinkArgs users_password_link_;
+  PasswordSetArgs password_set_;
   BadgesAddArgs badges_add_;
   BadgesDeleteArgs badges_delete_;
   BadgesFindArgs badges_find_;

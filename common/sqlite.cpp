@@ -209,7 +209,8 @@ Result<Stmt> Db::prepare(std::string_view sql) {
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
                               nullptr);
   if (rc != SQLITE_OK) return db_error(db_, "prepare \"" + std::string(sql) + "\"");
-  if (it == idle.end() && idle.size() < detail::StmtCache::kMaxTexts) it = idle.emplace(std::string(sql), Stmt::Slot{}).first;
+  if (it == idle.end() && idle.size() < detail::StmtCache::kMaxTexts)
+    it = idle.emplace(std::string(sql), Stmt::Slot{}).first;
   // unordered_map nodes stay put when the map grows: the slot pointer stays valid.
   return Stmt(db_, stmt, cache_, it == idle.end() ? nullptr : &it->second);
 }

@@ -116,6 +116,8 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::print_users_set, route(&Core::handle_print_users_set));
   dispatcher->on(proto::op::print_users_remove, route(&Core::handle_print_users_remove));
   dispatcher->on(proto::op::print_users_sync, route(&Core::handle_print_users_sync));
+  dispatcher->on(proto::op::users_password_link, route(&Core::handle_users_password_link));
+  dispatcher->on(proto::op::password_link_use, route(&Core::handle_password_link_use));
   core_->dispatcher = std::move(dispatcher);
 }
 
@@ -208,7 +210,7 @@ void DirectoryService::stop() {
     open.push_back(weak);
   for (auto &weak : open)
     if (auto peer = weak.lock()) peer->close();
-  // Joins the signing threads; tickets still being signed are answered `unavailable`.
+  // Joins the presigning threads; tickets signed but not answered yet are answered `unavailable`.
   core.signer.reset();
   for (auto &answer : core.tickets_signed)
     answer.call->fail(Errc::unavailable, "the directory is shutting down");

@@ -116,7 +116,8 @@ struct UserAddWork {
   ~UserAddWork() { ::explicit_bzero(password.data(), password.size()); }
 };
 
-// Creates the user (with the password's hash, when there is one) and answers.
+// Creates the user with the password's hash, or without a password and with a password link
+// (UA-4) e-mailed to them once committed, and answers.
 void user_add_commit(DirectoryService::Core &core, const CallPtr &call, const std::string &actor,
                      const User &fields, const std::string &hash) {
   int64_t now = wall_ms();
@@ -125,17 +126,28 @@ void user_add_commit(DirectoryService::Core &core, const CallPtr &call, const st
   auto user = core.store->user_create(fields, now);
   if (!user.ok()) return call->fail(user.error());
   Status s = core.store->audit(now, actor, "user-create", "user " + user->id + " " + user->email);
+  std::optional<NewPasswordLink> link;
   if (s.ok() && !hash.empty()) {
     s = core.store->password_set(user->id, hash, now);
     if (s.ok()) s = core.store->audit(now, actor, "password-set", "user " + user->id);
     user->has_password = true;
+  } else if (s.ok()) {
+    auto issued = core.password_link_issue(*user, actor, now);
+    if (issued.ok())
+      link = std::move(*issued);
+    else
+      s = issued.error();
   }
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return call->fail(s.error());
   LPM_INFO("user %s %s created by %s%s", user->id.c_str(), user->email.c_str(), actor.c_str(),
-           hash.empty() ? " without a password (a password-change link is due)" : "");
+           hash.empty() ? " without a password (a password link is issued)" : "");
   proto::UsersAddResult result;
   result.user = user_entry(*user);
+  if (link) {
+    result.password_link = core.mail_command.empty() ? "unsent" : "mailing";
+    core.password_link_mail(*user, std::move(*link), nullptr);
+  }
   reply_with(call, result);
 }
 

@@ -138,19 +138,18 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
   answer.audit.detail = "user " + user.id + " workstations " + std::to_string(result.workstations.size());
   if (!delegators->empty()) answer.audit.detail += " delegators " + std::to_string(delegators->size());
   if (!note.empty()) answer.audit.detail += " (" + note + ")";
-  answer.log = std::string(action) + " at " + printer.id + " \"" + printer.name + "\": user " + user.id + ", " +
-               std::to_string(delegators->size()) + " delegator(s), " + std::to_string(result.workstations.size()) +
-               " workstation(s)";
+  answer.log = std::string(action) + " at " + printer.id + " \"" + printer.name + "\": user " + user.id +
+               ", " + std::to_string(delegators->size()) + " delegator(s), " +
+               std::to_string(result.workstations.size()) + " workstation(s)";
   answer.result = std::move(result);
-  signer->sign(std::move(ticket),
-               [weak = weak_from_this(), answer = std::move(answer)](Result<proto::SignedTicket> signed_ticket) mutable {
-                 auto core = weak.lock();
-                 if (!core || core->stopped)
-                   return answer.call->fail(Errc::unavailable, "the directory is shutting down");
-                 if (!signed_ticket.ok()) return answer.call->fail(signed_ticket.error());
-                 answer.result.ticket = std::move(*signed_ticket);
-                 core->tickets_signed.push_back(std::move(answer));
-               });
+  signer->sign(std::move(ticket), [weak = weak_from_this(), answer = std::move(answer)](
+                                      Result<proto::SignedTicket> signed_ticket) mutable {
+    auto core = weak.lock();
+    if (!core || core->stopped) return answer.call->fail(Errc::unavailable, "the directory is shutting down");
+    if (!signed_ticket.ok()) return answer.call->fail(signed_ticket.error());
+    answer.result.ticket = std::move(*signed_ticket);
+    core->tickets_signed.push_back(std::move(answer));
+  });
 }
 
 void DirectoryService::Core::answer_tickets() {

@@ -40,8 +40,8 @@ const std::string &decoy_hash() {
   return hash;
 }
 
-// The enrolled machine a person's request comes from: a workstation (through its agent) or an
-// administrator's console.
+} // namespace
+
 Result<EnrolledEntry> person_machine(DirectoryStore &store, const CallPtr &call, const char *op_text) {
   const proto::Fingerprint &fp = call->peer_info().fingerprint;
   if (fp.empty()) return make_error(Errc::unauthenticated, std::string(op_text) + " needs a client certificate");
@@ -57,6 +57,8 @@ Result<EnrolledEntry> person_machine(DirectoryStore &store, const CallPtr &call,
                                            proto::enroll_kind_name(entry->kind));
   return entry;
 }
+
+namespace {
 
 std::string join(const std::vector<std::string> &items) {
   std::string out;
@@ -94,7 +96,7 @@ struct ImportWork {
   std::unique_ptr<DirectoryStore> store;
   std::unique_ptr<ImportRunner> runner;
   Result<bool> done = false;
-  std::vector<std::string> links; // users due a password-change link, from the last step
+  std::vector<User> links; // users due a password link (UA-15), from the last step
 };
 
 // Collects an uploaded import file, refusing more than the cap as it arrives.
@@ -452,7 +454,7 @@ void import_step(uv_work_t *req) {
     }
     w->store = std::move(*opened);
     ImportRunner::Hooks hooks;
-    hooks.on_password_link = [w](const User &u) { w->links.push_back(u.email); };
+    hooks.on_password_link = [w](const User &u) { w->links.push_back(u); };
     auto runner = ImportRunner::load(*w->store, w->id, std::move(hooks));
     if (!runner.ok()) {
       w->done = runner.error();
@@ -468,8 +470,8 @@ void import_stepped(uv_work_t *req, int status) {
   std::unique_ptr<ImportWork> w(static_cast<ImportWork *>(req->data));
   auto core = w->core.lock();
   if (!core) return;
-  for (const auto &email : w->links)
-    LPM_INFO("import %s: %s has no password yet; a password-change link is due", w->id.c_str(), email.c_str());
+  // Users the step created without a password get their link now, mailed to each (UA-7, UA-15).
+  if (!w->links.empty() && w->runner) core->password_links_for_import(w->links, w->id, w->runner->info().actor);
   bool finished = status == 0 && w->done.ok() && *w->done;
   if (status != 0 || core->stopped || !w->done.ok() || finished) {
     if (!w->done.ok())

@@ -80,6 +80,11 @@ proto::BatchResult each_item(DirectoryStore &store, const std::vector<std::strin
 }
 
 
+// The enrolled machine a person's request comes from: a workstation (through its agent) or an
+// administrator's console. unauthenticated for no, an unknown or a revoked key; forbidden for a
+// key of another kind. (directory_service_people.cpp)
+Result<EnrolledEntry> person_machine(DirectoryStore &store, const CallPtr &call, const char *op_text);
+
 // The enterprise's document retention policy (RT-1, RT-2), from the settings; 0: no limit.
 Result<proto::RetentionPolicyResult> retention_policy(DirectoryStore &store);
 
@@ -192,6 +197,24 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   void handle_import_start(const CallPtr &call);
   void handle_import_show(const CallPtr &call);
   void handle_users_list(const CallPtr &call);
+
+  // ---- password links (directory_service_links.cpp; UA-4, UA-7, UA-15) ----
+  // Failed uses per link (the SHA-256 of the text given), throttled as logins are.
+  FailureThrottle failed_links;
+  // [tx] A new password link for `user` (their older unused links voided), audited as
+  // password-link-create by `actor` with the link's id, never its text.
+  Result<NewPasswordLink> password_link_issue(const User &user, const std::string &actor, int64_t now_ms);
+  // E-mails the link to the user with the mail command on the libuv thread pool, audited as
+  // password-link-mailed or password-link-mail-failed. Without a mail command nothing is sent:
+  // a warning is logged and password-link-unsent audited. `sent`, when given, runs on the loop
+  // with the outcome (unavailable without a mail command) and the core, or null when the service
+  // stopped meanwhile.
+  void password_link_mail(const User &user, NewPasswordLink link, std::function<void(Core *, Status)> sent);
+  // A link for each user an import created without a password (its own transaction), mailed.
+  void password_links_for_import(const std::vector<User> &users, const std::string &import_id,
+                                 const std::string &actor);
+  void handle_users_password_link(const CallPtr &call);
+  void handle_password_link_use(const CallPtr &call);
 
   // ---- administration (directory_service_admin.cpp) ----
   void handle_users_show(const CallPtr &call);

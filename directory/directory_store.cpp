@@ -220,6 +220,19 @@ ALTER TABLE enrolled ADD COLUMN revoked_ms INTEGER NOT NULL DEFAULT 0;
 UPDATE enrolled SET revoked_ms = enrolled_ms WHERE revoked = 1;
 CREATE INDEX enrolled_revoked ON enrolled(revoked_ms) WHERE revoked = 1;
 )sql",
+    // Version 5: password links (UA-4, UA-7, UA-15): what lets a user without a password set
+    // one. Only the SHA-256 of a link is kept; a link is used once, and a newer one voids it.
+    R"sql(
+CREATE TABLE password_links(
+  link_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  used_ms INTEGER NOT NULL DEFAULT 0,
+  voided_ms INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX password_links_user ON password_links(user_id);
+CREATE INDEX password_links_expiry ON password_links(expires_ms);
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 

@@ -6,6 +6,8 @@
 // caller owns the clock and tests can move it.
 #pragma once
 
+#include <string.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -219,6 +221,36 @@ struct PmSyncResult {
 // The largest quota a print group or a user may have (impressions per calendar month).
 inline constexpr int64_t kMaxPrintQuota = 1'000'000'000;
 
+// A password link (UA-4, UA-7, UA-15): a secret e-mailed to a user who has no password (or must
+// set a new one), good once until it expires. The store keeps its SHA-256 only.
+inline constexpr int64_t kPasswordLinkLifetimeMs = 72LL * 60 * 60 * 1000;
+// A link's text: 32 random bytes as 64 lower-case hex digits (safe in URLs, mail and shells).
+inline constexpr size_t kPasswordLinkChars = 64;
+struct PasswordLink {
+  std::string id; // the first 16 hex digits of the link's SHA-256 (as the audit names it)
+  std::string user_id;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+};
+// What password_link_create hands out: the link's text, its one and only copy.
+struct NewPasswordLink {
+  PasswordLink link;
+  std::string text;
+  int64_t voided = 0; // older unused links of the user that it replaced
+  NewPasswordLink() = default;
+  NewPasswordLink(const NewPasswordLink &) = delete;
+  NewPasswordLink &operator=(const NewPasswordLink &) = delete;
+  NewPasswordLink(NewPasswordLink &&) = default; // the moved-from text holds no copy to wipe
+  NewPasswordLink &operator=(NewPasswordLink &&other) noexcept {
+    ::explicit_bzero(text.data(), text.size());
+    link = std::move(other.link);
+    text = std::move(other.text);
+    voided = other.voided;
+    return *this;
+  }
+  ~NewPasswordLink() { ::explicit_bzero(text.data(), text.size()); }
+};
+
 // A login: what `lpm login` opened on one enrolled machine for one user (DESIGN §3).
 struct LoginSession {
   std::string id; // UUIDv7; every session token of this login names it
@@ -253,6 +285,8 @@ Result<std::string> badge_normalize(std::string_view badge, const BadgeRules &ru
 Result<std::string> group_name_sanitize(std::string_view name);
 // Hex SHA-256 of an enrollment token: what the store keeps instead of the token.
 std::string token_hash(std::string_view token);
+// "2026-11-24 23:17 UTC" (directory_store_links.cpp): a time as people read it in messages.
+std::string utc_minute_text(int64_t ms);
 
 // Releasing (directory_store_release.cpp): one side of a delegation (PM-7), as lists show it.
 struct Delegation {
@@ -426,6 +460,21 @@ public:
   // [tx] Records that the user may have holdings on that workstation ("login" or "admin").
   Status workstation_user_add(std::string_view workstation_id, std::string_view user_id, std::string_view how,
                               int64_t now_ms);
+
+  // ---- password links (directory_store_links.cpp; UA-4, UA-7, UA-15) ----
+  // [tx] A new link for the user, good until now_ms + lifetime_ms; the user's older links not
+  // yet used are voided (only the newest one mailed works). Links that expired more than 30 days
+  // ago are forgotten. not_found when there is no such user.
+  Result<NewPasswordLink> password_link_create(std::string_view user_id, int64_t now_ms,
+                                               int64_t lifetime_ms = kPasswordLinkLifetimeMs);
+  // The link with this text if it may still be used at now_ms; changes nothing. bad_request when
+  // the text is not 64 hex digits; not_found, each with its own message, for a link the
+  // directory never issued (or forgot), one already used, one a newer link replaced, and one
+  // past its expiry.
+  Result<PasswordLink> password_link_find(std::string_view text, int64_t now_ms);
+  // [tx] As password_link_find, then marks the link used: in the caller's transaction, so it is
+  // spent together with the password it set, or not at all.
+  Result<PasswordLink> password_link_consume(std::string_view text, int64_t now_ms);
 
   // ---- settings ----
   // Enterprise-wide settings as text values, by name (password policy, badge rules, ...).

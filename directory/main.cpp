@@ -170,9 +170,9 @@ Status print_import_log(DirectoryStore &store, const std::string &id, bool all, 
 int run_import(DirectoryStore &store, const std::string &id) {
   ImportRunner::Hooks hooks;
   hooks.on_password_link = [](const User &u) {
-    std::fprintf(stderr, "lpm-directory: %s has no password yet: a password-change link is due (sending "
-                         "links needs the directory service's mail command)\n",
-                 u.email.c_str());
+    std::fprintf(stderr, "lpm-directory: %s has no password yet: give them a password link with `lpm users "
+                         "password-link --email %s` (mailed when the service has a mail command)\n",
+                 u.email.c_str(), u.email.c_str());
   };
   auto runner = ImportRunner::load(store, id, std::move(hooks));
   if (!runner.ok()) return fail(runner.error());
@@ -514,7 +514,8 @@ int main(int argc, char **argv) {
                     "HOST:PORT devices reach the directory at, shown with enrollment tokens "
                     "(default: the listen address unless it is a wildcard)");
   serve->add_option("--mail-command", so.mail_command,
-                    "shell command that mails a finished import's log to the administrator who started it: "
+                    "shell command that mails a finished import's log to the administrator who started it, "
+                    "and password links to users who have no password (UA-4, UA-15): "
                     "the message on its standard input, LPM_MAIL_TO and LPM_MAIL_SUBJECT in its environment "
                     "(e.g. 'mail -s \"$LPM_MAIL_SUBJECT\" \"$LPM_MAIL_TO\"'); none by default");
   serve
@@ -528,8 +529,8 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(1.0, 1e6));
   serve
       ->add_option("--signing-threads", so.signing_threads,
-                   "threads that precompute ticket signatures in spare CPU time (default: the cores, at most 4; 0: the "
-                   "loop thread signs)")
+                   "threads that precompute ticket signatures in spare CPU time (default: the cores, at most "
+                   "4; 0: none, the loop signs each ticket whole)")
       ->capture_default_str()
       ->check(CLI::Range(0u, TicketSigner::kMaxThreads));
 

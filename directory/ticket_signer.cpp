@@ -61,7 +61,8 @@ struct TicketSigner::State {
 };
 
 Result<std::unique_ptr<TicketSigner>> TicketSigner::start(uv_loop_t *loop, const proto::KeyPair &key,
-                                                          unsigned threads, std::function<void()> after_batch) {
+                                                          unsigned threads,
+                                                          std::function<void()> after_batch) {
   if (threads > kMaxThreads)
     return make_error(Errc::bad_request, "at most " + std::to_string(kMaxThreads) + " signing threads");
   auto state = std::make_shared<State>();

@@ -32,8 +32,8 @@ public:
 
   // Copies `key` into each of `threads` presigning workers (at most kMaxThreads) and the loop,
   // and starts the workers.
-  static Result<std::unique_ptr<TicketSigner>> start(uv_loop_t *loop, const proto::KeyPair &key, unsigned threads,
-                                                     std::function<void()> after_batch);
+  static Result<std::unique_ptr<TicketSigner>> start(uv_loop_t *loop, const proto::KeyPair &key,
+                                                     unsigned threads, std::function<void()> after_batch);
   // The default worker count: the machine's cores, at most 4 (the loop and the TLS work need
   // a share too).
   static unsigned default_threads();

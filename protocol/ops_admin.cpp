@@ -315,11 +315,41 @@ void UsersAddResult::write(MapWriter &w) const {
   MapWriter u;
   write_user(u, user);
   w.map("user", u);
+  if (!password_link.empty()) w.str("password_link", password_link);
 }
 void UsersAddResult::read(MapReader &r) {
   MapReader u = r.map("user");
   user = read_user(u);
+  password_link = r.opt_str("password_link", "", kShort);
 }
+
+void UsersPasswordLinkRequest::write(MapWriter &w) const { w.str("session", session).str("email", email); }
+void UsersPasswordLinkRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  email = r.str("email", kEmail);
+}
+
+void UsersPasswordLinkResult::write(MapWriter &w) const {
+  w.str("email", email).i64("expires_ms", expires_ms).boolean("mailed", mailed);
+  if (!mail_error.empty()) w.str("mail_error", mail_error);
+  if (!link.empty()) w.str("link", link);
+}
+void UsersPasswordLinkResult::read(MapReader &r) {
+  email = r.str("email", kEmail);
+  expires_ms = r.i64("expires_ms");
+  mailed = r.boolean("mailed");
+  mail_error = r.opt_str("mail_error", "", kReason);
+  link = r.opt_str("link", "", kToken);
+}
+
+void PasswordLinkUseRequest::write(MapWriter &w) const { w.str("link", link).str("password", password); }
+void PasswordLinkUseRequest::read(MapReader &r) {
+  link = r.str("link", kToken);
+  password = r.str("password", kMaxPasswordField);
+}
+
+void PasswordLinkUseResult::write(MapWriter &w) const { w.str("email", email); }
+void PasswordLinkUseResult::read(MapReader &r) { email = r.str("email", kEmail); }
 
 void UsersDeleteRequest::write(MapWriter &w) const {
   w.str("session", session).str_array("emails", emails);

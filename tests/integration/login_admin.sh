@@ -7,7 +7,8 @@
 # administrative role is refused; no login is refused); a wrong password is refused; the
 # administrative commands work end to end (users add/show/delete, badges add/find, a role granted
 # works at once for the grantee's login and stops on revoke, account groups, the password policy,
-# the audit log exported as CSV); logout ends it. Two OS accounts: root and nobody.
+# the audit log exported as CSV); a password link handed over by the administrator sets a new
+# user's password with no login (UA-4); logout ends it. Two OS accounts: root and nobody.
 set -euo pipefail
 BIN=$(cd "${1:?usage: login_admin.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -223,8 +224,26 @@ check "the agent keeps the revoked station's key from its register reply" wait_f
 check "RT-2: the agent applies the enterprise's retention policy as a ceiling" \
   grep -q 'enterprise retention policy: released jobs 48 h, unreleased 8 h' "$ROOT/logs/agent.log"
 
+# --- a password link: the directory here has no mail command, so the administrator hands it over --
+out=$(LPM users add --email dora@example.com)
+check "UA-4: users add without a password says the link needs handing over" \
+  grep -q 'no mail command: give them a password link with `lpm users password-link --email dora@example.com`' <<<"$out"
+dora_link=$(LPM users password-link --email dora@example.com --json | jq -r .link)
+check "UA-4: users password-link prints the link when nothing can be mailed" grep -Eq '^[0-9a-f]{64}$' <<<"$dora_link"
+
 # --- logout ----------------------------------------------------------------------------------------
 LPM logout >/dev/null
+out=$(printf 'Dora-Password-4455\n' | LPM password set --link "$dora_link" --password-stdin)
+check "UA-4: lpm password set needs no login: the link sets the password" \
+  grep -q '^password set for dora@example.com' <<<"$out"
+out=$(printf 'Dora-Password-4455\n' | LPM login --email dora@example.com --password-stdin)
+check "UA-4: the user logs in with the password the link set" grep -q 'logged in as dora@example.com' <<<"$out"
+LPM logout >/dev/null
+out=$(printf 'Other-Password-6677\n' | LPM password set --link "$dora_link" --password-stdin 2>&1) &&
+  fail "a password link worked twice"
+check "UA-4: a password link works once" grep -q 'already used' <<<"$out"
+check "UA-4: the link's text is in no audit row" \
+  test "$(sqlite3 "$ROOT/directory/state.db" "SELECT count(*) FROM audit WHERE detail LIKE '%$dora_link%'")" = 0
 out=$(LPM users list 2>&1) && fail "users list worked after logout"
 check "after logout the administrative commands ask for a login again" grep -q 'lpm login' <<<"$out"
 NOBODY_LPM logout >/dev/null

@@ -26,6 +26,8 @@ inline constexpr const char *users_list = "users-list";
 inline constexpr const char *users_show = "users-show";
 inline constexpr const char *users_add = "users-add";
 inline constexpr const char *users_delete = "users-delete";
+inline constexpr const char *users_password_link = "users-password-link";
+inline constexpr const char *password_link_use = "password-link-use"; // needs no session: the link authorises
 inline constexpr const char *badges_add = "badges-add";
 inline constexpr const char *badges_delete = "badges-delete";
 inline constexpr const char *badges_find = "badges-find";
@@ -112,8 +114,13 @@ inline constexpr const char *kPersonOps[] = {op::whoami,
                                              op::print_users_list,
                                              op::print_users_set,
                                              op::print_users_remove,
-                                             op::print_users_sync};
+                                             op::print_users_sync,
+                                             op::users_password_link,
+                                             op::password_link_use};
 inline constexpr const char *kPersonUploadOps[] = {op::import_start};
+// The person ops of kPersonOps that need no login: the agent relays them without a session (the
+// request carries what authorises it: a password link for someone who has no password yet).
+inline constexpr const char *kPersonOpsWithoutSession[] = {op::password_link_use};
 
 // The largest import file (UA-10, AMB-10: 1 MB, inclusive): what `lpm` sends, the agent relays
 // and the directory takes.
@@ -326,6 +333,42 @@ struct UsersAddRequest {
 };
 struct UsersAddResult {
   UserEntry user;
+  // Without a password: "mailing" (a password link is being e-mailed to the user) or "unsent"
+  // (the directory has no mail command: users-password-link gives one). "" with a password.
+  std::string password_link;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// users-password-link (UA-4): (re)issues a password link to a user, voiding their older unused
+// ones. With the directory's mail command the link is e-mailed to the user and only the outcome
+// comes back; without one the answer carries the link, for the administrator to hand over.
+struct UsersPasswordLinkRequest {
+  std::string session;
+  std::string email;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct UsersPasswordLinkResult {
+  std::string email;
+  int64_t expires_ms = 0;
+  bool mailed = false;
+  std::string mail_error; // why mailing failed; "" when mailed or when there is no mail command
+  std::string link;       // the link's text, only when the directory has no mail command
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// password-link-use (UA-4, UA-7): sets the password of the link's user (checked against the
+// password policy, history included) and spends the link. No session: the link authorises.
+struct PasswordLinkUseRequest {
+  std::string link;
+  std::string password;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct PasswordLinkUseResult {
+  std::string email; // whose password was set: they log in with it now
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -6,11 +6,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -75,5 +79,54 @@ struct Pty {
     return out;
   }
 };
+
+// A forked child that is killed if the test leaves before it was waited for (a failed REQUIRE
+// must not leave a process behind).
+struct ChildGuard {
+  pid_t pid = -1;
+  ~ChildGuard() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// waitpid with a deadline: a test must fail, never hang, when a child does not end.
+inline bool wait_child(pid_t child, int &status, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 10) {
+    pid_t r = ::waitpid(child, &status, WNOHANG);
+    if (r == child) return true;
+    if (r < 0) return false;
+    ::usleep(10 * 1000);
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, &status, 0);
+  return false;
+}
+
+// Forks a child that runs `command` in a session of its own whose controlling terminal is the
+// pty (so /dev/tty is that terminal, as for a person at it), with it as stdin, stdout and stderr,
+// and exits with what `command` returns. Returns the child's pid.
+inline pid_t fork_on_terminal(const Pty &pty, const std::function<int()> &command) {
+  std::string slave_name = ::ptsname(pty.master);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::setsid();
+    int tty = ::open(slave_name.c_str(), O_RDWR);
+    if (tty < 0) ::_exit(90);
+    ::dup2(tty, 0);
+    ::dup2(tty, 1);
+    ::dup2(tty, 2);
+    int code = command();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::_exit(code);
+  }
+  return child;
+}
 
 } // namespace lpm::cli::test

@@ -23,6 +23,7 @@
 
 #include "pty_support.h"
 #include "admin_commands.h"
+#include "app.h"
 #include "control_socket_server.h"
 #include "lpm/files.h"
 #include "lpm/protocol/ops_admin.h"
@@ -36,7 +37,10 @@ using lpm::test::Outcome;
 using lpm::test::run_lpm;
 using lpm::test::TempDir;
 
+using lpm::cli::test::ChildGuard;
+using lpm::cli::test::fork_on_terminal;
 using lpm::cli::test::Pty;
+using lpm::cli::test::wait_child;
 
 namespace {
 
@@ -492,10 +496,150 @@ TEST_CASE("lpm audit: the newest entries by default, every page with --all, a CS
   CHECK(unwritable.err.find("lpm: io_error: cannot create") == 0);
 }
 
+TEST_CASE("lpm users add says whether the new user's password link is being e-mailed or needs handing over "
+          "(UA-4)",
+          "[cli][admin][UA-4]") {
+  AgentFixture f;
+  proto::UsersAddResult added;
+  added.user.id = "u-9";
+  added.user.email = "new@example.com";
+  added.password_link = "mailing";
+  f.agent.answer_with(proto::op::users_add, added);
+  Outcome mailing = f.run({"users", "add", "--email", "new@example.com"});
+  CHECK(mailing.code == 0);
+  CHECK(mailing.out == "created user new@example.com (u-9); no password yet: a password link is being e-mailed to "
+                       "new@example.com\n");
+  added.password_link = "unsent";
+  f.agent.answer_with(proto::op::users_add, added);
+  Outcome unsent = f.run({"users", "add", "--email", "new@example.com"});
+  CHECK(unsent.out == "created user new@example.com (u-9); no password yet, and the directory has no mail command: "
+                      "give them a password link with `lpm users password-link --email new@example.com`\n");
+}
+
+TEST_CASE("lpm users password-link: e-mailed, handed over when the directory has no mail command, or a mail "
+          "that failed (UA-4)",
+          "[cli][admin][UA-4]") {
+  AgentFixture f;
+  proto::UsersPasswordLinkResult mailed;
+  mailed.email = "dana@example.com";
+  mailed.expires_ms = 1700000000123;
+  mailed.mailed = true;
+  f.agent.answer_with(proto::op::users_password_link, mailed);
+  Outcome o = f.run({"users", "password-link", "--email", "Dana@example.com"});
+  CHECK(o.code == 0);
+  CHECK(o.out == "password link e-mailed to dana@example.com; it works once, until 2023-11-14 22:13:20 UTC\n");
+  auto seen = f.agent.seen();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].op == "users-password-link");
+  CHECK(seen[0].args == nlohmann::json{{"email", "Dana@example.com"}});
+
+  const std::string link(64, 'a');
+  proto::UsersPasswordLinkResult handed = mailed;
+  handed.mailed = false;
+  handed.link = link;
+  f.agent.answer_with(proto::op::users_password_link, handed);
+  Outcome h = f.run({"users", "password-link", "--email", "dana@example.com"});
+  CHECK(h.code == 0);
+  CHECK(h.out.find("The directory has no mail command, so nothing was e-mailed: hand this link to dana@example.com "
+                   "yourself") == 0);
+  CHECK(h.out.find("\n    lpm password set --link " + link + "\n") != std::string::npos);
+  CHECK(h.out.find("It works once, until 2023-11-14 22:13:20 UTC") != std::string::npos);
+  Outcome json = f.run({"users", "password-link", "--email", "dana@example.com", "--json"});
+  CHECK(json.code == 0);
+  CHECK(nlohmann::json::parse(json.out) == nlohmann::json{{"email", "dana@example.com"},
+                                                          {"expires_ms", 1700000000123},
+                                                          {"mailed", false},
+                                                          {"mail_error", ""},
+                                                          {"link", link}});
+
+  proto::UsersPasswordLinkResult failed = mailed;
+  failed.mailed = false;
+  failed.mail_error = "the mail command exited with status 1";
+  f.agent.answer_with(proto::op::users_password_link, failed);
+  Outcome bad = f.run({"users", "password-link", "--email", "dana@example.com"});
+  CHECK(bad.code == 1);
+  CHECK(bad.out.empty());
+  CHECK(bad.err == "lpm: the password link for dana@example.com could not be e-mailed: the mail command exited "
+                   "with status 1 (run the command again for a new one)\n");
+}
+
+TEST_CASE("lpm password set sends the link and the new password from stdin, with no session, and says what "
+          "the directory refused (UA-4)",
+          "[cli][admin][UA-4]") {
+  AgentFixture f;
+  const std::string link(64, 'b');
+  proto::PasswordLinkUseResult used;
+  used.email = "dana@example.com";
+  f.agent.answer_with(proto::op::password_link_use, used);
+  Outcome o = f.run({"password", "set", "--link", link, "--password-stdin"}, std::string("Brand-New-Secret-42\nrest"));
+  CHECK(o.code == 0);
+  CHECK(o.out == "password set for dana@example.com: log in with `lpm login`\n");
+  auto seen = f.agent.seen();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].op == "password-link-use");
+  CHECK(seen[0].args == nlohmann::json{{"link", link}, {"password", "Brand-New-Secret-42"}});
+
+  f.agent.answer(proto::op::password_link_use, [](const nlohmann::json &) -> Result<proto::MapWriter> {
+    return make_error(Errc::not_found, "this password link was already used (at 2026-11-24 23:17 UTC)");
+  });
+  Outcome refused = f.run({"password", "set", "--link", link, "--password-stdin"}, std::string("x\n"));
+  CHECK(refused.code == 1);
+  CHECK(refused.err == "lpm: not_found: this password link was already used (at 2026-11-24 23:17 UTC)\n");
+
+  Outcome empty = f.run({"password", "set", "--link", link, "--password-stdin"}, std::string("\n"));
+  CHECK(empty.code == 1);
+  CHECK(f.agent.seen().size() == 2); // nothing sent for an empty line
+}
+
+TEST_CASE("lpm password set asks for the new password twice on its terminal, unseen, and sends nothing when the "
+          "two differ (UA-4)",
+          "[cli][admin][UA-4]") {
+  AgentFixture f;
+  proto::PasswordLinkUseResult used;
+  used.email = "dana@example.com";
+  f.agent.answer_with(proto::op::password_link_use, used);
+  const std::string link(64, 'c');
+  // Runs `lpm password set` as a person at a terminal would.
+  auto run_on_pty = [&](const std::string &first, const std::string &second, std::string &transcript) {
+    Pty pty;
+    pid_t child = fork_on_terminal(pty, [&] {
+      std::vector<const char *> argv{"lpm", "password", "set", "--link", link.c_str(), "--socket", f.socket.c_str()};
+      return lpm::cli::lpm_main(static_cast<int>(argv.size()), argv.data());
+    });
+    ChildGuard guard{child};
+    transcript = pty.shown_until("New password: ");
+    REQUIRE(pty.wait_echo(false));
+    pty.type(first + "\n");
+    transcript += pty.shown_until("The same password again: ");
+    pty.type(second + "\n");
+    int status = 0;
+    REQUIRE(wait_child(child, status, 10000));
+    guard.pid = -1;
+    transcript += pty.shown();
+    CHECK(pty.echo_on());
+    REQUIRE(WIFEXITED(status));
+    return WEXITSTATUS(status);
+  };
+  std::string transcript;
+  CHECK(run_on_pty("Brand-New-Secret-42", "Brand-New-Secret-42", transcript) == 0);
+  INFO(transcript);
+  CHECK(transcript.find("password set for dana@example.com") != std::string::npos);
+  CHECK(transcript.find("Brand-New-Secret-42") == std::string::npos);
+  REQUIRE(f.agent.seen().size() == 1);
+  CHECK(f.agent.seen()[0].args["password"] == "Brand-New-Secret-42");
+
+  CHECK(run_on_pty("Brand-New-Secret-42", "Brand-New-Secret-43", transcript) == 1);
+  CHECK(transcript.find("lpm: bad_request: the two passwords differ; nothing was changed") != std::string::npos);
+  CHECK(f.agent.seen().size() == 1);
+}
+
 TEST_CASE("every administrative command answers --help, usage errors exit 2", "[cli][admin]") {
   for (std::vector<std::string> args : {std::vector<std::string>{"users", "show", "--help"},
                                         {"users", "add", "--help"},
                                         {"users", "delete", "--help"},
+                                        {"users", "password-link", "--help"},
+                                        {"password", "--help"},
+                                        {"password", "set", "--help"},
                                         {"badges", "add", "--help"},
                                         {"badges", "delete", "--help"},
                                         {"badges", "find", "--help"},
@@ -522,6 +666,9 @@ TEST_CASE("every administrative command answers --help, usage errors exit 2", "[
   for (std::vector<std::string> args : {std::vector<std::string>{"users", "show"},
                                         {"users", "add"},
                                         {"users", "delete"},
+                                        {"users", "password-link"},
+                                        {"password"},
+                                        {"password", "set"},
                                         {"badges", "add", "1"},
                                         {"badges", "find"},
                                         {"roles"},

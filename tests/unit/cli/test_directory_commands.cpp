@@ -42,7 +42,10 @@ using lpm::test::Outcome;
 using lpm::test::run_lpm;
 using lpm::test::TempDir;
 
+using lpm::cli::test::ChildGuard;
+using lpm::cli::test::fork_on_terminal;
 using lpm::cli::test::Pty;
+using lpm::cli::test::wait_child;
 
 namespace {
 
@@ -518,31 +521,6 @@ TEST_CASE("the password is typed with echo off and the terminal is restored afte
   CHECK(no_tty.error().code == Errc::unavailable);
 }
 
-// A forked child that is killed if the test leaves before it was waited for (a failed REQUIRE
-// must not leave a process behind).
-struct ChildGuard {
-  pid_t pid = -1;
-  ~ChildGuard() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
-// waitpid with a deadline: a test must fail, never hang, when a child does not end.
-bool wait_child(pid_t child, int &status, int timeout_ms) {
-  for (int waited = 0; waited < timeout_ms; waited += 10) {
-    pid_t r = ::waitpid(child, &status, WNOHANG);
-    if (r == child) return true;
-    if (r < 0) return false;
-    ::usleep(10 * 1000);
-  }
-  ::kill(child, SIGKILL);
-  ::waitpid(child, &status, 0);
-  return false;
-}
-
 // (Ctrl-Z is not tested here: whether a stop reaches the child depends on the session and
 // process group the test runs in, which differ between a terminal, ctest and CI.)
 TEST_CASE("Ctrl-C or a kill at the password prompt leave the terminal's echo on", "[cli][login]") {
@@ -610,24 +588,10 @@ TEST_CASE("lpm login asks for the e-mail and the password on its terminal, the p
           "[cli][login]") {
   AgentFixture f;
   Pty pty;
-  std::string slave_name = ::ptsname(pty.master);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    // A session of its own whose controlling terminal is the pty: /dev/tty is that terminal.
-    ::setsid();
-    int tty = ::open(slave_name.c_str(), O_RDWR);
-    if (tty < 0) ::_exit(90);
-    ::dup2(tty, 0);
-    ::dup2(tty, 1);
-    ::dup2(tty, 2);
+  pid_t child = fork_on_terminal(pty, [&] {
     std::vector<const char *> argv{"lpm", "login", "--socket", f.socket.c_str()};
-    int code = lpm::cli::lpm_main(static_cast<int>(argv.size()), argv.data());
-    std::fflush(stdout);
-    ::_exit(code);
-  }
+    return lpm::cli::lpm_main(static_cast<int>(argv.size()), argv.data());
+  });
   ChildGuard guard{child};
   std::string transcript = pty.shown_until("E-mail: ");
   REQUIRE(::write(pty.master, "jean@example.com\n", 17) == 17);

@@ -590,8 +590,8 @@ TEST_CASE("directory admin: audit-list pages the log by id, oldest first, by def
 
 TEST_CASE(
     "directory admin: the role matrix of every administrative op, and no credentials (RL-8, RL-9, RL-11, "
-    "RL-14, RL-15, AMB-14, TS-1)",
-    "[directory][admin][RL-8][RL-9][RL-11][RL-14][RL-15][AMB-14][TS-1]") {
+    "RL-14, RL-15, AMB-14, TS-1, UA-4)",
+    "[directory][admin][RL-8][RL-9][RL-11][RL-14][RL-15][AMB-14][TS-1][UA-4]") {
   Admin a;
   a.user("target@example.com");
   a.group_with("Team", {});
@@ -644,6 +644,13 @@ TEST_CASE(
          return batch(rpc<proto::BatchResult>(c, proto::op::users_delete,
                                               proto::UsersDeleteRequest{s, {"victim-" + n + "@example.com"}}),
                       "deleted");
+       }},
+      {proto::op::users_password_link, users_write,
+       [&](SyncClient &c, const std::string &s, const std::string &) {
+         proto::UsersPasswordLinkRequest req;
+         req.session = s;
+         req.email = "target@example.com";
+         return status(rpc<proto::UsersPasswordLinkResult>(c, proto::op::users_password_link, req));
        }},
       {proto::op::badges_add, badges_write,
        [&](SyncClient &c, const std::string &s, const std::string &n) {
@@ -731,6 +738,8 @@ TEST_CASE(
   };
   // Every person op the agent relays is in this matrix (whoami, import-*, users-list: the people tests).
   std::set<std::string> covered{proto::op::whoami, proto::op::import_show, proto::op::users_list};
+  // password-link-use needs no session, only a link: test_password_links.cpp.
+  covered.insert(proto::op::password_link_use);
   // The workstation, token and printer ops have their matrix in test_directory_devices.cpp.
   for (const char *op :
        {proto::op::workstations_list, proto::op::workstations_show, proto::op::workstations_bind,

@@ -27,6 +27,17 @@ proto::Ticket ticket_for(int i) {
   return t;
 }
 
+// The r of a DER ECDSA signature (SEQUENCE { INTEGER r, INTEGER s }): two signatures with the same
+// r share their secret nonce, which would give the key away.
+std::string signature_r(const proto::Bytes &der) {
+  REQUIRE(der.size() > 4);
+  REQUIRE(der[0] == 0x30);
+  REQUIRE(der[2] == 0x02);
+  size_t len = der[3];
+  REQUIRE(der.size() >= 4 + len);
+  return std::string(der.begin() + 4, der.begin() + 4 + static_cast<long>(len));
+}
+
 void run_until(uv_loop_t *loop, const std::function<bool()> &done) {
   int64_t deadline = mono_ms() + 20000;
   while (!done() && mono_ms() < deadline)
@@ -50,7 +61,7 @@ TEST_CASE("ticket signer: every ticket signed once, delivered on the loop thread
     auto signer = TicketSigner::start(&loop, **key, threads, [&] { batches++; });
     REQUIRE(signer.ok());
     CHECK((*signer)->threads() == threads);
-    std::set<std::string> nonces;
+    std::set<std::string> nonces, rs;
     constexpr int kTickets = 24;
     for (int i = 0; i < kTickets; i++)
       (*signer)->sign(ticket_for(i), [&, i](Result<proto::SignedTicket> st) {
@@ -62,6 +73,7 @@ TEST_CASE("ticket signer: every ticket signed once, delivered on the loop thread
         CHECK(decoded->workstations == std::vector<std::string>{"ws-" + std::to_string(i)});
         CHECK(decoded->signer == (*key)->fingerprint());
         nonces.insert(std::string(decoded->nonce.begin(), decoded->nonce.end()));
+        rs.insert(signature_r(st->signature));
         delivered++;
       });
     // Never inside sign(). The first tickets find no reserve (nothing was asked for yet): the
@@ -70,6 +82,7 @@ TEST_CASE("ticket signer: every ticket signed once, delivered on the loop thread
     CHECK((*signer)->pending() == kTickets);
     run_until(&loop, [&] { return delivered == kTickets; });
     CHECK(nonces.size() == static_cast<size_t>(kTickets));
+    CHECK(rs.size() == static_cast<size_t>(kTickets));
     CHECK((*signer)->pending() == 0);
     CHECK(batches >= 1);
     CHECK(batches <= static_cast<size_t>(kTickets));
@@ -92,12 +105,15 @@ TEST_CASE("ticket signer: every ticket signed once, delivered on the loop thread
           REQUIRE(decoded.ok());
           CHECK(decoded->workstations == std::vector<std::string>{"ws-" + std::to_string(100 + i)});
           nonces.insert(std::string(decoded->nonce.begin(), decoded->nonce.end()));
+          rs.insert(signature_r(st->signature));
           delivered++;
         });
       CHECK(delivered == 0);
       run_until(&loop, [&] { return delivered == 8; });
       CHECK((*signer)->presigned_count() >= before + 8);
       CHECK(nonces.size() == static_cast<size_t>(kTickets) + 8);
+      // No presignature was used twice: every signature has its own r.
+      CHECK(rs.size() == static_cast<size_t>(kTickets) + 8);
     }
   }
   // The signer's handle closes on the loop: nothing is left behind.
@@ -140,64 +156,73 @@ TEST_CASE("ticket signer: more threads than allowed is refused", "[directory][si
   CHECK(uv_loop_close(&loop) == 0);
 }
 
-TEST_CASE("audit writer: rows are committed before their callback runs, batches from many writes",
-          "[directory][audit]") {
+namespace {
+
+// A directory database, a loop, and a writer on them (the writer stops first, then the loop
+// runs its handle's close).
+struct WriterFixture {
   TempDir dir;
   std::string path = dir.path + "/directory.db";
-  auto store = DirectoryStore::open(path);
-  REQUIRE(store.ok());
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  size_t done = 0;
-  {
-    auto writer = AuditWriter::start(&loop, path);
-    REQUIRE(writer.ok());
-    for (int i = 0; i < 20; i++) {
-      std::vector<AuditRow> rows{AuditRow{1000 + i, "printer p", "badge-in", "row " + std::to_string(i)}};
-      (*writer)->write(std::move(rows), [&, i](Status s) {
-        REQUIRE(s.ok());
-        // Visible to another connection by the time the callback runs.
-        auto tail = (*store)->audit_tail(100);
-        REQUIRE(tail.ok());
-        bool found = false;
-        for (const auto &e : *tail)
-          found = found || e.detail == "row " + std::to_string(i);
-        CHECK(found);
-        done++;
-      });
-    }
-    run_until(&loop, [&] { return done == 20; });
+  std::unique_ptr<DirectoryStore> store;
+  uv_loop_t loop{};
+  std::unique_ptr<AuditWriter> writer;
+  WriterFixture() {
+    auto opened = DirectoryStore::open(path);
+    REQUIRE(opened.ok());
+    store = std::move(*opened);
+    uv_loop_init(&loop);
+    auto started = AuditWriter::start(&loop, path);
+    REQUIRE(started.ok());
+    writer = std::move(*started);
   }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CHECK(uv_loop_close(&loop) == 0);
+  ~WriterFixture() {
+    writer.reset();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+  WriterFixture(const WriterFixture &) = delete;
+  WriterFixture &operator=(const WriterFixture &) = delete;
+};
+
+} // namespace
+
+TEST_CASE("audit writer: rows are committed before their callback runs, batches from many writes",
+          "[directory][audit]") {
+  WriterFixture f;
+  size_t done = 0;
+  for (int i = 0; i < 20; i++) {
+    std::vector<AuditRow> rows{AuditRow{1000 + i, "printer p", "badge-in", "row " + std::to_string(i)}};
+    f.writer->write(std::move(rows), [&, i](Status s) {
+      REQUIRE(s.ok());
+      // Visible to another connection by the time the callback runs.
+      auto tail = f.store->audit_tail(100);
+      REQUIRE(tail.ok());
+      bool found = false;
+      for (const auto &e : *tail)
+        found = found || e.detail == "row " + std::to_string(i);
+      CHECK(found);
+      done++;
+    });
+  }
+  run_until(&f.loop, [&] { return done == 20; });
 }
 
 TEST_CASE("audit writer: rows queued when it stops are committed and answered", "[directory][audit]") {
-  TempDir dir;
-  std::string path = dir.path + "/directory.db";
-  auto store = DirectoryStore::open(path);
-  REQUIRE(store.ok());
-  uv_loop_t loop;
-  uv_loop_init(&loop);
+  WriterFixture f;
   size_t done = 0;
-  {
-    auto writer = AuditWriter::start(&loop, path);
-    REQUIRE(writer.ok());
-    for (int i = 0; i < 10; i++)
-      (*writer)->write({AuditRow{1, "a", "b", "late " + std::to_string(i)}}, [&](Status s) {
-        CHECK(s.ok());
-        done++;
-      });
-  } // every callback ran by now
+  for (int i = 0; i < 10; i++)
+    f.writer->write({AuditRow{1, "a", "b", "late " + std::to_string(i)}}, [&](Status s) {
+      CHECK(s.ok());
+      done++;
+    });
+  f.writer.reset(); // every callback ran by now
   CHECK(done == 10);
-  auto tail = (*store)->audit_tail(100);
+  auto tail = f.store->audit_tail(100);
   REQUIRE(tail.ok());
   size_t late = 0;
   for (const auto &e : *tail)
     if (e.detail.rfind("late ", 0) == 0) late++;
   CHECK(late == 10);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CHECK(uv_loop_close(&loop) == 0);
 }
 
 TEST_CASE("audit writer: a database that cannot be opened fails at start", "[directory][audit]") {

@@ -194,6 +194,8 @@ std::string user_show_text(const proto::UsersShowResult &shown, int64_t now_ms) 
       {"cost center", printable(u.cost_center)},
       {"attributes", printable(u.custom_attributes)},
       {"password", u.has_password ? "set" : "none (a password-change link is due)"},
+      {"federated", shown.federated ? "yes (badges and password from the corporate directory)" : "no"},
+      {"badge PIN", shown.pin_set ? "set" : "none"},
       {"created", utc_text(u.created_ms)},
       {"groups", joined(shown.groups)},
       {"badges", badges_line.empty() ? "none" : badges_line},
@@ -215,6 +217,8 @@ std::string user_show_json(const proto::UsersShowResult &shown) {
   o["badges"] = badges_json(shown.badges);
   o["roles"] = shown.roles;
   o["effective_roles"] = shown.effective_roles;
+  o["federated"] = shown.federated;
+  o["pin_set"] = shown.pin_set;
   return json_text(o);
 }
 

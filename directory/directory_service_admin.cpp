@@ -180,6 +180,12 @@ void DirectoryService::Core::handle_users_show(const CallPtr &call) {
   for (const auto &g : *grants)
     result.roles.push_back(role_name(g.role));
   result.effective_roles = effective->names();
+  auto federated = store->user_federated(user->id);
+  if (!federated.ok()) return call->fail(federated.error());
+  result.federated = *federated;
+  auto pin = store->pin_hash(user->id);
+  if (!pin.ok()) return call->fail(pin.error());
+  result.pin_set = !pin->empty();
   reply_with(call, result);
 }
 

@@ -278,6 +278,7 @@ void UsersShowResult::write(MapWriter &w) const {
   w.map("user", u).str_array("groups", groups);
   write_badges(w, badges);
   w.str_array("roles", roles).str_array("effective_roles", effective_roles);
+  w.boolean("federated", federated).boolean("pin_set", pin_set);
 }
 void UsersShowResult::read(MapReader &r) {
   MapReader u = r.map("user");
@@ -286,6 +287,8 @@ void UsersShowResult::read(MapReader &r) {
   badges = read_badges(r);
   roles = r.str_array("roles", kMaxRolesListed, 128);
   effective_roles = r.str_array("effective_roles", kMaxRolesListed, 128);
+  federated = r.opt_bool("federated");
+  pin_set = r.opt_bool("pin_set");
 }
 
 void UsersAddRequest::write(MapWriter &w) const {

@@ -313,6 +313,8 @@ struct UsersShowResult {
   std::vector<UserBadge> badges;            // permanent first
   std::vector<std::string> roles;           // role names granted to the user itself
   std::vector<std::string> effective_roles; // with the enterprise's and the groups' (RL-1)
+  bool federated = false;                   // badges and password from the corporate directory (BD-5)
+  bool pin_set = false;                     // has a badge PIN (the second factor, when asked)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

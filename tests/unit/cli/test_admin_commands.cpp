@@ -205,7 +205,16 @@ TEST_CASE("what people read: times, badges, a user shown, batch outcomes", "[cli
   CHECK(text.find("user roles:      none\n") != std::string::npos);
   CHECK(text.find("effective roles: Print Release Management User\n") != std::string::npos);
   CHECK(text.find("password:        set\n") != std::string::npos);
+  CHECK(text.find("federated:       no\n") != std::string::npos);
+  CHECK(text.find("badge PIN:       none\n") != std::string::npos);
+  shown.federated = true;
+  shown.pin_set = true;
+  text = user_show_text(shown, now);
+  CHECK(text.find("federated:       yes") != std::string::npos);
+  CHECK(text.find("badge PIN:       set\n") != std::string::npos);
   auto json = nlohmann::json::parse(user_show_json(shown));
+  CHECK(json["federated"] == true);
+  CHECK(json["pin_set"] == true);
   CHECK(json["email"] == "carol@example.com");
   CHECK(json["custom_attributes"]["floor"] == "3");
   CHECK(json["groups"].size() == 2);

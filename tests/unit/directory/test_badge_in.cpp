@@ -513,6 +513,19 @@ TEST_CASE("federated users are never registered at a printer, with self-registra
   CHECK(marked->changed);
   CHECK(*b.h.admin().user_federated(fed.id));
   CHECK(b.audited("user-federated") == 1);
+  // `lpm users show` says so (and that no badge PIN is set).
+  auto shown = rpc<proto::UsersShowResult>(*b.ws, proto::op::users_show,
+                                           proto::UsersShowRequest{admin, "fed@example.com"});
+  REQUIRE(shown.ok());
+  CHECK(shown->federated);
+  CHECK_FALSE(shown->pin_set);
+  CHECK(rpc<proto::PinChangeResult>(*b.ws, proto::op::pin_set,
+                                    proto::PinSetRequest{b.session("fed@example.com"), "8642"})
+            .ok());
+  shown = rpc<proto::UsersShowResult>(*b.ws, proto::op::users_show,
+                                      proto::UsersShowRequest{admin, "fed@example.com"});
+  REQUIRE(shown.ok());
+  CHECK(shown->pin_set);
 
   // Their badge from the corporate directory works as any other.
   auto in = b.badge_in("CORP-1");

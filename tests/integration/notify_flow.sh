@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 3, DisplayNotifications: `lpm notify` against a real agent and a private session bus (a
-# dbus-daemon started here) where lpm_test_notification_server owns org.freedesktop.Notifications.
+# dbus-daemon started here, in a netns of its own) where lpm_test_notification_server owns
+# org.freedesktop.Notifications.
 # Each job a user stores reaches that user's notification server with its title, and never
 # another user's (a second notifier runs as `nobody` on its own bus); submission does not depend
 # on a notifier (none running, no notification server on the bus, a notifier stopped with
@@ -36,13 +37,25 @@ at_least_lines() { test "$(count_lines "$2" "$3")" -ge "$1"; } # at_least_lines 
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env -- "$@"; }
 
 # start_bus NAME [as_nobody]: a private session bus in $ROOT/NAME; sets BUS_ADDRESS.
+# Each bus runs in a network namespace of its own that this test makes (unshare --net: a new
+# netns with only a loopback, which it does not even bring up): it listens on a pathname Unix
+# socket, which the clients outside still reach, and can reach no network. (`ip netns add` would
+# need / to be a mount point, which it is not in a chroot.)
 start_bus() {
   local name=$1 runner=${2:-}
   mkdir -p "$ROOT/$name"
-  [[ -n $runner ]] && chown nobody:nogroup "$ROOT/$name"
-  $runner dbus-daemon --session --address="unix:path=$ROOT/$name/bus" --nopidfile --fork \
-    --print-pid=3 --print-address=4 3>"$ROOT/logs/$name.pid" 4>"$ROOT/logs/$name.address"
-  EXTRA_PIDS+=("$(head -n 1 "$ROOT/logs/$name.pid")")
+  local as=() # unshare runs a program, not a shell function: as_nobody spelled out
+  [[ -n $runner ]] && chown nobody:nogroup "$ROOT/$name" &&
+    as=(setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env --)
+  local own_netns=(unshare --net --)
+  "${own_netns[@]}" "${as[@]}" dbus-daemon --session --address="unix:path=$ROOT/$name/bus" --nopidfile --fork \
+    --print-pid=3 --print-address=4 3>"$ROOT/logs/$name.pid" 4>"$ROOT/logs/$name.address" ||
+    fail "cannot start bus $name in a network namespace of its own (unshare --net needs root)"
+  local pid
+  pid=$(head -n 1 "$ROOT/logs/$name.pid")
+  EXTRA_PIDS+=("$pid")
+  [[ $(readlink "/proc/$pid/ns/net") != "$(readlink /proc/self/ns/net)" ]] ||
+    fail "bus $name runs in the machine's network namespace, not in its own netns"
   BUS_ADDRESS=$(head -n 1 "$ROOT/logs/$name.address")
 }
 

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "directory_store.h"
-#include "loop_inbox.h"
+#include "lpm/protocol/loop_inbox.h"
 #include "lpm/log.h"
 
 namespace lpm::directory {
@@ -20,7 +20,7 @@ struct Pending {
 } // namespace
 
 struct AuditWriter::State {
-  std::unique_ptr<LoopInbox> inbox;
+  std::unique_ptr<proto::LoopInbox> inbox;
   std::string db_path;
   std::thread thread;
 
@@ -67,7 +67,7 @@ struct AuditWriter::State {
 Result<std::unique_ptr<AuditWriter>> AuditWriter::start(uv_loop_t *loop, std::string db_path) {
   auto state = std::make_shared<State>();
   state->db_path = std::move(db_path);
-  auto inbox = LoopInbox::open(loop);
+  auto inbox = proto::LoopInbox::open(loop);
   if (!inbox.ok()) return inbox.error();
   state->inbox = std::move(*inbox);
   state->thread = std::thread([raw = state.get()] { raw->run(); });

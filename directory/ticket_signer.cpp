@@ -13,13 +13,13 @@
 #include <thread>
 #include <vector>
 
-#include "loop_inbox.h"
+#include "lpm/protocol/loop_inbox.h"
 #include "lpm/log.h"
 
 namespace lpm::directory {
 
 struct TicketSigner::State {
-  std::unique_ptr<LoopInbox> inbox;
+  std::unique_ptr<proto::LoopInbox> inbox;
   // Each worker's copy of the key, and the loop's: mbedTLS contexts stay per thread.
   std::vector<std::unique_ptr<proto::KeyPair>> keys;
   std::unique_ptr<proto::KeyPair> loop_key;
@@ -79,7 +79,7 @@ Result<std::unique_ptr<TicketSigner>> TicketSigner::start(uv_loop_t *loop, const
   }
   ::explicit_bzero(pem.data(), pem.size());
   if (!copied.ok()) return copied.error();
-  auto inbox = LoopInbox::open(loop, std::move(after_batch));
+  auto inbox = proto::LoopInbox::open(loop, std::move(after_batch));
   if (!inbox.ok()) return inbox.error();
   state->inbox = std::move(*inbox);
   std::unique_ptr<TicketSigner> signer(new TicketSigner());

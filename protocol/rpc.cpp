@@ -138,8 +138,23 @@ void Peer::on_data(std::span<const uint8_t> data) {
   if (!closed_ && !paused_for_output_ &&
       stream_->queued_bytes() > kReadPauseFactor * stream_->limits().high_water_bytes) {
     paused_for_output_ = true;
-    stream_->pause_reading();
+    update_reading();
   }
+}
+
+// Reading runs only while neither our answers' queue nor a download's sink holds it back.
+void Peer::update_reading() {
+  if (closed_) return;
+  if (paused_for_output_ || paused_for_sink_)
+    stream_->pause_reading();
+  else
+    stream_->resume_reading();
+}
+
+void Peer::sink_drained() {
+  if (!paused_for_sink_) return;
+  paused_for_sink_ = false;
+  update_reading();
 }
 
 void Peer::protocol_failure(const Error &error) {
@@ -303,7 +318,15 @@ void Peer::handle_chunk(Envelope env) {
   p.hash->update(env.chunk);
   p.bytes += env.chunk.size();
   Status s = p.sink->write(env.chunk);
-  if (!s.ok()) fail_pending(env.id, s.error());
+  if (!s.ok()) {
+    fail_pending(env.id, s.error());
+    return;
+  }
+  // Frames already decoded still arrive after this; the sink takes them beyond its mark.
+  if (!paused_for_sink_ && p.sink->backlogged()) {
+    paused_for_sink_ = true;
+    update_reading();
+  }
 }
 
 void Peer::handle_end(Envelope env) {
@@ -331,6 +354,7 @@ void Peer::handle_end(Envelope env) {
   if (it == pending_.end() || !it->second.sink || !it->second.header_seen) return;
   Pending p = std::move(it->second);
   pending_.erase(it);
+  sink_drained();
   Bytes digest = p.hash->finish();
   if (env.bytes != p.bytes) {
     p.done(make_error(Errc::checksum_mismatch, "download ended after " + std::to_string(p.bytes) +
@@ -353,7 +377,9 @@ void Peer::fail_pending(const std::string &id, const Error &error) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   auto done = std::move(it->second.done);
+  bool download = it->second.sink != nullptr;
   pending_.erase(it);
+  if (download) sink_drained(); // a backlogged sink gone holds nothing back
   if (done) done(error);
 }
 
@@ -391,6 +417,10 @@ void Peer::call_upload(std::string_view op, const MapWriter &args, std::unique_p
 void Peer::call_download(std::string_view op, const MapWriter &args, std::unique_ptr<ChunkSink> sink, ResponseFn done) {
   Pending p;
   p.done = std::move(done);
+  std::weak_ptr<Peer> weak = weak_from_this();
+  sink->set_resume([weak] {
+    if (auto self = weak.lock()) self->sink_drained();
+  });
   p.sink = std::move(sink);
   send_request(op, args, std::move(p));
 }
@@ -410,7 +440,7 @@ void Peer::start_pump(std::string id, std::unique_ptr<ChunkSource> source, std::
 void Peer::run_pumps() {
   if (paused_for_output_ && !closed_ && stream_->queued_bytes() <= stream_->limits().low_water_bytes) {
     paused_for_output_ = false;
-    stream_->resume_reading();
+    update_reading();
   }
   // Each pump sends until the stream's queue reaches high water; on_drain brings us back.
   std::vector<uint8_t> buf(kMaxChunkBytes);

@@ -37,6 +37,12 @@ public:
   virtual Status write(std::span<const uint8_t> data) = 0;
   // The end frame arrived and its SHA-256 and byte count match what was received.
   virtual Status finish(std::span<const uint8_t> sha256, uint64_t bytes) = 0;
+  // Flow control for a consumer slower than the network (a print device). A download's sink is
+  // asked after each write; while it answers true the peer stops reading the connection, until
+  // the sink calls the function it was given by set_resume (on the loop thread; calling it when
+  // nothing is paused is harmless). Sinks that take every write at once keep the defaults.
+  virtual bool backlogged() const { return false; }
+  virtual void set_resume(std::function<void()> resume) { (void)resume; }
 };
 
 // A result received from the peer. The reader points into memory this object owns.
@@ -205,6 +211,9 @@ private:
   size_t calls_in_flight_ = 0;
   Error refusal_{Errc::ok, ""};
   bool paused_for_output_ = false; // reading stopped because the peer is not reading our answers
+  bool paused_for_sink_ = false;   // reading stopped because a download's sink is backlogged
+  void sink_drained();
+  void update_reading();
 };
 
 // Blocking use of the RPC layer for command-line tools and tests: runs the loop until the

@@ -1,9 +1,9 @@
-#include "loop_inbox.h"
+#include "lpm/protocol/loop_inbox.h"
 
 #include <mutex>
 #include <vector>
 
-namespace lpm::directory {
+namespace lpm::proto {
 
 struct LoopInbox::State : std::enable_shared_from_this<LoopInbox::State> {
   uv_async_t *async = nullptr; // freed by its close callback
@@ -68,4 +68,4 @@ void LoopInbox::post(std::function<void()> fn) {
   if (first) uv_async_send(state_->async);
 }
 
-} // namespace lpm::directory
+} // namespace lpm::proto

@@ -1,4 +1,5 @@
-// Work handed back to a libuv loop from other threads (ticket_signer.h, audit_writer.h).
+// Work handed back to a libuv loop from other threads (the directory's ticket signer and audit
+// writer, the release station's IPP device).
 //
 // Any thread posts a closure; the loop runs every posted closure in one batch (in posting order),
 // then the batch hook once. One uv_async_t carries them all, so a burst of results costs one
@@ -12,7 +13,7 @@
 
 #include "lpm/error.h"
 
-namespace lpm::directory {
+namespace lpm::proto {
 
 class LoopInbox {
 public:
@@ -33,4 +34,4 @@ private:
   std::shared_ptr<State> state_;
 };
 
-} // namespace lpm::directory
+} // namespace lpm::proto

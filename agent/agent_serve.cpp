@@ -197,6 +197,9 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   ro.workstation_id = enrollment.workstation_id;
   ro.ticket_keys.push_back(std::move(*ticket_key));
   ro.records = d.records;
+  ro.late_binding = d.config.late_binding_enabled;
+  ro.on_delete = co.on_delete;
+  ro.after_delete = co.after_delete;
   auto revoked = RevokedKeys::open(d.state.db);
   if (!revoked.ok()) return make_error(revoked.error().code, "revocation list: " + revoked.error().message);
   ro.revoked = *revoked;

@@ -21,6 +21,7 @@ constexpr Move kAllowedMoves[] = {
     {JobState::claimed, JobState::held},     {JobState::printing, JobState::held},
     {JobState::printed, JobState::claimed},  {JobState::held, JobState::deleted},
     {JobState::printed, JobState::deleted},  {JobState::claimed, JobState::printed},
+    {JobState::held, JobState::printed}, // a late report (report-outcome), see job_state.h
 };
 } // namespace
 

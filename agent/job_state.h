@@ -10,6 +10,9 @@
 //   claimed   -> printed              a reprint aborted, canceled or whose lease expired: it goes
 //   printing  -> printed              back where it was claimed from (and printing -> printed is
 //                                     also how a release completes)
+//   held      -> printed              a late report (report-outcome, issue 5): a station that died
+//                                     after its device took the job reports it printed after its
+//                                     restart; the claim had lapsed and nobody printed it since
 //   held      -> deleted              retention (UnprintedJobsLifespan), the user or an admin
 //   printed   -> deleted              retention (PrintAndKeepLifespan)
 //

@@ -58,6 +58,20 @@ CREATE TABLE IF NOT EXISTS store_settings(
   name TEXT PRIMARY KEY,
   value BLOB NOT NULL
 );
+-- Issue 5: every claim granted, kept until its job is deleted, so a station reporting late
+-- (report-outcome) is recognised by the key that acknowledged: fetched once its document was
+-- fetched, outcome its last reported outcome (or "expired"), counted once its accounting
+-- record was queued (a job is never counted twice for one claim).
+CREATE TABLE IF NOT EXISTS claims(
+  claim TEXT PRIMARY KEY,
+  job TEXT NOT NULL,
+  printer TEXT NOT NULL,
+  claimed_ms INTEGER NOT NULL,
+  fetched INTEGER NOT NULL DEFAULT 0,
+  outcome TEXT NOT NULL DEFAULT '',
+  counted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS claims_by_job ON claims(job);
 )sql";
 
 // Columns added after the first schema, for a state.db created before them. state.db is shared
@@ -237,6 +251,8 @@ Result<std::shared_ptr<JobStore>> JobStore::open(std::shared_ptr<Db> db, const S
   if (options.data_folder.empty()) return make_error(Errc::internal, "the job store needs a data folder");
   Status s = db->exec(kSchema);
   if (s.ok()) s = add_missing_columns(*db);
+  // Claims of jobs deleted by a path that did not remove them (an older agent, start-up repair).
+  if (s.ok()) s = db->exec("DELETE FROM claims WHERE job NOT IN (SELECT id FROM jobs)");
   if (s.ok()) s = make_dirs(options.data_folder, 0700);
   if (s.ok()) s = make_dirs(options.data_folder + "/spool", 0700);
   if (!s.ok()) return s.error();
@@ -415,7 +431,14 @@ Status JobStore::move_state(const std::string &job_id, JobState from, JobState t
   if (!s.ok()) return s;
   if (db_->changes() != 1)
     return make_error(Errc::conflict, std::string("job ") + job_id + " is no longer " + job_state_name(from));
-  if (to == JobState::deleted) return mark_emptied_folders(now_ms);
+  if (to == JobState::deleted) {
+    // The claim history goes with the job: a late report of it then gets not_found.
+    auto claims = db_->prepare("DELETE FROM claims WHERE job = ?1");
+    if (!claims.ok()) return claims.error();
+    s = claims->bind(1, job_id).run();
+    if (!s.ok()) return s;
+    return mark_emptied_folders(now_ms);
+  }
   return {};
 }
 

@@ -130,6 +130,24 @@ struct FinishResult {
   bool changed = false; // false when this repeated an update already applied
 };
 
+// A claim as table claims remembers it (issue 5): kept until its job is deleted.
+struct ClaimRecord {
+  std::string claim;
+  std::string job;
+  std::string printer; // fingerprint of the station that acknowledged
+  int64_t claimed_ms = 0;
+  bool fetched = false; // its document was fetched (fetch-document)
+  std::string outcome;  // its last reported outcome, "expired", or "" while it runs
+  bool counted = false; // its accounting record was queued
+};
+
+// What a late report (report-outcome) did.
+struct LateResult {
+  Job job;              // the job after the report
+  bool counted = false; // the report queued the job's record; false: already counted, or not
+                        // countable (printed since under another claim; not completed)
+};
+
 // How the store is opened.
 struct StoreOptions {
   // The agent's data folder: DATA/storage.key and DATA/spool/ live here (state.db is the Db).
@@ -253,7 +271,11 @@ public:
 
   // -- claims (job_store_claims.cpp); now_ms is wall-clock time
   // held or printed (reprint) -> claimed. conflict when a live claim holds the job.
-  Result<ClaimGrant> claim(const std::string &job_id, const std::string &printer, int64_t now_ms);
+  // `purpose`: a release takes held jobs only (a job printed since the station listed it is
+  // conflict "already printed", never printed again by mistake); a reprint takes printed ones too.
+  enum class ClaimFor { release, reprint };
+  Result<ClaimGrant> claim(const std::string &job_id, const std::string &printer, int64_t now_ms,
+                           ClaimFor purpose = ClaimFor::reprint);
   // claimed -> printing (a fetch); a repeated fetch on a printing job keeps its state. Renews
   // the lease. conflict for a claim that is not current, expired when its lease ended,
   // forbidden when another station presents it.
@@ -270,6 +292,24 @@ public:
   // transaction that changes the state (the caller queues its accounting record there).
   Result<FinishResult> finish(const FinishReport &report, int64_t now_ms,
                               const std::function<Status(const Job &)> &in_transaction);
+  // The claim history (table claims); not_found for a claim this store never granted or whose
+  // job was deleted.
+  Result<ClaimRecord> claim_record(const std::string &claim);
+  // A late report (issue 5, report-outcome): the outcome of a claim from a station that died
+  // after its device took the job, reported after its restart. not_found: unknown claim, or a
+  // claim of another job; forbidden: the claim was acknowledged by another station.
+  // completed (the claim must have fetched its document, else conflict), and the claim's record
+  // not yet queued:
+  //   the job still claimed/printing under this claim       -> printed, counted
+  //   held (the claim lapsed; nobody printed it since)       -> printed, counted
+  //   printed, this claim the last (a lapsed reprint)        -> stays printed, counted
+  //   printed since under another claim                      -> unchanged, not counted
+  //   claimed/printing under another claim                   -> unavailable (report again later)
+  // aborted/canceled: ends the claim like finish() when it is still current; never counted.
+  // `in_transaction` runs only when counted, inside the transaction that records it (the
+  // caller queues the accounting record there). Repeating a report counts nothing again.
+  Result<LateResult> report_late(const FinishReport &report, int64_t now_ms,
+                                 const std::function<Status(const Job &)> &in_transaction);
   // Claims whose lease ended go back to where they were claimed from (held, or printed for a
   // reprint), except those of jobs in `streaming`: their document is still being sent (a slow
   // device under backpressure), and the stream renews the lease when it reads on. Returns how

@@ -37,6 +37,27 @@ bool has_claim(JobState state) {
   return state == JobState::claimed || state == JobState::printing;
 }
 
+// Table claims (issue 5): the history a late report is checked against.
+Status insert_claim_record(Db &db, const std::string &claim, const std::string &job_id,
+                           const std::string &printer, int64_t now_ms) {
+  auto st = db.prepare("INSERT INTO claims(claim, job, printer, claimed_ms) VALUES(?1, ?2, ?3, ?4)");
+  if (!st.ok()) return st.error();
+  return st->bind(1, claim).bind(2, job_id).bind(3, printer).bind(4, now_ms).run();
+}
+
+Status mark_claim_fetched(Db &db, const std::string &claim) {
+  auto st = db.prepare("UPDATE claims SET fetched = 1 WHERE claim = ?1");
+  if (!st.ok()) return st.error();
+  return st->bind(1, claim).run();
+}
+
+// Records a claim's outcome; counted once its accounting record is queued (never undone).
+Status mark_claim_outcome(Db &db, const std::string &claim, const std::string &outcome, bool counted) {
+  auto st = db.prepare("UPDATE claims SET outcome = ?2, counted = MAX(counted, ?3) WHERE claim = ?1");
+  if (!st.ok()) return st.error();
+  return st->bind(1, claim).bind(2, outcome).bind(3, int64_t{counted ? 1 : 0}).run();
+}
+
 // Ends the job's current claim (not completed) and returns the job to where the claim was taken
 // from, inside the caller's transaction. A reprint goes back to printed with its printed time
 // (state_ms), so PrintAndKeepLifespan still counts from the print. Returns the state it went to.
@@ -45,6 +66,7 @@ Result<JobState> end_claim(JobStore &store, const Job &job, const std::string &o
   int64_t state_ms = to == JobState::printed ? job.claim_from_ms : now_ms;
   Status s =
       store.move_state(job.id, job.state, to, state_ms, kEndClaimSql, bind_end_claim(job.claim, outcome));
+  if (s.ok()) s = mark_claim_outcome(store.db(), job.claim, outcome, false);
   if (!s.ok()) return s.error();
   return to;
 }
@@ -73,7 +95,8 @@ static Status check_claim(JobStore &store, const Job &job, const std::string &cl
   return {};
 }
 
-Result<ClaimGrant> JobStore::claim(const std::string &job_id, const std::string &printer, int64_t now_ms) {
+Result<ClaimGrant> JobStore::claim(const std::string &job_id, const std::string &printer, int64_t now_ms,
+                                   ClaimFor purpose) {
   Transaction tx(*db_);
   if (!tx.begun().ok()) return tx.begun().error();
   auto job = get(job_id);
@@ -90,6 +113,8 @@ Result<ClaimGrant> JobStore::claim(const std::string &job_id, const std::string 
     from = *back;
     from_ms = from == JobState::printed ? job->claim_from_ms : now_ms;
   }
+  if (from == JobState::printed && purpose == ClaimFor::release)
+    return make_error(Errc::conflict, "job " + job_id + " is already printed");
   if (!job_state_can_move(from, JobState::claimed))
     return make_error(Errc::conflict,
                       "job " + job_id + " is " + job_state_name(from) + " and cannot be claimed");
@@ -104,6 +129,7 @@ Result<ClaimGrant> JobStore::claim(const std::string &job_id, const std::string 
                           st.bind(8, job_state_name(from));
                           st.bind(9, from_ms);
                         });
+  if (s.ok()) s = insert_claim_record(*db_, grant.claim, job_id, printer, now_ms);
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return s.error();
   if (from == JobState::held) notify_held_changed();
@@ -131,6 +157,7 @@ Result<Job> JobStore::start_printing(const std::string &job_id, const std::strin
     // A station fetching again (its first stream broke) keeps printing; only the lease moves.
     s = renew_claim(job_id, claim, now_ms);
   }
+  if (s.ok()) s = mark_claim_fetched(*db_, claim);
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return s.error();
   job->state = JobState::printing;
@@ -176,6 +203,7 @@ Result<FinishResult> JobStore::finish(const FinishReport &report, int64_t now_ms
       return make_error(Errc::conflict,
                         "job " + report.job + " cannot be completed before its document was fetched");
     s = move_state(report.job, job->state, to, now_ms, kEndClaimSql, bind_end_claim(report.claim, outcome));
+    if (s.ok()) s = mark_claim_outcome(*db_, report.claim, outcome, true);
     if (!s.ok()) return s.error();
   } else {
     // Aborted or canceled: back to where the claim was taken from (held; printed for a reprint).
@@ -193,6 +221,98 @@ Result<FinishResult> JobStore::finish(const FinishReport &report, int64_t now_ms
   if (!s.ok()) return s.error();
   if (to == JobState::held) notify_held_changed();
   return FinishResult{std::move(*after), true};
+}
+
+Result<ClaimRecord> JobStore::claim_record(const std::string &claim) {
+  auto st = db_->prepare("SELECT claim, job, printer, claimed_ms, fetched, outcome, counted FROM claims "
+                         "WHERE claim = ?1");
+  if (!st.ok()) return st.error();
+  st->bind(1, claim);
+  auto row = st->step();
+  if (!row.ok()) return row.error();
+  if (!*row) return make_error(Errc::not_found, "no claim " + claim + " on this workstation");
+  ClaimRecord c;
+  c.claim = st->col_text(0);
+  c.job = st->col_text(1);
+  c.printer = st->col_text(2);
+  c.claimed_ms = st->col_int(3);
+  c.fetched = st->col_int(4) != 0;
+  c.outcome = st->col_text(5);
+  c.counted = st->col_int(6) != 0;
+  return c;
+}
+
+Result<LateResult> JobStore::report_late(const FinishReport &report, int64_t now_ms,
+                                         const std::function<Status(const Job &)> &in_transaction) {
+  Transaction tx(*db_);
+  if (!tx.begun().ok()) return tx.begun().error();
+  auto record = claim_record(report.claim);
+  if (!record.ok()) return record.error();
+  if (record->job != report.job)
+    return make_error(Errc::not_found, "no claim " + report.claim + " on job " + report.job);
+  if (record->printer != report.printer)
+    return make_error(Errc::forbidden,
+                      "the claim on job " + report.job + " belongs to another release station");
+  auto job = get(report.job);
+  if (!job.ok()) return job.error();
+  std::string outcome = proto::job_outcome_name(report.outcome);
+  bool current = has_claim(job->state) && job->claim == report.claim;
+
+  if (record->counted) return LateResult{std::move(*job), false}; // already recorded once
+  if (!record->outcome.empty() && record->outcome != kExpiredOutcome) {
+    // The station's earlier report of this claim arrived: a repeat changes nothing.
+    if (record->outcome == outcome) return LateResult{std::move(*job), false};
+    return make_error(Errc::conflict,
+                      "the claim on job " + report.job + " already finished (" + record->outcome + ")");
+  }
+  if (report.outcome != proto::JobOutcome::completed) {
+    // Nothing printed: the claim ends if it still runs; nothing is counted.
+    if (!current) return LateResult{std::move(*job), false};
+    auto back = end_claim(*this, *job, outcome, now_ms);
+    if (!back.ok()) return back.error();
+    Status s = tx.commit();
+    if (!s.ok()) return s.error();
+    if (*back == JobState::held) notify_held_changed();
+    auto after = get(report.job);
+    if (!after.ok()) return after.error();
+    return LateResult{std::move(*after), false};
+  }
+  if (!record->fetched)
+    return make_error(Errc::conflict,
+                      "job " + report.job + " cannot be completed: the claim never fetched its document");
+
+  bool was_held = job->state == JobState::held;
+  Status s;
+  if (current || was_held) {
+    // Still under this claim (its lease may have lapsed unseen), or held again after it lapsed:
+    // held means nobody printed it since (no move leads from printed back to held).
+    s = move_state(report.job, job->state, JobState::printed, now_ms, kEndClaimSql,
+                   bind_end_claim(report.claim, outcome));
+  } else if (has_claim(job->state)) {
+    return make_error(Errc::unavailable,
+                      "job " + report.job + " is being released by another station; report again later");
+  } else if (job->state == JobState::printed && job->last_claim == report.claim) {
+    // A reprint whose claim lapsed back to printed: it printed again, so it counts; the job
+    // keeps its state (and its printed time for PrintAndKeepLifespan).
+    auto st = db_->prepare("UPDATE jobs SET last_outcome = ?2 WHERE id = ?1 AND state = 'printed'");
+    if (!st.ok()) return st.error();
+    s = st->bind(1, report.job).bind(2, outcome).run();
+  } else {
+    // Printed since under another claim: acknowledged, not counted again.
+    return LateResult{std::move(*job), false};
+  }
+  if (s.ok()) s = mark_claim_outcome(*db_, report.claim, outcome, true);
+  if (!s.ok()) return s.error();
+  auto after = get(report.job);
+  if (!after.ok()) return after.error();
+  if (in_transaction) {
+    s = in_transaction(*after);
+    if (!s.ok()) return s.error();
+  }
+  s = tx.commit();
+  if (!s.ok()) return s.error();
+  if (was_held) notify_held_changed();
+  return LateResult{std::move(*after), true};
 }
 
 Result<size_t> JobStore::expire_claims(int64_t now_ms, const std::set<std::string> &streaming) {

@@ -8,6 +8,7 @@
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/outcome.h"
 
 namespace lpm::agent {
 
@@ -198,8 +199,10 @@ void handle_list_jobs(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto page = ctx.store->list(filter);
   if (!page.ok()) return call->fail(page.error());
   proto::ListJobsResult result;
-  for (const auto &j : page->jobs)
+  for (const auto &j : page->jobs) {
     result.jobs.push_back(j.info());
+    result.jobs.back().late_binding = ctx.options.late_binding;
+  }
   result.next = page->next;
   reply_with(call, result);
 }
@@ -218,7 +221,8 @@ void handle_acknowledge(ReleaseContext &ctx, const proto::CallPtr &call) {
   // Its lease may have lapsed in state.db while a stalled stream holds it: that claim stays.
   if (ctx.streaming->contains(req.job))
     return call->fail(Errc::conflict, "job " + req.job + " is being sent to a release station");
-  auto grant = ctx.store->claim(req.job, conv->printer, wall_ms());
+  auto grant = ctx.store->claim(req.job, conv->printer, wall_ms(),
+                                req.reprint ? JobStore::ClaimFor::reprint : JobStore::ClaimFor::release);
   if (!grant.ok()) return call->fail(grant.error());
   LPM_INFO("job %s claimed by station %.16s...", req.job.c_str(), conv->printer.c_str());
   proto::AcknowledgeJobResult result;
@@ -256,6 +260,41 @@ void handle_fetch(ReleaseContext &ctx, const proto::CallPtr &call) {
       job->sha256);
 }
 
+// The "printed" record of a job a station reported completed (issue 5): what was applied
+// (late binding: copies, sides, color), the device's counts or, without them, the estimate
+// (outcome.h estimate_counts), and the station's signature over the outcome, so the accounting
+// server can check the counts came from that station.
+proto::JobRecord printed_record(const ReleaseContext &ctx, const Job &job,
+                                const proto::UpdateJobStatusRequest &req, const proto::Fingerprint &printer,
+                                int64_t now) {
+  proto::JobRecord record = job_record_for(job, ctx.options.records, "printed", "released", now);
+  record.printer = req.printer_name;
+  record.copies = req.copies != 0 ? req.copies : job.copies;
+  std::string sides = req.sides.empty() ? job.sides : req.sides;
+  record.duplex = sides != "one-sided";
+  record.color = req.color.empty() ? job.color : req.color;
+  if (req.pages >= 0) record.pages = req.pages;
+  if (req.counts_source == "device") {
+    record.impressions = req.impressions;
+    record.sheets = req.sheets;
+    record.color_impressions = req.color_impressions;
+    record.counts_source = "device";
+  } else {
+    proto::EstimatedCounts estimate = proto::estimate_counts(record.pages, record.copies, sides);
+    record.impressions = estimate.impressions;
+    record.sheets = estimate.sheets;
+    record.color_impressions = record.color == "monochrome" && estimate.impressions >= 0 ? 0 : -1;
+    record.counts_source = "estimated";
+  }
+  if (!req.signature.empty()) {
+    record.signed_outcome = proto::outcome_signed_bytes(req, ctx.options.workstation_id);
+    record.signature = req.signature;
+    record.signer_key = req.signer_key;
+    record.signed_by = printer;
+  }
+  return record;
+}
+
 void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto request = read_args<proto::UpdateJobStatusRequest>(call);
   if (!request) return;
@@ -263,6 +302,13 @@ void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto conv = conversation_of(ctx, call);
   if (!conv) return;
   if (!visible_job(ctx, *conv, call, req.job)) return;
+  // Before anything changes: a forged or unsigned completed outcome leaves the job as it was.
+  Status signature = proto::check_reported_outcome(conv->printer, ctx.options.workstation_id, req);
+  if (!signature.ok()) {
+    LPM_WARN("job %s: outcome from station %.16s... refused: %s", req.job.c_str(), conv->printer.c_str(),
+             signature.error().to_string().c_str());
+    return call->fail(signature.error());
+  }
 
   FinishReport report;
   report.job = req.job;
@@ -274,15 +320,8 @@ void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {
   auto finished = ctx.store->finish(report, now, [&](const Job &job) -> Status {
     if (req.outcome != proto::JobOutcome::completed) return {};
     // Queued in the transaction that marks the job printed: never one without the other.
-    proto::JobRecord record = job_record_for(job, ctx.options.records, "printed", "released", now);
-    record.printer = req.printer_name;
-    if (req.pages >= 0) record.pages = req.pages;
-    record.impressions = req.impressions;
-    record.sheets = req.sheets;
-    record.color_impressions = req.color_impressions;
-    record.counts_source = req.counts_source;
     queued = true;
-    return ctx.outbox->insert(record);
+    return ctx.outbox->insert(printed_record(ctx, job, req, conv->printer, now));
   });
   if (!finished.ok()) return call->fail(finished.error());
   if (finished->changed)
@@ -291,6 +330,61 @@ void handle_update_status(ReleaseContext &ctx, const proto::CallPtr &call) {
   if (queued) ctx.outbox->notify_queued();
   proto::UpdateJobStatusResult result;
   result.state = job_state_name(finished->job.state);
+  reply_with(call, result);
+}
+
+// report-outcome (issue 5): a station that died after its device took a job reports the outcome
+// it journaled, after its restart, on a connection without open-release. Only the station whose
+// key acknowledged the claim may (the claim history in state.db remembers it); the outcome is
+// checked as update-job-status checks it, and a job is never counted twice.
+// delete-job {job}: the person at an interactive station deletes one of the ticket's users' held
+// jobs (or a printed one kept for reprint). A job a station holds a claim on: conflict.
+void handle_delete(ReleaseContext &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::DeleteJobRequest>(call);
+  if (!request) return;
+  auto conv = conversation_of(ctx, call);
+  if (!conv) return;
+  auto job = visible_job(ctx, *conv, call, request->job);
+  if (!job) return;
+  auto no_record = [](const Job &) -> Status { return {}; };
+  auto removed = ctx.store->remove(job->id, wall_ms(), ctx.options.on_delete ? ctx.options.on_delete : no_record);
+  if (!removed.ok()) return call->fail(removed.error());
+  if (ctx.options.after_delete) ctx.options.after_delete();
+  LPM_INFO("job %s deleted at station %.16s... by its user", removed->id.c_str(), conv->printer.c_str());
+  reply_with(call, removed->info());
+}
+
+void handle_report_outcome(ReleaseContext &ctx, const proto::CallPtr &call) {
+  auto request = read_args<proto::ReportOutcomeRequest>(call);
+  if (!request) return;
+  const proto::ReportOutcomeRequest &req = *request;
+  const proto::Fingerprint &printer = call->peer_info().fingerprint;
+  if (printer.empty())
+    return call->fail(Errc::unauthenticated, "a release station must present its TLS certificate");
+  if (revoked_station(ctx, printer)) return call->fail(Errc::forbidden, kRevokedStation);
+  Status signature = proto::check_reported_outcome(printer, ctx.options.workstation_id, req);
+  if (!signature.ok()) {
+    LPM_WARN("job %s: late outcome from station %.16s... refused: %s", req.job.c_str(), printer.c_str(),
+             signature.error().to_string().c_str());
+    return call->fail(signature.error());
+  }
+  FinishReport report;
+  report.job = req.job;
+  report.claim = req.claim;
+  report.printer = printer;
+  report.outcome = req.outcome;
+  int64_t now = wall_ms();
+  auto late = ctx.store->report_late(report, now, [&](const Job &job) -> Status {
+    return ctx.outbox->insert(printed_record(ctx, job, req, printer, now));
+  });
+  if (!late.ok()) return call->fail(late.error());
+  LPM_INFO("job %s: late %s report by station %.16s...: %s", req.job.c_str(),
+           proto::job_outcome_name(req.outcome), printer.c_str(),
+           late->counted ? "counted" : "already counted or nothing to count");
+  if (late->counted) ctx.outbox->notify_queued();
+  proto::ReportOutcomeResult result;
+  result.state = job_state_name(late->job.state);
+  result.counted = late->counted;
   reply_with(call, result);
 }
 
@@ -314,6 +408,8 @@ ReleaseService::start(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server
   dispatcher->on(proto::op::acknowledge_job, bind(handle_acknowledge));
   dispatcher->on(proto::op::fetch_document, bind(handle_fetch));
   dispatcher->on(proto::op::update_job_status, bind(handle_update_status));
+  dispatcher->on(proto::op::report_outcome, bind(handle_report_outcome));
+  dispatcher->on(proto::op::delete_job, bind(handle_delete));
 
   proto::PeerOptions po;
   po.role = proto::role::agent;

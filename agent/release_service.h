@@ -14,12 +14,22 @@
 //                              (backpressure from a slow device may stop reads past the lease)
 //   update-job-status          completed -> printed (+ a "printed" record in the outbox);
 //                              aborted/canceled -> held. Idempotent per claim and outcome.
+//                              Signed by the station (protocol outcome.h): a completed outcome
+//                              must be, any signature must verify with the station's TLS key
+//                              (invalid_signature otherwise, nothing changes). The record keeps
+//                              the signed bytes, signature and key (issue 5).
+//   report-outcome             (no open-release needed) a station's late report after its
+//                              restart, accepted from the key that acknowledged the claim:
+//                              JobStore::report_late; answers {state, counted}.
+//   delete-job {job}           the user at an interactive station deletes a held (or kept
+//                              printed) job; conflict while a station holds a claim on it
 // Every op but open-release without an open conversation: forbidden. A job of a user the
 // ticket does not name: not_found.
 #pragma once
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -43,6 +53,13 @@ struct ReleaseServiceOptions {
   // Keys the directory revoked: such a station is refused at open-release and on every later op
   // of a conversation it opened before. Null: none known.
   std::shared_ptr<const RevokedKeys> revoked;
+  // LateBindingEnabled (configuration.xml): told to stations in list-jobs (JobInfo.late_binding).
+  bool late_binding = false;
+  // delete-job (the user's choice at an interactive station): runs inside the deleting
+  // transaction (the agent queues a "deleted" record there when it tracks deletions), then
+  // after_delete once committed.
+  std::function<Status(const Job &)> on_delete;
+  std::function<void()> after_delete;
 };
 
 class ReleaseService {

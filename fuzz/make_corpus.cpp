@@ -192,6 +192,36 @@ void msgpack_corpus() {
   u.claim = "claim";
   u.outcome = JobOutcome::canceled;
   put(t, "update-job-status", encoded(u));
+  // Issue 5: every optional field of a signed outcome, a late-binding job, a signed record.
+  UpdateJobStatusRequest signed_u;
+  signed_u.job = kId;
+  signed_u.claim = kId2;
+  signed_u.outcome = JobOutcome::completed;
+  signed_u.pages = 3;
+  signed_u.impressions = 6;
+  signed_u.sheets = 3;
+  signed_u.color_impressions = 0;
+  signed_u.counts_source = "device";
+  signed_u.copies = 2;
+  signed_u.sides = "two-sided-long-edge";
+  signed_u.color = "monochrome";
+  signed_u.printer_name = "Floor 2";
+  signed_u.finished_ms = 1732400001000;
+  signed_u.signer_key = Bytes(91, 0x30);
+  signed_u.signature = Bytes(71, 0x31);
+  put(t, "update-job-status-signed", encoded(signed_u));
+  ListJobsResult late;
+  late.jobs = {job(kId)};
+  late.jobs[0].late_binding = true;
+  put(t, "list-jobs-late-binding", encoded(late));
+  PostRecordsRequest signed_p;
+  signed_p.records = {record(kId)};
+  signed_p.records[0].color = "monochrome";
+  signed_p.records[0].signed_outcome = Bytes(200, 0x80);
+  signed_p.records[0].signature = Bytes(71, 0x31);
+  signed_p.records[0].signer_key = Bytes(91, 0x30);
+  signed_p.records[0].signed_by = kFp;
+  put(t, "post-records-signed", encoded(signed_p));
   put(t, "empty-map", raw({0x80}));
 
   put(t, "hostile-deep-nesting", nested(40));

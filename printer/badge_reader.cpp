@@ -1,5 +1,8 @@
 #include "badge_reader.h"
 
+#include <string.h>
+#include <unistd.h>
+
 namespace lpm::printer {
 
 std::string trim_badge_line(std::string_view line) {
@@ -80,6 +83,20 @@ void LineReader::on_read(uv_fs_t *req) {
   }
   auto cb = std::move(self->done_);
   if (cb) cb(status);
+}
+
+int LineReader::terminal_fd() const {
+  return ::isatty(fd_) == 1 ? fd_ : -1;
+}
+
+void LineReader::scrub() {
+  // The lines still buffered move to fresh memory; every byte of the old buffer (its spare
+  // capacity too, where taken lines were) and of the last chunk read is overwritten.
+  std::string rest(buffer_);
+  buffer_.resize(buffer_.capacity());
+  ::explicit_bzero(buffer_.data(), buffer_.size());
+  buffer_ = std::move(rest);
+  if (!filling_) ::explicit_bzero(chunk_, sizeof chunk_);
 }
 
 } // namespace lpm::printer

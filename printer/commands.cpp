@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "badge_device.h"
 #include "badge_reader.h"
 #include "device.h"
 #include "lpm/files.h"
@@ -14,7 +15,9 @@
 #include "lpm/protocol/keys.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
+#include "late_reports.h"
 #include "release_station.h"
+#include "station_journal.h"
 #include "station_store.h"
 
 namespace lpm::printer {
@@ -105,9 +108,6 @@ int command_enroll(const EnrollArgs &args) {
 }
 
 int command_run(const RunArgs &args) {
-  // The device first: a wrong device is a configuration error to report before anything else.
-  auto device = open_device(args.device);
-  if (!device.ok()) return fail(device.error());
   auto directory = parse_directory(args.directory, args.directory_fingerprint);
   if (!directory.ok()) return fail(directory.error());
   auto identity = load_identity(args.data);
@@ -121,30 +121,68 @@ int command_run(const RunArgs &args) {
   options.release.connect_timeout_ms = args.timeout_ms;
   options.release.printer_name = args.name;
   options.no_resume = args.no_resume;
+  options.prompts = !args.no_prompts;
+  options.prompt_timeout_ms = args.prompt_timeout_ms;
+  options.interactive = args.interactive;
+  options.release.identity = *identity;
+  auto opened_store = StationStore::open(args.data);
+  if (!opened_store.ok()) return fail(opened_store.error());
+  std::shared_ptr<StationStore> store = std::move(*opened_store);
   if (options.release.printer_name.empty()) {
-    auto store = StationStore::open(args.data);
-    if (!store.ok()) return fail(store.error());
-    auto enrollment = (*store)->enrollment();
+    auto enrollment = store->enrollment();
     if (!enrollment.ok()) return fail(enrollment.error());
     options.release.printer_name =
         *enrollment && !(*enrollment)->name.empty() ? (*enrollment)->name : "release-station";
   }
+  options.release.journal = StationJournal::open(store);
 
   uv_loop_t loop;
   uv_loop_init(&loop);
   int exit_code = 0;
   {
+    DeviceOptions device_options;
+    device_options.complete_timeout_ms = args.device_timeout_ms;
+    auto device = open_device(&loop, args.device, device_options);
+    if (!device.ok()) {
+      uv_loop_close(&loop);
+      return fail(device.error());
+    }
+    std::unique_ptr<BadgeDevice> badge_device;
+    if (!args.badge_device.empty()) {
+      auto opened = BadgeDevice::open(&loop, args.badge_device);
+      if (!opened.ok()) {
+        (*device)->close([] {});
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        return fail(opened.error());
+      }
+      badge_device = std::move(*opened);
+    }
     auto station = ReleaseStation::create(&loop, *tls, **device, options, stdout_lines());
     LineReader reader(&loop, STDIN_FILENO);
+    auto finish = [&] {
+      badge_device.reset(); // its poll handle would keep the loop running
+      station->close([&] { (*device)->close([] {}); });
+    };
     station->connect([&](const Status &connected) {
       if (!connected.ok()) {
         exit_code = fail(connected.error());
-        station->close([] {});
+        finish();
         return;
       }
-      LPM_INFO("connected to the directory at %s; reading badges from standard input",
-               directory->endpoint.to_string().c_str());
-      station->run_badges(reader, [&] { station->close([] {}); });
+      LPM_INFO("connected to the directory at %s; reading badges from %s", directory->endpoint.to_string().c_str(),
+               badge_device ? args.badge_device.c_str() : "standard input");
+      // Outcomes a previous run sent to the device but could not report go first.
+      report_pending(&loop, *tls, options.release.journal, options.release, stdout_lines(),
+                     [&](const LateReportSummary &) {
+                       if (!badge_device)
+                         station->run_badges(reader, finish);
+                       else if (reader.terminal_fd() >= 0)
+                         // On a terminal the person answers the prompts there; else on the reader's keypad.
+                         station->run_badges(*badge_device, reader, finish);
+                       else
+                         station->run_badges(*badge_device, finish);
+                     });
     });
     uv_run(&loop, UV_RUN_DEFAULT);
   }

@@ -27,10 +27,15 @@ struct RunArgs {
   std::string data;
   std::string directory;
   std::string directory_fingerprint;
-  std::string device;         // file:///DIR
+  std::string device;         // file:///DIR, socket://HOST[:PORT], ipp://HOST[:PORT]/PATH, ipps://...
+  uint32_t device_timeout_ms = 20000; // IPP: last byte -> the device's final job state
   uint32_t timeout_ms = 2000; // connect + handshake, per address
   bool no_resume = false;     // forget TLS sessions before each badge (benchmarks of cold handshakes)
   std::string name;           // printer name reported with jobs; default: the enrolled name
+  std::string badge_device;   // /dev/input/eventN: badges from this input device, not standard input
+  bool no_prompts = false;    // never ask for a PIN or offer self-registration (unattended)
+  uint32_t prompt_timeout_ms = 60000; // a question unanswered this long is cancelled
+  bool interactive = false;   // list each badge's jobs and ask which to print or delete, and how
 };
 // Releases the badges read from standard input until its end.
 int command_run(const RunArgs &args);

@@ -3,6 +3,8 @@
 #include <cctype>
 
 #include "device_file.h"
+#include "device_ipp.h"
+#include "device_socket.h"
 
 namespace lpm::printer {
 namespace {
@@ -35,14 +37,19 @@ Result<std::string> percent_decode(std::string_view path) {
 
 } // namespace
 
-std::string extension_for_format(std::string_view mime) {
-  // "text/plain; charset=utf-8" names the same format as "text/plain".
+std::string base_format(std::string_view mime) {
   std::string base;
   for (char c : mime) {
     if (c == ';') break;
     if (c == ' ' || c == '\t') continue;
     base.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
+  return base;
+}
+
+std::string extension_for_format(std::string_view mime) {
+  // "text/plain; charset=utf-8" names the same format as "text/plain".
+  std::string base = base_format(mime);
   if (base == "application/pdf") return "pdf";
   if (base == "application/postscript") return "ps";
   if (base == "image/pwg-raster") return "pwg";
@@ -51,16 +58,27 @@ std::string extension_for_format(std::string_view mime) {
   return "bin";
 }
 
-Result<std::unique_ptr<Device>> open_device(std::string_view uri) {
+PrintSettings settings_of(const proto::JobInfo &job) {
+  PrintSettings s;
+  s.copies = job.copies == 0 ? 1 : job.copies;
+  s.sides = job.sides.empty() ? "one-sided" : job.sides;
+  s.color = job.color.empty() ? "color" : job.color;
+  return s;
+}
+
+Result<std::unique_ptr<Device>> open_device(uv_loop_t *loop, std::string_view uri, const DeviceOptions &options) {
   auto colon = uri.find(':');
   if (colon == std::string_view::npos || colon == 0)
-    return make_error(Errc::bad_request,
-                      "device \"" + std::string(uri) + "\" is not a URI (try file:///DIR)");
+    return make_error(Errc::bad_request, "device \"" + std::string(uri) +
+                                             "\" is not a URI (file:///DIR, socket://HOST:9100, ipp://HOST/PATH)");
   std::string scheme;
   for (char c : uri.substr(0, colon))
     scheme.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (scheme == "socket") return open_socket_device(loop, std::string(uri), options);
+  if (scheme == "ipp" || scheme == "ipps") return open_ipp_device(loop, std::string(uri), options);
   if (scheme != "file")
-    return make_error(Errc::bad_request, "device scheme " + scheme + " is not supported yet");
+    return make_error(Errc::bad_request,
+                      "device scheme " + scheme + " is not supported (file, socket, ipp, ipps)");
   // Only local paths: file:///DIR (an empty authority) or file://localhost/DIR.
   std::string_view rest = uri.substr(colon + 1);
   if (rest.substr(0, 2) != "//")

@@ -12,14 +12,14 @@
 namespace lpm::printer {
 namespace {
 
-class FileSink final : public DeviceSink {
+class FileJob final : public DeviceJob {
 public:
-  FileSink(std::string folder, std::string part_path, std::string final_path, int fd)
+  FileJob(std::string folder, std::string part_path, std::string final_path, int fd)
       : folder_(std::move(folder)), part_path_(std::move(part_path)), final_path_(std::move(final_path)),
         fd_(fd) {}
-  ~FileSink() override { abort(); }
-  FileSink(const FileSink &) = delete;
-  FileSink &operator=(const FileSink &) = delete;
+  ~FileJob() override { abort(); }
+  FileJob(const FileJob &) = delete;
+  FileJob &operator=(const FileJob &) = delete;
 
   Status write(std::span<const uint8_t> data) override {
     if (state_ != State::writing) return make_error(Errc::internal, "write to a finished device job");
@@ -35,7 +35,25 @@ public:
     return {};
   }
 
-  Status finish() override {
+  // A file counts nothing: the station estimates.
+  void finish(CountsFn done) override {
+    Status s = complete();
+    if (!s.ok()) return done(s.error());
+    done(DeviceCounts{});
+  }
+
+  void abort() override {
+    if (state_ != State::writing) return;
+    state_ = State::aborted;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    ::unlink(part_path_.c_str());
+  }
+
+private:
+  enum class State { writing, finished, aborted };
+
+  Status complete() {
     if (state_ != State::writing) return make_error(Errc::internal, "device job already ended");
     // The final name appears only once the content is on disk, so whoever watches the folder
     // never picks up half a document.
@@ -55,16 +73,6 @@ public:
     return fsync_dir(folder_);
   }
 
-  void abort() override {
-    if (state_ != State::writing) return;
-    state_ = State::aborted;
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    ::unlink(part_path_.c_str());
-  }
-
-private:
-  enum class State { writing, finished, aborted };
   std::string folder_;
   std::string part_path_;
   std::string final_path_;
@@ -76,19 +84,26 @@ class FileDevice final : public Device {
 public:
   FileDevice(std::string folder, std::string uri) : folder_(std::move(folder)), uri_(std::move(uri)) {}
 
-  Result<std::unique_ptr<DeviceSink>> open_job(const proto::JobInfo &job) override {
+  void open_job(const proto::JobInfo &job, const PrintSettings &,
+                std::function<void(Result<DeviceJobPtr>)> ready) override {
+    ready(start(job));
+  }
+
+  bool applies_settings() const override { return false; }
+
+  const std::string &uri() const override { return uri_; }
+
+private:
+  Result<DeviceJobPtr> start(const proto::JobInfo &job) {
     // The id comes from the network and becomes a file name: only a UUID may.
     if (!uuid_valid(job.id)) return make_error(Errc::bad_request, "job id \"" + job.id + "\" is not a UUID");
     std::string part = folder_ + "/" + job.id + ".part";
     std::string final_path = folder_ + "/" + job.id + "." + extension_for_format(job.format);
     int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return make_error(Errc::io_error, "create " + part + ": " + errno_text());
-    return std::unique_ptr<DeviceSink>(std::make_unique<FileSink>(folder_, part, final_path, fd));
+    return DeviceJobPtr(std::make_unique<FileJob>(folder_, part, final_path, fd));
   }
 
-  const std::string &uri() const override { return uri_; }
-
-private:
   std::string folder_;
   std::string uri_;
 };

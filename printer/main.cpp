@@ -32,13 +32,32 @@ int main(int argc, char **argv) {
   run_cmd->add_option("--directory", run.directory, "Directory address HOST:PORT")->required();
   run_cmd->add_option("--directory-fingerprint", run.directory_fingerprint, "Directory key fingerprint (several, comma-separated, while its identity rotates)")
       ->required();
-  run_cmd->add_option("--device", run.device, "Print device URI (file:///DIR)")->required();
+  run_cmd
+      ->add_option("--device", run.device,
+                   "Print device URI: ipp://HOST[:PORT]/PATH, ipps://..., socket://HOST[:9100], file:///DIR")
+      ->required();
+  run_cmd
+      ->add_option("--device-timeout-ms", run.device_timeout_ms,
+                   "IPP: how long to wait after the last byte for the device to finish the job (its counts)")
+      ->capture_default_str()
+      ->check(CLI::Range(100u, 3600000u));
   run_cmd
       ->add_option("--timeout-ms", run.timeout_ms, "Connect + TLS handshake timeout per workstation address")
       ->check(CLI::Range(1u, 600000u));
   run_cmd->add_flag("--no-resume", run.no_resume,
                     "Forget TLS sessions before each badge, so every workstation contact is a full handshake");
   run_cmd->add_option("--name", run.name, "Printer name reported with each job (default: the enrolled name)");
+  run_cmd->add_option("--badge-device", run.badge_device,
+                      "Read badges from this input device (Linux evdev, /dev/input/eventN), grabbed so that no "
+                      "console sees its keystrokes; default: standard input");
+  run_cmd->add_flag("--no-prompts", run.no_prompts,
+                    "Never ask for a PIN or offer to register an unknown badge (an unattended station only reports)");
+  run_cmd->add_option("--prompt-timeout-ms", run.prompt_timeout_ms, "Cancel a question unanswered this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1000u, 3600000u));
+  run_cmd->add_flag("--interactive", run.interactive,
+                    "After each badge, list the user's jobs (title, pages, workstation, age) and ask which to "
+                    "print or delete, with copies, sides or monochrome where the job allows late binding");
 
   try {
     app.parse(argc, argv);

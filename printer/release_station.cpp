@@ -1,9 +1,12 @@
 #include "release_station.h"
 
+#include <algorithm>
 #include <cstdio>
 
+#include "interactive.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
+#include "lpm/protocol/ops_release.h"
 
 namespace lpm::printer {
 
@@ -24,56 +27,209 @@ void ReleaseStation::connect(std::function<void(Status)> done) {
   directory_->connect(std::move(done));
 }
 
+// One badge's conversation: badge-in, then, when the directory's answer calls for it and the
+// station may ask, a PIN (at most kMaxPinTries) or a sign-in that registers the badge (at most
+// kMaxSignInTries), then the release. Every path ends in exactly one finish().
+struct ReleaseStation::Visit {
+  std::string badge;
+  std::string shown;      // the badge as printed: control characters replaced
+  int64_t started_ns = 0; // when the request that brought the ticket left (typing is not counted)
+  int pin_tries = 0;
+  int sign_in_tries = 0;
+  bool pin_sent = false;
+  BadgeOutcome outcome;
+  std::function<void(BadgeOutcome)> done;
+
+  void finish() {
+    auto d = std::move(done);
+    done = nullptr;
+    if (d) d(outcome);
+  }
+};
+
 void ReleaseStation::release_badge(const std::string &badge, std::function<void(BadgeOutcome)> done) {
-  int64_t started_ns = mono_ns();
   if (options_.no_resume) tls_->clear_sessions();
+  auto visit = std::make_shared<Visit>();
+  visit->badge = badge;
+  visit->shown = printable(badge);
+  visit->done = std::move(done);
+  send_badge_in(visit, "");
+}
+
+void ReleaseStation::send_badge_in(const std::shared_ptr<Visit> &visit, const std::string &pin) {
   proto::BadgeInRequest req;
-  req.badge = badge;
+  req.badge = visit->badge;
+  req.pin = pin;
   proto::MapWriter w;
   req.write(w);
+  wipe(req.pin);
+  visit->pin_sent = !pin.empty();
+  visit->started_ns = mono_ns();
   auto self = shared_from_this();
-  std::string shown = printable(badge);
-  directory_->call(
-      proto::op::badge_in, std::move(w),
-      [self, shown, started_ns, done = std::move(done)](Result<proto::Response> r) {
-        BadgeOutcome outcome;
-        if (!r.ok()) {
-          outcome.error = r.error();
-          if (r.error().code == Errc::not_found)
-            self->out_("badge " + shown + ": unknown badge");
-          else
-            self->out_("badge " + shown + ": " + r.error().to_string());
-          done(outcome);
-          return;
-        }
-        auto who = std::make_shared<proto::BadgeInResult>();
-        auto reader = r->reader();
-        who->read(reader);
-        if (!reader.ok()) {
-          outcome.error = reader.error();
-          self->out_("badge " + shown + ": the directory's answer is invalid: " + reader.error().to_string());
-          done(outcome);
-          return;
-        }
-        outcome.known = true;
-        // The enterprise asks for a PIN: such an answer carries no ticket. Prompting is the
-        // station's next step (issue 5); until then the badge releases nothing.
-        if (who->pin_required) {
-          outcome.error = make_error(Errc::unauthenticated, "the directory asks for a PIN after this badge");
-          self->out_("badge " + shown + ": " + outcome.error.message +
-                     " (this station cannot ask for one yet)");
-          done(outcome);
-          return;
-        }
-        self->release_for(*who, [self, who, started_ns, outcome, done](uint64_t printed) mutable {
-          std::string name = printable(who->display_name.empty() ? who->user : who->display_name);
-          char took[32];
-          std::snprintf(took, sizeof took, "%.3f", static_cast<double>(mono_ns() - started_ns) / 1e6);
-          self->out_("released " + std::to_string(printed) + " job(s) for " + name + " in " + took + " ms");
-          outcome.jobs_printed = printed;
-          done(outcome);
-        });
-      });
+  directory_->call(proto::op::badge_in, std::move(w),
+                   [self, visit](Result<proto::Response> r) { self->on_answer(visit, std::move(r), false); });
+}
+
+void ReleaseStation::on_answer(const std::shared_ptr<Visit> &visit, Result<proto::Response> r,
+                               bool registering) {
+  if (!r.ok()) {
+    on_refusal(visit, r.error(), registering);
+    return;
+  }
+  auto who = std::make_shared<proto::BadgeInResult>();
+  auto reader = r->reader();
+  who->read(reader);
+  if (!reader.ok()) {
+    visit->outcome.error = reader.error();
+    out_("badge " + visit->shown + ": the directory's answer is invalid: " + reader.error().to_string());
+    visit->finish();
+    return;
+  }
+  visit->outcome.known = true;
+  visit->outcome.error = Error{Errc::ok, ""};
+  // The enterprise asks for a PIN: such an answer carries no ticket (and no name).
+  if (who->pin_required) {
+    visit->outcome.error = make_error(Errc::unauthenticated, "the directory asks for a PIN after this badge");
+    if (visit->pin_sent || registering) {
+      out_("badge " + visit->shown + ": the directory asked for a PIN again: badge in again");
+      visit->finish();
+      return;
+    }
+    if (!can_prompt()) {
+      out_("badge " + visit->shown + ": " + visit->outcome.error.message +
+           " (this station does not ask: prompts are off)");
+      visit->finish();
+      return;
+    }
+    ask_pin(visit);
+    return;
+  }
+  if (registering)
+    out_("badge " + visit->shown + " registered to " +
+         printable(who->display_name.empty() ? who->user : who->display_name));
+  release_visit(visit, std::move(who));
+}
+
+void ReleaseStation::on_refusal(const std::shared_ptr<Visit> &visit, const Error &error, bool registering) {
+  visit->outcome.error = error;
+  std::string said = "badge " + visit->shown + ": " + printable(error.to_string());
+  if (registering) {
+    // A wrong e-mail or password may be typed again; forbidden (self-registration off, a
+    // federated user, no release role), conflict (another user's badge) and the rest stop here.
+    out_(said);
+    if (error.code == Errc::unauthenticated && visit->sign_in_tries < kMaxSignInTries) {
+      ask_sign_in(visit);
+      return;
+    }
+    if (error.code == Errc::unauthenticated)
+      out_("badge " + visit->shown + ": " + std::to_string(kMaxSignInTries) +
+           " failed sign-ins: badge in again");
+    visit->finish();
+    return;
+  }
+  if (error.code == Errc::not_found) {
+    // The one answer on which a station offers self-registration (BD-1; docs/protocol.md
+    // §5.1.2): forbidden (self-registration off, BD-5) or expired never prompt.
+    if (!can_prompt()) {
+      out_("badge " + visit->shown + ": unknown badge");
+      visit->finish();
+      return;
+    }
+    out_("badge " + visit->shown + ": unknown badge: sign in to register it (empty line to cancel)");
+    ask_sign_in(visit);
+    return;
+  }
+  out_(said);
+  if (error.code == Errc::unauthenticated && visit->pin_sent) {
+    if (visit->pin_tries < kMaxPinTries) {
+      ask_pin(visit);
+      return;
+    }
+    out_("badge " + visit->shown + ": " + std::to_string(kMaxPinTries) + " wrong PINs: badge in again");
+  }
+  // rate_limited (the printer's limit, or a user's wrong PINs) and every other error end here.
+  visit->finish();
+}
+
+void ReleaseStation::ask(const std::shared_ptr<Visit> &visit, const std::string &prompt, bool secret,
+                         std::function<void(std::string &answer)> then) {
+  out_(prompt);
+  auto self = shared_from_this();
+  uint32_t timeout_ms = options_.prompt_timeout_ms;
+  prompt_feed_->next_line(timeout_ms, secret,
+                          [self, visit, timeout_ms, secret, then = std::move(then)](InputLine &in) {
+                            std::string why;
+                            switch (in.kind) {
+                            case InputLine::Kind::line: {
+                              // A secret keeps its spaces; only the CR of a CRLF line goes.
+                              std::string answer = secret ? in.text : trim_badge_line(in.text);
+                              if (secret && !answer.empty() && answer.back() == '\r') answer.pop_back();
+                              if (!answer.empty()) {
+                                then(answer);
+                                wipe(answer);
+                                return;
+                              }
+                              why = "cancelled";
+                              break;
+                            }
+                            case InputLine::Kind::timeout:
+                              why = "no answer within " +
+                                    (timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + " s"
+                                                            : std::to_string(timeout_ms) + " ms") +
+                                    ": cancelled";
+                              visit->outcome.error = make_error(Errc::timeout, "the prompt timed out");
+                              break;
+                            case InputLine::Kind::ended: why = "cancelled (end of input)"; break;
+                            case InputLine::Kind::error: why = in.error.message + ": cancelled"; break;
+                            }
+                            self->out_("badge " + visit->shown + ": " + why);
+                            visit->finish();
+                          });
+}
+
+void ReleaseStation::ask_pin(const std::shared_ptr<Visit> &visit) {
+  visit->pin_tries++;
+  auto self = shared_from_this();
+  ask(visit, "PIN for badge " + visit->shown + " (empty line to cancel):", true,
+      [self, visit](std::string &pin) { self->send_badge_in(visit, pin); });
+}
+
+void ReleaseStation::ask_sign_in(const std::shared_ptr<Visit> &visit) {
+  visit->sign_in_tries++;
+  auto self = shared_from_this();
+  ask(visit, "e-mail:", false, [self, visit](std::string &email) {
+    self->ask(visit, "password:", true,
+              [self, visit, email](std::string &password) { self->send_register(visit, email, password); });
+  });
+}
+
+void ReleaseStation::send_register(const std::shared_ptr<Visit> &visit, const std::string &email,
+                                   std::string &password) {
+  proto::BadgeRegisterRequest req;
+  req.badge = visit->badge;
+  req.email = email;
+  req.password = password;
+  proto::MapWriter w;
+  req.write(w);
+  wipe(req.password);
+  wipe(password);
+  visit->started_ns = mono_ns();
+  auto self = shared_from_this();
+  directory_->call(proto::op::badge_register, std::move(w),
+                   [self, visit](Result<proto::Response> r) { self->on_answer(visit, std::move(r), true); });
+}
+
+void ReleaseStation::release_visit(const std::shared_ptr<Visit> &visit,
+                                   std::shared_ptr<proto::BadgeInResult> who) {
+  auto self = shared_from_this();
+  release_for(*who, [self, who, visit](uint64_t printed) {
+    std::string name = printable(who->display_name.empty() ? who->user : who->display_name);
+    char took[32];
+    std::snprintf(took, sizeof took, "%.3f", static_cast<double>(mono_ns() - visit->started_ns) / 1e6);
+    self->out_("released " + std::to_string(printed) + " job(s) for " + name + " in " + took + " ms");
+    visit->outcome.jobs_printed = printed;
+    visit->finish();
+  });
 }
 
 void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<void(uint64_t)> done) {
@@ -89,47 +245,88 @@ void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<
     fanout->done(0);
     return;
   }
+  ReleaseSettings settings = options_.release;
+  std::shared_ptr<ChoiceRound> round;
+  if (options_.interactive && can_prompt()) {
+    // One question for all of the badge's workstations, once each has listed its jobs.
+    auto self = shared_from_this();
+    uint32_t deadline_ms = std::min(options_.prompt_timeout_ms, kChoiceTimeoutMs);
+    round = std::make_shared<ChoiceRound>(
+        who.workstations.size(), device_.applies_settings(), out_,
+        [self, deadline_ms](std::function<void(std::optional<std::string>)> got) {
+          if (!self->prompt_feed_) return got(std::nullopt);
+          self->prompt_feed_->next_line(deadline_ms, false, [got](InputLine &in) {
+            if (in.kind == InputLine::Kind::line)
+              got(in.text);
+            else
+              got(std::nullopt);
+          });
+        });
+    settings.choose = [round](const proto::WorkstationRef &workstation, const std::vector<proto::JobInfo> &jobs,
+                              std::function<void(ReleaseSettings::Choices)> answer) {
+      round->listed(workstation, jobs, std::move(answer));
+    };
+  }
   // Started one after another but running together: each release only waits on its own
   // connection, all on this loop.
   for (const auto &workstation : who.workstations) {
-    release_workstation(loop_, tls_, device_, options_.release, workstation, who.ticket, out_,
-                        [fanout](const WorkstationOutcome &outcome) {
+    release_workstation(loop_, tls_, device_, settings, workstation, who.ticket, out_,
+                        [fanout, round, id = workstation.id](const WorkstationOutcome &outcome) {
+                          if (round) round->ended(id);
                           fanout->printed += outcome.jobs_printed;
                           if (--fanout->remaining == 0) fanout->done(fanout->printed);
                         });
   }
 }
 
-void ReleaseStation::run_badges(LineReader &reader, std::function<void()> done) {
-  next_badge(reader, std::move(done));
+void ReleaseStation::run_badges(LineSource &badges, std::function<void()> done) {
+  run_badges(badges, badges, std::move(done));
 }
 
-void ReleaseStation::next_badge(LineReader &reader, std::function<void()> done) {
-  // Takes lines until one names a badge; empty lines and over-long ones are passed over.
-  for (;;) {
-    auto line = reader.take_line();
-    if (!line) break;
-    if (!line->ok()) {
-      out_("input: " + line->error().message);
-      continue;
-    }
-    std::string badge = trim_badge_line(line->value());
-    if (badge.empty()) continue;
-    auto self = shared_from_this();
-    release_badge(badge, [self, &reader, done = std::move(done)](const BadgeOutcome &) mutable {
-      self->next_badge(reader, std::move(done));
-    });
-    return;
-  }
-  if (reader.at_end()) {
-    done();
-    return;
-  }
+void ReleaseStation::run_badges(LineSource &badges, LineSource &prompts, std::function<void()> done) {
+  run_done_ = std::move(done);
+  badge_feed_ = LineFeed::create(loop_, badges);
+  prompt_feed_ = &prompts == &badges ? badge_feed_ : LineFeed::create(loop_, prompts);
+  next_badge();
+}
+
+void ReleaseStation::next_badge() {
   auto self = shared_from_this();
-  reader.fill([self, &reader, done = std::move(done)](const Status &s) mutable {
-    if (!s.ok()) LPM_ERROR("%s", s.error().to_string().c_str());
-    self->next_badge(reader, std::move(done));
+  badge_feed_->next_line(0, false, [self](InputLine &in) {
+    switch (in.kind) {
+    case InputLine::Kind::line: {
+      std::string badge = trim_badge_line(in.text);
+      if (badge.empty()) {
+        self->next_badge();
+        return;
+      }
+      self->release_badge(badge, [self](const BadgeOutcome &) { self->next_badge(); });
+      return;
+    }
+    case InputLine::Kind::error:
+      // An over-long line (skipped whole) or a read error: the next line may be fine.
+      self->out_("input: " + in.error.message);
+      self->next_badge();
+      return;
+    case InputLine::Kind::timeout:
+    case InputLine::Kind::ended: self->end_run(); return;
+    }
   });
+}
+
+void ReleaseStation::end_run() {
+  auto badge_feed = std::move(badge_feed_);
+  auto prompt_feed = std::move(prompt_feed_);
+  badge_feed_ = nullptr;
+  prompt_feed_ = nullptr;
+  auto done = std::make_shared<std::function<void()>>(std::move(run_done_));
+  run_done_ = nullptr;
+  auto closed = std::make_shared<int>(prompt_feed == badge_feed ? 1 : 2);
+  auto one_closed = [done, closed] {
+    if (--*closed == 0 && *done) (*done)();
+  };
+  badge_feed->close(one_closed);
+  if (prompt_feed != badge_feed) prompt_feed->close(one_closed);
 }
 
 void ReleaseStation::close(std::function<void()> done) {

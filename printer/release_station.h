@@ -13,6 +13,7 @@
 #include "device.h"
 #include "directory_link.h"
 #include "output.h"
+#include "prompts.h"
 #include "workstation_release.h"
 
 namespace lpm::printer {
@@ -22,7 +23,22 @@ struct StationOptions {
   std::vector<proto::Fingerprint> directory_pins; // its key is one of these (a rotation: both)
   ReleaseSettings release;
   bool no_resume = false; // forget TLS sessions before each badge
+  // Ask the person at the printer when the directory says so: a PIN (pin_required), or e-mail
+  // and password to register an unknown badge (not_found only: BD-1, TS-2). Off: the station
+  // never asks and only reports (an unattended station, `--no-prompts`).
+  bool prompts = true;
+  // A question unanswered this long is cancelled and the station waits for the next badge.
+  uint32_t prompt_timeout_ms = 60000;
+  // List each badge's jobs and ask which to print or delete, and how (interactive.h). Needs
+  // prompts; the question waits at most kChoiceTimeoutMs (the ticket lives 60 s).
+  bool interactive = false;
 };
+
+inline constexpr uint32_t kChoiceTimeoutMs = 40000;
+
+// Wrong PINs, and failed sign-ins of a self-registration, the station takes per badge.
+inline constexpr int kMaxPinTries = 3;
+inline constexpr int kMaxSignInTries = 3;
 
 struct BadgeOutcome {
   bool known = false; // the directory knew the badge
@@ -40,14 +56,18 @@ public:
   void connect(std::function<void(Status)> done);
   // One badge: badge-in, then every workstation of the answer in parallel; prints
   // "released <n> job(s) for <name> in <ms> ms" (or "badge <b>: unknown badge") and then calls
-  // `done`.
+  // `done`. While run_badges runs (and prompts are on), the station asks for a PIN or offers
+  // self-registration when the directory's answer calls for it, reading the prompts' source.
   void release_badge(const std::string &badge, std::function<void(BadgeOutcome)> done);
   // The second half of release_badge: releases on every workstation a badge-in answer names;
   // `done` gets the number of jobs printed once every connection is closed.
   void release_for(const proto::BadgeInResult &who, std::function<void(uint64_t jobs_printed)> done);
   // Releases the badges of each input line (trimmed, empty lines skipped) until the end of
-  // input; `done` runs after the last release.
-  void run_badges(LineReader &reader, std::function<void()> done);
+  // input; `done` runs after the last release. Prompts read the same source.
+  void run_badges(LineSource &badges, std::function<void()> done);
+  // The same, with the answers to prompts read from `prompts` (a terminal, when badges come
+  // from a device). Both sources must outlive the run.
+  void run_badges(LineSource &badges, LineSource &prompts, std::function<void()> done);
   // Closes the directory connection; `done` runs once its handles are freed.
   void close(std::function<void()> done);
 
@@ -55,7 +75,20 @@ public:
                  StationOptions options, LineFn out);
 
 private:
-  void next_badge(LineReader &reader, std::function<void()> done);
+  struct Visit; // one badge's conversation with the directory and the person
+
+  void next_badge();
+  void end_run();
+  bool can_prompt() const { return options_.prompts && prompt_feed_ != nullptr; }
+  void send_badge_in(const std::shared_ptr<Visit> &visit, const std::string &pin);
+  void on_answer(const std::shared_ptr<Visit> &visit, Result<proto::Response> r, bool registering);
+  void on_refusal(const std::shared_ptr<Visit> &visit, const Error &error, bool registering);
+  void ask(const std::shared_ptr<Visit> &visit, const std::string &prompt, bool secret,
+           std::function<void(std::string &answer)> then);
+  void ask_pin(const std::shared_ptr<Visit> &visit);
+  void ask_sign_in(const std::shared_ptr<Visit> &visit);
+  void send_register(const std::shared_ptr<Visit> &visit, const std::string &email, std::string &password);
+  void release_visit(const std::shared_ptr<Visit> &visit, std::shared_ptr<proto::BadgeInResult> who);
 
   uv_loop_t *loop_;
   std::shared_ptr<proto::TlsContext> tls_;
@@ -63,6 +96,11 @@ private:
   StationOptions options_;
   LineFn out_;
   std::shared_ptr<DirectoryLink> directory_;
+  // While run_badges runs: where badges and the answers to prompts come from (the same feed
+  // when one source serves both).
+  std::shared_ptr<LineFeed> badge_feed_;
+  std::shared_ptr<LineFeed> prompt_feed_;
+  std::function<void()> run_done_;
 };
 
 } // namespace lpm::printer

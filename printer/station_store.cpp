@@ -8,6 +8,12 @@ Result<std::unique_ptr<StationStore>> StationStore::open(const std::string &data
   auto db = Db::open(data_dir + "/state.db");
   if (!db.ok()) return db.error();
   Status s = (*db)->exec("CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  // Issue 5: the journal of outcomes (station_journal.h): one row per (job, claim), written and
+  // committed before update-job-status is sent, deleted once the workstation answered.
+  if (s.ok())
+    s = (*db)->exec("CREATE TABLE IF NOT EXISTS journal (job TEXT NOT NULL, claim TEXT NOT NULL, "
+                    "workstation BLOB NOT NULL, title TEXT NOT NULL, request BLOB NOT NULL, "
+                    "recorded_ms INTEGER NOT NULL, PRIMARY KEY (job, claim))");
   if (!s.ok()) return s.error();
   return std::unique_ptr<StationStore>(new StationStore(std::move(*db)));
 }

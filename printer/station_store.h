@@ -1,5 +1,6 @@
 // The station's data folder: its TLS identity (identity.key 0600, identity.crt) and state.db,
-// which remembers the enrollment (printer id, name, directory).
+// which remembers the enrollment (printer id, name, directory) and, in table journal, the
+// outcomes sent to workstations not yet acknowledged (station_journal.h, issue 5).
 #pragma once
 
 #include <memory>
@@ -27,6 +28,8 @@ public:
   Status save_enrollment(const Enrollment &enrollment);
   // nullopt before the first enrollment.
   Result<std::optional<Enrollment>> enrollment();
+  // state.db itself (WAL, synchronous=FULL), for the journal (station_journal.h).
+  Db &db() { return *db_; }
 
 private:
   explicit StationStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}

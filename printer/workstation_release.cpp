@@ -3,9 +3,12 @@
 #include <vector>
 
 #include "lpm/ids.h"
+#include "lpm/fault.h"
 #include "lpm/log.h"
+#include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
 #include "station_connect.h"
+#include "station_journal.h"
 
 namespace lpm::printer {
 namespace {
@@ -15,36 +18,56 @@ namespace {
 struct Transfer {
   uint64_t bytes = 0;
   bool device_failed = false; // the error came from the device, not from the network
+  bool verified = false;      // the stream's SHA-256 and size matched
+  DeviceJobPtr job;           // the device's job until it is finished or aborted
 };
 
-// Hands the chunks of fetch-document to the device as they arrive; the digest has been
-// checked by the RPC layer before finish() runs. Destroyed unfinished (network error, checksum
-// mismatch), it aborts the device job through the DeviceSink's destructor.
+// Hands the chunks of fetch-document to the device job as they arrive, and the device's
+// backpressure to the connection: while the job is backlogged the peer stops reading. The
+// digest is checked by the RPC layer before finish() runs; the conversation then finishes the
+// device job. Destroyed unverified (network error, checksum mismatch), the device job is aborted.
 class DeviceChunkSink final : public proto::ChunkSink {
 public:
-  DeviceChunkSink(std::unique_ptr<DeviceSink> sink, std::shared_ptr<Transfer> transfer)
-      : sink_(std::move(sink)), transfer_(std::move(transfer)) {}
+  explicit DeviceChunkSink(std::shared_ptr<Transfer> transfer) : transfer_(std::move(transfer)) {}
+  ~DeviceChunkSink() override {
+    if (!transfer_->verified && transfer_->job) {
+      transfer_->job->abort();
+      transfer_->job.reset();
+    }
+  }
 
   Status write(std::span<const uint8_t> data) override {
-    Status s = sink_->write(data);
+    Status s = transfer_->job->write(data);
     if (!s.ok()) {
       transfer_->device_failed = true;
       return s;
     }
     transfer_->bytes += data.size();
+    if (transfer_->job->backlogged() && resume_) transfer_->job->on_drained(resume_);
     return {};
   }
 
   Status finish(std::span<const uint8_t>, uint64_t) override {
-    Status s = sink_->finish();
-    if (!s.ok()) transfer_->device_failed = true;
-    return s;
+    transfer_->verified = true;
+    return {};
   }
 
+  bool backlogged() const override { return transfer_->job && transfer_->job->backlogged(); }
+  void set_resume(std::function<void()> resume) override { resume_ = std::move(resume); }
+
 private:
-  std::unique_ptr<DeviceSink> sink_;
   std::shared_ptr<Transfer> transfer_;
+  std::function<void()> resume_;
 };
+
+// "copies 2, two-sided-long-edge": the settings a device that applies none would have ignored.
+std::string ignored_settings(const PrintSettings &settings) {
+  std::string out;
+  if (settings.copies > 1) out = "copies " + std::to_string(settings.copies);
+  if (settings.sides != "one-sided") out += (out.empty() ? "" : ", ") + settings.sides;
+  if (settings.color == "monochrome") out += (out.empty() ? "" : ", ") + std::string("monochrome");
+  return out;
+}
 
 class WorkstationRelease : public std::enable_shared_from_this<WorkstationRelease> {
 public:
@@ -63,10 +86,11 @@ public:
   }
 
 private:
-  // connecting -> opening -> listing -> releasing -> closing -> finished; any state may go to
+  // connecting -> opening -> listing [-> choosing] -> releasing -> closing -> finished (choosing:
+  // interactive, waiting for the user's answer); any state may go to
   // closing when the conversation must stop, and connecting goes to finished when no address
   // answers.
-  enum class State { connecting, opening, listing, releasing, closing, finished };
+  enum class State { connecting, opening, listing, choosing, releasing, closing, finished };
 
   std::string name() const { return printable(workstation_.name); }
 
@@ -153,8 +177,62 @@ private:
         return;
       }
       self->outcome_.jobs_listed = self->jobs_.size();
-      self->state_ = State::releasing;
-      self->release_job(0);
+      if (!self->settings_.choose) {
+        for (const auto &job : self->jobs_)
+          self->wanted_.push_back(settings_of(job));
+        self->state_ = State::releasing;
+        self->release_job(0);
+        return;
+      }
+      // Interactive: the station asks the user, then answers with the jobs to print or delete.
+      self->state_ = State::choosing;
+      self->settings_.choose(self->workstation_, self->jobs_, [self](ReleaseSettings::Choices choices) {
+        self->apply_choices(std::move(choices));
+      });
+    });
+  }
+
+  // Keeps the jobs the user chose to print (with their settings), deletes those they chose to
+  // delete first, then releases.
+  void apply_choices(ReleaseSettings::Choices choices) {
+    if (state_ != State::choosing) return; // the connection ended meanwhile
+    std::vector<proto::JobInfo> print;
+    for (auto &job : jobs_) {
+      auto it = choices.find(job.id);
+      if (it == choices.end()) continue;
+      if (it->second.action == JobChoice::Action::remove) {
+        doomed_.push_back(job);
+        continue;
+      }
+      wanted_.push_back(it->second.settings);
+      print.push_back(std::move(job));
+    }
+    jobs_ = std::move(print);
+    outcome_.jobs_listed = jobs_.size();
+    delete_job(0);
+  }
+
+  void delete_job(size_t index) {
+    if (index >= doomed_.size()) {
+      state_ = State::releasing;
+      release_job(0);
+      return;
+    }
+    proto::DeleteJobRequest req;
+    req.job = doomed_[index].id;
+    proto::MapWriter w;
+    req.write(w);
+    auto self = shared_from_this();
+    peer_->call(proto::op::delete_job, w, [self, index](Result<proto::Response> r) {
+      std::string title = printable(self->doomed_[index].title);
+      if (r.ok()) {
+        self->outcome_.jobs_deleted++;
+        self->out_("deleted \"" + title + "\" from " + self->name());
+      } else {
+        if (!self->peer_ || self->peer_->closed()) return self->stop(r.error(), "delete-job");
+        self->out_("not deleted \"" + title + "\" from " + self->name() + ": " + r.error().to_string());
+      }
+      self->delete_job(index + 1);
     });
   }
 
@@ -190,65 +268,146 @@ private:
 
   void fetch(const std::string &claim) {
     const proto::JobInfo &job = jobs_[job_index_];
-    auto sink = device_.open_job(job);
-    if (!sink.ok()) {
-      report_status(claim, sink.error(), 0);
-      return;
-    }
+    PrintSettings settings = wanted_[job_index_];
+    auto self = shared_from_this();
+    device_.open_job(job, settings, [self, claim, settings](Result<DeviceJobPtr> opened) {
+      if (!opened.ok()) return self->report_status(claim, opened.error(), 0, {}, settings);
+      if (!self->peer_ || self->peer_->closed()) {
+        (*opened)->abort();
+        return self->stop(make_error(Errc::unavailable, "the workstation went away"), "fetch-document");
+      }
+      self->note_.clear();
+      if (!self->device_.applies_settings()) {
+        std::string ignored = ignored_settings(settings);
+        if (!ignored.empty()) self->note_ = "the device applies no job settings: " + ignored + " not applied";
+      }
+      self->download(claim, std::move(*opened), settings);
+    });
+  }
+
+  void download(const std::string &claim, DeviceJobPtr device_job, const PrintSettings &settings) {
+    const proto::JobInfo &job = jobs_[job_index_];
     auto transfer = std::make_shared<Transfer>();
+    transfer->job = std::move(device_job);
     proto::FetchDocumentRequest req;
     req.job = job.id;
     req.claim = claim;
     proto::MapWriter w;
     req.write(w);
     auto self = shared_from_this();
-    peer_->call_download(proto::op::fetch_document, w,
-                         std::make_unique<DeviceChunkSink>(std::move(*sink), transfer),
-                         [self, claim, transfer](Result<proto::Response> r) {
-                           if (r.ok()) {
-                             proto::FetchDocumentHeader header;
-                             auto reader = r->reader();
-                             header.read(reader);
-                             // The document is already with the device; a malformed header
-                             // does not take that back, so it is only logged.
-                             if (!reader.ok())
-                               LPM_WARN("fetch-document header: %s", reader.error().to_string().c_str());
-                             return self->report_status(claim, Error{Errc::ok, ""}, transfer->bytes);
-                           }
-                           // The connection is gone: the claim lapses on the workstation and
-                           // the job is held again there.
-                           if (!transfer->device_failed && (!self->peer_ || self->peer_->closed()))
-                             return self->stop(r.error(), "fetch-document");
-                           self->report_status(claim, r.error(), transfer->bytes);
-                         });
+    peer_->call_download(
+        proto::op::fetch_document, w, std::make_unique<DeviceChunkSink>(transfer),
+        [self, claim, transfer, settings](Result<proto::Response> r) {
+          if (r.ok()) {
+            proto::FetchDocumentHeader header;
+            auto reader = r->reader();
+            header.read(reader);
+            // The document is already with the device; a malformed header does not take that
+            // back, so it is only logged.
+            if (!reader.ok()) LPM_WARN("fetch-document header: %s", reader.error().to_string().c_str());
+            // The whole document is with the device: let it finish and say what it printed.
+            // (The transfer, and with it the device job, lives until this callback is gone.)
+            transfer->job->finish([self, claim, transfer, settings](Result<DeviceCounts> counts) {
+              if (!counts.ok()) return self->report_status(claim, counts.error(), transfer->bytes, {}, settings);
+              self->report_status(claim, Error{Errc::ok, ""}, transfer->bytes, *counts, settings);
+            });
+            return;
+          }
+          if (transfer->job) {
+            transfer->job->abort();
+            transfer->job.reset();
+          }
+          // The connection is gone: the claim lapses on the workstation and the job is held
+          // again there.
+          if (!transfer->device_failed && (!self->peer_ || self->peer_->closed()))
+            return self->stop(r.error(), "fetch-document");
+          self->report_status(claim, r.error(), transfer->bytes, {}, settings);
+        });
   }
 
-  // Tells the workstation how the job ended: completed, or aborted with the reason.
-  void report_status(const std::string &claim, const Error &failure, uint64_t bytes) {
+  // Tells the workstation how the job ended: completed with what the device counted, or aborted
+  // with the reason.
+  void report_status(const std::string &claim, const Error &failure, uint64_t bytes, const DeviceCounts &counts,
+                     const PrintSettings &applied) {
     const proto::JobInfo &job = jobs_[job_index_];
     bool printed = failure.code == Errc::ok;
+    std::string note = note_;
+    if (!counts.note.empty()) note += (note.empty() ? "" : "; ") + counts.note;
+    note_.clear();
     proto::UpdateJobStatusRequest req;
     req.job = job.id;
     req.claim = claim;
     req.outcome = printed ? proto::JobOutcome::completed : proto::JobOutcome::aborted;
     if (!printed) req.message = failure.to_string().substr(0, 1000);
-    req.pages = -1; // the file device counts nothing; the agent keeps its estimate
-    req.counts_source = "estimated";
+    if (counts.reported()) {
+      req.pages = counts.pages;
+      req.impressions = counts.impressions;
+      req.sheets = counts.sheets;
+      req.color_impressions = counts.color_impressions;
+      req.counts_source = "device";
+    } else if (printed) {
+      // pages x copies x sides of what the device was asked to print (protocol/outcome.h).
+      auto estimate = proto::estimate_counts(job.pages, applied.copies, applied.sides);
+      req.pages = job.pages;
+      req.impressions = estimate.impressions;
+      req.sheets = estimate.sheets;
+      req.counts_source = "estimated";
+    }
+    // What late binding changed ("" and 0: as submitted).
+    PrintSettings submitted = settings_of(job);
+    if (applied.copies != submitted.copies) req.copies = applied.copies;
+    if (applied.sides != submitted.sides) req.sides = applied.sides;
+    if (applied.color != submitted.color) req.color = applied.color;
     req.printer_name = settings_.printer_name;
+    req.finished_ms = wall_ms();
+    if (settings_.identity) {
+      Status signed_ok = proto::sign_outcome(settings_.identity->key(), workstation_.id, req);
+      if (!signed_ok.ok()) LPM_ERROR("signing the outcome of job %s: %s", job.id.c_str(),
+                                     signed_ok.error().to_string().c_str());
+    }
+    // Durably noted before the workstation hears it: a station killed from here on reports it
+    // at its next start (late_reports.h), so the job is never counted twice nor lost.
+    if (settings_.journal && printed) {
+      Status noted = settings_.journal->record(journal_entry(workstation_, job, req));
+      if (!noted.ok()) LPM_ERROR("journal: %s", noted.error().to_string().c_str());
+    }
+    fault_point("station.before_report");
+    if (!peer_ || peer_->closed()) {
+      // The conversation ended while the device worked (the workstation went away): the
+      // journal keeps a printed job's outcome for the late report at the next start.
+      if (printed) outcome_.jobs_printed++;
+      out_(std::string(printed ? "printed" : "failed") + " \"" + printable(job.title) + "\" from " + name() +
+           ": the workstation was gone before it heard the outcome" +
+           (printed && settings_.journal ? " (reported at the next start)" : ""));
+      return;
+    }
     proto::MapWriter w;
     req.write(w);
     if (printed) outcome_.jobs_printed++;
     auto self = shared_from_this();
-    peer_->call(proto::op::update_job_status, w, [self, printed, failure, bytes](Result<proto::Response> r) {
+    std::string counted = counts.reported() ? ", " + std::to_string(counts.impressions) + " impression(s)" : "";
+    std::string job_id = req.job;
+    peer_->call(proto::op::update_job_status, w,
+                [self, printed, failure, bytes, note, counted, job_id, claim](Result<proto::Response> r) {
+      // Answered (recorded, or refused for good): the journal lets go. A broken connection, a
+      // claim that lapsed while the device worked, or an agent busy with the job keeps the entry
+      // for the late report.
+      bool answered = r.ok() || (self->peer_ && !self->peer_->closed() && r.error().code != Errc::expired &&
+                                 r.error().code != Errc::unavailable);
+      if (self->settings_.journal && answered) {
+        Status forgotten = self->settings_.journal->done(job_id, claim);
+        if (!forgotten.ok()) LPM_ERROR("journal: %s", forgotten.error().to_string().c_str());
+      }
       const proto::JobInfo &done_job = self->jobs_[self->job_index_];
       std::string title = printable(done_job.title);
       int64_t took_ms = mono_ms() - self->job_started_ms_;
-      std::string note = r.ok() ? "" : " (the workstation did not record it: " + r.error().to_string() + ")";
+      std::string tail = note.empty() ? "" : " (" + note + ")";
+      if (!r.ok()) tail += " (the workstation did not record it: " + r.error().to_string() + ")";
       if (printed)
-        self->out_("printed \"" + title + "\" (" + std::to_string(bytes) + " bytes, " +
-                   std::to_string(took_ms) + " ms) from " + self->name() + note);
+        self->out_("printed \"" + title + "\" (" + std::to_string(bytes) + " bytes" + counted + ", " +
+                   std::to_string(took_ms) + " ms) from " + self->name() + tail);
       else
-        self->out_("failed \"" + title + "\" from " + self->name() + ": " + failure.to_string() + note);
+        self->out_("failed \"" + title + "\" from " + self->name() + ": " + failure.to_string() + tail);
       if (!r.ok() && (!self->peer_ || self->peer_->closed()))
         return self->stop(r.error(), "update-job-status");
       self->release_job(self->job_index_ + 1);
@@ -298,11 +457,14 @@ private:
   proto::PeerPtr peer_;
   size_t address_index_ = 0;
   std::string failures_; // why each address failed, "; "-separated
-  std::vector<proto::JobInfo> jobs_;
+  std::vector<proto::JobInfo> jobs_;      // the jobs to print, in order
+  std::vector<PrintSettings> wanted_;     // what the device is asked for, per job of jobs_
+  std::vector<proto::JobInfo> doomed_;    // interactive: the jobs to delete
   size_t job_index_ = 0;
   int64_t started_ms_ = 0;
   int64_t job_started_ms_ = 0;
   WorkstationOutcome outcome_;
+  std::string note_; // what the device will not do for the current job
 };
 
 } // namespace

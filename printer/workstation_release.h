@@ -9,20 +9,37 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "device.h"
+#include "interactive.h"
+#include "lpm/protocol/keys.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/stream.h"
 #include "output.h"
 
 namespace lpm::printer {
 
+class StationJournal;
+
 struct ReleaseSettings {
   uint32_t connect_timeout_ms = 2000;           // connect + TLS handshake, per address
   uint32_t idle_timeout_ms = 30000;             // a workstation silent this long mid-release is given up
   std::string printer_name = "release-station"; // reported with each job's outcome
+  // The station's key: it signs every outcome (protocol/outcome.h). Null: outcomes go unsigned
+  // (an agent then refuses to count a completed job).
+  std::shared_ptr<const proto::Identity> identity;
+  // Where an outcome is written before it is reported (station_journal.h). Null: not journaled.
+  std::shared_ptr<StationJournal> journal;
+  // Interactive release (interactive.h): after listing, `choose` gets the workstation's jobs
+  // and answers once, through `answer`, what to do with each (by job id); jobs it does not
+  // name stay held. Null: every job is printed as submitted.
+  using Choices = std::map<std::string, JobChoice>;
+  std::function<void(const proto::WorkstationRef &, const std::vector<proto::JobInfo> &,
+                     std::function<void(Choices)> answer)>
+      choose;
 };
 
 // Cap on the jobs one release takes from one workstation (list-jobs pages are followed up to it).
@@ -35,6 +52,7 @@ struct WorkstationOutcome {
   bool resumed = false; // that handshake resumed an earlier TLS session
   uint64_t jobs_listed = 0;
   uint64_t jobs_printed = 0;
+  uint64_t jobs_deleted = 0; // interactive: deleted at the user's request
   Error error{Errc::ok, ""}; // why the conversation stopped early (ok when it did not)
 };
 

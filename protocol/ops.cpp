@@ -7,6 +7,10 @@ namespace {
 constexpr size_t kName = 256;   // names and titles
 constexpr size_t kShort = 64;   // ids, enums, formats
 
+constexpr size_t kMaxPublicKeyDer = 512;   // a P-256 SubjectPublicKeyInfo is 91 bytes
+constexpr size_t kMaxSignatureDer = 160;   // an ECDSA P-256 DER signature is at most 72 bytes
+constexpr size_t kMaxSignedOutcome = 4096; // outcome_signed_bytes(): ids, names and numbers
+
 void check_uuid(MapReader &r, const std::string &value, const char *field) {
   if (r.ok() && !uuid_valid(value)) r.fail(std::string(field) + " is not a UUID");
 }
@@ -253,6 +257,7 @@ void JobInfo::write(MapWriter &w) const {
   w.str("id", id).str("user", user).str("title", title).str("format", format).u64("size", size).i64("pages", pages);
   w.u64("copies", copies).str("sides", sides).str("color", color).i64("submitted", submitted_ms).str("state", state);
   if (!sha256.empty()) w.bin("sha256", sha256);
+  if (late_binding) w.boolean("late_binding", true);
 }
 void JobInfo::read(MapReader &r) {
   id = r.str("id", kShort);
@@ -268,6 +273,7 @@ void JobInfo::read(MapReader &r) {
   state = r.str("state", kShort);
   sha256 = r.opt_bin("sha256", 32);
   if (r.ok() && !sha256.empty() && sha256.size() != 32) r.fail("job.sha256 must be 32 bytes");
+  late_binding = r.opt_bool("late_binding", false);
   check_uuid(r, id, "job.id");
 }
 
@@ -298,10 +304,14 @@ void ListJobsResult::read(MapReader &r) {
   next = r.opt_str("next", "", kShort);
 }
 
-void AcknowledgeJobRequest::write(MapWriter &w) const { w.str("job", job); }
+void AcknowledgeJobRequest::write(MapWriter &w) const {
+  w.str("job", job);
+  if (reprint) w.boolean("reprint", true); // absent: a release (what older stations send)
+}
 void AcknowledgeJobRequest::read(MapReader &r) {
   job = r.str("job", kShort);
   check_uuid(r, job, "args.job");
+  reprint = r.opt_bool("reprint", false);
 }
 
 void AcknowledgeJobResult::write(MapWriter &w) const { w.str("claim", claim).i64("lease_ms", lease_ms); }
@@ -348,6 +358,12 @@ void UpdateJobStatusRequest::write(MapWriter &w) const {
   w.str("job", job).str("claim", claim).str("outcome", job_outcome_name(outcome)).str("message", message);
   w.i64("pages", pages).i64("impressions", impressions).i64("sheets", sheets).i64("color_impressions", color_impressions);
   w.str("counts_source", counts_source).str("printer_name", printer_name);
+  if (copies != 0) w.u64("copies", copies);
+  if (!sides.empty()) w.str("sides", sides);
+  if (!color.empty()) w.str("color", color);
+  if (finished_ms != 0) w.i64("finished", finished_ms);
+  if (!signer_key.empty()) w.bin("signer_key", signer_key);
+  if (!signature.empty()) w.bin("signature", signature);
 }
 void UpdateJobStatusRequest::read(MapReader &r) {
   job = r.str("job", kShort);
@@ -360,12 +376,34 @@ void UpdateJobStatusRequest::read(MapReader &r) {
   color_impressions = r.opt_i64("color_impressions", -1);
   counts_source = r.opt_str("counts_source", "estimated", kShort);
   printer_name = r.opt_str("printer_name", "", kName);
+  copies = r.opt_u64("copies", 0);
+  sides = r.opt_str("sides", "", kShort);
+  color = r.opt_str("color", "", kShort);
+  finished_ms = r.opt_i64("finished", 0);
+  signer_key = r.opt_bin("signer_key", kMaxPublicKeyDer);
+  signature = r.opt_bin("signature", kMaxSignatureDer);
   check_uuid(r, job, "args.job");
   if (r.ok() && !job_outcome_parse(o, outcome)) r.fail("args.outcome must be completed, aborted or canceled");
+  if (r.ok() && copies > 999) r.fail("args.copies must be 0..999 (0: as submitted)");
+  if (r.ok() && !sides.empty() && sides != "one-sided" && sides != "two-sided-long-edge" &&
+      sides != "two-sided-short-edge")
+    r.fail("args.sides must be one-sided, two-sided-long-edge or two-sided-short-edge");
+  if (r.ok() && !color.empty() && color != "color" && color != "monochrome")
+    r.fail("args.color must be color or monochrome");
+  if (r.ok() && counts_source != "device" && counts_source != "estimated")
+    r.fail("args.counts_source must be device or estimated");
+  if (r.ok() && signature.empty() != signer_key.empty())
+    r.fail("args.signature and args.signer_key come together");
 }
 
 void UpdateJobStatusResult::write(MapWriter &w) const { w.str("state", state); }
 void UpdateJobStatusResult::read(MapReader &r) { state = r.str("state", kShort); }
+
+void ReportOutcomeResult::write(MapWriter &w) const { w.str("state", state).boolean("counted", counted); }
+void ReportOutcomeResult::read(MapReader &r) {
+  state = r.str("state", kShort);
+  counted = r.opt_bool("counted", false);
+}
 
 void SubmitJobRequest::write(MapWriter &w) const {
   w.str("title", title).str("format", format).u64("size", size).u64("copies", copies).str("sides", sides).str("color",
@@ -438,6 +476,11 @@ void JobRecord::write(MapWriter &w) const {
   w.i64("submitted", submitted_ms).i64("event_time", event_ms).str("format", format).u64("size", size);
   w.i64("pages", pages).i64("impressions", impressions).i64("sheets", sheets).u64("copies", copies);
   w.i64("color_impressions", color_impressions).boolean("duplex", duplex).str("counts_source", counts_source);
+  if (!color.empty()) w.str("color", color);
+  if (!signed_outcome.empty()) w.bin("signed_outcome", signed_outcome);
+  if (!signature.empty()) w.bin("signature", signature);
+  if (!signer_key.empty()) w.bin("signer_key", signer_key);
+  if (!signed_by.empty()) w.str("signed_by", signed_by);
 }
 void JobRecord::read(MapReader &r) {
   id = r.str("id", kShort);
@@ -459,6 +502,12 @@ void JobRecord::read(MapReader &r) {
   color_impressions = r.opt_i64("color_impressions", -1);
   duplex = r.opt_bool("duplex", false);
   counts_source = r.opt_str("counts_source", "", kShort);
+  color = r.opt_str("color", "", kShort);
+  signed_outcome = r.opt_bin("signed_outcome", kMaxSignedOutcome);
+  signature = r.opt_bin("signature", kMaxSignatureDer);
+  signer_key = r.opt_bin("signer_key", kMaxPublicKeyDer);
+  signed_by = r.opt_str("signed_by", "", kShort);
+  if (r.ok() && !signed_by.empty()) check_fingerprint(r, signed_by, "record.signed_by");
   check_uuid(r, id, "record.id");
   check_uuid(r, job, "record.job");
   if (r.ok() && event != "printed" && event != "deleted") r.fail("record.event must be printed or deleted");

@@ -13,7 +13,7 @@ root=$(cd "$here/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(fuzz_frame fuzz_msgpack fuzz_ticket fuzz_session fuzz_config fuzz_page_count fuzz_ipp_request fuzz_csv)
+[[ ${#targets[@]} -eq 0 ]] && targets=(fuzz_frame fuzz_msgpack fuzz_ticket fuzz_session fuzz_config fuzz_page_count fuzz_ipp_request fuzz_csv fuzz_station_input)
 build=${BUILD:-$root/build-fuzz}
 jobs=${JOBS:-2}
 

@@ -4,6 +4,9 @@
 # (PM-7); an unknown badge is refused as one its holder may register; with the PIN policy
 # required the station gets no ticket for the badge alone; `lpm pin set`, `lpm badges policy`,
 # `lpm delegates list` and `lpm users set-federated` work through the agent and are audited.
+# Issue 5, the station's prompts: badge + PIN releases (a wrong PIN asked again, an empty line
+# cancels); an unknown badge is registered by the user who signs in at the printer and releases
+# at once, replacing their old badge id (BD-1, TS-2); a federated user's is refused (BD-5).
 set -euo pipefail
 BIN=$(cd "${1:?usage: badge_in.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -66,16 +69,53 @@ out=$(printf '2468\n' | LPM pin set --pin-stdin)
 check "lpm pin set sets the caller's own PIN" grep -q '^PIN set for admin@example.com$' <<<"$out"
 LPM badges add ADM1N1 --email admin@example.com >/dev/null
 net_release ADM1N1
-check "with a PIN set, the directory asks for it and the station releases nothing without it" \
-  grep -q 'badge ADM1N1: the directory asks for a PIN after this badge' <<<"$STEP_OUT"
+check "with a PIN set, the station asks for it and releases nothing without it (input ended)" \
+  grep -q 'badge ADM1N1: cancelled (end of input)' <<<"$STEP_OUT"
+check "issue 5: the station's PIN prompt" grep -q '^PIN for badge ADM1N1 (empty line to cancel):$' <<<"$STEP_OUT"
+# A badge line, then what the person types at the prompts (net_release prints its argument as is).
+net_release $'ADM1N1\n1357\n2468'
+check "issue 5: a wrong PIN is said and asked again" grep -q '^badge ADM1N1: unauthenticated: wrong PIN$' <<<"$STEP_OUT"
+check "issue 5: badge + PIN releases" grep -q '^released 0 job(s) for Ada Admin in ' <<<"$STEP_OUT"
+check "issue 5: the PIN is never shown or logged" \
+  bash -c "! grep -q -e 2468 -e 1357 <<<\"\$1\" && ! grep -q -e 2468 -e 1357 \"\$2\"" _ "$STEP_OUT" "$ROOT/logs/release.log"
+check "issue 5: the release with the PIN is audited as such" \
+  test "$(sqlite3 "$ROOT/directory/state.db" "SELECT count(*) FROM audit WHERE action = 'badge-in' AND detail LIKE '%(with PIN)%'")" -ge 1
+net_release $'ADM1N1\n\nB0B0B0'
+check "issue 5: an empty line cancels the PIN prompt; the next line is a badge" \
+  grep -q '^badge ADM1N1: cancelled$' <<<"$STEP_OUT"
 out=$(LPM pin clear --for admin@example.com --json)
 check "lpm pin clear --json says it changed" test "$(jq -r .changed <<<"$out")" = true
 LPM badges policy set --pin off >/dev/null
+
+# BD-1, TS-2: bob's card now reads as another id; unknown, he signs in at the printer (a wrong
+# password first), it becomes his badge, replacing the old one, and jean's new job (bob is her
+# delegate) is released at once.
+job2=$(LPM print "$ROOT/docs/jean.pdf" --title "Jean notes 2" | awk '/^job /{print $2}')
+net_release $'B0B0B1\nbob@example.com\nnot-his-password\nbob@example.com\nBob-Password-22'
+check "BD-1: an unknown badge is offered self-registration" \
+  grep -q '^badge B0B0B1: unknown badge: sign in to register it (empty line to cancel)$' <<<"$STEP_OUT"
+check "BD-1: a wrong password is said and the sign-in asked again" \
+  grep -q '^badge B0B0B1: unauthenticated: wrong e-mail address or password$' <<<"$STEP_OUT"
+check "BD-1 TS-2: the badge is registered to bob" grep -q '^badge B0B0B1 registered to Bob B.$' <<<"$STEP_OUT"
+check "BD-1: the registration releases at once" grep -q '^released 1 job(s) for Bob B. in ' <<<"$STEP_OUT"
+check "BD-1: jean's second job reached the device" bash -c "ls '$DEVICE_DIR'/$job2.* >/dev/null"
+check "BD-1: the password is never shown or logged" \
+  bash -c "! grep -q Bob-Password-22 <<<\"\$1\" && ! grep -q Bob-Password-22 \"\$2\"" _ "$STEP_OUT" "$ROOT/logs/release.log"
+net_release B0B0B0
+check "TS-2: bob's old badge id is unknown now" grep -q '^badge B0B0B0: unknown badge' <<<"$STEP_OUT"
+net_release B0B0B1
+check "TS-2: the new id releases without prompts" grep -q '^released 0 job(s) for Bob B. in ' <<<"$STEP_OUT"
+check "BD-1: the self-registration is audited" test "$(audited badge-register)" = 1
 
 out=$(LPM users set-federated bob@example.com)
 check "BD-5: users set-federated marks bob" grep -q '^bob@example.com is federated$' <<<"$out"
 check "BD-5: the directory keeps the flag" \
   test "$(sqlite3 "$ROOT/directory/state.db" "SELECT federated FROM users WHERE email = 'bob@example.com'")" = 1
+net_release $'B0B0B2\nbob@example.com\nBob-Password-22'
+check "BD-5: a federated user's self-registration is refused with the directory's message" \
+  grep -q '^badge B0B0B2: forbidden: .*corporate directory' <<<"$STEP_OUT"
+check "BD-5: the refused badge stays unknown, the registered one stays" \
+  test "$(sqlite3 "$ROOT/directory/state.db" "SELECT count(*) FROM badges WHERE badge IN ('B0B0B1', 'B0B0B2')")" = 1
 check "the delegation, the policy, the PIN and the flag are audited" \
   test "$(audited delegate-add)$(audited badge-policy-set)$(audited pin-set)$(audited user-federated)" = 1211
 

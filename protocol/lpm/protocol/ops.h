@@ -35,6 +35,9 @@ inline constexpr const char *list_jobs = "list-jobs";
 inline constexpr const char *acknowledge_job = "acknowledge-job";
 inline constexpr const char *fetch_document = "fetch-document";
 inline constexpr const char *update_job_status = "update-job-status";
+// A station reporting, after its restart, an outcome it journaled but could not deliver (no
+// ticket, no open-release: the claim's station key authorises it; see docs/protocol.md).
+inline constexpr const char *report_outcome = "report-outcome";
 // agent local socket
 inline constexpr const char *submit_job = "submit-job";
 inline constexpr const char *local_jobs = "local-jobs";
@@ -210,6 +213,9 @@ struct JobInfo {
   int64_t submitted_ms = 0;
   std::string state;  // held, claimed, printing, printed
   Bytes sha256;       // 32 bytes: the stored document's digest (optional: empty when not sent)
+  // The workstation's LateBindingEnabled: the station may change copies, sides and color mode
+  // at the device. Optional on read (false: an older agent); written only when true.
+  bool late_binding = false;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -228,6 +234,7 @@ struct ListJobsResult {
 
 struct AcknowledgeJobRequest {
   std::string job;
+  bool reprint = false; // a printed job kept for reprint may be claimed only when this says so
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -268,11 +275,26 @@ struct UpdateJobStatusRequest {
   int64_t color_impressions = -1;
   std::string counts_source = "estimated"; // "device" when the device reported the counts
   std::string printer_name;
+  // Issue 5 (all optional on read, written only when set, so older senders still read):
+  uint64_t copies = 0;      // copies the device was asked for; 0: as submitted
+  std::string sides;        // sides the device was asked for; "": as submitted
+  std::string color;        // "color" or "monochrome" as applied; "": as submitted
+  int64_t finished_ms = 0;  // when the station saw the job end (its clock); 0: not said
+  Bytes signer_key;         // DER public key of the station (its TLS key) that signed
+  Bytes signature;          // ECDSA P-256 (DER) over outcome_signed_bytes() (outcome.h)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
 struct UpdateJobStatusResult {
   std::string state; // the job's state after the update
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+// report-outcome carries the same fields as update-job-status.
+using ReportOutcomeRequest = UpdateJobStatusRequest;
+struct ReportOutcomeResult {
+  std::string state;    // the job's state after the report
+  bool counted = false; // true when this report queued the job's accounting record
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -352,6 +374,15 @@ struct JobRecord {
   int64_t color_impressions = -1;
   bool duplex = false;
   std::string counts_source;
+  // Issue 5 (optional, written only when set): the color mode applied, and the station's signed
+  // outcome so the accounting server can check the counts came from that release station:
+  // signed_outcome is the exact byte string signed (outcome_signed_bytes, outcome.h), signature
+  // its ECDSA P-256 signature, signer_key the station's DER public key, signed_by its fingerprint.
+  std::string color;
+  Bytes signed_outcome;
+  Bytes signature;
+  Bytes signer_key;
+  Fingerprint signed_by;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -15,6 +15,7 @@ TEST_CASE("job state machine: the allowed moves and only those", "[agent][job_st
       {JobState::claimed, JobState::held},     {JobState::printing, JobState::held},
       {JobState::held, JobState::deleted},     {JobState::printed, JobState::deleted},
       {JobState::printed, JobState::claimed},  {JobState::claimed, JobState::printed},
+      {JobState::held, JobState::printed}, // issue 5: a late report of the claim that last held it
   };
   const JobState all[] = {JobState::receiving, JobState::held,    JobState::claimed,
                           JobState::printing,  JobState::printed, JobState::deleted};
@@ -25,7 +26,9 @@ TEST_CASE("job state machine: the allowed moves and only those", "[agent][job_st
     }
   }
   // A few refusals spelled out, as the lifecycle reads in words.
-  CHECK_FALSE(job_state_can_move(JobState::held, JobState::printed)); // never printed unfetched
+  // held -> printed only for a late report (report-outcome) of a claim that fetched the job:
+  // JobStore::report_late checks that (test_late_report.cpp), not the table.
+  CHECK(job_state_can_move(JobState::held, JobState::printed));
   // claimed -> printed is an abandoned reprint going back; completing a job that was never
   // fetched is refused by JobStore::finish (test_job_store.cpp), not by the table.
   CHECK(job_state_can_move(JobState::claimed, JobState::printed));

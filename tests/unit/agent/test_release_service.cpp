@@ -12,6 +12,7 @@
 #include "lpm/ids.h"
 #include "lpm/protocol/loop_timer.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
 #include "nonce_store_sqlite.h"
 #include "outbox.h"
@@ -231,6 +232,7 @@ TEST_CASE("release service: a station releases a job end to end", "[agent][relea
     update.sheets = 2;
     update.counts_source = "device";
     update.printer_name = "Printer 2nd floor";
+    REQUIRE(proto::sign_outcome(f.printer_identity->key(), kWorkstation, update).ok()); // issue 5
     auto updated = a->call(proto::op::update_job_status, args_of(update));
     REQUIRE(updated.ok());
     CHECK(result_of<proto::UpdateJobStatusResult>(*updated).state == "printed");
@@ -435,6 +437,7 @@ TEST_CASE("release service: a conversation ends at its ticket's expiry", "[agent
   update.job = f.job.id;
   update.claim = claim.claim;
   update.outcome = proto::JobOutcome::completed;
+  REQUIRE(proto::sign_outcome(f.printer_identity->key(), kWorkstation, update).ok()); // issue 5
   auto updated = a->call(proto::op::update_job_status, args_of(update));
   REQUIRE(updated.ok());
   CHECK(result_of<proto::UpdateJobStatusResult>(*updated).state == "printed");
@@ -577,6 +580,7 @@ TEST_CASE("release service: a stream stalled by a slow device keeps its claim pa
   update.job = big.id;
   update.claim = claim.claim;
   update.outcome = proto::JobOutcome::completed;
+  REQUIRE(proto::sign_outcome(f.printer_identity->key(), kWorkstation, update).ok()); // issue 5
   auto updated = a->call(proto::op::update_job_status, args_of(update));
   REQUIRE(updated.ok());
   CHECK(result_of<proto::UpdateJobStatusResult>(*updated).state == "printed");
@@ -676,5 +680,192 @@ TEST_CASE("release service: a tampered or truncated spool file is refused at fet
   }
   a->close();
   a.reset();
+  f.finish();
+}
+
+namespace {
+
+// The outbox's waiting records (at most 10 looked at).
+size_t outbox_size(Outbox &outbox) {
+  auto batch = outbox.next_batch(10);
+  REQUIRE(batch.ok());
+  return batch->size();
+}
+
+// Acknowledges, fetches and completes `job` on `c`; the document it received in `received`.
+// The outcome is signed with `station`, the connection's key (issue 5).
+void release_on(proto::SyncClient &c, const proto::KeyPair &station, const std::string &job,
+                std::string &received) {
+  proto::AcknowledgeJobRequest ack;
+  ack.job = job;
+  auto acked = c.call(proto::op::acknowledge_job, args_of(ack));
+  REQUIRE(acked.ok());
+  auto claim = result_of<proto::AcknowledgeJobResult>(*acked);
+  proto::FetchDocumentRequest fetch;
+  fetch.job = job;
+  fetch.claim = claim.claim;
+  auto sink = std::make_unique<proto::MemorySink>(1 << 20);
+  auto data = sink->data;
+  REQUIRE(c.call_download(proto::op::fetch_document, args_of(fetch), std::move(sink)).ok());
+  received.assign(data->begin(), data->end());
+  proto::UpdateJobStatusRequest update;
+  update.job = job;
+  update.claim = claim.claim;
+  update.outcome = proto::JobOutcome::completed;
+  REQUIRE(proto::sign_outcome(station, kWorkstation, update).ok());
+  auto updated = c.call(proto::op::update_job_status, args_of(update));
+  REQUIRE(updated.ok());
+  CHECK(result_of<proto::UpdateJobStatusResult>(*updated).state == "printed");
+}
+
+} // namespace
+
+TEST_CASE("release service: an expired ticket is refused at open-release, serves nothing and spends no nonce "
+          "(issue 5)",
+          "[agent][release][ticket]") {
+  ReleaseFixture f;
+  proto::Ticket t;
+  t.users = {kAlice};
+  t.printer = f.printer_identity->fingerprint();
+  t.workstations = {kWorkstation};
+  t.issued_ms = wall_ms() - 2 * proto::kTicketLifetimeMs;
+  t.expires_ms = wall_ms() - proto::kTicketLifetimeMs;
+  auto expired = proto::ticket_sign(t, *f.ticket_key);
+  REQUIRE(expired.ok());
+  auto a = f.connect(f.printer_ctx);
+  auto refused = a->call(proto::op::open_release, open_args(*expired));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::expired);
+  auto listed = a->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+  REQUIRE_FALSE(listed.ok());
+  CHECK(listed.error().code == Errc::forbidden);
+  proto::AcknowledgeJobRequest ack;
+  ack.job = f.job.id;
+  auto acked = a->call(proto::op::acknowledge_job, args_of(ack));
+  REQUIRE_FALSE(acked.ok());
+  CHECK(acked.error().code == Errc::forbidden);
+  CHECK(f.store->get(f.job.id)->state == JobState::held);
+  CHECK(outbox_size(*f.outbox) == 0);
+  // Its nonce was never recorded: the store still takes it as new.
+  auto decoded = proto::ticket_decode(expired->body);
+  REQUIRE(decoded.ok());
+  auto fresh = f.nonces->consume(decoded->nonce, wall_ms() + proto::kTicketLifetimeMs);
+  REQUIRE(fresh.ok());
+  CHECK(*fresh);
+  a->close();
+  a.reset();
+  f.finish();
+}
+
+TEST_CASE(
+    "release service: forged tickets (a bit of the body flipped, another ticket's signature) serve nothing "
+    "and spend no nonce (issue 5)",
+    "[agent][release][ticket]") {
+  ReleaseFixture f;
+  proto::SignedTicket genuine = make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint());
+  proto::SignedTicket flipped = genuine;
+  flipped.body[flipped.body.size() / 2] ^= 0x01;
+  proto::SignedTicket swapped = genuine;
+  swapped.signature = make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint()).signature;
+  for (const proto::SignedTicket *forged : {&flipped, &swapped}) {
+    auto c = f.connect(f.printer_ctx);
+    auto refused = c->call(proto::op::open_release, open_args(*forged));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::invalid_signature);
+    auto listed = c->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+    REQUIRE_FALSE(listed.ok());
+    CHECK(listed.error().code == Errc::forbidden);
+    c->close();
+  }
+  CHECK(f.store->get(f.job.id)->state == JobState::held);
+  // The genuine ticket still opens: the forgeries spent nothing.
+  auto a = f.connect(f.printer_ctx);
+  REQUIRE(a->call(proto::op::open_release, open_args(genuine)).ok());
+  a->close();
+  a.reset();
+  f.finish();
+}
+
+TEST_CASE(
+    "release service: a ticket replayed after the service restarts on the same state.db is refused (issue 5)",
+    "[agent][release][ticket]") {
+  ReleaseFixture f;
+  proto::SignedTicket ticket = make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint());
+  {
+    auto a = f.connect(f.printer_ctx);
+    REQUIRE(a->call(proto::op::open_release, open_args(ticket)).ok());
+    a->close();
+  }
+  // The restart: the service stops, and a new one starts with a nonce store opened afresh on
+  // the same state.db (what lpm-agent serve does at start-up).
+  f.service->stop();
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  f.service.reset();
+  std::shared_ptr<Db> reopened = open_db(f.dir.path);
+  auto nonces = SqliteNonceStore::open(reopened);
+  REQUIRE(nonces.ok());
+  auto server_ctx = proto::TlsContext::create(proto::TlsContext::Side::server, f.agent_identity);
+  REQUIRE(server_ctx.ok());
+  ReleaseServiceOptions options;
+  options.listen = proto::Endpoint{"127.0.0.1", 0};
+  options.workstation_id = kWorkstation;
+  options.ticket_keys.push_back(f.ticket_key->public_key());
+  options.records = RecordContext{"HQ", kWorkstation};
+  auto restarted =
+      ReleaseService::start(&f.loop, *server_ctx, f.store, std::move(*nonces), f.outbox, options);
+  REQUIRE(restarted.ok());
+  f.service = std::move(*restarted);
+
+  auto b = f.connect(f.printer_ctx);
+  auto replay = b->call(proto::op::open_release, open_args(ticket));
+  REQUIRE_FALSE(replay.ok());
+  CHECK(replay.error().code == Errc::replayed);
+  auto listed = b->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+  REQUIRE_FALSE(listed.ok());
+  CHECK(listed.error().code == Errc::forbidden);
+  CHECK(f.store->get(f.job.id)->state == JobState::held);
+  // A fresh ticket opens on the restarted service.
+  REQUIRE(b->call(proto::op::open_release,
+                  open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())))
+              .ok());
+  b->close();
+  b.reset();
+  f.finish();
+}
+
+// Two stations list the same held job; the first releases it completely before the second's
+// acknowledge-job arrives. The second must be told it is taken (conflict), not given a claim on
+// the printed job: a release is not a reprint (integration/release_race.sh found this).
+TEST_CASE("release service: a job another station released meanwhile is not claimed again by a station that "
+          "listed it held (issue 5)",
+          "[agent][release][race]") {
+  ReleaseFixture f;
+  auto a = f.connect(f.printer_ctx);
+  auto b = f.connect(f.printer_ctx);
+  for (auto *c : {a.get(), b.get()}) {
+    REQUIRE(c->call(proto::op::open_release,
+                    open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())))
+                .ok());
+    auto listed = c->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+    REQUIRE(listed.ok());
+    auto jobs = result_of<proto::ListJobsResult>(*listed);
+    REQUIRE(jobs.jobs.size() == 1);
+    CHECK(jobs.jobs[0].state == "held");
+  }
+  std::string received;
+  release_on(*a, f.printer_identity->key(), f.job.id, received);
+  CHECK(received == f.document);
+
+  proto::AcknowledgeJobRequest late;
+  late.job = f.job.id;
+  auto second = b->call(proto::op::acknowledge_job, args_of(late));
+  CHECK_FALSE(second.ok());
+  if (!second.ok()) CHECK(second.error().code == Errc::conflict);
+  CHECK(f.store->get(f.job.id)->state == JobState::printed);
+  CHECK(outbox_size(*f.outbox) == 1);
+  a->close();
+  b->close();
+  a.reset();
+  b.reset();
   f.finish();
 }

@@ -257,7 +257,7 @@ struct StationRig {
   explicit StationRig(uint32_t connect_timeout_ms = 2000) {
     agent.start(loop, tmp.path);
     station_identity = test::make_identity(tmp.path, "station");
-    auto dev = open_device("file://" + tmp.path + "/out");
+    auto dev = open_device(loop, "file://" + tmp.path + "/out");
     REQUIRE(dev.ok());
     device = std::move(*dev);
     StationOptions options;

@@ -1,0 +1,59 @@
+// Signed job outcomes (DESIGN §4 step 4, issue 5): the release station signs what it reports in
+// update-job-status (and, after a restart, in report-outcome) with its identity key, the key of
+// its TLS certificate; the agent checks the signature against the key the station presented and
+// keeps the signed bytes and the signature in the accounting record, so the accounting server can
+// check the counts came from that station.
+//
+// The signed bytes (outcome_signed_bytes) are a msgpack map whose key order is part of the
+// format; every field is always written, so the encoding of a given outcome is unique:
+//   {"kind": "lpm-outcome", "v": 1, "workstation": id, "job": uuid, "claim": id,
+//    "outcome": "completed"|"aborted"|"canceled", "pages": i64, "impressions": i64,
+//    "sheets": i64, "color_impressions": i64, "counts_source": "device"|"estimated",
+//    "copies": u64, "sides": str, "color": str, "printer_name": str, "finished": i64}
+// (-1: unknown count; copies 0, sides and color "": as submitted). The workstation id binds a
+// signature to one agent: it cannot be replayed to another. The message and the signer key are
+// not signed (the key is checked against the TLS peer instead).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lpm/error.h"
+#include "lpm/protocol/keys.h"
+#include "lpm/protocol/ops.h"
+
+namespace lpm::proto {
+
+inline constexpr const char *kOutcomeKind = "lpm-outcome";
+inline constexpr uint64_t kOutcomeVersion = 1;
+
+// The exact bytes a station signs for `req` reported to workstation `workstation_id`.
+Bytes outcome_signed_bytes(const UpdateJobStatusRequest &req, std::string_view workstation_id);
+
+// Signs `req` for `workstation_id` with the station's key: fills req.signer_key (the key's DER)
+// and req.signature. Call it last, after every signed field is set.
+Status sign_outcome(const KeyPair &key, std::string_view workstation_id, UpdateJobStatusRequest &req);
+
+// ok when req.signature is `key`'s signature of outcome_signed_bytes(req, workstation_id);
+// invalid_signature otherwise (also when the signature is missing).
+Status verify_outcome(const PublicKey &key, std::string_view workstation_id,
+                      const UpdateJobStatusRequest &req);
+
+// The checks an agent makes of a reported outcome from the TLS peer `peer`: a signature present
+// must come with the peer's own key and verify, else invalid_signature; a
+// completed outcome must be signed (invalid_signature). Unsigned aborted/canceled outcomes pass
+// (nothing is counted for them).
+Status check_reported_outcome(const Fingerprint &peer, std::string_view workstation_id,
+                              const UpdateJobStatusRequest &req);
+
+// Counts estimated when the device reports none: impressions = pages x copies; sheets = pages x
+// copies one-sided, ceil(pages / 2) x copies two-sided ("two-sided-*"). Unknown pages (< 0):
+// both unknown (-1). copies 0 counts as 1.
+struct EstimatedCounts {
+  int64_t impressions = -1;
+  int64_t sheets = -1;
+};
+EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view sides);
+
+} // namespace lpm::proto

@@ -20,6 +20,7 @@ PACKAGES=(
   libcups2-dev node-llhttp libqpdf-dev libsystemd-dev libargon2-dev
   cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
   dbus-daemon jq
+  iproute2 # tests/integration/release_blackhole.sh: a veth pair between two network namespaces
   strace # the benchmarks count fsyncs per job with it (scripts/bench_capture.sh)
 )
 

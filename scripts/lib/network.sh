@@ -88,6 +88,30 @@ net_stop_pid() {
   NET_PIDS=("${kept[@]}")
 }
 
+# net_agent_config FILE DATA SOCKET RELEASE_HOST SERVER_HOST IPP_PORT RAW_PORT: an agent's
+# configuration.xml; SERVER_HOST is where it reaches the directory and the accounting server.
+net_agent_config() {
+  local file=$1 data=$2 sock=$3 release_host=$4 server_host=$5 ipp_port=$6 raw_port=$7
+  cat >"$file" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration>
+  <DataFolder>$data</DataFolder>
+  <ControlSocket>$sock</ControlSocket>
+  <ReleaseListen>$release_host:0</ReleaseListen>
+  <CaptureListen>127.0.0.1:$ipp_port</CaptureListen>
+  <RawListen>127.0.0.1:$raw_port</RawListen>
+  <Directory><Address>$server_host:$DIR_PORT</Address><Fingerprint>$DIR_FP</Fingerprint></Directory>
+  <Accounting><Address>$server_host:$ACCT_PORT</Address><Fingerprint>$ACCT_FP</Fingerprint></Accounting>
+  <SiteName>Demo site</SiteName>
+  <ReportingInterval>0</ReportingInterval>
+  <TrackDeletedJobs>${NET_TRACK_DELETED:-false}</TrackDeletedJobs>
+  <PrintAndKeepLifespan>48</PrintAndKeepLifespan>
+  <UnprintedJobsLifespan>48</UnprintedJobsLifespan>
+  <IdentityBinding><Bind account="$(id -un)" user="$USER_ID"/>${NET_EXTRA_BINDS:-}</IdentityBinding>
+</Configuration>
+XML
+}
+
 # net_up ROOT: everything up. Sets DIR_PORT, DIR_FP, ACCT_PORT, ACCT_FP, AGENT_PORT, AGENT_SOCK, WS_ID,
 # AGENT_CONF, AGENT_IPP_PORT, AGENT_RAW_PORT, USER_ID, BADGE, DEVICE_DIR, PRINTER_TOKEN...
 net_up() {
@@ -117,7 +141,7 @@ net_up() {
   done
   local t0
   t0=$(net_ms)
-  net_start directory "$logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen 127.0.0.1:0
+  net_start directory "$logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen "${NET_LISTEN_HOST:-127.0.0.1}:0"
   DIR_PORT=$NET_PORT
   printf '  %-62s %5d ms\n' "start lpm-directory (127.0.0.1:$DIR_PORT)" $(($(net_ms) - t0))
   local dir_addr=127.0.0.1:$DIR_PORT
@@ -127,7 +151,8 @@ net_up() {
   step "enroll it with the directory" "$BIN/lpm-accounting" enroll --data "$ROOT/accounting" \
     --directory "$dir_addr" --directory-fingerprint "$DIR_FP" --token "$TOKEN_ACCOUNTING"
   t0=$(net_ms)
-  net_start accounting "$logs" "$BIN/lpm-accounting" serve --data "$ROOT/accounting" --listen 127.0.0.1:0 \
+  net_start accounting "$logs" "$BIN/lpm-accounting" serve --data "$ROOT/accounting" \
+    --listen "${NET_LISTEN_HOST:-127.0.0.1}:0" \
     --directory "$dir_addr" --directory-fingerprint "$DIR_FP"
   ACCT_PORT=$NET_PORT
   ACCT_PID=${NET_PIDS[-1]}
@@ -155,24 +180,8 @@ net_up() {
     chown "$NET_AGENT_USER:" "$ROOT/agent" "$ROOT/run"
     as_agent=(setpriv --reuid="$NET_AGENT_USER" --regid="$(id -g "$NET_AGENT_USER")" --clear-groups --)
   fi
-  cat >"$AGENT_CONF" <<XML
-<?xml version="1.0" encoding="UTF-8"?>
-<Configuration>
-  <DataFolder>$ROOT/agent</DataFolder>
-  <ControlSocket>$AGENT_SOCK</ControlSocket>
-  <ReleaseListen>127.0.0.1:0</ReleaseListen>
-  <CaptureListen>127.0.0.1:${NET_IPP_PORT:-0}</CaptureListen>
-  <RawListen>127.0.0.1:${NET_RAW_PORT:-0}</RawListen>
-  <Directory><Address>$dir_addr</Address><Fingerprint>$DIR_FP</Fingerprint></Directory>
-  <Accounting><Address>127.0.0.1:$ACCT_PORT</Address><Fingerprint>$ACCT_FP</Fingerprint></Accounting>
-  <SiteName>Demo site</SiteName>
-  <ReportingInterval>0</ReportingInterval>
-  <TrackDeletedJobs>${NET_TRACK_DELETED:-false}</TrackDeletedJobs>
-  <PrintAndKeepLifespan>48</PrintAndKeepLifespan>
-  <UnprintedJobsLifespan>48</UnprintedJobsLifespan>
-  <IdentityBinding><Bind account="$(id -un)" user="$USER_ID"/>${NET_EXTRA_BINDS:-}</IdentityBinding>
-</Configuration>
-XML
+  net_agent_config "$AGENT_CONF" "$ROOT/agent" "$AGENT_SOCK" 127.0.0.1 127.0.0.1 "${NET_IPP_PORT:-0}" \
+    "${NET_RAW_PORT:-0}"
   step "write configuration.xml (binds OS account $(id -un) to the user)" true
   [[ -z ${NET_AGENT_USER:-} ]] || chown "$NET_AGENT_USER:" "$AGENT_CONF"
   step "create the agent's identity" "${as_agent[@]}" "$BIN/lpm-agent" init --config "$AGENT_CONF"
@@ -201,6 +210,38 @@ XML
     --directory "$dir_addr" --directory-fingerprint "$DIR_FP" --token "$TOKEN_PRINTER" --name "Printer 2nd floor"
 }
 
+# net_add_agent NAME SERVER_HOST RELEASE_HOST [RUNNER...]: one more workstation, after net_up.
+# Its data folder is ROOT/NAME, its control socket ROOT/run/NAME.sock; it enrolls as NAME with a
+# token of its own, and the users its configuration binds are bound to it at the directory. It
+# reaches the directory and the accounting server at SERVER_HOST and serves releases on
+# RELEASE_HOST; RUNNER (e.g. nsenter --net=...) runs its init, enroll and serve. Sets XA_CONF,
+# XA_SOCK, XA_WS_ID, XA_PORT (release port) and XA_PID.
+net_add_agent() {
+  local name=$1 server_host=$2 release_host=$3
+  shift 3
+  local runner=("$@") data=$ROOT/$name logs=$ROOT/logs token bound
+  mkdir -p "$data" "$ROOT/run"
+  chmod 700 "$data"
+  XA_CONF=$data/configuration.xml
+  XA_SOCK=$ROOT/run/$name.sock
+  net_agent_config "$XA_CONF" "$data" "$XA_SOCK" "$release_host" "$server_host" 0 0
+  token=$("$BIN/lpm-directory" token create --data "$ROOT/directory" --kind workstation) ||
+    net_die "no enrollment token for $name"
+  "${runner[@]}" "$BIN/lpm-agent" init --config "$XA_CONF" >"$logs/$name-init.out" 2>&1 ||
+    net_die "lpm-agent init for $name failed"
+  "${runner[@]}" "$BIN/lpm-agent" enroll --config "$XA_CONF" --token "$token" --name "$name" \
+    >"$logs/$name-enroll.out" 2>&1 || net_die "agent $name did not enroll: $(cat "$logs/$name-enroll.out")"
+  XA_WS_ID=$(awk '/^workstation /{print $2; exit}' "$logs/$name-enroll.out")
+  [[ -n $XA_WS_ID ]] || net_die "agent $name printed no workstation id"
+  for bound in $(grep -o 'user="[^"]*"' "$XA_CONF" | cut -d'"' -f2 | sort -u); do
+    "$BIN/lpm-directory" workstation bind --data "$ROOT/directory" --workstation "$XA_WS_ID" --user "$bound" \
+      >/dev/null || net_die "cannot bind $bound to $name"
+  done
+  net_start "$name" "$logs" "${runner[@]}" "$BIN/lpm-agent" serve --config "$XA_CONF"
+  XA_PORT=$NET_PORT
+  XA_PID=${NET_PIDS[-1]}
+}
+
 # Waits (at most 5 s) until the newest agent has told the directory about its latest stored job:
 # registration is asynchronous, so a badge-in right after `lpm print` could otherwise come first.
 net_wait_registered() {
@@ -214,7 +255,8 @@ net_wait_registered() {
   done
 }
 
-# net_release BADGE: one release station run for one badge; output in STEP_OUT.
+# net_release BADGE: one station run for one badge; the device is NET_DEVICE (default: a folder,
+# file://$DEVICE_DIR). Sets STEP_OUT (its output) and RELEASE_MS.
 net_release() {
   local badge=$1
   local t0 rc
@@ -222,7 +264,7 @@ net_release() {
   t0=$(net_ms)
   set +e
   STEP_OUT=$(printf '%s\n' "$badge" | "$BIN/lpm-release" run --data "$ROOT/printer" \
-    --directory "127.0.0.1:$DIR_PORT" --directory-fingerprint "$DIR_FP" --device "file://$DEVICE_DIR" \
+    --directory "127.0.0.1:$DIR_PORT" --directory-fingerprint "$DIR_FP" --device "${NET_DEVICE:-file://$DEVICE_DIR}" \
     --name "Printer 2nd floor" 2>"$ROOT/logs/release.log")
   rc=$?
   set -e

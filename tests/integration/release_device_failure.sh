@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 5: the print device hangs up in the middle of a job (an AppSocket printer that closes
+# the connection after 100000 bytes). The station reports the job aborted, the workstation holds
+# it again, nothing is counted; the next release delivers the identical bytes.
+set -euo pipefail
+BIN=$(cd "${1:?usage: release_device_failure.sh BIN_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../../scripts/lib/network.sh"
+source "$here/../../scripts/lib/testing.sh"
+
+it_begin
+
+net_up "$ROOT" >"$ROOT/up.log"
+mkdir -p "$ROOT/docs" "$ROOT/printed"
+head -c 600000 /dev/urandom >"$ROOT/docs/big.bin"
+job=$("$BIN/lpm" print "$ROOT/docs/big.bin" --socket "$AGENT_SOCK" | awk '/^job /{print $2}')
+[[ -n $job ]] || fail "lpm print gave no job id"
+job_state() { "$BIN/lpm" jobs --socket "$AGENT_SOCK" | awk -v j="$job" '$1 == j {print $3}'; }
+
+"$BIN/lpm_test_appsocket_printer" "$ROOT/printed" --close-after 100000 >"$ROOT/logs/appsocket.out" \
+  2>"$ROOT/logs/appsocket.log" &
+PRINTER_PID=$!
+NET_PIDS+=("$PRINTER_PID")
+wait_for 5 grep -q '^ready' "$ROOT/logs/appsocket.out" || fail "the AppSocket printer did not start"
+PORT=$(awk '/^ready/{print $2}' "$ROOT/logs/appsocket.out")
+export NET_DEVICE="socket://127.0.0.1:$PORT"
+
+net_release "$BADGE"
+check "the station reports the job failed at the device" grep -q 'failed "big.bin"' <<<"$STEP_OUT"
+check "it says the device stopped taking it" grep -q "the device" <<<"$STEP_OUT"
+check "the printer hung up mid-job" grep -q "hung up after" "$ROOT/logs/appsocket.log"
+check "the workstation holds the job again" test "$(job_state)" = held
+check "nothing was kept as a printed document" test -z "$(ls "$ROOT/printed")"
+
+net_release "$BADGE"
+check "the second release prints it" grep -q 'printed "big.bin"' <<<"$STEP_OUT"
+wait_for 5 test -f "$ROOT/printed/2.bin" || true
+check "the printer has the whole document" test -f "$ROOT/printed/2.bin"
+check "the bytes at the printer are the bytes submitted" cmp -s "$ROOT/printed/2.bin" "$ROOT/docs/big.bin"
+check "the job is printed on the workstation" test "$(job_state)" = printed
+
+echo "$IT_PASSED passed, 0 failed"

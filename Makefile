@@ -1,5 +1,5 @@
 # Everyday targets; ./bootstrap.sh is the front door on a fresh machine.
-.PHONY: all build check demo bench soak fuzz format clean
+.PHONY: all build check demo bench bench-release soak fuzz format clean
 
 all: build
 
@@ -15,6 +15,11 @@ demo:
 
 bench:
 	./bootstrap.sh bench
+
+# The release benchmark alone (issue 5: badge-in to the device against CUPS's own local release,
+# scripts/bench_release.sh; needs root for its network namespace). Also part of `make bench`.
+bench-release: build
+	scripts/bench_release.sh build
 
 # Hundreds of crash rounds of the agent's job store (scripts/soak.sh; not part of check).
 soak: build

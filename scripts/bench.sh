@@ -5,13 +5,21 @@
 #     release station, cold (every TLS handshake full) and resumed (sessions reused), p50/p99.
 #   stream_throughput: one large job from the agent's store to the device, MiB/s, beside a floor
 #     measured in the same run (cat of the same file plus sync: the disk-to-disk cost).
+#   stream_<N>mb: one STREAM_MB MiB job from a real job store through the release service, TLS and
+#     the station's code into a file device, against an in-memory pipeline of the same stages
+#     (decrypt, TLS, write) in the same process and run, medians of STREAM_ROUNDS interleaved
+#     rounds, with the peak RSS growth (lpm_stream_bench, issue 5).
 #   ipp_accept_rate*, cupsd_accept_rate*, agent_rss_anon_*, agent_startup_*: the capture
 #     benchmarks of issue 3, from scripts/bench_capture.sh (on a network of its own).
+#   release_cups_local*, release_lpm_{resumed,cold,10_workstations}: badge-in to the document
+#     closed at an ippeveprinter, against CUPS's own Release-Job to it, from
+#     scripts/bench_release.sh (issue 5; in a network namespace of its own, root).
 #   badge_in_rate, badge_in_p99: the directory benchmark of issue 4, from
 #     scripts/bench_directory.sh (on a directory of its own).
 #   workstation_fill, register_rate_*, register_state: registrations and heartbeats from 100,000
 #     workstations, from scripts/bench_register.sh (run last, on a directory of its own).
-# Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256)
+# Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256 STREAM_MB=100
+#   STREAM_ROUNDS=3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../build}" && pwd)
@@ -19,6 +27,8 @@ BIN=$BUILD/bin
 RELEASES=${RELEASES:-200}
 DOC_BYTES=${DOC_BYTES:-65536}
 BIG_MB=${BIG_MB:-256}
+STREAM_MB=${STREAM_MB:-100}
+STREAM_ROUNDS=${STREAM_ROUNDS:-3}
 source "$here/lib/network.sh"
 mkdir -p "$BUILD/bench"
 OUT=$BUILD/bench/results.jsonl
@@ -99,8 +109,18 @@ floor=$(awk -v mb="$BIG_MB" -v ms="$floor_ms" 'BEGIN {printf "%.1f", mb / (ms / 
 ratio=$(awk -v a="$mbps" -v b="$floor" 'BEGIN {printf "%.3f", a / b}')
 emit "{\"name\":\"stream_throughput\",\"value\":$mbps,\"unit\":\"MiB/s\",\"job_bytes\":$((BIG_MB * 1024 * 1024)),\"peer\":\"cat+fsync of the same file\",\"peer_value\":$floor,\"ratio\":$ratio}"
 
+echo "stream: one $STREAM_MB MiB job, store -> device against an in-memory pipeline ..." >&2
+if ! line=$("$BIN/lpm_stream_bench" "$STREAM_MB" --rounds "$STREAM_ROUNDS" --folder "$ROOT/stream"); then
+  line="{\"name\":\"stream_${STREAM_MB}mb\",\"value\":null,\"unit\":\"MiB/s\",\"error\":\"lpm_stream_bench failed (see above)\"}"
+fi
+emit "$line"
+rm -rf "$ROOT/stream"
+
 echo "capture: durable accept rate against cupsd, agent memory and start-up ..." >&2
 "$here/bench_capture.sh" "$BUILD"
+
+echo "release: badge-in to an IPP device against CUPS's own local release ..." >&2
+"$here/bench_release.sh" "$BUILD"
 
 echo "directory: badge-ins per second and latency from many printers ..." >&2
 "$here/bench_directory.sh" "$BUILD"

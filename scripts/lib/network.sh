@@ -141,7 +141,10 @@ net_up() {
   done
   local t0
   t0=$(net_ms)
-  net_start directory "$logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen "${NET_LISTEN_HOST:-127.0.0.1}:0"
+  # NET_DIRECTORY_ARGS: more `serve` options (a benchmark lifts the per-printer badge rate limit).
+  # shellcheck disable=SC2086
+  net_start directory "$logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen "${NET_LISTEN_HOST:-127.0.0.1}:0" \
+    ${NET_DIRECTORY_ARGS:-}
   DIR_PORT=$NET_PORT
   printf '  %-62s %5d ms\n' "start lpm-directory (127.0.0.1:$DIR_PORT)" $(($(net_ms) - t0))
   local dir_addr=127.0.0.1:$DIR_PORT

@@ -71,6 +71,24 @@ Result<JobState> end_claim(JobStore &store, const Job &job, const std::string &o
   return to;
 }
 
+
+// The end of a transaction that reported a claim's outcome: the job as it now is, the caller's
+// work in the same transaction (the accounting record), the commit, then the held-count
+// notification when the job went back to, or left, held.
+Result<Job> commit_reported(JobStore &store, Transaction &tx, const std::string &job_id,
+                            const std::function<Status(const Job &)> &in_transaction, bool held_changed) {
+  auto after = store.get(job_id);
+  if (!after.ok()) return after.error();
+  if (in_transaction) {
+    Status s = in_transaction(*after);
+    if (!s.ok()) return s.error();
+  }
+  Status s = tx.commit();
+  if (!s.ok()) return s.error();
+  if (held_changed) store.notify_held_changed();
+  return after;
+}
+
 } // namespace
 
 // Checks that `claim` from `printer` is the job's live claim. A claim whose lease ended is
@@ -211,15 +229,8 @@ Result<FinishResult> JobStore::finish(const FinishReport &report, int64_t now_ms
     if (!back.ok()) return back.error();
     to = *back;
   }
-  auto after = get(report.job);
+  auto after = commit_reported(*this, tx, report.job, in_transaction, to == JobState::held);
   if (!after.ok()) return after.error();
-  if (in_transaction) {
-    s = in_transaction(*after);
-    if (!s.ok()) return s.error();
-  }
-  s = tx.commit();
-  if (!s.ok()) return s.error();
-  if (to == JobState::held) notify_held_changed();
   return FinishResult{std::move(*after), true};
 }
 
@@ -303,15 +314,8 @@ Result<LateResult> JobStore::report_late(const FinishReport &report, int64_t now
   }
   if (s.ok()) s = mark_claim_outcome(*db_, report.claim, outcome, true);
   if (!s.ok()) return s.error();
-  auto after = get(report.job);
+  auto after = commit_reported(*this, tx, report.job, in_transaction, was_held);
   if (!after.ok()) return after.error();
-  if (in_transaction) {
-    s = in_transaction(*after);
-    if (!s.ok()) return s.error();
-  }
-  s = tx.commit();
-  if (!s.ok()) return s.error();
-  if (was_held) notify_held_changed();
   return LateResult{std::move(*after), true};
 }
 

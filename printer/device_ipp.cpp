@@ -46,6 +46,19 @@ std::string last_error(const std::string &what) {
   return what + ": " + ippErrorString(cupsLastError()) + " (" + cupsLastErrorString() + ")";
 }
 
+// A request to the device's printer-uri: for one of our jobs it names the job's user (its
+// directory id, never a person's name) and, once the device made it, the device's job id.
+ipp_t *device_request(ipp_op_t op, const std::string &uri, const proto::JobInfo *job, int job_id = 0) {
+  ipp_t *request = ippNewRequest(op);
+  ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, uri.c_str());
+  if (job_id > 0) ippAddInteger(request, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job_id);
+  if (job) {
+    std::string user = job->user.empty() ? "lpm-release" : job->user;
+    ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", nullptr, user.c_str());
+  }
+  return request;
+}
+
 // The device's fixed facts and the state its job threads share. Threads use only the constant
 // fields, `mu`-guarded capabilities and the inbox (thread-safe).
 struct Core {
@@ -77,8 +90,7 @@ struct Core {
   Result<Capabilities> fetch_capabilities(http_t *http) const {
     static const char *const wanted[] = {"document-format-supported", "copies-supported", "sides-supported",
                                          "print-color-mode-supported", "operations-supported"};
-    ipp_t *request = ippNewRequest(IPP_OP_GET_PRINTER_ATTRIBUTES);
-    ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, uri.c_str());
+    ipp_t *request = device_request(IPP_OP_GET_PRINTER_ATTRIBUTES, uri, nullptr);
     ippAddStrings(request, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
                   static_cast<int>(sizeof wanted / sizeof wanted[0]), nullptr, wanted);
     ipp_t *response = cupsDoRequest(http, request, resource.c_str()); // frees the request
@@ -118,11 +130,7 @@ struct Core {
   void cancel(int job_id, const proto::JobInfo &job) const {
     http_t *http = connect();
     if (!http) return;
-    ipp_t *request = ippNewRequest(IPP_OP_CANCEL_JOB);
-    ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, uri.c_str());
-    ippAddInteger(request, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job_id);
-    std::string user = job.user.empty() ? "lpm-release" : job.user;
-    ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", nullptr, user.c_str());
+    ipp_t *request = device_request(IPP_OP_CANCEL_JOB, uri, &job, job_id);
     ippDelete(cupsDoRequest(http, request, resource.c_str()));
     if (cupsLastError() > IPP_STATUS_OK_CONFLICTING)
       LPM_WARN("Cancel-Job %d at %s: %s", job_id, uri.c_str(), cupsLastErrorString());
@@ -197,10 +205,7 @@ Result<Plan> plan_job(const Capabilities &caps, const proto::JobInfo &job, const
 
 // Print-Job, or Create-Job (the same attributes, no document).
 ipp_t *job_request(const Core &core, const proto::JobInfo &job, const Plan &plan, ipp_op_t op) {
-  ipp_t *request = ippNewRequest(op);
-  ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, core.uri.c_str());
-  std::string user = job.user.empty() ? "lpm-release" : job.user;
-  ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", nullptr, user.c_str());
+  ipp_t *request = device_request(op, core.uri, &job);
   std::string name = job.title.empty() ? job.id : job.title;
   ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, "job-name", nullptr, name.c_str());
   if (op == IPP_OP_PRINT_JOB)
@@ -216,11 +221,7 @@ ipp_t *job_request(const Core &core, const proto::JobInfo &job, const Plan &plan
 
 // Send-Document with the whole (and last) document of a created job.
 ipp_t *send_document_request(const Core &core, const proto::JobInfo &job, const Plan &plan, int job_id) {
-  ipp_t *request = ippNewRequest(IPP_OP_SEND_DOCUMENT);
-  ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, core.uri.c_str());
-  ippAddInteger(request, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job_id);
-  std::string user = job.user.empty() ? "lpm-release" : job.user;
-  ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", nullptr, user.c_str());
+  ipp_t *request = device_request(IPP_OP_SEND_DOCUMENT, core.uri, &job, job_id);
   ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_MIMETYPE, "document-format", nullptr, plan.format.c_str());
   ippAddBoolean(request, IPP_TAG_OPERATION, "last-document", 1);
   return request;
@@ -243,9 +244,7 @@ Result<DeviceCounts> wait_for_completion(const Core &core, http_t *http, int job
   int64_t deadline = mono_ms() + core.options.complete_timeout_ms;
   int pause_ms = 5;
   for (;;) {
-    ipp_t *request = ippNewRequest(IPP_OP_GET_JOB_ATTRIBUTES);
-    ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, core.uri.c_str());
-    ippAddInteger(request, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job_id);
+    ipp_t *request = device_request(IPP_OP_GET_JOB_ATTRIBUTES, core.uri, nullptr, job_id);
     ippAddStrings(request, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
                   static_cast<int>(sizeof wanted / sizeof wanted[0]), nullptr, wanted);
     ipp_t *response = cupsDoRequest(http, request, core.resource.c_str());

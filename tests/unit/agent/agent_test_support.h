@@ -10,6 +10,7 @@
 
 #include "job_store.h"
 #include "lpm/protocol/keys.h"
+#include "lpm/protocol/rpc.h"
 #include "lpm/sqlite.h"
 #include "transport_support.h"
 
@@ -77,6 +78,22 @@ inline size_t count_files(const std::string &dir) {
   for ([[maybe_unused]] const auto &entry : std::filesystem::directory_iterator(dir))
     n++;
   return n;
+}
+
+// The args map of a typed request, and a typed result read back (it must read cleanly): for
+// tests that call the release service over the wire.
+template <class T> proto::MapWriter args_of(const T &request) {
+  proto::MapWriter w;
+  request.write(w);
+  return w;
+}
+
+template <class T> T result_of(proto::Response &response) {
+  T out;
+  proto::MapReader r = response.reader();
+  out.read(r);
+  REQUIRE(r.ok());
+  return out;
 }
 
 } // namespace lpm::agent::test

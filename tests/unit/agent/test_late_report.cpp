@@ -27,20 +27,6 @@ namespace {
 
 const std::string kWorkstation = "0190a1b2-c3d4-7e5f-8a9b-00000000bbbb";
 
-template <class T> MapWriter args_of(const T &request) {
-  MapWriter w;
-  request.write(w);
-  return w;
-}
-
-template <class T> T result_of(proto::Response &response) {
-  T out;
-  proto::MapReader r = response.reader();
-  out.read(r);
-  REQUIRE(r.ok());
-  return out;
-}
-
 // A store with one held job of Alice, the release service on 127.0.0.1:0, two station keys.
 struct LateFixture {
   TempDir dir;

@@ -68,20 +68,6 @@ MapWriter open_args(const proto::SignedTicket &ticket) {
   return w;
 }
 
-template <class T> MapWriter args_of(const T &request) {
-  MapWriter w;
-  request.write(w);
-  return w;
-}
-
-template <class T> T result_of(proto::Response &response) {
-  T out;
-  proto::MapReader r = response.reader();
-  out.read(r);
-  REQUIRE(r.ok());
-  return out;
-}
-
 // The fixture: store with one held job of Alice, the service on 127.0.0.1:0, identities.
 struct ReleaseFixture {
   TempDir dir;

@@ -93,7 +93,7 @@ Result<std::unique_ptr<Device>> open_device(uv_loop_t *loop, std::string_view ur
   std::string folder = std::move(*folder_text);
   while (folder.size() > 1 && folder.back() == '/')
     folder.pop_back();
-  return open_file_device(folder, std::string(uri));
+  return open_file_device(loop, folder, std::string(uri));
 }
 
 } // namespace lpm::printer

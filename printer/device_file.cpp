@@ -12,11 +12,39 @@
 namespace lpm::printer {
 namespace {
 
+// What finish() hands to the thread pool: the file to flush and rename, and who to tell.
+struct Completion {
+  uv_work_t req{};
+  int fd = -1;
+  std::string folder, part_path, final_path;
+  CountsFn done;
+  Status result;
+};
+
+// On a pool thread: the final name appears only once the content is on disk, so whoever watches
+// the folder never picks up half a document.
+void complete(Completion &c) {
+  Status s;
+  if (::fsync(c.fd) != 0) s = make_error(Errc::io_error, "fsync " + c.part_path + ": " + errno_text());
+  int closed = ::close(c.fd);
+  c.fd = -1;
+  if (s.ok() && closed != 0 && errno != EINTR)
+    s = make_error(Errc::io_error, "close " + c.part_path + ": " + errno_text());
+  if (s.ok() && ::rename(c.part_path.c_str(), c.final_path.c_str()) != 0)
+    s = make_error(Errc::io_error, "rename " + c.part_path + ": " + errno_text());
+  if (!s.ok()) {
+    ::unlink(c.part_path.c_str());
+    c.result = s;
+    return;
+  }
+  c.result = fsync_dir(c.folder);
+}
+
 class FileJob final : public DeviceJob {
 public:
-  FileJob(std::string folder, std::string part_path, std::string final_path, int fd)
-      : folder_(std::move(folder)), part_path_(std::move(part_path)), final_path_(std::move(final_path)),
-        fd_(fd) {}
+  FileJob(uv_loop_t *loop, std::string folder, std::string part_path, std::string final_path, int fd)
+      : loop_(loop), folder_(std::move(folder)), part_path_(std::move(part_path)),
+        final_path_(std::move(final_path)), fd_(fd) {}
   ~FileJob() override { abort(); }
   FileJob(const FileJob &) = delete;
   FileJob &operator=(const FileJob &) = delete;
@@ -35,11 +63,30 @@ public:
     return {};
   }
 
-  // A file counts nothing: the station estimates.
+  // A file counts nothing: the station estimates. The flushes run on libuv's thread pool: the
+  // station's loop goes on streaming other workstations' documents meanwhile; `done` is called on
+  // the loop. (The completion owns the file from here, so the job may go away before it ends.)
   void finish(CountsFn done) override {
-    Status s = complete();
-    if (!s.ok()) return done(s.error());
-    done(DeviceCounts{});
+    if (state_ != State::writing) return done(make_error(Errc::internal, "device job already ended"));
+    state_ = State::finished;
+    auto *c = new Completion;
+    c->req.data = c;
+    c->fd = fd_;
+    fd_ = -1;
+    c->folder = folder_;
+    c->part_path = part_path_;
+    c->final_path = final_path_;
+    c->done = std::move(done);
+    auto run = [](uv_work_t *req) { complete(*static_cast<Completion *>(req->data)); };
+    auto after = [](uv_work_t *req, int) {
+      std::unique_ptr<Completion> owned(static_cast<Completion *>(req->data));
+      if (!owned->result.ok()) return owned->done(owned->result.error());
+      owned->done(DeviceCounts{});
+    };
+    if (uv_queue_work(loop_, &c->req, run, after) != 0) {
+      run(&c->req);
+      after(&c->req, 0);
+    }
   }
 
   void abort() override {
@@ -53,26 +100,7 @@ public:
 private:
   enum class State { writing, finished, aborted };
 
-  Status complete() {
-    if (state_ != State::writing) return make_error(Errc::internal, "device job already ended");
-    // The final name appears only once the content is on disk, so whoever watches the folder
-    // never picks up half a document.
-    if (::fsync(fd_) != 0) {
-      Error e = make_error(Errc::io_error, "fsync " + part_path_ + ": " + errno_text());
-      abort();
-      return e;
-    }
-    ::close(fd_);
-    fd_ = -1;
-    if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) {
-      Error e = make_error(Errc::io_error, "rename " + part_path_ + ": " + errno_text());
-      abort();
-      return e;
-    }
-    state_ = State::finished;
-    return fsync_dir(folder_);
-  }
-
+  uv_loop_t *loop_;
   std::string folder_;
   std::string part_path_;
   std::string final_path_;
@@ -82,7 +110,8 @@ private:
 
 class FileDevice final : public Device {
 public:
-  FileDevice(std::string folder, std::string uri) : folder_(std::move(folder)), uri_(std::move(uri)) {}
+  FileDevice(uv_loop_t *loop, std::string folder, std::string uri)
+      : loop_(loop), folder_(std::move(folder)), uri_(std::move(uri)) {}
 
   void open_job(const proto::JobInfo &job, const PrintSettings &,
                 std::function<void(Result<DeviceJobPtr>)> ready) override {
@@ -101,16 +130,18 @@ private:
     std::string final_path = folder_ + "/" + job.id + "." + extension_for_format(job.format);
     int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return make_error(Errc::io_error, "create " + part + ": " + errno_text());
-    return DeviceJobPtr(std::make_unique<FileJob>(folder_, part, final_path, fd));
+    return DeviceJobPtr(std::make_unique<FileJob>(loop_, folder_, part, final_path, fd));
   }
 
+  uv_loop_t *loop_;
   std::string folder_;
   std::string uri_;
 };
 
 } // namespace
 
-Result<std::unique_ptr<Device>> open_file_device(const std::string &folder, const std::string &uri) {
+Result<std::unique_ptr<Device>> open_file_device(uv_loop_t *loop, const std::string &folder,
+                                                 const std::string &uri) {
   Status made = make_dirs(folder, 0700);
   if (!made.ok()) return made.error();
   struct stat st {};
@@ -118,7 +149,7 @@ Result<std::unique_ptr<Device>> open_file_device(const std::string &folder, cons
     return make_error(Errc::io_error, "device folder " + folder + " is not a folder");
   if (::access(folder.c_str(), W_OK | X_OK) != 0)
     return make_error(Errc::io_error, "device folder " + folder + " is not writable: " + errno_text());
-  return std::unique_ptr<Device>(std::make_unique<FileDevice>(folder, uri));
+  return std::unique_ptr<Device>(std::make_unique<FileDevice>(loop, folder, uri));
 }
 
 } // namespace lpm::printer

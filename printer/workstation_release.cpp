@@ -94,6 +94,12 @@ private:
 
   std::string name() const { return printable(workstation_.name); }
 
+  // With LPM_DEBUG: where the time of a release goes, step by step, from start().
+  void step(const char *what) const {
+    LPM_DEBUG("workstation %s: %s at +%lld ms", name().c_str(), what,
+              static_cast<long long>(mono_ms() - started_ms_));
+  }
+
   void try_address(size_t index) {
     if (index >= workstation_.addresses.size()) {
       std::string reason = failures_.empty() ? "no address" : failures_;
@@ -137,6 +143,7 @@ private:
     outcome_.reached = true;
     outcome_.address = peer_->info().address;
     outcome_.resumed = peer_->stream().resumed();
+    step(outcome_.resumed ? "connected (resumed)" : "connected (full handshake)");
     state_ = State::opening;
     proto::OpenReleaseRequest req;
     req.ticket = ticket_;
@@ -149,6 +156,7 @@ private:
       auto reader = r->reader();
       result.read(reader);
       if (!reader.ok()) return self->stop(reader.error(), "open-release");
+      self->step("release opened");
       self->state_ = State::listing;
       self->list_page("");
     });
@@ -177,6 +185,7 @@ private:
         return;
       }
       self->outcome_.jobs_listed = self->jobs_.size();
+      self->step("jobs listed");
       if (!self->settings_.choose) {
         for (const auto &job : self->jobs_)
           self->wanted_.push_back(settings_of(job));
@@ -255,6 +264,7 @@ private:
       auto reader = r->reader();
       result.read(reader);
       if (!reader.ok()) return self->stop(reader.error(), "acknowledge-job");
+      self->step("job claimed");
       self->fetch(result.claim);
     });
   }
@@ -272,6 +282,7 @@ private:
     auto self = shared_from_this();
     device_.open_job(job, settings, [self, claim, settings](Result<DeviceJobPtr> opened) {
       if (!opened.ok()) return self->report_status(claim, opened.error(), 0, {}, settings);
+      self->step("device job opened");
       if (!self->peer_ || self->peer_->closed()) {
         (*opened)->abort();
         return self->stop(make_error(Errc::unavailable, "the workstation went away"), "fetch-document");
@@ -305,9 +316,11 @@ private:
             // The document is already with the device; a malformed header does not take that
             // back, so it is only logged.
             if (!reader.ok()) LPM_WARN("fetch-document header: %s", reader.error().to_string().c_str());
+            self->step("document sent");
             // The whole document is with the device: let it finish and say what it printed.
             // (The transfer, and with it the device job, lives until this callback is gone.)
             transfer->job->finish([self, claim, transfer, settings](Result<DeviceCounts> counts) {
+              self->step("device finished");
               if (!counts.ok()) return self->report_status(claim, counts.error(), transfer->bytes, {}, settings);
               self->report_status(claim, Error{Errc::ok, ""}, transfer->bytes, *counts, settings);
             });

@@ -14,9 +14,12 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509_crt.h>
 
+#include <mutex>
+
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
+#include "verify_table.h"
 
 namespace lpm::proto {
 
@@ -220,7 +223,12 @@ Fingerprint fingerprint_of_cert(const mbedtls_x509_crt *crt) {
 // ---------------------------------------------------------------------------------------------
 // PublicKey
 
-PublicKey::PublicKey() {
+struct PublicKey::VerifyCache {
+  std::once_flag once;
+  std::unique_ptr<VerifyTable> table;
+};
+
+PublicKey::PublicKey() : verify_cache_(std::make_unique<VerifyCache>()) {
   mbedtls_pk_init(&pk_);
 }
 
@@ -231,7 +239,8 @@ PublicKey::~PublicKey() {
 // mbedtls_pk_context is two pointers (info and key); taking them over and re-initialising the
 // source is a complete move.
 PublicKey::PublicKey(PublicKey &&other) noexcept
-    : pk_(other.pk_), der_(std::move(other.der_)), fingerprint_(std::move(other.fingerprint_)) {
+    : pk_(other.pk_), der_(std::move(other.der_)), fingerprint_(std::move(other.fingerprint_)),
+      verify_cache_(std::move(other.verify_cache_)) {
   mbedtls_pk_init(&other.pk_);
 }
 
@@ -242,11 +251,14 @@ PublicKey &PublicKey::operator=(PublicKey &&other) noexcept {
     mbedtls_pk_init(&other.pk_);
     der_ = std::move(other.der_);
     fingerprint_ = std::move(other.fingerprint_);
+    verify_cache_ = std::move(other.verify_cache_);
   }
   return *this;
 }
 
-PublicKey::PublicKey(const PublicKey &other) : der_(other.der_), fingerprint_(other.fingerprint_) {
+// A copy builds its own table when it first verifies.
+PublicKey::PublicKey(const PublicKey &other)
+    : der_(other.der_), fingerprint_(other.fingerprint_), verify_cache_(std::make_unique<VerifyCache>()) {
   mbedtls_pk_init(&pk_);
   // These bytes were parsed once already, so only running out of memory can fail here. The key
   // then stays empty and every verify() fails: closed, not open.
@@ -279,6 +291,16 @@ Result<PublicKey> PublicKey::from_der(std::span<const uint8_t> der) {
 Status PublicKey::verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const {
   if (signature.empty()) return make_error(Errc::invalid_signature, "signature is empty");
   Bytes hash = sha256(message);
+  // A moved-from key has no cache (and no key: mbedtls_pk_verify refuses below).
+  if (verify_cache_ && mbedtls_pk_get_type(&pk_) == MBEDTLS_PK_ECKEY) {
+    std::call_once(verify_cache_->once, [this] {
+      verify_cache_->table = std::make_unique<VerifyTable>(mbedtls_pk_ec(pk_)->Q);
+    });
+    auto verdict = verify_cache_->table->verify(std::span<const uint8_t, 32>(hash.data(), 32), signature);
+    if (verdict == VerifyTable::Verdict::valid) return {};
+    if (verdict == VerifyTable::Verdict::invalid)
+      return make_error(Errc::invalid_signature, "signature does not verify with key " + fingerprint_);
+  }
   int rc = mbedtls_pk_verify(&pk_, MBEDTLS_MD_SHA256, hash.data(), hash.size(), signature.data(),
                              signature.size());
   if (rc != 0)

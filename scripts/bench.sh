@@ -9,6 +9,8 @@
 #     the station's code into a file device, against an in-memory pipeline of the same stages
 #     (decrypt, TLS, write) in the same process and run, medians of STREAM_ROUNDS interleaved
 #     rounds, with the peak RSS growth (lpm_stream_bench, issue 5).
+#   ecdsa_verify: ECDSA P-256 verifications per second from the key's table (PublicKey::verify)
+#     against mbedtls_pk_verify in the same run (lpm_verify_bench).
 #   ipp_accept_rate*, cupsd_accept_rate*, agent_rss_anon_*, agent_startup_*: the capture
 #     benchmarks of issue 3, from scripts/bench_capture.sh (on a network of its own).
 #   release_cups_local*, release_lpm_{resumed,cold,10_workstations}: badge-in to the document
@@ -115,6 +117,12 @@ if ! line=$("$BIN/lpm_stream_bench" "$STREAM_MB" --rounds "$STREAM_ROUNDS" --fol
 fi
 emit "$line"
 rm -rf "$ROOT/stream"
+
+echo "ecdsa: verifications per second from the key's table against mbedtls_pk_verify ..." >&2
+if ! line=$("$BIN/lpm_verify_bench" 2000); then
+  line='{"name":"ecdsa_verify","value":null,"unit":"verifications/s","error":"lpm_verify_bench failed (see above)"}'
+fi
+emit "$line"
 
 echo "capture: durable accept rate against cupsd, agent memory and start-up ..." >&2
 "$here/bench_capture.sh" "$BUILD"

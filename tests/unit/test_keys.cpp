@@ -1,11 +1,14 @@
 // Keys, signatures, fingerprints and on-disk identities (ECDSA P-256 on mbedTLS).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <string>
 #include <sys/stat.h>
+#include <thread>
 
+#include <mbedtls/asn1write.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509.h>
@@ -187,6 +190,112 @@ TEST_CASE("verification fails on any flipped byte of the message or the signatur
     REQUIRE(other_sig.ok());
     CHECK(pub.verify(message, *other_sig).error().code == Errc::invalid_signature);
   }
+}
+
+namespace {
+
+// What mbedTLS alone says of (message, signature): the reference PublicKey::verify must agree
+// with (it verifies from a table of the key's multiples, protocol/verify_table.h).
+bool mbedtls_says_valid(const KeyPair &key, const Bytes &message, const Bytes &signature) {
+  Bytes hash = sha256(message);
+  return mbedtls_pk_verify(key.pk(), MBEDTLS_MD_SHA256, hash.data(), hash.size(), signature.data(),
+                           signature.size()) == 0;
+}
+
+// DER ECDSA-Sig-Value {r, s} from two big-endian numbers.
+Bytes der_signature(const Bytes &r, const Bytes &s) {
+  mbedtls_mpi mr, ms;
+  mbedtls_mpi_init(&mr);
+  mbedtls_mpi_init(&ms);
+  REQUIRE(mbedtls_mpi_read_binary(&mr, r.data(), r.size()) == 0);
+  REQUIRE(mbedtls_mpi_read_binary(&ms, s.data(), s.size()) == 0);
+  unsigned char buf[128];
+  unsigned char *p = buf + sizeof buf;
+  size_t len = 0;
+  len += mbedtls_asn1_write_mpi(&p, buf, &ms);
+  len += mbedtls_asn1_write_mpi(&p, buf, &mr);
+  len += mbedtls_asn1_write_len(&p, buf, len);
+  len += mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE);
+  mbedtls_mpi_free(&mr);
+  mbedtls_mpi_free(&ms);
+  return Bytes(p, p + len);
+}
+
+Bytes curve_order() {
+  mbedtls_ecp_group grp;
+  mbedtls_ecp_group_init(&grp);
+  REQUIRE(mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) == 0);
+  Bytes n(32);
+  REQUIRE(mbedtls_mpi_write_binary(&grp.N, n.data(), n.size()) == 0);
+  mbedtls_ecp_group_free(&grp);
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("verification from the key's table agrees with mbedTLS on valid, altered and odd signatures",
+          "[keys][verify]") {
+  auto key = new_key();
+  PublicKey pub = key->public_key();
+  auto other = new_key();
+  for (int round = 0; round < 40; round++) {
+    Bytes message(1 + round * 7);
+    random_bytes(message.data(), message.size());
+    auto sig = key->sign(message);
+    REQUIRE(sig.ok());
+    CHECK(pub.verify(message, *sig).ok());
+    REQUIRE(mbedtls_says_valid(*key, message, *sig));
+    // Every single-bit change of the signature: the same verdict as mbedTLS's.
+    Bytes altered = *sig;
+    size_t bit = static_cast<size_t>(round * 13) % (altered.size() * 8);
+    altered[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    CHECK(pub.verify(message, altered).ok() == mbedtls_says_valid(*key, message, altered));
+    auto foreign = other->sign(message);
+    REQUIRE(foreign.ok());
+    CHECK_FALSE(pub.verify(message, *foreign).ok());
+  }
+  SECTION("r or s out of [1, n-1]") {
+    Bytes message = text_bytes("ticket");
+    Bytes n = curve_order();
+    Bytes zero(1, 0), one(1, 1);
+    for (const auto &[r, s] : std::vector<std::pair<Bytes, Bytes>>{{zero, one}, {one, zero}, {n, one}, {one, n}}) {
+      Bytes sig = der_signature(r, s);
+      CHECK(pub.verify(message, sig).error().code == Errc::invalid_signature);
+      CHECK_FALSE(mbedtls_says_valid(*key, message, sig));
+    }
+  }
+  SECTION("a copy and a moved key verify alike") {
+    Bytes message = text_bytes("outcome");
+    auto sig = key->sign(message);
+    REQUIRE(sig.ok());
+    PublicKey copy = pub;
+    CHECK(copy.verify(message, *sig).ok());
+    PublicKey moved = std::move(copy);
+    CHECK(moved.verify(message, *sig).ok());
+  }
+}
+
+TEST_CASE("one public key verifies on several threads at once, its table built by the first", "[keys][verify]") {
+  auto key = new_key();
+  PublicKey pub = key->public_key();
+  Bytes message = text_bytes("release ticket");
+  auto sig = key->sign(message);
+  REQUIRE(sig.ok());
+  Bytes bad = *sig;
+  bad[bad.size() - 1] ^= 0x01;
+  std::atomic<int> valid{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; i++) {
+        if (pub.verify(message, *sig).ok()) valid++;
+        if (!pub.verify(message, bad).ok()) refused++;
+      }
+    });
+  for (auto &t : threads)
+    t.join();
+  CHECK(valid == 40);
+  CHECK(refused == 40);
 }
 
 TEST_CASE("a private key survives a PEM round trip", "[keys]") {

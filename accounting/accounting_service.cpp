@@ -1,5 +1,7 @@
 #include "accounting_service.h"
 
+#include <algorithm>
+
 #include "lpm/ids.h"
 #include "lpm/log.h"
 
@@ -79,33 +81,73 @@ void AccountingService::handle_post_records(const CallPtr &call) {
   keys_.authorize(
       call->peer_info().fingerprint, EnrollKind::workstation, [this, call](const Status &allowed) {
         if (!allowed.ok()) return refuse(call, allowed.error());
-        proto::PostRecordsRequest req;
-        req.read(call->args());
+        auto req = std::make_shared<proto::PostRecordsRequest>();
+        req->read(call->args());
         // JobRecord::read checks every record; one bad record refuses the whole batch, so the agent
         // sees the error instead of losing that record silently.
         if (!call->args().ok()) return refuse(call, call->args().error());
-        auto ingested = store_.ingest(req.records, wall_ms());
-        if (!ingested.ok() && ingested.error().code == Errc::bad_request)
-          return refuse(call, ingested.error());
-        if (!ingested.ok()) {
-          LPM_ERROR("cannot store %zu records from %s: %s", req.records.size(),
-                    call->peer_info().address.c_str(), ingested.error().to_string().c_str());
-          return call->fail(ingested.error());
-        }
-        if (ingested->skewed > 0)
-          LPM_WARN("%llu records from %s carry event times more than %lld s from ours (clock skew?)",
-                   static_cast<unsigned long long>(ingested->skewed), call->peer_info().address.c_str(),
-                   static_cast<long long>(kClockSkewLimitMs / 1000));
-        LPM_INFO("post-records from %s: %llu stored, %llu duplicates", call->peer_info().address.c_str(),
-                 static_cast<unsigned long long>(ingested->stored),
-                 static_cast<unsigned long long>(ingested->duplicates));
-        proto::PostRecordsResult result;
-        result.stored = ingested->stored;
-        result.duplicates = ingested->duplicates;
-        proto::MapWriter w;
-        result.write(w);
-        call->reply(w);
+        // Stations whose signatures the batch carries and the last refresh did not know (one
+        // enrolled a moment ago): learned first, so their counts are not marked invalid.
+        std::vector<proto::Fingerprint> unknown;
+        for (const auto &r : req->records)
+          if (!r.signed_by.empty() && !keys_.known_as(r.signed_by, EnrollKind::printer) &&
+              std::find(unknown.begin(), unknown.end(), r.signed_by) == unknown.end())
+            unknown.push_back(r.signed_by);
+        learn_stations(std::move(unknown), 0, [this, call, req](const Status &learned) {
+          if (!learned.ok()) return call->fail(learned.error());
+          store_batch(call, *req);
+        });
       });
+}
+
+void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, size_t index,
+                                       std::function<void(Status)> done) {
+  if (index >= keys.size()) return done(Status{});
+  auto key = keys[index];
+  keys_.authorize(key, EnrollKind::printer,
+                  [this, keys = std::move(keys), index, done = std::move(done)](const Status &s) mutable {
+    // Not enrolled, or enrolled as something else: its signatures will not check (invalid).
+    // The directory unreachable: the batch waits (the agent posts it again later).
+    if (!s.ok() && (s.error().code == Errc::unavailable || s.error().code == Errc::rate_limited))
+      return done(make_error(Errc::unavailable, "cannot check the release stations' keys now: " + s.error().message));
+    learn_stations(std::move(keys), index + 1, std::move(done));
+  });
+}
+
+void AccountingService::store_batch(const CallPtr &call, const proto::PostRecordsRequest &req) {
+  std::vector<proto::CountsCheck> checks;
+  checks.reserve(req.records.size());
+  uint64_t flagged = 0;
+  auto is_station = [this](const proto::Fingerprint &fp) { return keys_.known_as(fp, EnrollKind::printer); };
+  for (const auto &r : req.records) {
+    std::string why;
+    checks.push_back(proto::check_record_counts(r, is_station, &why));
+    if (checks.back() == proto::CountsCheck::invalid || checks.back() == proto::CountsCheck::unsigned_counts) {
+      flagged++;
+      LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
+               call->peer_info().address.c_str(), proto::counts_check_name(checks.back()), why.c_str());
+    }
+  }
+  auto ingested = store_.ingest(req.records, checks, wall_ms());
+  if (!ingested.ok() && ingested.error().code == Errc::bad_request) return refuse(call, ingested.error());
+  if (!ingested.ok()) {
+    LPM_ERROR("cannot store %zu records from %s: %s", req.records.size(), call->peer_info().address.c_str(),
+              ingested.error().to_string().c_str());
+    return call->fail(ingested.error());
+  }
+  if (ingested->skewed > 0)
+    LPM_WARN("%llu records from %s carry event times more than %lld s from ours (clock skew?)",
+             static_cast<unsigned long long>(ingested->skewed), call->peer_info().address.c_str(),
+             static_cast<long long>(kClockSkewLimitMs / 1000));
+  LPM_INFO("post-records from %s: %llu stored, %llu duplicates, %llu with unsigned or invalid counts",
+           call->peer_info().address.c_str(), static_cast<unsigned long long>(ingested->stored),
+           static_cast<unsigned long long>(ingested->duplicates), static_cast<unsigned long long>(flagged));
+  proto::PostRecordsResult result;
+  result.stored = ingested->stored;
+  result.duplicates = ingested->duplicates;
+  proto::MapWriter w;
+  result.write(w);
+  call->reply(w);
 }
 
 void AccountingService::handle_report_totals(const CallPtr &call) {

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include <uv.h>
 
@@ -45,6 +47,11 @@ private:
 
   void on_accept(proto::StreamPtr stream);
   void handle_post_records(const proto::CallPtr &call);
+  // Asks the directory about keys[index..] as release stations, one after another (each answers
+  // at once when known); done(unavailable) when it could not be asked.
+  void learn_stations(std::vector<proto::Fingerprint> keys, size_t index, std::function<void(Status)> done);
+  // Checks each record's counts (proto::check_record_counts), stores the batch, answers.
+  void store_batch(const proto::CallPtr &call, const proto::PostRecordsRequest &req);
   void handle_report_totals(const proto::CallPtr &call);
 
   uv_loop_t *loop_;

@@ -215,6 +215,13 @@ int command_report(const std::string &data) {
   for (const auto &r : *rows)
     std::printf("%-36s %10llu %10llu %14llu\n", r.user.c_str(), static_cast<unsigned long long>(r.jobs),
                 static_cast<unsigned long long>(r.pages), static_cast<unsigned long long>(r.bytes));
+  // What the counts rest on, after the table on a line of its own ("#": no user matches it).
+  auto checks = (*store)->counts_checks(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  if (!checks.ok()) return fail(checks.error());
+  std::string line;
+  for (const auto &[name, n] : *checks)
+    line += (line.empty() ? "" : ", ") + name + " " + std::to_string(n);
+  std::printf("# printed records by counts check: %s\n", line.empty() ? "none yet" : line.c_str());
   return 0;
 }
 

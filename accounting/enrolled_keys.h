@@ -52,6 +52,11 @@ public:
   void close();
 
   size_t size() const { return kinds_.size(); }
+  // Whether `fingerprint` is enrolled as `kind` as far as the last refresh knows (no waiting).
+  bool known_as(const proto::Fingerprint &fingerprint, proto::EnrollKind kind) const {
+    auto it = kinds_.find(fingerprint);
+    return it != kinds_.end() && it->second == kind;
+  }
   uint64_t refreshes_started() const { return refreshes_started_; }
 
 private:

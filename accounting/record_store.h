@@ -11,6 +11,7 @@
 
 #include "lpm/error.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/outcome.h"
 
 namespace lpm::accounting {
 
@@ -29,11 +30,20 @@ public:
   virtual ~RecordStore() = default;
   // Stores each record whose id is new, all in one transaction, and returns only after COMMIT:
   // a caller may acknowledge the batch as soon as this returns ok. On error nothing is stored
-  // (io_error, no_space when the disk is full).
-  virtual Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms) = 0;
+  // (io_error, no_space when the disk is full). checks[i] is what the server concluded of
+  // records[i]'s counts (proto::check_record_counts), stored with it; internal error unless there
+  // is one per record.
+  virtual Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records,
+                                      const std::vector<proto::CountsCheck> &checks, int64_t receipt_ms) = 0;
+  // The same, each record checked with no release station known: unsigned counts are marked
+  // unsigned, any signature invalid (tests, and tools without a directory).
+  Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms);
   // Per-user totals of the *printed* records whose event time is in [from_ms, to_ms), ordered by
   // user. Unknown counts (-1) add nothing.
   virtual Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms) = 0;
+  // How many printed records in [from_ms, to_ms) carry each counts check ("device", "estimated",
+  // "unsigned", "invalid", "none"; "unchecked" for records stored before checks existed), by name.
+  virtual Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks(int64_t from_ms, int64_t to_ms) = 0;
 };
 
 // Opens (creating if needed) the SQLite store at `path` (the data folder's state.db).

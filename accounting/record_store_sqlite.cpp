@@ -8,7 +8,8 @@
 namespace lpm::accounting {
 namespace {
 
-constexpr int64_t kSchemaVersion = 1;
+// 2: counts_check (what the server concluded of a record's counts; "unchecked" for older rows).
+constexpr int64_t kSchemaVersion = 2;
 
 // Record ids are UUIDv7, so in a WITHOUT ROWID table keyed by id new rows land at the end of the
 // b-tree, and the primary key is the dedup index with no second copy of the id.
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS records (
   duplex INTEGER NOT NULL,
   counts_source TEXT NOT NULL,
   receipt_ms INTEGER NOT NULL,
-  clock_skew INTEGER NOT NULL
+  clock_skew INTEGER NOT NULL,
+  counts_check TEXT NOT NULL DEFAULT 'unchecked'
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_event_time ON records(event, event_ms);
 )sql";
@@ -42,8 +44,14 @@ CREATE INDEX IF NOT EXISTS records_by_event_time ON records(event, event_ms);
 constexpr const char *kInsert = R"sql(
 INSERT OR IGNORE INTO records (id, event, reason, job, user_id, workstation, site, printer, submitted_ms,
   event_ms, format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex, counts_source,
-  receipt_ms, clock_skew)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+  receipt_ms, clock_skew, counts_check)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+)sql";
+
+constexpr const char *kCountsChecks = R"sql(
+SELECT counts_check, COUNT(*) FROM records
+WHERE event = 'printed' AND event_ms >= ?1 AND event_ms < ?2
+GROUP BY counts_check ORDER BY counts_check
 )sql";
 
 // MAX(x, 0) turns the "unknown" count -1 into nothing added.
@@ -74,6 +82,7 @@ uint64_t non_negative(int64_t value) {
 
 class SqliteRecordStore final : public RecordStore {
 public:
+  using RecordStore::ingest;
   static Result<std::unique_ptr<RecordStore>> open(const std::string &path) {
     auto db = Db::open(path);
     if (!db.ok()) return db.error();
@@ -86,10 +95,17 @@ public:
     auto totals = store->db_->prepare(kTotals);
     if (!totals.ok()) return totals.error();
     store->totals_ = std::move(*totals);
+    auto checks = store->db_->prepare(kCountsChecks);
+    if (!checks.ok()) return checks.error();
+    store->checks_ = std::move(*checks);
     return std::unique_ptr<RecordStore>(std::move(store));
   }
 
-  Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms) override {
+  Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records,
+                              const std::vector<proto::CountsCheck> &checks, int64_t receipt_ms) override {
+    if (checks.size() != records.size())
+      return make_error(Errc::internal, "ingest: " + std::to_string(checks.size()) + " counts checks for " +
+                                            std::to_string(records.size()) + " records");
     for (const auto &r : records) {
       Status s = check_fits(r);
       if (!s.ok()) return s.error();
@@ -97,7 +113,8 @@ public:
     IngestResult result;
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun().error();
-    for (const auto &r : records) {
+    for (size_t i = 0; i < records.size(); i++) {
+      const proto::JobRecord &r = records[i];
       bool skew = skewed(r.event_ms, receipt_ms);
       insert_.bind(1, r.id).bind(2, r.event).bind(3, r.reason).bind(4, r.job).bind(5, r.user);
       insert_.bind(6, r.workstation).bind(7, r.site).bind(8, r.printer).bind(9, r.submitted_ms);
@@ -107,7 +124,7 @@ public:
           .bind(13, r.pages);
       insert_.bind(14, r.impressions).bind(15, r.sheets).bind(16, static_cast<int64_t>(r.copies));
       insert_.bind(17, r.color_impressions).bind(18, int64_t{r.duplex ? 1 : 0}).bind(19, r.counts_source);
-      insert_.bind(20, receipt_ms).bind(21, int64_t{skew ? 1 : 0});
+      insert_.bind(20, receipt_ms).bind(21, int64_t{skew ? 1 : 0}).bind(22, proto::counts_check_name(checks[i]));
       Status s = insert_.run();
       if (!s.ok()) {
         insert_.reset();
@@ -147,6 +164,22 @@ public:
     return rows;
   }
 
+  Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks(int64_t from_ms, int64_t to_ms) override {
+    std::vector<std::pair<std::string, uint64_t>> rows;
+    checks_.bind(1, from_ms).bind(2, to_ms);
+    for (;;) {
+      auto more = checks_.step();
+      if (!more.ok()) {
+        checks_.reset();
+        return more.error();
+      }
+      if (!*more) break;
+      rows.emplace_back(checks_.col_text(0), non_negative(checks_.col_int(1)));
+    }
+    checks_.reset();
+    return rows;
+  }
+
 private:
   explicit SqliteRecordStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 
@@ -160,17 +193,32 @@ private:
     if (found > kSchemaVersion)
       return make_error(Errc::conflict,
                         "written by a newer lpm-accounting (schema " + std::to_string(found) + ")");
+    Transaction tx(*db_);
+    if (!tx.begun().ok()) return tx.begun();
     Status s = db_->exec(kSchema);
-    if (!s.ok()) return s;
-    return db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+    // A version 1 table: its rows were stored before counts were checked.
+    if (s.ok() && found == 1)
+      s = db_->exec("ALTER TABLE records ADD COLUMN counts_check TEXT NOT NULL DEFAULT 'unchecked'");
+    if (s.ok()) s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+    if (s.ok()) s = tx.commit();
+    return s;
   }
 
   std::unique_ptr<Db> db_;
   Stmt insert_;
   Stmt totals_;
+  Stmt checks_;
 };
 
 } // namespace
+
+Result<IngestResult> RecordStore::ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms) {
+  std::vector<proto::CountsCheck> checks;
+  checks.reserve(records.size());
+  for (const auto &r : records)
+    checks.push_back(proto::check_record_counts(r, [](const proto::Fingerprint &) { return false; }));
+  return ingest(records, checks, receipt_ms);
+}
 
 Result<std::unique_ptr<RecordStore>> open_sqlite_record_store(const std::string &path) {
   return SqliteRecordStore::open(path);

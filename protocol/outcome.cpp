@@ -1,5 +1,6 @@
 #include "lpm/protocol/outcome.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace lpm::proto {
@@ -59,6 +60,91 @@ Status check_reported_outcome(const Fingerprint &peer, std::string_view workstat
   if (!key.ok())
     return make_error(Errc::invalid_signature, "signer_key is not a public key: " + key.error().message);
   return verify_outcome(*key, workstation_id, req);
+}
+
+Result<SignedOutcome> decode_signed_outcome(std::span<const uint8_t> bytes) {
+  UnpackLimits limits;
+  limits.max_depth = 1;
+  limits.max_array = 0;
+  limits.max_map = 16;
+  limits.max_str = 1024;
+  limits.max_bin = 0;
+  auto handle = unpack_map(bytes, limits);
+  if (!handle.ok()) return make_error(Errc::bad_request, "signed outcome: " + handle.error().message);
+  MapReader r(handle->get(), "signed outcome");
+  SignedOutcome out;
+  std::string kind = r.str("kind", 32);
+  uint64_t version = r.u64("v");
+  out.workstation = r.str("workstation", 128);
+  UpdateJobStatusRequest &st = out.status;
+  st.job = r.str("job", 64);
+  st.claim = r.str("claim", 64);
+  std::string outcome = r.str("outcome", 32);
+  st.pages = r.i64("pages");
+  st.impressions = r.i64("impressions");
+  st.sheets = r.i64("sheets");
+  st.color_impressions = r.i64("color_impressions");
+  st.counts_source = r.str("counts_source", 32);
+  st.copies = r.u64("copies");
+  st.sides = r.str("sides", 64);
+  st.color = r.str("color", 64);
+  st.printer_name = r.str("printer_name", 256);
+  st.finished_ms = r.i64("finished");
+  if (!r.ok()) return r.error();
+  if (kind != kOutcomeKind) return make_error(Errc::bad_request, "signed outcome: kind is not " + std::string(kOutcomeKind));
+  if (version != kOutcomeVersion)
+    return make_error(Errc::bad_request, "signed outcome: unsupported version " + std::to_string(version));
+  if (!job_outcome_parse(outcome, st.outcome))
+    return make_error(Errc::bad_request, "signed outcome: unknown outcome \"" + outcome + "\"");
+  // One spelling per outcome: the bytes must be exactly what the station's encoder writes.
+  Bytes again = outcome_signed_bytes(st, out.workstation);
+  if (!std::equal(again.begin(), again.end(), bytes.begin(), bytes.end()))
+    return make_error(Errc::bad_request, "signed outcome: not in its canonical form");
+  return out;
+}
+
+const char *counts_check_name(CountsCheck check) {
+  switch (check) {
+  case CountsCheck::none: return "none";
+  case CountsCheck::device: return "device";
+  case CountsCheck::estimated: return "estimated";
+  case CountsCheck::unsigned_counts: return "unsigned";
+  case CountsCheck::invalid: return "invalid";
+  }
+  return "invalid";
+}
+
+CountsCheck check_record_counts(const JobRecord &record, const std::function<bool(const Fingerprint &)> &is_station,
+                                std::string *why) {
+  auto fail = [why](std::string reason) {
+    if (why) *why = std::move(reason);
+    return CountsCheck::invalid;
+  };
+  if (record.signature.empty()) {
+    bool counted = record.event == "printed" &&
+                   (record.pages >= 0 || record.impressions >= 0 || record.sheets >= 0 || record.color_impressions >= 0);
+    if (why) *why = counted ? "printed counts without a release station's signature" : "";
+    return counted ? CountsCheck::unsigned_counts : CountsCheck::none;
+  }
+  if (record.event != "printed") return fail("a signed outcome on a " + record.event + " record");
+  if (fingerprint_of_der(record.signer_key) != record.signed_by)
+    return fail("signer_key is not the key of signed_by " + record.signed_by);
+  if (!is_station(record.signed_by)) return fail("signed by " + record.signed_by + ", not an enrolled release station");
+  auto key = PublicKey::from_der(record.signer_key);
+  if (!key.ok()) return fail("signer_key: " + key.error().message);
+  if (!key->verify(record.signed_outcome, record.signature).ok())
+    return fail("the signature does not verify with station " + record.signed_by);
+  auto signed_outcome = decode_signed_outcome(record.signed_outcome);
+  if (!signed_outcome.ok()) return fail(signed_outcome.error().message);
+  const UpdateJobStatusRequest &st = signed_outcome->status;
+  if (signed_outcome->workstation != record.workstation) return fail("signed for another workstation");
+  if (st.job != record.job) return fail("signed for another job");
+  if (st.outcome != JobOutcome::completed) return fail("the signed outcome is not completed");
+  if (st.pages != record.pages || st.impressions != record.impressions || st.sheets != record.sheets ||
+      st.color_impressions != record.color_impressions || st.counts_source != record.counts_source)
+    return fail("the record's counts are not the signed ones");
+  if (why) why->clear();
+  return st.counts_source == "device" ? CountsCheck::device : CountsCheck::estimated;
 }
 
 EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view sides) {

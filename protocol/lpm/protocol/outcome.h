@@ -16,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -46,6 +48,33 @@ Status verify_outcome(const PublicKey &key, std::string_view workstation_id,
 // (nothing is counted for them).
 Status check_reported_outcome(const Fingerprint &peer, std::string_view workstation_id,
                               const UpdateJobStatusRequest &req);
+
+// A signed outcome read back from its bytes (the accounting server's side).
+struct SignedOutcome {
+  std::string workstation;
+  UpdateJobStatusRequest status; // job, claim, outcome, counts, applied settings, printer, time
+};
+// Reads outcome_signed_bytes' output: bad_request unless `bytes` are exactly what
+// outcome_signed_bytes writes for the fields read (kind, version, key order, every field), so one
+// outcome has one spelling.
+Result<SignedOutcome> decode_signed_outcome(std::span<const uint8_t> bytes);
+
+// What the accounting server concludes of a record's counts (issue 6), stored with the record:
+//   none       a deleted record, or a printed one the agent had no outcome for (no counts)
+//   device     signed by an enrolled release station; counts from the device
+//   estimated  signed by an enrolled release station; counts estimated (pages x copies x sides)
+//   unsigned   printed counts without a station's signature
+//   invalid    a signature that does not verify, a key that is not an enrolled station's, or
+//              signed counts that are not the record's
+enum class CountsCheck { none, device, estimated, unsigned_counts, invalid };
+const char *counts_check_name(CountsCheck check);
+
+// Checks `record`'s signed outcome: signer_key is the key of `signed_by`, `is_station` says it is
+// an enrolled release station, the signature verifies over signed_outcome, and the signed outcome
+// is this record's (its workstation, job, a completed outcome, the same pages, impressions,
+// sheets, color impressions and counts source). `why` (optional) says what failed.
+CountsCheck check_record_counts(const JobRecord &record, const std::function<bool(const Fingerprint &)> &is_station,
+                                std::string *why = nullptr);
 
 // Counts estimated when the device reports none: impressions = pages x copies; sheets = pages x
 // copies one-sided, ceil(pages / 2) x copies two-sided ("two-sided-*"). Unknown pages (< 0):

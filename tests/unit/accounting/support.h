@@ -6,6 +6,7 @@
 
 #include "lpm/ids.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/outcome.h"
 #include "transport_support.h"
 
 namespace lpm::accounting::test {
@@ -36,6 +37,27 @@ inline proto::JobRecord printed_record(const std::string &user, int64_t event_ms
   r.copies = 1;
   r.counts_source = "estimated";
   return r;
+}
+
+// `record` with the release station `station`'s signed outcome of its counts, as the agent
+// writes it (agent/release_service.cpp).
+inline void sign_record(proto::JobRecord &record, const proto::KeyPair &station) {
+  proto::UpdateJobStatusRequest u;
+  u.job = record.job;
+  u.claim = uuid_v7();
+  u.outcome = proto::JobOutcome::completed;
+  u.pages = record.pages;
+  u.impressions = record.impressions;
+  u.sheets = record.sheets;
+  u.color_impressions = record.color_impressions;
+  u.counts_source = record.counts_source;
+  u.printer_name = record.printer;
+  u.finished_ms = record.event_ms;
+  if (!proto::sign_outcome(station, record.workstation, u).ok()) return;
+  record.signed_outcome = proto::outcome_signed_bytes(u, record.workstation);
+  record.signature = u.signature;
+  record.signer_key = u.signer_key;
+  record.signed_by = station.fingerprint();
 }
 
 } // namespace lpm::accounting::test

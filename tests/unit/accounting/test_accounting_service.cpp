@@ -326,3 +326,45 @@ TEST_CASE("stopping while a call waits for a refresh closes cleanly", "[accounti
   stranger.reset();
   net.shutdown();
 }
+
+TEST_CASE("the release station's signature on printed counts is checked at ingest (RP-2) [issue-6]",
+          "[accounting][service][loop][issue-6]") {
+  TrustOptions trust;
+  trust.min_refresh_interval_ms = 50;
+  Network net(trust);
+  REQUIRE(proto::run_until(
+      &net.loop, [&] { return net.keys->size() == 2; }, 5000)); // the first refresh
+  // A station enrolled after the last refresh: the batch waits for a refresh that knows it.
+  auto station = make_identity(net.dir.path, "station");
+  net.source->add(*station, EnrollKind::printer);
+  std::string user = uuid_v7();
+  int64_t now = wall_ms();
+  using lpm::accounting::test::sign_record;
+  proto::JobRecord device = printed_record(user, now - 4000, 3);
+  device.counts_source = "device";
+  sign_record(device, station->key());
+  proto::JobRecord estimated = printed_record(user, now - 3000, 2);
+  sign_record(estimated, station->key());
+  proto::JobRecord forged = printed_record(user, now - 2000, 5);
+  sign_record(forged, net.stranger_id->key()); // not a station's key
+  proto::JobRecord altered = printed_record(user, now - 1000, 4);
+  sign_record(altered, station->key());
+  altered.impressions = 1; // changed after the station signed
+  proto::JobRecord bare = printed_record(user, now - 500, 1);
+  proto::JobRecord deleted = printed_record(user, now - 400, -1);
+  deleted.event = "deleted";
+  deleted.reason = "expired";
+  deleted.impressions = deleted.sheets = -1;
+  {
+    auto ws = net.connect(net.workstation_id);
+    auto r = post(*ws, {device, estimated, forged, altered, bare, deleted});
+    REQUIRE(r.ok());
+    CHECK(r->stored == 6); // flagged, never refused: the agent could not mend them by posting again
+    ws->close();
+  }
+  auto checks = net.store->counts_checks(0, now + 1);
+  REQUIRE(checks.ok());
+  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{
+                       {"device", 1}, {"estimated", 1}, {"invalid", 2}, {"unsigned", 1}});
+  net.shutdown();
+}

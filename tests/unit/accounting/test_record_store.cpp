@@ -176,3 +176,67 @@ TEST_CASE("a record with a size SQLite cannot hold fails the whole batch", "[acc
   REQUIRE(rows.ok());
   CHECK(rows->empty());
 }
+
+TEST_CASE("each record keeps what the server concluded of its counts [issue-6]", "[accounting][store][issue-6]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string user = uuid_v7();
+  std::vector<proto::JobRecord> batch = {printed_record(user, kNow - 3000), printed_record(user, kNow - 2000),
+                                         printed_record(user, kNow - 1000)};
+  using proto::CountsCheck;
+  SECTION("one check per record, stored with it") {
+    auto r = store->ingest(batch, {CountsCheck::device, CountsCheck::estimated, CountsCheck::invalid}, kNow);
+    REQUIRE(r.ok());
+    CHECK(r->stored == 3);
+    auto checks = store->counts_checks(0, kNow);
+    REQUIRE(checks.ok());
+    CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"estimated", 1}, {"invalid", 1}});
+  }
+  SECTION("a count of checks that is not one per record stores nothing") {
+    auto r = store->ingest(batch, {CountsCheck::device}, kNow);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::internal);
+    auto checks = store->counts_checks(0, kNow);
+    REQUIRE(checks.ok());
+    CHECK(checks->empty());
+  }
+  SECTION("without checks from the server, unsigned printed counts are marked unsigned") {
+    REQUIRE(store->ingest(batch, kNow).ok());
+    auto checks = store->counts_checks(0, kNow);
+    REQUIRE(checks.ok());
+    CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"unsigned", 3}});
+  }
+}
+
+TEST_CASE("a version 1 store gains the counts check, its old records marked unchecked [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  {
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    REQUIRE((*db)->exec("CREATE TABLE records (id TEXT PRIMARY KEY NOT NULL, event TEXT NOT NULL, reason TEXT "
+                        "NOT NULL, job TEXT NOT NULL, user_id TEXT NOT NULL, workstation TEXT NOT NULL, site TEXT "
+                        "NOT NULL, printer TEXT NOT NULL, submitted_ms INTEGER NOT NULL, event_ms INTEGER NOT NULL, "
+                        "format TEXT NOT NULL, size_bytes INTEGER NOT NULL, pages INTEGER NOT NULL, impressions "
+                        "INTEGER NOT NULL, sheets INTEGER NOT NULL, copies INTEGER NOT NULL, color_impressions "
+                        "INTEGER NOT NULL, duplex INTEGER NOT NULL, counts_source TEXT NOT NULL, receipt_ms INTEGER "
+                        "NOT NULL, clock_skew INTEGER NOT NULL) WITHOUT ROWID;"
+                        "INSERT INTO records VALUES ('00000000-0000-7000-8000-000000000001', 'printed', 'released', "
+                        "'j', 'u', 'w', 's', 'p', 1, 1000, 'application/pdf', 10, 1, 1, 1, 1, 0, 0, 'device', 1, 0);"
+                        "PRAGMA user_version = 1;")
+                .ok());
+  }
+  auto store = open_store(dir);
+  auto checks = store->counts_checks(0, kNow);
+  REQUIRE(checks.ok());
+  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"unchecked", 1}});
+  auto rows = store->totals(0, kNow);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].pages == 1);
+  // New records go in beside the old one.
+  REQUIRE(store->ingest({printed_record(uuid_v7(), 2000)}, kNow).ok());
+  checks = store->counts_checks(0, kNow);
+  REQUIRE(checks.ok());
+  CHECK(checks->size() == 2);
+}

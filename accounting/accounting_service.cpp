@@ -114,6 +114,10 @@ void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, siz
   });
 }
 
+namespace {
+constexpr uint64_t kFlaggedLoggedPerBatch = 3;
+} // namespace
+
 void AccountingService::store_batch(const CallPtr &call, const proto::PostRecordsRequest &req) {
   std::vector<proto::CountsCheck> checks;
   checks.reserve(req.records.size());
@@ -122,10 +126,11 @@ void AccountingService::store_batch(const CallPtr &call, const proto::PostRecord
   for (const auto &r : req.records) {
     std::string why;
     checks.push_back(proto::check_record_counts(r, is_station, &why));
+    // The first few of a batch are logged with the reason; the summary below counts them all.
     if (checks.back() == proto::CountsCheck::invalid || checks.back() == proto::CountsCheck::unsigned_counts) {
-      flagged++;
-      LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
-               call->peer_info().address.c_str(), proto::counts_check_name(checks.back()), why.c_str());
+      if (++flagged <= kFlaggedLoggedPerBatch)
+        LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
+                 call->peer_info().address.c_str(), proto::counts_check_name(checks.back()), why.c_str());
     }
   }
   auto ingested = store_.ingest(req.records, checks, wall_ms());

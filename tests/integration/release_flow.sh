@@ -47,6 +47,11 @@ for ((i = 0; i < 100; i++)); do
   sleep 0.1
 done
 check "the accounting server holds exactly three printed records" test "$(jobs_counted)" = 3
+# Issue 6: the server checked each record's counts against the station's signed outcome (the
+# file device counts nothing, so the station estimated them and signed that). RP-2
+counts_checks=$("$BIN/lpm-accounting" report --data "$ROOT/accounting" | grep '^# printed records by counts check')
+check "the station's signature on the three records' counts verified at the accounting server (RP-2): $counts_checks" \
+  test "$counts_checks" = "# printed records by counts check: estimated 3"
 
 count_device() { find "$DEVICE_DIR" -type f | wc -l; }
 net_release "$BADGE"

@@ -22,6 +22,7 @@ PACKAGES=(
   dbus-daemon jq
   iproute2 # tests/integration/release_blackhole.sh: a veth pair between two network namespaces
   strace # the benchmarks count fsyncs per job with it (scripts/bench_capture.sh)
+  tzdata # report days in the zone asked for: /usr/share/zoneinfo (common/lpm/timezone.h)
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }

@@ -25,12 +25,20 @@ wait_for 5 grep -q '^ready' "$ROOT/logs/appsocket.out" || fail "the AppSocket pr
 PORT=$(awk '/^ready/{print $2}' "$ROOT/logs/appsocket.out")
 export NET_DEVICE="socket://127.0.0.1:$PORT"
 
+# Registrations of one user with held jobs so far: the abort must add one before the next badge-in.
+held_registrations() { grep -c 'registered held jobs for 1 user' "$ROOT/logs/agent.log" || true; }
+net_wait_registered
+registered_before=$(held_registrations)
 net_release "$BADGE"
 check "the station reports the job failed at the device" grep -q 'failed "big.bin"' <<<"$STEP_OUT"
 check "it says the device stopped taking it" grep -q "the device" <<<"$STEP_OUT"
 check "the printer hung up mid-job" grep -q "hung up after" "$ROOT/logs/appsocket.log"
 check "the workstation holds the job again" test "$(job_state)" = held
 check "nothing was kept as a printed document" test -z "$(ls "$ROOT/printed")"
+# The agent tells the directory a moment after the abort; a badge-in before that would find no
+# workstation with jobs (net_wait_registered sees the registration the claim made, of 0 users).
+registered_again() { [[ $(held_registrations) -gt $registered_before ]]; }
+check "the workstation tells the directory it holds the job again" wait_for 5 registered_again
 
 net_release "$BADGE"
 check "the second release prints it" grep -q 'printed "big.bin"' <<<"$STEP_OUT"

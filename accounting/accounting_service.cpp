@@ -125,7 +125,7 @@ void AccountingService::store_batch(const CallPtr &call, const proto::PostRecord
   auto is_station = [this](const proto::Fingerprint &fp) { return keys_.known_as(fp, EnrollKind::printer); };
   for (const auto &r : req.records) {
     std::string why;
-    checks.push_back(proto::check_record_counts(r, is_station, &why));
+    checks.push_back(proto::check_record_counts(r, is_station, &why, &station_keys_));
     // The first few of a batch are logged with the reason; the summary below counts them all.
     if (checks.back() == proto::CountsCheck::invalid || checks.back() == proto::CountsCheck::unsigned_counts) {
       if (++flagged <= kFlaggedLoggedPerBatch)

@@ -13,6 +13,7 @@
 
 #include "enrolled_keys.h"
 #include "lpm/error.h"
+#include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
 #include "lpm/protocol/stream.h"
 #include "record_store.h"
@@ -64,6 +65,7 @@ private:
   // Shared with the connections' close callbacks, which may run after stop().
   std::shared_ptr<PeerMap> peers_ = std::make_shared<PeerMap>();
   bool stopped_ = false;
+  proto::StationKeys station_keys_; // parsed once: each key's table then serves its records
 };
 
 } // namespace lpm::accounting

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 namespace lpm::proto {
 
@@ -115,7 +116,7 @@ const char *counts_check_name(CountsCheck check) {
 }
 
 CountsCheck check_record_counts(const JobRecord &record, const std::function<bool(const Fingerprint &)> &is_station,
-                                std::string *why) {
+                                std::string *why, StationKeys *keys) {
   auto fail = [why](std::string reason) {
     if (why) *why = std::move(reason);
     return CountsCheck::invalid;
@@ -130,8 +131,23 @@ CountsCheck check_record_counts(const JobRecord &record, const std::function<boo
   if (fingerprint_of_der(record.signer_key) != record.signed_by)
     return fail("signer_key is not the key of signed_by " + record.signed_by);
   if (!is_station(record.signed_by)) return fail("signed by " + record.signed_by + ", not an enrolled release station");
-  auto key = PublicKey::from_der(record.signer_key);
-  if (!key.ok()) return fail("signer_key: " + key.error().message);
+  // signed_by is the hash of signer_key (checked above), so a key cached under it is this key.
+  const PublicKey *key = nullptr;
+  std::optional<PublicKey> parsed_here;
+  if (keys) {
+    auto it = keys->parsed.find(record.signed_by);
+    if (it != keys->parsed.end()) key = &it->second;
+  }
+  if (!key) {
+    auto parsed = PublicKey::from_der(record.signer_key);
+    if (!parsed.ok()) return fail("signer_key: " + parsed.error().message);
+    if (keys) {
+      if (keys->parsed.size() >= StationKeys::kMaxKeys) keys->parsed.clear();
+      key = &keys->parsed.emplace(record.signed_by, std::move(*parsed)).first->second;
+    } else {
+      key = &parsed_here.emplace(std::move(*parsed));
+    }
+  }
   if (!key->verify(record.signed_outcome, record.signature).ok())
     return fail("the signature does not verify with station " + record.signed_by);
   auto signed_outcome = decode_signed_outcome(record.signed_outcome);

@@ -11,6 +11,8 @@
 #     rounds, with the peak RSS growth (lpm_stream_bench, issue 5).
 #   ecdsa_verify: ECDSA P-256 verifications per second from the key's table (PublicKey::verify)
 #     against mbedtls_pk_verify in the same run (lpm_verify_bench).
+#   accounting_ingest: the accounting server's ingest with the counts checks (station signatures)
+#     against the same without them, records/s at INGEST_FILL stored (lpm_ingest_bench, issue 6).
 #   ipp_accept_rate*, cupsd_accept_rate*, agent_rss_anon_*, agent_startup_*: the capture
 #     benchmarks of issue 3, from scripts/bench_capture.sh (on a network of its own).
 #   release_cups_local*, release_lpm_{resumed,cold,10_workstations}: badge-in to the document
@@ -121,6 +123,12 @@ rm -rf "$ROOT/stream"
 echo "ecdsa: verifications per second from the key's table against mbedtls_pk_verify ..." >&2
 if ! line=$("$BIN/lpm_verify_bench" 2000); then
   line='{"name":"ecdsa_verify","value":null,"unit":"verifications/s","error":"lpm_verify_bench failed (see above)"}'
+fi
+emit "$line"
+
+echo "accounting: ingest with signature checks against without, at ${INGEST_FILL:-1000000} stored ..." >&2
+if ! line=$("$BIN/lpm_ingest_bench" --fill "${INGEST_FILL:-1000000}" --records 10000 --batch 500); then
+  line='{"name":"accounting_ingest","value":null,"unit":"records/s","error":"lpm_ingest_bench failed (see above)"}'
 fi
 emit "$line"
 

@@ -194,3 +194,27 @@ TEST_CASE("counts check: signed outcome bytes read back only in their one spelli
     CHECK(bad.error().message.find("unknown outcome") != std::string::npos);
   }
 }
+
+TEST_CASE("counts check: a station's key is parsed once and serves its later records [issue-6]",
+          "[outcome][counts-check][issue-6]") {
+  auto key = station_key();
+  auto other = station_key();
+  auto is_station = [&](const Fingerprint &fp) { return fp == key->fingerprint() || fp == other->fingerprint(); };
+  StationKeys keys;
+  CHECK(check_record_counts(record_for(*key, outcome("device")), is_station, nullptr, &keys) == CountsCheck::device);
+  CHECK(check_record_counts(record_for(*key, outcome("estimated")), is_station, nullptr, &keys) ==
+        CountsCheck::estimated);
+  CHECK(keys.parsed.size() == 1);
+  // A record naming the cached station with another key is refused before the cache is asked.
+  JobRecord r = record_for(*other, outcome("device"));
+  r.signed_by = key->fingerprint();
+  std::string why;
+  CHECK(check_record_counts(r, is_station, &why, &keys) == CountsCheck::invalid);
+  CHECK(why.find("not the key of signed_by") != std::string::npos);
+  // The cached key still refuses what it did not sign.
+  r = record_for(*key, outcome("device"));
+  r.sheets = 9;
+  CHECK(check_record_counts(r, is_station, &why, &keys) == CountsCheck::invalid);
+  CHECK(check_record_counts(record_for(*other, outcome("device")), is_station, nullptr, &keys) == CountsCheck::device);
+  CHECK(keys.parsed.size() == 2);
+}

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "lpm/error.h"
 #include "lpm/protocol/keys.h"
@@ -69,12 +70,21 @@ Result<SignedOutcome> decode_signed_outcome(std::span<const uint8_t> bytes);
 enum class CountsCheck { none, device, estimated, unsigned_counts, invalid };
 const char *counts_check_name(CountsCheck check);
 
+// Stations' public keys parsed once, by fingerprint: a key's first verification builds its table
+// of multiples (keys.h), which then serves every later record it signed. At most kMaxKeys kept
+// (past that the cache starts again empty). One thread at a time.
+struct StationKeys {
+  static constexpr size_t kMaxKeys = 4096;
+  std::unordered_map<Fingerprint, PublicKey> parsed;
+};
+
 // Checks `record`'s signed outcome: signer_key is the key of `signed_by`, `is_station` says it is
 // an enrolled release station, the signature verifies over signed_outcome, and the signed outcome
 // is this record's (its workstation, job, a completed outcome, the same pages, impressions,
-// sheets, color impressions and counts source). `why` (optional) says what failed.
+// sheets, color impressions and counts source). `why` (optional) says what failed; `keys`
+// (optional) keeps the parsed station keys across calls.
 CountsCheck check_record_counts(const JobRecord &record, const std::function<bool(const Fingerprint &)> &is_station,
-                                std::string *why = nullptr);
+                                std::string *why = nullptr, StationKeys *keys = nullptr);
 
 // Counts estimated when the device reports none: impressions = pages x copies; sheets = pages x
 // copies one-sided, ceil(pages / 2) x copies two-sided ("two-sided-*"). Unknown pages (< 0):

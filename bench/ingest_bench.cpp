@@ -1,0 +1,197 @@
+// lpm_ingest_bench: the accounting server's ingest, records per second, as post-records does it
+// after the TLS layer: each record's counts checked (proto::check_record_counts: the station's
+// ECDSA signature over its signed outcome, read back and compared), then one transaction per batch
+// into the SQLite record store (synchronous=FULL, one flush per batch). Issue 6's figure.
+//
+//   lpm_ingest_bench [--fill N] [--records N] [--batch N] [--signed-share F] [--folder DIR]
+//
+// --fill records are stored first, unsigned and without checks (the table's size when measuring);
+// then --records records in batches of --batch, a share --signed-share of them printed and signed
+// by one enrolled station, the rest deleted records (no counts, no signature). Prints one JSON
+// line: records/s with the checks (`value`), and the same store path without checks in the same
+// run on the same table (`peer_value`: what the checks cost), plus the parameters.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bench_support.h"
+#include "lpm/ids.h"
+#include "lpm/protocol/keys.h"
+#include "lpm/protocol/outcome.h"
+#include "record_store.h"
+
+using lpm::bench::now_ns;
+using namespace lpm;
+
+namespace {
+
+struct Options {
+  uint64_t fill = 100000;
+  uint64_t records = 20000;
+  uint64_t batch = 500;
+  double signed_share = 0.8;
+  std::string folder;
+};
+
+int usage(FILE *to) {
+  std::fprintf(to, "usage: lpm_ingest_bench [--fill N] [--records N] [--batch N] [--signed-share F] [--folder DIR]\n"
+                   "  defaults: --fill 100000 --records 20000 --batch 500 --signed-share 0.8, a temporary folder\n");
+  return to == stdout ? 0 : 2;
+}
+
+bool number(const char *text, uint64_t &out) {
+  char *end = nullptr;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  if (!end || *end != '\0' || text[0] == '-') return false;
+  out = v;
+  return true;
+}
+
+proto::JobRecord record(const std::string &user, const std::string &workstation, int64_t event_ms, bool printed,
+                        const proto::KeyPair *station) {
+  proto::JobRecord r;
+  r.id = uuid_v7();
+  r.event = printed ? "printed" : "deleted";
+  r.reason = printed ? "released" : "expired";
+  r.job = uuid_v7();
+  r.user = user;
+  r.workstation = workstation;
+  r.site = "HQ";
+  r.printer = "Hall B";
+  r.submitted_ms = event_ms - 60000;
+  r.event_ms = event_ms;
+  r.format = "application/pdf";
+  r.size = 100000;
+  if (!printed) return r;
+  r.pages = 3;
+  r.impressions = 3;
+  r.sheets = 3;
+  r.color_impressions = 0;
+  r.counts_source = "device";
+  if (!station) return r;
+  proto::UpdateJobStatusRequest u;
+  u.job = r.job;
+  u.claim = uuid_v7();
+  u.pages = r.pages;
+  u.impressions = r.impressions;
+  u.sheets = r.sheets;
+  u.color_impressions = r.color_impressions;
+  u.counts_source = r.counts_source;
+  u.printer_name = r.printer;
+  u.finished_ms = event_ms;
+  if (!proto::sign_outcome(*station, workstation, u).ok()) std::abort();
+  r.signed_outcome = proto::outcome_signed_bytes(u, workstation);
+  r.signature = u.signature;
+  r.signer_key = u.signer_key;
+  r.signed_by = station->fingerprint();
+  return r;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") return usage(stdout);
+    if (i + 1 >= argc) return usage(stderr);
+    const char *v = argv[++i];
+    bool ok = true;
+    if (a == "--fill") ok = number(v, o.fill);
+    else if (a == "--records") ok = number(v, o.records) && o.records > 0;
+    else if (a == "--batch") ok = number(v, o.batch) && o.batch > 0 && o.batch <= proto::kMaxRecordsPerBatch;
+    else if (a == "--signed-share") {
+      char *end = nullptr;
+      o.signed_share = std::strtod(v, &end);
+      ok = end && *end == '\0' && o.signed_share >= 0 && o.signed_share <= 1;
+    } else if (a == "--folder") o.folder = v;
+    else ok = false;
+    if (!ok) {
+      std::fprintf(stderr, "lpm_ingest_bench: bad option %s %s\n", a.c_str(), v);
+      return usage(stderr);
+    }
+  }
+  bool temporary = o.folder.empty();
+  if (temporary) {
+    char pattern[] = "/tmp/lpm-ingest-bench.XXXXXX";
+    if (!mkdtemp(pattern)) return 1;
+    o.folder = pattern;
+  }
+  auto store = accounting::open_sqlite_record_store(o.folder + "/state.db");
+  if (!store.ok()) {
+    std::fprintf(stderr, "lpm_ingest_bench: %s\n", store.error().to_string().c_str());
+    return 1;
+  }
+  auto key = proto::KeyPair::generate();
+  if (!key.ok()) return 1;
+  const proto::KeyPair &station = **key;
+  std::vector<std::string> users, workstations;
+  for (int i = 0; i < 1000; i++) {
+    users.push_back(uuid_v7());
+    workstations.push_back(uuid_v7());
+  }
+  int64_t now = wall_ms();
+  uint64_t n = 0;
+  auto next_batch = [&](uint64_t count, bool with_signatures) {
+    std::vector<proto::JobRecord> batch;
+    for (uint64_t i = 0; i < count; i++, n++) {
+      bool printed = static_cast<double>(n % 1000) < o.signed_share * 1000;
+      batch.push_back(record(users[n % users.size()], workstations[(n / 7) % workstations.size()],
+                             now - static_cast<int64_t>(n % (30ull * 86400)) * 1000, printed,
+                             printed && with_signatures ? &station : nullptr));
+    }
+    return batch;
+  };
+  // The fill, without checks: the table's size, not what is measured.
+  for (uint64_t done = 0; done < o.fill;) {
+    uint64_t count = std::min<uint64_t>(o.batch, o.fill - done);
+    if (!(*store)->ingest(next_batch(count, false), now).ok()) return 1;
+    done += count;
+    if (done % 500000 < count) std::fprintf(stderr, "filled %llu/%llu\n", static_cast<unsigned long long>(done),
+                                            static_cast<unsigned long long>(o.fill));
+  }
+  auto is_station = [&](const proto::Fingerprint &fp) { return fp == station.fingerprint(); };
+  proto::StationKeys keys; // as the service keeps them
+  // Records are made (and signed by the station) before the clock starts: the station's cost.
+  auto measure = [&](bool check) {
+    std::vector<std::vector<proto::JobRecord>> batches;
+    for (uint64_t done = 0; done < o.records; done += o.batch)
+      batches.push_back(next_batch(std::min<uint64_t>(o.batch, o.records - done), true));
+    uint64_t verified = 0, printed = 0;
+    for (const auto &batch : batches)
+      for (const auto &r : batch)
+        if (r.event == "printed") printed++;
+    int64_t t0 = now_ns();
+    for (const auto &batch : batches) {
+      std::vector<proto::CountsCheck> checks;
+      for (const auto &r : batch) {
+        checks.push_back(check ? proto::check_record_counts(r, is_station, nullptr, &keys) : proto::CountsCheck::none);
+        if (checks.back() == proto::CountsCheck::device) verified++;
+      }
+      if (!(*store)->ingest(batch, checks, now).ok()) std::abort();
+    }
+    int64_t t1 = now_ns();
+    // Every signed record must have checked out: else the figure measured refusals.
+    if (check && verified != printed) {
+      std::fprintf(stderr, "lpm_ingest_bench: %llu of %llu signed records verified\n",
+                   static_cast<unsigned long long>(verified), static_cast<unsigned long long>(printed));
+      std::exit(1);
+    }
+    return std::make_pair(static_cast<double>(o.records) / (static_cast<double>(t1 - t0) / 1e9), verified);
+  };
+  auto [with_checks, verified] = measure(true);
+  auto without = measure(false).first;
+  std::printf("{\"name\":\"accounting_ingest\",\"value\":%.0f,\"unit\":\"records/s\",\"peer\":\"the same without "
+              "the counts checks\",\"peer_value\":%.0f,\"ratio\":%.3f,\"goal\":\">= 200000 records/s at 3 M "
+              "stored\",\"fill\":%llu,\"records\":%llu,\"batch\":%llu,\"signed_share\":%.2f,\"verified\":%llu,"
+              "\"how\":\"check_record_counts + RecordStore::ingest per batch, one thread, SQLite "
+              "synchronous=FULL; no TLS\"}\n",
+              with_checks, without, with_checks / without, static_cast<unsigned long long>(o.fill),
+              static_cast<unsigned long long>(o.records), static_cast<unsigned long long>(o.batch), o.signed_share,
+              static_cast<unsigned long long>(verified));
+  if (temporary) std::filesystem::remove_all(o.folder);
+  return 0;
+}

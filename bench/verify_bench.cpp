@@ -40,7 +40,8 @@ int main(int argc, char **argv) {
   auto sig = (*key)->sign(message);
   if (!sig.ok()) return 1;
   PublicKey pub = (*key)->public_key();
-  if (!pub.verify(message, *sig).ok()) { // builds the table: not timed
+  // The first two calls, not timed: the second builds the key's table.
+  if (!pub.verify(message, *sig).ok() || !pub.verify(message, *sig).ok()) {
     std::fprintf(stderr, "lpm_verify_bench: the signature does not verify\n");
     return 1;
   }

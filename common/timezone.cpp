@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 
 #include "lpm/files.h"
 
@@ -47,7 +46,6 @@ class ByteReader {
 public:
   explicit ByteReader(std::span<const uint8_t> data) : data_(data) {}
   bool has(uint64_t n) const { return n <= data_.size() - pos_; }
-  size_t pos() const { return pos_; }
   void skip(uint64_t n) { pos_ += static_cast<size_t>(n); }
   uint8_t u8() { return data_[pos_++]; }
   uint32_t u32() {

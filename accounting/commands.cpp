@@ -18,6 +18,7 @@
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
 #include "record_store.h"
+#include "reports.h"
 
 namespace lpm::accounting {
 namespace {
@@ -201,13 +202,69 @@ int command_serve(const ServeArgs &args) {
   return exit_code;
 }
 
-int command_report(const std::string &data) {
+namespace {
+
+// The civil date it is now in `zone`.
+CivilDate today_in(const TimeZone &zone) {
+  int64_t now_s = wall_ms() / 1000;
+  return civil_date_from_days(bucket_of(now_s + zone.offset_at(now_s), 86400));
+}
+
+int usage_report(RecordStore &store, const ReportArgs &args) {
+  ReportRequest req;
+  auto level = parse_report_level(args.level);
+  if (!level.ok()) return fail(level.error());
+  auto type = parse_report_type(args.type);
+  if (!type.ok()) return fail(type.error());
+  auto zone = TimeZone::load(args.zone);
+  if (!zone.ok()) return fail(zone.error());
+  req.level = *level;
+  req.type = *type;
+  req.entity = args.entity;
+  req.top = args.top;
+  if (!args.from.empty()) {
+    auto from = parse_civil_date(args.from);
+    if (!from.ok()) return fail(from.error());
+    req.from = *from;
+    req.to = *from;
+  } else {
+    req.to = today_in(*zone);
+    req.from = civil_date_from_days(days_between(CivilDate{}, req.to) - (args.last - 1));
+  }
+  if (!args.to.empty()) {
+    auto to = parse_civil_date(args.to);
+    if (!to.ok()) return fail(to.error());
+    req.to = *to;
+  }
+  auto table = run_report(store, *zone, req);
+  if (!table.ok()) return fail(table.error());
+  if (args.csv.empty()) {
+    std::fputs(report_text(*table).c_str(), stdout);
+    return 0;
+  }
+  std::string csv = report_csv(*table);
+  if (args.csv == "-") {
+    std::fwrite(csv.data(), 1, csv.size(), stdout);
+  } else {
+    Status s = write_file_atomic(args.csv, csv, 0644);
+    if (!s.ok()) return fail(s.error());
+  }
+  // The CSV holds the header alone then; say why on stderr.
+  if (table->no_data) std::fprintf(stderr, "no data for this selection\n");
+  return 0;
+}
+
+} // namespace
+
+int command_report(const ReportArgs &args) {
+  const std::string &data = args.data;
   std::string path = state_db_path(data);
   if (!file_exists(path))
     return fail(make_error(Errc::not_found, "no state.db in " + data + ": run `lpm-accounting init --data " +
                                                 data + "` first"));
   auto store = open_sqlite_record_store(path);
   if (!store.ok()) return fail(store.error());
+  if (!args.type.empty()) return usage_report(**store, args);
   auto rows = (*store)->totals(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
   if (!rows.ok()) return fail(rows.error());
   // Whitespace-separated columns, user first, so scripts can `awk '$1 == user {print $2}'`.

@@ -32,6 +32,17 @@ int command_enroll(const EnrollArgs &args);
 // Runs the service until SIGINT or SIGTERM; prints "ready <port>" once the listener is bound.
 int command_serve(const ServeArgs &args);
 // Prints the per-user totals of every printed record in state.db: user, jobs, pages, bytes.
-int command_report(const std::string &data);
+struct ReportArgs {
+  std::string data;
+  std::string type; // "" = the per-user totals table
+  std::string level = "enterprise";
+  std::string entity;
+  std::string from, to;
+  int last = 30;
+  std::string zone = "UTC";
+  size_t top = 10;
+  std::string csv;
+};
+int command_report(const ReportArgs &args);
 
 } // namespace lpm::accounting

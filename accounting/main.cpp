@@ -71,8 +71,23 @@ int main(int argc, char **argv) {
       ->required()
       ->check(kFingerprint);
 
-  CLI::App *report = app.add_subcommand("report", "print per-user totals of printed records from state.db");
+  lpm::accounting::ReportArgs report_args;
+  CLI::App *report = app.add_subcommand(
+      "report", "usage reports from state.db (no --type: per-user totals of printed records, all time)");
   add_data(report);
+  report->add_option("--type", report_args.type,
+                     "summary, by-printer, by-workstation, by-site, daily or top-users");
+  report->add_option("--level", report_args.level, "enterprise, group, department or user")->capture_default_str();
+  report->add_option("--entity", report_args.entity, "the group, department or user id (not at enterprise level)");
+  report->add_option("--from", report_args.from, "first local day, YYYY-MM-DD");
+  report->add_option("--to", report_args.to, "last local day, YYYY-MM-DD (default: --from, or today)");
+  report->add_option("--last", report_args.last, "today and the N-1 local days before it (without --from)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1100));
+  report->add_option("--zone", report_args.zone, "IANA time zone the days run in")->capture_default_str();
+  report->add_option("--top", report_args.top, "rows of a top-users report")->capture_default_str()->check(
+      CLI::Range(1, 100000));
+  report->add_option("--csv", report_args.csv, "write the table as CSV (UTF-8 with BOM) to this file, - for stdout");
 
   try {
     app.parse(argc, argv);
@@ -91,6 +106,9 @@ int main(int argc, char **argv) {
     serve_args.data = data;
     return lpm::accounting::command_serve(serve_args);
   }
-  if (*report) return lpm::accounting::command_report(data);
+  if (*report) {
+    report_args.data = data;
+    return lpm::accounting::command_report(report_args);
+  }
   return 2;
 }

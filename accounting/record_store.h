@@ -12,6 +12,7 @@
 #include "lpm/error.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/outcome.h"
+#include "rollups.h"
 
 namespace lpm::accounting {
 
@@ -25,19 +26,43 @@ struct IngestResult {
   uint64_t skewed = 0;     // of the stored ones, how many carry the skew flag
 };
 
+// What the server adds to a record at ingest.
+struct IngestFacts {
+  proto::CountsCheck check = proto::CountsCheck::none; // what it concluded of the counts
+  Stamp stamp;                                        // the user's print group and department then
+};
+
+// One row of a rollup query: the item key (GroupBy::item_key) or the bucket (GroupBy::bucket) and
+// the usage summed over the rest.
+enum class GroupBy { item_key, bucket };
+struct RollupSum {
+  std::string item_key;
+  int64_t bucket = 0;
+  Usage usage;
+};
+
 class RecordStore {
 public:
   virtual ~RecordStore() = default;
-  // Stores each record whose id is new, all in one transaction, and returns only after COMMIT:
-  // a caller may acknowledge the batch as soon as this returns ok. On error nothing is stored
-  // (io_error, no_space when the disk is full). checks[i] is what the server concluded of
-  // records[i]'s counts (proto::check_record_counts), stored with it; internal error unless there
-  // is one per record.
-  virtual Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records,
-                                      const std::vector<proto::CountsCheck> &checks, int64_t receipt_ms) = 0;
+  // Stores each record whose id is new, all in one transaction with its rollups, and returns only
+  // after COMMIT: a caller may acknowledge the batch as soon as this returns ok. On error nothing
+  // is stored (io_error, no_space when the disk is full). facts[i] belongs to records[i]; internal
+  // error unless there is one per record.
+  virtual Result<IngestResult> ingest_with(const std::vector<proto::JobRecord> &records,
+                                           const std::vector<IngestFacts> &facts, int64_t receipt_ms) = 0;
+  // The same with no print group or department stamped; checks[i] is what the server concluded of
+  // records[i]'s counts (proto::check_record_counts).
+  Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records,
+                              const std::vector<proto::CountsCheck> &checks, int64_t receipt_ms);
   // The same, each record checked with no release station known: unsigned counts are marked
   // unsigned, any signature invalid (tests, and tools without a directory).
   Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms);
+  // Rollup rows of (scope, scope_key, item) with bucket in [from_bucket, to_bucket) at
+  // `granularity`, summed per item key (ordered by key) or per bucket (ordered by bucket). `item`
+  // '\0' is the scope's total. Rows with nothing in them are not returned.
+  virtual Result<std::vector<RollupSum>> rollup_sums(Granularity granularity, char scope, const std::string &scope_key,
+                                                     char item, int64_t from_bucket, int64_t to_bucket,
+                                                     GroupBy group_by) = 0;
   // Per-user totals of the *printed* records whose event time is in [from_ms, to_ms), ordered by
   // user. Unknown counts (-1) add nothing.
   virtual Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms) = 0;

@@ -9,7 +9,9 @@ namespace lpm::accounting {
 namespace {
 
 // 2: counts_check (what the server concluded of a record's counts; "unchecked" for older rows).
-constexpr int64_t kSchemaVersion = 2;
+// 3: print_group, department stamped at ingest; rollups (rollups.h), rebuilt from the records of
+//    an older store when it is opened.
+constexpr int64_t kSchemaVersion = 3;
 
 // Record ids are UUIDv7, so in a WITHOUT ROWID table keyed by id new rows land at the end of the
 // b-tree, and the primary key is the dedup index with no second copy of the id.
@@ -36,16 +38,88 @@ CREATE TABLE IF NOT EXISTS records (
   counts_source TEXT NOT NULL,
   receipt_ms INTEGER NOT NULL,
   clock_skew INTEGER NOT NULL,
-  counts_check TEXT NOT NULL DEFAULT 'unchecked'
+  counts_check TEXT NOT NULL DEFAULT 'unchecked',
+  print_group TEXT NOT NULL DEFAULT '',
+  department TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_event_time ON records(event, event_ms);
 )sql";
 
+// One table per granularity. The key puts the bucket before the item key so a window of one
+// scope's items is one contiguous range of the b-tree.
+constexpr const char *kRollupSchema = R"sql(
+CREATE TABLE IF NOT EXISTS rollup_%s (
+  scope TEXT NOT NULL,
+  scope_key TEXT NOT NULL,
+  item TEXT NOT NULL,
+  bucket INTEGER NOT NULL,
+  item_key TEXT NOT NULL,
+  printed_jobs INTEGER NOT NULL,
+  pages INTEGER NOT NULL,
+  impressions INTEGER NOT NULL,
+  color_impressions INTEGER NOT NULL,
+  mono_impressions INTEGER NOT NULL,
+  duplex_impressions INTEGER NOT NULL,
+  simplex_impressions INTEGER NOT NULL,
+  sheets INTEGER NOT NULL,
+  deleted_jobs INTEGER NOT NULL,
+  deleted_pages INTEGER NOT NULL,
+  PRIMARY KEY (scope, scope_key, item, bucket, item_key)
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char *kRollupUpsert = R"sql(
+INSERT INTO rollup_%s (scope, scope_key, item, bucket, item_key, printed_jobs, pages, impressions,
+  color_impressions, mono_impressions, duplex_impressions, simplex_impressions, sheets, deleted_jobs, deleted_pages)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+ON CONFLICT (scope, scope_key, item, bucket, item_key) DO UPDATE SET
+  printed_jobs = printed_jobs + excluded.printed_jobs, pages = pages + excluded.pages,
+  impressions = impressions + excluded.impressions, color_impressions = color_impressions + excluded.color_impressions,
+  mono_impressions = mono_impressions + excluded.mono_impressions,
+  duplex_impressions = duplex_impressions + excluded.duplex_impressions,
+  simplex_impressions = simplex_impressions + excluded.simplex_impressions, sheets = sheets + excluded.sheets,
+  deleted_jobs = deleted_jobs + excluded.deleted_jobs, deleted_pages = deleted_pages + excluded.deleted_pages
+)sql";
+
+constexpr const char *kRollupSums = R"sql(
+SELECT %s, SUM(printed_jobs), SUM(pages), SUM(impressions), SUM(color_impressions), SUM(mono_impressions),
+  SUM(duplex_impressions), SUM(simplex_impressions), SUM(sheets), SUM(deleted_jobs), SUM(deleted_pages)
+FROM rollup_%s
+WHERE scope = ?1 AND scope_key = ?2 AND item = ?3 AND bucket >= ?4 AND bucket < ?5
+GROUP BY 1 ORDER BY 1
+)sql";
+
+// The records an older store had, to build its rollups from.
+constexpr const char *kAllRecords = R"sql(
+SELECT event, user_id, workstation, site, printer, event_ms, pages, impressions, sheets, color_impressions,
+  duplex, print_group, department FROM records
+)sql";
+
+// `pattern` with each "%s" replaced by the next of `args`.
+std::string fill(const char *pattern, std::initializer_list<const char *> args) {
+  std::string out;
+  auto next = args.begin();
+  for (const char *p = pattern; *p; p++) {
+    if (p[0] == '%' && p[1] == 's' && next != args.end()) {
+      out += *next++;
+      p++;
+    } else {
+      out += *p;
+    }
+  }
+  return out;
+}
+
+const char *table_name(Granularity g) {
+  return g == Granularity::day ? "day" : "quarter";
+}
+
 constexpr const char *kInsert = R"sql(
 INSERT OR IGNORE INTO records (id, event, reason, job, user_id, workstation, site, printer, submitted_ms,
   event_ms, format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex, counts_source,
-  receipt_ms, clock_skew, counts_check)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+  receipt_ms, clock_skew, counts_check, print_group, department)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
+  ?24)
 )sql";
 
 constexpr const char *kCountsChecks = R"sql(
@@ -98,19 +172,32 @@ public:
     auto checks = store->db_->prepare(kCountsChecks);
     if (!checks.ok()) return checks.error();
     store->checks_ = std::move(*checks);
+    for (Granularity g : {Granularity::quarter, Granularity::day}) {
+      int t = index_of(g);
+      auto upsert = store->db_->prepare(fill(kRollupUpsert, {table_name(g)}));
+      if (!upsert.ok()) return upsert.error();
+      store->upsert_[t] = std::move(*upsert);
+      auto by_key = store->db_->prepare(fill(kRollupSums, {"item_key", table_name(g)}));
+      if (!by_key.ok()) return by_key.error();
+      store->sums_by_key_[t] = std::move(*by_key);
+      auto by_bucket = store->db_->prepare(fill(kRollupSums, {"bucket", table_name(g)}));
+      if (!by_bucket.ok()) return by_bucket.error();
+      store->sums_by_bucket_[t] = std::move(*by_bucket);
+    }
     return std::unique_ptr<RecordStore>(std::move(store));
   }
 
-  Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records,
-                              const std::vector<proto::CountsCheck> &checks, int64_t receipt_ms) override {
-    if (checks.size() != records.size())
-      return make_error(Errc::internal, "ingest: " + std::to_string(checks.size()) + " counts checks for " +
+  Result<IngestResult> ingest_with(const std::vector<proto::JobRecord> &records,
+                                   const std::vector<IngestFacts> &facts, int64_t receipt_ms) override {
+    if (facts.size() != records.size())
+      return make_error(Errc::internal, "ingest: " + std::to_string(facts.size()) + " facts for " +
                                             std::to_string(records.size()) + " records");
     for (const auto &r : records) {
       Status s = check_fits(r);
       if (!s.ok()) return s.error();
     }
     IngestResult result;
+    RollupDelta delta;
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun().error();
     for (size_t i = 0; i < records.size(); i++) {
@@ -124,7 +211,8 @@ public:
           .bind(13, r.pages);
       insert_.bind(14, r.impressions).bind(15, r.sheets).bind(16, static_cast<int64_t>(r.copies));
       insert_.bind(17, r.color_impressions).bind(18, int64_t{r.duplex ? 1 : 0}).bind(19, r.counts_source);
-      insert_.bind(20, receipt_ms).bind(21, int64_t{skew ? 1 : 0}).bind(22, proto::counts_check_name(checks[i]));
+      insert_.bind(20, receipt_ms).bind(21, int64_t{skew ? 1 : 0}).bind(22, proto::counts_check_name(facts[i].check));
+      insert_.bind(23, facts[i].stamp.print_group).bind(24, facts[i].stamp.department);
       Status s = insert_.run();
       if (!s.ok()) {
         insert_.reset();
@@ -133,10 +221,13 @@ public:
       if (db_->changes() == 1) {
         result.stored++;
         if (skew) result.skewed++;
+        add_to_rollups(delta, r, facts[i].stamp); // only a record stored now counts
       } else {
         result.duplicates++;
       }
     }
+    Status rolled = apply(delta);
+    if (!rolled.ok()) return rolled.error();
     Status committed = tx.commit();
     if (!committed.ok()) return committed.error();
     return result;
@@ -180,8 +271,102 @@ public:
     return rows;
   }
 
+  Result<std::vector<RollupSum>> rollup_sums(Granularity granularity, char scope, const std::string &scope_key,
+                                             char item, int64_t from_bucket, int64_t to_bucket,
+                                             GroupBy group_by) override {
+    int t = index_of(granularity);
+    Stmt &q = group_by == GroupBy::item_key ? sums_by_key_[t] : sums_by_bucket_[t];
+    q.bind(1, std::string_view(&scope, 1)).bind(2, scope_key).bind(3, item_text(item));
+    q.bind(4, from_bucket).bind(5, to_bucket);
+    std::vector<RollupSum> rows;
+    for (;;) {
+      auto more = q.step();
+      if (!more.ok()) {
+        q.reset();
+        return more.error();
+      }
+      if (!*more) break;
+      RollupSum row;
+      if (group_by == GroupBy::item_key)
+        row.item_key = q.col_text(0);
+      else
+        row.bucket = q.col_int(0);
+      Usage &u = row.usage;
+      uint64_t *fields[] = {&u.printed_jobs,        &u.pages,  &u.impressions,  &u.color_impressions,
+                            &u.mono_impressions,    &u.duplex_impressions,     &u.simplex_impressions,
+                            &u.sheets,              &u.deleted_jobs,           &u.deleted_pages};
+      for (int c = 0; c < 10; c++) *fields[c] = non_negative(q.col_int(c + 1));
+      if (!u.empty()) rows.push_back(std::move(row));
+    }
+    q.reset();
+    return rows;
+  }
+
 private:
   explicit SqliteRecordStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  static int index_of(Granularity g) { return g == Granularity::day ? 1 : 0; }
+  static std::string_view item_text(const char &item) {
+    return item == '\0' ? std::string_view() : std::string_view(&item, 1);
+  }
+
+  // Adds a batch's rollup contributions (inside the caller's transaction).
+  Status apply(const RollupDelta &delta) {
+    for (const auto &[key, u] : delta) {
+      Stmt &up = upsert_[index_of(key.granularity)];
+      up.bind(1, std::string_view(&key.scope, 1)).bind(2, key.scope_key).bind(3, item_text(key.item));
+      up.bind(4, key.bucket).bind(5, key.item_key);
+      const uint64_t fields[] = {u.printed_jobs,       u.pages,        u.impressions,         u.color_impressions,
+                                 u.mono_impressions,   u.duplex_impressions, u.simplex_impressions, u.sheets,
+                                 u.deleted_jobs,       u.deleted_pages};
+      for (int c = 0; c < 10; c++) up.bind(6 + c, static_cast<int64_t>(fields[c]));
+      Status s = up.run();
+      if (!s.ok()) {
+        up.reset();
+        return s;
+      }
+    }
+    return {};
+  }
+
+  // Rollups of an older store, from its records (inside the migration's transaction); a delta is
+  // written every 100,000 records so memory stays bounded.
+  Status rebuild_rollups() {
+    auto all = db_->prepare(kAllRecords);
+    if (!all.ok()) return all.error();
+    for (Granularity g : {Granularity::quarter, Granularity::day}) {
+      auto up = db_->prepare(fill(kRollupUpsert, {table_name(g)}));
+      if (!up.ok()) return up.error();
+      upsert_[index_of(g)] = std::move(*up);
+    }
+    RollupDelta delta;
+    size_t pending = 0;
+    for (;;) {
+      auto more = all->step();
+      if (!more.ok()) return more.error();
+      if (!*more) break;
+      proto::JobRecord r;
+      r.event = all->col_text(0);
+      r.user = all->col_text(1);
+      r.workstation = all->col_text(2);
+      r.site = all->col_text(3);
+      r.printer = all->col_text(4);
+      r.event_ms = all->col_int(5);
+      r.pages = all->col_int(6);
+      r.impressions = all->col_int(7);
+      r.sheets = all->col_int(8);
+      r.color_impressions = all->col_int(9);
+      r.duplex = all->col_int(10) != 0;
+      add_to_rollups(delta, r, Stamp{all->col_text(11), all->col_text(12)});
+      if (++pending == 100000) {
+        Status s = apply(delta);
+        if (!s.ok()) return s;
+        delta.clear();
+        pending = 0;
+      }
+    }
+    return apply(delta);
+  }
 
   Status migrate() {
     auto version = db_->prepare("PRAGMA user_version");
@@ -199,6 +384,13 @@ private:
     // A version 1 table: its rows were stored before counts were checked.
     if (s.ok() && found == 1)
       s = db_->exec("ALTER TABLE records ADD COLUMN counts_check TEXT NOT NULL DEFAULT 'unchecked'");
+    // Before version 3: no stamps (those users' groups then are not known), no rollups.
+    if (s.ok() && found >= 1 && found < 3)
+      s = db_->exec("ALTER TABLE records ADD COLUMN print_group TEXT NOT NULL DEFAULT '';"
+                    "ALTER TABLE records ADD COLUMN department TEXT NOT NULL DEFAULT ''");
+    for (Granularity g : {Granularity::quarter, Granularity::day})
+      if (s.ok()) s = db_->exec(fill(kRollupSchema, {table_name(g)}));
+    if (s.ok() && found >= 1 && found < 3) s = rebuild_rollups();
     if (s.ok()) s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     if (s.ok()) s = tx.commit();
     return s;
@@ -208,16 +400,25 @@ private:
   Stmt insert_;
   Stmt totals_;
   Stmt checks_;
+  Stmt upsert_[2]; // by index_of(granularity)
+  Stmt sums_by_key_[2];
+  Stmt sums_by_bucket_[2];
 };
 
 } // namespace
 
+Result<IngestResult> RecordStore::ingest(const std::vector<proto::JobRecord> &records,
+                                         const std::vector<proto::CountsCheck> &checks, int64_t receipt_ms) {
+  std::vector<IngestFacts> facts(checks.size());
+  for (size_t i = 0; i < checks.size(); i++) facts[i].check = checks[i];
+  return ingest_with(records, facts, receipt_ms);
+}
+
 Result<IngestResult> RecordStore::ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms) {
-  std::vector<proto::CountsCheck> checks;
-  checks.reserve(records.size());
-  for (const auto &r : records)
-    checks.push_back(proto::check_record_counts(r, [](const proto::Fingerprint &) { return false; }));
-  return ingest(records, checks, receipt_ms);
+  std::vector<IngestFacts> facts(records.size());
+  for (size_t i = 0; i < records.size(); i++)
+    facts[i].check = proto::check_record_counts(records[i], [](const proto::Fingerprint &) { return false; });
+  return ingest_with(records, facts, receipt_ms);
 }
 
 Result<std::unique_ptr<RecordStore>> open_sqlite_record_store(const std::string &path) {

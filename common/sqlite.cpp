@@ -78,7 +78,8 @@ Stmt &Stmt::bind(int index, int64_t value) {
   return *this;
 }
 Stmt &Stmt::bind(int index, std::string_view text) {
-  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  // A default-constructed view has no data pointer, which SQLite would bind as NULL: bind "".
+  sqlite3_bind_text(stmt_, index, text.data() ? text.data() : "", static_cast<int>(text.size()), SQLITE_TRANSIENT);
   return *this;
 }
 Stmt &Stmt::bind_blob(int index, std::span<const uint8_t> blob) {

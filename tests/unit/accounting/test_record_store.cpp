@@ -239,4 +239,15 @@ TEST_CASE("a version 1 store gains the counts check, its old records marked unch
   checks = store->counts_checks(0, kNow);
   REQUIRE(checks.ok());
   CHECK(checks->size() == 2);
+  // Its rollups were built from the records when the store was opened (schema 3): 1 + 2 impressions.
+  auto day = store->rollup_sums(Granularity::day, 'e', "", '\0', 0, 1, GroupBy::item_key);
+  REQUIRE(day.ok());
+  REQUIRE(day->size() == 1);
+  CHECK((*day)[0].usage.impressions == 3);
+  CHECK((*day)[0].usage.printed_jobs == 2);
+  auto by_printer = store->rollup_sums(Granularity::quarter, 'e', "", 'p', 0, 1, GroupBy::item_key);
+  REQUIRE(by_printer.ok());
+  REQUIRE(by_printer->size() == 2);
+  CHECK((*by_printer)[0].item_key == "Printer 2nd floor");
+  CHECK((*by_printer)[1].item_key == "p");
 }

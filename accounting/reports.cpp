@@ -1,0 +1,339 @@
+#include "reports.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+namespace lpm::accounting {
+namespace {
+
+namespace chr = std::chrono;
+
+chr::sys_days sys_days_of(const CivilDate &d) {
+  return chr::sys_days(chr::year_month_day(chr::year(d.year), chr::month(d.month), chr::day(d.day)));
+}
+
+CivilDate civil_of(chr::sys_days days) {
+  chr::year_month_day ymd(days);
+  return CivilDate{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day())};
+}
+
+// The instant local midnight begins `date`, in ms, on a quarter hour.
+Result<int64_t> midnight_ms(const TimeZone &zone, const CivilDate &date) {
+  auto s = zone.local_midnight(date.year, date.month, date.day);
+  if (!s.ok()) return s.error();
+  int64_t ms = *s * 1000;
+  if (ms % kQuarterMs != 0)
+    return make_error(Errc::bad_request, "the day " + format_civil_date(date) + " in " + zone.name() +
+                                             " does not begin on a quarter hour (a historic local mean time); "
+                                             "reports cannot cut it from 15-minute rollups");
+  return ms;
+}
+
+// Usage of (scope, key, item) over [from_ms, to_ms) (quarter-aligned), per item key: the UTC days
+// wholly inside from the day rollups, the edges from the quarter rollups.
+Result<std::map<std::string, Usage>> sum_window(RecordStore &store, char scope, const std::string &key, char item,
+                                                int64_t from_ms, int64_t to_ms) {
+  std::map<std::string, Usage> out;
+  auto add = [&](Granularity g, int64_t from, int64_t to) -> Status {
+    if (from >= to) return {};
+    auto rows = store.rollup_sums(g, scope, key, item, from, to, GroupBy::item_key);
+    if (!rows.ok()) return rows.error();
+    for (const auto &r : *rows) out[r.item_key].add(r.usage);
+    return {};
+  };
+  constexpr int64_t kQuartersPerDay = kDayMs / kQuarterMs;
+  int64_t first_q = from_ms / kQuarterMs, end_q = to_ms / kQuarterMs;
+  int64_t first_day = bucket_of(from_ms + kDayMs - 1, kDayMs); // the first UTC day starting at or after from
+  int64_t end_day = bucket_of(to_ms, kDayMs);                   // the UTC day `to` falls in
+  Status s;
+  if (first_day < end_day) {
+    s = add(Granularity::day, first_day, end_day);
+    if (s.ok()) s = add(Granularity::quarter, first_q, first_day * kQuartersPerDay);
+    if (s.ok()) s = add(Granularity::quarter, end_day * kQuartersPerDay, end_q);
+  } else {
+    s = add(Granularity::quarter, first_q, end_q);
+  }
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+const std::vector<std::string> &measure_columns() {
+  static const std::vector<std::string> columns = {
+      "impressions",         "color impressions", "mono impressions", "duplex impressions",
+      "simplex impressions", "pages",             "sheets",           "printed jobs",
+      "deleted jobs",        "deleted pages"};
+  return columns;
+}
+
+void append_measures(std::vector<std::string> &row, const Usage &u) {
+  for (uint64_t v : {u.impressions, u.color_impressions, u.mono_impressions, u.duplex_impressions,
+                     u.simplex_impressions, u.pages, u.sheets, u.printed_jobs, u.deleted_jobs, u.deleted_pages})
+    row.push_back(std::to_string(v));
+}
+
+char scope_of(ReportLevel level) {
+  switch (level) {
+  case ReportLevel::enterprise:
+    return 'e';
+  case ReportLevel::group:
+    return 'g';
+  case ReportLevel::department:
+    return 'd';
+  case ReportLevel::user:
+    return 'u';
+  }
+  return 'e';
+}
+
+// Rows of per-item usage, most impressions first (then by key), at most `limit`.
+std::vector<std::pair<std::string, Usage>> ranked(std::map<std::string, Usage> items, size_t limit) {
+  std::vector<std::pair<std::string, Usage>> rows(std::make_move_iterator(items.begin()),
+                                                  std::make_move_iterator(items.end()));
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto &a, const auto &b) { return a.second.impressions > b.second.impressions; });
+  if (rows.size() > limit) rows.resize(limit);
+  return rows;
+}
+
+bool needs_quoting(const std::string &cell) {
+  return cell.find_first_of(",\"\r\n") != std::string::npos;
+}
+
+} // namespace
+
+Result<ReportLevel> parse_report_level(std::string_view text) {
+  for (ReportLevel l : {ReportLevel::enterprise, ReportLevel::group, ReportLevel::department, ReportLevel::user})
+    if (text == report_level_name(l)) return l;
+  return make_error(Errc::bad_request,
+                    "unknown report level \"" + std::string(text) + "\" (enterprise, group, department, user)");
+}
+
+Result<ReportType> parse_report_type(std::string_view text) {
+  for (ReportType t : {ReportType::summary, ReportType::by_printer, ReportType::by_workstation, ReportType::by_site,
+                       ReportType::daily, ReportType::top_users})
+    if (text == report_type_name(t)) return t;
+  return make_error(Errc::bad_request, "unknown report type \"" + std::string(text) +
+                                           "\" (summary, by-printer, by-workstation, by-site, daily, top-users)");
+}
+
+const char *report_level_name(ReportLevel level) {
+  switch (level) {
+  case ReportLevel::enterprise:
+    return "enterprise";
+  case ReportLevel::group:
+    return "group";
+  case ReportLevel::department:
+    return "department";
+  case ReportLevel::user:
+    return "user";
+  }
+  return "?";
+}
+
+const char *report_type_name(ReportType type) {
+  switch (type) {
+  case ReportType::summary:
+    return "summary";
+  case ReportType::by_printer:
+    return "by-printer";
+  case ReportType::by_workstation:
+    return "by-workstation";
+  case ReportType::by_site:
+    return "by-site";
+  case ReportType::daily:
+    return "daily";
+  case ReportType::top_users:
+    return "top-users";
+  }
+  return "?";
+}
+
+Result<CivilDate> parse_civil_date(std::string_view text) {
+  auto bad = [&] {
+    return make_error(Errc::bad_request, "\"" + std::string(text) + "\" is not a date (YYYY-MM-DD)");
+  };
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return bad();
+  auto digits = [&](size_t at, size_t n, unsigned &out) {
+    out = 0;
+    for (size_t i = at; i < at + n; i++) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      out = out * 10 + static_cast<unsigned>(text[i] - '0');
+    }
+    return true;
+  };
+  unsigned y = 0, m = 0, d = 0;
+  if (!digits(0, 4, y) || !digits(5, 2, m) || !digits(8, 2, d) || y == 0) return bad();
+  chr::year_month_day ymd(chr::year(static_cast<int>(y)), chr::month(m), chr::day(d));
+  if (!ymd.ok()) return make_error(Errc::bad_request, "\"" + std::string(text) + "\": no such day");
+  return CivilDate{static_cast<int>(y), m, d};
+}
+
+std::string format_civil_date(const CivilDate &d) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", d.year, d.month, d.day);
+  return text;
+}
+
+CivilDate civil_date_from_days(int64_t days) {
+  return civil_of(chr::sys_days(chr::days(days)));
+}
+
+CivilDate next_day(const CivilDate &date) {
+  return civil_of(sys_days_of(date) + chr::days(1));
+}
+
+int64_t days_between(const CivilDate &a, const CivilDate &b) {
+  return (sys_days_of(b) - sys_days_of(a)).count();
+}
+
+Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const ReportRequest &req) {
+  if (req.level == ReportLevel::enterprise && !req.entity.empty())
+    return make_error(Errc::bad_request, "an enterprise report names no group, department or user");
+  if (req.level != ReportLevel::enterprise && req.entity.empty())
+    return make_error(Errc::bad_request, std::string("a ") + report_level_name(req.level) + " report needs its " +
+                                             report_level_name(req.level));
+  if (req.type == ReportType::top_users && req.level == ReportLevel::user)
+    return make_error(Errc::bad_request, "top users is a report of the enterprise, a print group or a department");
+  int64_t days = days_between(req.from, req.to) + 1;
+  if (days < 1)
+    return make_error(Errc::bad_request, "the window ends (" + format_civil_date(req.to) + ") before it begins (" +
+                                             format_civil_date(req.from) + ")");
+  if (days > kMaxReportDays)
+    return make_error(Errc::bad_request, "the window spans " + std::to_string(days) + " days; at most " +
+                                             std::to_string(kMaxReportDays));
+
+  ReportTable table;
+  auto from = midnight_ms(zone, req.from);
+  if (!from.ok()) return from.error();
+  auto to = midnight_ms(zone, next_day(req.to));
+  if (!to.ok()) return to.error();
+  table.from_ms = *from;
+  table.to_ms = *to;
+  table.title = std::string(report_type_name(req.type)) + ", " + report_level_name(req.level) +
+                (req.entity.empty() ? "" : " " + req.entity) + ", " + format_civil_date(req.from) + ".." +
+                format_civil_date(req.to) + " (" + zone.name() + ")";
+  char scope = scope_of(req.level);
+  const auto &measures = measure_columns();
+
+  switch (req.type) {
+  case ReportType::summary: {
+    auto sums = sum_window(store, scope, req.entity, '\0', *from, *to);
+    if (!sums.ok()) return sums.error();
+    table.columns = measures;
+    auto total = sums->find("");
+    if (total == sums->end() || total->second.empty()) break;
+    table.rows.emplace_back();
+    append_measures(table.rows.back(), total->second);
+    break;
+  }
+  case ReportType::by_printer:
+  case ReportType::by_workstation:
+  case ReportType::by_site:
+  case ReportType::top_users: {
+    char item = req.type == ReportType::by_printer       ? 'p'
+                : req.type == ReportType::by_workstation ? 'w'
+                : req.type == ReportType::by_site        ? 's'
+                                                         : 'u';
+    const char *what = item == 'p' ? "printer" : item == 'w' ? "workstation" : item == 's' ? "site" : "user";
+    auto sums = sum_window(store, scope, req.entity, item, *from, *to);
+    if (!sums.ok()) return sums.error();
+    size_t limit = req.type == ReportType::top_users ? req.top : sums->size();
+    if (item == 'u') table.columns.push_back("rank");
+    table.columns.push_back(what);
+    table.columns.insert(table.columns.end(), measures.begin(), measures.end());
+    size_t rank = 0;
+    for (auto &[key, usage] : ranked(std::move(*sums), limit)) {
+      auto &row = table.rows.emplace_back();
+      if (item == 'u') row.push_back(std::to_string(++rank));
+      row.push_back(key);
+      append_measures(row, usage);
+    }
+    break;
+  }
+  case ReportType::daily: {
+    // Each local day's first quarter, then the quarter series assigned to days.
+    std::vector<int64_t> starts;
+    std::vector<CivilDate> dates;
+    CivilDate d = req.from;
+    for (int64_t i = 0; i < days; i++, d = next_day(d)) {
+      auto start = midnight_ms(zone, d);
+      if (!start.ok()) return start.error();
+      starts.push_back(*start / kQuarterMs);
+      dates.push_back(d);
+    }
+    auto series = store.rollup_sums(Granularity::quarter, scope, req.entity, '\0', *from / kQuarterMs,
+                                    *to / kQuarterMs, GroupBy::bucket);
+    if (!series.ok()) return series.error();
+    std::vector<Usage> per_day(dates.size());
+    bool any = false;
+    for (const auto &q : *series) {
+      size_t day = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), q.bucket) - starts.begin()) - 1;
+      per_day[day].add(q.usage);
+      any = true;
+    }
+    table.columns.push_back("day");
+    table.columns.insert(table.columns.end(), measures.begin(), measures.end());
+    if (!any) break;
+    for (size_t i = 0; i < dates.size(); i++) {
+      auto &row = table.rows.emplace_back();
+      row.push_back(format_civil_date(dates[i]));
+      append_measures(row, per_day[i]);
+    }
+    break;
+  }
+  }
+  table.no_data = table.rows.empty();
+  return table;
+}
+
+std::string report_csv(const ReportTable &table) {
+  std::string out = "\xEF\xBB\xBF";
+  auto line = [&](const std::vector<std::string> &cells) {
+    for (size_t i = 0; i < cells.size(); i++) {
+      if (i) out += ',';
+      std::string cell = cells[i];
+      if (!cell.empty() && std::string_view("=+-@\t\r").find(cell[0]) != std::string_view::npos)
+        cell.insert(cell.begin(), '\'');
+      if (needs_quoting(cell)) {
+        out += '"';
+        for (char c : cell) {
+          if (c == '"') out += '"';
+          out += c;
+        }
+        out += '"';
+      } else {
+        out += cell;
+      }
+    }
+    out += "\r\n";
+  };
+  line(table.columns);
+  for (const auto &row : table.rows) line(row);
+  return out;
+}
+
+std::string report_text(const ReportTable &table) {
+  std::string out = table.title + "\n";
+  if (table.no_data) return out + "no data for this selection\n";
+  std::vector<size_t> width(table.columns.size(), 0);
+  auto measure = [&](const std::vector<std::string> &cells) {
+    for (size_t i = 0; i < cells.size() && i < width.size(); i++) width[i] = std::max(width[i], cells[i].size());
+  };
+  measure(table.columns);
+  for (const auto &row : table.rows) measure(row);
+  auto line = [&](const std::vector<std::string> &cells) {
+    for (size_t i = 0; i < cells.size() && i < width.size(); i++) {
+      if (i) out += "  ";
+      out += cells[i];
+      if (i + 1 < cells.size()) out.append(width[i] - cells[i].size(), ' ');
+    }
+    out += "\n";
+  };
+  line(table.columns);
+  for (const auto &row : table.rows) line(row);
+  return out;
+}
+
+} // namespace lpm::accounting

@@ -1,0 +1,83 @@
+#include "rollups.h"
+
+#include <algorithm>
+
+namespace lpm::accounting {
+namespace {
+
+uint64_t known(int64_t count) {
+  return count < 0 ? 0 : static_cast<uint64_t>(count);
+}
+
+} // namespace
+
+void Usage::add(const Usage &o) {
+  printed_jobs += o.printed_jobs;
+  pages += o.pages;
+  impressions += o.impressions;
+  color_impressions += o.color_impressions;
+  mono_impressions += o.mono_impressions;
+  duplex_impressions += o.duplex_impressions;
+  simplex_impressions += o.simplex_impressions;
+  sheets += o.sheets;
+  deleted_jobs += o.deleted_jobs;
+  deleted_pages += o.deleted_pages;
+}
+
+Usage usage_of(const proto::JobRecord &r) {
+  Usage u;
+  if (r.event == "deleted") {
+    u.deleted_jobs = 1;
+    u.deleted_pages = known(r.pages);
+    return u;
+  }
+  if (r.event != "printed") return u;
+  u.printed_jobs = 1;
+  u.pages = known(r.pages);
+  u.impressions = known(r.impressions);
+  // A colour count larger than the impressions (a confused device) is capped: mono never goes
+  // below zero and color + mono always equals impressions.
+  u.color_impressions = std::min(known(r.color_impressions), u.impressions);
+  u.mono_impressions = u.impressions - u.color_impressions;
+  (r.duplex ? u.duplex_impressions : u.simplex_impressions) = u.impressions;
+  u.sheets = known(r.sheets);
+  return u;
+}
+
+void add_to_rollups(RollupDelta &delta, const proto::JobRecord &record, const Stamp &stamp) {
+  Usage usage = usage_of(record);
+  if (usage.empty()) return;
+  struct Scope {
+    char scope;
+    const std::string *key;
+  };
+  static const std::string kNone;
+  Scope scopes[4] = {{'e', &kNone}, {'g', &stamp.print_group}, {'d', &stamp.department}, {'u', &record.user}};
+  struct Item {
+    char item;
+    const std::string *key;
+  };
+  Item items[5] = {{'\0', &kNone}, {'p', &record.printer}, {'w', &record.workstation}, {'s', &record.site},
+                   {'u', &record.user}};
+  const std::pair<Granularity, int64_t> buckets[2] = {
+      {Granularity::quarter, bucket_of(record.event_ms, kQuarterMs)},
+      {Granularity::day, bucket_of(record.event_ms, kDayMs)}};
+  RollupKey key;
+  for (const auto &[granularity, bucket] : buckets) {
+    key.granularity = granularity;
+    key.bucket = bucket;
+    for (const Scope &s : scopes) {
+      if (s.scope != 'e' && s.key->empty()) continue; // no group / department stamped
+      key.scope = s.scope;
+      key.scope_key = *s.key;
+      for (const Item &i : items) {
+        if (i.item == 'u' && s.scope == 'u') continue;
+        key.item = i.item;
+        key.item_key = *i.key;
+        delta[key].add(usage);
+      }
+    }
+  }
+}
+
+} // namespace lpm::accounting

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,10 @@ public:
   // The same, each record checked with no release station known: unsigned counts are marked
   // unsigned, any signature invalid (tests, and tools without a directory).
   Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms);
+  // Calls `each` with every record of `user` whose event time is in [from_ms, to_ms), in event
+  // time order (the fields usage_of reads, printer, workstation, site; a user-level report).
+  virtual Status for_each_user_record(const std::string &user, int64_t from_ms, int64_t to_ms,
+                                      const std::function<void(const proto::JobRecord &)> &each) = 0;
   // Rollup rows of (scope, scope_key, item) with bucket in [from_bucket, to_bucket) at
   // `granularity`, summed per item key (ordered by key) or per bucket (ordered by bucket). `item`
   // '\0' is the scope's total. Rows with nothing in them are not returned.

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS records (
   department TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_event_time ON records(event, event_ms);
+CREATE INDEX IF NOT EXISTS records_by_user ON records(user_id, event_ms);
 )sql";
 
 // One table per granularity. The key puts the bucket before the item key so a window of one
@@ -87,6 +88,11 @@ SELECT %s, SUM(printed_jobs), SUM(pages), SUM(impressions), SUM(color_impression
 FROM rollup_%s
 WHERE scope = ?1 AND scope_key = ?2 AND item = ?3 AND bucket >= ?4 AND bucket < ?5
 GROUP BY 1 ORDER BY 1
+)sql";
+
+constexpr const char *kUserRecords = R"sql(
+SELECT event, workstation, site, printer, event_ms, pages, impressions, sheets, color_impressions, duplex
+FROM records WHERE user_id = ?1 AND event_ms >= ?2 AND event_ms < ?3 ORDER BY event_ms
 )sql";
 
 // The records an older store had, to build its rollups from.
@@ -161,6 +167,10 @@ public:
     auto db = Db::open(path);
     if (!db.ok()) return db.error();
     std::unique_ptr<SqliteRecordStore> store(new SqliteRecordStore(std::move(*db)));
+    // 64 MiB of page cache (SQLite's default is 2 MiB): a batch's rollup rows and index entries
+    // stay in memory between batches instead of being read back through the kernel each time.
+    Status cache = store->db_->exec("PRAGMA cache_size = -65536");
+    if (!cache.ok()) return cache.error();
     Status s = store->migrate();
     if (!s.ok()) return make_error(s.error().code, path + ": " + s.error().message);
     auto insert = store->db_->prepare(kInsert);
@@ -172,6 +182,9 @@ public:
     auto checks = store->db_->prepare(kCountsChecks);
     if (!checks.ok()) return checks.error();
     store->checks_ = std::move(*checks);
+    auto user_records = store->db_->prepare(kUserRecords);
+    if (!user_records.ok()) return user_records.error();
+    store->user_records_ = std::move(*user_records);
     for (Granularity g : {Granularity::quarter, Granularity::day}) {
       int t = index_of(g);
       auto upsert = store->db_->prepare(fill(kRollupUpsert, {table_name(g)}));
@@ -269,6 +282,35 @@ public:
     }
     checks_.reset();
     return rows;
+  }
+
+  Status for_each_user_record(const std::string &user, int64_t from_ms, int64_t to_ms,
+                              const std::function<void(const proto::JobRecord &)> &each) override {
+    Stmt &q = user_records_;
+    q.bind(1, user).bind(2, from_ms).bind(3, to_ms);
+    proto::JobRecord r;
+    r.user = user;
+    for (;;) {
+      auto more = q.step();
+      if (!more.ok()) {
+        q.reset();
+        return more.error();
+      }
+      if (!*more) break;
+      r.event = q.col_text(0);
+      r.workstation = q.col_text(1);
+      r.site = q.col_text(2);
+      r.printer = q.col_text(3);
+      r.event_ms = q.col_int(4);
+      r.pages = q.col_int(5);
+      r.impressions = q.col_int(6);
+      r.sheets = q.col_int(7);
+      r.color_impressions = q.col_int(8);
+      r.duplex = q.col_int(9) != 0;
+      each(r);
+    }
+    q.reset();
+    return {};
   }
 
   Result<std::vector<RollupSum>> rollup_sums(Granularity granularity, char scope, const std::string &scope_key,
@@ -400,6 +442,7 @@ private:
   Stmt insert_;
   Stmt totals_;
   Stmt checks_;
+  Stmt user_records_;
   Stmt upsert_[2]; // by index_of(granularity)
   Stmt sums_by_key_[2];
   Stmt sums_by_bucket_[2];

@@ -59,6 +59,51 @@ Result<std::map<std::string, Usage>> sum_window(RecordStore &store, char scope, 
   return out;
 }
 
+// The key of `item` in a record (a user-level report reads the user's records).
+const std::string &item_of(const proto::JobRecord &r, char item) {
+  static const std::string kNone;
+  switch (item) {
+  case 'p':
+    return r.printer;
+  case 'w':
+    return r.workstation;
+  case 's':
+    return r.site;
+  case 'u':
+    return r.user;
+  }
+  return kNone;
+}
+
+// What sum_window gives for the enterprise, a group or a department, for a user from the user's
+// own records.
+Result<std::map<std::string, Usage>> window_sums(RecordStore &store, char scope, const std::string &key, char item,
+                                                 int64_t from_ms, int64_t to_ms) {
+  if (scope != 'u') return sum_window(store, scope, key, item, from_ms, to_ms);
+  std::map<std::string, Usage> out;
+  Status s = store.for_each_user_record(
+      key, from_ms, to_ms, [&](const proto::JobRecord &r) { out[item_of(r, item)].add(usage_of(r)); });
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+// Usage per 15-minute bucket over [from_ms, to_ms), in bucket order.
+Result<std::vector<RollupSum>> quarter_series(RecordStore &store, char scope, const std::string &key, int64_t from_ms,
+                                              int64_t to_ms) {
+  if (scope != 'u')
+    return store.rollup_sums(Granularity::quarter, scope, key, '\0', from_ms / kQuarterMs, to_ms / kQuarterMs,
+                             GroupBy::bucket);
+  std::vector<RollupSum> out;
+  Status s = store.for_each_user_record(key, from_ms, to_ms, [&](const proto::JobRecord &r) {
+    RollupSum row;
+    row.bucket = bucket_of(r.event_ms, kQuarterMs);
+    row.usage = usage_of(r);
+    if (!row.usage.empty()) out.push_back(std::move(row));
+  });
+  if (!s.ok()) return s.error();
+  return out;
+}
+
 const std::vector<std::string> &measure_columns() {
   static const std::vector<std::string> columns = {
       "impressions",         "color impressions", "mono impressions", "duplex impressions",
@@ -89,8 +134,9 @@ char scope_of(ReportLevel level) {
 
 // Rows of per-item usage, most impressions first (then by key), at most `limit`.
 std::vector<std::pair<std::string, Usage>> ranked(std::map<std::string, Usage> items, size_t limit) {
-  std::vector<std::pair<std::string, Usage>> rows(std::make_move_iterator(items.begin()),
-                                                  std::make_move_iterator(items.end()));
+  std::vector<std::pair<std::string, Usage>> rows;
+  for (auto &item : items)
+    if (!item.second.empty()) rows.push_back(std::move(item));
   std::stable_sort(rows.begin(), rows.end(),
                    [](const auto &a, const auto &b) { return a.second.impressions > b.second.impressions; });
   if (rows.size() > limit) rows.resize(limit);
@@ -219,7 +265,7 @@ Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const R
 
   switch (req.type) {
   case ReportType::summary: {
-    auto sums = sum_window(store, scope, req.entity, '\0', *from, *to);
+    auto sums = window_sums(store, scope, req.entity, '\0', *from, *to);
     if (!sums.ok()) return sums.error();
     table.columns = measures;
     auto total = sums->find("");
@@ -237,7 +283,7 @@ Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const R
                 : req.type == ReportType::by_site        ? 's'
                                                          : 'u';
     const char *what = item == 'p' ? "printer" : item == 'w' ? "workstation" : item == 's' ? "site" : "user";
-    auto sums = sum_window(store, scope, req.entity, item, *from, *to);
+    auto sums = window_sums(store, scope, req.entity, item, *from, *to);
     if (!sums.ok()) return sums.error();
     size_t limit = req.type == ReportType::top_users ? req.top : sums->size();
     if (item == 'u') table.columns.push_back("rank");
@@ -263,8 +309,7 @@ Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const R
       starts.push_back(*start / kQuarterMs);
       dates.push_back(d);
     }
-    auto series = store.rollup_sums(Granularity::quarter, scope, req.entity, '\0', *from / kQuarterMs,
-                                    *to / kQuarterMs, GroupBy::bucket);
+    auto series = quarter_series(store, scope, req.entity, *from, *to);
     if (!series.ok()) return series.error();
     std::vector<Usage> per_day(dates.size());
     bool any = false;

@@ -52,7 +52,7 @@ void add_to_rollups(RollupDelta &delta, const proto::JobRecord &record, const St
     const std::string *key;
   };
   static const std::string kNone;
-  Scope scopes[4] = {{'e', &kNone}, {'g', &stamp.print_group}, {'d', &stamp.department}, {'u', &record.user}};
+  Scope scopes[3] = {{'e', &kNone}, {'g', &stamp.print_group}, {'d', &stamp.department}};
   struct Item {
     char item;
     const std::string *key;
@@ -71,7 +71,6 @@ void add_to_rollups(RollupDelta &delta, const proto::JobRecord &record, const St
       key.scope = s.scope;
       key.scope_key = *s.key;
       for (const Item &i : items) {
-        if (i.item == 'u' && s.scope == 'u') continue;
         key.item = i.item;
         key.item_key = *i.key;
         delta[key].add(usage);

@@ -6,9 +6,11 @@
 // fully inside a report's window are read from the day buckets, the edges from the quarters.
 //
 // A row is (scope, scope key, item, bucket, item key) -> Usage:
-//   scope: e enterprise (key ""), g print group, d department, u user (keys: the stamped ids)
+//   scope: e enterprise (key ""), g print group, d department (keys: the ids stamped at ingest)
 //   item:  "" the scope's total (item key ""), p per printer, w per workstation, s per site,
-//          u per user (not under scope u)
+//          u per user
+// A user's own reports read that user's records (index records_by_user): a few hundred a month,
+// where rollups per user would cost every batch a scattered write per user it holds.
 #pragma once
 
 #include <cstdint>

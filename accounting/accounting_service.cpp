@@ -4,6 +4,8 @@
 
 #include "lpm/ids.h"
 #include "lpm/log.h"
+#include "lpm/protocol/session.h"
+#include "reports.h"
 
 namespace lpm::accounting {
 
@@ -29,6 +31,15 @@ AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::Tls
       dispatcher_(std::make_shared<proto::Dispatcher>()) {
   dispatcher_->on(proto::op::post_records, [this](CallPtr call) { handle_post_records(call); });
   dispatcher_->on(proto::op::report_totals, [this](CallPtr call) { handle_report_totals(call); });
+  dispatcher_->on(proto::op::usage_report, [this](CallPtr call) { handle_usage_report(call); });
+  if (!options_.session_key.empty()) {
+    auto key = proto::PublicKey::from_der(options_.session_key);
+    if (key.ok())
+      session_signers_.push_back(std::move(*key));
+    else
+      LPM_ERROR("the directory's session key from the enrollment does not parse (%s): usage-report is refused",
+                key.error().to_string().c_str());
+  }
 }
 
 AccountingService::~AccountingService() {
@@ -178,6 +189,73 @@ void AccountingService::handle_report_totals(const CallPtr &call) {
     result.write(w);
     call->reply(w);
   });
+}
+
+} // namespace lpm::accounting
+
+namespace lpm::accounting {
+
+void AccountingService::handle_usage_report(const CallPtr &call) {
+  // The person is who the session says; the calling key must still be one the directory enrolled
+  // (an agent relaying for its user, or a console), so the port answers no stranger.
+  const proto::Fingerprint fp = call->peer_info().fingerprint;
+  keys_.authorize(fp, EnrollKind::workstation, [this, call, fp](const Status &allowed) {
+    if (!allowed.ok() && !(allowed.error().code == Errc::forbidden && keys_.known_as(fp, EnrollKind::console)))
+      return refuse(call, allowed.error());
+    proto::UsageReportRequest req;
+    req.read(call->args());
+    if (!call->args().ok()) return refuse(call, call->args().error());
+    auto result = usage_report(req);
+    if (!result.ok()) return refuse(call, result.error());
+    proto::MapWriter w;
+    result->write(w);
+    call->reply(w);
+  });
+}
+
+Result<proto::UsageReportResult> AccountingService::usage_report(const proto::UsageReportRequest &req) {
+  if (session_signers_.empty())
+    return make_error(Errc::unavailable, "this accounting server does not know the directory's session key: "
+                                         "run `lpm-accounting enroll` again");
+  auto signed_session = proto::session_from_text(req.session);
+  if (!signed_session.ok()) return signed_session.error();
+  auto session = proto::session_verify(*signed_session, session_signers_, wall_ms());
+  if (!session.ok()) return session.error();
+  ReportRequest r;
+  auto level = parse_report_level(req.level);
+  if (!level.ok()) return level.error();
+  auto type = parse_report_type(req.type);
+  if (!type.ok()) return type.error();
+  auto from = parse_civil_date(req.from);
+  if (!from.ok()) return from.error();
+  auto to = parse_civil_date(req.to);
+  if (!to.ok()) return to.error();
+  r.level = *level;
+  r.type = *type;
+  r.entity = req.entity;
+  r.from = *from;
+  r.to = *to;
+  r.top = static_cast<size_t>(req.top);
+  Status access = report_access(*session, r.level, r.entity);
+  if (!access.ok()) return access.error();
+  auto zone = TimeZone::load(req.zone, options_.zoneinfo_dir);
+  if (!zone.ok()) return zone.error();
+  auto table = run_report(store_, *zone, r);
+  if (!table.ok()) return table.error();
+  if (table->rows.size() > proto::kMaxReportRows)
+    return make_error(Errc::too_large, std::to_string(table->rows.size()) + " rows, more than " +
+                                           std::to_string(proto::kMaxReportRows) +
+                                           " fit in one answer: ask for a shorter range or a top-users report");
+  LPM_INFO("usage-report %s for %s: %s, %zu rows", req.type.c_str(), session->email.c_str(), table->title.c_str(),
+           table->rows.size());
+  proto::UsageReportResult result;
+  result.title = std::move(table->title);
+  result.columns = std::move(table->columns);
+  result.rows = std::move(table->rows);
+  result.no_data = table->no_data;
+  result.from_ms = table->from_ms;
+  result.to_ms = table->to_ms;
+  return result;
 }
 
 } // namespace lpm::accounting

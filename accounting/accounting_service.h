@@ -1,6 +1,7 @@
 // The accounting server's network face: a TLS listener speaking role "accounting" that serves
-// post-records (from keys enrolled as workstation) and report-totals (from keys enrolled as
-// console). Who is who comes from EnrolledKeys; records go to a RecordStore.
+// post-records (from keys enrolled as workstation), report-totals (from keys enrolled as
+// console) and usage-report (a person's report, relayed by their agent or a console, with the
+// person's directory session token). Who is who comes from EnrolledKeys; records go to a RecordStore.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
 #include "lpm/protocol/stream.h"
+#include "lpm/timezone.h"
 #include "record_store.h"
 
 namespace lpm::accounting {
@@ -25,6 +27,10 @@ struct ServiceOptions {
   // A report-totals answer is one frame (1 MiB cap); past this many users the request is refused
   // with too_large and the caller narrows the time range.
   size_t max_report_rows = 5000;
+  // The directory's session-token key (DER), from the enrollment: usage-report checks the
+  // person's session against it. Empty: usage-report is refused (unavailable, re-enroll).
+  proto::Bytes session_key;
+  std::string zoneinfo_dir = kZoneinfoDir; // where report time zones are read from
 };
 
 class AccountingService {
@@ -54,6 +60,9 @@ private:
   // Checks each record's counts (proto::check_record_counts), stores the batch, answers.
   void store_batch(const proto::CallPtr &call, const proto::PostRecordsRequest &req);
   void handle_report_totals(const proto::CallPtr &call);
+  void handle_usage_report(const proto::CallPtr &call);
+  // The report a person asked for, once the calling key is known to be allowed.
+  Result<proto::UsageReportResult> usage_report(const proto::UsageReportRequest &req);
 
   uv_loop_t *loop_;
   std::shared_ptr<proto::TlsContext> server_ctx_;
@@ -66,6 +75,7 @@ private:
   std::shared_ptr<PeerMap> peers_ = std::make_shared<PeerMap>();
   bool stopped_ = false;
   proto::StationKeys station_keys_; // parsed once: each key's table then serves its records
+  std::vector<proto::PublicKey> session_signers_; // options_.session_key, parsed
 };
 
 } // namespace lpm::accounting

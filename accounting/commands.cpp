@@ -110,6 +110,7 @@ int command_enroll(const EnrollArgs &args) {
   e.directory_address = directory->to_string();
   e.directory_fingerprint = args.directory_fingerprint;
   e.ticket_key = enrolled->ticket_key;
+  e.session_key = enrolled->session_key;
   e.enrolled_ms = wall_ms();
   Status saved = enrollment_save(state_db_path(args.data), e);
   if (!saved.ok()) return fail(saved.error());
@@ -169,7 +170,12 @@ int command_serve(const ServeArgs &args) {
     source_options.directory = *directory;
     source_options.directory_fingerprint = args.directory_fingerprint;
     EnrolledKeys keys(loop.get(), make_directory_key_source(loop.get(), *client_ctx, source_options));
-    AccountingService service(loop.get(), *server_ctx, **store, keys);
+    ServiceOptions service_options;
+    service_options.session_key = (*enrollment)->session_key;
+    if (service_options.session_key.empty())
+      LPM_WARN("the enrollment holds no directory session key (enrolled by an older version): usage-report is "
+               "refused until `lpm-accounting enroll` runs again");
+    AccountingService service(loop.get(), *server_ctx, **store, keys, service_options);
     auto port = service.listen(*listen_at);
     if (!port.ok()) {
       keys.close();

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS enrollment (
   directory_address TEXT NOT NULL,
   directory_fingerprint TEXT NOT NULL,
   ticket_key BLOB NOT NULL,
-  enrolled_ms INTEGER NOT NULL
+  enrolled_ms INTEGER NOT NULL,
+  session_key BLOB NOT NULL DEFAULT x''
 );
 )sql";
 
@@ -22,6 +23,17 @@ Result<std::unique_ptr<Db>> open_with_schema(const std::string &db_path) {
   if (!db.ok()) return db.error();
   Status s = (*db)->exec(kSchema);
   if (!s.ok()) return s.error();
+  // An enrollment saved before session keys were kept: the column, empty (re-enroll to fill it).
+  auto has = (*db)->prepare("SELECT 1 FROM pragma_table_info('enrollment') WHERE name = 'session_key'");
+  if (!has.ok()) return has.error();
+  auto row = has->step();
+  if (!row.ok()) return row.error();
+  bool present = *row;
+  has->reset();
+  if (!present) {
+    s = (*db)->exec("ALTER TABLE enrollment ADD COLUMN session_key BLOB NOT NULL DEFAULT x''");
+    if (!s.ok()) return s.error();
+  }
   return std::move(*db);
 }
 
@@ -32,12 +44,13 @@ Status enrollment_save(const std::string &db_path, const Enrollment &enrollment)
   if (!db.ok()) return db.error();
   auto stmt =
       (*db)->prepare("INSERT OR REPLACE INTO enrollment (singleton, service_id, directory_address, "
-                     "directory_fingerprint, ticket_key, enrolled_ms) VALUES (1, ?1, ?2, ?3, ?4, ?5)");
+                     "directory_fingerprint, ticket_key, enrolled_ms, session_key) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)");
   if (!stmt.ok()) return stmt.error();
   stmt->bind(1, enrollment.service_id).bind(2, enrollment.directory_address);
   stmt->bind(3, enrollment.directory_fingerprint)
       .bind_blob(4, enrollment.ticket_key)
-      .bind(5, enrollment.enrolled_ms);
+      .bind(5, enrollment.enrolled_ms)
+      .bind_blob(6, enrollment.session_key);
   return stmt->run();
 }
 
@@ -45,7 +58,7 @@ Result<std::optional<Enrollment>> enrollment_load(const std::string &db_path) {
   auto db = open_with_schema(db_path);
   if (!db.ok()) return db.error();
   auto stmt =
-      (*db)->prepare("SELECT service_id, directory_address, directory_fingerprint, ticket_key, enrolled_ms "
+      (*db)->prepare("SELECT service_id, directory_address, directory_fingerprint, ticket_key, enrolled_ms, session_key "
                      "FROM enrollment WHERE singleton = 1");
   if (!stmt.ok()) return stmt.error();
   auto row = stmt->step();
@@ -57,6 +70,7 @@ Result<std::optional<Enrollment>> enrollment_load(const std::string &db_path) {
   e.directory_fingerprint = stmt->col_text(2);
   e.ticket_key = stmt->col_blob(3);
   e.enrolled_ms = stmt->col_int(4);
+  e.session_key = stmt->col_blob(5);
   stmt->reset();
   return std::optional<Enrollment>(std::move(e));
 }

@@ -16,6 +16,8 @@ struct Enrollment {
   std::string directory_address;            // where we enrolled ("127.0.0.1:9710")
   proto::Fingerprint directory_fingerprint; // the key we pinned then
   proto::Bytes ticket_key;                  // the directory's ticket-signing public key (DER)
+  proto::Bytes session_key;                 // its session-token key (DER; empty: enrolled before
+                                            // the directory sent it, usage-report then refused)
   int64_t enrolled_ms = 0;
 };
 

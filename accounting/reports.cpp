@@ -333,6 +333,26 @@ Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const R
   return table;
 }
 
+Status report_access(const proto::Session &session, ReportLevel level, const std::string &entity) {
+  auto holds = [&](const char *role) {
+    return std::find(session.roles.begin(), session.roles.end(), role) != session.roles.end();
+  };
+  namespace names = proto::role_names;
+  if (holds(names::enterprise_administrator) || holds(names::prm_administrator)) return {};
+  if (level == ReportLevel::user) {
+    if (entity == session.user) return {};
+    if (holds(names::prm_helpdesk) || holds(names::spm_helpdesk)) return {};
+    return make_error(Errc::forbidden, "you may see your own usage only (user level, your own id " + session.user +
+                                           ")");
+  }
+  if (holds(names::prm_helpdesk) || holds(names::spm_helpdesk))
+    return make_error(Errc::forbidden, std::string("helpdesk staff see user-level reports only, not the ") +
+                                           report_level_name(level) + " level");
+  return make_error(Errc::forbidden, std::string("the ") + report_level_name(level) +
+                                         " level is for the enterprise's administrators; you may see your "
+                                         "own usage (user level)");
+}
+
 std::string report_csv(const ReportTable &table) {
   std::string out = "\xEF\xBB\xBF";
   auto line = [&](const std::vector<std::string> &cells) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lpm/error.h"
+#include "lpm/protocol/session.h"
 #include "lpm/timezone.h"
 #include "record_store.h"
 
@@ -62,6 +63,13 @@ struct ReportTable {
 // at enterprise level, a window reversed or longer than kMaxReportDays, top users at user level,
 // or a zone whose midnight there does not fall on a quarter hour (historic local mean times).
 Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const ReportRequest &request);
+
+// Who may see what (SPEC RP-3, AMB-20), from the roles in a verified session: the enterprise's
+// administrators (Enterprise Administrator, Print Release Management Administrator) any level;
+// helpdesk staff (the Print Release or Serverless Print Management Helpdesk role) any user's
+// user-level reports, read-only; everyone else their own user-level reports only. forbidden,
+// saying what the person may see, otherwise.
+Status report_access(const proto::Session &session, ReportLevel level, const std::string &entity);
 
 // RFC 4180 CSV in UTF-8 with a byte-order mark (AMB-22), CRLF line ends; a cell starting with
 // = + - @, a tab or a carriage return gets a leading apostrophe so spreadsheets do not read it as

@@ -281,6 +281,7 @@ void DirectoryService::Core::handle_enroll(const CallPtr &call) {
   proto::EnrollResult result;
   result.id = entry->id;
   result.ticket_key = keys.ticket_key->public_der();
+  if (keys.session_key) result.session_key = keys.session_key->public_der();
   reply_with(call, result);
 }
 

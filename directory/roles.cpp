@@ -6,6 +6,8 @@
 #include <sqlite3.h>
 #include <tuple>
 
+#include "lpm/protocol/session.h"
+
 namespace lpm::directory {
 
 namespace {
@@ -27,22 +29,22 @@ constexpr RoleInfo kRoleInfo[kRoleCount] = {
      "Lets the user submit print jobs from a mobile device."},
     {"Print Release Management Alternative File Conversion", "prm-conversion",
      "Gives access to alternative document-conversion services; assignable only as an enterprise role."},
-    {"Print Release Management Administrator", "prm-admin",
+    {proto::role_names::prm_administrator, "prm-admin",
      "Administers print release: print-release users and their features, reports, user imports, other "
      "users' queues, delegates, user groups, quotas, document accounting, retention settings and custom "
      "client and driver packages."},
-    {"Print Release Management Helpdesk", "prm-helpdesk", "Views user data to troubleshoot print release."},
+    {proto::role_names::prm_helpdesk, "prm-helpdesk", "Views user data to troubleshoot print release."},
     {"Print Release Management User", "prm-user",
      "Required for print release: manage one's own queue, delegate one's own jobs to other users, "
      "download the default driver packages and see one's own usage."},
     {"Serverless Print Management Administrator", "spm-admin",
      "Manages the users and workstations holding jobs for serverless printing and builds custom client "
      "and universal driver packages."},
-    {"Serverless Print Management Helpdesk", "spm-helpdesk",
+    {proto::role_names::spm_helpdesk, "spm-helpdesk",
      "Views the users and workstations that have jobs ready to print."},
     {"Serverless Print Management User", "spm-user",
      "The default serverless role: basic rights such as managing one's own workstation."},
-    {"Enterprise Administrator", "enterprise-admin",
+    {proto::role_names::enterprise_administrator, "enterprise-admin",
      "Granted by the platform: administers the whole enterprise (every permission but print release, "
      "which comes only with Print Release Management User)."},
     {"User Administrator", "user-admin",

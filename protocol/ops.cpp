@@ -1,6 +1,7 @@
 #include "lpm/protocol/ops.h"
 
 #include "lpm/ids.h"
+#include "lpm/protocol/session.h"
 
 namespace lpm::proto {
 namespace {
@@ -59,10 +60,14 @@ void EnrollRequest::read(MapReader &r) {
   if (r.ok() && !enroll_kind_parse(k, kind)) r.fail("args.kind must be workstation, printer, accounting or console");
 }
 
-void EnrollResult::write(MapWriter &w) const { w.str("id", id).bin("ticket_key", ticket_key); }
+void EnrollResult::write(MapWriter &w) const {
+  w.str("id", id).bin("ticket_key", ticket_key);
+  if (!session_key.empty()) w.bin("session_key", session_key);
+}
 void EnrollResult::read(MapReader &r) {
   id = r.str("id", kShort);
   ticket_key = r.bin("ticket_key", 512);
+  session_key = r.opt_bin("session_key", kMaxPublicKeyDer);
   check_uuid(r, id, "result.id");
 }
 
@@ -565,6 +570,45 @@ void ReportTotalsResult::read(MapReader &r) {
     t.bytes = m.u64("bytes");
     rows.push_back(std::move(t));
   }
+}
+
+void UsageReportRequest::write(MapWriter &w) const {
+  w.str("session", session).str("level", level).str("entity", entity).str("type", type);
+  w.str("from", from).str("to", to).str("zone", zone).u64("top", top);
+}
+void UsageReportRequest::read(MapReader &r) {
+  session = r.str("session", kSessionMaxTextBytes);
+  level = r.str("level", kShort);
+  entity = r.opt_str("entity", "", kName);
+  type = r.str("type", kShort);
+  from = r.str("from", kShort);
+  to = r.str("to", kShort);
+  zone = r.opt_str("zone", "UTC", kShort);
+  top = r.opt_u64("top", 10);
+  if (r.ok() && (top == 0 || top > kMaxReportRows))
+    r.fail("args.top must be 1.." + std::to_string(kMaxReportRows));
+}
+
+void UsageReportResult::write(MapWriter &w) const {
+  w.str("title", title).str_array("columns", columns);
+  std::vector<MapWriter> xs;
+  for (const auto &row : rows) {
+    MapWriter m;
+    m.str_array("cells", row);
+    xs.push_back(std::move(m));
+  }
+  w.map_array("rows", xs).boolean("no_data", no_data).i64("from", from_ms).i64("to", to_ms);
+}
+void UsageReportResult::read(MapReader &r) {
+  title = r.str("title", 1024);
+  columns = r.str_array("columns", kMaxReportColumns, kShort);
+  for (auto &m : r.map_array("rows", kMaxReportRows)) {
+    rows.push_back(m.str_array("cells", kMaxReportColumns, kName));
+    if (r.ok() && rows.back().size() != columns.size()) r.fail("result.rows: a row's cells do not match the columns");
+  }
+  no_data = r.boolean("no_data");
+  from_ms = r.i64("from");
+  to_ms = r.i64("to");
 }
 
 } // namespace lpm::proto

@@ -46,6 +46,7 @@ inline constexpr const char *watch_events = "watch-events";
 // accounting
 inline constexpr const char *post_records = "post-records";
 inline constexpr const char *report_totals = "report-totals";
+inline constexpr const char *usage_report = "usage-report";
 } // namespace op
 
 // Limits on list sizes in messages.
@@ -77,6 +78,7 @@ struct EnrollRequest {
 struct EnrollResult {
   std::string id;     // workstation / printer / service id (UUIDv7)
   Bytes ticket_key;   // DER public key that signs release tickets
+  Bytes session_key;  // DER public key that signs session tokens (accounting servers check them)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -414,6 +416,31 @@ struct UserTotals {
 };
 struct ReportTotalsResult {
   std::vector<UserTotals> rows;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// usage-report (issue 6): a report for a person, who proves who they are with a directory
+// session token; what they may see follows their roles (docs/protocol.md §5.4).
+inline constexpr size_t kMaxReportRows = 5000;
+inline constexpr size_t kMaxReportColumns = 16;
+struct UsageReportRequest {
+  std::string session;     // session token, text form (session.h)
+  std::string level;       // enterprise | group | department | user
+  std::string entity;      // the group, department or user id ("" at enterprise level)
+  std::string type;        // summary | by-printer | by-workstation | by-site | daily | top-users
+  std::string from, to;    // local days YYYY-MM-DD, inclusive
+  std::string zone = "UTC"; // IANA time zone the days run in
+  uint64_t top = 10;       // rows of top-users
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct UsageReportResult {
+  std::string title;
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::string>> rows;
+  bool no_data = false;
+  int64_t from_ms = 0, to_ms = 0; // the window in UTC, [from, to)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -31,6 +31,15 @@ inline constexpr size_t kSessionMaxRoleBytes = 128;
 inline constexpr size_t kSessionMaxEmailBytes = 254;
 inline constexpr size_t kSessionMaxTextBytes = 8192; // the text form
 
+// Role names a session carries that other services act on (directory/roles.cpp uses these same
+// constants in its table): the accounting server decides from them who sees which report.
+namespace role_names {
+inline constexpr const char *prm_administrator = "Print Release Management Administrator";
+inline constexpr const char *prm_helpdesk = "Print Release Management Helpdesk";
+inline constexpr const char *spm_helpdesk = "Serverless Print Management Helpdesk";
+inline constexpr const char *enterprise_administrator = "Enterprise Administrator";
+} // namespace role_names
+
 // Who a person is, as the directory vouches for it at issue time.
 struct Session {
   std::string user;               // directory user UUID

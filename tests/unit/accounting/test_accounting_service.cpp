@@ -15,6 +15,7 @@
 #include "key_source.h"
 #include "lpm/protocol/loop_timer.h"
 #include "lpm/protocol/rpc.h"
+#include "lpm/protocol/session.h"
 #include "record_store.h"
 
 using namespace lpm;
@@ -86,7 +87,7 @@ struct Network {
   std::unique_ptr<AccountingService> service;
   uint16_t port = 0;
 
-  explicit Network(TrustOptions trust = {}) {
+  explicit Network(TrustOptions trust = {}, ServiceOptions options = {}) {
     server_id = make_identity(dir.path, "server");
     workstation_id = make_identity(dir.path, "workstation");
     console_id = make_identity(dir.path, "console");
@@ -100,7 +101,7 @@ struct Network {
     keys = std::make_unique<EnrolledKeys>(&loop, source, trust);
     auto ctx = proto::TlsContext::create(proto::TlsContext::Side::server, server_id);
     REQUIRE(ctx.ok());
-    service = std::make_unique<AccountingService>(&loop, *ctx, *store, *keys);
+    service = std::make_unique<AccountingService>(&loop, *ctx, *store, *keys, options);
     auto bound = service->listen(proto::Endpoint{"127.0.0.1", 0});
     REQUIRE(bound.ok());
     port = *bound;
@@ -366,5 +367,147 @@ TEST_CASE("the release station's signature on printed counts is checked at inges
   REQUIRE(checks.ok());
   CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{
                        {"device", 1}, {"estimated", 1}, {"invalid", 2}, {"unsigned", 1}});
+  net.shutdown();
+}
+
+namespace {
+
+// A session token for `user` with `roles`, signed by `key` (the directory's session key).
+std::string session_for(const proto::KeyPair &key, const std::string &user, std::vector<std::string> roles,
+                        int64_t issued_ms = wall_ms()) {
+  proto::Session s;
+  s.user = user;
+  s.email = "person@example.com";
+  s.roles = std::move(roles);
+  s.session_id = uuid_v7();
+  s.issued_ms = issued_ms;
+  s.expires_ms = issued_ms + proto::kSessionLifetimeMs;
+  auto signed_session = proto::session_sign(s, key);
+  REQUIRE(signed_session.ok());
+  return proto::session_to_text(*signed_session);
+}
+
+Result<proto::UsageReportResult> usage(proto::SyncClient &client, const std::string &session, const char *level,
+                                       const std::string &entity, const char *type = "summary") {
+  proto::UsageReportRequest req;
+  req.session = session;
+  req.level = level;
+  req.entity = entity;
+  req.type = type;
+  req.from = "2026-03-29";
+  req.to = "2026-03-29";
+  req.zone = "Europe/Paris";
+  return call<proto::UsageReportResult>(client, proto::op::usage_report, req);
+}
+
+} // namespace
+
+TEST_CASE("usage-report: who sees what follows the session's roles (RP-3, AMB-20) [issue-6]",
+          "[accounting][service][loop][issue-6]") {
+  auto directory_key = proto::KeyPair::generate();
+  REQUIRE(directory_key.ok());
+  ServiceOptions options;
+  options.session_key = (*directory_key)->public_der();
+  Network net({}, options);
+  std::string alice = uuid_v7(), bob = uuid_v7();
+  // 2026-03-29 is Paris's 23-hour day: 22:30 UTC the day before is 23:30 local on the 28th.
+  int64_t in_day = 1774771200000;         // 2026-03-29T08:00:00Z
+  int64_t before_day = 1774737000000 - 1; // 2026-03-28T22:29:59.999Z
+  {
+    auto ws = net.connect(net.workstation_id);
+    REQUIRE(post(*ws, {printed_record(alice, in_day, 3), printed_record(bob, in_day, 5),
+                       printed_record(alice, before_day, 100)})
+                ->stored == 3);
+
+    // A user sees their own usage, over their workstation's agent.
+    std::string alice_session = session_for(**directory_key, alice, {"Print Release Management User"});
+    auto own = usage(*ws, alice_session, "user", alice);
+    REQUIRE(own.ok());
+    REQUIRE(own->rows.size() == 1);
+    CHECK(own->rows[0][0] == "3");
+    CHECK(own->to_ms - own->from_ms == 23 * 3600 * 1000);
+    // ... and nobody else's, nor the enterprise's.
+    auto other = usage(*ws, alice_session, "user", bob);
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.error().code == Errc::forbidden);
+    auto whole = usage(*ws, alice_session, "enterprise", "");
+    REQUIRE_FALSE(whole.ok());
+    CHECK(whole.error().code == Errc::forbidden);
+
+    // Helpdesk: any user's user-level report, no wider level.
+    std::string helpdesk = session_for(**directory_key, uuid_v7(), {proto::role_names::prm_helpdesk});
+    auto bobs = usage(*ws, helpdesk, "user", bob);
+    REQUIRE(bobs.ok());
+    CHECK(bobs->rows[0][0] == "5");
+    auto group = usage(*ws, helpdesk, "group", "g-1");
+    REQUIRE_FALSE(group.ok());
+    CHECK(group.error().code == Errc::forbidden);
+
+    // Administrators: the enterprise (from a console too), top users.
+    std::string admin = session_for(**directory_key, uuid_v7(), {proto::role_names::prm_administrator});
+    auto console = net.connect(net.console_id, proto::role::console);
+    auto enterprise = usage(*console, admin, "enterprise", "");
+    REQUIRE(enterprise.ok());
+    CHECK(enterprise->rows[0][0] == "8");
+    auto top = usage(*console, admin, "enterprise", "", "top-users");
+    REQUIRE(top.ok());
+    REQUIRE(top->rows.size() == 2);
+    CHECK(top->rows[0][1] == bob);
+    std::string enterprise_admin =
+        session_for(**directory_key, uuid_v7(), {proto::role_names::enterprise_administrator});
+    CHECK(usage(*ws, enterprise_admin, "department", "d-1").ok());
+
+    // Sessions the directory did not sign, or that expired, are refused.
+    auto stranger_key = proto::KeyPair::generate();
+    REQUIRE(stranger_key.ok());
+    auto forged = usage(*ws, session_for(**stranger_key, alice, {proto::role_names::prm_administrator}), "user",
+                        alice);
+    REQUIRE_FALSE(forged.ok());
+    CHECK(forged.error().code == Errc::invalid_signature);
+    auto old = usage(*ws, session_for(**directory_key, alice, {}, wall_ms() - 2 * proto::kSessionLifetimeMs),
+                     "user", alice);
+    REQUIRE_FALSE(old.ok());
+    CHECK(old.error().code == Errc::expired);
+    auto garbage = usage(*ws, "not-a-session", "user", alice);
+    REQUIRE_FALSE(garbage.ok());
+
+    // A bad zone or type says what is wrong.
+    proto::UsageReportRequest req;
+    req.session = alice_session;
+    req.level = "user";
+    req.entity = alice;
+    req.type = "summary";
+    req.from = req.to = "2026-03-29";
+    req.zone = "Mars/Olympus_Mons";
+    auto zone = call<proto::UsageReportResult>(*ws, proto::op::usage_report, req);
+    REQUIRE_FALSE(zone.ok());
+    CHECK(zone.error().code == Errc::not_found);
+    req.zone = "UTC";
+    req.type = "weekly";
+    auto type = call<proto::UsageReportResult>(*ws, proto::op::usage_report, req);
+    REQUIRE_FALSE(type.ok());
+    CHECK(type.error().code == Errc::bad_request);
+
+    // A stranger's key is not let in, whatever session it carries.
+    auto stranger = net.connect(net.stranger_id);
+    auto refused = usage(*stranger, admin, "enterprise", "");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::unauthenticated);
+  }
+  net.shutdown();
+}
+
+TEST_CASE("usage-report without the directory's session key is refused (enrolled by an older version) [issue-6]",
+          "[accounting][service][loop][issue-6]") {
+  Network net;
+  auto key = proto::KeyPair::generate();
+  REQUIRE(key.ok());
+  {
+    auto ws = net.connect(net.workstation_id);
+    auto r = usage(*ws, session_for(**key, uuid_v7(), {}), "enterprise", "");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::unavailable);
+    CHECK_THAT(r.error().message, Catch::Contains("enroll"));
+  }
   net.shutdown();
 }

@@ -39,6 +39,7 @@ TEST_CASE("directory service: enroll records the TLS key, is idempotent per key,
   REQUIRE(first.ok());
   CHECK(uuid_valid(first->id));
   CHECK(first->ticket_key == h.service().ticket_public_der());
+  CHECK(first->session_key == h.service().session_public_der()); // accounting servers check sessions with it
   auto recorded = h.admin().enrolled_by_fingerprint(ws_identity->fingerprint());
   REQUIRE(recorded.ok());
   CHECK(recorded->id == first->id);

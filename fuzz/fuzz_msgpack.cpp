@@ -34,5 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   read_as<PostRecordsRequest>(root);
   read_as<RegisterRequest>(root);
   read_as<UpdateJobStatusRequest>(root);
+  read_as<UsageReportRequest>(root);
+  read_as<UsageReportResult>(root);
   return 0;
 }

@@ -52,6 +52,13 @@ check "the accounting server holds exactly three printed records" test "$(jobs_c
 counts_checks=$("$BIN/lpm-accounting" report --data "$ROOT/accounting" | grep '^# printed records by counts check')
 check "the station's signature on the three records' counts verified at the accounting server (RP-2): $counts_checks" \
   test "$counts_checks" = "# printed records by counts check: estimated 3"
+# Issue 6: the rollups and a report over the real server's store: the user's usage by printer in
+# Paris's local days (today and yesterday), exported as CSV (RP-6, RP-8, AMB-22).
+csv=$("$BIN/lpm-accounting" report --data "$ROOT/accounting" --type by-printer --level user --entity "$USER_ID" \
+  --zone Europe/Paris --last 2 --csv -)
+check "the report's CSV starts with the UTF-8 byte-order mark" test "$(head -c 3 <<<"$csv" | od -An -tx1 | tr -d ' ')" = efbbbf
+check "the user's three printed jobs are in the by-printer report ($(tr '\r\n' '  ' <<<"$csv"))" \
+  test "$(tr -d '\r' <<<"$csv" | awk -F, 'NR == 2 {print $9}')" = 3
 
 count_device() { find "$DEVICE_DIR" -type f | wc -l; }
 net_release "$BADGE"

@@ -79,11 +79,12 @@ int main(int argc, char **argv) {
                      "summary, by-printer, by-workstation, by-site, daily or top-users");
   report->add_option("--level", report_args.level, "enterprise, group, department or user")->capture_default_str();
   report->add_option("--entity", report_args.entity, "the group, department or user id (not at enterprise level)");
-  report->add_option("--from", report_args.from, "first local day, YYYY-MM-DD");
+  CLI::Option *from_option = report->add_option("--from", report_args.from, "first local day, YYYY-MM-DD");
   report->add_option("--to", report_args.to, "last local day, YYYY-MM-DD (default: --from, or today)");
   report->add_option("--last", report_args.last, "today and the N-1 local days before it (without --from)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1100));
+      ->check(CLI::Range(1, 1100))
+      ->excludes(from_option);
   report->add_option("--zone", report_args.zone, "IANA time zone the days run in")->capture_default_str();
   report->add_option("--top", report_args.top, "rows of a top-users report")->capture_default_str()->check(
       CLI::Range(1, 100000));

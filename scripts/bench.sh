@@ -13,6 +13,11 @@
 #     against mbedtls_pk_verify in the same run (lpm_verify_bench).
 #   accounting_ingest: the accounting server's ingest with the counts checks (station signatures)
 #     against the same without them, records/s at INGEST_FILL stored (lpm_ingest_bench, issue 6).
+#   accounting_report_fill, accounting_report: a record store of REPORT_RECORDS records filled once
+#     through ingest_with with its rollups (the fill's records/s), then 30-day enterprise reports
+#     on it, each in a fresh process with a random window and zone, p50 ms (lpm_report_bench, issue
+#     6). The store is kept in REPORT_BENCH_DIR (default BUILD/bench/report-REPORT_RECORDS) so the
+#     next run skips the fill; remove that folder to take the fill's figure again.
 #   ipp_accept_rate*, cupsd_accept_rate*, agent_rss_anon_*, agent_startup_*: the capture
 #     benchmarks of issue 3, from scripts/bench_capture.sh (on a network of its own).
 #   release_cups_local*, release_lpm_{resumed,cold,10_workstations}: badge-in to the document
@@ -23,7 +28,7 @@
 #   workstation_fill, register_rate_*, register_state: registrations and heartbeats from 100,000
 #     workstations, from scripts/bench_register.sh (run last, on a directory of its own).
 # Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256 STREAM_MB=100
-#   STREAM_ROUNDS=3)
+#   STREAM_ROUNDS=3 REPORT_RECORDS=10000000 REPORT_RUNS=20 REPORT_BENCH_DIR=BUILD/bench/report-N)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../build}" && pwd)
@@ -129,6 +134,26 @@ emit "$line"
 echo "accounting: ingest with signature checks against without, at ${INGEST_FILL:-1000000} stored ..." >&2
 if ! line=$("$BIN/lpm_ingest_bench" --fill "${INGEST_FILL:-1000000}" --records 10000 --batch 500); then
   line='{"name":"accounting_ingest","value":null,"unit":"records/s","error":"lpm_ingest_bench failed (see above)"}'
+fi
+emit "$line"
+
+REPORT_RECORDS=${REPORT_RECORDS:-10000000}
+REPORT_RUNS=${REPORT_RUNS:-20}
+REPORT_DIR=${REPORT_BENCH_DIR:-$BUILD/bench/report-$REPORT_RECORDS}
+if [[ -f $REPORT_DIR/fill.json ]]; then
+  echo "accounting: reports over the $REPORT_RECORDS records already in $REPORT_DIR (fill skipped when its parameters match) ..." >&2
+else
+  echo "accounting: filling $REPORT_DIR with $REPORT_RECORDS records through ingest_with and its rollups, once" >&2
+  echo "  (about 15 minutes and 10 GB for 10 M on a 2-core VM; kept for the next run; REPORT_RECORDS, REPORT_BENCH_DIR) ..." >&2
+fi
+if line=$("$BIN/lpm_report_bench" fill --folder "$REPORT_DIR" --records "$REPORT_RECORDS"); then
+  [[ -n $line ]] && emit "$line"
+  echo "accounting: $REPORT_RUNS 30-day enterprise reports, each in a fresh process ..." >&2
+  if ! line=$("$BIN/lpm_report_bench" run --folder "$REPORT_DIR" --runs "$REPORT_RUNS"); then
+    line='{"name":"accounting_report","value":null,"unit":"ms","error":"lpm_report_bench run failed (see above)"}'
+  fi
+else
+  line='{"name":"accounting_report","value":null,"unit":"ms","error":"lpm_report_bench fill failed or refused the folder (see above)"}'
 fi
 emit "$line"
 

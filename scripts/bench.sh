@@ -141,10 +141,10 @@ REPORT_RECORDS=${REPORT_RECORDS:-10000000}
 REPORT_RUNS=${REPORT_RUNS:-20}
 REPORT_DIR=${REPORT_BENCH_DIR:-$BUILD/bench/report-$REPORT_RECORDS}
 if [[ -f $REPORT_DIR/fill.json ]]; then
-  echo "accounting: reports over the $REPORT_RECORDS records already in $REPORT_DIR (fill skipped when its parameters match) ..." >&2
+  echo "accounting: $REPORT_DIR holds a fill: reused if it has the same parameters ($REPORT_RECORDS records), refused otherwise ..." >&2
 else
   echo "accounting: filling $REPORT_DIR with $REPORT_RECORDS records through ingest_with and its rollups, once" >&2
-  echo "  (about 15 minutes and 10 GB for 10 M on a 2-core VM; kept for the next run; REPORT_RECORDS, REPORT_BENCH_DIR) ..." >&2
+  echo "  (10 M: about 14 minutes and 12.4 GB on a 2-core VM; kept for the next run; REPORT_RECORDS, REPORT_BENCH_DIR) ..." >&2
 fi
 if line=$("$BIN/lpm_report_bench" fill --folder "$REPORT_DIR" --records "$REPORT_RECORDS"); then
   [[ -n $line ]] && emit "$line"

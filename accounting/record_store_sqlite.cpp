@@ -420,6 +420,8 @@ private:
     if (found > kSchemaVersion)
       return make_error(Errc::conflict,
                         "written by a newer lpm-accounting (schema " + std::to_string(found) + ")");
+    // Current already: no write transaction (a report tool's open then writes nothing to disk).
+    if (found == kSchemaVersion) return {};
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun();
     Status s = db_->exec(kSchema);

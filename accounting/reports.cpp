@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <map>
 
+#include "lpm/csv_export.h"
+
 namespace lpm::accounting {
 namespace {
 
@@ -141,10 +143,6 @@ std::vector<std::pair<std::string, Usage>> ranked(std::map<std::string, Usage> i
                    [](const auto &a, const auto &b) { return a.second.impressions > b.second.impressions; });
   if (rows.size() > limit) rows.resize(limit);
   return rows;
-}
-
-bool needs_quoting(const std::string &cell) {
-  return cell.find_first_of(",\"\r\n") != std::string::npos;
 }
 
 } // namespace
@@ -354,28 +352,9 @@ Status report_access(const proto::Session &session, ReportLevel level, const std
 }
 
 std::string report_csv(const ReportTable &table) {
-  std::string out = "\xEF\xBB\xBF";
-  auto line = [&](const std::vector<std::string> &cells) {
-    for (size_t i = 0; i < cells.size(); i++) {
-      if (i) out += ',';
-      std::string cell = cells[i];
-      if (!cell.empty() && std::string_view("=+-@\t\r").find(cell[0]) != std::string_view::npos)
-        cell.insert(cell.begin(), '\'');
-      if (needs_quoting(cell)) {
-        out += '"';
-        for (char c : cell) {
-          if (c == '"') out += '"';
-          out += c;
-        }
-        out += '"';
-      } else {
-        out += cell;
-      }
-    }
-    out += "\r\n";
-  };
-  line(table.columns);
-  for (const auto &row : table.rows) line(row);
+  std::string out(kUtf8Bom);
+  out += csv_record(table.columns);
+  for (const auto &row : table.rows) out += csv_record(row);
   return out;
 }
 

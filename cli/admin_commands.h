@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "lpm/csv_export.h"
 #include "lpm/error.h"
 #include "lpm/protocol/ops_admin.h"
 
@@ -235,12 +236,10 @@ std::string batch_line(const proto::ItemOutcome &item);
 // after "lpm: N of M <items_name> failed" on stderr when any item failed, else 0.
 int report_batch(const proto::BatchResult &result, bool json, const char *items_name);
 
-// CSV export (AMB-22, DESIGN §6): a file starts with the UTF-8 BOM; records end with CRLF; a
-// cell holding a comma, quote, CR or LF is quoted with quotes doubled (RFC 4180); a cell starting
-// with = + - @ (or tab or CR) gets a leading ' so no spreadsheet runs it as a formula.
-inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-std::string csv_cell(std::string_view value);
-std::string csv_record(const std::vector<std::string> &cells);
+// CSV export (AMB-22, DESIGN §6): lpm/csv_export.h, shared with the accounting reports.
+using lpm::csv_cell;
+using lpm::csv_record;
+using lpm::kUtf8Bom;
 std::string audit_csv_header();
 std::string audit_csv_record(const proto::AuditRow &entry);
 

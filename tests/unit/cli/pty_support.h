@@ -14,9 +14,9 @@
 
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace lpm::cli::test {
 
@@ -105,11 +105,20 @@ inline bool wait_child(pid_t child, int &status, int timeout_ms) {
   return false;
 }
 
-// Forks a child that runs `command` in a session of its own whose controlling terminal is the
-// pty (so /dev/tty is that terminal, as for a person at it), with it as stdin, stdout and stderr,
-// and exits with what `command` returns. Returns the child's pid.
-inline pid_t fork_on_terminal(const Pty &pty, const std::function<int()> &command) {
+// Starts the built `lpm` binary with `args` (argv[0] excluded) in a session of its own whose
+// controlling terminal is the pty (so /dev/tty is that terminal, as for a person at it), with it
+// as stdin, stdout and stderr. Returns the child's pid. The child execs at once: between fork and
+// exec it only calls async-signal-safe functions, since the test process has threads (the fake
+// agent's) whose locks a forked copy could find held; running lpm_main in the forked child
+// deadlocked that way now and then under ASan.
+inline pid_t spawn_on_terminal(const Pty &pty, const std::vector<std::string> &args) {
   std::string slave_name = ::ptsname(pty.master);
+  std::string binary = LPM_CLI_BINARY;
+  std::vector<char *> argv;
+  argv.push_back(binary.data());
+  std::vector<std::string> copies(args);
+  for (auto &a : copies) argv.push_back(a.data());
+  argv.push_back(nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
   pid_t child = ::fork();
@@ -121,10 +130,8 @@ inline pid_t fork_on_terminal(const Pty &pty, const std::function<int()> &comman
     ::dup2(tty, 0);
     ::dup2(tty, 1);
     ::dup2(tty, 2);
-    int code = command();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    ::_exit(code);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
   }
   return child;
 }

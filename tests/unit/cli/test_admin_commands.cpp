@@ -38,7 +38,7 @@ using lpm::test::run_lpm;
 using lpm::test::TempDir;
 
 using lpm::cli::test::ChildGuard;
-using lpm::cli::test::fork_on_terminal;
+using lpm::cli::test::spawn_on_terminal;
 using lpm::cli::test::Pty;
 using lpm::cli::test::wait_child;
 
@@ -611,10 +611,7 @@ TEST_CASE("lpm password set asks for the new password twice on its terminal, uns
   // Runs `lpm password set` as a person at a terminal would.
   auto run_on_pty = [&](const std::string &first, const std::string &second, std::string &transcript) {
     Pty pty;
-    pid_t child = fork_on_terminal(pty, [&] {
-      std::vector<const char *> argv{"lpm", "password", "set", "--link", link.c_str(), "--socket", f.socket.c_str()};
-      return lpm::cli::lpm_main(static_cast<int>(argv.size()), argv.data());
-    });
+    pid_t child = spawn_on_terminal(pty, {"password", "set", "--link", link, "--socket", f.socket});
     ChildGuard guard{child};
     transcript = pty.shown_until("New password: ");
     REQUIRE(pty.wait_echo(false));

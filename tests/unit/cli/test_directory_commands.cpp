@@ -43,7 +43,7 @@ using lpm::test::run_lpm;
 using lpm::test::TempDir;
 
 using lpm::cli::test::ChildGuard;
-using lpm::cli::test::fork_on_terminal;
+using lpm::cli::test::spawn_on_terminal;
 using lpm::cli::test::Pty;
 using lpm::cli::test::wait_child;
 
@@ -588,10 +588,7 @@ TEST_CASE("lpm login asks for the e-mail and the password on its terminal, the p
           "[cli][login]") {
   AgentFixture f;
   Pty pty;
-  pid_t child = fork_on_terminal(pty, [&] {
-    std::vector<const char *> argv{"lpm", "login", "--socket", f.socket.c_str()};
-    return lpm::cli::lpm_main(static_cast<int>(argv.size()), argv.data());
-  });
+  pid_t child = spawn_on_terminal(pty, {"login", "--socket", f.socket});
   ChildGuard guard{child};
   std::string transcript = pty.shown_until("E-mail: ");
   REQUIRE(::write(pty.master, "jean@example.com\n", 17) == 17);

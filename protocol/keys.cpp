@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iterator>
+#include <string_view>
 
 #include <mbedtls/asn1write.h>
 #include <mbedtls/bignum.h>
@@ -17,6 +19,7 @@
 
 #include <mutex>
 
+#include "detail/sha256.h"
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
@@ -177,28 +180,118 @@ Result<std::string> read_identity_file(const std::string &path, const char *what
 // Hashes
 
 Bytes sha256(std::span<const uint8_t> data) {
-  Bytes out(32);
-  // The software SHA-256 only fails on invalid arguments, which these are not.
-  (void)mbedtls_sha256_ret(data.data(), data.size(), out.data(), 0);
-  return out;
+  Sha256 hash;
+  hash.update(data);
+  return hash.finish();
 }
 
-Sha256::Sha256() {
+// ---------------------------------------------------------------------------------------------
+// Sha256: the accelerated path keeps the state, the partial block and the length itself, and
+// hands whole blocks to detail::sha256_compress_x86; the portable path is mbedTLS's whole.
+
+namespace {
+
+// FIPS 180-4, section 5.3.3.
+constexpr uint32_t kSha256InitialState[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+constexpr size_t kSha256BlockBytes = 64;
+// Where the padding's 64-bit message length (in bits) starts in the last block.
+constexpr size_t kSha256LengthAt = kSha256BlockBytes - 8;
+
+void store_big_endian_32(uint32_t value, uint8_t *out) {
+  for (int i = 0; i < 4; i++)
+    out[i] = static_cast<uint8_t>(value >> (24 - 8 * i));
+}
+
+} // namespace
+
+bool detail::Sha256Path::accelerated_available() {
+#ifdef LPM_SHA256_X86
+  return sha256_x86_supported();
+#else
+  return false;
+#endif
+}
+
+bool detail::Sha256Path::accelerated_chosen() {
+  static const bool chosen = [] {
+    const char *portable = std::getenv("LPM_SHA256_PORTABLE");
+    return accelerated_available() && !(portable != nullptr && std::string_view(portable) == "1");
+  }();
+  return chosen;
+}
+
+Sha256::Sha256() : Sha256(detail::Sha256Path::accelerated_chosen()) {}
+
+Sha256::Sha256(bool accelerated) : accelerated_(accelerated && detail::Sha256Path::accelerated_available()) {
   mbedtls_sha256_init(&ctx_);
-  (void)mbedtls_sha256_starts_ret(&ctx_, 0);
+  if (accelerated_)
+    std::copy(std::begin(kSha256InitialState), std::end(kSha256InitialState), state_);
+  else
+    (void)mbedtls_sha256_starts_ret(&ctx_, 0);
 }
 
 Sha256::~Sha256() {
   mbedtls_sha256_free(&ctx_);
+  mbedtls_platform_zeroize(state_, sizeof state_);
+  mbedtls_platform_zeroize(block_, sizeof block_);
+}
+
+void Sha256::compress(const uint8_t *blocks, size_t count) {
+#ifdef LPM_SHA256_X86
+  detail::sha256_compress_x86(state_, blocks, count);
+#else
+  // accelerated_ is never true here.
+  (void)blocks;
+  (void)count;
+  std::abort();
+#endif
 }
 
 void Sha256::update(std::span<const uint8_t> data) {
-  (void)mbedtls_sha256_update_ret(&ctx_, data.data(), data.size());
+  if (!accelerated_) {
+    // The software SHA-256 only fails on invalid arguments, which these are not.
+    (void)mbedtls_sha256_update_ret(&ctx_, data.data(), data.size());
+    return;
+  }
+  if (data.empty()) return;
+  const size_t buffered = length_bytes_ % kSha256BlockBytes;
+  length_bytes_ += data.size();
+  if (buffered > 0) {
+    const size_t take = std::min(data.size(), kSha256BlockBytes - buffered);
+    std::memcpy(block_ + buffered, data.data(), take);
+    data = data.subspan(take);
+    if (buffered + take < kSha256BlockBytes) return;
+    compress(block_, 1);
+  }
+  const size_t whole_blocks = data.size() / kSha256BlockBytes;
+  if (whole_blocks > 0) compress(data.data(), whole_blocks);
+  data = data.subspan(whole_blocks * kSha256BlockBytes);
+  if (!data.empty()) std::memcpy(block_, data.data(), data.size());
 }
 
 Bytes Sha256::finish() {
   Bytes out(32);
-  (void)mbedtls_sha256_finish_ret(&ctx_, out.data());
+  if (!accelerated_) {
+    (void)mbedtls_sha256_finish_ret(&ctx_, out.data());
+    return out;
+  }
+  // FIPS 180-4, section 5.1.1: a 1 bit, zeros up to 8 bytes short of a block's end (a block of
+  // its own when fewer than 9 bytes are left), then the length in bits, big-endian.
+  size_t used = length_bytes_ % kSha256BlockBytes;
+  block_[used++] = 0x80;
+  if (used > kSha256LengthAt) {
+    std::memset(block_ + used, 0, kSha256BlockBytes - used);
+    compress(block_, 1);
+    used = 0;
+  }
+  std::memset(block_ + used, 0, kSha256LengthAt - used);
+  const uint64_t length_bits = length_bytes_ * 8;
+  store_big_endian_32(static_cast<uint32_t>(length_bits >> 32), block_ + kSha256LengthAt);
+  store_big_endian_32(static_cast<uint32_t>(length_bits), block_ + kSha256LengthAt + 4);
+  compress(block_, 1);
+  for (size_t i = 0; i < 8; i++)
+    store_big_endian_32(state_[i], out.data() + 4 * i);
   return out;
 }
 

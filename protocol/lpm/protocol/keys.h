@@ -4,6 +4,8 @@
 // packages pin, what the directory records at enrollment, what tickets name.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -22,7 +24,14 @@ using Fingerprint = std::string;
 
 Bytes sha256(std::span<const uint8_t> data);
 
-// Incremental SHA-256 for streams.
+namespace detail {
+struct Sha256Path; // protocol/detail/sha256.h: picks the implementation (tests, lpm_hash_bench)
+}
+
+// Incremental SHA-256 for streams. Runs on the x86 SHA extensions when the CPU has them (several
+// times mbedTLS 2.28's portable code: lpm_hash_bench), on mbedTLS otherwise. LPM_SHA256_PORTABLE=1
+// in the environment, read once by the first Sha256(), forces mbedTLS (to compare, or to rule the
+// accelerated code out). sha256() above is one Sha256.
 class Sha256 {
 public:
   Sha256();
@@ -32,6 +41,16 @@ public:
   void update(std::span<const uint8_t> data);
   Bytes finish(); // 32 bytes; the object may not be updated afterwards
 private:
+  friend struct detail::Sha256Path;
+  // The accelerated path when asked and the CPU has it, mbedTLS otherwise.
+  explicit Sha256(bool accelerated);
+  void compress(const uint8_t *blocks, size_t count);
+
+  bool accelerated_;
+  // The accelerated path's state; the portable path's is ctx_.
+  uint32_t state_[8];
+  uint8_t block_[64]; // the partial block: length_bytes_ % 64 bytes of it
+  uint64_t length_bytes_ = 0;
   mbedtls_sha256_context ctx_;
 };
 

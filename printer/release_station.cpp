@@ -7,8 +7,13 @@
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops_release.h"
+#include "report_pacer.h"
 
 namespace lpm::printer {
+
+// The longest a workstation's last report waits for the other documents of its badge
+// (report_pacer.h).
+constexpr uint64_t kReportDelayMaxMs = 1000;
 
 std::shared_ptr<ReleaseStation> ReleaseStation::create(uv_loop_t *loop,
                                                        std::shared_ptr<proto::TlsContext> tls, Device &device,
@@ -246,6 +251,7 @@ void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<
     return;
   }
   ReleaseSettings settings = options_.release;
+  settings.pacer = std::make_shared<ReportPacer>(loop_, kReportDelayMaxMs);
   std::shared_ptr<ChoiceRound> round;
   if (options_.interactive && can_prompt()) {
     // One question for all of the badge's workstations, once each has listed its jobs.

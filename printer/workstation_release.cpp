@@ -7,6 +7,7 @@
 #include "lpm/log.h"
 #include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
+#include "report_pacer.h"
 #include "station_connect.h"
 #include "station_journal.h"
 
@@ -252,6 +253,8 @@ private:
     }
     job_index_ = index;
     job_started_ms_ = mono_ms();
+    // From the claim until the device has finished, this job's document is on its way.
+    if (settings_.pacer) transfer_mark_ = settings_.pacer->transfer();
     const proto::JobInfo &job = jobs_[index];
     proto::AcknowledgeJobRequest req;
     req.job = job.id;
@@ -342,6 +345,7 @@ private:
   // with the reason.
   void report_status(const std::string &claim, const Error &failure, uint64_t bytes, const DeviceCounts &counts,
                      const PrintSettings &applied) {
+    transfer_mark_.reset();
     const proto::JobInfo &job = jobs_[job_index_];
     bool printed = failure.code == Errc::ok;
     std::string note = note_;
@@ -384,6 +388,22 @@ private:
       Status noted = settings_.journal->record(journal_entry(workstation_, job, req));
       if (!noted.ok()) LPM_ERROR("journal: %s", noted.error().to_string().c_str());
     }
+    // The last job's report may wait for the other workstations' documents (report_pacer.h);
+    // a job with more after it reports at once, since the next one waits on the answer.
+    bool last = job_index_ + 1 >= jobs_.size();
+    if (settings_.pacer && last) {
+      auto self = shared_from_this();
+      settings_.pacer->after_transfers([self, req = std::move(req), printed, failure, bytes, note, counts, claim] {
+        self->send_report(req, printed, failure, bytes, note, counts, claim);
+      });
+      return;
+    }
+    send_report(req, printed, failure, bytes, note, counts, claim);
+  }
+
+  void send_report(const proto::UpdateJobStatusRequest &req, bool printed, const Error &failure, uint64_t bytes,
+                   const std::string &note, const DeviceCounts &counts, const std::string &claim) {
+    const proto::JobInfo &job = jobs_[job_index_];
     fault_point("station.before_report");
     if (!peer_ || peer_->closed()) {
       // The conversation ended while the device worked (the workstation went away): the
@@ -435,6 +455,7 @@ private:
       outcome_.error.message = std::string(during) + ": " + error.message;
     }
     state_ = State::closing;
+    transfer_mark_.reset();
     if (peer_) peer_->close(); // on_closed follows once the handles are freed
   }
 
@@ -452,6 +473,7 @@ private:
 
   void finish() {
     state_ = State::finished;
+    transfer_mark_.reset();
     auto done = std::move(done_);
     done_ = nullptr;
     if (done) done(outcome_);
@@ -478,6 +500,7 @@ private:
   int64_t job_started_ms_ = 0;
   WorkstationOutcome outcome_;
   std::string note_; // what the device will not do for the current job
+  std::shared_ptr<void> transfer_mark_; // held from a job's claim until its device finished
 };
 
 } // namespace

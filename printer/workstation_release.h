@@ -22,6 +22,7 @@
 
 namespace lpm::printer {
 
+class ReportPacer;
 class StationJournal;
 
 struct ReleaseSettings {
@@ -33,6 +34,9 @@ struct ReleaseSettings {
   std::shared_ptr<const proto::Identity> identity;
   // Where an outcome is written before it is reported (station_journal.h). Null: not journaled.
   std::shared_ptr<StationJournal> journal;
+  // Shared by the conversations of one badge: a workstation's last report waits while the
+  // others still move documents (report_pacer.h). Null: every report goes out at once.
+  std::shared_ptr<ReportPacer> pacer;
   // Interactive release (interactive.h): after listing, `choose` gets the workstation's jobs
   // and answers once, through `answer`, what to do with each (by job id); jobs it does not
   // name stay held. Null: every job is printed as submitted.

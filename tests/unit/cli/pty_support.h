@@ -111,6 +111,8 @@ inline bool wait_child(pid_t child, int &status, int timeout_ms) {
 // exec it only calls async-signal-safe functions, since the test process has threads (the fake
 // agent's) whose locks a forked copy could find held; running lpm_main in the forked child
 // deadlocked that way now and then under ASan.
+// (Only in the cli tests, which define LPM_CLI_BINARY.)
+#ifdef LPM_CLI_BINARY
 inline pid_t spawn_on_terminal(const Pty &pty, const std::vector<std::string> &args) {
   std::string slave_name = ::ptsname(pty.master);
   std::string binary = LPM_CLI_BINARY;
@@ -135,5 +137,6 @@ inline pid_t spawn_on_terminal(const Pty &pty, const std::vector<std::string> &a
   }
   return child;
 }
+#endif
 
 } // namespace lpm::cli::test

@@ -266,8 +266,8 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   };
   d.registrar = Registrar::create(&d.loop, *client_ctx, d.state.jobs, rego);
   std::weak_ptr<Registrar> registrar = d.registrar;
-  d.state.jobs->on_held_changed = [registrar]() {
-    if (auto r = registrar.lock()) r->holdings_changed();
+  d.state.jobs->on_held_changed = [registrar](HeldChange change) {
+    if (auto r = registrar.lock()) r->holdings_changed(change);
   };
   d.registrar->start();
 

@@ -51,12 +51,17 @@ public:
                                            std::shared_ptr<JobStore> store, RegistrarOptions options);
   // Connects and keeps the link up until stop().
   void start();
-  // Held counts may have changed: register again: at once when nothing was sent in the last
-  // kDebounceMs (the user's first job is known to the directory right away), else at the end of
-  // that window, so a burst of stored jobs (a spooler flushing its queue) costs one
-  // registration, not one each (after the exchange in flight, if any; on connect when down).
-  void holdings_changed();
+  // Held counts may have changed: register again. More held jobs: at once when nothing was sent
+  // in the last kDebounceMs (the user's first job is known to the directory right away), else
+  // at the end of that window, so a burst of stored jobs (a spooler flushing its queue) costs
+  // one registration, not one each (after the exchange in flight, if any; on connect when
+  // down). Fewer only (claimed, deleted): within kFewerDelayMs, with whatever else changed by
+  // then; a directory that still counts a claimed job for a moment only costs a badge-in a
+  // needless contact, while a registration sent at once would take CPU from the release that
+  // claimed it (issue 5, the 10-workstation release).
+  void holdings_changed(HeldChange change);
   static constexpr uint64_t kDebounceMs = 50;
+  static constexpr uint64_t kFewerDelayMs = 250;
   void stop();
   // The directory keys accepted from the next connection on.
   void set_pins(std::vector<proto::Fingerprint> pins) { link_->set_pins(std::move(pins)); }
@@ -66,7 +71,8 @@ public:
 
 private:
   void send_register();
-  void on_reply(Result<proto::Response> reply, std::map<std::string, uint64_t> sent);
+  void send_register_in(uint64_t delay_ms);
+  void on_reply(Result<proto::Response> reply, std::map<std::string, uint64_t> sent, bool for_change);
 
   std::shared_ptr<JobStore> store_;
   RegistrarOptions options_;
@@ -75,8 +81,10 @@ private:
   proto::LoopTimer heartbeat_;
   proto::LoopTimer debounce_;
   int64_t last_sent_ms_ = -1; // monotonic
+  int64_t debounce_due_ms_ = 0; // monotonic, while debounce_ runs
   bool in_flight_ = false;
   bool dirty_ = false;
+  bool change_pending_ = false; // holdings_changed since the last register was sent
   bool stopped_ = false;
   std::map<std::string, uint64_t> registered_; // what the directory was last told (counts > 0)
   std::vector<std::string> done_commands_;     // carried out, not yet acknowledged to the directory

@@ -42,15 +42,29 @@ void Registrar::start() {
   link_->open();
 }
 
-void Registrar::holdings_changed() {
-  if (stopped_ || debounce_.active()) return;
+void Registrar::holdings_changed(HeldChange change) {
+  if (stopped_) return;
+  change_pending_ = true;
+  if (change == HeldChange::fewer) {
+    if (!debounce_.active()) send_register_in(kFewerDelayMs);
+    return;
+  }
+  if (debounce_.active()) {
+    if (debounce_due_ms_ - mono_ms() <= static_cast<int64_t>(kDebounceMs)) return; // due soon anyway
+    debounce_.stop(); // a "fewer" wait: more jobs do not wait that long
+  }
   int64_t since = last_sent_ms_ < 0 ? INT64_MAX : mono_ms() - last_sent_ms_;
   if (since >= static_cast<int64_t>(kDebounceMs)) {
     send_register();
     return;
   }
+  send_register_in(kDebounceMs - static_cast<uint64_t>(since));
+}
+
+void Registrar::send_register_in(uint64_t delay_ms) {
+  debounce_due_ms_ = mono_ms() + static_cast<int64_t>(delay_ms);
   std::weak_ptr<Registrar> weak = shared_from_this();
-  debounce_.start(kDebounceMs - static_cast<uint64_t>(since), 0, [weak]() {
+  debounce_.start(delay_ms, 0, [weak]() {
     if (auto self = weak.lock()) self->send_register();
   });
 }
@@ -83,9 +97,11 @@ void Registrar::send_register() {
   req.write(w);
   in_flight_ = true;
   dirty_ = false;
+  bool for_change = change_pending_;
+  change_pending_ = false;
   std::weak_ptr<Registrar> weak = shared_from_this();
   size_t acknowledged = req.done_commands.size();
-  peer->call(proto::op::register_holdings, w, [weak, sent, acknowledged](Result<proto::Response> reply) {
+  peer->call(proto::op::register_holdings, w, [weak, sent, acknowledged, for_change](Result<proto::Response> reply) {
     auto self = weak.lock();
     if (!self) return;
     // The directory forgets the commands this register named once it answered.
@@ -93,11 +109,11 @@ void Registrar::send_register() {
       self->done_commands_.erase(self->done_commands_.begin(),
                                  self->done_commands_.begin() +
                                      static_cast<std::ptrdiff_t>(std::min(acknowledged, self->done_commands_.size())));
-    self->on_reply(std::move(reply), sent);
+    self->on_reply(std::move(reply), sent, for_change);
   });
 }
 
-void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, uint64_t> sent) {
+void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, uint64_t> sent, bool for_change) {
   in_flight_ = false;
   if (stopped_) return;
   if (!reply.ok()) {
@@ -122,7 +138,9 @@ void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, ui
                x.user.c_str(), x.reason.c_str());
   }
   refused_ = std::move(refused);
-  if (sent != registered_) {
+  // Said after each change of the held jobs (the integration tests wait for this line after a
+  // job is stored), and whenever the counts the directory has moved; not at each heartbeat.
+  if (sent != registered_ || for_change) {
     size_t users = sent.size();
     LPM_INFO("registered held jobs for %zu user(s) with the directory", users);
   }

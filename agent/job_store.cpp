@@ -475,7 +475,7 @@ Result<std::vector<Job>> JobStore::remove_expired(int64_t held_before_ms, int64_
     held_changed = held_changed || job.state == JobState::held;
     removed.push_back(std::move(job));
   }
-  if (held_changed) notify_held_changed();
+  if (held_changed) notify_held_changed(HeldChange::fewer);
   return removed;
 }
 
@@ -494,12 +494,12 @@ Result<Job> JobStore::remove(const std::string &job_id, int64_t now_ms,
   if (!s.ok()) return s.error();
   ::unlink(spool_path(*job).c_str());
   (void)fsync_dir(user_folder_path(job->user));
-  if (job->state == JobState::held) notify_held_changed();
+  if (job->state == JobState::held) notify_held_changed(HeldChange::fewer);
   return job;
 }
 
-void JobStore::notify_held_changed() {
-  if (on_held_changed) on_held_changed();
+void JobStore::notify_held_changed(HeldChange change) {
+  if (on_held_changed) on_held_changed(change);
 }
 
 void JobStore::notify_job_stored(const Job &job) {

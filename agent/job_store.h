@@ -61,6 +61,11 @@ namespace lpm::agent {
 inline constexpr int64_t kClaimLeaseMs = 60 * 1000;
 inline constexpr uint64_t kMaxDocumentBytes = uint64_t{2} << 30; // 2 GiB
 
+// How a commit changed the held counts: `more` when a job may have become held (stored, back
+// from a lapsed claim; also when unsure), `fewer` when held jobs only went away (claimed,
+// deleted).
+enum class HeldChange { more, fewer };
+
 struct Job {
   std::string id;         // UUIDv7
   std::string user;       // directory user UUID (the owner)
@@ -238,8 +243,9 @@ public:
   static Result<std::shared_ptr<JobStore>> open(std::shared_ptr<Db> db, const StoreOptions &options);
 
   // Called after a commit that may have changed how many jobs a user has held (the registrar
-  // tells the directory). Runs on the loop thread, never from inside a transaction.
-  std::function<void()> on_held_changed;
+  // tells the directory), saying whether there may be more (or only fewer). Runs on the loop
+  // thread, never from inside a transaction.
+  std::function<void(HeldChange)> on_held_changed;
   // Called once per job after the commit that made it held (desktop notifications, issue 3).
   // Runs on the loop thread, outside any transaction; must not block.
   std::function<void(const Job &)> on_job_stored;
@@ -342,7 +348,7 @@ public:
   Status move_state(const std::string &job_id, JobState from, JobState to, int64_t now_ms,
                     const std::string &set_sql = {}, const std::function<void(Stmt &)> &bind = {});
   void discard_receiving(const std::string &job_id, const std::string &path);
-  void notify_held_changed();
+  void notify_held_changed(HeldChange change);
   void notify_job_stored(const Job &job);
   const std::string &spool_dir() const { return spool_dir_; }
   // no_space unless `more` bytes still leave the reserve free on the spool's filesystem

@@ -85,7 +85,7 @@ Result<Job> commit_reported(JobStore &store, Transaction &tx, const std::string 
   }
   Status s = tx.commit();
   if (!s.ok()) return s.error();
-  if (held_changed) store.notify_held_changed();
+  if (held_changed) store.notify_held_changed(HeldChange::more);
   return after;
 }
 
@@ -150,7 +150,7 @@ Result<ClaimGrant> JobStore::claim(const std::string &job_id, const std::string 
   if (s.ok()) s = insert_claim_record(*db_, grant.claim, job_id, printer, now_ms);
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return s.error();
-  if (from == JobState::held) notify_held_changed();
+  if (from == JobState::held) notify_held_changed(HeldChange::fewer);
   return grant;
 }
 
@@ -164,7 +164,7 @@ Result<Job> JobStore::start_printing(const std::string &job_id, const std::strin
   bool held_now = false;
   Status s = check_claim(*this, *job, claim, printer, now_ms, expired_now, held_now);
   if (!s.ok()) {
-    if (expired_now && tx.commit().ok() && held_now) notify_held_changed();
+    if (expired_now && tx.commit().ok() && held_now) notify_held_changed(HeldChange::more);
     return s.error();
   }
   int64_t lease_end_ms = now_ms + kClaimLeaseMs;
@@ -212,7 +212,7 @@ Result<FinishResult> JobStore::finish(const FinishReport &report, int64_t now_ms
   bool held_now = false;
   Status s = check_claim(*this, *job, report.claim, report.printer, now_ms, expired_now, held_now);
   if (!s.ok()) {
-    if (expired_now && tx.commit().ok() && held_now) notify_held_changed();
+    if (expired_now && tx.commit().ok() && held_now) notify_held_changed(HeldChange::more);
     return s.error();
   }
   JobState to = JobState::printed;
@@ -283,7 +283,7 @@ Result<LateResult> JobStore::report_late(const FinishReport &report, int64_t now
     if (!back.ok()) return back.error();
     Status s = tx.commit();
     if (!s.ok()) return s.error();
-    if (*back == JobState::held) notify_held_changed();
+    if (*back == JobState::held) notify_held_changed(HeldChange::more);
     auto after = get(report.job);
     if (!after.ok()) return after.error();
     return LateResult{std::move(*after), false};
@@ -352,7 +352,7 @@ Result<size_t> JobStore::expire_claims(int64_t now_ms, const std::set<std::strin
       return s.error();
     }
   }
-  if (held_changed) notify_held_changed();
+  if (held_changed) notify_held_changed(HeldChange::more);
   return moved;
 }
 

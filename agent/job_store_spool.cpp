@@ -192,7 +192,7 @@ Result<Job> SpoolWriter::commit_checked(const CommitOptions &options) {
   if (!s.ok()) return s.error();
   fault_point("store.after_commit");
   committed_ = true;
-  store_->notify_held_changed();
+  store_->notify_held_changed(HeldChange::more);
   auto stored = store_->get(job_id_);
   if (stored.ok()) store_->notify_job_stored(*stored);
   return stored;

@@ -204,7 +204,7 @@ TEST_CASE("registrar: registers on connect, on held-count changes, and withdraws
   options.release_port = 9443;
   options.addresses = reported_addresses(proto::Endpoint{"192.168.1.20", 9443});
   auto registrar = Registrar::create(&loop, agent_client_ctx(dir.path), store, options);
-  store->on_held_changed = [registrar] { registrar->holdings_changed(); };
+  store->on_held_changed = [registrar](HeldChange change) { registrar->holdings_changed(change); };
   registrar->start();
 
   REQUIRE(proto::run_until(
@@ -221,8 +221,12 @@ TEST_CASE("registrar: registers on connect, on held-count changes, and withdraws
       &loop, [&] { return seen.size() == 2; }, 5000));
   CHECK(seen[1].holdings[0].jobs == 2);
 
-  // Both claimed: Alice holds nothing here any more, which is said once, with 0.
+  // Both claimed: Alice holds nothing here any more, which is said once, with 0. Fewer held
+  // jobs are not urgent: nothing is sent at once (a timer never fires early), and what is sent
+  // kFewerDelayMs later carries whatever else changed by then.
   REQUIRE(store->claim(job.id, std::string(64, 'c'), wall_ms()).ok());
+  CHECK_FALSE(proto::run_until(
+      &loop, [&] { return seen.size() > 2; }, 100));
   auto page = store->list(JobFilter{{kAlice}, {JobState::held}, "", 10});
   REQUIRE(page->jobs.size() == 1);
   REQUIRE(store->claim(page->jobs[0].id, std::string(64, 'c'), wall_ms()).ok());
@@ -233,7 +237,7 @@ TEST_CASE("registrar: registers on connect, on held-count changes, and withdraws
       },
       5000));
   size_t before = seen.size();
-  registrar->holdings_changed();
+  registrar->holdings_changed(HeldChange::more);
   REQUIRE(proto::run_until(
       &loop, [&] { return seen.size() == before + 1; }, 5000));
   CHECK(seen.back().holdings.empty());
@@ -282,7 +286,7 @@ TEST_CASE("registrar: the revocation list of register replies is stored, and the
   REQUIRE(proto::run_until(
       &loop, [&] { return (*revoked)->contains(printer_key); }, 5000));
   CHECK(asked_after.front() == 0);
-  registrar->holdings_changed();
+  registrar->holdings_changed(HeldChange::more);
   REQUIRE(proto::run_until(
       &loop, [&] { return asked_after.size() >= 2; }, 5000));
   CHECK(asked_after.back() == 5000);

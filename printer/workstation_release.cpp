@@ -388,6 +388,8 @@ private:
       Status noted = settings_.journal->record(journal_entry(workstation_, job, req));
       if (!noted.ok()) LPM_ERROR("journal: %s", noted.error().to_string().c_str());
     }
+    // Counted now: a connection that closes while the report waits below still ends with it.
+    if (printed) outcome_.jobs_printed++;
     // The last job's report may wait for the other workstations' documents (report_pacer.h);
     // a job with more after it reports at once, since the next one waits on the answer.
     bool last = job_index_ + 1 >= jobs_.size();
@@ -408,7 +410,6 @@ private:
     if (!peer_ || peer_->closed()) {
       // The conversation ended while the device worked (the workstation went away): the
       // journal keeps a printed job's outcome for the late report at the next start.
-      if (printed) outcome_.jobs_printed++;
       out_(std::string(printed ? "printed" : "failed") + " \"" + printable(job.title) + "\" from " + name() +
            ": the workstation was gone before it heard the outcome" +
            (printed && settings_.journal ? " (reported at the next start)" : ""));
@@ -416,7 +417,6 @@ private:
     }
     proto::MapWriter w;
     req.write(w);
-    if (printed) outcome_.jobs_printed++;
     auto self = shared_from_this();
     std::string counted = counts.reported() ? ", " + std::to_string(counts.impressions) + " impression(s)" : "";
     std::string job_id = req.job;

@@ -3,7 +3,7 @@
 // A ticket's ECDSA P-256 signature used to be most of a badge-in's CPU, nearly all of it in k·G
 // for the signature's secret nonce k, which depends on no message. So workers (threads of their
 // own in the SCHED_IDLE class, each with its own copy of the key) keep a reserve of
-// presignatures (keys.h), and the loop finishes a ticket's signature from one in a few modular
+// presignatures (keys.h, protocol/presign_reserve.h), and the loop finishes a ticket's signature from one in a few modular
 // operations (~3 µs). The reserve follows demand: its target grows by two for every ticket up to
 // kMaxReserve and it is topped up as it is spent, so an idle directory computes nothing and a
 // burst of badge-ins is answered from it. When it is empty (a host too busy to give the workers

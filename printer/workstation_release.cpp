@@ -378,7 +378,8 @@ private:
     req.printer_name = settings_.printer_name;
     req.finished_ms = wall_ms();
     if (settings_.identity) {
-      Status signed_ok = proto::sign_outcome(settings_.identity->key(), workstation_.id, req);
+      Status signed_ok = proto::sign_outcome(settings_.identity->key(), workstation_.id, req,
+                                                   settings_.presignatures.get());
       if (!signed_ok.ok()) LPM_ERROR("signing the outcome of job %s: %s", job.id.c_str(),
                                      signed_ok.error().to_string().c_str());
     }

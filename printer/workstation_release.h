@@ -17,6 +17,7 @@
 #include "interactive.h"
 #include "lpm/protocol/keys.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/presign_reserve.h"
 #include "lpm/protocol/stream.h"
 #include "output.h"
 
@@ -32,6 +33,10 @@ struct ReleaseSettings {
   // The station's key: it signs every outcome (protocol/outcome.h). Null: outcomes go unsigned
   // (an agent then refuses to count a completed job).
   std::shared_ptr<const proto::Identity> identity;
+  // Presignatures of that key made while the station is idle (presign_reserve.h): a badge's ten
+  // outcomes are then signed in microseconds each, not a P-256 multiplication each on the loop
+  // while the other documents stream. Null, or empty: signed whole.
+  std::shared_ptr<proto::PresignReserve> presignatures;
   // Where an outcome is written before it is reported (station_journal.h). Null: not journaled.
   std::shared_ptr<StationJournal> journal;
   // Shared by the conversations of one badge: a workstation's last report waits while the

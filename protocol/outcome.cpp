@@ -4,6 +4,8 @@
 #include <limits>
 #include <optional>
 
+#include "lpm/protocol/presign_reserve.h"
+
 namespace lpm::proto {
 
 Bytes outcome_signed_bytes(const UpdateJobStatusRequest &req, std::string_view workstation_id) {
@@ -28,8 +30,9 @@ Bytes outcome_signed_bytes(const UpdateJobStatusRequest &req, std::string_view w
   return w.finish();
 }
 
-Status sign_outcome(const KeyPair &key, std::string_view workstation_id, UpdateJobStatusRequest &req) {
-  auto signature = key.sign(outcome_signed_bytes(req, workstation_id));
+Status sign_outcome(const KeyPair &key, std::string_view workstation_id, UpdateJobStatusRequest &req,
+                    PresignReserve *reserve) {
+  auto signature = sign_from_reserve(key, reserve, outcome_signed_bytes(req, workstation_id));
   if (!signature.ok()) return signature.error();
   req.signer_key = key.public_der();
   req.signature = std::move(*signature);

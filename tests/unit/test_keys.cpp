@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/keys.h"
+#include "lpm/protocol/presign_reserve.h"
 #include "transport_support.h"
 
 using namespace lpm;
@@ -152,6 +154,71 @@ TEST_CASE("a presignature is used once and only for its own key", "[keys][presig
   auto reused = key->sign(message, std::move(kept));
   REQUIRE_FALSE(reused.ok());
   CHECK(reused.error().message.find("used already") != std::string::npos);
+}
+
+TEST_CASE("a presignature reserve fills to its start target, grows with use and signs with or without one",
+          "[keys][presign]") {
+  auto key = new_key();
+  PublicKey pub = key->public_key();
+  Bytes message = text_bytes("outcome of job 42");
+  PresignReserve::Options options;
+  options.threads = 1;
+  options.initial = 3;
+  options.grow_per_take = 1;
+  options.max = 5;
+  auto reserve = PresignReserve::start(*key, options);
+  REQUIRE(reserve.ok());
+  CHECK((*reserve)->threads() == 1);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((*reserve)->ready() < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE((*reserve)->ready() == 3);
+  // Never more than the target: nothing was taken, so it stays at 3.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK((*reserve)->ready() == 3);
+
+  // Each take hands one over and raises the target by one (3 -> 4 -> 5, then the maximum).
+  std::set<Bytes> signatures;
+  for (int i = 0; i < 3; i++) {
+    auto sig = sign_from_reserve(*key, reserve->get(), message);
+    REQUIRE(sig.ok());
+    REQUIRE(pub.verify(message, *sig).ok());
+    signatures.insert(*sig);
+  }
+  CHECK(signatures.size() == 3); // a fresh nonce each time
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((*reserve)->ready() < 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  CHECK((*reserve)->ready() == 5);
+
+  // A reserve of another key's presignatures cannot sign for this one: refused, never a wrong signature.
+  auto other = new_key();
+  auto foreign = PresignReserve::start(*other, options);
+  REQUIRE(foreign.ok());
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((*foreign)->ready() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto refused = sign_from_reserve(*key, foreign->get(), message);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::bad_request);
+
+  // No reserve, or one without threads: signed whole.
+  auto whole = sign_from_reserve(*key, nullptr, message);
+  REQUIRE(whole.ok());
+  CHECK(pub.verify(message, *whole).ok());
+  options.threads = 0;
+  auto idle = PresignReserve::start(*key, options);
+  REQUIRE(idle.ok());
+  CHECK((*idle)->ready() == 0);
+  auto from_idle = sign_from_reserve(*key, idle->get(), message);
+  REQUIRE(from_idle.ok());
+  CHECK(pub.verify(message, *from_idle).ok());
+
+  options.threads = PresignReserve::kMaxThreads + 1;
+  auto too_many = PresignReserve::start(*key, options);
+  REQUIRE_FALSE(too_many.ok());
+  CHECK(too_many.error().code == Errc::bad_request);
+  // Destroyed with presignatures left: the workers are joined (ASan/TSan would see a leak or a race).
 }
 
 TEST_CASE("verification fails on any flipped byte of the message or the signature", "[keys]") {

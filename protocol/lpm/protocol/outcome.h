@@ -28,6 +28,8 @@
 
 namespace lpm::proto {
 
+class PresignReserve;
+
 inline constexpr const char *kOutcomeKind = "lpm-outcome";
 inline constexpr uint64_t kOutcomeVersion = 1;
 
@@ -35,8 +37,10 @@ inline constexpr uint64_t kOutcomeVersion = 1;
 Bytes outcome_signed_bytes(const UpdateJobStatusRequest &req, std::string_view workstation_id);
 
 // Signs `req` for `workstation_id` with the station's key: fills req.signer_key (the key's DER)
-// and req.signature. Call it last, after every signed field is set.
-Status sign_outcome(const KeyPair &key, std::string_view workstation_id, UpdateJobStatusRequest &req);
+// and req.signature. Call it last, after every signed field is set. With a reserve of the key's
+// presignatures (presign_reserve.h), a ready one finishes the signature in microseconds.
+Status sign_outcome(const KeyPair &key, std::string_view workstation_id, UpdateJobStatusRequest &req,
+                    PresignReserve *reserve = nullptr);
 
 // ok when req.signature is `key`'s signature of outcome_signed_bytes(req, workstation_id);
 // invalid_signature otherwise (also when the signature is missing).

@@ -10,6 +10,7 @@
 #include "enrolled_keys.h"
 #include "enrollment.h"
 #include "key_source.h"
+#include "lpm/db_backup.h"
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
@@ -17,6 +18,7 @@
 #include "lpm/protocol/keys.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
+#include "lpm/sqlite.h"
 #include "record_store.h"
 #include "reports.h"
 
@@ -143,6 +145,9 @@ void stop_serving(ServeState &state) {
 int command_serve(const ServeArgs &args) {
   auto identity = load_identity(args.data);
   if (!identity.ok()) return fail(identity.error());
+  // One server per folder, and never a restore under it (lpm/db_backup.h).
+  auto lock = folder_lock(args.data, "lpm-accounting");
+  if (!lock.ok()) return fail(lock.error());
   auto listen_at = proto::parse_endpoint(args.listen);
   if (!listen_at.ok()) return fail(listen_at.error());
   auto directory = proto::parse_endpoint(args.directory);
@@ -285,6 +290,55 @@ int command_report(const ReportArgs &args) {
   for (const auto &[name, n] : *checks)
     line += (line.empty() ? "" : ", ") + name + " " + std::to_string(n);
   std::printf("# printed records by counts check: %s\n", line.empty() ? "none yet" : line.c_str());
+  return 0;
+}
+
+namespace {
+
+Error no_state(const std::string &data) {
+  return make_error(Errc::not_found,
+                    "no state.db in " + data + ": run `lpm-accounting init --data " + data + "` first");
+}
+
+// Records in the store at `path` (for the lines the commands print), or -1 when it cannot say.
+int64_t record_count(const std::string &path) {
+  auto db = Db::open_readonly(path);
+  if (!db.ok()) return -1;
+  auto stmt = (*db)->prepare("SELECT count(*) FROM records");
+  if (!stmt.ok()) return -1;
+  auto row = stmt->step();
+  return row.ok() && *row ? stmt->col_int(0) : -1;
+}
+
+} // namespace
+
+int command_backup(const std::string &data, const std::string &file) {
+  std::string path = state_db_path(data);
+  if (!file_exists(path)) return fail(no_state(data));
+  int64_t started = mono_ms();
+  std::fprintf(stderr, "lpm-accounting: backing up %s to %s ...\n", path.c_str(), file.c_str());
+  Status s = backup_database(path, file);
+  if (!s.ok()) return fail(s.error());
+  std::printf("backup written to %s (%lld records, %lld ms)\n", file.c_str(),
+              static_cast<long long>(record_count(file)), static_cast<long long>(mono_ms() - started));
+  return 0;
+}
+
+int command_restore(const std::string &data, const std::string &file) {
+  std::string path = state_db_path(data);
+  if (!file_exists(path)) return fail(no_state(data));
+  auto kept = restore_database(data, "lpm-accounting", file, [](const std::string &incoming) -> Status {
+    // The enrollment and both rollup tables came with schema 1..3; records is the one every
+    // version has. Opening brings an older schema to this one (rollups rebuilt).
+    Status tables = require_tables(incoming, {"records"});
+    if (!tables.ok()) return tables;
+    auto store = open_sqlite_record_store(incoming);
+    if (!store.ok()) return store.error();
+    return {};
+  });
+  if (!kept.ok()) return fail(kept.error());
+  std::printf("restored %s from %s (%lld records); the replaced database is kept as %s\n", path.c_str(),
+              file.c_str(), static_cast<long long>(record_count(path)), kept->c_str());
   return 0;
 }
 

@@ -31,6 +31,12 @@ int command_fingerprint(const std::string &data);
 int command_enroll(const EnrollArgs &args);
 // Runs the service until SIGINT or SIGTERM; prints "ready <port>" once the listener is bound.
 int command_serve(const ServeArgs &args);
+// Copies state.db to `file` (0600, never over an existing file) while the server may be serving;
+// prints "backup written to FILE (N records)".
+int command_backup(const std::string &data, const std::string &file);
+// Replaces state.db with the backup in `file` once it is checked (an accounting database of this
+// or an older schema); the server must be stopped. The replaced database is kept beside it.
+int command_restore(const std::string &data, const std::string &file);
 // Prints the per-user totals of every printed record in state.db: user, jobs, pages, bytes.
 struct ReportArgs {
   std::string data;

@@ -71,6 +71,16 @@ int main(int argc, char **argv) {
       ->required()
       ->check(kFingerprint);
 
+  std::string backup_file;
+  CLI::App *backup = app.add_subcommand(
+      "backup", "copy state.db with SQLite's online backup (safe while serving); the file is 0600");
+  add_data(backup);
+  backup->add_option("--file", backup_file, "where to write it (must not exist)")->required();
+  CLI::App *restore = app.add_subcommand(
+      "restore", "replace state.db with a backup (the server must be stopped; the old one is kept)");
+  add_data(restore);
+  restore->add_option("--file", backup_file, "the backup file")->required();
+
   lpm::accounting::ReportArgs report_args;
   CLI::App *report = app.add_subcommand(
       "report", "usage reports from state.db (no --type: per-user totals of printed records, all time)");
@@ -107,6 +117,8 @@ int main(int argc, char **argv) {
     serve_args.data = data;
     return lpm::accounting::command_serve(serve_args);
   }
+  if (*backup) return lpm::accounting::command_backup(data, backup_file);
+  if (*restore) return lpm::accounting::command_restore(data, backup_file);
   if (*report) {
     report_args.data = data;
     return lpm::accounting::command_report(report_args);

@@ -1,7 +1,5 @@
 #include "directory_folder.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,109 +185,24 @@ Result<std::unique_ptr<DirectoryStore>> folder_open_store(const std::string &dir
   return DirectoryStore::open(db_path(dir));
 }
 
-FolderLock::~FolderLock() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<FolderLock> folder_lock(const std::string &dir) {
-  std::string path = dir + "/serve.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(Errc::io_error, "open " + path + ": " + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    ::close(fd);
-    if (err == EWOULDBLOCK) return make_error(Errc::conflict, "another lpm-directory serves " + dir);
-    return make_error(Errc::io_error, "lock " + path + ": " + std::strerror(err));
-  }
-  return FolderLock(fd);
+  return lpm::folder_lock(dir, "lpm-directory");
 }
-
-namespace {
-
-Status fsync_file(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(Errc::io_error, "open " + path + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return make_error(Errc::io_error, "fsync " + path + ": " + std::strerror(err));
-  return {};
-}
-
-std::string folder_of(const std::string &file) {
-  size_t slash = file.find_last_of('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
-}
-
-// Creates `path` empty with mode 0600 (it must not exist).
-Status create_private(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(errno == EEXIST ? Errc::conflict : Errc::io_error, path + ": " + std::strerror(errno));
-  ::close(fd);
-  return {};
-}
-
-} // namespace
 
 Status folder_backup(const std::string &dir, const std::string &file) {
-  auto store = folder_open_store(dir);
-  if (!store.ok()) return store.error();
-  if (file_exists(file)) return make_error(Errc::conflict, file + " exists: a backup never overwrites a file");
-  std::string partial = file + ".partial";
-  ::unlink(partial.c_str()); // left by an interrupted backup
-  Status s = create_private(partial);
-  if (s.ok()) s = (*store)->db().backup_to(partial);
-  if (s.ok()) s = fsync_file(partial);
-  if (s.ok() && ::rename(partial.c_str(), file.c_str()) != 0)
-    s = make_error(Errc::io_error, "rename " + partial + ": " + std::strerror(errno));
-  if (s.ok()) s = fsync_dir(folder_of(file));
-  if (!s.ok()) ::unlink(partial.c_str());
-  return s;
+  if (!file_exists(db_path(dir))) return not_initialised(dir, "state.db");
+  return backup_database(db_path(dir), file);
 }
 
 Result<std::string> folder_restore(const std::string &dir, const std::string &file) {
   if (!file_exists(db_path(dir))) return not_initialised(dir, "state.db");
-  if (!file_exists(file)) return make_error(Errc::not_found, "no backup file " + file);
-  auto lock = folder_lock(dir);
-  if (!lock.ok()) return make_error(lock.error().code, lock.error().message + ": stop it before restoring");
-  std::string incoming = db_path(dir) + ".restoring";
-  ::unlink(incoming.c_str());
-  Status s = create_private(incoming);
-  if (!s.ok()) return s.error();
-  {
-    // Read through SQLite (never copied as bytes: the backup may have a WAL beside it), and
-    // checked: it must be a directory database this program understands.
-    auto source = Db::open_readonly(file);
-    if (!source.ok()) s = source.error();
-    if (s.ok()) s = (*source)->backup_to(incoming);
-  }
-  if (s.ok()) {
+  return restore_database(dir, "lpm-directory", file, [](const std::string &incoming) -> Status {
+    Status tables = require_tables(incoming, {"users", "badges", "audit"});
+    if (!tables.ok()) return tables;
     auto check = DirectoryStore::open(incoming);
-    if (!check.ok()) s = make_error(check.error().code, file + " is not a directory backup this program can use: " +
-                                                           check.error().message);
-  }
-  if (s.ok()) s = fsync_file(incoming);
-  std::string kept = db_path(dir) + ".replaced-" + std::to_string(wall_ms());
-  if (s.ok() && ::rename(db_path(dir).c_str(), kept.c_str()) != 0)
-    s = make_error(Errc::io_error, "rename " + db_path(dir) + ": " + std::strerror(errno));
-  if (s.ok()) {
-    // The old database's WAL goes with it (a checkpoint already ran when its last connection
-    // closed; anything left there belongs to the replaced file, not to the restored one).
-    for (const char *suffix : {"-wal", "-shm"}) {
-      std::string from = db_path(dir) + suffix;
-      if (file_exists(from)) (void)::rename(from.c_str(), (kept + suffix).c_str());
-    }
-    if (::rename(incoming.c_str(), db_path(dir).c_str()) != 0)
-      s = make_error(Errc::io_error, "rename " + incoming + ": " + std::strerror(errno));
-    for (const char *suffix : {"-wal", "-shm"})
-      ::unlink((incoming + suffix).c_str());
-  }
-  if (s.ok()) s = fsync_dir(dir);
-  if (!s.ok()) {
-    ::unlink(incoming.c_str());
-    return s.error();
-  }
-  return kept;
+    if (!check.ok()) return check.error();
+    return {};
+  });
 }
 
 } // namespace lpm::directory

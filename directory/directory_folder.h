@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "directory_store.h"
+#include "lpm/db_backup.h"
 #include "lpm/error.h"
 #include "lpm/protocol/keys.h"
 
@@ -51,25 +52,12 @@ Result<proto::Fingerprint> folder_identity_next(const std::string &dir);
 // Returns the new identity's fingerprint; not_found when there is no next identity.
 Result<proto::Fingerprint> folder_identity_rotate(const std::string &dir);
 
-// Held by `serve` (and `restore`) for as long as it runs: one process serves a folder at a time,
-// and a restore never replaces the database under a running directory. Closes its lock file.
-class FolderLock {
-public:
-  explicit FolderLock(int fd) : fd_(fd) {}
-  FolderLock(FolderLock &&other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  FolderLock &operator=(FolderLock &&) = delete;
-  FolderLock(const FolderLock &) = delete;
-  ~FolderLock();
-
-private:
-  int fd_;
-};
-// conflict when another process holds it ("another lpm-directory serves DIR").
+// Held by `serve` (and `restore`) for as long as it runs (lpm/db_backup.h). conflict when another
+// process holds it ("another lpm-directory serves DIR").
 Result<FolderLock> folder_lock(const std::string &dir);
 
-// Copies the database to `file` with SQLite's online backup API while the directory may be
-// serving (DESIGN §7): written beside as FILE.partial (0600: it holds password and token hashes),
-// then fsynced and renamed. conflict when `file` exists.
+// Copies the database to `file` while the directory may be serving (lpm/db_backup.h); the file
+// is 0600, as it holds password and token hashes. conflict when `file` exists.
 Status folder_backup(const std::string &dir, const std::string &file);
 // Replaces the folder's database with the backup in `file`, which is checked first (it must open
 // as a directory database of this or an older schema, then brought to the current one). The

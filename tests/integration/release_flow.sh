@@ -60,6 +60,18 @@ check "the report's CSV starts with the UTF-8 byte-order mark" test "$(head -c 3
 check "the user's three printed jobs are in the by-printer report ($(tr '\r\n' '  ' <<<"$csv"))" \
   test "$(tr -d '\r' <<<"$csv" | awk -F, 'NR == 2 {print $9}')" = 3
 
+# Issue 6: a backup taken while the server serves (lpm-accounting backup / restore).
+local_jobs() { "$BIN/lpm-accounting" report --data "$1" | awk -v u="$USER_ID" '$1 == u {print $2}'; }
+out=$("$BIN/lpm-accounting" backup --data "$ROOT/accounting" --file "$ROOT/acct-backup.db" 2>/dev/null)
+check "a backup while the accounting server serves holds its three records ($out)" grep -q "(3 records" <<<"$out"
+check "the backup file is 0600" test "$(stat -c %a "$ROOT/acct-backup.db")" = 600
+out=$("$BIN/lpm-accounting" backup --data "$ROOT/accounting" --file "$ROOT/acct-backup.db" 2>&1) &&
+  fail "a backup overwrote a file"
+check "a backup never overwrites a file" grep -q "exists" <<<"$out"
+out=$("$BIN/lpm-accounting" restore --data "$ROOT/accounting" --file "$ROOT/acct-backup.db" 2>&1) &&
+  fail "a restore ran under a serving accounting server"
+check "a restore refuses while the server serves" grep -q "another lpm-accounting serves" <<<"$out"
+
 count_device() { find "$DEVICE_DIR" -type f | wc -l; }
 net_release "$BADGE"
 check "a fresh station and a fresh badge-in print nothing" grep -q "released 0 job" <<<"$STEP_OUT"
@@ -77,5 +89,22 @@ for ((i = 0; i < 100; i++)); do
   sleep 0.1
 done
 check "four printed records, none counted twice" test "$(jobs_counted)" = 4
+
+# Restore, once the server is stopped: the backup's three records come back, the replaced
+# database (four) is kept beside; a file that is not an accounting backup changes nothing.
+net_stop_pid "$ACCT_PID"
+head -c 5000 /dev/urandom >"$ROOT/garbage.db"
+out=$("$BIN/lpm-accounting" restore --data "$ROOT/accounting" --file "$ROOT/garbage.db" 2>&1) &&
+  fail "garbage restored"
+check "a file that is not a database is refused ($out)" grep -q "not an SQLite database" <<<"$out"
+out=$("$BIN/lpm-accounting" restore --data "$ROOT/accounting" --file "$ROOT/directory/state.db" 2>&1) &&
+  fail "the directory's database restored as the accounting server's"
+check "another server's database is refused ($out)" grep -q "has no table records" <<<"$out"
+check "a refused restore changes nothing" test "$(local_jobs "$ROOT/accounting")" = 4
+out=$("$BIN/lpm-accounting" restore --data "$ROOT/accounting" --file "$ROOT/acct-backup.db")
+check "the restore brings back the backup's three records ($out)" test "$(local_jobs "$ROOT/accounting")" = 3
+kept=$(sed -n 's/.*is kept as //p' <<<"$out")
+check "the replaced database is kept, with its four records" \
+  test "$(sqlite3 "$kept" "SELECT count(*) FROM records WHERE event = 'printed'")" = 4
 
 echo "$IT_PASSED passed, 0 failed"

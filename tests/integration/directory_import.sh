@@ -109,6 +109,10 @@ printf 'not a database' >"$ROOT/garbage.db"
 out=$(DIRCTL restore --data "$D" --file "$ROOT/garbage.db" 2>&1) && fail "garbage restored"
 check "a file that is not a directory backup is refused and changes nothing" \
   test "$(sql "SELECT count(*) FROM users")" = $((users_before + 1))
+sqlite3 "$ROOT/other.db" "CREATE TABLE records(id TEXT); INSERT INTO records VALUES ('x')"
+out=$(DIRCTL restore --data "$D" --file "$ROOT/other.db" 2>&1) && fail "another program's database restored"
+check "another program's SQLite database is refused ($out)" grep -q 'has no table users' <<<"$out"
+check "and changes nothing" test "$(sql "SELECT count(*) FROM users")" = $((users_before + 1))
 out=$(DIRCTL restore --data "$D" --file "$ROOT/backup.db")
 check "restore brings back the backup's users" test "$(sql "SELECT count(*) FROM users")" = "$users_before"
 check "the replaced database is kept beside" ls "$D"/state.db.replaced-* >/dev/null

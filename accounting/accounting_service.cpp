@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "lpm/fault.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/session.h"
@@ -151,6 +152,7 @@ void AccountingService::store_batch(const CallPtr &call, const proto::PostRecord
               ingested.error().to_string().c_str());
     return call->fail(ingested.error());
   }
+  fault_point("accounting.after_commit"); // stored, the agent not told: it posts the batch again
   if (ingested->skewed > 0)
     LPM_WARN("%llu records from %s carry event times more than %lld s from ours (clock skew?)",
              static_cast<unsigned long long>(ingested->skewed), call->peer_info().address.c_str(),
@@ -163,6 +165,7 @@ void AccountingService::store_batch(const CallPtr &call, const proto::PostRecord
   result.duplicates = ingested->duplicates;
   proto::MapWriter w;
   result.write(w);
+  fault_point("accounting.before_ack");
   call->reply(w);
 }
 

@@ -90,6 +90,16 @@ for ((i = 0; i < 100; i++)); do
 done
 check "four printed records, none counted twice" test "$(jobs_counted)" = 4
 
+# TrackDeletedJobs is off here (accounting_faults.sh runs with it on): deleting a job sends no
+# record, printed ones still go (issue 6, agent outbox).
+"$BIN/lpm" jobs delete "$late" --socket "$AGENT_SOCK" >/dev/null
+check "the deleted job is gone from the agent" test -z "$("$BIN/lpm" jobs --socket "$AGENT_SOCK" | grep "$late")"
+check "with TrackDeletedJobs off no deleted record is queued" \
+  test "$(sqlite3 "$ROOT/agent/state.db" "SELECT count(*) FROM outbox")" = 0
+sleep 0.3
+check "nor stored by the server" \
+  test "$(sqlite3 "$ROOT/accounting/state.db" "SELECT count(*) FROM records WHERE event = 'deleted'")" = 0
+
 # Restore, once the server is stopped: the backup's three records come back, the replaced
 # database (four) is kept beside; a file that is not an accounting backup changes nothing.
 net_stop_pid "$ACCT_PID"

@@ -1,7 +1,10 @@
 // Retention: see retention.h.
 #include "retention.h"
 
+#include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <string>
 
 #include "lpm/ids.h"
 #include "lpm/log.h"
@@ -22,11 +25,29 @@ int64_t clock_ms(clockid_t id) {
 // A suspend shorter than this is noise between the two clock readings.
 constexpr int64_t kSuspendNoticeMs = 1000;
 
+// Tests only: LPM_TEST_CLOCK_FILE names a file holding milliseconds added to the wall clock that
+// retention reads (read again at each reading; missing or unreadable: 0), so an integration test
+// can let days pass for the deadlines in seconds (tests/integration/accounting_outage.sh). Nothing
+// else in the agent reads it: tickets, TLS and records of other events keep the real time.
+int64_t test_clock_offset_ms(const std::string &file) {
+  std::ifstream in(file);
+  long long offset = 0;
+  if (!(in >> offset)) return 0;
+  return offset;
+}
+
 } // namespace
 
 RetentionClock RetentionClock::system() {
   RetentionClock c;
-  c.wall_ms = [] { return lpm::wall_ms(); };
+  const char *test_clock = std::getenv("LPM_TEST_CLOCK_FILE");
+  if (test_clock && *test_clock) {
+    LPM_WARN("retention reads a test clock: the wall clock plus the milliseconds in %s (LPM_TEST_CLOCK_FILE)",
+             test_clock);
+    c.wall_ms = [file = std::string(test_clock)] { return lpm::wall_ms() + test_clock_offset_ms(file); };
+  } else {
+    c.wall_ms = [] { return lpm::wall_ms(); };
+  }
   // CLOCK_BOOTTIME counts suspended time, CLOCK_MONOTONIC does not: their difference grows by
   // exactly the time spent asleep.
   c.suspended_ms = [] { return clock_ms(CLOCK_BOOTTIME) - clock_ms(CLOCK_MONOTONIC); };

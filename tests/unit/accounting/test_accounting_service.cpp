@@ -511,3 +511,103 @@ TEST_CASE("usage-report without the directory's session key is refused (enrolled
   }
   net.shutdown();
 }
+
+TEST_CASE("two workstations post at once, repeating each other's batches: every record stored once [issue-6]",
+          "[accounting][service][loop]") {
+  Network net;
+  auto second_id = make_identity(net.dir.path, "workstation-2");
+  net.source->add(*second_id, EnrollKind::workstation); // known at its first call (a refresh)
+  std::string user_a = uuid_v7(), user_b = uuid_v7();
+  auto a = net.connect(net.workstation_id);
+  auto b = net.connect(second_id);
+  int64_t now = wall_ms();
+  std::vector<proto::JobRecord> all_a, all_b;
+  uint64_t stored = 0, duplicates = 0;
+  // Four rounds with both batches in flight together (proto::kMaxRecordsPerBatch records each);
+  // from the third on, each also carries the other's previous batch (an outbox posted twice, a
+  // record relayed by two agents): those come back as duplicates.
+  for (int round = 0; round < 4; round++) {
+    std::vector<proto::JobRecord> batch_a, batch_b;
+    size_t fresh = round >= 2 ? proto::kMaxRecordsPerBatch / 2 : proto::kMaxRecordsPerBatch;
+    for (size_t i = 0; i < fresh; i++) {
+      batch_a.push_back(printed_record(user_a, now - 100000 + round * 1000 + static_cast<int64_t>(i), 1, 10));
+      batch_b.push_back(printed_record(user_b, now - 100000 + round * 1000 + static_cast<int64_t>(i), 2, 20));
+    }
+    std::vector<proto::JobRecord> send_a = batch_a, send_b = batch_b;
+    if (round >= 2) {
+      send_a.insert(send_a.end(), all_b.end() - static_cast<ptrdiff_t>(fresh), all_b.end());
+      send_b.insert(send_b.end(), all_a.end() - static_cast<ptrdiff_t>(fresh), all_a.end());
+    }
+    all_a.insert(all_a.end(), batch_a.begin(), batch_a.end());
+    all_b.insert(all_b.end(), batch_b.begin(), batch_b.end());
+    int answered = 0;
+    Status failed;
+    for (auto [client, records] : {std::pair{a.get(), &send_a}, std::pair{b.get(), &send_b}}) {
+      proto::PostRecordsRequest req;
+      req.records = *records;
+      proto::MapWriter w;
+      req.write(w);
+      client->peer()->call(proto::op::post_records, w, [&](Result<proto::Response> reply) {
+        answered++;
+        if (!reply.ok()) {
+          failed = reply.error();
+          return;
+        }
+        proto::PostRecordsResult result;
+        proto::MapReader r = reply->reader();
+        result.read(r);
+        stored += result.stored;
+        duplicates += result.duplicates;
+      });
+    }
+    net.test_loop.run_until([&] { return answered == 2; });
+    REQUIRE(failed.ok());
+  }
+  CHECK(stored == all_a.size() + all_b.size());
+  CHECK(duplicates == 2 * (proto::kMaxRecordsPerBatch / 2) * 2);
+  auto rows = net.store->totals(0, wall_ms() + 1);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  for (const auto &row : *rows) {
+    bool is_a = row.user == user_a;
+    CHECK(row.jobs == (is_a ? all_a.size() : all_b.size()));
+    CHECK(row.pages == (is_a ? all_a.size() : 2 * all_b.size()));
+  }
+  a->close();
+  b->close();
+  net.shutdown();
+}
+
+TEST_CASE("an oversized or malformed batch is refused and stores nothing [issue-6]", "[accounting][service][loop]") {
+  Network net;
+  std::string user = uuid_v7();
+  auto ws = net.connect(net.workstation_id);
+  // One record more than a batch may hold.
+  std::vector<proto::JobRecord> oversized;
+  for (size_t i = 0; i <= proto::kMaxRecordsPerBatch; i++)
+    oversized.push_back(printed_record(user, wall_ms()));
+  auto too_many = post(*ws, oversized);
+  REQUIRE_FALSE(too_many.ok());
+  CHECK(too_many.error().code == Errc::bad_request);
+  // records that are not an array of maps, and a request without them.
+  proto::MapWriter not_records;
+  not_records.str("records", "all of them");
+  auto malformed = ws->call(proto::op::post_records, not_records, 5000);
+  REQUIRE_FALSE(malformed.ok());
+  CHECK(malformed.error().code == Errc::bad_request);
+  proto::MapWriter nothing;
+  nothing.u64("count", 3);
+  auto missing = ws->call(proto::op::post_records, nothing, 5000);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == Errc::bad_request);
+
+  auto rows = net.store->totals(0, wall_ms() + 1);
+  REQUIRE(rows.ok());
+  CHECK(rows->empty());
+  // The connection still serves a good batch.
+  auto good = post(*ws, {printed_record(user, wall_ms())});
+  REQUIRE(good.ok());
+  CHECK(good->stored == 1);
+  ws->close();
+  net.shutdown();
+}

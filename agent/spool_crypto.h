@@ -1,6 +1,7 @@
 // Encryption of the agent's job store at rest (DESIGN §6, issue 3): the spool file format, the
 // job keys and their wrapping by the storage key, sealed titles, and user folder names. Pure
-// crypto and byte layout on mbedTLS (AES-256-GCM, HMAC-SHA-256); no files, no SQLite.
+// crypto and byte layout on mbedTLS (AES-256-GCM, HMAC-SHA-256), AES-256-GCM on AES-NI where
+// the CPU has it (gcm_x86.cpp, same bytes); no files, no SQLite.
 //
 // Keys
 //   storage key  32 random bytes in DATA/storage.key (0600), created once. Wraps every job key;
@@ -77,7 +78,26 @@ private:
   std::array<uint8_t, kKeyBytes> bytes_;
 };
 
-// One AES-256-GCM key schedule; seal/open whole messages.
+namespace detail {
+struct GcmPath; // detail/gcm.h: picks the implementation (tests, lpm_aead_bench)
+
+// The accelerated path's key schedule (gcm_x86.cpp): the AES-256 round keys, and the powers of
+// the GHASH key H in the byte-reversed form the carry-less multiplier takes, each with the XOR
+// of its two halves (Karatsuba). As secret as the key.
+struct GcmX86Key {
+  uint8_t round_keys[15][16];
+  uint8_t h_powers[8][16];     // H^1 .. H^8
+  uint8_t h_powers_xor[8][16]; // per power: high half ^ low half, in both halves
+};
+} // namespace detail
+
+// One AES-256-GCM key schedule; seal/open whole messages. Runs on x86 AES-NI and PCLMULQDQ,
+// eight blocks at a time, when the CPU has them (about 18 times mbedTLS 2.28's one block at a
+// time here, lpm_aead_bench); on mbedTLS otherwise. LPM_GCM_PORTABLE=1 in the environment, read once
+// by the first Gcm, forces mbedTLS. Both give the same bytes: the stored format does not depend
+// on the path.
+// The nonce may be any non-empty length (the store's are 12 bytes). `out` may be exactly the
+// input (in place), not otherwise overlap it.
 class Gcm {
 public:
   explicit Gcm(const SecretKey &key);
@@ -85,15 +105,24 @@ public:
   Gcm(const Gcm &) = delete;
   Gcm &operator=(const Gcm &) = delete;
   // out receives ciphertext (plaintext.size() bytes) then the tag: plaintext.size() + 16 bytes.
+  // An empty nonce or a plaintext over GCM's limit (2^36 - 32 bytes) aborts: there is no
+  // ciphertext to write for them.
   void seal(std::span<const uint8_t> nonce, std::span<const uint8_t> aad, std::span<const uint8_t> plaintext,
             uint8_t *out);
   // sealed = ciphertext | tag; out receives sealed.size() - 16 bytes. false when the tag does
-  // not verify (nothing in out may be used then).
+  // not verify (out is then zeroed, as mbedTLS does), and, writing nothing, for an empty nonce
+  // or an input shorter than a tag or over GCM's limit.
   bool open(std::span<const uint8_t> nonce, std::span<const uint8_t> aad, std::span<const uint8_t> sealed,
             uint8_t *out);
 
 private:
-  mbedtls_gcm_context ctx_;
+  friend struct detail::GcmPath;
+  // The accelerated path when asked and the CPU has it, mbedTLS otherwise.
+  Gcm(const SecretKey &key, bool accelerated);
+
+  bool accelerated_;
+  mbedtls_gcm_context ctx_; // the mbedTLS path's
+  detail::GcmX86Key x86_{}; // the accelerated path's; wiped on destruction
 };
 
 // The job key wrapped by the storage key, bound to the job id.

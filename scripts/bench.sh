@@ -11,6 +11,9 @@
 #     rounds, with the peak RSS growth (lpm_stream_bench, issue 5).
 #   ecdsa_verify: ECDSA P-256 verifications per second from the key's table (PublicKey::verify)
 #     against mbedtls_pk_verify in the same run (lpm_verify_bench).
+#   sha256_*, aes256gcm_*: MB/s of proto::Sha256 on the x86 SHA extensions and of the job store's
+#     AES-256-GCM on AES-NI + PCLMULQDQ against their mbedTLS paths, same run (lpm_hash_bench,
+#     lpm_aead_bench; one JSON line per figure).
 #   accounting_ingest: the accounting server's ingest with the counts checks (station signatures)
 #     against the same without them, records/s at INGEST_FILL stored (lpm_ingest_bench, issue 6).
 #   accounting_report_fill, accounting_report: a record store of REPORT_RECORDS records filled once
@@ -130,6 +133,15 @@ if ! line=$("$BIN/lpm_verify_bench" 2000); then
   line='{"name":"ecdsa_verify","value":null,"unit":"verifications/s","error":"lpm_verify_bench failed (see above)"}'
 fi
 emit "$line"
+
+echo "sha256 and aes-256-gcm: accelerated paths against mbedTLS ..." >&2
+for tool in lpm_hash_bench lpm_aead_bench; do
+  if lines=$("$BIN/$tool" 64 --rounds 5); then
+    while IFS= read -r line; do emit "$line"; done <<<"$lines"
+  else
+    emit "{\"name\":\"$tool\",\"value\":null,\"unit\":\"MB/s\",\"error\":\"$tool failed (see above)\"}"
+  fi
+done
 
 echo "accounting: ingest with signature checks against without, at ${INGEST_FILL:-1000000} stored ..." >&2
 if ! line=$("$BIN/lpm_ingest_bench" --fill "${INGEST_FILL:-1000000}" --records 10000 --batch 500); then

@@ -1,5 +1,8 @@
 #include "device_socket.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <charconv>
 #include <cstring>
 
@@ -198,11 +201,33 @@ private:
 
   void on_peer_closed(int status) {
     if (state_ == State::finishing && status == UV_EOF) {
-      succeed("");
+      // The printer's close ends a whole job only once it has every byte: our FIN went out after
+      // the last write, and its kernel acknowledged everything. A printer that hangs up mid-job
+      // with nothing unread sends a FIN too, and the bytes written after it are still unacknowledged
+      // (they get a reset): without this check such a job, most of it never printed, was taken as
+      // printed whenever the kernel had accepted all our writes before the FIN was seen.
+      size_t unacknowledged = unacknowledged_bytes();
+      if (!shutting_down_ && unacknowledged == 0) {
+        succeed("");
+        return;
+      }
+      fail(make_error(Errc::unavailable, "the device closed the connection before it had the whole job (" +
+                                             std::to_string(sent_) + " bytes written, " +
+                                             std::to_string(unacknowledged) + " not acknowledged)"));
       return;
     }
     std::string how = status == UV_EOF ? "closed the connection" : "dropped the connection (" + uv_text(status) + ")";
     fail(make_error(Errc::unavailable, "the device " + how + " after " + std::to_string(sent_) + " bytes"));
+  }
+
+  // Bytes written to the socket that the printer's kernel has not acknowledged (SIOCOUTQ); 0 when
+  // it cannot be asked.
+  size_t unacknowledged_bytes() {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t *>(&tcp_), &fd) != 0) return 0;
+    int pending = 0;
+    if (::ioctl(fd, SIOCOUTQ, &pending) != 0 || pending < 0) return 0;
+    return static_cast<size_t>(pending);
   }
 
   void maybe_drained() {

@@ -229,20 +229,27 @@ Result<proto::UsageReportResult> AccountingService::usage_report(const proto::Us
   if (!level.ok()) return level.error();
   auto type = parse_report_type(req.type);
   if (!type.ok()) return type.error();
-  auto from = parse_civil_date(req.from);
-  if (!from.ok()) return from.error();
-  auto to = parse_civil_date(req.to);
-  if (!to.ok()) return to.error();
+  auto zone = TimeZone::load(req.zone, options_.zoneinfo_dir);
+  if (!zone.ok()) return zone.error();
+  if (req.from.empty()) {
+    // The last N local days, today included (AMB-21).
+    r.to = today_in(*zone, wall_ms());
+    r.from = civil_date_from_days(days_between(CivilDate{}, r.to) - static_cast<int64_t>(req.last - 1));
+  } else {
+    auto from = parse_civil_date(req.from);
+    if (!from.ok()) return from.error();
+    auto to = req.to.empty() ? from : parse_civil_date(req.to);
+    if (!to.ok()) return to.error();
+    r.from = *from;
+    r.to = *to;
+  }
   r.level = *level;
   r.type = *type;
-  r.entity = req.entity;
-  r.from = *from;
-  r.to = *to;
+  // A person's own usage needs no id: the session says whose it is.
+  r.entity = r.level == ReportLevel::user && req.entity.empty() ? session->user : req.entity;
   r.top = static_cast<size_t>(req.top);
   Status access = report_access(*session, r.level, r.entity);
   if (!access.ok()) return access.error();
-  auto zone = TimeZone::load(req.zone, options_.zoneinfo_dir);
-  if (!zone.ok()) return zone.error();
   auto table = run_report(store_, *zone, r);
   if (!table.ok()) return table.error();
   if (table->rows.size() > proto::kMaxReportRows)

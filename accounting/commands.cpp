@@ -215,12 +215,6 @@ int command_serve(const ServeArgs &args) {
 
 namespace {
 
-// The civil date it is now in `zone`.
-CivilDate today_in(const TimeZone &zone) {
-  int64_t now_s = wall_ms() / 1000;
-  return civil_date_from_days(bucket_of(now_s + zone.offset_at(now_s), 86400));
-}
-
 int usage_report(RecordStore &store, const ReportArgs &args) {
   ReportRequest req;
   auto level = parse_report_level(args.level);
@@ -239,7 +233,7 @@ int usage_report(RecordStore &store, const ReportArgs &args) {
     req.from = *from;
     req.to = *from;
   } else {
-    req.to = today_in(*zone);
+    req.to = today_in(*zone, wall_ms());
     req.from = civil_date_from_days(days_between(CivilDate{}, req.to) - (args.last - 1));
   }
   if (!args.to.empty()) {

@@ -232,6 +232,11 @@ int64_t days_between(const CivilDate &a, const CivilDate &b) {
   return (sys_days_of(b) - sys_days_of(a)).count();
 }
 
+CivilDate today_in(const TimeZone &zone, int64_t now_ms) {
+  int64_t now_s = bucket_of(now_ms, 1000);
+  return civil_date_from_days(bucket_of(now_s + zone.offset_at(now_s), 86400));
+}
+
 Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const ReportRequest &req) {
   if (req.level == ReportLevel::enterprise && !req.entity.empty())
     return make_error(Errc::bad_request, "an enterprise report names no group, department or user");

@@ -38,6 +38,9 @@ CivilDate civil_date_from_days(int64_t days);
 CivilDate next_day(const CivilDate &date);
 int64_t days_between(const CivilDate &a, const CivilDate &b);
 
+// The civil date it is at `now_ms` in `zone`.
+CivilDate today_in(const TimeZone &zone, int64_t now_ms);
+
 // The longest window one report covers.
 inline constexpr int64_t kMaxReportDays = 1100;
 

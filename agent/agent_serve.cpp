@@ -46,6 +46,7 @@ struct Daemon {
   std::unique_ptr<RawCapture> raw; // capture: <RawListen>
   std::shared_ptr<Registrar> registrar;
   std::shared_ptr<DirectoryProxy> directory; // lpm login and the person ops
+  std::shared_ptr<ReportRelay> reports;      // lpm report
   std::shared_ptr<OutboxPoster> poster;
   std::unique_ptr<proto::LoopTimer> maintenance;
   std::unique_ptr<Retention> retention;
@@ -122,6 +123,7 @@ struct Daemon {
     if (release) release->stop();
     if (registrar) registrar->stop();
     if (directory) directory->stop();
+    if (reports) reports->stop();
     if (poster) poster->stop();
     if (maintenance) maintenance->close();
     uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
@@ -174,6 +176,8 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   co.bindings = d.config.identity_binding;
   co.logins = logins;
   co.directory = d.directory;
+  d.reports = std::make_shared<ReportRelay>(&d.loop, *client_ctx, d.config.accounting, d.directory);
+  co.reports = d.reports;
   co.on_delete = [&d](const Job &job) -> Status {
     if (!d.config.track_deleted_jobs) return {};
     return d.state.outbox->insert(job_record_for(job, d.records, "deleted", "user", wall_ms()));

@@ -142,6 +142,15 @@ void handle_person(const std::shared_ptr<ControlContext> &ctx, const proto::Call
   ((*ctx->options.directory).*op)(call, *account);
 }
 
+// A usage report for the caller's OS account, through its directory login.
+void handle_usage_report(const std::shared_ptr<ControlContext> &ctx, const proto::CallPtr &call) {
+  if (!ctx->options.reports)
+    return call->fail(Errc::unavailable, "this agent relays no reports (no accounting server configured)");
+  auto account = os_account_name(call->peer_info().uid);
+  if (!account.ok()) return call->fail(Errc::forbidden, account.error().message);
+  ctx->options.reports->usage_report(call, *account);
+}
+
 } // namespace
 
 Result<std::unique_ptr<ControlSocket>> ControlSocket::start(uv_loop_t *loop, std::shared_ptr<JobStore> store,
@@ -159,6 +168,7 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::start(uv_loop_t *loop, std
                  [ctx](proto::CallPtr call) { handle_person(ctx, call, &DirectoryProxy::forward); });
   dispatcher->on_upload(proto::op::agent_forward_upload,
                         [ctx](proto::CallPtr call) { handle_person(ctx, call, &DirectoryProxy::forward_upload); });
+  dispatcher->on(proto::op::usage_report, [ctx](proto::CallPtr call) { handle_usage_report(ctx, call); });
 
   proto::PeerOptions po;
   po.role = proto::role::agent;

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "directory_proxy.h"
+#include "report_relay.h"
 #include "job_events.h"
 #include "job_store.h"
 #include "lpm/packaging/configuration.h"
@@ -40,6 +41,8 @@ struct ControlSocketOptions {
   std::shared_ptr<const LoginBindings> logins; // accounts bound by `lpm login` (may be null)
   // login, logout, directory, directory-upload go here; null refuses them (no directory).
   std::shared_ptr<DirectoryProxy> directory;
+  // usage-report goes here (`lpm report`); null refuses it.
+  std::shared_ptr<ReportRelay> reports;
   uint64_t max_document_bytes = kMaxDocumentBytes;
   // Runs inside the transaction that deletes a job on delete-job (the daemon queues the
   // *deleted* record there when TrackDeletedJobs is on); may be empty.

@@ -63,35 +63,17 @@ std::shared_ptr<DirectoryProxy> DirectoryProxy::create(uv_loop_t *loop, std::sha
                                                        const packaging::ServiceConfig &directory,
                                                        std::shared_ptr<LoginStore> logins,
                                                        std::shared_ptr<LoginBindings> bindings) {
-  auto self = std::make_shared<DirectoryProxy>(loop, std::move(client_ctx), directory, std::move(logins),
-                                               std::move(bindings));
-  std::weak_ptr<DirectoryProxy> weak = self;
-  self->link_->on_up = [weak]() {
-    auto me = weak.lock();
-    if (!me) return;
-    me->wait_timer_.stop();
-    auto peer = me->link_->peer();
-    while (peer && !me->waiting_.empty()) {
-      PeerFn fn = std::move(me->waiting_.front());
-      me->waiting_.pop_front();
-      fn(peer);
-    }
-  };
-  self->link_->on_down = [weak](const Error &why) {
-    // A failed connect fails what waits at once (the link keeps retrying behind it): the person
-    // at the terminal learns now that the directory cannot be reached.
-    if (auto me = weak.lock()) me->fail_waiting(why);
-  };
-  return self;
+  return std::make_shared<DirectoryProxy>(loop, std::move(client_ctx), directory, std::move(logins),
+                                          std::move(bindings));
 }
 
 DirectoryProxy::DirectoryProxy(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx,
                                const packaging::ServiceConfig &directory, std::shared_ptr<LoginStore> logins,
                                std::shared_ptr<LoginBindings> bindings)
-    : loop_(loop), logins_(std::move(logins)), bindings_(std::move(bindings)),
-      link_(ServiceLink::create(loop, std::move(client_ctx),
-                                service_link_options("directory", directory, proto::role::directory))),
-      wait_timer_(loop) {}
+    : logins_(std::move(logins)), bindings_(std::move(bindings)),
+      directory_(OnDemandLink::create(loop, std::move(client_ctx),
+                                      service_link_options("directory", directory, proto::role::directory),
+                                      kDirectoryWaitMs)) {}
 
 Status DirectoryProxy::load() {
   auto all = logins_->all();
@@ -103,32 +85,21 @@ Status DirectoryProxy::load() {
 }
 
 void DirectoryProxy::stop() {
-  stopped_ = true;
-  fail_waiting(make_error(Errc::unavailable, "the agent is stopping"));
-  wait_timer_.close();
-  link_->close();
-}
-
-void DirectoryProxy::fail_waiting(const Error &why) {
-  wait_timer_.stop();
-  std::deque<PeerFn> waiting;
-  waiting.swap(waiting_);
-  for (auto &fn : waiting)
-    fn(make_error(Errc::unavailable, "the directory cannot be reached: " + why.message));
-  if (waiting_.empty()) link_->release();
+  directory_->stop();
 }
 
 void DirectoryProxy::with_directory(PeerFn fn) {
-  if (stopped_) return fn(make_error(Errc::unavailable, "the agent is stopping"));
-  if (auto peer = link_->peer()) return fn(peer);
-  waiting_.push_back(std::move(fn));
-  link_->open();
-  if (!wait_timer_.active()) {
-    std::weak_ptr<DirectoryProxy> weak = weak_from_this();
-    wait_timer_.start(kDirectoryWaitMs, 0, [weak]() {
-      if (auto me = weak.lock()) me->fail_waiting(make_error(Errc::timeout, "no answer in 10 s"));
-    });
-  }
+  directory_->with_peer(std::move(fn));
+}
+
+void DirectoryProxy::session_for(const std::string &account, SessionFn fn) {
+  std::weak_ptr<DirectoryProxy> weak = weak_from_this();
+  with_directory([weak, account, fn = std::move(fn)](Result<proto::PeerPtr> peer) {
+    auto me = weak.lock();
+    if (!me) return fn(make_error(Errc::unavailable, "the agent is stopping"));
+    if (!peer.ok()) return fn(peer.error());
+    me->with_session(*peer, account, fn);
+  });
 }
 
 void DirectoryProxy::login(const proto::CallPtr &call, const std::string &account) {

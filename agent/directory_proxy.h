@@ -7,8 +7,8 @@
 // session and the person's roles on every op; those of kPersonOpsWithoutSession (a password
 // link's use) go without a session, and need no login here.
 //
-// Everything runs on the loop thread. The link to the directory is opened on demand; a request
-// that finds it down waits up to kDirectoryWaitMs for it, then fails with unavailable.
+// Everything runs on the loop thread. The link to the directory is opened on demand
+// (on_demand_link.h); a request that finds it down waits up to kDirectoryWaitMs for it.
 #pragma once
 
 #include <uv.h>
@@ -22,6 +22,7 @@
 #include "lpm/protocol/loop_timer.h"
 #include "lpm/protocol/ops_admin.h"
 #include "lpm/protocol/rpc.h"
+#include "on_demand_link.h"
 #include "service_link.h"
 #include "user_logins.h"
 
@@ -49,6 +50,12 @@ public:
   void forward(const proto::CallPtr &call, const std::string &account);
   void forward_upload(const proto::CallPtr &call, const std::string &account);
 
+  // A valid session token of the account's login (refreshed first when close to its expiry), for
+  // a service other than the directory that checks it offline (report_relay.h); unauthenticated,
+  // telling to run `lpm login`, without one.
+  using SessionFn = std::function<void(Result<std::string>)>;
+  void session_for(const std::string &account, SessionFn fn);
+
   // Fails what waits and closes the link.
   void stop();
 
@@ -57,14 +64,12 @@ public:
                  std::shared_ptr<LoginBindings> bindings);
 
   // The directory keys accepted from the next connection on (DESIGN §3: rotation).
-  void set_pins(std::vector<proto::Fingerprint> pins) { link_->set_pins(std::move(pins)); }
+  void set_pins(std::vector<proto::Fingerprint> pins) { directory_->link().set_pins(std::move(pins)); }
 
 private:
-  using PeerFn = std::function<void(Result<proto::PeerPtr>)>;
-  using SessionFn = std::function<void(Result<std::string>)>;
+  using PeerFn = OnDemandLink::PeerFn;
   // Runs fn with the directory connection, opening it if needed.
   void with_directory(PeerFn fn);
-  void fail_waiting(const Error &why);
   // Runs fn with a valid session token for the account (refreshed first when it is close to
   // expiry); unauthenticated, telling to run `lpm login`, when the account has no usable login.
   void with_session(const proto::PeerPtr &peer, const std::string &account, SessionFn fn);
@@ -73,13 +78,9 @@ private:
   void relay(const proto::CallPtr &call, const std::string &account, std::string op, const msgpack::object *args,
              std::shared_ptr<std::string> upload);
 
-  uv_loop_t *loop_;
   std::shared_ptr<LoginStore> logins_;
   std::shared_ptr<LoginBindings> bindings_;
-  std::shared_ptr<ServiceLink> link_;
-  std::deque<PeerFn> waiting_;
-  proto::LoopTimer wait_timer_;
-  bool stopped_ = false;
+  std::shared_ptr<OnDemandLink> directory_;
 };
 
 } // namespace lpm::agent

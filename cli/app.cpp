@@ -140,14 +140,33 @@ int lpm_main(int argc, const char *const *argv) {
   notify_cmd->add_option("--socket", notify.socket, socket_help);
 
   ReportArgs report;
-  auto *report_cmd = app.add_subcommand("report", "Show per-user print totals from the accounting server");
-  report_cmd->add_option("--data", report.data, "Console data folder")->required();
-  report_cmd->add_option("--accounting", report.accounting, "Accounting server address HOST:PORT")
-      ->required();
-  report_cmd
-      ->add_option("--accounting-fingerprint", report.accounting_fingerprint,
-                   "Accounting server key fingerprint")
-      ->required();
+  auto *report_cmd = app.add_subcommand(
+      "report", "Show your print usage from the accounting server (through this workstation's agent, after "
+                "`lpm login`); with --data, per-user totals as an enrolled console");
+  report_cmd->add_option("--socket", report.socket, socket_help);
+  report_cmd->add_option("--type", report.type, "summary, by-printer, by-workstation, by-site, daily or top-users")
+      ->capture_default_str();
+  report_cmd->add_option("--level", report.level, "user, group, department or enterprise")->capture_default_str();
+  report_cmd->add_option("--entity", report.entity, "the user, group or department id (default at user level: you)");
+  auto *from_opt = report_cmd->add_option("--from", report.from, "first local day, YYYY-MM-DD");
+  report_cmd->add_option("--to", report.to, "last local day, YYYY-MM-DD (default: --from)")->needs(from_opt);
+  report_cmd->add_option("--last", report.last, "today and the N-1 local days before it (without --from)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1100))
+      ->excludes(from_opt);
+  report_cmd->add_option("--zone", report.zone, "IANA time zone the days run in (default: this machine's)");
+  report_cmd->add_option("--top", report.top, "rows of a top-users report")->capture_default_str()->check(
+      CLI::Range(1, 5000));
+  report_cmd->add_option("--csv", report.csv, "write the table as CSV (UTF-8 with BOM) to this file, - for stdout");
+  auto *data_opt = report_cmd->add_option("--data", report.data, "Console data folder (per-user totals)");
+  auto *accounting_opt =
+      report_cmd->add_option("--accounting", report.accounting, "Accounting server address HOST:PORT (with --data)")
+          ->needs(data_opt);
+  auto *accounting_fp_opt = report_cmd
+                                ->add_option("--accounting-fingerprint", report.accounting_fingerprint,
+                                             "Accounting server key fingerprint (with --data)")
+                                ->needs(data_opt);
+  data_opt->needs(accounting_opt)->needs(accounting_fp_opt);
 
   try {
     app.parse(argc, argv);

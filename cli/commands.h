@@ -130,12 +130,28 @@ struct ConsoleEnrollArgs {
 int command_console_enroll(const ConsoleEnrollArgs &args);
 
 struct ReportArgs {
+  // With a console data folder: per-user totals (report-totals) as the enrolled console.
   std::string data;
   std::string accounting;
   std::string accounting_fingerprint;
+  // Without: a usage report through the local agent, for the caller's login (usage-report).
+  std::string socket;
+  std::string type = "summary";
+  std::string level = "user";
+  std::string entity; // "" at user level: yourself
+  std::string from, to;
+  uint64_t last = 30;
+  std::string zone; // "" = this machine's zone
+  uint64_t top = 10;
+  std::string csv; // a file, or - for stdout
 };
-// Asks the accounting server for per-user totals (report-totals, as the enrolled console) and
-// prints them as a table: user, jobs, pages, bytes.
+// With --data: asks the accounting server for per-user totals (report-totals, as the enrolled
+// console) and prints them as a table: user, jobs, pages, bytes. Without: asks the local agent
+// for a usage report as the caller's login may see it and prints its table (or CSV with --csv).
 int command_report(const ReportArgs &args);
+int command_console_totals(const ReportArgs &args);
+// The IANA name of this machine's time zone: $TZ when it names one, else what /etc/localtime
+// links to, else "UTC".
+std::string local_zone_name();
 
 } // namespace lpm::cli

@@ -92,7 +92,7 @@ int command_console_enroll(const ConsoleEnrollArgs &args) {
   return 0;
 }
 
-int command_report(const ReportArgs &args) {
+int command_console_totals(const ReportArgs &args) {
   auto accounting = parse_pinned("accounting", args.accounting, args.accounting_fingerprint);
   if (!accounting.ok()) return fail(accounting.error());
   auto identity = console_identity(args.data);

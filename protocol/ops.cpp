@@ -575,18 +575,24 @@ void ReportTotalsResult::read(MapReader &r) {
 void UsageReportRequest::write(MapWriter &w) const {
   w.str("session", session).str("level", level).str("entity", entity).str("type", type);
   w.str("from", from).str("to", to).str("zone", zone).u64("top", top);
+  if (last != 0) w.u64("last", last);
 }
 void UsageReportRequest::read(MapReader &r) {
   session = r.str("session", kSessionMaxTextBytes);
   level = r.str("level", kShort);
   entity = r.opt_str("entity", "", kName);
   type = r.str("type", kShort);
-  from = r.str("from", kShort);
-  to = r.str("to", kShort);
+  from = r.opt_str("from", "", kShort);
+  to = r.opt_str("to", "", kShort);
+  last = r.opt_u64("last", 0);
   zone = r.opt_str("zone", "UTC", kShort);
   top = r.opt_u64("top", 10);
   if (r.ok() && (top == 0 || top > kMaxReportRows))
     r.fail("args.top must be 1.." + std::to_string(kMaxReportRows));
+  if (r.ok() && from.empty() && (last == 0 || last > kMaxReportLastDays))
+    r.fail("args.from, or args.last 1.." + std::to_string(kMaxReportLastDays) + ", is required");
+  if (r.ok() && !from.empty() && last != 0) r.fail("args.from and args.last exclude each other");
+  if (r.ok() && from.empty() && !to.empty()) r.fail("args.to needs args.from");
 }
 
 void UsageReportResult::write(MapWriter &w) const {

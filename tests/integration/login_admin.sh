@@ -231,6 +231,22 @@ check "UA-4: users add without a password says the link needs handing over" \
 dora_link=$(LPM users password-link --email dora@example.com --json | jq -r .link)
 check "UA-4: users password-link prints the link when nothing can be mailed" grep -Eq '^[0-9a-f]{64}$' <<<"$dora_link"
 
+# --- usage reports through the agent (issue 6): the login's roles decide what it may see ------------
+out=$(LPM report --level enterprise --type summary --last 7 --zone Europe/Paris)
+check "RP-3: an enterprise administrator's lpm report reaches the accounting server through the agent ($out)" \
+  grep -q '^summary, enterprise, .* (Europe/Paris)$' <<<"$out"
+check "RP-9: no data for this selection" grep -q 'no data for this selection' <<<"$out"
+out=$(NOBODY_LPM report --last 7 --zone UTC)
+check "AMB-20: a user's own report needs no id: the session says whose ($out)" \
+  grep -q "^summary, user $bob_id, .* (UTC)\$" <<<"$out"
+out=$(NOBODY_LPM report --level enterprise --last 7 2>&1) && fail "bob read the enterprise's report"
+check "AMB-20: a user is refused the enterprise level ($out)" grep -q 'administrators' <<<"$out"
+out=$(NOBODY_LPM report --level user --entity "$USER_ID" --last 7 2>&1) && fail "bob read jean's report"
+check "AMB-20: and another user's usage ($out)" grep -q 'your own usage' <<<"$out"
+csv=$(LPM report --level enterprise --type by-printer --from 2026-11-01 --to 2026-11-02 --csv -)
+check "AMB-22: the relayed report as CSV starts with the byte-order mark" \
+  test "$(head -c 3 <<<"$csv" | od -An -tx1 | tr -d ' ')" = efbbbf
+
 # --- logout ----------------------------------------------------------------------------------------
 LPM logout >/dev/null
 out=$(printf 'Dora-Password-4455\n' | LPM password set --link "$dora_link" --password-stdin)
@@ -246,6 +262,8 @@ check "UA-4: the link's text is in no audit row" \
   test "$(sqlite3 "$ROOT/directory/state.db" "SELECT count(*) FROM audit WHERE detail LIKE '%$dora_link%'")" = 0
 out=$(LPM users list 2>&1) && fail "users list worked after logout"
 check "after logout the administrative commands ask for a login again" grep -q 'lpm login' <<<"$out"
+out=$(LPM report --last 7 2>&1) && fail "lpm report worked after logout"
+check "lpm report without a login says to log in" grep -q 'lpm login' <<<"$out"
 NOBODY_LPM logout >/dev/null
 out=$(NOBODY_LPM print "$ROOT/docs/bob.pdf" 2>&1) && fail "nobody printed after logout"
 check "after logout the OS account is no longer bound" grep -q 'not bound to a directory user' <<<"$out"

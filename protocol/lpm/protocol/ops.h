@@ -423,13 +423,16 @@ struct ReportTotalsResult {
 // usage-report (issue 6): a report for a person, who proves who they are with a directory
 // session token; what they may see follows their roles (docs/protocol.md §5.4).
 inline constexpr size_t kMaxReportRows = 5000;
+// The most days a report's `last` names (the server's longest window).
+inline constexpr uint64_t kMaxReportLastDays = 1100;
 inline constexpr size_t kMaxReportColumns = 16;
 struct UsageReportRequest {
   std::string session;     // session token, text form (session.h)
   std::string level;       // enterprise | group | department | user
   std::string entity;      // the group, department or user id ("" at enterprise level)
   std::string type;        // summary | by-printer | by-workstation | by-site | daily | top-users
-  std::string from, to;    // local days YYYY-MM-DD, inclusive
+  std::string from, to;    // local days YYYY-MM-DD, inclusive; to "" = from
+  uint64_t last = 0;       // without from: today (in zone) and the last - 1 days before it
   std::string zone = "UTC"; // IANA time zone the days run in
   uint64_t top = 10;       // rows of top-users
   void write(MapWriter &w) const;

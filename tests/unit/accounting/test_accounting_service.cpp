@@ -9,6 +9,8 @@
 // tested in test_directory_key_source.cpp; the integration tests run the real directory.
 #include <catch2/catch.hpp>
 
+#include <tuple>
+
 #include "accounting/support.h"
 #include "accounting_service.h"
 #include "enrolled_keys.h"
@@ -487,6 +489,39 @@ TEST_CASE("usage-report: who sees what follows the session's roles (RP-3, AMB-20
     auto type = call<proto::UsageReportResult>(*ws, proto::op::usage_report, req);
     REQUIRE_FALSE(type.ok());
     CHECK(type.error().code == Errc::bad_request);
+
+    // A user's own report without an id is the session's user's; `last` counts back from today.
+    req.type = "summary";
+    req.entity = "";
+    req.from = req.to = "";
+    req.last = 1;
+    int64_t now = wall_ms();
+    REQUIRE(post(*ws, {printed_record(alice, now, 7)})->stored == 1);
+    auto today = call<proto::UsageReportResult>(*ws, proto::op::usage_report, req);
+    REQUIRE(today.ok());
+    CHECK(today->title.find("user " + alice) != std::string::npos);
+    CHECK(today->from_ms <= now);
+    CHECK(now < today->to_ms);
+    CHECK(today->to_ms - today->from_ms == 24 * 3600 * 1000);
+    REQUIRE(today->rows.size() == 1);
+    CHECK(today->rows[0][0] == "7");
+    // `from` with `last`, neither, or `to` alone: refused before anything is read.
+    for (auto [from, to, last] : {std::tuple{"2026-03-29", "", 3}, std::tuple{"", "", 0}, std::tuple{"", "2026-03-29", 0},
+                                  std::tuple{"", "", 1101}}) {
+      req.from = from;
+      req.to = to;
+      req.last = static_cast<uint64_t>(last);
+      auto bad = call<proto::UsageReportResult>(*ws, proto::op::usage_report, req);
+      REQUIRE_FALSE(bad.ok());
+      CHECK(bad.error().code == Errc::bad_request);
+    }
+    // `from` alone is that one day.
+    req.from = "2026-03-29";
+    req.to = "";
+    req.last = 0;
+    auto one_day = call<proto::UsageReportResult>(*ws, proto::op::usage_report, req);
+    REQUIRE(one_day.ok());
+    CHECK(one_day->rows[0][0] == "3");
 
     // A stranger's key is not let in, whatever session it carries.
     auto stranger = net.connect(net.stranger_id);

@@ -75,7 +75,7 @@ TEST_CASE("every command answers --help with its description", "[cli]") {
       {{"console", "--help"}, "administrator console"},
       {{"console", "init", "--help"}, "Create the console's data folder"},
       {{"console", "enroll", "--help"}, "Enroll the console's key"},
-      {{"report", "--help"}, "per-user print totals"},
+      {{"report", "--help"}, "Show your print usage"},
   };
   for (const auto &c : cases) {
     Outcome o = run_lpm(c.args);
@@ -93,6 +93,10 @@ TEST_CASE("usage errors exit with 2", "[cli]") {
   CHECK(run_lpm({"print", "/etc/hostname", "--copies", "1000"}).code == 2);
   CHECK(run_lpm({"console"}).code == 2);
   CHECK(run_lpm({"report", "--data", "/tmp/x"}).code == 2);
+  CHECK(run_lpm({"report", "--accounting", "127.0.0.1:9"}).code == 2);
+  CHECK(run_lpm({"report", "--last", "0"}).code == 2);
+  CHECK(run_lpm({"report", "--from", "2026-11-01", "--last", "3"}).code == 2);
+  CHECK(run_lpm({"report", "--to", "2026-11-01"}).code == 2);
 }
 
 TEST_CASE("console init creates a private identity once and keeps it", "[cli]") {

@@ -233,8 +233,9 @@ Result<proto::UsageReportResult> AccountingService::usage_report(const proto::Us
   if (!zone.ok()) return zone.error();
   if (req.from.empty()) {
     // The last N local days, today included (AMB-21).
-    r.to = today_in(*zone, wall_ms());
-    r.from = civil_date_from_days(days_between(CivilDate{}, r.to) - static_cast<int64_t>(req.last - 1));
+    int64_t now = wall_ms();
+    r.to = today_in(*zone, now);
+    r.from = first_of_last_days(*zone, now, static_cast<int64_t>(req.last));
   } else {
     auto from = parse_civil_date(req.from);
     if (!from.ok()) return from.error();

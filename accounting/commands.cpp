@@ -233,8 +233,9 @@ int usage_report(RecordStore &store, const ReportArgs &args) {
     req.from = *from;
     req.to = *from;
   } else {
-    req.to = today_in(*zone, wall_ms());
-    req.from = civil_date_from_days(days_between(CivilDate{}, req.to) - (args.last - 1));
+    int64_t now = wall_ms();
+    req.to = today_in(*zone, now);
+    req.from = first_of_last_days(*zone, now, args.last);
   }
   if (!args.to.empty()) {
     auto to = parse_civil_date(args.to);

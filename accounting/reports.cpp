@@ -237,6 +237,10 @@ CivilDate today_in(const TimeZone &zone, int64_t now_ms) {
   return civil_date_from_days(bucket_of(now_s + zone.offset_at(now_s), 86400));
 }
 
+CivilDate first_of_last_days(const TimeZone &zone, int64_t now_ms, int64_t days) {
+  return civil_date_from_days(days_between(CivilDate{}, today_in(zone, now_ms)) - (days - 1));
+}
+
 Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const ReportRequest &req) {
   if (req.level == ReportLevel::enterprise && !req.entity.empty())
     return make_error(Errc::bad_request, "an enterprise report names no group, department or user");
@@ -357,10 +361,7 @@ Status report_access(const proto::Session &session, ReportLevel level, const std
 }
 
 std::string report_csv(const ReportTable &table) {
-  std::string out(kUtf8Bom);
-  out += csv_record(table.columns);
-  for (const auto &row : table.rows) out += csv_record(row);
-  return out;
+  return csv_table(table.columns, table.rows);
 }
 
 std::string report_text(const ReportTable &table) {

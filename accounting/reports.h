@@ -40,6 +40,8 @@ int64_t days_between(const CivilDate &a, const CivilDate &b);
 
 // The civil date it is at `now_ms` in `zone`.
 CivilDate today_in(const TimeZone &zone, int64_t now_ms);
+// The first of the last `days` local days (today the last of them), at `now_ms` in `zone`.
+CivilDate first_of_last_days(const TimeZone &zone, int64_t now_ms, int64_t days);
 
 // The longest window one report covers.
 inline constexpr int64_t kMaxReportDays = 1100;

@@ -19,6 +19,15 @@ template <class T> std::optional<T> read_args(const proto::CallPtr &call) {
   return request;
 }
 
+// Answers the call with another service's answer (its result map unchanged, or its error): what
+// the agent relays for `lpm` (directory_proxy.h, report_relay.h).
+inline void reply_relayed(const proto::CallPtr &call, Result<proto::Response> answer) {
+  if (!answer.ok()) return call->fail(answer.error());
+  proto::MapWriter w;
+  w.pairs_of(answer->object());
+  call->reply(w);
+}
+
 template <class T> void reply_with(const proto::CallPtr &call, const T &result) {
   proto::MapWriter w;
   result.write(w);

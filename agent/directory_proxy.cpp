@@ -49,14 +49,6 @@ bool listed(std::span<const char *const> ops, const std::string &op) {
   return std::any_of(ops.begin(), ops.end(), [&](const char *o) { return op == o; });
 }
 
-// The reply to `lpm`: the directory's result map, unchanged.
-void reply_relayed(const proto::CallPtr &call, Result<proto::Response> answer) {
-  if (!answer.ok()) return call->fail(answer.error());
-  proto::MapWriter w;
-  w.pairs_of(answer->object());
-  call->reply(w);
-}
-
 } // namespace
 
 std::shared_ptr<DirectoryProxy> DirectoryProxy::create(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx,

@@ -29,12 +29,8 @@ void ReportRelay::usage_report(const proto::CallPtr &call, const std::string &ac
       if (!peer.ok()) return call->fail(peer.error());
       proto::MapWriter w;
       req.write(w);
-      (*peer)->call(proto::op::usage_report, w, [call](Result<proto::Response> answer) {
-        if (!answer.ok()) return call->fail(answer.error());
-        proto::MapWriter out;
-        out.pairs_of(answer->object());
-        call->reply(out);
-      });
+      (*peer)->call(proto::op::usage_report, w,
+                    [call](Result<proto::Response> answer) { reply_relayed(call, std::move(answer)); });
     });
   });
 }

@@ -66,10 +66,7 @@ int command_report(const ReportArgs &args) {
     if (!closed.ok()) return fail(closed.error());
   }
   if (!args.csv.empty()) {
-    std::string csv(kUtf8Bom);
-    csv += csv_record(report.columns);
-    for (const auto &row : report.rows)
-      csv += csv_record(row);
+    std::string csv = csv_table(report.columns, report.rows);
     if (args.csv == "-") {
       std::fwrite(csv.data(), 1, csv.size(), stdout);
     } else {

@@ -24,4 +24,12 @@ std::string csv_record(const std::vector<std::string> &cells) {
   return record + "\r\n";
 }
 
+std::string csv_table(const std::vector<std::string> &header, const std::vector<std::vector<std::string>> &rows) {
+  std::string out(kUtf8Bom);
+  out += csv_record(header);
+  for (const auto &row : rows)
+    out += csv_record(row);
+  return out;
+}
+
 } // namespace lpm

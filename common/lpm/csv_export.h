@@ -13,5 +13,7 @@ namespace lpm {
 inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 std::string csv_cell(std::string_view value);
 std::string csv_record(const std::vector<std::string> &cells);
+// A whole file: the BOM, the header record, then one record per row.
+std::string csv_table(const std::vector<std::string> &header, const std::vector<std::vector<std::string>> &rows);
 
 } // namespace lpm

@@ -71,31 +71,31 @@ jobs_for_build() {
   echo "$n"
 }
 
-configure_build() { # dir build-type extra-args...
-  local dir=$1 type=$2
-  shift 2
+configure_build() { # dir build-type target extra-args... (target "all": everything)
+  local dir=$1 type=$2 target=$3
+  shift 3
   if [[ ! -f $dir/build.ninja ]]; then
     say "configuring $dir ($type)"
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" -DLPM_WERROR=ON "$@" >/dev/null
   fi
-  say "building $dir"
-  cmake --build "$dir" -j "$(jobs_for_build)"
+  say "building $dir${target:+ ($target)}"
+  cmake --build "$dir" -j "$(jobs_for_build)" --target "$target"
 }
 
 cmd=${1:-}
 case $cmd in
   demo)
     install_missing demo
-    configure_build build RelWithDebInfo
+    configure_build build RelWithDebInfo all
     exec scripts/demo.sh build/bin
     ;;
   check)
     install_missing check
     start=$(date +%s)
-    configure_build build RelWithDebInfo
+    configure_build build RelWithDebInfo all
     say "running every test (build/)"
     (cd build && ctest --output-on-failure -j "$(jobs_for_build)" --timeout 300)
-    configure_build build-asan Debug -DLPM_SANITIZE=ON
+    configure_build build-asan Debug lpm_unit_binaries -DLPM_SANITIZE=ON
     say "running the unit tests again under ASan + UBSan (build-asan/)"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -104,7 +104,7 @@ case $cmd in
     ;;
   bench)
     install_missing bench
-    configure_build build RelWithDebInfo
+    configure_build build RelWithDebInfo all
     exec scripts/bench.sh build
     ;;
   deps)

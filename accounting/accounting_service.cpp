@@ -131,21 +131,24 @@ constexpr uint64_t kFlaggedLoggedPerBatch = 3;
 } // namespace
 
 void AccountingService::store_batch(const CallPtr &call, const proto::PostRecordsRequest &req) {
-  std::vector<proto::CountsCheck> checks;
-  checks.reserve(req.records.size());
+  std::vector<IngestFacts> facts(req.records.size());
   uint64_t flagged = 0;
   auto is_station = [this](const proto::Fingerprint &fp) { return keys_.known_as(fp, EnrollKind::printer); };
-  for (const auto &r : req.records) {
+  for (size_t i = 0; i < req.records.size(); i++) {
+    const proto::JobRecord &r = req.records[i];
     std::string why;
-    checks.push_back(proto::check_record_counts(r, is_station, &why, &station_keys_));
+    proto::CountsCheck check = proto::check_record_counts(r, is_station, &why, &station_keys_);
+    facts[i].check = check;
+    // The user's print group and department now (RP-11): what their records count towards.
+    if (people_) facts[i].stamp = people_->stamp_of(r.user);
     // The first few of a batch are logged with the reason; the summary below counts them all.
-    if (checks.back() == proto::CountsCheck::invalid || checks.back() == proto::CountsCheck::unsigned_counts) {
+    if (check == proto::CountsCheck::invalid || check == proto::CountsCheck::unsigned_counts) {
       if (++flagged <= kFlaggedLoggedPerBatch)
         LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
-                 call->peer_info().address.c_str(), proto::counts_check_name(checks.back()), why.c_str());
+                 call->peer_info().address.c_str(), proto::counts_check_name(check), why.c_str());
     }
   }
-  auto ingested = store_.ingest(req.records, checks, wall_ms());
+  auto ingested = store_.ingest_with(req.records, facts, wall_ms());
   if (!ingested.ok() && ingested.error().code == Errc::bad_request) return refuse(call, ingested.error());
   if (!ingested.ok()) {
     LPM_ERROR("cannot store %zu records from %s: %s", req.records.size(), call->peer_info().address.c_str(),
@@ -248,6 +251,13 @@ Result<proto::UsageReportResult> AccountingService::usage_report(const proto::Us
   r.type = *type;
   // A person's own usage needs no id: the session says whose it is.
   r.entity = r.level == ReportLevel::user && req.entity.empty() ? session->user : req.entity;
+  // A name becomes an id (RP-12) only for those who may see others at this level (report_access
+  // with "" asks about someone not the caller): nobody else learns who exists by asking.
+  if (!req.entity.empty() && report_access(*session, r.level, "").ok()) {
+    auto entity = resolve_report_entity(store_, r.level, req.entity);
+    if (!entity.ok()) return entity.error();
+    r.entity = *entity;
+  }
   r.top = static_cast<size_t>(req.top);
   Status access = report_access(*session, r.level, r.entity);
   if (!access.ok()) return access.error();

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "enrolled_keys.h"
+#include "people_feed.h"
 #include "lpm/error.h"
 #include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
@@ -45,6 +46,9 @@ public:
 
   // Binds `at` (port 0 picks a free one) and starts accepting. Returns the bound port.
   Result<uint16_t> listen(const proto::Endpoint &at);
+  // Where records get their print group and department stamped from (none: not stamped). Must
+  // outlive the service.
+  void set_people(PeopleFeed *people) { people_ = people; }
   // Stops accepting and closes every connection. The handles are freed as the loop runs on.
   void stop();
   size_t connections() const { return peers_->size(); }
@@ -68,6 +72,7 @@ private:
   std::shared_ptr<proto::TlsContext> server_ctx_;
   RecordStore &store_;
   EnrolledKeys &keys_;
+  PeopleFeed *people_ = nullptr;
   ServiceOptions options_;
   std::shared_ptr<proto::Dispatcher> dispatcher_;
   std::shared_ptr<proto::Listener> listener_;

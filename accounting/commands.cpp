@@ -126,6 +126,7 @@ namespace {
 struct ServeState {
   AccountingService *service = nullptr;
   EnrolledKeys *keys = nullptr;
+  PeopleFeed *people = nullptr;
   uv_signal_t sigint;
   uv_signal_t sigterm;
   bool stopping = false;
@@ -135,6 +136,7 @@ void stop_serving(ServeState &state) {
   if (state.stopping) return;
   state.stopping = true;
   state.service->stop();
+  state.people->close();
   state.keys->close();
   uv_close(reinterpret_cast<uv_handle_t *>(&state.sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t *>(&state.sigterm), nullptr);
@@ -174,15 +176,27 @@ int command_serve(const ServeArgs &args) {
     DirectoryKeySourceOptions source_options;
     source_options.directory = *directory;
     source_options.directory_fingerprint = args.directory_fingerprint;
-    EnrolledKeys keys(loop.get(), make_directory_key_source(loop.get(), *client_ctx, source_options));
+    // One connection to the directory for both lists: enrolled keys and people.
+    std::shared_ptr<KeySource> source = make_directory_key_source(loop.get(), *client_ctx, source_options);
+    EnrolledKeys keys(loop.get(), source);
+    PeopleFeedOptions people_options;
+    people_options.periodic_refresh_ms = uint64_t{args.people_refresh_s} * 1000;
+    PeopleFeed people(loop.get(), source, **store, people_options);
+    Status loaded = people.load();
+    if (!loaded.ok()) {
+      keys.close();
+      return fail(loaded.error());
+    }
     ServiceOptions service_options;
     service_options.session_key = (*enrollment)->session_key;
     if (service_options.session_key.empty())
       LPM_WARN("the enrollment holds no directory session key (enrolled by an older version): usage-report is "
                "refused until `lpm-accounting enroll` runs again");
     AccountingService service(loop.get(), *server_ctx, **store, keys, service_options);
+    service.set_people(&people);
     auto port = service.listen(*listen_at);
     if (!port.ok()) {
+      people.close();
       keys.close();
       return fail(port.error());
     }
@@ -191,10 +205,12 @@ int command_serve(const ServeArgs &args) {
     LPM_INFO("serving on %s:%u as %s (service id %s)", listen_at->host.c_str(), static_cast<unsigned>(*port),
              (*identity)->fingerprint().c_str(), (*enrollment)->service_id.c_str());
     keys.start();
+    people.start();
 
     ServeState state;
     state.service = &service;
     state.keys = &keys;
+    state.people = &people;
     for (uv_signal_t *sig : {&state.sigint, &state.sigterm}) {
       uv_signal_init(loop.get(), sig);
       sig->data = &state;
@@ -225,7 +241,9 @@ int usage_report(RecordStore &store, const ReportArgs &args) {
   if (!zone.ok()) return fail(zone.error());
   req.level = *level;
   req.type = *type;
-  req.entity = args.entity;
+  auto entity = resolve_report_entity(store, req.level, args.entity);
+  if (!entity.ok()) return fail(entity.error());
+  req.entity = *entity;
   req.top = args.top;
   if (!args.from.empty()) {
     auto from = parse_civil_date(args.from);

@@ -20,6 +20,8 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:9720";
   std::string directory;
   std::string directory_fingerprint;
+  // How often the people (print groups, departments, names) are read from the directory again.
+  uint32_t people_refresh_s = 300;
 };
 
 // Creates the data folder (0700), the TLS identity and state.db; prints "fingerprint <hex>".

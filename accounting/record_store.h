@@ -42,6 +42,28 @@ struct RollupSum {
   Usage usage;
 };
 
+// What accounting knows of a person, from the directory's list-people (people_feed.h). A person
+// the directory stopped listing was deleted: deleted_ms is set and the name and e-mail are erased
+// (RP-10); the stamp stays, for records still on their way.
+struct Person {
+  std::string id;
+  std::string name;
+  std::string email;
+  Stamp stamp;
+  int64_t deleted_ms = 0;
+};
+struct PeopleUpdate {
+  uint64_t listed = 0;  // people in the directory's list
+  uint64_t added = 0;   // new to this store
+  uint64_t changed = 0; // name, e-mail, department or print group changed
+  uint64_t deleted = 0; // no longer listed: anonymised now
+};
+// A print group's id and the last name the directory gave it (deleted groups stay, RP-11).
+struct PrintGroupName {
+  std::string id;
+  std::string name;
+};
+
 class RecordStore {
 public:
   virtual ~RecordStore() = default;
@@ -74,6 +96,22 @@ public:
   // How many printed records in [from_ms, to_ms) carry each counts check ("device", "estimated",
   // "unsigned", "invalid", "none"; "unchecked" for records stored before checks existed), by name.
   virtual Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks(int64_t from_ms, int64_t to_ms) = 0;
+
+  // Makes the people known here the directory's complete list `listed` (one transaction): new
+  // and changed people written, people no longer listed marked deleted at now_ms with their name
+  // and e-mail erased, each print group's latest name kept. An empty list while people are known
+  // is refused (conflict): a directory that lost its users must not erase every name here.
+  virtual Result<PeopleUpdate> replace_people(const std::vector<proto::PersonFacts> &listed, int64_t now_ms) = 0;
+  // Every person known, deleted ones included, by id.
+  virtual Result<std::vector<Person>> people() = 0;
+  // The person with this id (deleted ones included); not_found when never listed here.
+  virtual Result<Person> person(const std::string &id) = 0;
+  // People not deleted whose id or e-mail is `text`, or whose name is `text` (any case), else
+  // whose name contains it (any case); at most `limit`, by name.
+  virtual Result<std::vector<Person>> find_people(const std::string &text, size_t limit) = 0;
+  // Print groups ever seen whose id is `text` or whose name is `text` (any case), deleted ones
+  // included.
+  virtual Result<std::vector<PrintGroupName>> find_print_groups(const std::string &text) = 0;
 };
 
 // Opens (creating if needed) the SQLite store at `path` (the data folder's state.db).

@@ -1,6 +1,8 @@
 // The embedded record store: one SQLite table keyed by record id.
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <set>
 
 #include "lpm/sqlite.h"
 #include "record_store.h"
@@ -11,7 +13,8 @@ namespace {
 // 2: counts_check (what the server concluded of a record's counts; "unchecked" for older rows).
 // 3: print_group, department stamped at ingest; rollups (rollups.h), rebuilt from the records of
 //    an older store when it is opened.
-constexpr int64_t kSchemaVersion = 3;
+// 4: people and print group names from the directory's list-people (people_feed.h).
+constexpr int64_t kSchemaVersion = 4;
 
 // Record ids are UUIDv7, so in a WITHOUT ROWID table keyed by id new rows land at the end of the
 // b-tree, and the primary key is the dedup index with no second copy of the id.
@@ -44,6 +47,26 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_event_time ON records(event, event_ms);
 CREATE INDEX IF NOT EXISTS records_by_user ON records(user_id, event_ms);
+)sql";
+
+// The people the directory lists (a deleted one keeps its id and stamp, not its name or e-mail:
+// RP-10) and every print group name seen (deleted groups stay nameable in reports: RP-11).
+constexpr const char *kPeopleSchema = R"sql(
+CREATE TABLE IF NOT EXISTS people (
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  email TEXT NOT NULL,
+  department TEXT NOT NULL,
+  print_group TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  deleted_ms INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS people_by_name ON people(name COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS print_group_names (
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql";
 
 // One table per granularity. The key puts the bucket before the item key so a window of one
@@ -284,6 +307,116 @@ public:
     return rows;
   }
 
+  Result<PeopleUpdate> replace_people(const std::vector<proto::PersonFacts> &listed, int64_t now_ms) override {
+    auto known = people();
+    if (!known.ok()) return known.error();
+    std::map<std::string, const Person *> by_id;
+    size_t live = 0;
+    for (const auto &p : *known) {
+      by_id.emplace(p.id, &p);
+      if (p.deleted_ms == 0) live++;
+    }
+    if (listed.empty() && live > 0)
+      return make_error(Errc::conflict, "the directory lists no user while " + std::to_string(live) +
+                                            " are known here: not anonymising them all");
+    Transaction tx(*db_);
+    if (!tx.begun().ok()) return tx.begun().error();
+    auto upsert = db_->prepare(
+        "INSERT INTO people (id, name, email, department, print_group, updated_ms, deleted_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+        "email = excluded.email, department = excluded.department, print_group = excluded.print_group, "
+        "updated_ms = excluded.updated_ms, deleted_ms = 0");
+    auto group = db_->prepare("INSERT INTO print_group_names (id, name, updated_ms) VALUES (?1, ?2, ?3) "
+                              "ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_ms = excluded.updated_ms "
+                              "WHERE name <> excluded.name");
+    auto forget = db_->prepare("UPDATE people SET name = '', email = '', updated_ms = ?2, deleted_ms = ?2 "
+                               "WHERE id = ?1");
+    if (!upsert.ok()) return upsert.error();
+    if (!group.ok()) return group.error();
+    if (!forget.ok()) return forget.error();
+    PeopleUpdate update;
+    update.listed = listed.size();
+    std::set<std::string> seen_ids;
+    std::map<std::string, std::string> groups;
+    for (const auto &p : listed) {
+      if (!seen_ids.insert(p.id).second) continue; // listed twice: the first stands
+      if (!p.print_group.empty()) groups[p.print_group] = p.print_group_name;
+      auto it = by_id.find(p.id);
+      if (it != by_id.end()) {
+        const Person &k = *it->second;
+        if (k.deleted_ms == 0 && k.name == p.name && k.email == p.email && k.stamp.department == p.department &&
+            k.stamp.print_group == p.print_group)
+          continue;
+        update.changed++;
+      } else {
+        update.added++;
+      }
+      Status st = upsert->bind(1, p.id).bind(2, p.name).bind(3, p.email).bind(4, p.department)
+                      .bind(5, p.print_group).bind(6, now_ms).run();
+      if (!st.ok()) return st.error();
+    }
+    for (const auto &[id, name] : groups) {
+      Status st = group->bind(1, id).bind(2, name).bind(3, now_ms).run();
+      if (!st.ok()) return st.error();
+    }
+    for (const auto &p : *known) {
+      if (p.deleted_ms != 0 || seen_ids.count(p.id)) continue;
+      Status st = forget->bind(1, p.id).bind(2, now_ms).run();
+      if (!st.ok()) return st.error();
+      update.deleted++;
+    }
+    Status st = tx.commit();
+    if (!st.ok()) return st.error();
+    return update;
+  }
+
+  Result<std::vector<Person>> people() override {
+    auto q = db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people ORDER BY id");
+    if (!q.ok()) return q.error();
+    return read_people(*q);
+  }
+
+  Result<Person> person(const std::string &id) override {
+    auto q = db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people WHERE id = ?1");
+    if (!q.ok()) return q.error();
+    q->bind(1, id);
+    auto found = read_people(*q);
+    if (!found.ok()) return found.error();
+    if (found->empty()) return make_error(Errc::not_found, "no person " + id + " is known here");
+    return std::move(found->front());
+  }
+
+  Result<std::vector<Person>> find_people(const std::string &text, size_t limit) override {
+    // Exact first (id, e-mail, whole name); a part of a name only when nothing matched exactly.
+    auto exact = db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people "
+                              "WHERE deleted_ms = 0 AND (id = ?1 OR email = lower(?1) OR name = ?1 COLLATE NOCASE) "
+                              "ORDER BY name, id LIMIT ?2");
+    if (!exact.ok()) return exact.error();
+    exact->bind(1, text).bind(2, static_cast<int64_t>(limit));
+    auto found = read_people(*exact);
+    if (!found.ok() || !found->empty() || text.empty()) return found;
+    auto part = db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people "
+                             "WHERE deleted_ms = 0 AND instr(lower(name), lower(?1)) > 0 ORDER BY name, id LIMIT ?2");
+    if (!part.ok()) return part.error();
+    part->bind(1, text).bind(2, static_cast<int64_t>(limit));
+    return read_people(*part);
+  }
+
+  Result<std::vector<PrintGroupName>> find_print_groups(const std::string &text) override {
+    auto q = db_->prepare("SELECT id, name FROM print_group_names WHERE id = ?1 OR name = ?1 COLLATE NOCASE "
+                          "ORDER BY name, id");
+    if (!q.ok()) return q.error();
+    q->bind(1, text);
+    std::vector<PrintGroupName> out;
+    for (;;) {
+      auto row = q->step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(PrintGroupName{q->col_text(0), q->col_text(1)});
+    }
+    return out;
+  }
+
   Status for_each_user_record(const std::string &user, int64_t from_ms, int64_t to_ms,
                               const std::function<void(const proto::JobRecord &)> &each) override {
     Stmt &q = user_records_;
@@ -434,10 +567,23 @@ private:
                     "ALTER TABLE records ADD COLUMN department TEXT NOT NULL DEFAULT ''");
     for (Granularity g : {Granularity::quarter, Granularity::day})
       if (s.ok()) s = db_->exec(fill(kRollupSchema, {table_name(g)}));
+    if (s.ok()) s = db_->exec(kPeopleSchema);
     if (s.ok() && found >= 1 && found < 3) s = rebuild_rollups();
     if (s.ok()) s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     if (s.ok()) s = tx.commit();
     return s;
+  }
+
+  static Result<std::vector<Person>> read_people(Stmt &q) {
+    std::vector<Person> out;
+    for (;;) {
+      auto row = q.step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(Person{q.col_text(0), q.col_text(1), q.col_text(2), Stamp{q.col_text(4), q.col_text(3)},
+                           q.col_int(5)});
+    }
+    return out;
   }
 
   std::unique_ptr<Db> db_;

@@ -241,6 +241,33 @@ CivilDate first_of_last_days(const TimeZone &zone, int64_t now_ms, int64_t days)
   return civil_date_from_days(days_between(CivilDate{}, today_in(zone, now_ms)) - (days - 1));
 }
 
+Result<std::string> resolve_report_entity(RecordStore &store, ReportLevel level, const std::string &entity) {
+  if (entity.empty()) return entity;
+  constexpr size_t kNamed = 5;
+  if (level == ReportLevel::user) {
+    auto found = store.find_people(entity, kNamed + 1);
+    if (!found.ok()) return found.error();
+    if (found->empty()) return entity;
+    if (found->size() == 1) return found->front().id;
+    std::string names;
+    for (size_t i = 0; i < found->size() && i < kNamed; i++)
+      names += (i ? ", " : "") + (*found)[i].name + " <" + (*found)[i].email + ">";
+    return make_error(Errc::conflict, "\"" + entity + "\" names more than one person (" + names +
+                                          (found->size() > kNamed ? ", ..." : "") + "): give the e-mail or more of the name");
+  }
+  if (level == ReportLevel::group) {
+    auto found = store.find_print_groups(entity);
+    if (!found.ok()) return found.error();
+    if (found->empty()) return entity;
+    if (found->size() == 1) return found->front().id;
+    std::string ids;
+    for (size_t i = 0; i < found->size() && i < kNamed; i++) ids += (i ? ", " : "") + (*found)[i].id;
+    return make_error(Errc::conflict, "more than one print group was named \"" + entity + "\" (" + ids +
+                                          "): give the group's id");
+  }
+  return entity;
+}
+
 Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const ReportRequest &req) {
   if (req.level == ReportLevel::enterprise && !req.entity.empty())
     return make_error(Errc::bad_request, "an enterprise report names no group, department or user");
@@ -295,12 +322,17 @@ Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const R
     size_t limit = req.type == ReportType::top_users ? req.top : sums->size();
     if (item == 'u') table.columns.push_back("rank");
     table.columns.push_back(what);
+    if (item == 'u') table.columns.push_back("name");
     table.columns.insert(table.columns.end(), measures.begin(), measures.end());
     size_t rank = 0;
     for (auto &[key, usage] : ranked(std::move(*sums), limit)) {
       auto &row = table.rows.emplace_back();
       if (item == 'u') row.push_back(std::to_string(++rank));
       row.push_back(key);
+      if (item == 'u') {
+        auto person = store.person(key);
+        row.push_back(!person.ok() ? "" : person->deleted_ms != 0 ? "deleted user" : person->name);
+      }
       append_measures(row, usage);
     }
     break;

@@ -64,10 +64,18 @@ struct ReportTable {
 };
 
 // The report `request` asks for, days running midnight to midnight in `zone` (23 and 25 hours on
-// daylight-saving changes). bad_request (the message says what) for an entity missing or given
+// daylight-saving changes). A top-users row names the user ("deleted user" once anonymised). bad_request (the message says what) for an entity missing or given
 // at enterprise level, a window reversed or longer than kMaxReportDays, top users at user level,
 // or a zone whose midnight there does not fall on a quarter hour (historic local mean times).
 Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const ReportRequest &request);
+
+// The entity someone typed, as the id the records carry. At user level: a user id, an e-mail or
+// a name, whole (any case) or a part of it that only one person's name holds (RP-12); a deleted
+// user is not found by name or e-mail (RP-10). At group level: a print group id or name, deleted
+// groups included (RP-11). A department is its name, as stamped. Nothing known by that text: the
+// text itself (an id of someone the directory never listed here). Several people or groups:
+// conflict, naming up to five.
+Result<std::string> resolve_report_entity(RecordStore &store, ReportLevel level, const std::string &entity);
 
 // Who may see what (SPEC RP-3, AMB-20), from the roles in a verified session: the enterprise's
 // administrators (Enterprise Administrator, Print Release Management Administrator) any level;

@@ -62,6 +62,7 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::register_holdings, route(&Core::handle_register));
   dispatcher->on(proto::op::badge_in, route(&Core::handle_badge_in));
   dispatcher->on(proto::op::list_enrolled, route(&Core::handle_list_enrolled));
+  dispatcher->on(proto::op::list_people, route(&Core::handle_list_people));
   dispatcher->on(proto::op::login, route(&Core::handle_login));
   dispatcher->on(proto::op::refresh_session, route(&Core::handle_refresh));
   dispatcher->on(proto::op::logout, route(&Core::handle_logout));
@@ -360,6 +361,26 @@ void DirectoryService::Core::handle_list_enrolled(const CallPtr &call) {
       break;
     }
     result.items.push_back(proto::EnrolledKey{e.id, e.kind, e.name, e.fingerprint});
+  }
+  reply_with(call, result);
+}
+
+// Only an accounting server asks: it stamps records with the print group and department and keeps
+// the names reports show. A user absent from the whole list was deleted (RP-10).
+void DirectoryService::Core::handle_list_people(const CallPtr &call) {
+  auto service = caller(call, EnrollKind::accounting, "list people");
+  if (!service.ok()) return call->fail(service.error());
+  proto::ListPeopleRequest req;
+  if (!read_args(call, req)) return;
+  auto rows = store->people_list(req.page.after, req.page.limit + 1);
+  if (!rows.ok()) return call->fail(rows.error());
+  proto::ListPeopleResult result;
+  for (auto &p : *rows) {
+    if (result.items.size() == req.page.limit) {
+      result.next = result.items.back().id;
+      break;
+    }
+    result.items.push_back(std::move(p));
   }
   reply_with(call, result);
 }

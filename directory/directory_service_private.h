@@ -112,6 +112,7 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   void handle_enroll(const CallPtr &call);
   void handle_register(const CallPtr &call);
   void handle_list_enrolled(const CallPtr &call);
+  void handle_list_people(const CallPtr &call);
 
   // ---- badges at printers (directory_service_badge.cpp) ----
   TokenBuckets badge_rate;     // per printer id

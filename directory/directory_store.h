@@ -507,6 +507,9 @@ public:
   Result<EnrolledEntry> enrolled_by_fingerprint(std::string_view fingerprint);
   // Keys not revoked, ordered by id, starting after `after_id`; at most `limit`.
   Result<std::vector<EnrolledEntry>> enrolled_list(std::string_view after_id, size_t limit);
+  // Every user with id > after_id, by id, at most `limit`: what accounting stamps and names
+  // records with (list-people). The print group is the user's live one.
+  Result<std::vector<proto::PersonFacts>> people_list(std::string_view after_id, size_t limit);
   // [tx-free] Marks the key revoked (now_ms recorded), audited. not_found for no such id;
   // conflict when it already was.
   Status revoke(std::string_view id, int64_t now_ms, std::string_view actor);

@@ -36,5 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   read_as<UpdateJobStatusRequest>(root);
   read_as<UsageReportRequest>(root);
   read_as<UsageReportResult>(root);
+  read_as<ListEnrolledResult>(root); // what the accounting server reads from the directory
+  read_as<ListPeopleResult>(root);
   return 0;
 }

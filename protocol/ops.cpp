@@ -246,6 +246,36 @@ void ListEnrolledResult::read(MapReader &r) {
   next = r.opt_str("next", "", kShort);
 }
 
+void ListPeopleRequest::write(MapWriter &w) const { page.write(w); }
+void ListPeopleRequest::read(MapReader &r) { page.read(r); }
+
+void ListPeopleResult::write(MapWriter &w) const {
+  std::vector<MapWriter> xs;
+  for (const auto &p : items) {
+    MapWriter m;
+    m.str("id", p.id).str("name", p.name).str("email", p.email).str("department", p.department);
+    m.str("print-group", p.print_group).str("print-group-name", p.print_group_name);
+    xs.push_back(std::move(m));
+  }
+  w.map_array("items", xs).str("next", next);
+}
+void ListPeopleResult::read(MapReader &r) {
+  for (auto &m : r.map_array("items", kMaxPage)) {
+    PersonFacts p;
+    p.id = m.str("id", kShort);
+    p.name = m.opt_str("name", "", kName);
+    p.email = m.opt_str("email", "", kName);
+    p.department = m.opt_str("department", "", kName);
+    p.print_group = m.opt_str("print-group", "", kShort);
+    p.print_group_name = m.opt_str("print-group-name", "", kName);
+    if (r.ok() && p.id.empty()) r.fail("result.items.id is empty");
+    if (r.ok() && p.print_group.empty() != p.print_group_name.empty())
+      r.fail("result.items: print-group and print-group-name come together");
+    items.push_back(std::move(p));
+  }
+  next = r.opt_str("next", "", kShort);
+}
+
 void OpenReleaseRequest::write(MapWriter &w) const { w.map("ticket", ticket.to_map()); }
 void OpenReleaseRequest::read(MapReader &r) {
   MapReader t = r.map("ticket");

@@ -154,9 +154,11 @@ net_up() {
   step "enroll it with the directory" "$BIN/lpm-accounting" enroll --data "$ROOT/accounting" \
     --directory "$dir_addr" --directory-fingerprint "$DIR_FP" --token "$TOKEN_ACCOUNTING"
   t0=$(net_ms)
+  # NET_ACCOUNTING_ARGS: more `serve` options (a test reads the directory's people every second).
+  # shellcheck disable=SC2086
   net_start accounting "$logs" "$BIN/lpm-accounting" serve --data "$ROOT/accounting" \
     --listen "${NET_LISTEN_HOST:-127.0.0.1}:0" \
-    --directory "$dir_addr" --directory-fingerprint "$DIR_FP"
+    --directory "$dir_addr" --directory-fingerprint "$DIR_FP" ${NET_ACCOUNTING_ARGS:-}
   ACCT_PORT=$NET_PORT
   ACCT_PID=${NET_PIDS[-1]}
   printf '  %-62s %5d ms\n' "start lpm-accounting (127.0.0.1:$ACCT_PORT)" $(($(net_ms) - t0))

@@ -11,6 +11,21 @@ source "$here/../../scripts/lib/testing.sh"
 
 it_begin
 
+# Issue 6: the accounting server reads the directory's people every second here (default 300 s);
+# Jean is moved to department Finance before anything prints, so his records are stamped with it.
+NET_ACCOUNTING_ARGS="--people-refresh 1"
+net_hook_before_agent() {
+  printf 'EMAIL,OPERATION,PASSWORD,FIRST_NAME,LAST_NAME,DISPLAY_NAME,SHORTNAME,GROUPS,CUSTOM_ATTRIBUTES,COST_CENTER,DEPARTMENT\n%s,UPDATE,,,,,,,,,Finance\n' \
+    "${DEMO_EMAIL:-jean.dupont@example.com}" >"$ROOT/department.csv"
+  "$BIN/lpm-directory" user import --data "$ROOT/directory" --file "$ROOT/department.csv" >"$ROOT/department.log"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $(sqlite3 "$ROOT/accounting/state.db" "SELECT department FROM people WHERE id = '$USER_ID'" 2>/dev/null) == Finance ]] &&
+      return 0
+    sleep 0.1
+  done
+  fail "the accounting server did not learn Jean's department from the directory (list-people)"
+}
 net_up "$ROOT" >"$ROOT/up.log"
 
 mkdir -p "$ROOT/docs"
@@ -59,6 +74,18 @@ csv=$("$BIN/lpm-accounting" report --data "$ROOT/accounting" --type by-printer -
 check "the report's CSV starts with the UTF-8 byte-order mark" test "$(head -c 3 <<<"$csv" | od -An -tx1 | tr -d ' ')" = efbbbf
 check "the user's three printed jobs are in the by-printer report ($(tr '\r\n' '  ' <<<"$csv"))" \
   test "$(tr -d '\r' <<<"$csv" | awk -F, 'NR == 2 {print $9}')" = 3
+
+# Issue 6: the records carry the department the directory gave Jean when they arrived, and reports
+# find him by name (RP-11, RP-12).
+out=$("$BIN/lpm-accounting" report --data "$ROOT/accounting" --type summary --level department --entity Finance \
+  --last 2 --csv - | tr -d '\r')
+check "the department Finance, stamped at ingest from the directory, holds the three jobs ($(tr '\n' ' ' <<<"$out"))" \
+  test "$(awk -F, 'NR == 2 {print $8}' <<<"$out")" = 3
+out=$("$BIN/lpm-accounting" report --data "$ROOT/accounting" --type summary --level user --entity "jean dupont" --last 2)
+check "a user report finds Jean by his name (RP-12): $(head -1 <<<"$out")" grep -q "user $USER_ID," <<<"$out"
+out=$("$BIN/lpm-accounting" report --data "$ROOT/accounting" --type top-users --last 2 --csv - | tr -d '\r')
+check "top users names him (RP-10 keeps names only of users the directory lists)" \
+  test "$(awk -F, 'NR == 2 {print $2 "/" $3}' <<<"$out")" = "$USER_ID/Jean Dupont"
 
 # Issue 6: a backup taken while the server serves (lpm-accounting backup / restore).
 local_jobs() { "$BIN/lpm-accounting" report --data "$1" | awk -v u="$USER_ID" '$1 == u {print $2}'; }

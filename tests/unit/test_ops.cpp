@@ -217,6 +217,20 @@ TEST_CASE("ops round trip: directory messages", "[ops]") {
   CHECK(lres2.items[1].kind == EnrollKind::console);
   CHECK(lres2.items[1].fingerprint == kFp2);
   CHECK(lres2.next == kId2);
+
+  // issue 6: the people accounting stamps records with.
+  ListPeopleResult pres;
+  pres.items = {PersonFacts{kId, "Élodie Martin", "elodie@example.com", "R&D", kId2, "Paris 2nd floor"},
+                PersonFacts{kId2, "Bob", "bob@example.com", "", "", ""}};
+  pres.next = kId2;
+  auto pres2 = round_trip(pres);
+  REQUIRE(pres2.items.size() == 2);
+  CHECK(pres2.items[0].name == "Élodie Martin");
+  CHECK(pres2.items[0].department == "R&D");
+  CHECK(pres2.items[0].print_group == kId2);
+  CHECK(pres2.items[0].print_group_name == "Paris 2nd floor");
+  CHECK(pres2.items[1].print_group.empty());
+  CHECK(pres2.next == kId2);
 }
 
 TEST_CASE("ops round trip: release service messages", "[ops]") {
@@ -509,6 +523,17 @@ TEST_CASE("ops refuse malformed values with bad_request naming the field", "[ops
     MapWriter w;
     l.write(w);
     CHECK_THAT(refusal<ListEnrolledResult>(w), Catch::Contains("fingerprint"));
+  }
+  SECTION("a person with a print group id but no name, or no id [issue-6]") {
+    ListPeopleResult l;
+    l.items = {PersonFacts{kId, "A", "a@example.com", "", kId2, ""}};
+    MapWriter w;
+    l.write(w);
+    CHECK_THAT(refusal<ListPeopleResult>(w), Catch::Contains("print-group"));
+    l.items = {PersonFacts{"", "A", "a@example.com", "", "", ""}};
+    MapWriter w2;
+    l.write(w2);
+    CHECK_THAT(refusal<ListPeopleResult>(w2), Catch::Contains("id"));
   }
   SECTION("a record with an unknown event or reason") {
     JobRecord rec;

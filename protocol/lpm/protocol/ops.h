@@ -29,6 +29,8 @@ inline constexpr const char *enroll = "enroll";
 inline constexpr const char *register_holdings = "register";
 inline constexpr const char *badge_in = "badge-in";
 inline constexpr const char *list_enrolled = "list-enrolled";
+// The people accounting stamps and names records with (issue 6; RP-10, RP-11, RP-12).
+inline constexpr const char *list_people = "list-people";
 // agent release service
 inline constexpr const char *open_release = "open-release";
 inline constexpr const char *list_jobs = "list-jobs";
@@ -183,6 +185,30 @@ struct ListEnrolledRequest {
 };
 struct ListEnrolledResult {
   std::vector<EnrolledKey> items;
+  std::string next;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// What the accounting server needs to know of a user: their print group and department, stamped
+// on the records they print (reports by group and department), and the name and e-mail reports
+// show and search by. A user the directory no longer lists was deleted: accounting keeps their
+// records and forgets the name (RP-10).
+struct PersonFacts {
+  std::string id;
+  std::string name;             // display name, else "first last"
+  std::string email;
+  std::string department;       // "" when none
+  std::string print_group;      // the live group's id, "" when none
+  std::string print_group_name; // its name
+};
+struct ListPeopleRequest {
+  PageRequest page;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct ListPeopleResult {
+  std::vector<PersonFacts> items;
   std::string next;
   void write(MapWriter &w) const;
   void read(MapReader &r);

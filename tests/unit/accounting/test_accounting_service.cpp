@@ -441,6 +441,24 @@ TEST_CASE("usage-report: who sees what follows the session's roles (RP-3, AMB-20
     auto bobs = usage(*ws, helpdesk, "user", bob);
     REQUIRE(bobs.ok());
     CHECK(bobs->rows[0][0] == "5");
+    // Found by name (RP-12) for those who may see others; a user asking by another's name learns
+    // nothing of who exists.
+    REQUIRE(net.store->replace_people({proto::PersonFacts{alice, "Alice Martin", "alice@example.com", "", "", ""},
+                                       proto::PersonFacts{bob, "Bob Durand", "bob@example.com", "", "", ""},
+                                       proto::PersonFacts{uuid_v7(), "Bob Dylan", "dylan@example.com", "", "", ""}},
+                                      wall_ms())
+                .ok());
+    auto by_name = usage(*ws, helpdesk, "user", "bob durand");
+    REQUIRE(by_name.ok());
+    CHECK(by_name->rows[0][0] == "5");
+    auto two_bobs = usage(*ws, helpdesk, "user", "bob");
+    REQUIRE_FALSE(two_bobs.ok());
+    CHECK(two_bobs.error().code == Errc::conflict);
+    CHECK_THAT(two_bobs.error().message, Catch::Contains("Bob Dylan <dylan@example.com>"));
+    auto probe = usage(*ws, alice_session, "user", "bob");
+    REQUIRE_FALSE(probe.ok());
+    CHECK(probe.error().code == Errc::forbidden);
+    CHECK_THAT(probe.error().message, !Catch::Contains("Durand"));
     auto group = usage(*ws, helpdesk, "group", "g-1");
     REQUIRE_FALSE(group.ok());
     CHECK(group.error().code == Errc::forbidden);

@@ -47,6 +47,7 @@ struct ScriptedDirectory {
     std::sort(keys.begin(), keys.end(), [](const auto &a, const auto &b) { return a.id < b.id; });
     auto dispatcher = std::make_shared<proto::Dispatcher>();
     dispatcher->on(proto::op::list_enrolled, [this](proto::CallPtr call) { serve(call); });
+    dispatcher->on(proto::op::list_people, [this](proto::CallPtr call) { serve_people(call); });
     auto ctx = proto::TlsContext::create(proto::TlsContext::Side::server, identity);
     REQUIRE(ctx.ok());
     auto l = proto::Listener::listen_tls(loop, *ctx, proto::Endpoint{"127.0.0.1", 0}, proto::StreamLimits{},
@@ -77,6 +78,25 @@ struct ScriptedDirectory {
     if (it != keys.end()) result.next = result.items.back().id;
     if (script == Script::stuck_cursor)
       result.next = req.page.after.empty() ? result.items.back().id : req.page.after;
+    proto::MapWriter w;
+    result.write(w);
+    call->reply(w);
+  }
+
+  // One person per key (same ids), so paging behaves as list-enrolled's.
+  void serve_people(const proto::CallPtr &call) {
+    proto::ListPeopleRequest req;
+    req.read(call->args());
+    if (!call->args().ok()) return call->fail(call->args().error());
+    if (script == Script::silent) return unanswered.push_back(call);
+    proto::ListPeopleResult result;
+    auto it = std::upper_bound(keys.begin(), keys.end(), req.page.after,
+                               [](const std::string &after, const auto &k) { return after < k.id; });
+    while (it != keys.end() && result.items.size() < req.page.limit) {
+      result.items.push_back(proto::PersonFacts{it->id, it->name, it->name + "@example.com", "D", "", ""});
+      ++it;
+    }
+    if (it != keys.end()) result.next = result.items.back().id;
     proto::MapWriter w;
     result.write(w);
     call->reply(w);
@@ -217,5 +237,54 @@ TEST_CASE("the directory key source reports refusals, silence and broken paging"
     REQUIRE_FALSE(keys.ok());
     CHECK(keys.error().code == Errc::unavailable);
   }
+  rig.shutdown();
+}
+
+TEST_CASE("the directory key source fetches the people beside the keys, on the same connection [issue-6]",
+          "[accounting][keysource][loop][issue-6]") {
+  Rig rig(1234);
+  std::optional<Result<std::vector<proto::EnrolledKey>>> keys;
+  std::optional<Result<std::vector<proto::PersonFacts>>> people;
+  rig.source->fetch([&](Result<std::vector<proto::EnrolledKey>> r) { keys.emplace(std::move(r)); });
+  rig.source->fetch_people([&](Result<std::vector<proto::PersonFacts>> r) { people.emplace(std::move(r)); });
+  // A second people fetch while the first runs is refused at once.
+  std::optional<Result<std::vector<proto::PersonFacts>>> second;
+  rig.source->fetch_people([&](Result<std::vector<proto::PersonFacts>> r) { second.emplace(std::move(r)); });
+  REQUIRE(second.has_value());
+  CHECK(second->error().code == Errc::conflict);
+  REQUIRE(proto::run_until(
+      &rig.loop, [&] { return keys.has_value() && people.has_value(); }, 10000));
+  REQUIRE(keys->ok());
+  REQUIRE(people->ok());
+  CHECK((*keys)->size() == 1234);
+  REQUIRE((*people)->size() == 1234);
+  CHECK((**people)[0].id == rig.directory->keys[0].id);
+  CHECK((**people)[1233].department == "D");
+  CHECK(rig.directory->accepted == 1);
+  rig.shutdown();
+}
+
+TEST_CASE("a silent directory times out the people fetch and the keys fetch together [issue-6]",
+          "[accounting][keysource][loop][issue-6]") {
+  Rig rig(3, std::nullopt, 300);
+  rig.directory->script = Script::silent;
+  std::optional<Result<std::vector<proto::EnrolledKey>>> keys;
+  std::optional<Result<std::vector<proto::PersonFacts>>> people;
+  rig.source->fetch([&](Result<std::vector<proto::EnrolledKey>> r) { keys.emplace(std::move(r)); });
+  rig.source->fetch_people([&](Result<std::vector<proto::PersonFacts>> r) { people.emplace(std::move(r)); });
+  REQUIRE(proto::run_until(
+      &rig.loop, [&] { return keys.has_value() && people.has_value(); }, 10000));
+  REQUIRE_FALSE(keys->ok());
+  REQUIRE_FALSE(people->ok());
+  CHECK(people->error().code == Errc::timeout);
+  // The next fetch gets a fresh connection and its answer.
+  rig.directory->script = Script::answer;
+  std::optional<Result<std::vector<proto::PersonFacts>>> again;
+  rig.source->fetch_people([&](Result<std::vector<proto::PersonFacts>> r) { again.emplace(std::move(r)); });
+  REQUIRE(proto::run_until(
+      &rig.loop, [&] { return again.has_value(); }, 10000));
+  REQUIRE(again->ok());
+  CHECK((*again)->size() == 3);
+  CHECK(rig.directory->accepted == 2);
   rig.shutdown();
 }

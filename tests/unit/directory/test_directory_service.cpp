@@ -308,6 +308,41 @@ TEST_CASE("directory service: list-enrolled pages through keys for accounting on
   h.finish();
 }
 
+TEST_CASE("directory service: list-people pages through every user for accounting only [issue-6][RP-11]",
+          "[directory][service][issue-6]") {
+  Harness h;
+  auto [ws1, ws1_id] = h.enrolled("ws-1", EnrollKind::workstation, proto::role::agent);
+  auto [accounting, accounting_id] = h.enrolled("acct", EnrollKind::accounting, proto::role::accounting);
+  std::set<std::string> added;
+  for (const char *email : {"p1@example.com", "p2@example.com", "p3@example.com"}) {
+    auto u = h.admin().user_add(email, "Person", wall_ms(), "test");
+    REQUIRE(u.ok());
+    added.insert(u->id);
+  }
+  proto::ListPeopleRequest req;
+  req.page.limit = 2;
+  std::set<std::string> listed;
+  for (int pages = 0;; pages++) {
+    REQUIRE(pages < 10);
+    auto page = rpc<proto::ListPeopleResult>(*accounting, proto::op::list_people, req);
+    REQUIRE(page.ok());
+    for (const auto &p : page->items) {
+      listed.insert(p.id);
+      if (added.count(p.id)) CHECK(p.name == "Person");
+    }
+    if (page->next.empty()) break;
+    req.page.after = page->next;
+  }
+  for (const auto &id : added) CHECK(listed.count(id) == 1);
+
+  auto refused = rpc<proto::ListPeopleResult>(*ws1, proto::op::list_people, proto::ListPeopleRequest{});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::forbidden);
+  (void)ws1_id;
+  (void)accounting_id;
+  h.finish();
+}
+
 TEST_CASE("directory service: register replies carry the printer and accounting keys revoked since the agent's "
           "newest, and a revoked printer gets no ticket",
           "[directory][service][revocation]") {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -1028,4 +1029,51 @@ TEST_CASE(
     }
   }
   p.h.finish();
+}
+
+TEST_CASE("list-people's rows: every user with their name, e-mail, department and live print group, paged by id "
+          "[issue-6][RP-11]",
+          "[directory][print][issue-6]") {
+  Store s;
+  User alice = s.user("alice@example.com", {Role::prm_user});
+  User bob = s.user("bob@example.com", {Role::prm_user});
+  User carol = s.user("carol@example.com");
+  s.sync();
+  auto sales = s.create("Sales floor");
+  REQUIRE(sales.ok());
+  s.join(alice, *sales);
+  s.join(bob, *sales);
+  auto all = [&] {
+    std::map<std::string, proto::PersonFacts> by_id;
+    std::string after;
+    for (;;) {
+      auto page = s.store->people_list(after, 2);
+      REQUIRE(page.ok());
+      for (auto &p : *page) by_id[p.id] = p;
+      if (page->size() < 2) break;
+      after = page->back().id;
+    }
+    return by_id;
+  };
+  auto people = all();
+  REQUIRE(people.size() == 3);
+  CHECK(people[alice.id].email == "alice@example.com");
+  CHECK(people[alice.id].print_group == sales->id);
+  CHECK(people[alice.id].print_group_name == "Sales floor");
+  CHECK(people[carol.id].print_group.empty());
+  // A deleted group is nobody's group any more; a deleted user is no longer listed.
+  {
+    auto tx = s.store->begin();
+    REQUIRE(s.store->print_group_delete(sales->id, kNow).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  {
+    auto tx = s.store->begin();
+    REQUIRE(s.store->user_delete(bob.id).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  people = all();
+  REQUIRE(people.size() == 2);
+  CHECK(people[alice.id].print_group.empty());
+  CHECK(people.count(bob.id) == 0);
 }

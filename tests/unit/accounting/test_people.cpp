@@ -6,6 +6,7 @@
 #include "accounting/support.h"
 #include "key_source.h"
 #include "lpm/protocol/loop_timer.h"
+#include "lpm/protocol/stream.h"
 #include "people_feed.h"
 #include "record_store.h"
 #include "reports.h"
@@ -188,14 +189,18 @@ TEST_CASE("PeopleFeed: records are stamped with the listed group and department,
     REQUIRE(feed.load().ok());
     CHECK(feed.known() == 0);
     feed.start();
-    loop.run_until([&] { return feed.refreshes_done() == 1; });
+    // proto::run_until ticks every 20 ms: a timer that satisfies the condition at the top of a loop
+    // turn would otherwise leave UV_RUN_ONCE polling until the next timer (the watchdog).
+    REQUIRE(proto::run_until(
+        &loop.loop, [&] { return feed.refreshes_done() == 1; }, 10000));
     Stamp alice = feed.stamp_of("u-1");
     CHECK(alice.print_group == "g-1");
     CHECK(alice.department == "Sales");
     // Bob was added upstream after the last list: his first record is not stamped, and asks.
     source->people.push_back(person("u-2", "Bob Durand", "bob@example.com", "R&D"));
     CHECK(feed.stamp_of("u-2").department.empty());
-    loop.run_until([&] { return feed.refreshes_done() == 2; });
+    REQUIRE(proto::run_until(
+        &loop.loop, [&] { return feed.refreshes_done() == 2; }, 10000));
     CHECK(feed.stamp_of("u-2").department == "R&D");
     CHECK(source->fetches == 2);
     feed.close();

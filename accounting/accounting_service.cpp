@@ -1,6 +1,7 @@
 #include "accounting_service.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "lpm/fault.h"
 #include "lpm/ids.h"
@@ -26,6 +27,26 @@ void refuse(const CallPtr &call, const Error &error) {
 
 } // namespace
 
+namespace {
+// Records of a batch with flagged counts logged with the reason (the summary counts them all).
+constexpr uint64_t kFlaggedLoggedPerBatch = 3;
+} // namespace
+
+// A batch whose counts are checked on the thread pool: the signatures (about 0.6 ms each) must not
+// hold the loop, which meanwhile stores other batches and answers reports. One batch is checked at
+// a time, so the station key cache is only ever used by one thread.
+struct AccountingService::Verification {
+  uv_work_t work;
+  std::weak_ptr<AccountingService *> service; // expired once the service is gone
+  CallPtr call;
+  std::shared_ptr<const proto::PostRecordsRequest> req;
+  std::unordered_map<proto::Fingerprint, bool> stations; // signed_by -> enrolled as a release station
+  std::shared_ptr<proto::StationKeys> keys;
+  std::vector<proto::CountsCheck> checks;                 // per record, filled by the worker
+  std::vector<std::pair<size_t, std::string>> flagged_why; // the first few flagged, with the reason
+  uint64_t flagged = 0;
+};
+
 AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx,
                                      RecordStore &store, EnrolledKeys &keys, ServiceOptions options)
     : loop_(loop), server_ctx_(std::move(server_ctx)), store_(store), keys_(keys), options_(options),
@@ -45,6 +66,7 @@ AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::Tls
 
 AccountingService::~AccountingService() {
   stop();
+  *alive_ = nullptr; // a check still running on the pool finds no service when it ends
 }
 
 Result<uint16_t> AccountingService::listen(const proto::Endpoint &at) {
@@ -80,6 +102,10 @@ void AccountingService::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (listener_) listener_->close();
+  // Batches waiting for their checks are not stored: their agents post them again.
+  for (auto &v : verify_queue_)
+    v->call->fail(make_error(Errc::unavailable, "shutting down"));
+  verify_queue_.clear();
   // Copied: closing a peer may erase it from the map.
   std::vector<proto::PeerPtr> open;
   for (auto &[raw, weak] : *peers_)
@@ -107,7 +133,7 @@ void AccountingService::handle_post_records(const CallPtr &call) {
             unknown.push_back(r.signed_by);
         learn_stations(std::move(unknown), 0, [this, call, req](const Status &learned) {
           if (!learned.ok()) return call->fail(learned.error());
-          store_batch(call, *req);
+          store_batch(call, req);
         });
       });
 }
@@ -126,27 +152,76 @@ void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, siz
   });
 }
 
-namespace {
-constexpr uint64_t kFlaggedLoggedPerBatch = 3;
-} // namespace
+void AccountingService::store_batch(const CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req) {
+  auto v = std::make_unique<Verification>();
+  v->service = alive_;
+  v->call = call;
+  v->keys = station_keys_;
+  // Who is a release station is known on the loop thread only: asked here, for the worker.
+  for (const auto &r : req->records)
+    if (!r.signed_by.empty() && !v->stations.count(r.signed_by))
+      v->stations.emplace(r.signed_by, keys_.known_as(r.signed_by, EnrollKind::printer));
+  v->req = std::move(req);
+  verify_queue_.push_back(std::move(v));
+  start_verification();
+}
 
-void AccountingService::store_batch(const CallPtr &call, const proto::PostRecordsRequest &req) {
-  std::vector<IngestFacts> facts(req.records.size());
-  uint64_t flagged = 0;
-  auto is_station = [this](const proto::Fingerprint &fp) { return keys_.known_as(fp, EnrollKind::printer); };
-  for (size_t i = 0; i < req.records.size(); i++) {
-    const proto::JobRecord &r = req.records[i];
-    std::string why;
-    proto::CountsCheck check = proto::check_record_counts(r, is_station, &why, &station_keys_);
-    facts[i].check = check;
-    // The user's print group and department now (RP-11): what their records count towards.
-    if (people_) facts[i].stamp = people_->stamp_of(r.user);
-    // The first few of a batch are logged with the reason; the summary below counts them all.
-    if (check == proto::CountsCheck::invalid || check == proto::CountsCheck::unsigned_counts) {
-      if (++flagged <= kFlaggedLoggedPerBatch)
-        LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
-                 call->peer_info().address.c_str(), proto::counts_check_name(check), why.c_str());
+void AccountingService::start_verification() {
+  if (verifying_ || verify_queue_.empty() || stopped_) return;
+  verifying_ = true;
+  Verification *v = verify_queue_.front().release();
+  verify_queue_.pop_front();
+  v->work.data = v;
+  auto work = [](uv_work_t *w) {
+    auto *job = static_cast<Verification *>(w->data);
+    auto is_station = [job](const proto::Fingerprint &fp) {
+      auto it = job->stations.find(fp);
+      return it != job->stations.end() && it->second;
+    };
+    job->checks.reserve(job->req->records.size());
+    for (size_t i = 0; i < job->req->records.size(); i++) {
+      std::string why;
+      proto::CountsCheck check = proto::check_record_counts(job->req->records[i], is_station, &why, job->keys.get());
+      job->checks.push_back(check);
+      // The first few of a batch are logged with the reason; the summary counts them all.
+      if (check == proto::CountsCheck::invalid || check == proto::CountsCheck::unsigned_counts)
+        if (++job->flagged <= kFlaggedLoggedPerBatch) job->flagged_why.emplace_back(i, std::move(why));
     }
+  };
+  auto after = [](uv_work_t *w, int status) {
+    std::unique_ptr<Verification> job(static_cast<Verification *>(w->data));
+    auto service = job->service.lock();
+    if (!service || !*service) return; // the service is gone; its connections with it
+    (*service)->verifying_ = false;
+    if (status != 0) {
+      job->call->fail(make_error(Errc::unavailable, "shutting down"));
+    } else {
+      (*service)->store_verified(*job);
+    }
+    (*service)->start_verification();
+  };
+  int rc = uv_queue_work(loop_, &v->work, work, after);
+  if (rc != 0) {
+    std::unique_ptr<Verification> job(v);
+    verifying_ = false;
+    job->call->fail(make_error(Errc::internal, std::string("cannot queue the counts checks: ") + uv_strerror(rc)));
+  }
+}
+
+void AccountingService::store_verified(const Verification &v) {
+  const CallPtr &call = v.call;
+  const proto::PostRecordsRequest &req = *v.req;
+  for (const auto &[i, why] : v.flagged_why) {
+    const proto::JobRecord &r = req.records[i];
+    LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
+             call->peer_info().address.c_str(), proto::counts_check_name(v.checks[i]), why.c_str());
+  }
+  uint64_t flagged = v.flagged;
+  std::vector<IngestFacts> facts(req.records.size());
+  for (size_t i = 0; i < req.records.size(); i++) {
+    facts[i].check = v.checks[i];
+    // The user's print group and department now (RP-11): what their records count towards.
+    if (people_) facts[i].stamp = people_->stamp_of(req.records[i].user);
   }
   auto ingested = store_.ingest_with(req.records, facts, wall_ms());
   if (!ingested.ok() && ingested.error().code == Errc::bad_request) return refuse(call, ingested.error());

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,8 +62,12 @@ private:
   // Asks the directory about keys[index..] as release stations, one after another (each answers
   // at once when known); done(unavailable) when it could not be asked.
   void learn_stations(std::vector<proto::Fingerprint> keys, size_t index, std::function<void(Status)> done);
-  // Checks each record's counts (proto::check_record_counts), stores the batch, answers.
-  void store_batch(const proto::CallPtr &call, const proto::PostRecordsRequest &req);
+  // Checks each record's counts (proto::check_record_counts) on the thread pool, one batch at a
+  // time, then stores the batch on the loop and answers.
+  struct Verification;
+  void store_batch(const proto::CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req);
+  void start_verification();
+  void store_verified(const Verification &v);
   void handle_report_totals(const proto::CallPtr &call);
   void handle_usage_report(const proto::CallPtr &call);
   // The report a person asked for, once the calling key is known to be allowed.
@@ -79,7 +84,11 @@ private:
   // Shared with the connections' close callbacks, which may run after stop().
   std::shared_ptr<PeerMap> peers_ = std::make_shared<PeerMap>();
   bool stopped_ = false;
-  proto::StationKeys station_keys_; // parsed once: each key's table then serves its records
+  // Parsed once: each key's table then serves its records. Used by the one verification running.
+  std::shared_ptr<proto::StationKeys> station_keys_ = std::make_shared<proto::StationKeys>();
+  std::deque<std::unique_ptr<Verification>> verify_queue_;
+  bool verifying_ = false;
+  std::shared_ptr<AccountingService *> alive_ = std::make_shared<AccountingService *>(this);
   std::vector<proto::PublicKey> session_signers_; // options_.session_key, parsed
 };
 

@@ -1,6 +1,7 @@
 #include "accounting_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "lpm/fault.h"
@@ -47,6 +48,18 @@ struct AccountingService::Verification {
   uint64_t flagged = 0;
 };
 
+// A usage report computed on the thread pool with the report store (its own SQLite connection,
+// reading beside the loop's writes: WAL), one at a time: a report over millions of records must
+// not hold the loop that stores the agents' batches.
+struct AccountingService::ReportJob {
+  uv_work_t work;
+  std::weak_ptr<AccountingService *> service;
+  std::shared_ptr<const AccountingService::ReportContext> ctx; // kept alive for the worker
+  CallPtr call;
+  proto::UsageReportRequest req;
+  std::optional<Result<proto::UsageReportResult>> result;
+};
+
 AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx,
                                      RecordStore &store, EnrolledKeys &keys, ServiceOptions options)
     : loop_(loop), server_ctx_(std::move(server_ctx)), store_(store), keys_(keys), options_(options),
@@ -54,10 +67,11 @@ AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::Tls
   dispatcher_->on(proto::op::post_records, [this](CallPtr call) { handle_post_records(call); });
   dispatcher_->on(proto::op::report_totals, [this](CallPtr call) { handle_report_totals(call); });
   dispatcher_->on(proto::op::usage_report, [this](CallPtr call) { handle_usage_report(call); });
+  reports_->zoneinfo_dir = options_.zoneinfo_dir;
   if (!options_.session_key.empty()) {
     auto key = proto::PublicKey::from_der(options_.session_key);
     if (key.ok())
-      session_signers_.push_back(std::move(*key));
+      reports_->session_signers.push_back(std::move(*key));
     else
       LPM_ERROR("the directory's session key from the enrollment does not parse (%s): usage-report is refused",
                 key.error().to_string().c_str());
@@ -106,6 +120,9 @@ void AccountingService::stop() {
   for (auto &v : verify_queue_)
     v->call->fail(make_error(Errc::unavailable, "shutting down"));
   verify_queue_.clear();
+  for (auto &r : report_queue_)
+    r->call->fail(make_error(Errc::unavailable, "shutting down"));
+  report_queue_.clear();
   // Copied: closing a peer may erase it from the map.
   std::vector<proto::PeerPtr> open;
   for (auto &[raw, weak] : *peers_)
@@ -286,28 +303,70 @@ void AccountingService::handle_usage_report(const CallPtr &call) {
     proto::UsageReportRequest req;
     req.read(call->args());
     if (!call->args().ok()) return refuse(call, call->args().error());
-    auto result = usage_report(req);
-    if (!result.ok()) return refuse(call, result.error());
-    proto::MapWriter w;
-    result->write(w);
-    call->reply(w);
+    if (!reports_->store) return answer_report(call, usage_report(*reports_, store_, req));
+    auto job = std::make_unique<ReportJob>();
+    job->service = alive_;
+    job->call = call;
+    job->req = std::move(req);
+    report_queue_.push_back(std::move(job));
+    start_report();
   });
 }
 
-Result<proto::UsageReportResult> AccountingService::usage_report(const proto::UsageReportRequest &req) {
-  if (session_signers_.empty())
+void AccountingService::answer_report(const CallPtr &call, const Result<proto::UsageReportResult> &result) {
+  if (!result.ok()) return refuse(call, result.error());
+  proto::MapWriter w;
+  result->write(w);
+  call->reply(w);
+}
+
+void AccountingService::start_report() {
+  if (reporting_ || report_queue_.empty() || stopped_) return;
+  reporting_ = true;
+  ReportJob *job = report_queue_.front().release();
+  report_queue_.pop_front();
+  job->ctx = reports_;
+  job->work.data = job;
+  // The worker reads only the context: session keys and zone folder fixed at construction, and
+  // the report store, which nothing else uses.
+  auto work = [](uv_work_t *w) {
+    auto *j = static_cast<ReportJob *>(w->data);
+    j->result.emplace(usage_report(*j->ctx, *j->ctx->store, j->req));
+  };
+  auto after = [](uv_work_t *w, int status) {
+    std::unique_ptr<ReportJob> j(static_cast<ReportJob *>(w->data));
+    auto service = j->service.lock();
+    if (!service || !*service) return;
+    (*service)->reporting_ = false;
+    if (status != 0 || !j->result)
+      j->call->fail(make_error(Errc::unavailable, "shutting down"));
+    else
+      (*service)->answer_report(j->call, *j->result);
+    (*service)->start_report();
+  };
+  int rc = uv_queue_work(loop_, &job->work, work, after);
+  if (rc != 0) {
+    std::unique_ptr<ReportJob> j(job);
+    reporting_ = false;
+    j->call->fail(make_error(Errc::internal, std::string("cannot queue the report: ") + uv_strerror(rc)));
+  }
+}
+
+Result<proto::UsageReportResult> AccountingService::usage_report(const ReportContext &ctx, RecordStore &store,
+                                                                const proto::UsageReportRequest &req) {
+  if (ctx.session_signers.empty())
     return make_error(Errc::unavailable, "this accounting server does not know the directory's session key: "
                                          "run `lpm-accounting enroll` again");
   auto signed_session = proto::session_from_text(req.session);
   if (!signed_session.ok()) return signed_session.error();
-  auto session = proto::session_verify(*signed_session, session_signers_, wall_ms());
+  auto session = proto::session_verify(*signed_session, ctx.session_signers, wall_ms());
   if (!session.ok()) return session.error();
   ReportRequest r;
   auto level = parse_report_level(req.level);
   if (!level.ok()) return level.error();
   auto type = parse_report_type(req.type);
   if (!type.ok()) return type.error();
-  auto zone = TimeZone::load(req.zone, options_.zoneinfo_dir);
+  auto zone = TimeZone::load(req.zone, ctx.zoneinfo_dir);
   if (!zone.ok()) return zone.error();
   if (req.from.empty()) {
     // The last N local days, today included (AMB-21).
@@ -329,14 +388,14 @@ Result<proto::UsageReportResult> AccountingService::usage_report(const proto::Us
   // A name becomes an id (RP-12) only for those who may see others at this level (report_access
   // with "" asks about someone not the caller): nobody else learns who exists by asking.
   if (!req.entity.empty() && report_access(*session, r.level, "").ok()) {
-    auto entity = resolve_report_entity(store_, r.level, req.entity);
+    auto entity = resolve_report_entity(store, r.level, req.entity);
     if (!entity.ok()) return entity.error();
     r.entity = *entity;
   }
   r.top = static_cast<size_t>(req.top);
   Status access = report_access(*session, r.level, r.entity);
   if (!access.ok()) return access.error();
-  auto table = run_report(store_, *zone, r);
+  auto table = run_report(store, *zone, r);
   if (!table.ok()) return table.error();
   if (table->rows.size() > proto::kMaxReportRows)
     return make_error(Errc::too_large, std::to_string(table->rows.size()) + " rows, more than " +

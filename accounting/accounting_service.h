@@ -50,6 +50,9 @@ public:
   // Where records get their print group and department stamped from (none: not stamped). Must
   // outlive the service.
   void set_people(PeopleFeed *people) { people_ = people; }
+  // A second connection to the same store: usage reports then run on the thread pool with it, one
+  // at a time, instead of on the loop. Call before listen().
+  void set_report_store(std::unique_ptr<RecordStore> store) { reports_->store = std::move(store); }
   // Stops accepting and closes every connection. The handles are freed as the loop runs on.
   void stop();
   size_t connections() const { return peers_->size(); }
@@ -70,8 +73,20 @@ private:
   void store_verified(const Verification &v);
   void handle_report_totals(const proto::CallPtr &call);
   void handle_usage_report(const proto::CallPtr &call);
-  // The report a person asked for, once the calling key is known to be allowed.
-  Result<proto::UsageReportResult> usage_report(const proto::UsageReportRequest &req);
+  // What a usage report reads, shared with a report running on the pool (which may end after the
+  // service is gone): the directory's session keys, the zone folder, the report store.
+  struct ReportContext {
+    std::vector<proto::PublicKey> session_signers; // options_.session_key, parsed
+    std::string zoneinfo_dir;
+    std::unique_ptr<RecordStore> store; // set_report_store; null: reports run on the loop
+  };
+  // The report a person asked for, once the calling key is known to be allowed, from `store`
+  // (on the loop: store_; on the pool: the context's own).
+  static Result<proto::UsageReportResult> usage_report(const ReportContext &ctx, RecordStore &store,
+                                                       const proto::UsageReportRequest &req);
+  struct ReportJob;
+  void start_report();
+  void answer_report(const proto::CallPtr &call, const Result<proto::UsageReportResult> &result);
 
   uv_loop_t *loop_;
   std::shared_ptr<proto::TlsContext> server_ctx_;
@@ -88,8 +103,10 @@ private:
   std::shared_ptr<proto::StationKeys> station_keys_ = std::make_shared<proto::StationKeys>();
   std::deque<std::unique_ptr<Verification>> verify_queue_;
   bool verifying_ = false;
+  std::shared_ptr<ReportContext> reports_ = std::make_shared<ReportContext>();
+  std::deque<std::unique_ptr<ReportJob>> report_queue_;
+  bool reporting_ = false;
   std::shared_ptr<AccountingService *> alive_ = std::make_shared<AccountingService *>(this);
-  std::vector<proto::PublicKey> session_signers_; // options_.session_key, parsed
 };
 
 } // namespace lpm::accounting

@@ -194,6 +194,14 @@ int command_serve(const ServeArgs &args) {
                "refused until `lpm-accounting enroll` runs again");
     AccountingService service(loop.get(), *server_ctx, **store, keys, service_options);
     service.set_people(&people);
+    // Reports read through a connection of their own, on the thread pool.
+    auto report_store = open_sqlite_record_store(state_db_path(args.data));
+    if (!report_store.ok()) {
+      people.close();
+      keys.close();
+      return fail(report_store.error());
+    }
+    service.set_report_store(std::move(*report_store));
     auto port = service.listen(*listen_at);
     if (!port.ok()) {
       people.close();

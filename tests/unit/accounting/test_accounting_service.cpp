@@ -104,6 +104,10 @@ struct Network {
     auto ctx = proto::TlsContext::create(proto::TlsContext::Side::server, server_id);
     REQUIRE(ctx.ok());
     service = std::make_unique<AccountingService>(&loop, *ctx, *store, *keys, options);
+    // Usage reports on the thread pool through a second connection, as lpm-accounting serve does.
+    auto report_store = open_sqlite_record_store(dir.path + "/state.db");
+    REQUIRE(report_store.ok());
+    service->set_report_store(std::move(*report_store));
     auto bound = service->listen(proto::Endpoint{"127.0.0.1", 0});
     REQUIRE(bound.ok());
     port = *bound;

@@ -345,6 +345,16 @@ void DirectoryService::Core::handle_register(const CallPtr &call) {
   reply_with(call, result);
 }
 
+namespace {
+// A page read with one row more than `limit` asked for: that extra row, if there, is dropped and
+// says another page follows, from the last id kept.
+template <class Page> void end_page(Page &page, size_t limit) {
+  if (page.items.size() <= limit) return;
+  page.items.resize(limit);
+  page.next = page.items.back().id;
+}
+} // namespace
+
 void DirectoryService::Core::handle_list_enrolled(const CallPtr &call) {
   auto service = caller(call, EnrollKind::accounting, "list enrolled keys");
   if (!service.ok()) return call->fail(service.error());
@@ -355,13 +365,9 @@ void DirectoryService::Core::handle_list_enrolled(const CallPtr &call) {
   auto rows = store->enrolled_list(req.page.after, req.page.limit + 1);
   if (!rows.ok()) return call->fail(rows.error());
   proto::ListEnrolledResult result;
-  for (auto &e : *rows) {
-    if (result.items.size() == req.page.limit) {
-      result.next = result.items.back().id;
-      break;
-    }
+  for (auto &e : *rows)
     result.items.push_back(proto::EnrolledKey{e.id, e.kind, e.name, e.fingerprint});
-  }
+  end_page(result, req.page.limit);
   reply_with(call, result);
 }
 
@@ -375,13 +381,8 @@ void DirectoryService::Core::handle_list_people(const CallPtr &call) {
   auto rows = store->people_list(req.page.after, req.page.limit + 1);
   if (!rows.ok()) return call->fail(rows.error());
   proto::ListPeopleResult result;
-  for (auto &p : *rows) {
-    if (result.items.size() == req.page.limit) {
-      result.next = result.items.back().id;
-      break;
-    }
-    result.items.push_back(std::move(p));
-  }
+  result.items = std::move(*rows);
+  end_page(result, req.page.limit);
   reply_with(call, result);
 }
 

@@ -48,16 +48,16 @@ struct AccountingService::Verification {
   uint64_t flagged = 0;
 };
 
-// A usage report computed on the thread pool with the report store (its own SQLite connection,
-// reading beside the loop's writes: WAL), one at a time: a report over millions of records must
-// not hold the loop that stores the agents' batches.
+// A report computed on the thread pool with the report store (its own SQLite connection, reading
+// beside the loop's writes: WAL), one at a time: a report over millions of records must not hold
+// the loop that stores the agents' batches.
 struct AccountingService::ReportJob {
   uv_work_t work;
   std::weak_ptr<AccountingService *> service;
   std::shared_ptr<const AccountingService::ReportContext> ctx; // kept alive for the worker
   CallPtr call;
-  proto::UsageReportRequest req;
-  std::optional<Result<proto::UsageReportResult>> result;
+  ReportFn compute;
+  std::optional<Result<proto::MapWriter>> answer;
 };
 
 AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx,
@@ -272,20 +272,23 @@ void AccountingService::handle_report_totals(const CallPtr &call) {
     if (!call->args().ok()) return refuse(call, call->args().error());
     int64_t to_ms = req.to_ms == 0 ? wall_ms() : req.to_ms;
     if (req.from_ms > to_ms) return refuse(call, make_error(Errc::bad_request, "args.from is after args.to"));
-    auto rows = store_.totals(req.from_ms, to_ms);
-    if (!rows.ok()) {
-      LPM_ERROR("cannot compute totals: %s", rows.error().to_string().c_str());
-      return call->fail(rows.error());
-    }
-    if (rows->size() > options_.max_report_rows)
-      return call->fail(Errc::too_large, std::to_string(rows->size()) + " users in this range, more than " +
-                                             std::to_string(options_.max_report_rows) +
-                                             " fit in one answer: ask for a shorter range");
-    proto::ReportTotalsResult result;
-    result.rows = std::move(*rows);
-    proto::MapWriter w;
-    result.write(w);
-    call->reply(w);
+    size_t max_rows = options_.max_report_rows;
+    run_report_job(call, [from_ms = req.from_ms, to_ms, max_rows](const ReportContext &,
+                                                                   RecordStore &store) -> Result<proto::MapWriter> {
+      auto rows = store.totals(from_ms, to_ms);
+      if (!rows.ok()) {
+        LPM_ERROR("cannot compute totals: %s", rows.error().to_string().c_str());
+        return rows.error();
+      }
+      if (rows->size() > max_rows)
+        return make_error(Errc::too_large, std::to_string(rows->size()) + " users in this range, more than " +
+                                               std::to_string(max_rows) + " fit in one answer: ask for a shorter range");
+      proto::ReportTotalsResult result;
+      result.rows = std::move(*rows);
+      proto::MapWriter w;
+      result.write(w);
+      return w;
+    });
   });
 }
 
@@ -303,21 +306,30 @@ void AccountingService::handle_usage_report(const CallPtr &call) {
     proto::UsageReportRequest req;
     req.read(call->args());
     if (!call->args().ok()) return refuse(call, call->args().error());
-    if (!reports_->store) return answer_report(call, usage_report(*reports_, store_, req));
-    auto job = std::make_unique<ReportJob>();
-    job->service = alive_;
-    job->call = call;
-    job->req = std::move(req);
-    report_queue_.push_back(std::move(job));
-    start_report();
+    run_report_job(call, [req = std::move(req)](const ReportContext &ctx,
+                                                RecordStore &store) -> Result<proto::MapWriter> {
+      auto result = usage_report(ctx, store, req);
+      if (!result.ok()) return result.error();
+      proto::MapWriter w;
+      result->write(w);
+      return w;
+    });
   });
 }
 
-void AccountingService::answer_report(const CallPtr &call, const Result<proto::UsageReportResult> &result) {
-  if (!result.ok()) return refuse(call, result.error());
-  proto::MapWriter w;
-  result->write(w);
-  call->reply(w);
+void AccountingService::run_report_job(const CallPtr &call, ReportFn compute) {
+  if (!reports_->store) return answer_report(call, compute(*reports_, store_));
+  auto job = std::make_unique<ReportJob>();
+  job->service = alive_;
+  job->call = call;
+  job->compute = std::move(compute);
+  report_queue_.push_back(std::move(job));
+  start_report();
+}
+
+void AccountingService::answer_report(const CallPtr &call, const Result<proto::MapWriter> &answer) {
+  if (!answer.ok()) return refuse(call, answer.error());
+  call->reply(*answer);
 }
 
 void AccountingService::start_report() {
@@ -331,17 +343,17 @@ void AccountingService::start_report() {
   // the report store, which nothing else uses.
   auto work = [](uv_work_t *w) {
     auto *j = static_cast<ReportJob *>(w->data);
-    j->result.emplace(usage_report(*j->ctx, *j->ctx->store, j->req));
+    j->answer.emplace(j->compute(*j->ctx, *j->ctx->store));
   };
   auto after = [](uv_work_t *w, int status) {
     std::unique_ptr<ReportJob> j(static_cast<ReportJob *>(w->data));
     auto service = j->service.lock();
     if (!service || !*service) return;
     (*service)->reporting_ = false;
-    if (status != 0 || !j->result)
+    if (status != 0 || !j->answer)
       j->call->fail(make_error(Errc::unavailable, "shutting down"));
     else
-      (*service)->answer_report(j->call, *j->result);
+      (*service)->answer_report(j->call, *j->answer);
     (*service)->start_report();
   };
   int rc = uv_queue_work(loop_, &job->work, work, after);

@@ -50,8 +50,8 @@ public:
   // Where records get their print group and department stamped from (none: not stamped). Must
   // outlive the service.
   void set_people(PeopleFeed *people) { people_ = people; }
-  // A second connection to the same store: usage reports then run on the thread pool with it, one
-  // at a time, instead of on the loop. Call before listen().
+  // A second connection to the same store: usage reports and report-totals then run on the thread
+  // pool with it, one at a time, instead of on the loop. Call before listen().
   void set_report_store(std::unique_ptr<RecordStore> store) { reports_->store = std::move(store); }
   // Stops accepting and closes every connection. The handles are freed as the loop runs on.
   void stop();
@@ -84,9 +84,13 @@ private:
   // (on the loop: store_; on the pool: the context's own).
   static Result<proto::UsageReportResult> usage_report(const ReportContext &ctx, RecordStore &store,
                                                        const proto::UsageReportRequest &req);
+  // A report's work: reads `store` (the report store on the pool, store_ on the loop when there is
+  // none) and the context, and gives the answer to send.
+  using ReportFn = std::function<Result<proto::MapWriter>(const ReportContext &, RecordStore &)>;
   struct ReportJob;
+  void run_report_job(const proto::CallPtr &call, ReportFn compute);
   void start_report();
-  void answer_report(const proto::CallPtr &call, const Result<proto::UsageReportResult> &result);
+  void answer_report(const proto::CallPtr &call, const Result<proto::MapWriter> &answer);
 
   uv_loop_t *loop_;
   std::shared_ptr<proto::TlsContext> server_ctx_;

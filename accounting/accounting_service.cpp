@@ -43,7 +43,7 @@ struct AccountingService::Verification {
   std::shared_ptr<const proto::PostRecordsRequest> req;
   std::unordered_map<proto::Fingerprint, bool> stations; // signed_by -> enrolled as a release station
   std::shared_ptr<proto::StationKeys> keys;
-  std::vector<proto::CountsCheck> checks;                 // per record, filled by the worker
+  std::vector<proto::CountsCheck> checks;                  // per record, filled by the worker
   std::vector<std::pair<size_t, std::string>> flagged_why; // the first few flagged, with the reason
   uint64_t flagged = 0;
 };
@@ -169,7 +169,8 @@ void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, siz
   });
 }
 
-void AccountingService::store_batch(const CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req) {
+void AccountingService::store_batch(const CallPtr &call,
+                                    std::shared_ptr<const proto::PostRecordsRequest> req) {
   auto v = std::make_unique<Verification>();
   v->service = alive_;
   v->call = call;
@@ -198,7 +199,8 @@ void AccountingService::start_verification() {
     job->checks.reserve(job->req->records.size());
     for (size_t i = 0; i < job->req->records.size(); i++) {
       std::string why;
-      proto::CountsCheck check = proto::check_record_counts(job->req->records[i], is_station, &why, job->keys.get());
+      proto::CountsCheck check =
+          proto::check_record_counts(job->req->records[i], is_station, &why, job->keys.get());
       job->checks.push_back(check);
       // The first few of a batch are logged with the reason; the summary counts them all.
       if (check == proto::CountsCheck::invalid || check == proto::CountsCheck::unsigned_counts)
@@ -221,7 +223,8 @@ void AccountingService::start_verification() {
   if (rc != 0) {
     std::unique_ptr<Verification> job(v);
     verifying_ = false;
-    job->call->fail(make_error(Errc::internal, std::string("cannot queue the counts checks: ") + uv_strerror(rc)));
+    job->call->fail(
+        make_error(Errc::internal, std::string("cannot queue the counts checks: ") + uv_strerror(rc)));
   }
 }
 
@@ -273,8 +276,8 @@ void AccountingService::handle_report_totals(const CallPtr &call) {
     int64_t to_ms = req.to_ms == 0 ? wall_ms() : req.to_ms;
     if (req.from_ms > to_ms) return refuse(call, make_error(Errc::bad_request, "args.from is after args.to"));
     size_t max_rows = options_.max_report_rows;
-    run_report_job(call, [from_ms = req.from_ms, to_ms, max_rows](const ReportContext &,
-                                                                   RecordStore &store) -> Result<proto::MapWriter> {
+    auto totals = [from_ms = req.from_ms, to_ms, max_rows](const ReportContext &,
+                                                           RecordStore &store) -> Result<proto::MapWriter> {
       auto rows = store.totals(from_ms, to_ms);
       if (!rows.ok()) {
         LPM_ERROR("cannot compute totals: %s", rows.error().to_string().c_str());
@@ -282,13 +285,15 @@ void AccountingService::handle_report_totals(const CallPtr &call) {
       }
       if (rows->size() > max_rows)
         return make_error(Errc::too_large, std::to_string(rows->size()) + " users in this range, more than " +
-                                               std::to_string(max_rows) + " fit in one answer: ask for a shorter range");
+                                               std::to_string(max_rows) +
+                                               " fit in one answer: ask for a shorter range");
       proto::ReportTotalsResult result;
       result.rows = std::move(*rows);
       proto::MapWriter w;
       result.write(w);
       return w;
-    });
+    };
+    run_report_job(call, std::move(totals));
   });
 }
 
@@ -306,14 +311,15 @@ void AccountingService::handle_usage_report(const CallPtr &call) {
     proto::UsageReportRequest req;
     req.read(call->args());
     if (!call->args().ok()) return refuse(call, call->args().error());
-    run_report_job(call, [req = std::move(req)](const ReportContext &ctx,
-                                                RecordStore &store) -> Result<proto::MapWriter> {
-      auto result = usage_report(ctx, store, req);
-      if (!result.ok()) return result.error();
-      proto::MapWriter w;
-      result->write(w);
-      return w;
-    });
+    run_report_job(
+        call,
+        [req = std::move(req)](const ReportContext &ctx, RecordStore &store) -> Result<proto::MapWriter> {
+          auto result = usage_report(ctx, store, req);
+          if (!result.ok()) return result.error();
+          proto::MapWriter w;
+          result->write(w);
+          return w;
+        });
   });
 }
 
@@ -365,7 +371,7 @@ void AccountingService::start_report() {
 }
 
 Result<proto::UsageReportResult> AccountingService::usage_report(const ReportContext &ctx, RecordStore &store,
-                                                                const proto::UsageReportRequest &req) {
+                                                                 const proto::UsageReportRequest &req) {
   if (ctx.session_signers.empty())
     return make_error(Errc::unavailable, "this accounting server does not know the directory's session key: "
                                          "run `lpm-accounting enroll` again");

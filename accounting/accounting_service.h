@@ -14,12 +14,12 @@
 #include <uv.h>
 
 #include "enrolled_keys.h"
-#include "people_feed.h"
 #include "lpm/error.h"
 #include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
 #include "lpm/protocol/stream.h"
 #include "lpm/timezone.h"
+#include "people_feed.h"
 #include "record_store.h"
 
 namespace lpm::accounting {

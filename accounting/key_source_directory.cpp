@@ -40,7 +40,8 @@ Fetch paged_fetch(const char *op, std::string what, size_t max_items, std::strin
       return make_error(Errc::protocol_error,
                         where + " sent a malformed " + what + " answer: " + reader.error().message);
     if (items->size() + page.items.size() > max_items)
-      return make_error(Errc::too_large, where + " lists more than " + std::to_string(max_items) + " " + what);
+      return make_error(Errc::too_large,
+                        where + " lists more than " + std::to_string(max_items) + " " + what);
     for (auto &item : page.items)
       items->push_back(std::move(item));
     return page.next;
@@ -54,7 +55,8 @@ class DirectoryKeySource final : public KeySource, public std::enable_shared_fro
 public:
   DirectoryKeySource(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> ctx,
                      DirectoryKeySourceOptions options)
-      : loop_(loop), ctx_(std::move(ctx)), options_(std::move(options)), deadlines_{proto::LoopTimer(loop), proto::LoopTimer(loop)} {}
+      : loop_(loop), ctx_(std::move(ctx)),
+        options_(std::move(options)), deadlines_{proto::LoopTimer(loop), proto::LoopTimer(loop)} {}
   ~DirectoryKeySource() override { close(); }
 
   void fetch(FetchFn done) override {
@@ -70,7 +72,8 @@ public:
   void close() override {
     if (conn_ == Conn::closed) return;
     conn_ = Conn::closed;
-    for (auto &d : deadlines_) d.close();
+    for (auto &d : deadlines_)
+      d.close();
     if (peer_) {
       PeerPtr peer = std::move(peer_);
       peer->close();
@@ -88,9 +91,11 @@ private:
   static constexpr int kPeople = 1;
 
   void start(int slot, Fetch fetch) {
-    if (conn_ == Conn::closed) return fetch.fail(make_error(Errc::unavailable, "the directory key source is closed"));
+    if (conn_ == Conn::closed)
+      return fetch.fail(make_error(Errc::unavailable, "the directory key source is closed"));
     if (fetches_[slot])
-      return fetch.fail(make_error(Errc::conflict, std::string("a ") + fetch.op + " fetch is already running"));
+      return fetch.fail(
+          make_error(Errc::conflict, std::string("a ") + fetch.op + " fetch is already running"));
     fetches_[slot] = std::move(fetch);
     fetches_[slot]->seq = ++fetch_seq_;
     std::weak_ptr<DirectoryKeySource> weak = weak_from_this();
@@ -144,8 +149,9 @@ private:
     if (conn_ != Conn::closed) conn_ = Conn::idle;
     for (int slot : {kKeys, kPeople})
       if (fetches_[slot])
-        finish(slot, reason.code == Errc::ok ? make_error(Errc::unavailable, where() + " closed the connection")
-                                             : make_error(reason.code, where() + ": " + reason.message));
+        finish(slot, reason.code == Errc::ok
+                         ? make_error(Errc::unavailable, where() + " closed the connection")
+                         : make_error(reason.code, where() + ": " + reason.message));
   }
 
   // Forgets the current connection at once (its close callback is then ignored).
@@ -175,8 +181,8 @@ private:
     if (!answer.ok()) {
       const Error &e = answer.error();
       if (e.code == Errc::unauthenticated || e.code == Errc::forbidden)
-        LPM_ERROR("the %s refused %s (%s): is this server enrolled as kind accounting?", where().c_str(), f.op,
-                  e.to_string().c_str());
+        LPM_ERROR("the %s refused %s (%s): is this server enrolled as kind accounting?", where().c_str(),
+                  f.op, e.to_string().c_str());
       return finish(slot, make_error(e.code, where() + ": " + e.message));
     }
     auto next = f.take_page(*answer);
@@ -184,7 +190,8 @@ private:
     if (next->empty()) return finish(slot, Error{Errc::ok, ""});
     // A cursor that does not move would page forever.
     if (*next == f.cursor)
-      return finish(slot, make_error(Errc::protocol_error, where() + ": " + f.op + " paging did not advance"));
+      return finish(slot,
+                    make_error(Errc::protocol_error, where() + ": " + f.op + " paging did not advance"));
     f.cursor = *next;
     request_page(slot);
   }
@@ -206,8 +213,10 @@ private:
     deadlines_[slot].stop();
     Fetch f = std::move(*fetches_[slot]);
     fetches_[slot].reset();
-    if (error.code == Errc::ok) f.succeed();
-    else f.fail(std::move(error));
+    if (error.code == Errc::ok)
+      f.succeed();
+    else
+      f.fail(std::move(error));
   }
 
   uv_loop_t *loop_;

@@ -59,7 +59,8 @@ int main(int argc, char **argv) {
   enroll->add_option("--name", enroll_args.name, "name shown to administrators (default: host name)");
 
   lpm::accounting::ServeArgs serve_args;
-  CLI::App *serve = app.add_subcommand("serve", "serve post-records, report-totals and usage-report until SIGINT/SIGTERM");
+  CLI::App *serve =
+      app.add_subcommand("serve", "serve post-records, report-totals and usage-report until SIGINT/SIGTERM");
   add_data(serve);
   serve
       ->add_option("--people-refresh", serve_args.people_refresh_s,
@@ -94,7 +95,9 @@ int main(int argc, char **argv) {
   report->add_option("--type", report_args.type,
                      "summary, by-printer, by-workstation, by-site, daily or top-users");
   report->add_option("--level", report_args.level, "enterprise, group, department or user")->capture_default_str();
-  report->add_option("--entity", report_args.entity, "the user (id, e-mail or name), print group (id or name) or department (not at enterprise level)");
+  report->add_option(
+      "--entity", report_args.entity,
+      "the user (id, e-mail or name), print group (id or name) or department (not at enterprise level)");
   CLI::Option *from_option = report->add_option("--from", report_args.from, "first local day, YYYY-MM-DD");
   report->add_option("--to", report_args.to, "last local day, YYYY-MM-DD (default: --from, or today)");
   report->add_option("--last", report_args.last, "today and the N-1 local days before it (without --from)")

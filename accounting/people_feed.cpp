@@ -47,8 +47,8 @@ Stamp PeopleFeed::stamp_of(const std::string &user) {
 
 void PeopleFeed::refresh_soon() {
   if (closed_ || refreshing_ || deferred_.active()) return;
-  int64_t wait = last_refresh_start_ms_ == 0 ? 0
-                                              : last_refresh_start_ms_ + options_.min_refresh_interval_ms - mono_ms();
+  int64_t wait =
+      last_refresh_start_ms_ == 0 ? 0 : last_refresh_start_ms_ + options_.min_refresh_interval_ms - mono_ms();
   deferred_.start(static_cast<uint64_t>(std::max<int64_t>(wait, 0)), 0, [this] { refresh(); });
 }
 
@@ -79,7 +79,8 @@ void PeopleFeed::on_listed(Result<std::vector<proto::PersonFacts>> listed) {
   if (update->added + update->changed + update->deleted > 0)
     LPM_INFO("people from the directory: %llu listed, %llu new, %llu changed, %llu deleted and anonymised",
              static_cast<unsigned long long>(update->listed), static_cast<unsigned long long>(update->added),
-             static_cast<unsigned long long>(update->changed), static_cast<unsigned long long>(update->deleted));
+             static_cast<unsigned long long>(update->changed),
+             static_cast<unsigned long long>(update->deleted));
   // Deleted people keep their stamp here too: their records still on the way count where they did.
   for (auto &p : *listed)
     stamps_[p.id] = Stamp{p.print_group, p.department};

@@ -31,7 +31,8 @@ class PeopleFeed {
 public:
   // `source` is shared with EnrolledKeys (one connection to the directory); `store` must outlive
   // the feed. Loads what the store knows now.
-  PeopleFeed(uv_loop_t *loop, std::shared_ptr<KeySource> source, RecordStore &store, PeopleFeedOptions options = {});
+  PeopleFeed(uv_loop_t *loop, std::shared_ptr<KeySource> source, RecordStore &store,
+             PeopleFeedOptions options = {});
   ~PeopleFeed();
   PeopleFeed(const PeopleFeed &) = delete;
   PeopleFeed &operator=(const PeopleFeed &) = delete;

@@ -101,7 +101,8 @@ public:
   // and changed people written, people no longer listed marked deleted at now_ms with their name
   // and e-mail erased, each print group's latest name kept. An empty list while people are known
   // is refused (conflict): a directory that lost its users must not erase every name here.
-  virtual Result<PeopleUpdate> replace_people(const std::vector<proto::PersonFacts> &listed, int64_t now_ms) = 0;
+  virtual Result<PeopleUpdate> replace_people(const std::vector<proto::PersonFacts> &listed,
+                                              int64_t now_ms) = 0;
   // Every person known, deleted ones included, by id.
   virtual Result<std::vector<Person>> people() = 0;
   // The person with this id (deleted ones included); not_found when never listed here.

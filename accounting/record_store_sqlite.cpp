@@ -307,7 +307,8 @@ public:
     return rows;
   }
 
-  Result<PeopleUpdate> replace_people(const std::vector<proto::PersonFacts> &listed, int64_t now_ms) override {
+  Result<PeopleUpdate> replace_people(const std::vector<proto::PersonFacts> &listed,
+                                      int64_t now_ms) override {
     auto known = people();
     if (!known.ok()) return known.error();
     std::map<std::string, const Person *> by_id;
@@ -326,9 +327,10 @@ public:
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
         "email = excluded.email, department = excluded.department, print_group = excluded.print_group, "
         "updated_ms = excluded.updated_ms, deleted_ms = 0");
-    auto group = db_->prepare("INSERT INTO print_group_names (id, name, updated_ms) VALUES (?1, ?2, ?3) "
-                              "ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_ms = excluded.updated_ms "
-                              "WHERE name <> excluded.name");
+    auto group =
+        db_->prepare("INSERT INTO print_group_names (id, name, updated_ms) VALUES (?1, ?2, ?3) "
+                     "ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_ms = excluded.updated_ms "
+                     "WHERE name <> excluded.name");
     auto forget = db_->prepare("UPDATE people SET name = '', email = '', updated_ms = ?2, deleted_ms = ?2 "
                                "WHERE id = ?1");
     if (!upsert.ok()) return upsert.error();
@@ -344,15 +346,20 @@ public:
       auto it = by_id.find(p.id);
       if (it != by_id.end()) {
         const Person &k = *it->second;
-        if (k.deleted_ms == 0 && k.name == p.name && k.email == p.email && k.stamp.department == p.department &&
-            k.stamp.print_group == p.print_group)
+        if (k.deleted_ms == 0 && k.name == p.name && k.email == p.email &&
+            k.stamp.department == p.department && k.stamp.print_group == p.print_group)
           continue;
         update.changed++;
       } else {
         update.added++;
       }
-      Status st = upsert->bind(1, p.id).bind(2, p.name).bind(3, p.email).bind(4, p.department)
-                      .bind(5, p.print_group).bind(6, now_ms).run();
+      Status st = upsert->bind(1, p.id)
+                      .bind(2, p.name)
+                      .bind(3, p.email)
+                      .bind(4, p.department)
+                      .bind(5, p.print_group)
+                      .bind(6, now_ms)
+                      .run();
       if (!st.ok()) return st.error();
     }
     for (const auto &[id, name] : groups) {
@@ -371,13 +378,15 @@ public:
   }
 
   Result<std::vector<Person>> people() override {
-    auto q = db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people ORDER BY id");
+    auto q =
+        db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people ORDER BY id");
     if (!q.ok()) return q.error();
     return read_people(*q);
   }
 
   Result<Person> person(const std::string &id) override {
-    auto q = db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people WHERE id = ?1");
+    auto q =
+        db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people WHERE id = ?1");
     if (!q.ok()) return q.error();
     q->bind(1, id);
     auto found = read_people(*q);
@@ -388,15 +397,17 @@ public:
 
   Result<std::vector<Person>> find_people(const std::string &text, size_t limit) override {
     // Exact first (id, e-mail, whole name); a part of a name only when nothing matched exactly.
-    auto exact = db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people "
-                              "WHERE deleted_ms = 0 AND (id = ?1 OR email = lower(?1) OR name = ?1 COLLATE NOCASE) "
-                              "ORDER BY name, id LIMIT ?2");
+    auto exact =
+        db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people "
+                     "WHERE deleted_ms = 0 AND (id = ?1 OR email = lower(?1) OR name = ?1 COLLATE NOCASE) "
+                     "ORDER BY name, id LIMIT ?2");
     if (!exact.ok()) return exact.error();
     exact->bind(1, text).bind(2, static_cast<int64_t>(limit));
     auto found = read_people(*exact);
     if (!found.ok() || !found->empty() || text.empty()) return found;
-    auto part = db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people "
-                             "WHERE deleted_ms = 0 AND instr(lower(name), lower(?1)) > 0 ORDER BY name, id LIMIT ?2");
+    auto part =
+        db_->prepare("SELECT id, name, email, department, print_group, deleted_ms FROM people "
+                     "WHERE deleted_ms = 0 AND instr(lower(name), lower(?1)) > 0 ORDER BY name, id LIMIT ?2");
     if (!part.ok()) return part.error();
     part->bind(1, text).bind(2, static_cast<int64_t>(limit));
     return read_people(*part);

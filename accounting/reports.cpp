@@ -253,7 +253,8 @@ Result<std::string> resolve_report_entity(RecordStore &store, ReportLevel level,
     for (size_t i = 0; i < found->size() && i < kNamed; i++)
       names += (i ? ", " : "") + (*found)[i].name + " <" + (*found)[i].email + ">";
     return make_error(Errc::conflict, "\"" + entity + "\" names more than one person (" + names +
-                                          (found->size() > kNamed ? ", ..." : "") + "): give the e-mail or more of the name");
+                                          (found->size() > kNamed ? ", ..." : "") +
+                                          "): give the e-mail or more of the name");
   }
   if (level == ReportLevel::group) {
     auto found = store.find_print_groups(entity);
@@ -261,7 +262,8 @@ Result<std::string> resolve_report_entity(RecordStore &store, ReportLevel level,
     if (found->empty()) return entity;
     if (found->size() == 1) return found->front().id;
     std::string ids;
-    for (size_t i = 0; i < found->size() && i < kNamed; i++) ids += (i ? ", " : "") + (*found)[i].id;
+    for (size_t i = 0; i < found->size() && i < kNamed; i++)
+      ids += (i ? ", " : "") + (*found)[i].id;
     return make_error(Errc::conflict, "more than one print group was named \"" + entity + "\" (" + ids +
                                           "): give the group's id");
   }

@@ -64,9 +64,10 @@ struct ReportTable {
 };
 
 // The report `request` asks for, days running midnight to midnight in `zone` (23 and 25 hours on
-// daylight-saving changes). A top-users row names the user ("deleted user" once anonymised). bad_request (the message says what) for an entity missing or given
-// at enterprise level, a window reversed or longer than kMaxReportDays, top users at user level,
-// or a zone whose midnight there does not fall on a quarter hour (historic local mean times).
+// daylight-saving changes). A top-users row names the user ("deleted user" once anonymised). bad_request (the
+// message says what) for an entity missing or given at enterprise level, a window reversed or longer than
+// kMaxReportDays, top users at user level, or a zone whose midnight there does not fall on a quarter hour
+// (historic local mean times).
 Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const ReportRequest &request);
 
 // The entity someone typed, as the id the records carry. At user level: a user id, an e-mail or

@@ -147,7 +147,9 @@ int lpm_main(int argc, const char *const *argv) {
   report_cmd->add_option("--type", report.type, "summary, by-printer, by-workstation, by-site, daily or top-users")
       ->capture_default_str();
   report_cmd->add_option("--level", report.level, "user, group, department or enterprise")->capture_default_str();
-  report_cmd->add_option("--entity", report.entity, "the user (id, e-mail or name), print group (id or name) or department (default at user level: you)");
+  report_cmd->add_option(
+      "--entity", report.entity,
+      "the user (id, e-mail or name), print group (id or name) or department (default at user level: you)");
   auto *from_opt = report_cmd->add_option("--from", report.from, "first local day, YYYY-MM-DD");
   report_cmd->add_option("--to", report.to, "last local day, YYYY-MM-DD (default: --from)")->needs(from_opt);
   report_cmd->add_option("--last", report.last, "today and the N-1 local days before it (without --from)")

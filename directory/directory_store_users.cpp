@@ -526,13 +526,12 @@ Status DirectoryStore::setting_set(std::string_view name, std::string_view value
 }
 
 Result<std::vector<proto::PersonFacts>> DirectoryStore::people_list(std::string_view after_id, size_t limit) {
-  auto stmt = db_->prepare(
-      "SELECT u.id, CASE WHEN u.display_name <> '' THEN u.display_name "
-      "ELSE trim(u.first_name || ' ' || u.last_name) END, u.email, u.department, "
-      "coalesce(g.id, ''), coalesce(g.name, '') FROM users u "
-      "LEFT JOIN pm_users p ON p.user_id = u.id "
-      "LEFT JOIN print_groups g ON g.id = p.print_group_id AND g.deleted_ms = 0 "
-      "WHERE u.id > ? ORDER BY u.id LIMIT ?");
+  auto stmt = db_->prepare("SELECT u.id, CASE WHEN u.display_name <> '' THEN u.display_name "
+                           "ELSE trim(u.first_name || ' ' || u.last_name) END, u.email, u.department, "
+                           "coalesce(g.id, ''), coalesce(g.name, '') FROM users u "
+                           "LEFT JOIN pm_users p ON p.user_id = u.id "
+                           "LEFT JOIN print_groups g ON g.id = p.print_group_id AND g.deleted_ms = 0 "
+                           "WHERE u.id > ? ORDER BY u.id LIMIT ?");
   if (!stmt.ok()) return stmt.error();
   stmt->bind(1, after_id).bind(2, static_cast<int64_t>(limit));
   std::vector<proto::PersonFacts> out;
@@ -540,8 +539,8 @@ Result<std::vector<proto::PersonFacts>> DirectoryStore::people_list(std::string_
     auto row = stmt->step();
     if (!row.ok()) return row.error();
     if (!*row) break;
-    out.push_back(proto::PersonFacts{stmt->col_text(0), stmt->col_text(1), stmt->col_text(2), stmt->col_text(3),
-                                     stmt->col_text(4), stmt->col_text(5)});
+    out.push_back(proto::PersonFacts{stmt->col_text(0), stmt->col_text(1), stmt->col_text(2),
+                                     stmt->col_text(3), stmt->col_text(4), stmt->col_text(5)});
   }
   return out;
 }

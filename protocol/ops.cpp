@@ -246,8 +246,12 @@ void ListEnrolledResult::read(MapReader &r) {
   next = r.opt_str("next", "", kShort);
 }
 
-void ListPeopleRequest::write(MapWriter &w) const { page.write(w); }
-void ListPeopleRequest::read(MapReader &r) { page.read(r); }
+void ListPeopleRequest::write(MapWriter &w) const {
+  page.write(w);
+}
+void ListPeopleRequest::read(MapReader &r) {
+  page.read(r);
+}
 
 void ListPeopleResult::write(MapWriter &w) const {
   std::vector<MapWriter> xs;

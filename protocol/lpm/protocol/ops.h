@@ -196,7 +196,7 @@ struct ListEnrolledResult {
 // records and forgets the name (RP-10).
 struct PersonFacts {
   std::string id;
-  std::string name;             // display name, else "first last"
+  std::string name; // display name, else "first last"
   std::string email;
   std::string department;       // "" when none
   std::string print_group;      // the live group's id, "" when none

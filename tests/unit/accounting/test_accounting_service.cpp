@@ -447,11 +447,13 @@ TEST_CASE("usage-report: who sees what follows the session's roles (RP-3, AMB-20
     CHECK(bobs->rows[0][0] == "5");
     // Found by name (RP-12) for those who may see others; a user asking by another's name learns
     // nothing of who exists.
-    REQUIRE(net.store->replace_people({proto::PersonFacts{alice, "Alice Martin", "alice@example.com", "", "", ""},
-                                       proto::PersonFacts{bob, "Bob Durand", "bob@example.com", "", "", ""},
-                                       proto::PersonFacts{uuid_v7(), "Bob Dylan", "dylan@example.com", "", "", ""}},
-                                      wall_ms())
-                .ok());
+    REQUIRE(
+        net.store
+            ->replace_people({proto::PersonFacts{alice, "Alice Martin", "alice@example.com", "", "", ""},
+                              proto::PersonFacts{bob, "Bob Durand", "bob@example.com", "", "", ""},
+                              proto::PersonFacts{uuid_v7(), "Bob Dylan", "dylan@example.com", "", "", ""}},
+                             wall_ms())
+            .ok());
     auto by_name = usage(*ws, helpdesk, "user", "bob durand");
     REQUIRE(by_name.ok());
     CHECK(by_name->rows[0][0] == "5");

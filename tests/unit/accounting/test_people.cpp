@@ -69,23 +69,27 @@ private:
 
 } // namespace
 
-TEST_CASE("the people list: added, changed, and deleted users anonymised with their stamp kept [issue-6][RP-10]",
-          "[accounting][people][issue-6]") {
+TEST_CASE(
+    "the people list: added, changed, and deleted users anonymised with their stamp kept [issue-6][RP-10]",
+    "[accounting][people][issue-6]") {
   TempDir dir;
   auto store = open_store(dir);
-  auto first = replace(*store, {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris floor 2"),
-                                person("u-2", "Bob Durand", "bob@example.com", "R&D"),
-                                person("u-3", "Carol Petit", "carol@example.com", "R&D", "g-1", "Paris floor 2")});
+  auto first =
+      replace(*store, {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris floor 2"),
+                       person("u-2", "Bob Durand", "bob@example.com", "R&D"),
+                       person("u-3", "Carol Petit", "carol@example.com", "R&D", "g-1", "Paris floor 2")});
   CHECK(first.listed == 3);
   CHECK(first.added == 3);
   // The same list again changes nothing.
-  auto same = replace(*store, {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris floor 2"),
-                               person("u-2", "Bob Durand", "bob@example.com", "R&D"),
-                               person("u-3", "Carol Petit", "carol@example.com", "R&D", "g-1", "Paris floor 2")});
+  auto same =
+      replace(*store, {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris floor 2"),
+                       person("u-2", "Bob Durand", "bob@example.com", "R&D"),
+                       person("u-3", "Carol Petit", "carol@example.com", "R&D", "g-1", "Paris floor 2")});
   CHECK(same.added + same.changed + same.deleted == 0);
   // Bob joins a group, Carol is deleted upstream, the group is renamed.
-  auto next = replace(*store, {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris 2nd"),
-                               person("u-2", "Bob Durand", "bob@example.com", "R&D", "g-2", "Lyon")},
+  auto next = replace(*store,
+                      {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris 2nd"),
+                       person("u-2", "Bob Durand", "bob@example.com", "R&D", "g-2", "Lyon")},
                       2000);
   CHECK(next.changed == 1);
   CHECK(next.deleted == 1);
@@ -123,8 +127,9 @@ TEST_CASE("report search by name: whole or part of a name, e-mail or id, and del
   replace(*store, {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris"),
                    person("u-2", "Alice Moreau", "alice.moreau@example.com"),
                    person("u-3", "Carol Petit", "carol@example.com", "", "g-9", "Lyon")});
-  replace(*store, {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris"),
-                   person("u-2", "Alice Moreau", "alice.moreau@example.com")},
+  replace(*store,
+          {person("u-1", "Alice Martin", "alice@example.com", "Sales", "g-1", "Paris"),
+           person("u-2", "Alice Moreau", "alice.moreau@example.com")},
           2000); // Carol deleted; her group g-9 is not listed any more either
 
   CHECK(resolved(*store, ReportLevel::user, "alice martin") == "u-1");
@@ -147,13 +152,17 @@ TEST_CASE("report search by name: whole or part of a name, e-mail or id, and del
   CHECK(resolved(*store, ReportLevel::department, "Sales") == "Sales");
 }
 
-TEST_CASE("top users are named, and an anonymised user shows as a deleted user and still counts [issue-6][RP-10]",
-          "[accounting][people][issue-6]") {
+TEST_CASE(
+    "top users are named, and an anonymised user shows as a deleted user and still counts [issue-6][RP-10]",
+    "[accounting][people][issue-6]") {
   TempDir dir;
   auto store = open_store(dir);
-  replace(*store, {person("u-1", "Alice Martin", "alice@example.com"), person("u-2", "Bob Durand", "bob@example.com")});
+  replace(*store, {person("u-1", "Alice Martin", "alice@example.com"),
+                   person("u-2", "Bob Durand", "bob@example.com")});
   int64_t t = 1767225600000; // 2026-01-01T00:00Z
-  REQUIRE(store->ingest({printed_record("u-1", t + 3600000, 5), printed_record("u-2", t + 7200000, 3)}, t + 7200000)
+  REQUIRE(store
+              ->ingest({printed_record("u-1", t + 3600000, 5), printed_record("u-2", t + 7200000, 3)},
+                       t + 7200000)
               .ok());
   replace(*store, {person("u-1", "Alice Martin", "alice@example.com")}, 2000); // Bob deleted
   ReportRequest req;
@@ -174,9 +183,10 @@ TEST_CASE("top users are named, and an anonymised user shows as a deleted user a
   CHECK(top->rows[1][3] != "0"); // activity retained
 }
 
-TEST_CASE("PeopleFeed: records are stamped with the listed group and department, and an unknown user asks for a "
-          "refresh [issue-6][RP-11]",
-          "[accounting][people][issue-6]") {
+TEST_CASE(
+    "PeopleFeed: records are stamped with the listed group and department, and an unknown user asks for a "
+    "refresh [issue-6][RP-11]",
+    "[accounting][people][issue-6]") {
   TempDir dir;
   auto store = open_store(dir);
   TestLoop loop;

@@ -333,7 +333,8 @@ TEST_CASE("directory service: list-people pages through every user for accountin
     if (page->next.empty()) break;
     req.page.after = page->next;
   }
-  for (const auto &id : added) CHECK(listed.count(id) == 1);
+  for (const auto &id : added)
+    CHECK(listed.count(id) == 1);
 
   auto refused = rpc<proto::ListPeopleResult>(*ws1, proto::op::list_people, proto::ListPeopleRequest{});
   REQUIRE_FALSE(refused.ok());

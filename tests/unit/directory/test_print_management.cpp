@@ -1031,9 +1031,10 @@ TEST_CASE(
   p.h.finish();
 }
 
-TEST_CASE("list-people's rows: every user with their name, e-mail, department and live print group, paged by id "
-          "[issue-6][RP-11]",
-          "[directory][print][issue-6]") {
+TEST_CASE(
+    "list-people's rows: every user with their name, e-mail, department and live print group, paged by id "
+    "[issue-6][RP-11]",
+    "[directory][print][issue-6]") {
   Store s;
   User alice = s.user("alice@example.com", {Role::prm_user});
   User bob = s.user("bob@example.com", {Role::prm_user});
@@ -1049,7 +1050,8 @@ TEST_CASE("list-people's rows: every user with their name, e-mail, department an
     for (;;) {
       auto page = s.store->people_list(after, 2);
       REQUIRE(page.ok());
-      for (auto &p : *page) by_id[p.id] = p;
+      for (auto &p : *page)
+        by_id[p.id] = p;
       if (page->size() < 2) break;
       after = page->back().id;
     }

@@ -26,11 +26,9 @@ void refuse(const CallPtr &call, const Error &error) {
   call->fail(error);
 }
 
-} // namespace
-
-namespace {
 // Records of a batch with flagged counts logged with the reason (the summary counts them all).
 constexpr uint64_t kFlaggedLoggedPerBatch = 3;
+
 } // namespace
 
 // A batch whose counts are checked on the thread pool: the signatures (about 0.6 ms each) must not
@@ -255,9 +253,10 @@ void AccountingService::store_verified(const Verification &v) {
     LPM_WARN("%llu records from %s carry event times more than %lld s from ours (clock skew?)",
              static_cast<unsigned long long>(ingested->skewed), call->peer_info().address.c_str(),
              static_cast<long long>(kClockSkewLimitMs / 1000));
-  LPM_INFO("post-records from %s: %llu stored, %llu duplicates, %llu with unsigned or invalid counts",
-           call->peer_info().address.c_str(), static_cast<unsigned long long>(ingested->stored),
-           static_cast<unsigned long long>(ingested->duplicates), static_cast<unsigned long long>(flagged));
+  LPM_INFO(
+      "post-records from %s: %llu stored, %llu duplicates; %llu of the batch with unsigned or invalid counts",
+      call->peer_info().address.c_str(), static_cast<unsigned long long>(ingested->stored),
+      static_cast<unsigned long long>(ingested->duplicates), static_cast<unsigned long long>(flagged));
   proto::PostRecordsResult result;
   result.stored = ingested->stored;
   result.duplicates = ingested->duplicates;

@@ -35,8 +35,6 @@ constexpr uint64_t kFlaggedLoggedPerBatch = 3;
 // hold the loop, which meanwhile stores other batches and answers reports. One batch is checked at
 // a time, so the station key cache is only ever used by one thread.
 struct AccountingService::Verification {
-  uv_work_t work;
-  std::weak_ptr<AccountingService *> service; // expired once the service is gone
   CallPtr call;
   std::shared_ptr<const proto::PostRecordsRequest> req;
   std::unordered_map<proto::Fingerprint, bool> stations; // signed_by -> enrolled as a release station
@@ -46,22 +44,10 @@ struct AccountingService::Verification {
   uint64_t flagged = 0;
 };
 
-// A report computed on the thread pool with the report store (its own SQLite connection, reading
-// beside the loop's writes: WAL), one at a time: a report over millions of records must not hold
-// the loop that stores the agents' batches.
-struct AccountingService::ReportJob {
-  uv_work_t work;
-  std::weak_ptr<AccountingService *> service;
-  std::shared_ptr<const AccountingService::ReportContext> ctx; // kept alive for the worker
-  CallPtr call;
-  ReportFn compute;
-  std::optional<Result<proto::MapWriter>> answer;
-};
-
 AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx,
                                      RecordStore &store, EnrolledKeys &keys, ServiceOptions options)
     : loop_(loop), server_ctx_(std::move(server_ctx)), store_(store), keys_(keys), options_(options),
-      dispatcher_(std::make_shared<proto::Dispatcher>()) {
+      dispatcher_(std::make_shared<proto::Dispatcher>()), verify_work_(loop), report_work_(loop) {
   dispatcher_->on(proto::op::post_records, [this](CallPtr call) { handle_post_records(call); });
   dispatcher_->on(proto::op::report_totals, [this](CallPtr call) { handle_report_totals(call); });
   dispatcher_->on(proto::op::usage_report, [this](CallPtr call) { handle_usage_report(call); });
@@ -78,7 +64,6 @@ AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::Tls
 
 AccountingService::~AccountingService() {
   stop();
-  *alive_ = nullptr; // a check still running on the pool finds no service when it ends
 }
 
 Result<uint16_t> AccountingService::listen(const proto::Endpoint &at) {
@@ -114,13 +99,10 @@ void AccountingService::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (listener_) listener_->close();
-  // Batches waiting for their checks are not stored: their agents post them again.
-  for (auto &v : verify_queue_)
-    v->call->fail(make_error(Errc::unavailable, "shutting down"));
-  verify_queue_.clear();
-  for (auto &r : report_queue_)
-    r->call->fail(make_error(Errc::unavailable, "shutting down"));
-  report_queue_.clear();
+  // Batches waiting for their checks are not stored: their agents post them again. Waiting reports
+  // are answered unavailable too.
+  verify_work_.stop();
+  report_work_.stop();
   // Copied: closing a peer may erase it from the map.
   std::vector<proto::PeerPtr> open;
   for (auto &[raw, weak] : *peers_)
@@ -169,8 +151,7 @@ void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, siz
 
 void AccountingService::store_batch(const CallPtr &call,
                                     std::shared_ptr<const proto::PostRecordsRequest> req) {
-  auto v = std::make_unique<Verification>();
-  v->service = alive_;
+  auto v = std::make_shared<Verification>();
   v->call = call;
   v->keys = station_keys_;
   // Who is a release station is known on the loop thread only: asked here, for the worker.
@@ -178,52 +159,25 @@ void AccountingService::store_batch(const CallPtr &call,
     if (!r.signed_by.empty() && !v->stations.count(r.signed_by))
       v->stations.emplace(r.signed_by, keys_.known_as(r.signed_by, EnrollKind::printer));
   v->req = std::move(req);
-  verify_queue_.push_back(std::move(v));
-  start_verification();
-}
-
-void AccountingService::start_verification() {
-  if (verifying_ || verify_queue_.empty() || stopped_) return;
-  verifying_ = true;
-  Verification *v = verify_queue_.front().release();
-  verify_queue_.pop_front();
-  v->work.data = v;
-  auto work = [](uv_work_t *w) {
-    auto *job = static_cast<Verification *>(w->data);
-    auto is_station = [job](const proto::Fingerprint &fp) {
-      auto it = job->stations.find(fp);
-      return it != job->stations.end() && it->second;
+  auto check = [v] {
+    auto is_station = [&v](const proto::Fingerprint &fp) {
+      auto it = v->stations.find(fp);
+      return it != v->stations.end() && it->second;
     };
-    job->checks.reserve(job->req->records.size());
-    for (size_t i = 0; i < job->req->records.size(); i++) {
+    v->checks.reserve(v->req->records.size());
+    for (size_t i = 0; i < v->req->records.size(); i++) {
       std::string why;
-      proto::CountsCheck check =
-          proto::check_record_counts(job->req->records[i], is_station, &why, job->keys.get());
-      job->checks.push_back(check);
-      // The first few of a batch are logged with the reason; the summary counts them all.
-      if (check == proto::CountsCheck::invalid || check == proto::CountsCheck::unsigned_counts)
-        if (++job->flagged <= kFlaggedLoggedPerBatch) job->flagged_why.emplace_back(i, std::move(why));
+      proto::CountsCheck c = proto::check_record_counts(v->req->records[i], is_station, &why, v->keys.get());
+      v->checks.push_back(c);
+      if (c == proto::CountsCheck::invalid || c == proto::CountsCheck::unsigned_counts)
+        if (++v->flagged <= kFlaggedLoggedPerBatch) v->flagged_why.emplace_back(i, std::move(why));
     }
   };
-  auto after = [](uv_work_t *w, int status) {
-    std::unique_ptr<Verification> job(static_cast<Verification *>(w->data));
-    auto service = job->service.lock();
-    if (!service || !*service) return; // the service is gone; its connections with it
-    (*service)->verifying_ = false;
-    if (status != 0) {
-      job->call->fail(make_error(Errc::unavailable, "shutting down"));
-    } else {
-      (*service)->store_verified(*job);
-    }
-    (*service)->start_verification();
-  };
-  int rc = uv_queue_work(loop_, &v->work, work, after);
-  if (rc != 0) {
-    std::unique_ptr<Verification> job(v);
-    verifying_ = false;
-    job->call->fail(
-        make_error(Errc::internal, std::string("cannot queue the counts checks: ") + uv_strerror(rc)));
-  }
+  // The queue is this service's: its done runs only while the service is there.
+  verify_work_.push(std::move(check), [this, v](bool ran) {
+    if (!ran) return v->call->fail(make_error(Errc::unavailable, "shutting down"));
+    store_verified(*v);
+  });
 }
 
 void AccountingService::store_verified(const Verification &v) {
@@ -324,49 +278,21 @@ void AccountingService::handle_usage_report(const CallPtr &call) {
 
 void AccountingService::run_report_job(const CallPtr &call, ReportFn compute) {
   if (!reports_->store) return answer_report(call, compute(*reports_, store_));
-  auto job = std::make_unique<ReportJob>();
-  job->service = alive_;
-  job->call = call;
-  job->compute = std::move(compute);
-  report_queue_.push_back(std::move(job));
-  start_report();
+  // The work reads only the context (session keys and zone folder fixed at construction, and the
+  // report store, which nothing else uses), kept alive by the job.
+  auto answer = std::make_shared<std::optional<Result<proto::MapWriter>>>();
+  auto ctx = reports_;
+  report_work_.push(
+      [answer, ctx, compute = std::move(compute)] { answer->emplace(compute(*ctx, *ctx->store)); },
+      [this, call, answer](bool ran) {
+        if (!ran || !*answer) return call->fail(make_error(Errc::unavailable, "shutting down"));
+        answer_report(call, **answer);
+      });
 }
 
 void AccountingService::answer_report(const CallPtr &call, const Result<proto::MapWriter> &answer) {
   if (!answer.ok()) return refuse(call, answer.error());
   call->reply(*answer);
-}
-
-void AccountingService::start_report() {
-  if (reporting_ || report_queue_.empty() || stopped_) return;
-  reporting_ = true;
-  ReportJob *job = report_queue_.front().release();
-  report_queue_.pop_front();
-  job->ctx = reports_;
-  job->work.data = job;
-  // The worker reads only the context: session keys and zone folder fixed at construction, and
-  // the report store, which nothing else uses.
-  auto work = [](uv_work_t *w) {
-    auto *j = static_cast<ReportJob *>(w->data);
-    j->answer.emplace(j->compute(*j->ctx, *j->ctx->store));
-  };
-  auto after = [](uv_work_t *w, int status) {
-    std::unique_ptr<ReportJob> j(static_cast<ReportJob *>(w->data));
-    auto service = j->service.lock();
-    if (!service || !*service) return;
-    (*service)->reporting_ = false;
-    if (status != 0 || !j->answer)
-      j->call->fail(make_error(Errc::unavailable, "shutting down"));
-    else
-      (*service)->answer_report(j->call, *j->answer);
-    (*service)->start_report();
-  };
-  int rc = uv_queue_work(loop_, &job->work, work, after);
-  if (rc != 0) {
-    std::unique_ptr<ReportJob> j(job);
-    reporting_ = false;
-    j->call->fail(make_error(Errc::internal, std::string("cannot queue the report: ") + uv_strerror(rc)));
-  }
 }
 
 Result<proto::UsageReportResult> AccountingService::usage_report(const ReportContext &ctx, RecordStore &store,

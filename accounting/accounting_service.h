@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +20,7 @@
 #include "lpm/timezone.h"
 #include "people_feed.h"
 #include "record_store.h"
+#include "serial_work.h"
 
 namespace lpm::accounting {
 
@@ -69,7 +69,6 @@ private:
   // time, then stores the batch on the loop and answers.
   struct Verification;
   void store_batch(const proto::CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req);
-  void start_verification();
   void store_verified(const Verification &v);
   void handle_report_totals(const proto::CallPtr &call);
   void handle_usage_report(const proto::CallPtr &call);
@@ -87,9 +86,7 @@ private:
   // A report's work: reads `store` (the report store on the pool, store_ on the loop when there is
   // none) and the context, and gives the answer to send.
   using ReportFn = std::function<Result<proto::MapWriter>(const ReportContext &, RecordStore &)>;
-  struct ReportJob;
   void run_report_job(const proto::CallPtr &call, ReportFn compute);
-  void start_report();
   void answer_report(const proto::CallPtr &call, const Result<proto::MapWriter> &answer);
 
   uv_loop_t *loop_;
@@ -105,12 +102,9 @@ private:
   bool stopped_ = false;
   // Parsed once: each key's table then serves its records. Used by the one verification running.
   std::shared_ptr<proto::StationKeys> station_keys_ = std::make_shared<proto::StationKeys>();
-  std::deque<std::unique_ptr<Verification>> verify_queue_;
-  bool verifying_ = false;
+  SerialWork verify_work_; // counts checks, one batch at a time
   std::shared_ptr<ReportContext> reports_ = std::make_shared<ReportContext>();
-  std::deque<std::unique_ptr<ReportJob>> report_queue_;
-  bool reporting_ = false;
-  std::shared_ptr<AccountingService *> alive_ = std::make_shared<AccountingService *>(this);
+  SerialWork report_work_; // usage-report and report-totals, one at a time
 };
 
 } // namespace lpm::accounting

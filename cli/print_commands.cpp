@@ -126,8 +126,8 @@ std::string print_users_table(const std::vector<proto::PrintUserEntry> &users) {
   rows.reserve(users.size());
   for (const auto &u : users)
     rows.push_back({u.email, u.display_name.empty() ? "-" : u.display_name, u.group.empty() ? "-" : u.group,
-                    user_quota_text(u), u.color_allowed ? "yes" : "no"});
-  return format_table({{"EMAIL"}, {"NAME"}, {"PRINT GROUP"}, {"QUOTA", true}, {"COLOUR"}}, rows);
+                    user_quota_text(u), std::to_string(u.used), u.color_allowed ? "yes" : "no"});
+  return format_table({{"EMAIL"}, {"NAME"}, {"PRINT GROUP"}, {"QUOTA", true}, {"USED", true}, {"COLOUR"}}, rows);
 }
 
 std::string print_group_json(const proto::PrintGroupEntry &g) {
@@ -148,7 +148,8 @@ std::string print_user_json(const proto::PrintUserEntry &u) {
                     {"quota", quota_json(u.quota)},
                     {"group_quota", quota_json(u.group_quota)},
                     {"color_allowed", u.color_allowed},
-                    {"imported_ms", u.imported_ms}});
+                    {"imported_ms", u.imported_ms},
+                    {"used", u.used}});
 }
 
 std::string pm_counts_text(uint64_t pm_users, uint64_t enterprise_users) {
@@ -188,7 +189,7 @@ PrintCommands::PrintCommands(CLI::App &app, const std::string &socket_help) {
   auto add = [this](CLI::App *cmd, std::function<int()> run) { commands_.emplace_back(cmd, std::move(run)); };
   const char *batch_json = "One JSON object per item and line: key, result, reason";
   const std::string quota_help = "Quota in impressions per calendar month (0 to " +
-                                 std::to_string(proto::kMaxQuota) + "); counting is accounting's";
+                                 std::to_string(proto::kMaxQuota) + "); every printed job counts against it";
   auto quota_range = CLI::Range(int64_t{0}, proto::kMaxQuota);
 
   // ---- print-groups create|update|delete|list (GR-6 ... GR-9)
@@ -453,6 +454,49 @@ PrintCommands::PrintCommands(CLI::App &app, const std::string &socket_help) {
     if (import_.file.empty())
       return usage_error("give the CSV FILE to import, or --sample to print the sample");
     return command_import(import_);
+  });
+  add_policy(app, socket_help);
+}
+
+void PrintCommands::add_policy(CLI::App &app, const std::string &socket_help) {
+  // ---- print-policy show|set (AMB-17)
+  auto *policy = app.add_subcommand(
+      "print-policy", "Show or set how quotas and colour apply at printers (AMB-17; needs a login)");
+  policy->require_subcommand(1);
+  auto *show = policy->add_subcommand("show", "Show the quota time zone and what happens to colour jobs of "
+                                              "users who may not print in colour");
+  auto *set = policy->add_subcommand("set", "Change the quota time zone and/or the colour rule");
+  set->add_option("--quota-zone", zone_,
+                  "IANA time zone whose calendar months quotas run in (default UTC), e.g. Europe/Paris");
+  set->add_option("--color-denied", color_denied_,
+                  "A colour job of a user whose print group does not allow colour: mono (printed in "
+                  "monochrome where the device can, else refused; the default) or refuse")
+      ->check(CLI::IsMember({proto::kColorDeniedMono, proto::kColorDeniedRefuse}));
+  for (CLI::App *cmd : {show, set}) {
+    cmd->add_option("--socket", socket_, socket_help);
+    cmd->add_flag("--json", json_, "One JSON object: quota_zone, color_denied");
+  }
+  auto print_policy = [this](const Result<proto::PrintPolicyResult> &answer) {
+    if (!answer.ok()) return fail(answer.error());
+    if (json_) {
+      print_json_line(json_text({{"quota_zone", answer->quota_zone}, {"color_denied", answer->color_denied}}));
+      return 0;
+    }
+    std::printf("quota-zone %s\ncolor-denied %s\n", printable(answer->quota_zone).c_str(),
+                answer->color_denied.c_str());
+    return 0;
+  };
+  commands_.emplace_back(show, [this, print_policy] {
+    return print_policy(
+        run_person_op<proto::PrintPolicyResult>(socket_, proto::op::print_policy_show, proto::SessionRequest{}));
+  });
+  commands_.emplace_back(set, [this, print_policy] {
+    if (zone_.empty() && color_denied_.empty())
+      return usage_error("print-policy set: give --quota-zone, --color-denied or both");
+    proto::PrintPolicySetRequest request;
+    request.quota_zone = zone_;
+    request.color_denied = color_denied_;
+    return print_policy(run_person_op<proto::PrintPolicyResult>(socket_, proto::op::print_policy_set, request));
   });
 }
 

@@ -1,5 +1,5 @@
-// The Print Management commands (print_commands.cpp): `lpm print-groups create|update|delete|list`
-// and `lpm print-users list|set|remove|sync|import`. Each is a person op the local agent forwards
+// The Print Management commands (print_commands.cpp): `lpm print-groups create|update|delete|list`,
+// `lpm print-users list|set|remove|sync|import` and `lpm print-policy show|set`. Each is a person op the local agent forwards
 // to the directory with the caller's session (docs/protocol.md §5.1.1, "Print Management"); the
 // directory checks the caller's roles. The CSV import goes through import-start with the kind
 // print-users (docs/imports.md).
@@ -37,7 +37,7 @@ std::string group_quota_text(const std::optional<int64_t> &quota);
 // A user's quota: their own ("500"), else their group's ("300 (group)"), else "none".
 std::string user_quota_text(const proto::PrintUserEntry &user);
 // Tables for people: NAME QUOTA COLOUR MEMBERS (and DELETED (UTC) with deleted groups shown);
-// EMAIL NAME PRINT GROUP QUOTA COLOUR.
+// EMAIL NAME PRINT GROUP QUOTA USED COLOUR (USED: impressions charged this month).
 std::string print_groups_table(const std::vector<proto::PrintGroupEntry> &groups, bool with_deleted);
 std::string print_users_table(const std::vector<proto::PrintUserEntry> &users);
 // JSON lines (no trailing newline): every field; quotas null when unset.
@@ -59,6 +59,7 @@ public:
   std::optional<int> run();
 
 private:
+  void add_policy(CLI::App &app, const std::string &socket_help);
   std::optional<int64_t> quota() const {
     return quota_value_ >= 0 ? std::optional<int64_t>(quota_value_) : std::nullopt;
   }
@@ -81,6 +82,8 @@ private:
   bool yes_ = false;
   bool sample_ = false;
   ImportArgs import_;
+  std::string zone_;
+  std::string color_denied_;
   std::vector<std::pair<CLI::App *, std::function<int()>>> commands_;
 };
 

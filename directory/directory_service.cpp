@@ -61,6 +61,7 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::enroll, route(&Core::handle_enroll));
   dispatcher->on(proto::op::register_holdings, route(&Core::handle_register));
   dispatcher->on(proto::op::badge_in, route(&Core::handle_badge_in));
+  dispatcher->on(proto::op::settle_quota, route(&Core::handle_settle_quota));
   dispatcher->on(proto::op::list_enrolled, route(&Core::handle_list_enrolled));
   dispatcher->on(proto::op::list_people, route(&Core::handle_list_people));
   dispatcher->on(proto::op::login, route(&Core::handle_login));
@@ -115,6 +116,8 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::print_groups_list, route(&Core::handle_print_groups_list));
   dispatcher->on(proto::op::print_users_list, route(&Core::handle_print_users_list));
   dispatcher->on(proto::op::print_users_set, route(&Core::handle_print_users_set));
+  dispatcher->on(proto::op::print_policy_show, route(&Core::handle_print_policy_show));
+  dispatcher->on(proto::op::print_policy_set, route(&Core::handle_print_policy_set));
   dispatcher->on(proto::op::print_users_remove, route(&Core::handle_print_users_remove));
   dispatcher->on(proto::op::print_users_sync, route(&Core::handle_print_users_sync));
   dispatcher->on(proto::op::users_password_link, route(&Core::handle_users_password_link));

@@ -110,6 +110,8 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
   }
   auto holders = store->holders_of_users(user_ids, now);
   if (!holders.ok()) return call->fail(holders.error());
+  // AMB-17: what each counted user may still print, held until the station settles it.
+  if (Status reserved = reserve_quotas(result, printer, now); !reserved.ok()) return call->fail(reserved.error());
 
   proto::Ticket ticket;
   ticket.users = std::move(user_ids);
@@ -137,6 +139,7 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
   answer.audit.action = action;
   answer.audit.detail = "user " + user.id + " workstations " + std::to_string(result.workstations.size());
   if (!delegators->empty()) answer.audit.detail += " delegators " + std::to_string(delegators->size());
+  if (!result.reservation.empty()) answer.audit.detail += " quota reservation " + result.reservation;
   if (!note.empty()) answer.audit.detail += " (" + note + ")";
   answer.log = std::string(action) + " at " + printer.id + " \"" + printer.name + "\": user " + user.id +
                ", " + std::to_string(delegators->size()) + " delegator(s), " +

@@ -239,14 +239,19 @@ void DirectoryService::Core::handle_print_users_list(const CallPtr &call) {
   if (!pm_users.ok()) return call->fail(pm_users.error());
   auto enterprise_users = store->users_count();
   if (!enterprise_users.ok()) return call->fail(enterprise_users.error());
+  auto month = current_quota_month(wall_ms());
+  if (!month.ok()) return call->fail(month.error());
   proto::PrintUsersListResult result;
   for (const auto &u : *users) {
     if (result.users.size() == req.page.limit) {
       result.next = result.users.back().email;
       break;
     }
-    result.users.push_back(proto::PrintUserEntry{u.user_id, u.email, u.display_name, u.print_group_name,
-                                                 u.quota, u.group_quota, u.color_allowed, u.imported_ms});
+    // What settle-quota charged them this month (AMB-17).
+    auto used = store->quota_used(u.user_id, *month);
+    if (!used.ok()) return call->fail(used.error());
+    result.users.push_back(proto::PrintUserEntry{u.user_id, u.email, u.display_name, u.print_group_name, u.quota,
+                                                 u.group_quota, u.color_allowed, u.imported_ms, *used});
   }
   result.pm_users = static_cast<uint64_t>(*pm_users);
   result.enterprise_users = static_cast<uint64_t>(*enterprise_users);

@@ -13,6 +13,7 @@
 #include "directory_service.h"
 #include "directory_store.h"
 #include "lpm/protocol/ops_admin.h"
+#include "lpm/timezone.h"
 #include "lpm/protocol/rpc.h"
 #include "rate_limits.h"
 #include "roles.h"
@@ -84,6 +85,10 @@ proto::BatchResult each_item(DirectoryStore &store, const std::vector<std::strin
 // administrator's console. unauthenticated for no, an unknown or a revoked key; forbidden for a
 // key of another kind. (directory_service_people.cpp)
 Result<EnrolledEntry> person_machine(DirectoryStore &store, const CallPtr &call, const char *op_text);
+
+// "YYYY-MM": the calendar month of the instant at_ms in `zone`, the month quotas count in
+// (AMB-17). (directory_service_quota.cpp)
+std::string quota_month(const TimeZone &zone, int64_t at_ms);
 
 // The enterprise's document retention policy (RT-1, RT-2), from the settings; 0: no limit.
 Result<proto::RetentionPolicyResult> retention_policy(DirectoryStore &store);
@@ -260,6 +265,17 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   void handle_print_users_set(const CallPtr &call);
   void handle_print_users_remove(const CallPtr &call);
   void handle_print_users_sync(const CallPtr &call);
+
+  // ---- quotas and colour at printers (directory_service_quota.cpp; AMB-17) ----
+  std::optional<TimeZone> quota_zone; // the print policy's, loaded when first needed
+  // The month quotas count in at now_ms, in the print policy's zone.
+  Result<std::string> current_quota_month(int64_t now_ms);
+  // Fills the counted users' limits and the colour rule into a badge-in answer, and holds each
+  // counted user's remaining quota under a new reservation (committed here).
+  Status reserve_quotas(proto::BadgeInResult &result, const EnrolledEntry &printer, int64_t now_ms);
+  void handle_settle_quota(const CallPtr &call);
+  void handle_print_policy_show(const CallPtr &call);
+  void handle_print_policy_set(const CallPtr &call);
 };
 
 } // namespace lpm::directory

@@ -233,6 +233,35 @@ CREATE TABLE password_links(
 CREATE INDEX password_links_user ON password_links(user_id);
 CREATE INDEX password_links_expiry ON password_links(expires_ms);
 )sql",
+    // Version 6: monthly quotas counted (AMB-17): impressions charged per user and calendar month
+    // from release stations' signed outcomes (settle-quota), what badge-ins hold until they are
+    // settled, and which claims were charged (each once).
+    R"sql(
+CREATE TABLE quota_usage(
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  month TEXT NOT NULL, -- "YYYY-MM" in the print policy's quota zone
+  impressions INTEGER NOT NULL CHECK (impressions >= 0),
+  PRIMARY KEY (user_id, month)) WITHOUT ROWID;
+CREATE TABLE quota_holds(
+  reservation TEXT NOT NULL,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  printer_id TEXT NOT NULL,
+  impressions INTEGER NOT NULL CHECK (impressions >= 0),
+  expires_ms INTEGER NOT NULL,
+  PRIMARY KEY (reservation, user_id)) WITHOUT ROWID;
+CREATE INDEX quota_holds_user ON quota_holds(user_id, expires_ms);
+CREATE INDEX quota_holds_expiry ON quota_holds(expires_ms);
+CREATE TABLE quota_charges(
+  workstation TEXT NOT NULL,
+  job TEXT NOT NULL,
+  claim TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  month TEXT NOT NULL,
+  impressions INTEGER NOT NULL,
+  charged_ms INTEGER NOT NULL,
+  PRIMARY KEY (workstation, job, claim)) WITHOUT ROWID;
+CREATE INDEX quota_charges_time ON quota_charges(charged_ms);
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 

@@ -220,6 +220,30 @@ struct PmSyncResult {
 };
 // The largest quota a print group or a user may have (impressions per calendar month).
 inline constexpr int64_t kMaxPrintQuota = 1'000'000'000;
+// The enterprise's print policy (AMB-17): quotas run in calendar months of quota_zone; a colour
+// job of a user who may not print in colour is printed in monochrome or refused.
+struct PrintPolicy {
+  std::string quota_zone = "UTC";
+  bool color_refused = false; // false: printed in monochrome
+};
+// What Print Management says of one user at badge-in (AMB-17). A user it does not manage (not
+// imported, PM-2) is not counted and has no limits.
+struct QuotaLimits {
+  bool counted = false;
+  std::optional<int64_t> quota; // the user's own, else their print group's; nullopt: none
+  bool color_allowed = true;    // counted users: their print group's (false in none)
+};
+// One claim of a printed job charged to its owner's month (settle-quota).
+struct QuotaCharge {
+  std::string reservation;
+  std::string user_id;
+  std::string workstation;
+  std::string job;
+  std::string claim;
+  std::string month; // "YYYY-MM"
+  int64_t impressions = 0;
+  int64_t now_ms = 0;
+};
 
 // A password link (UA-4, UA-7, UA-15): a secret e-mailed to a user who has no password (or must
 // set a new one), good once until it expires. The store keeps its SHA-256 only.
@@ -585,6 +609,34 @@ public:
   Result<BadgePolicy> badge_policy();
   // [tx]
   Status badge_policy_set(const BadgePolicy &policy);
+
+  // ---- Quotas counted (directory_store_quota.cpp; AMB-17, DESIGN §4 steps 1 and 4) ----
+  // The print policy: quota zone "UTC" and colour "mono" when unset.
+  Result<PrintPolicy> print_policy();
+  // [tx] The zone name is checked by the caller (it must load).
+  Status print_policy_set(const PrintPolicy &policy);
+  // What Print Management sets for this user: not counted when they are not one of its users.
+  Result<QuotaLimits> quota_limits(std::string_view user_id);
+  // Impressions charged to the user in `month` ("YYYY-MM").
+  Result<int64_t> quota_used(std::string_view user_id, std::string_view month);
+  // Impressions held for the user by reservations live at now_ms, `except` left out.
+  Result<int64_t> quota_held(std::string_view user_id, int64_t now_ms, std::string_view except = {});
+  // [tx] Holds `impressions` of the user's quota for `reservation` (from printer_id) until
+  // expires_ms.
+  Status quota_hold(std::string_view reservation, std::string_view user_id, std::string_view printer_id,
+                    int64_t impressions, int64_t expires_ms);
+  // Whether `reservation` was made for printer_id and names the user (live or lapsed: a late
+  // settle still counts).
+  Result<bool> quota_reservation_names(std::string_view reservation, std::string_view printer_id,
+                                       std::string_view user_id);
+  // [tx] Charges one claim of a job to the user's month and takes it off the reservation's hold.
+  // Returns the impressions charged: 0 when this claim was charged before.
+  Result<int64_t> quota_charge(const QuotaCharge &charge);
+  // [tx] The reservation's holds go back (the station's release is over). Returns how many users
+  // it held for; 0 for a reservation of another printer or none.
+  Result<int64_t> quota_release(std::string_view reservation, std::string_view printer_id, int64_t now_ms);
+  // [tx] Forgets holds lapsed before now_ms and charges older than `charges_before_ms`.
+  Status quota_purge(int64_t now_ms, int64_t charges_before_ms);
 
   Db &db() { return *db_; }
   // The database file (so another thread can open its own connection).

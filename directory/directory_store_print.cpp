@@ -1,7 +1,7 @@
 // DirectoryStore: Print Management's own user list and its print groups (PM-2 ... PM-5,
 // GR-6 ... GR-9, AMB-16 ... AMB-18). Print groups are unrelated to account groups (GR-1): they
-// carry quotas and colour for their members and grant no role. Quotas are stored and shown
-// here; counting impressions against them is the accounting server's.
+// carry quotas and colour for their members and grant no role. Counting impressions against
+// the quotas is directory_store_quota.cpp's.
 #include "directory_store.h"
 #include "directory_store_private.h"
 #include "lpm/ids.h"

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "interactive.h"
+#include "quota_gate.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops_release.h"
@@ -247,11 +248,28 @@ void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<
   fanout->remaining = who.workstations.size();
   fanout->done = std::move(done);
   if (fanout->remaining == 0) {
+    if (!who.reservation.empty()) settle_quota(who.reservation, "", "", nullptr);
     fanout->done(0);
     return;
   }
   ReleaseSettings settings = options_.release;
   settings.pacer = std::make_shared<ReportPacer>(loop_, kReportDelayMaxMs);
+  if (!who.reservation.empty()) {
+    // AMB-17: the users' limits, said before anything prints; each printed job of theirs is
+    // charged at the directory from its signed outcome; the rest goes back at the end.
+    settings.quota = std::make_shared<QuotaGate>(who, device_.applies_settings());
+    for (const auto &u : who.users)
+      if (std::string line = settings.quota->limits_line(u.id); !line.empty()) out_(line);
+    auto self = shared_from_this();
+    settings.settle = [self, reservation = who.reservation](const std::string &user, const std::string &workstation,
+                                                             const proto::UpdateJobStatusRequest &outcome) {
+      self->settle_quota(reservation, user, workstation, &outcome);
+    };
+    fanout->done = [self, reservation = who.reservation, done = std::move(fanout->done)](uint64_t printed) {
+      self->settle_quota(reservation, "", "", nullptr);
+      done(printed);
+    };
+  }
   std::shared_ptr<ChoiceRound> round;
   if (options_.interactive && can_prompt()) {
     // One question for all of the badge's workstations, once each has listed its jobs.
@@ -283,6 +301,27 @@ void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<
                           if (--fanout->remaining == 0) fanout->done(fanout->printed);
                         });
   }
+}
+
+void ReleaseStation::settle_quota(const std::string &reservation, const std::string &user,
+                                  const std::string &workstation, const proto::UpdateJobStatusRequest *outcome) {
+  proto::SettleQuotaRequest req;
+  req.reservation = reservation;
+  req.user = user;
+  req.done = outcome == nullptr;
+  if (outcome) {
+    req.outcome = *outcome;
+    req.workstation = workstation;
+  }
+  proto::MapWriter w;
+  req.write(w);
+  std::string job = outcome ? outcome->job : "";
+  directory_->call(proto::op::settle_quota, std::move(w), [job](Result<proto::Response> r) {
+    // The device has printed: a quota the directory could not charge is logged, never undone.
+    if (!r.ok())
+      LPM_WARN("settle-quota%s: %s", job.empty() ? " (end of release)" : (" for job " + job).c_str(),
+               r.error().to_string().c_str());
+  });
 }
 
 void ReleaseStation::run_badges(LineSource &badges, std::function<void()> done) {

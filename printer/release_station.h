@@ -89,6 +89,10 @@ private:
   void ask_sign_in(const std::shared_ptr<Visit> &visit);
   void send_register(const std::shared_ptr<Visit> &visit, const std::string &email, std::string &password);
   void release_visit(const std::shared_ptr<Visit> &visit, std::shared_ptr<proto::BadgeInResult> who);
+  // settle-quota (AMB-17): charges a counted user's printed job from its signed outcome, or with
+  // no outcome, gives the rest of the badge's reservation back. A failure is logged.
+  void settle_quota(const std::string &reservation, const std::string &user, const std::string &workstation,
+                    const proto::UpdateJobStatusRequest *outcome);
 
   uv_loop_t *loop_;
   std::shared_ptr<proto::TlsContext> tls_;

@@ -7,6 +7,7 @@
 #include "lpm/log.h"
 #include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
+#include "quota_gate.h"
 #include "report_pacer.h"
 #include "station_connect.h"
 #include "station_journal.h"
@@ -253,9 +254,23 @@ private:
     }
     job_index_ = index;
     job_started_ms_ = mono_ms();
+    const proto::JobInfo &job = jobs_[index];
+    // AMB-17: a job its owner may not print (colour, quota) is not claimed: it stays held.
+    admit_note_.clear();
+    estimate_ = 0;
+    if (settings_.quota) {
+      auto admission = settings_.quota->admit(job, wanted_[index]);
+      if (!admission.admitted) {
+        outcome_.jobs_refused++;
+        out_("refused \"" + printable(job.title) + "\" from " + name() + ": " + admission.reason);
+        release_job(index + 1);
+        return;
+      }
+      admit_note_ = admission.note;
+      estimate_ = admission.estimate;
+    }
     // From the claim until the device has finished, this job's document is on its way.
     if (settings_.pacer) transfer_mark_ = settings_.pacer->transfer();
-    const proto::JobInfo &job = jobs_[index];
     proto::AcknowledgeJobRequest req;
     req.job = job.id;
     proto::MapWriter w;
@@ -274,6 +289,7 @@ private:
 
   // Another station won the claim, or the job went away: not our job any more.
   void job_not_claimed(const Error &error) {
+    if (settings_.quota) settings_.quota->failed(jobs_[job_index_].user, estimate_);
     if (!peer_ || peer_->closed()) return stop(error, "acknowledge-job");
     out_("skipped \"" + printable(jobs_[job_index_].title) + "\" from " + name() + ": " + error.to_string());
     release_job(job_index_ + 1);
@@ -348,9 +364,11 @@ private:
     transfer_mark_.reset();
     const proto::JobInfo &job = jobs_[job_index_];
     bool printed = failure.code == Errc::ok;
-    std::string note = note_;
+    std::string note = admit_note_;
+    if (!note_.empty()) note += (note.empty() ? "" : "; ") + note_;
     if (!counts.note.empty()) note += (note.empty() ? "" : "; ") + counts.note;
     note_.clear();
+    admit_note_.clear();
     proto::UpdateJobStatusRequest req;
     req.job = job.id;
     req.claim = claim;
@@ -391,6 +409,16 @@ private:
     }
     // Counted now: a connection that closes while the report waits below still ends with it.
     if (printed) outcome_.jobs_printed++;
+    // AMB-17: what it cost comes off its owner's quota, charged at the directory from the
+    // signed outcome.
+    if (settings_.quota) {
+      if (printed) {
+        settings_.quota->printed(job.user, estimate_, req.impressions);
+        if (settings_.settle && settings_.quota->counted(job.user)) settings_.settle(job.user, workstation_.id, req);
+      } else {
+        settings_.quota->failed(job.user, estimate_);
+      }
+    }
     // The last job's report may wait for the other workstations' documents (report_pacer.h);
     // a job with more after it reports at once, since the next one waits on the answer.
     bool last = job_index_ + 1 >= jobs_.size();
@@ -465,8 +493,9 @@ private:
     std::string took = std::to_string(mono_ms() - started_ms_) + " ms";
     if (outcome_.error.code == Errc::ok)
       out_("workstation " + name() + ": " + std::to_string(outcome_.jobs_printed) + " of " +
-           std::to_string(outcome_.jobs_listed) + " job(s) released via " + outcome_.address + " (" +
-           handshake + " handshake, " + took + ")");
+           std::to_string(outcome_.jobs_listed) + " job(s) released" +
+           (outcome_.jobs_refused ? " (" + std::to_string(outcome_.jobs_refused) + " refused)" : "") + " via " +
+           outcome_.address + " (" + handshake + " handshake, " + took + ")");
     else
       out_("workstation " + name() + ": stopped after " + std::to_string(outcome_.jobs_printed) +
            " job(s): " + outcome_.error.to_string() + " (" + handshake + " handshake, " + took + ")");
@@ -501,6 +530,8 @@ private:
   int64_t job_started_ms_ = 0;
   WorkstationOutcome outcome_;
   std::string note_; // what the device will not do for the current job
+  std::string admit_note_; // what the quota gate changed for the current job (monochrome)
+  int64_t estimate_ = 0;   // the current job's impressions taken off its owner's quota
   std::shared_ptr<void> transfer_mark_; // held from a job's claim until its device finished
 };
 

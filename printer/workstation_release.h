@@ -23,6 +23,7 @@
 
 namespace lpm::printer {
 
+class QuotaGate;
 class ReportPacer;
 class StationJournal;
 
@@ -45,6 +46,13 @@ struct ReleaseSettings {
   // Interactive release (interactive.h): after listing, `choose` gets the workstation's jobs
   // and answers once, through `answer`, what to do with each (by job id); jobs it does not
   // name stay held. Null: every job is printed as submitted.
+  // The badge's quotas and colour (quota_gate.h): asked before each job is claimed. Null: no
+  // limits. `settle` gets each printed job of a counted user: its owner, the workstation the
+  // outcome is signed for, the outcome as signed (for settle-quota).
+  std::shared_ptr<QuotaGate> quota;
+  std::function<void(const std::string &user, const std::string &workstation,
+                     const proto::UpdateJobStatusRequest &outcome)>
+      settle;
   using Choices = std::map<std::string, JobChoice>;
   std::function<void(const proto::WorkstationRef &, const std::vector<proto::JobInfo> &,
                      std::function<void(Choices)> answer)>
@@ -62,6 +70,7 @@ struct WorkstationOutcome {
   uint64_t jobs_listed = 0;
   uint64_t jobs_printed = 0;
   uint64_t jobs_deleted = 0; // interactive: deleted at the user's request
+  uint64_t jobs_refused = 0; // refused by quota or colour (quota_gate.h): left held
   Error error{Errc::ok, ""}; // why the conversation stopped early (ok when it did not)
 };
 

@@ -188,10 +188,14 @@ void BadgeInResult::write(MapWriter &w) const {
   for (const auto &u : users) {
     MapWriter m;
     m.str("id", u.id).str("display_name", u.display_name);
+    // Written only for the users Print Management counts, so other answers stay as they were.
+    if (u.counted) m.boolean("counted", true).i64("quota_left", u.quota_left).boolean("color_allowed", u.color_allowed);
     us.push_back(std::move(m));
   }
   w.str("user", user).str("display_name", display_name).map_array("workstations", ws).map("ticket", ticket.to_map());
   w.map_array("users", us);
+  if (!reservation.empty()) w.str("reservation", reservation);
+  if (color_denied != kColorDeniedMono) w.str("color_denied", color_denied);
 }
 void BadgeInResult::read(MapReader &r) {
   pin_required = r.opt_bool("pin_required");
@@ -216,8 +220,17 @@ void BadgeInResult::read(MapReader &r) {
     for (auto &m : r.map_array("users", kMaxTicketUsers)) {
       BadgeUser u{m.str("id", kShort), m.str("display_name", kName)};
       check_uuid(r, u.id, "result.users.id");
+      u.counted = m.opt_bool("counted");
+      u.quota_left = m.opt_i64("quota_left", -1);
+      u.color_allowed = m.opt_bool("color_allowed", true);
+      if (r.ok() && (u.quota_left < -1 || u.quota_left > kMaxQuotaImpressions))
+        r.fail("result.users.quota_left must be -1 .. " + std::to_string(kMaxQuotaImpressions));
       users.push_back(std::move(u));
     }
+  reservation = r.opt_str("reservation", "", kShort);
+  color_denied = r.opt_str("color_denied", kColorDeniedMono, kShort);
+  if (r.ok() && color_denied != kColorDeniedMono && color_denied != kColorDeniedRefuse)
+    r.fail("result.color_denied must be mono or refuse");
 }
 
 void ListEnrolledRequest::write(MapWriter &w) const { page.write(w); }
@@ -391,6 +404,43 @@ bool job_outcome_parse(std::string_view text, JobOutcome &out) {
     }
   }
   return false;
+}
+
+void SettleQuotaRequest::write(MapWriter &w) const {
+  w.str("reservation", reservation);
+  if (!user.empty()) w.str("user", user);
+  if (!workstation.empty()) w.str("workstation", workstation);
+  if (outcome) {
+    MapWriter m;
+    outcome->write(m);
+    w.map("outcome", m);
+  }
+  if (done) w.boolean("done", true);
+}
+void SettleQuotaRequest::read(MapReader &r) {
+  reservation = r.str("reservation", kShort);
+  user = r.opt_str("user", "", kShort);
+  workstation = r.opt_str("workstation", "", kShort);
+  if (r.has("outcome")) {
+    MapReader m = r.map("outcome");
+    UpdateJobStatusRequest o;
+    o.read(m);
+    outcome = std::move(o);
+  }
+  done = r.opt_bool("done");
+  if (r.ok() && reservation.empty()) r.fail("args.reservation must not be empty");
+  if (r.ok() && outcome && (user.empty() || workstation.empty()))
+    r.fail("args.user and args.workstation come with args.outcome");
+  if (r.ok() && !user.empty()) check_uuid(r, user, "args.user");
+  if (r.ok() && !outcome && !done) r.fail("args: settle-quota needs an outcome, done, or both");
+}
+void SettleQuotaResult::write(MapWriter &w) const {
+  w.i64("charged", charged).i64("quota_left", quota_left);
+}
+void SettleQuotaResult::read(MapReader &r) {
+  charged = r.i64("charged");
+  quota_left = r.i64("quota_left");
+  if (r.ok() && (charged < 0 || quota_left < -1)) r.fail("result.charged must be >= 0 and quota_left >= -1");
 }
 
 void UpdateJobStatusRequest::write(MapWriter &w) const {

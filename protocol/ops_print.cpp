@@ -178,7 +178,7 @@ void PrintUsersListResult::write(MapWriter &w) const {
     m.str("user", u.user).str("email", u.email).str("display_name", u.display_name).str("group", u.group);
     write_quota(m, "quota", u.quota);
     write_quota(m, "group_quota", u.group_quota);
-    m.boolean("color_allowed", u.color_allowed).i64("imported_ms", u.imported_ms);
+    m.boolean("color_allowed", u.color_allowed).i64("imported_ms", u.imported_ms).i64("used", u.used);
     rows.push_back(std::move(m));
   }
   w.map_array("users", rows)
@@ -197,6 +197,8 @@ void PrintUsersListResult::read(MapReader &r) {
     u.group_quota = read_quota(m, "group_quota");
     u.color_allowed = m.boolean("color_allowed");
     u.imported_ms = m.i64("imported_ms");
+    u.used = m.opt_i64("used", 0);
+    if (r.ok() && u.used < 0) r.fail("result.users.used must not be negative");
     users.push_back(std::move(u));
   }
   next = r.opt_str("next", "", kEmail);
@@ -258,6 +260,30 @@ void PrintUsersSyncResult::read(MapReader &r) {
   added_emails = r.str_array("added_emails", kMaxBatch, kEmail);
   removed_emails = r.str_array("removed_emails", kMaxBatch, kEmail);
   dry_run = r.opt_bool("dry_run");
+}
+
+void PrintPolicyResult::write(MapWriter &w) const {
+  w.str("quota_zone", quota_zone).str("color_denied", color_denied);
+}
+void PrintPolicyResult::read(MapReader &r) {
+  quota_zone = r.str("quota_zone", kShort);
+  color_denied = r.str("color_denied", kShort);
+  if (r.ok() && color_denied != kColorDeniedMono && color_denied != kColorDeniedRefuse)
+    r.fail("result.color_denied must be mono or refuse");
+}
+void PrintPolicySetRequest::write(MapWriter &w) const {
+  w.str("session", session);
+  if (!quota_zone.empty()) w.str("quota_zone", quota_zone);
+  if (!color_denied.empty()) w.str("color_denied", color_denied);
+}
+void PrintPolicySetRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  quota_zone = r.opt_str("quota_zone", "", kShort);
+  color_denied = r.opt_str("color_denied", "", kShort);
+  if (r.ok() && !color_denied.empty() && color_denied != kColorDeniedMono && color_denied != kColorDeniedRefuse)
+    r.fail("args.color_denied must be mono or refuse");
+  if (r.ok() && quota_zone.empty() && color_denied.empty())
+    r.fail("args: print-policy-set needs quota_zone, color_denied or both");
 }
 
 } // namespace lpm::proto

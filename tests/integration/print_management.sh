@@ -76,7 +76,7 @@ check "AMB-17: llane has the group's quota" test "$(quota_of llane@company.com '
 check "PM-4: an empty GROUP leaves ckent's group alone; QUOTA sets theirs" test "$(quota_of ckent@company.com '.group + "/" + (.quota | tostring)')" = "/200"
 check "AMB-18: --json ends with both counts" test "$(tail -1 <<<"$listed" | jq -r '"\(.pm_users) \(.enterprise_users)"')" = "3 6"
 out=$(LPM print-users list)
-check "the table shows the group's quota as such" grep -q 'llane@company.com .*Group 1 *300 (group) *yes' <<<"$out"
+check "the table shows the group's quota as such" grep -q 'llane@company.com .*Group 1 *300 (group) *0 *yes' <<<"$out"
 
 # --- GR-8, AMB-17: one edit, saved whole; a member moves --------------------------------------------
 LPM print-groups create 'Group 2' >/dev/null

@@ -28,6 +28,7 @@ namespace op {
 inline constexpr const char *enroll = "enroll";
 inline constexpr const char *register_holdings = "register";
 inline constexpr const char *badge_in = "badge-in";
+inline constexpr const char *settle_quota = "settle-quota";
 inline constexpr const char *list_enrolled = "list-enrolled";
 // The people accounting stamps and names records with (issue 6; RP-10, RP-11, RP-12).
 inline constexpr const char *list_people = "list-people";
@@ -155,7 +156,20 @@ struct WorkstationRef {
 struct BadgeUser {
   std::string id; // directory user UUID
   std::string display_name;
+  // Print Management's limits at badge-in (AMB-17), for users it manages (`counted`): the
+  // station sends settle-quota for each of their printed jobs. Users it does not manage print
+  // without limits. Optional on read (an older directory: not counted, no quota, colour).
+  bool counted = false;
+  int64_t quota_left = -1;   // impressions still allowed this calendar month; -1: no quota
+  bool color_allowed = true; // false: their print group does not allow colour
 };
+// What a release station does with a colour job of a user who may not print in colour (the
+// enterprise's print policy): print it in monochrome (on a device that applies settings), or
+// refuse it (it stays held).
+inline constexpr const char *kColorDeniedMono = "mono";
+// The largest monthly quota (the same as ops_print.h's kMaxQuota).
+inline constexpr int64_t kMaxQuotaImpressions = 1'000'000'000;
+inline constexpr const char *kColorDeniedRefuse = "refuse";
 // What badge-in and badge-register answer. Either a ticket (pin_required false), or only
 // pin_required true: the enterprise asks for a PIN, so the station asks for it and badges in again
 // with it; user, workstations, ticket and users are then empty (and not written).
@@ -168,6 +182,10 @@ struct BadgeInResult {
   // The ticket's users: the badge's user first, then those who delegated to them (PM-7).
   // Optional on read: an older directory does not send it (the ticket names `user` alone).
   std::vector<BadgeUser> users;
+  // Quota held for the counted users until the station settles it (settle-quota), or it lapses;
+  // "" when no user is counted. Optional on read.
+  std::string reservation;
+  std::string color_denied = kColorDeniedMono; // kColorDeniedMono or kColorDeniedRefuse; optional on read
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -310,6 +328,25 @@ struct UpdateJobStatusRequest {
   int64_t finished_ms = 0;  // when the station saw the job end (its clock); 0: not said
   Bytes signer_key;         // DER public key of the station (its TLS key) that signed
   Bytes signature;          // ECDSA P-256 (DER) over outcome_signed_bytes() (outcome.h)
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// settle-quota (DESIGN §4 step 4): a release station charges a counted user's printed job to
+// their monthly quota, from the outcome it signed, and lets the reservation of a badge-in go
+// once its release is over (`done`). Each claim of a job is charged once.
+struct SettleQuotaRequest {
+  std::string reservation;
+  std::string user;        // the job's owner, one of the reservation's users ("" with done alone)
+  std::string workstation; // the workstation the outcome was reported to
+  std::optional<UpdateJobStatusRequest> outcome; // signed by the calling station; absent with done alone
+  bool done = false;       // the release is over: the rest of the reservation goes back
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct SettleQuotaResult {
+  int64_t charged = 0;     // impressions charged by this call (0: a repeat, or done alone)
+  int64_t quota_left = -1; // what the user may still print this month; -1: no quota (or done alone)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

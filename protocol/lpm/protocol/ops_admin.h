@@ -115,6 +115,8 @@ inline constexpr const char *kPersonOps[] = {op::whoami,
                                              op::print_users_set,
                                              op::print_users_remove,
                                              op::print_users_sync,
+                                             op::print_policy_show,
+                                             op::print_policy_set,
                                              op::users_password_link,
                                              op::password_link_use};
 inline constexpr const char *kPersonUploadOps[] = {op::import_start};

@@ -24,6 +24,8 @@ inline constexpr const char *print_users_list = "print-users-list";
 inline constexpr const char *print_users_set = "print-users-set";
 inline constexpr const char *print_users_remove = "print-users-remove";
 inline constexpr const char *print_users_sync = "print-users-sync"; // "Import from User Accounts" (PM-3)
+inline constexpr const char *print_policy_show = "print-policy-show"; // SessionRequest
+inline constexpr const char *print_policy_set = "print-policy-set";
 } // namespace op
 
 // The largest quota, in impressions per calendar month (the directory's kMaxPrintQuota).
@@ -123,6 +125,7 @@ struct PrintUserEntry {
   std::optional<int64_t> group_quota; // the group's; absent: none
   bool color_allowed = false;         // the group's (false without one, AMB-17)
   int64_t imported_ms = 0;
+  int64_t used = 0; // impressions charged this calendar month (settle-quota); optional on read
 };
 struct PrintUsersListResult {
   std::vector<PrintUserEntry> users;
@@ -171,6 +174,22 @@ struct PrintUsersSyncResult {
   std::vector<std::string> added_emails;   // the first kMaxBatch, by e-mail
   std::vector<std::string> removed_emails; // the first kMaxBatch, by e-mail
   bool dry_run = false;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// The enterprise's print policy (AMB-17): the time zone whose calendar months quotas run in, and
+// what a release station does with a colour job of a user who may not print in colour.
+struct PrintPolicyResult {
+  std::string quota_zone = "UTC";      // an IANA zone name
+  std::string color_denied = "mono";   // kColorDeniedMono or kColorDeniedRefuse (ops.h)
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct PrintPolicySetRequest {
+  std::string session;
+  std::string quota_zone;   // optional: "" leaves it
+  std::string color_denied; // optional: "mono", "refuse", or "" to leave it
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

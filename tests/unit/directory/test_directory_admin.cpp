@@ -751,7 +751,8 @@ TEST_CASE(
   for (const char *op :
        {proto::op::print_groups_create, proto::op::print_groups_update, proto::op::print_groups_delete,
         proto::op::print_groups_list, proto::op::print_users_list, proto::op::print_users_set,
-        proto::op::print_users_remove, proto::op::print_users_sync})
+        proto::op::print_users_remove, proto::op::print_users_sync, proto::op::print_policy_show,
+        proto::op::print_policy_set})
     covered.insert(op);
   // The delegate, PIN, badge policy and federated-user ops have theirs in test_badge_in.cpp.
   for (const char *op : {proto::op::delegates_add, proto::op::delegates_remove, proto::op::delegates_list,

@@ -68,13 +68,13 @@ TEST_CASE("directory store: the schema is created at the current version and reo
   std::string id;
   {
     auto store = open_store(dir);
-    CHECK(count_rows(*store, "PRAGMA user_version") == 5);
+    CHECK(count_rows(*store, "PRAGMA user_version") == 6);
     auto user = store->user_add("a@example.com", "A", kNow, "test");
     REQUIRE(user.ok());
     id = user->id;
   }
   auto store = open_store(dir);
-  CHECK(count_rows(*store, "PRAGMA user_version") == 5);
+  CHECK(count_rows(*store, "PRAGMA user_version") == 6);
   auto again = store->user_by_id(id);
   REQUIRE(again.ok());
   CHECK(again->email == "a@example.com");

@@ -881,18 +881,18 @@ TEST_CASE(
   Pm p;
   p.user("target@example.com", {Role::prm_user});
   REQUIRE(p.sync().ok());
-  enum Column { read, manage };
+  enum Column { anyone, read, manage };
   struct Who {
     const char *email;
     Role role;
     std::set<Column> may;
   };
   const Who people[] = {
-      {"user@example.com", Role::prm_user, {}},
-      {"helpdesk@example.com", Role::prm_helpdesk, {read}},
-      {"other-pm-admin@example.com", Role::prm_administrator, {read, manage}},
-      {"spm-admin@example.com", Role::spm_administrator, {read}},
-      {"ent-admin@example.com", Role::enterprise_administrator, {read, manage}},
+      {"user@example.com", Role::prm_user, {anyone}},
+      {"helpdesk@example.com", Role::prm_helpdesk, {anyone, read}},
+      {"other-pm-admin@example.com", Role::prm_administrator, {anyone, read, manage}},
+      {"spm-admin@example.com", Role::spm_administrator, {anyone, read}},
+      {"ent-admin@example.com", Role::enterprise_administrator, {anyone, read, manage}},
   };
   auto status = [](auto result) -> Status { return result.ok() ? Status{} : Status(result.error()); };
   auto batch = [](Result<proto::BatchResult> r, const char *expected) -> Status {
@@ -973,13 +973,24 @@ TEST_CASE(
        [&](SyncClient &, const std::string &s, const std::string &) {
          return status(p.import(s, "print-users", kPrintHeader + "\n"));
        }},
+      {proto::op::print_policy_show, anyone,
+       [&](SyncClient &c, const std::string &s, const std::string &) {
+         return status(rpc<proto::PrintPolicyResult>(c, proto::op::print_policy_show, proto::SessionRequest{s}));
+       }},
+      {proto::op::print_policy_set, manage,
+       [&](SyncClient &c, const std::string &s, const std::string &) {
+         proto::PrintPolicySetRequest req;
+         req.session = s;
+         req.color_denied = proto::kColorDeniedMono;
+         return status(rpc<proto::PrintPolicyResult>(c, proto::op::print_policy_set, req));
+       }},
   };
   // Every Print Management op the agent relays is in this matrix.
   std::set<std::string> relayed;
   for (const char *op : proto::kPersonOps)
     if (std::string(op).rfind("print-", 0) == 0 && std::string(op).rfind("printers-", 0) != 0)
       relayed.insert(op);
-  CHECK(relayed.size() == 8);
+  CHECK(relayed.size() == 10);
   for (const auto &op : relayed)
     CHECK(std::any_of(ops.begin(), ops.end(), [&](const Op &o) { return op == o.name; }));
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/ops_print.h"
 
 using namespace lpm;
 using namespace lpm::proto;
@@ -38,5 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   read_as<UsageReportResult>(root);
   read_as<ListEnrolledResult>(root); // what the accounting server reads from the directory
   read_as<ListPeopleResult>(root);
+  read_as<SettleQuotaRequest>(root); // what the directory reads from a release station (AMB-17)
+  read_as<PrintPolicySetRequest>(root);
   return 0;
 }

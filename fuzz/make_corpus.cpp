@@ -175,6 +175,22 @@ void msgpack_corpus() {
                     WorkstationRef{kId, "ws-2", {}, 1, kFp}};
   b.ticket = SignedTicket{str_bytes("body"), str_bytes("sig")};
   put(t, "badge-in-result", encoded(b));
+  // AMB-17: counted users' limits, a reservation, the colour rule; a station's settle-quota.
+  b.users = {BadgeUser{kId, "Ada", true, 12, false}, BadgeUser{kId2, "Bo", false, -1, true}};
+  b.reservation = "reservation";
+  b.color_denied = kColorDeniedRefuse;
+  put(t, "badge-in-result-quota", encoded(b));
+  SettleQuotaRequest settle;
+  settle.reservation = "reservation";
+  settle.user = kId;
+  settle.workstation = kId2;
+  UpdateJobStatusRequest settled_job;
+  settled_job.job = kId;
+  settled_job.claim = "claim";
+  settled_job.impressions = 3;
+  settle.outcome = settled_job;
+  settle.done = true;
+  put(t, "settle-quota", encoded(settle));
   ListJobsResult l;
   l.jobs = {job(kId), job(kId2)};
   l.next = "next";

@@ -196,6 +196,45 @@ TEST_CASE("ops round trip: directory messages", "[ops]") {
   CHECK(bres2.workstations[0].fingerprint == kFp2);
   CHECK(bres2.ticket.body == bres.ticket.body);
   CHECK(bres2.ticket.signature == bres.ticket.signature);
+  CHECK(bres2.reservation.empty());
+  CHECK(bres2.color_denied == kColorDeniedMono);
+
+  // AMB-17: the counted users' limits and the colour rule; others read as unlimited.
+  bres.users = {BadgeUser{kId, "Ada", true, 12, false}, BadgeUser{kId2, "Bo", false, -1, true}};
+  bres.reservation = "res-1";
+  bres.color_denied = kColorDeniedRefuse;
+  auto bres3 = round_trip(bres);
+  REQUIRE(bres3.users.size() == 2);
+  CHECK(bres3.users[0].counted);
+  CHECK(bres3.users[0].quota_left == 12);
+  CHECK_FALSE(bres3.users[0].color_allowed);
+  CHECK_FALSE(bres3.users[1].counted);
+  CHECK(bres3.users[1].quota_left == -1);
+  CHECK(bres3.users[1].color_allowed);
+  CHECK(bres3.reservation == "res-1");
+  CHECK(bres3.color_denied == kColorDeniedRefuse);
+
+  SettleQuotaRequest settle;
+  settle.reservation = "res-1";
+  settle.user = kId;
+  settle.workstation = kId2;
+  UpdateJobStatusRequest done_job;
+  done_job.job = kId2;
+  done_job.claim = "c";
+  done_job.impressions = 4;
+  settle.outcome = done_job;
+  settle.done = true;
+  auto settle2 = round_trip(settle);
+  CHECK(settle2.reservation == "res-1");
+  CHECK(settle2.user == kId);
+  CHECK(settle2.workstation == kId2);
+  REQUIRE(settle2.outcome);
+  CHECK(settle2.outcome->impressions == 4);
+  CHECK(settle2.done);
+  SettleQuotaResult settled;
+  settled.charged = 4;
+  settled.quota_left = 8;
+  CHECK(round_trip(settled).quota_left == 8);
 
   ListEnrolledRequest ler;
   ler.page.after = kId;
@@ -511,6 +550,32 @@ TEST_CASE("ops refuse malformed values with bad_request naming the field", "[ops
     MapWriter bw;
     b.write(bw);
     CHECK_THAT(refusal<BadgeInResult>(bw), Catch::Contains("port"));
+  }
+  SECTION("settle-quota: an outcome without its user and workstation, nothing to do, an unknown colour rule") {
+    MapWriter w;
+    MapWriter o;
+    UpdateJobStatusRequest job;
+    job.job = kId;
+    job.write(o);
+    w.str("reservation", "r").map("outcome", o);
+    CHECK_THAT(refusal<SettleQuotaRequest>(w), Catch::Contains("args.user and args.workstation"));
+    MapWriter nothing;
+    nothing.str("reservation", "r");
+    CHECK_THAT(refusal<SettleQuotaRequest>(nothing), Catch::Contains("needs an outcome, done, or both"));
+    MapWriter no_reservation;
+    no_reservation.str("reservation", "").boolean("done", true);
+    CHECK_THAT(refusal<SettleQuotaRequest>(no_reservation), Catch::Contains("reservation"));
+    MapWriter done;
+    done.str("reservation", "r").boolean("done", true);
+    CHECK(refusal<SettleQuotaRequest>(done).empty()); // control
+
+    BadgeInResult b;
+    b.user = kId;
+    b.ticket = some_ticket();
+    b.color_denied = "sometimes";
+    MapWriter bw;
+    b.write(bw);
+    CHECK_THAT(refusal<BadgeInResult>(bw), Catch::Contains("color_denied"));
   }
   SECTION("an enrollment kind outside the enum") {
     MapWriter w;

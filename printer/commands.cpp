@@ -187,7 +187,9 @@ int command_run(const RunArgs &args) {
       }
       LPM_INFO("connected to the directory at %s; reading badges from %s", directory->endpoint.to_string().c_str(),
                badge_device ? args.badge_device.c_str() : "standard input");
-      // Outcomes a previous run sent to the device but could not report go first.
+      // Outcomes a previous run sent to the device but could not report go first, and so do
+      // the quota charges it could not settle.
+      station->settle_pending([](size_t) {});
       report_pending(&loop, *tls, options.release.journal, options.release, stdout_lines(),
                      [&](const LateReportSummary &) {
                        if (!badge_device)

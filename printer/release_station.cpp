@@ -9,6 +9,7 @@
 #include "lpm/log.h"
 #include "lpm/protocol/ops_release.h"
 #include "report_pacer.h"
+#include "station_journal.h"
 
 namespace lpm::printer {
 
@@ -316,12 +317,36 @@ void ReleaseStation::settle_quota(const std::string &reservation, const std::str
   proto::MapWriter w;
   req.write(w);
   std::string job = outcome ? outcome->job : "";
-  directory_->call(proto::op::settle_quota, std::move(w), [job](Result<proto::Response> r) {
-    // The device has printed: a quota the directory could not charge is logged, never undone.
+  std::string claim = outcome ? outcome->claim : "";
+  auto journal = options_.release.journal;
+  directory_->call(proto::op::settle_quota, std::move(w), [job, claim, journal](Result<proto::Response> r) {
+    // The device has printed: a charge the directory could not take is logged, never undone.
     if (!r.ok())
       LPM_WARN("settle-quota%s: %s", job.empty() ? " (end of release)" : (" for job " + job).c_str(),
                r.error().to_string().c_str());
+    // Kept for the next start only when the directory could not be asked (journaled charges).
+    bool answered = r.ok() || (r.error().code != Errc::unavailable && r.error().code != Errc::timeout);
+    if (!job.empty() && journal && answered) {
+      Status forgotten = journal->settle_done(job, claim);
+      if (!forgotten.ok()) LPM_ERROR("journal: %s", forgotten.error().to_string().c_str());
+    }
   });
+}
+
+void ReleaseStation::settle_pending(std::function<void(size_t)> done) {
+  auto journal = options_.release.journal;
+  if (!journal) return done(0);
+  auto pending = journal->pending_settles();
+  if (!pending.ok()) {
+    LPM_ERROR("journal: %s", pending.error().to_string().c_str());
+    return done(0);
+  }
+  // Sent in order on the one directory connection; the badges wait for none of the answers.
+  for (const auto &entry : *pending) {
+    LPM_INFO("settle-quota for job %s printed before the last stop", entry.report.job.c_str());
+    settle_quota(entry.reservation, entry.user, entry.workstation, &entry.report);
+  }
+  done(pending->size());
 }
 
 void ReleaseStation::run_badges(LineSource &badges, std::function<void()> done) {

@@ -68,6 +68,9 @@ public:
   // The same, with the answers to prompts read from `prompts` (a terminal, when badges come
   // from a device). Both sources must outlive the run.
   void run_badges(LineSource &badges, LineSource &prompts, std::function<void()> done);
+  // Sends settle-quota for the quota charges a previous run journaled but had no answer for
+  // (station_journal.h); `done` gets how many, at once (the answers come later).
+  void settle_pending(std::function<void(size_t)> done);
   // Closes the directory connection; `done` runs once its handles are freed.
   void close(std::function<void()> done);
 

@@ -56,7 +56,7 @@ std::shared_ptr<StationJournal> StationJournal::open(std::shared_ptr<StationStor
   return std::shared_ptr<StationJournal>(new StationJournal(std::move(store)));
 }
 
-Status StationJournal::record(const JournalEntry &entry) {
+Status StationJournal::record(const JournalEntry &entry, const SettleEntry *settle) {
   if (entry.job.empty() || entry.claim.empty())
     return make_error(Errc::bad_request, "a journal entry needs its job and claim");
   if (entry.report.job != entry.job || entry.report.claim != entry.claim)
@@ -81,8 +81,52 @@ Status StationJournal::record(const JournalEntry &entry) {
                  .bind_blob(5, w.finish())
                  .bind(6, wall_ms())
                  .run();
+  if (s.ok() && settle) {
+    auto charge = db.prepare("INSERT INTO settles (job, claim, reservation, user_id, workstation_id, request, "
+                             "recorded_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (job, claim) DO NOTHING");
+    if (!charge.ok()) return charge.error();
+    s = charge->bind(1, entry.job)
+            .bind(2, entry.claim)
+            .bind(3, settle->reservation)
+            .bind(4, settle->user)
+            .bind(5, settle->workstation)
+            .bind_blob(6, w.finish())
+            .bind(7, wall_ms())
+            .run();
+  }
   if (s.ok()) s = tx.commit();
   return s;
+}
+
+Status StationJournal::settle_done(const std::string &job, const std::string &claim) {
+  auto st = store_->db().prepare("DELETE FROM settles WHERE job = ?1 AND claim = ?2");
+  if (!st.ok()) return st.error();
+  return st->bind(1, job).bind(2, claim).run();
+}
+
+Result<std::vector<SettleEntry>> StationJournal::pending_settles(size_t max) {
+  auto st = store_->db().prepare("SELECT job, reservation, user_id, workstation_id, request, recorded_ms "
+                                 "FROM settles ORDER BY recorded_ms, job LIMIT ?1");
+  if (!st.ok()) return st.error();
+  st->bind(1, static_cast<int64_t>(max));
+  std::vector<SettleEntry> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    SettleEntry e;
+    e.reservation = st->col_text(1);
+    e.user = st->col_text(2);
+    e.workstation = st->col_text(3);
+    e.recorded_ms = st->col_int(5);
+    Status s = decode_report(st->col_blob(4), e.report);
+    if (!s.ok()) {
+      LPM_ERROR("quota charge for job %s is unreadable: %s", st->col_text(0).c_str(), s.error().to_string().c_str());
+      continue;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 Status StationJournal::done(const std::string &job, const std::string &claim) {

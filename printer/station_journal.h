@@ -39,6 +39,17 @@ struct JournalEntry {
   int64_t recorded_ms = 0;              // set by record() (wall clock)
 };
 
+// A printed job's quota charge (AMB-17): settle-quota for its owner under the badge-in's
+// reservation. Recorded in the same commit as the job's journal entry, removed once the
+// directory answered; a station killed before that sends it at its next start.
+struct SettleEntry {
+  std::string reservation;
+  std::string user;                     // the job's owner
+  std::string workstation;              // the workstation id the outcome is signed for
+  proto::UpdateJobStatusRequest report; // the signed outcome (its job and claim key the entry)
+  int64_t recorded_ms = 0;              // set by record() (wall clock)
+};
+
 // An entry for `report` (whose job and claim it takes) on `workstation`.
 JournalEntry journal_entry(const proto::WorkstationRef &workstation, const proto::JobInfo &job,
                            const proto::UpdateJobStatusRequest &report);
@@ -50,11 +61,16 @@ public:
 
   // Writes the entry and commits it durably before returning (replacing an entry of the same
   // job and claim). bad_request for an entry without job, claim or workstation address.
-  Status record(const JournalEntry &entry);
+  // With `settle`, its quota charge is written in the same commit.
+  Status record(const JournalEntry &entry, const SettleEntry *settle = nullptr);
   // Removes the entry of (job, claim); ok when there is none.
   Status done(const std::string &job, const std::string &claim);
   // Every entry, oldest first (at most `max`).
   Result<std::vector<JournalEntry>> pending(size_t max = 10000);
+  // The quota charge of (job, claim) was answered: removed; ok when there is none.
+  Status settle_done(const std::string &job, const std::string &claim);
+  // Every quota charge not yet answered, oldest first (at most `max`).
+  Result<std::vector<SettleEntry>> pending_settles(size_t max = 10000);
 
 private:
   explicit StationJournal(std::shared_ptr<StationStore> store) : store_(std::move(store)) {}

@@ -14,6 +14,12 @@ Result<std::unique_ptr<StationStore>> StationStore::open(const std::string &data
     s = (*db)->exec("CREATE TABLE IF NOT EXISTS journal (job TEXT NOT NULL, claim TEXT NOT NULL, "
                     "workstation BLOB NOT NULL, title TEXT NOT NULL, request BLOB NOT NULL, "
                     "recorded_ms INTEGER NOT NULL, PRIMARY KEY (job, claim))");
+  // Issue 6 (AMB-17): the quota charges of printed jobs, written with their journal entry and
+  // deleted once the directory answered settle-quota (station_journal.h).
+  if (s.ok())
+    s = (*db)->exec("CREATE TABLE IF NOT EXISTS settles (job TEXT NOT NULL, claim TEXT NOT NULL, "
+                    "reservation TEXT NOT NULL, user_id TEXT NOT NULL, workstation_id TEXT NOT NULL, "
+                    "request BLOB NOT NULL, recorded_ms INTEGER NOT NULL, PRIMARY KEY (job, claim))");
   if (!s.ok()) return s.error();
   return std::unique_ptr<StationStore>(new StationStore(std::move(*db)));
 }

@@ -403,8 +403,11 @@ private:
     }
     // Durably noted before the workstation hears it: a station killed from here on reports it
     // at its next start (late_reports.h), so the job is never counted twice nor lost.
+    // A counted user's quota charge goes into the same commit (AMB-17).
+    bool charge = printed && settings_.quota && settings_.settle && settings_.quota->counted(job.user);
     if (settings_.journal && printed) {
-      Status noted = settings_.journal->record(journal_entry(workstation_, job, req));
+      SettleEntry settle{settings_.quota ? settings_.quota->reservation() : "", job.user, workstation_.id, req, 0};
+      Status noted = settings_.journal->record(journal_entry(workstation_, job, req), charge ? &settle : nullptr);
       if (!noted.ok()) LPM_ERROR("journal: %s", noted.error().to_string().c_str());
     }
     // Counted now: a connection that closes while the report waits below still ends with it.
@@ -414,7 +417,7 @@ private:
     if (settings_.quota) {
       if (printed) {
         settings_.quota->printed(job.user, estimate_, req.impressions);
-        if (settings_.settle && settings_.quota->counted(job.user)) settings_.settle(job.user, workstation_.id, req);
+        if (charge) settings_.settle(job.user, workstation_.id, req);
       } else {
         settings_.quota->failed(job.user, estimate_);
       }

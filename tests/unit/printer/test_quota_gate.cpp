@@ -34,7 +34,7 @@ proto::JobInfo job(const std::string &user, int64_t pages, uint64_t copies = 1, 
 
 } // namespace
 
-TEST_CASE("quota gate: a job fits what its owner may still print or is refused; the device's count settles the "
+TEST_CASE("quota gate: a job fits what its owner may still print or is refused, the device's count settles the "
           "estimate (AMB-17)",
           "[printer][quota][AMB-17]") {
   QuotaGate gate(answer(), true);

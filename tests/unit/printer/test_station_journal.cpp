@@ -75,6 +75,35 @@ TEST_CASE("station journal: entries survive a restart until done [issue-5]", "[p
   CHECK((*pending)[0].claim == "claim-2");
 }
 
+TEST_CASE("station journal: a quota charge is written with its entry and kept until the directory answered "
+          "(AMB-17)",
+          "[printer][journal][quota][AMB-17]") {
+  lpm::test::TempDir dir;
+  {
+    auto journal = open_journal(dir.path);
+    JournalEntry first = entry("claim-1");
+    SettleEntry charge{"reservation-1", "0190f5e2-7c3a-7000-8000-0000000000aa", "ws-1", first.report, 0};
+    REQUIRE(journal->record(first, &charge).ok());
+    REQUIRE(journal->record(entry("claim-2")).ok()); // a user not counted: no charge
+    // The workstation answered: the journal entry goes, the charge stays until settled.
+    REQUIRE(journal->done(first.job, "claim-1").ok());
+  }
+  auto journal = open_journal(dir.path); // the next start
+  auto settles = journal->pending_settles();
+  REQUIRE(settles.ok());
+  REQUIRE(settles->size() == 1);
+  const SettleEntry &s = (*settles)[0];
+  CHECK(s.reservation == "reservation-1");
+  CHECK(s.user == "0190f5e2-7c3a-7000-8000-0000000000aa");
+  CHECK(s.workstation == "ws-1");
+  CHECK(s.report.claim == "claim-1");
+  CHECK(s.report.signature == proto::Bytes(70, 2));
+  CHECK(s.recorded_ms > 0);
+  REQUIRE(journal->settle_done(s.report.job, "claim-1").ok());
+  CHECK(journal->pending_settles()->empty());
+  CHECK(journal->pending()->size() == 1); // claim-2's entry is the workstation report's business
+}
+
 TEST_CASE("station journal: an entry without job, claim or workstation is refused [issue-5]",
           "[printer][journal][issue-5]") {
   lpm::test::TempDir dir;

@@ -490,6 +490,36 @@ void PrintCommands::add_policy(CLI::App &app, const std::string &socket_help) {
     return print_policy(
         run_person_op<proto::PrintPolicyResult>(socket_, proto::op::print_policy_show, proto::SessionRequest{}));
   });
+  // ---- quota (AMB-17)
+  auto *quota = app.add_subcommand("quota", "What you (or, with --for, another user) may still print this month, "
+                                            "and whether in colour (AMB-17; needs a login)");
+  quota->add_option("--for", for_, "Another user's e-mail (needs a role that reads users)");
+  quota->add_option("--socket", socket_, socket_help);
+  quota->add_flag("--json", json_, "One JSON object: email, counted, quota, own_quota, group, color_allowed, month, "
+                                   "quota_zone, used, held, left, color_denied");
+  commands_.emplace_back(quota, [this] {
+    proto::QuotaShowRequest request;
+    request.email = for_;
+    auto q = run_person_op<proto::QuotaShowResult>(socket_, proto::op::quota_show, request);
+    if (!q.ok()) return fail(q.error());
+    if (json_) {
+      print_json_line(json_text({{"email", q->email},
+                                 {"counted", q->counted},
+                                 {"quota", quota_json(q->quota)},
+                                 {"own_quota", q->own_quota},
+                                 {"group", q->group},
+                                 {"color_allowed", q->color_allowed},
+                                 {"month", q->month},
+                                 {"quota_zone", q->quota_zone},
+                                 {"used", q->used},
+                                 {"held", q->held},
+                                 {"left", q->left},
+                                 {"color_denied", q->color_denied}}));
+      return 0;
+    }
+    print_text(quota_text(*q));
+    return 0;
+  });
   commands_.emplace_back(set, [this, print_policy] {
     if (zone_.empty() && color_denied_.empty())
       return usage_error("print-policy set: give --quota-zone, --color-denied or both");
@@ -498,6 +528,33 @@ void PrintCommands::add_policy(CLI::App &app, const std::string &socket_help) {
     request.color_denied = color_denied_;
     return print_policy(run_person_op<proto::PrintPolicyResult>(socket_, proto::op::print_policy_set, request));
   });
+}
+
+std::string quota_text(const proto::QuotaShowResult &q) {
+  std::string who = printable(q.email);
+  if (!q.counted)
+    return who + ": no quota and no colour limit (not a Print Management user)\n";
+  std::string text;
+  std::string when = q.month + " (" + printable(q.quota_zone) + ")";
+  if (q.quota) {
+    text = who + ": " + std::to_string(q.left) + " of " + std::to_string(*q.quota) + " impressions left in " + when +
+           ": " + std::to_string(q.used) + " used";
+    if (q.held > 0) text += ", " + std::to_string(q.held) + " held by a release in progress";
+    text += "\n";
+    text += "quota: " + std::to_string(*q.quota) + " impressions a month (" +
+            (q.own_quota ? std::string("their own") : "print group \"" + printable(q.group) + "\"") + ")\n";
+  } else {
+    text = who + ": no quota; " + std::to_string(q.used) + " impressions used in " + when + "\n";
+  }
+  if (q.color_allowed)
+    text += "colour: allowed\n";
+  else if (q.color_denied == proto::kColorDeniedRefuse)
+    text += "colour: not allowed (" + std::string(q.group.empty() ? "in no print group" : "print group") +
+            "): colour jobs are refused\n";
+  else
+    text += "colour: not allowed (" + std::string(q.group.empty() ? "in no print group" : "print group") +
+            "): colour jobs print in monochrome where the printer can, else are refused\n";
+  return text;
 }
 
 std::optional<int> PrintCommands::run() {

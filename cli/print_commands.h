@@ -1,5 +1,5 @@
 // The Print Management commands (print_commands.cpp): `lpm print-groups create|update|delete|list`,
-// `lpm print-users list|set|remove|sync|import` and `lpm print-policy show|set`. Each is a person op the local agent forwards
+// `lpm print-users list|set|remove|sync|import`, `lpm print-policy show|set` and `lpm quota`. Each is a person op the local agent forwards
 // to the directory with the caller's session (docs/protocol.md §5.1.1, "Print Management"); the
 // directory checks the caller's roles. The CSV import goes through import-start with the kind
 // print-users (docs/imports.md).
@@ -43,6 +43,9 @@ std::string print_users_table(const std::vector<proto::PrintUserEntry> &users);
 // JSON lines (no trailing newline): every field; quotas null when unset.
 std::string print_group_json(const proto::PrintGroupEntry &group);
 std::string print_user_json(const proto::PrintUserEntry &user);
+// `lpm quota`: what the user may still print this month, their quota and its source, the
+// colour rule; for a user Print Management does not manage, that nothing limits them.
+std::string quota_text(const proto::QuotaShowResult &quota);
 // "N Print Management users of M users in User Accounts" (AMB-18: both counts).
 std::string pm_counts_text(uint64_t pm_users, uint64_t enterprise_users);
 // What "Import from User Accounts" did or, for a dry run, would do: counts, then the e-mails
@@ -84,6 +87,7 @@ private:
   ImportArgs import_;
   std::string zone_;
   std::string color_denied_;
+  std::string for_;
   std::vector<std::pair<CLI::App *, std::function<int()>>> commands_;
 };
 

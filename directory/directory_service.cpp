@@ -118,6 +118,7 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::print_users_set, route(&Core::handle_print_users_set));
   dispatcher->on(proto::op::print_policy_show, route(&Core::handle_print_policy_show));
   dispatcher->on(proto::op::print_policy_set, route(&Core::handle_print_policy_set));
+  dispatcher->on(proto::op::quota_show, route(&Core::handle_quota_show));
   dispatcher->on(proto::op::print_users_remove, route(&Core::handle_print_users_remove));
   dispatcher->on(proto::op::print_users_sync, route(&Core::handle_print_users_sync));
   dispatcher->on(proto::op::users_password_link, route(&Core::handle_users_password_link));

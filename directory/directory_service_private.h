@@ -90,6 +90,15 @@ Result<EnrolledEntry> person_machine(DirectoryStore &store, const CallPtr &call,
 // (AMB-17). (directory_service_quota.cpp)
 std::string quota_month(const TimeZone &zone, int64_t at_ms);
 
+// Who asks, and the user the request is about: themselves when `email` is empty or their own.
+struct Subject {
+  Person who;
+  User user;
+};
+// The caller must be allowed `own` for themselves, `others` for anyone else (directory_service_release.cpp).
+Result<Subject> person_for(DirectoryService::Core &core, const CallPtr &call, const std::string &session,
+                           const std::string &email, Permission own, Permission others);
+
 // The enterprise's document retention policy (RT-1, RT-2), from the settings; 0: no limit.
 Result<proto::RetentionPolicyResult> retention_policy(DirectoryStore &store);
 
@@ -274,6 +283,7 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   // counted user's remaining quota under a new reservation (committed here).
   Status reserve_quotas(proto::BadgeInResult &result, const EnrolledEntry &printer, int64_t now_ms);
   void handle_settle_quota(const CallPtr &call);
+  void handle_quota_show(const CallPtr &call);
   void handle_print_policy_show(const CallPtr &call);
   void handle_print_policy_set(const CallPtr &call);
 };

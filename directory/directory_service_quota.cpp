@@ -167,6 +167,42 @@ void DirectoryService::Core::handle_settle_quota(const CallPtr &call) {
   reply_with(call, result);
 }
 
+void DirectoryService::Core::handle_quota_show(const CallPtr &call) {
+  proto::QuotaShowRequest req;
+  if (!read_args(call, req)) return;
+  // One's own (any signed-in person), or another's for those who may read users.
+  auto subject = person_for(*this, call, req.session, req.email, Permission::release, Permission::users_read);
+  if (!subject.ok()) return call->fail(subject.error());
+  const User &user = subject->user;
+  int64_t now = wall_ms();
+  auto policy = store->print_policy();
+  if (!policy.ok()) return call->fail(policy.error());
+  auto month = current_quota_month(now);
+  if (!month.ok()) return call->fail(month.error());
+  proto::QuotaShowResult result;
+  result.email = user.email;
+  result.month = *month;
+  result.quota_zone = policy->quota_zone;
+  result.color_denied = policy->color_refused ? proto::kColorDeniedRefuse : proto::kColorDeniedMono;
+  auto pm = store->pm_user(user);
+  if (!pm.ok() && pm.error().code != Errc::not_found) return call->fail(pm.error());
+  auto used = store->quota_used(user.id, *month);
+  if (!used.ok()) return call->fail(used.error());
+  result.used = *used;
+  if (pm.ok()) {
+    result.counted = true;
+    result.group = pm->print_group_name;
+    result.color_allowed = pm->color_allowed;
+    result.own_quota = pm->quota.has_value();
+    result.quota = pm->quota ? pm->quota : pm->group_quota;
+    auto held = store->quota_held(user.id, now);
+    if (!held.ok()) return call->fail(held.error());
+    result.held = *held;
+    if (result.quota) result.left = std::max<int64_t>(0, *result.quota - result.used - result.held);
+  }
+  reply_with(call, result);
+}
+
 void DirectoryService::Core::handle_print_policy_show(const CallPtr &call) {
   proto::SessionRequest req;
   if (!read_args(call, req)) return;

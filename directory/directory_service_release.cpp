@@ -14,41 +14,6 @@
 namespace lpm::directory {
 namespace {
 
-// Who asks, and the user the request is about: themselves when `email` is empty or their own.
-struct Subject {
-  Person who;
-  User user;
-};
-
-// The caller must be allowed `own` for themselves, `others` for anyone else.
-Result<Subject> person_for(DirectoryService::Core &core, const CallPtr &call, const std::string &session,
-                           const std::string &email, Permission own, Permission others) {
-  auto who = core.person(call, session, std::nullopt);
-  if (!who.ok()) return who.error();
-  bool self = email.empty();
-  if (!self) {
-    auto normal = email_normalize(email);
-    if (!normal.ok()) return normal.error();
-    self = *normal == who->user.email;
-  }
-  Permission needed = self ? own : others;
-  // person() words the refusal (the roles that would allow it, the roles held).
-  if (!roles_allow(who->roles, needed)) {
-    auto again = core.person(call, session, needed);
-    if (!again.ok()) return again.error();
-  }
-  Subject s;
-  s.who = std::move(*who);
-  if (self) {
-    s.user = s.who.user;
-    return s;
-  }
-  auto user = core.store->user_by_email(email);
-  if (!user.ok()) return user.error();
-  s.user = std::move(*user);
-  return s;
-}
-
 std::vector<proto::DelegateEntry> delegate_entries(const std::vector<Delegation> &rows) {
   std::vector<proto::DelegateEntry> out;
   out.reserve(rows.size());
@@ -96,6 +61,36 @@ void delegate_change(DirectoryService::Core &core, const CallPtr &call, bool add
 }
 
 } // namespace
+
+// The caller must be allowed `own` for themselves, `others` for anyone else.
+Result<Subject> person_for(DirectoryService::Core &core, const CallPtr &call, const std::string &session,
+                           const std::string &email, Permission own, Permission others) {
+  auto who = core.person(call, session, std::nullopt);
+  if (!who.ok()) return who.error();
+  bool self = email.empty();
+  if (!self) {
+    auto normal = email_normalize(email);
+    if (!normal.ok()) return normal.error();
+    self = *normal == who->user.email;
+  }
+  Permission needed = self ? own : others;
+  // person() words the refusal (the roles that would allow it, the roles held).
+  if (!roles_allow(who->roles, needed)) {
+    auto again = core.person(call, session, needed);
+    if (!again.ok()) return again.error();
+  }
+  Subject s;
+  s.who = std::move(*who);
+  if (self) {
+    s.user = s.who.user;
+    return s;
+  }
+  auto user = core.store->user_by_email(email);
+  if (!user.ok()) return user.error();
+  s.user = std::move(*user);
+  return s;
+}
+
 
 // ---------------------------------------------------------------------------------------------
 // Delegates (PM-7)

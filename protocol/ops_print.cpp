@@ -286,4 +286,35 @@ void PrintPolicySetRequest::read(MapReader &r) {
     r.fail("args: print-policy-set needs quota_zone, color_denied or both");
 }
 
+void QuotaShowRequest::write(MapWriter &w) const {
+  w.str("session", session);
+  if (!email.empty()) w.str("email", email);
+}
+void QuotaShowRequest::read(MapReader &r) {
+  session = r.str("session", kMaxSessionText);
+  email = r.opt_str("email", "", kEmail);
+}
+void QuotaShowResult::write(MapWriter &w) const {
+  w.str("email", email).boolean("counted", counted);
+  write_quota(w, "quota", quota);
+  w.boolean("own_quota", own_quota).str("group", group).boolean("color_allowed", color_allowed);
+  w.str("month", month).str("quota_zone", quota_zone).i64("used", used).i64("held", held).i64("left", left);
+  w.str("color_denied", color_denied);
+}
+void QuotaShowResult::read(MapReader &r) {
+  email = r.str("email", kEmail);
+  counted = r.boolean("counted");
+  quota = read_quota(r, "quota");
+  own_quota = r.opt_bool("own_quota");
+  group = r.opt_str("group", "", kGroupName);
+  color_allowed = r.boolean("color_allowed");
+  month = r.str("month", kShort);
+  quota_zone = r.str("quota_zone", kShort);
+  used = r.i64("used");
+  held = r.i64("held");
+  left = r.i64("left");
+  color_denied = r.str("color_denied", kShort);
+  if (r.ok() && (used < 0 || held < 0 || left < -1)) r.fail("result: used and held must be >= 0, left >= -1");
+}
+
 } // namespace lpm::proto

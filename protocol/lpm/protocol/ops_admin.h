@@ -117,6 +117,7 @@ inline constexpr const char *kPersonOps[] = {op::whoami,
                                              op::print_users_sync,
                                              op::print_policy_show,
                                              op::print_policy_set,
+                                             op::quota_show,
                                              op::users_password_link,
                                              op::password_link_use};
 inline constexpr const char *kPersonUploadOps[] = {op::import_start};

@@ -26,6 +26,7 @@ inline constexpr const char *print_users_remove = "print-users-remove";
 inline constexpr const char *print_users_sync = "print-users-sync"; // "Import from User Accounts" (PM-3)
 inline constexpr const char *print_policy_show = "print-policy-show"; // SessionRequest
 inline constexpr const char *print_policy_set = "print-policy-set";
+inline constexpr const char *quota_show = "quota-show";
 } // namespace op
 
 // The largest quota, in impressions per calendar month (the directory's kMaxPrintQuota).
@@ -190,6 +191,31 @@ struct PrintPolicySetRequest {
   std::string session;
   std::string quota_zone;   // optional: "" leaves it
   std::string color_denied; // optional: "mono", "refuse", or "" to leave it
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// quota-show (AMB-17): what a user may still print this month and whether in colour; one's own,
+// or another's with users_read.
+struct QuotaShowRequest {
+  std::string session;
+  std::string email; // optional: "" for oneself
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+struct QuotaShowResult {
+  std::string email;
+  bool counted = false;         // a Print Management user; false: no quota, colour allowed
+  std::optional<int64_t> quota; // the user's own, else their print group's; absent: none
+  bool own_quota = false;       // the quota is the user's own (else the group's)
+  std::string group;            // their print group, "" for none
+  bool color_allowed = true;
+  std::string month;            // "YYYY-MM" in the quota zone
+  std::string quota_zone;
+  int64_t used = 0;             // charged this month
+  int64_t held = 0;             // held by badge-ins still releasing
+  int64_t left = -1;            // quota - used - held, at least 0; -1: no quota
+  std::string color_denied;     // the enterprise's rule: "mono" or "refuse"
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -98,6 +98,27 @@ TEST_CASE(
   CHECK(user_json["group_quota"] == 300);
   CHECK(pm_counts_text(1, 52) == "1 Print Management user of 52 users in User Accounts");
 
+  // lpm quota (AMB-17)
+  proto::QuotaShowResult q;
+  q.email = "ann@example.com";
+  q.counted = true;
+  q.quota = 500;
+  q.group = "Floor 2";
+  q.color_allowed = false;
+  q.month = "2026-11";
+  q.quota_zone = "Europe/Paris";
+  q.used = 120;
+  q.held = 30;
+  q.left = 350;
+  q.color_denied = "mono";
+  CHECK(quota_text(q) == "ann@example.com: 350 of 500 impressions left in 2026-11 (Europe/Paris): 120 used, 30 held "
+                         "by a release in progress\n"
+                         "quota: 500 impressions a month (print group \"Floor 2\")\n"
+                         "colour: not allowed (print group): colour jobs print in monochrome where the printer can, "
+                         "else are refused\n");
+  q.counted = false;
+  CHECK(quota_text(q) == "ann@example.com: no quota and no colour limit (not a Print Management user)\n");
+
   proto::PrintUsersSyncResult done;
   done.added = 3;
   done.removed = 1;

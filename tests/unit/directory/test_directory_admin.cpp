@@ -754,6 +754,8 @@ TEST_CASE(
         proto::op::print_users_remove, proto::op::print_users_sync, proto::op::print_policy_show,
         proto::op::print_policy_set})
     covered.insert(op);
+  // quota-show has its checks in test_quota.cpp.
+  covered.insert(proto::op::quota_show);
   // The delegate, PIN, badge policy and federated-user ops have theirs in test_badge_in.cpp.
   for (const char *op : {proto::op::delegates_add, proto::op::delegates_remove, proto::op::delegates_list,
                          proto::op::pin_set, proto::op::pin_clear, proto::op::badges_policy_show,

@@ -306,6 +306,60 @@ TEST_CASE("badge-in holds what each Print Management user may still print and sa
   q.h.finish();
 }
 
+TEST_CASE("quota-show: one's own quota, used, held and left this month, another's only with a role that reads "
+          "users (AMB-17)",
+          "[directory][quota][AMB-17]") {
+  Quotas q;
+  User ann = q.member("ann@example.com", "B-ANN", true, "Floor 1", 20, false);
+  q.member("out@example.com", "B-OUT", false);
+  q.user("helpdesk@example.com", {Role::prm_helpdesk});
+  auto show = [&](const std::string &who, const std::string &email = "") {
+    return rpc<proto::QuotaShowResult>(*q.ws, proto::op::quota_show, proto::QuotaShowRequest{q.session(who), email});
+  };
+  auto mine = show("ann@example.com");
+  REQUIRE(mine.ok());
+  CHECK(mine->email == "ann@example.com");
+  CHECK(mine->counted);
+  CHECK(mine->quota == 20);
+  CHECK_FALSE(mine->own_quota);
+  CHECK(mine->group == "Floor 1");
+  CHECK_FALSE(mine->color_allowed);
+  CHECK(mine->quota_zone == "UTC");
+  CHECK(mine->month == quota_month(zone("UTC"), wall_ms()));
+  CHECK(mine->used == 0);
+  CHECK(mine->left == 20);
+
+  // A release in progress holds what is left; a printed job is charged.
+  auto badge = q.badge_in("B-ANN");
+  REQUIRE(badge.ok());
+  REQUIRE(q.settle(badge->reservation, ann.id, q.outcome(uuid_v7(), "c1", 5)).ok());
+  mine = show("ann@example.com");
+  REQUIRE(mine.ok());
+  CHECK(mine->used == 5);
+  CHECK(mine->held == 15);
+  CHECK(mine->left == 0);
+  REQUIRE(q.settle(badge->reservation, "", std::nullopt, true).ok());
+  mine = show("ann@example.com");
+  CHECK(mine->held == 0);
+  CHECK(mine->left == 15);
+
+  auto outsider = show("out@example.com");
+  REQUIRE(outsider.ok());
+  CHECK_FALSE(outsider->counted);
+  CHECK_FALSE(outsider->quota);
+  CHECK(outsider->left == -1);
+  CHECK(outsider->color_allowed);
+
+  // Another's: the helpdesk may look, a plain user may not.
+  auto looked = show("helpdesk@example.com", "ann@example.com");
+  REQUIRE(looked.ok());
+  CHECK(looked->used == 5);
+  auto refused = show("out@example.com", "ann@example.com");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::forbidden);
+  q.h.finish();
+}
+
 TEST_CASE("print-policy: shown to anyone signed in, set by Print Management administrators, the zone checked "
           "(AMB-17)",
           "[directory][quota][AMB-17]") {

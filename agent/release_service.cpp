@@ -280,10 +280,10 @@ proto::JobRecord printed_record(const ReleaseContext &ctx, const Job &job,
     record.color_impressions = req.color_impressions;
     record.counts_source = "device";
   } else {
-    proto::EstimatedCounts estimate = proto::estimate_counts(record.pages, record.copies, sides);
+    proto::EstimatedCounts estimate = proto::estimate_counts(record.pages, record.copies, sides, record.color);
     record.impressions = estimate.impressions;
     record.sheets = estimate.sheets;
-    record.color_impressions = record.color == "monochrome" && estimate.impressions >= 0 ? 0 : -1;
+    record.color_impressions = estimate.color_impressions;
     record.counts_source = "estimated";
   }
   if (!req.signature.empty()) {

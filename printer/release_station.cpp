@@ -319,7 +319,10 @@ void ReleaseStation::settle_quota(const std::string &reservation, const std::str
   std::string job = outcome ? outcome->job : "";
   std::string claim = outcome ? outcome->claim : "";
   auto journal = options_.release.journal;
-  directory_->call(proto::op::settle_quota, std::move(w), [job, claim, journal](Result<proto::Response> r) {
+  settles_in_flight_++;
+  auto self = shared_from_this();
+  directory_->call(proto::op::settle_quota, std::move(w), [self, job, claim, journal](Result<proto::Response> r) {
+    self->settles_in_flight_--;
     // The device has printed: a charge the directory could not take is logged, never undone.
     if (!r.ok())
       LPM_WARN("settle-quota%s: %s", job.empty() ? " (end of release)" : (" for job " + job).c_str(),
@@ -329,6 +332,11 @@ void ReleaseStation::settle_quota(const std::string &reservation, const std::str
     if (!job.empty() && journal && answered) {
       Status forgotten = journal->settle_done(job, claim);
       if (!forgotten.ok()) LPM_ERROR("journal: %s", forgotten.error().to_string().c_str());
+    }
+    if (self->settles_in_flight_ == 0 && self->close_waiting_) {
+      auto closing = std::move(self->close_waiting_);
+      self->close_waiting_ = nullptr;
+      closing();
     }
   });
 }
@@ -400,7 +408,24 @@ void ReleaseStation::end_run() {
 }
 
 void ReleaseStation::close(std::function<void()> done) {
-  directory_->close(std::move(done));
+  // Quota charges still on their way get their answers first (a charge not answered stays in
+  // the journal for the next start), for at most kCloseWaitMs.
+  auto self = shared_from_this();
+  auto shut = std::make_shared<std::function<void()>>([self, done = std::move(done)]() mutable {
+    self->close_timer_.reset();
+    self->directory_->close(std::move(done));
+  });
+  if (settles_in_flight_ == 0) return (*shut)();
+  close_waiting_ = [shut] { (*shut)(); };
+  close_timer_ = std::make_unique<proto::LoopTimer>(loop_);
+  close_timer_->start(kCloseWaitMs, 0, [self] {
+    LPM_WARN("%zu settle-quota answer(s) not in after %llu ms: kept for the next start", self->settles_in_flight_,
+             static_cast<unsigned long long>(kCloseWaitMs));
+    if (!self->close_waiting_) return;
+    auto closing = std::move(self->close_waiting_);
+    self->close_waiting_ = nullptr;
+    closing();
+  });
 }
 
 } // namespace lpm::printer

@@ -12,6 +12,7 @@
 #include "badge_reader.h"
 #include "device.h"
 #include "directory_link.h"
+#include "lpm/protocol/loop_timer.h"
 #include "output.h"
 #include "prompts.h"
 #include "workstation_release.h"
@@ -108,6 +109,11 @@ private:
   std::shared_ptr<LineFeed> badge_feed_;
   std::shared_ptr<LineFeed> prompt_feed_;
   std::function<void()> run_done_;
+  // settle-quota calls not yet answered; close() waits for them (at most kCloseWaitMs).
+  static constexpr uint64_t kCloseWaitMs = 2000;
+  size_t settles_in_flight_ = 0;
+  std::function<void()> close_waiting_;
+  std::unique_ptr<proto::LoopTimer> close_timer_;
 };
 
 } // namespace lpm::printer

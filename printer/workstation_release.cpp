@@ -382,10 +382,13 @@ private:
       req.counts_source = "device";
     } else if (printed) {
       // pages x copies x sides of what the device was asked to print (protocol/outcome.h).
-      auto estimate = proto::estimate_counts(job.pages, applied.copies, applied.sides);
+      // The agent's record estimates the same way (a monochrome job: no colour impression), so
+      // the accounting server finds the signed counts are the record's.
+      auto estimate = proto::estimate_counts(job.pages, applied.copies, applied.sides, applied.color);
       req.pages = job.pages;
       req.impressions = estimate.impressions;
       req.sheets = estimate.sheets;
+      req.color_impressions = estimate.color_impressions;
       req.counts_source = "estimated";
     }
     // What late binding changed ("" and 0: as submitted).

@@ -43,9 +43,6 @@ struct ReleaseSettings {
   // Shared by the conversations of one badge: a workstation's last report waits while the
   // others still move documents (report_pacer.h). Null: every report goes out at once.
   std::shared_ptr<ReportPacer> pacer;
-  // Interactive release (interactive.h): after listing, `choose` gets the workstation's jobs
-  // and answers once, through `answer`, what to do with each (by job id); jobs it does not
-  // name stay held. Null: every job is printed as submitted.
   // The badge's quotas and colour (quota_gate.h): asked before each job is claimed. Null: no
   // limits. `settle` gets each printed job of a counted user: its owner, the workstation the
   // outcome is signed for, the outcome as signed (for settle-quota).
@@ -53,6 +50,9 @@ struct ReleaseSettings {
   std::function<void(const std::string &user, const std::string &workstation,
                      const proto::UpdateJobStatusRequest &outcome)>
       settle;
+  // Interactive release (interactive.h): after listing, `choose` gets the workstation's jobs
+  // and answers once, through `answer`, what to do with each (by job id); jobs it does not
+  // name stay held. Null: every job is printed as submitted.
   using Choices = std::map<std::string, JobChoice>;
   std::function<void(const proto::WorkstationRef &, const std::vector<proto::JobInfo> &,
                      std::function<void(Choices)> answer)>

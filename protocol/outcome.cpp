@@ -166,7 +166,7 @@ CountsCheck check_record_counts(const JobRecord &record, const std::function<boo
   return st.counts_source == "device" ? CountsCheck::device : CountsCheck::estimated;
 }
 
-EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view sides) {
+EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view sides, std::string_view color) {
   EstimatedCounts out;
   if (pages < 0) return out;
   if (copies == 0) copies = 1;
@@ -178,6 +178,7 @@ EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view
   int64_t n = static_cast<int64_t>(copies);
   out.impressions = pages * n;
   out.sheets = per_copy_sheets * n;
+  if (color == "monochrome") out.color_impressions = 0;
   return out;
 }
 

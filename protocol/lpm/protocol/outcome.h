@@ -92,11 +92,15 @@ CountsCheck check_record_counts(const JobRecord &record, const std::function<boo
 
 // Counts estimated when the device reports none: impressions = pages x copies; sheets = pages x
 // copies one-sided, ceil(pages / 2) x copies two-sided ("two-sided-*"). Unknown pages (< 0):
-// both unknown (-1). copies 0 counts as 1.
+// both unknown (-1). copies 0 counts as 1. Colour impressions: 0 for a monochrome job (color
+// "monochrome") whose impressions are known, else unknown (-1). The station that signs an
+// estimated outcome and the agent that records it both call this, so they agree.
 struct EstimatedCounts {
   int64_t impressions = -1;
   int64_t sheets = -1;
+  int64_t color_impressions = -1;
 };
-EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view sides);
+EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view sides,
+                                std::string_view color = "color");
 
 } // namespace lpm::proto

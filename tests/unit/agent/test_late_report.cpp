@@ -180,6 +180,9 @@ TEST_CASE("signed outcome: estimate_counts (impressions are sides, sheets are sh
   e = proto::estimate_counts(-1, 3, "one-sided");
   CHECK(e.impressions == -1);
   CHECK(e.sheets == -1);
+  CHECK(e.color_impressions == -1); // colour: how many sides had colour is not known
+  CHECK(proto::estimate_counts(4, 1, "one-sided", "monochrome").color_impressions == 0);
+  CHECK(proto::estimate_counts(-1, 1, "one-sided", "monochrome").color_impressions == -1);
   e = proto::estimate_counts(3, 0, "one-sided"); // 0 copies: as submitted, counts as 1
   CHECK(e.impressions == 3);
 

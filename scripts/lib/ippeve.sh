@@ -89,6 +89,8 @@ if [ "$(head -c 5 "$doc")" = "%PDF-" ]; then
 fi
 copies=${IPP_COPIES:-1}
 impressions=$((pages * copies))
+# The colour mode each job asked for, one line per job, beside this script (tests read it).
+echo "${IPP_PRINT_COLOR_MODE:-unset}" >>"$(dirname "$0")/color-modes.log"
 echo "ATTR: job-impressions=$impressions job-impressions-completed=$impressions" >&2
 echo "INFO: $pages page(s) x $copies copies" >&2
 exit 0

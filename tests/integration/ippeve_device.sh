@@ -7,7 +7,9 @@
 #
 # What ippeveprinter does with counts (found here): it reports exactly what the -c script says
 # in "ATTR: job-impressions-completed=N" and multiplies nothing by copies; our script counts like
-# a printer (PDF pages x copies), so a 3-page PDF with copies=2 reports 6.
+# a printer (PDF pages x copies), so a 3-page PDF with copies=2 reports 6. The script also notes
+# each job's print-color-mode: the last part checks a user whose print group allows no colour gets
+# a monochrome job at a device that applies settings (issue 6, AMB-17).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../scripts/lib/network.sh"
@@ -192,6 +194,28 @@ net_release "$BADGE"
 check "three workstations' jobs released together to a device that takes one at a time" \
   grep -q "released 3 job" <<<"$STEP_OUT"
 check "the device finished three more jobs" wait_for 10 test "$(ippeve_jobs_done)" -ge $((done_before + 3))
+
+# Quotas and colour at a device that applies settings (issue 6, AMB-17). An administrator comes in
+# while everything runs and imports the users into Print Management; Jean is then in no print
+# group, so no group allows him colour, and with the enterprise's default rule (mono) his colour
+# job prints in monochrome here instead of being refused.
+printf '%s\n' 'EMAIL,OPERATION,PASSWORD,FIRST_NAME,LAST_NAME,DISPLAY_NAME,SHORTNAME,GROUPS,CUSTOM_ATTRIBUTES,COST_CENTER,DEPARTMENT' \
+  'admin@example.com,CREATE,Admin-Password-1,Ada,Admin,Ada Admin,aadmin,,,,IT' >"$ROOT/admin.csv"
+"$BIN/lpm-directory" user import --data "$ROOT/directory" --file "$ROOT/admin.csv" >"$ROOT/logs/admin-import.log"
+"$BIN/lpm-directory" role grant --data "$ROOT/directory" --role prm-admin --email admin@example.com >/dev/null
+printf 'Admin-Password-1\n' | "$BIN/lpm" login --email admin@example.com --password-stdin --socket "$AGENT_SOCK" >/dev/null
+"$BIN/lpm" print-users sync --yes --socket "$AGENT_SOCK" >/dev/null
+colour=$(lpm_print "$ROOT/docs/three.pdf")
+color_log=$(dirname "$IPPEVE_COUNTER")/color-modes.log
+modes_before=$(wc -l <"$color_log" 2>/dev/null || echo 0)
+net_release "$BADGE"
+check "AMB-17: at badge-in the station says Jean's colour prints in monochrome" \
+  grep -q '^quota for Jean Dupont: colour prints in monochrome$' <<<"$STEP_OUT"
+check "AMB-17: his colour job prints, in monochrome, and the line says why" \
+  grep -q 'printed "three.pdf" .*colour is not allowed for Jean Dupont: printed in monochrome' <<<"$STEP_OUT"
+wait_for 10 test "$(wc -l <"$color_log")" -gt "$modes_before" || true
+check "AMB-17: the device was asked for print-color-mode monochrome" test "$(tail -n 1 "$color_log")" = monochrome
+check "the job is printed on the workstation" test "$(job_state "$colour")" = printed
 # -------------------------------------------------------------------------------------------------
 
 echo "$IT_PASSED passed, 0 failed"

@@ -7,7 +7,10 @@
 // through one enterprise grant of Print Release Management User (RL-3), as a real enterprise does.
 // Rows go in transactions of --batch records: one fsync per batch instead of one per user.
 //
-// Usage: lpm_directory_fill --data DIR --users N [--batch B]
+// With --quota Q every user is also a Print Management user in print group "bench" (quota Q
+// impressions a month, colour allowed): each badge-in then holds quota (AMB-17).
+//
+// Usage: lpm_directory_fill --data DIR --users N [--batch B] [--quota Q]
 // The folder must be initialised (`lpm-directory init`) and not served. Prints one JSON line.
 #include <algorithm>
 #include <cstdio>
@@ -31,7 +34,7 @@ int die(const Error &e) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: lpm_directory_fill --data DIR --users N [--batch B]\n");
+  std::fprintf(stderr, "usage: lpm_directory_fill --data DIR --users N [--batch B] [--quota Q]\n");
   return 2;
 }
 
@@ -48,6 +51,7 @@ int main(int argc, char **argv) {
   std::string data;
   long users = -1;
   long batch = 5000;
+  long quota = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--data")
@@ -56,11 +60,14 @@ int main(int argc, char **argv) {
       users = std::atol(value.c_str());
     else if (flag == "--batch")
       batch = std::atol(value.c_str());
+    else if (flag == "--quota")
+      quota = std::atol(value.c_str());
     else
       return usage();
   }
   // Badges have 8 hex digits, so at most 2^32 users; far more than any run needs.
-  if (argc % 2 == 0 || data.empty() || users < 0 || users > 0xffffffffL || batch < 1) return usage();
+  if (argc % 2 == 0 || data.empty() || users < 0 || users > 0xffffffffL || batch < 1 || quota > kMaxPrintQuota)
+    return usage();
 
   log_set_level(LogLevel::warn);
   auto store = folder_open_store(data);
@@ -92,8 +99,22 @@ int main(int argc, char **argv) {
     Status s = tx.commit();
     if (!s.ok()) return die(s.error());
   }
+  if (quota >= 0) {
+    // Print Management: every user imported (Import from User Accounts), all in one print group.
+    auto tx = db.begin();
+    if (!tx.begun().ok()) return die(tx.begun().error());
+    auto synced = db.pm_users_sync(now);
+    if (!synced.ok()) return die(synced.error());
+    auto group = db.print_group_create("bench", quota, true, now);
+    if (!group.ok()) return die(group.error());
+    auto set = db.db().prepare("UPDATE pm_users SET print_group_id = ?");
+    if (!set.ok()) return die(set.error());
+    Status s = set->bind(1, group->id).run();
+    if (s.ok()) s = tx.commit();
+    if (!s.ok()) return die(s.error());
+  }
   double seconds = static_cast<double>(bench::now_ns() - t0) / 1e9;
-  std::printf("{\"name\":\"directory_fill\",\"users\":%ld,\"batch\":%ld,\"seconds\":%.3f}\n", users, batch,
-              seconds);
+  std::printf("{\"name\":\"directory_fill\",\"users\":%ld,\"batch\":%ld,\"quota\":%ld,\"seconds\":%.3f}\n",
+              users, batch, quota, seconds);
   return 0;
 }

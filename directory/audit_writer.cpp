@@ -14,6 +14,7 @@ namespace {
 
 struct Pending {
   std::vector<AuditRow> rows;
+  std::vector<QuotaHoldRow> holds;
   std::function<void(Status)> done;
 };
 
@@ -56,9 +57,12 @@ struct AuditWriter::State {
   static Status commit(DirectoryStore &store, const std::vector<Pending> &batch) {
     auto tx = store.begin();
     Status s = tx.begun();
-    for (const auto &p : batch)
+    for (const auto &p : batch) {
       for (const auto &row : p.rows)
         if (s.ok()) s = store.audit(row.at_ms, row.actor, row.action, row.detail);
+      for (const auto &h : p.holds)
+        if (s.ok()) s = store.quota_hold(h.reservation, h.user_id, h.printer_id, h.impressions, h.expires_ms);
+    }
     if (s.ok()) s = tx.commit();
     return s;
   }
@@ -95,10 +99,11 @@ AuditWriter::~AuditWriter() {
   s.inbox.reset(); // runs the completions not delivered yet
 }
 
-void AuditWriter::write(std::vector<AuditRow> rows, std::function<void(Status)> done) {
+void AuditWriter::write(std::vector<AuditRow> rows, std::vector<QuotaHoldRow> holds,
+                        std::function<void(Status)> done) {
   {
     std::lock_guard lock(state_->mu);
-    state_->queue.push_back(Pending{std::move(rows), std::move(done)});
+    state_->queue.push_back(Pending{std::move(rows), std::move(holds), std::move(done)});
   }
   state_->wake.notify_one();
 }

@@ -25,6 +25,12 @@ struct AuditRow {
   int64_t at_ms = 0;
   std::string actor, action, detail;
 };
+// A badge-in's hold on a user's quota (AMB-17), committed with the ticket's audit row.
+struct QuotaHoldRow {
+  std::string reservation, user_id, printer_id;
+  int64_t impressions = 0;
+  int64_t expires_ms = 0;
+};
 
 class AuditWriter {
 public:
@@ -35,9 +41,9 @@ public:
   AuditWriter(const AuditWriter &) = delete;
   AuditWriter &operator=(const AuditWriter &) = delete;
 
-  // Queues rows; `done` runs on the loop thread once they are committed (ok) or not (the error;
-  // then none of the rows of that commit was written).
-  void write(std::vector<AuditRow> rows, std::function<void(Status)> done);
+  // Queues rows (and quota holds); `done` runs on the loop thread once they are committed (ok) or
+  // not (the error; then none of the rows of that commit was written).
+  void write(std::vector<AuditRow> rows, std::vector<QuotaHoldRow> holds, std::function<void(Status)> done);
 
   struct State;
 

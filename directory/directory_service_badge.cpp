@@ -110,8 +110,10 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
   }
   auto holders = store->holders_of_users(user_ids, now);
   if (!holders.ok()) return call->fail(holders.error());
-  // AMB-17: what each counted user may still print, held until the station settles it.
-  if (Status reserved = reserve_quotas(result, printer, now); !reserved.ok()) return call->fail(reserved.error());
+  // AMB-17: what each counted user may still print, held until the station settles it (the holds
+  // are committed with the audit row, below).
+  std::vector<QuotaHoldRow> holds;
+  if (Status reserved = reserve_quotas(result, printer, now, holds); !reserved.ok()) return call->fail(reserved.error());
 
   proto::Ticket ticket;
   ticket.users = std::move(user_ids);
@@ -128,7 +130,10 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
     result.workstations.push_back(std::move(ref));
     ticket.workstations.push_back(h.id);
   }
-  if (!signer) return call->fail(Errc::unavailable, "the directory is not serving");
+  if (!signer) {
+    holds_settled(holds);
+    return call->fail(Errc::unavailable, "the directory is not serving");
+  }
 
   // Audited before the answer leaves, so no ticket exists that the log does not know about:
   // answer_tickets() commits the row, then answers.
@@ -145,11 +150,15 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
                ", " + std::to_string(delegators->size()) + " delegator(s), " +
                std::to_string(result.workstations.size()) + " workstation(s)";
   answer.result = std::move(result);
+  answer.holds = std::move(holds);
   signer->sign(std::move(ticket), [weak = weak_from_this(), answer = std::move(answer)](
                                       Result<proto::SignedTicket> signed_ticket) mutable {
     auto core = weak.lock();
     if (!core || core->stopped) return answer.call->fail(Errc::unavailable, "the directory is shutting down");
-    if (!signed_ticket.ok()) return answer.call->fail(signed_ticket.error());
+    if (!signed_ticket.ok()) {
+      core->holds_settled(answer.holds);
+      return answer.call->fail(signed_ticket.error());
+    }
     answer.result.ticket = std::move(*signed_ticket);
     core->tickets_signed.push_back(std::move(answer));
   });
@@ -160,12 +169,19 @@ void DirectoryService::Core::answer_tickets() {
   auto batch = std::make_shared<std::vector<TicketAnswer>>();
   batch->swap(tickets_signed);
   std::vector<AuditRow> rows;
+  std::vector<QuotaHoldRow> holds;
   rows.reserve(batch->size());
-  for (const auto &answer : *batch)
+  for (const auto &answer : *batch) {
     rows.push_back(answer.audit);
+    holds.insert(holds.end(), answer.holds.begin(), answer.holds.end());
+  }
   // Answered only once every row of the batch is on disk.
   auto answer_all = [weak = weak_from_this(), batch](Status logged) {
     auto core = weak.lock();
+    // Committed (or not): either way no longer pending.
+    if (core)
+      for (const auto &answer : *batch)
+        core->holds_settled(answer.holds);
     if (!logged.ok())
       LPM_ERROR("cannot record %zu ticket(s) in the audit log: %s", batch->size(),
                 logged.error().to_string().c_str());
@@ -180,7 +196,7 @@ void DirectoryService::Core::answer_tickets() {
       }
     }
   };
-  if (audit_writer) return audit_writer->write(std::move(rows), std::move(answer_all));
+  if (audit_writer) return audit_writer->write(std::move(rows), std::move(holds), std::move(answer_all));
   // No writer (a store without a file): one transaction on the loop.
   Status logged;
   {
@@ -188,6 +204,9 @@ void DirectoryService::Core::answer_tickets() {
     logged = tx.begun();
     for (size_t i = 0; logged.ok() && i < rows.size(); i++)
       logged = store->audit(rows[i].at_ms, rows[i].actor, rows[i].action, rows[i].detail);
+    for (size_t i = 0; logged.ok() && i < holds.size(); i++)
+      logged = store->quota_hold(holds[i].reservation, holds[i].user_id, holds[i].printer_id, holds[i].impressions,
+                                 holds[i].expires_ms);
     if (logged.ok()) logged = tx.commit();
   }
   answer_all(logged);

@@ -151,7 +151,8 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
     CallPtr call;
     proto::BadgeInResult result;
     AuditRow audit;
-    std::string log; // the log line once answered
+    std::vector<QuotaHoldRow> holds; // committed with the audit row (AMB-17)
+    std::string log;                 // the log line once answered
   };
   std::vector<TicketAnswer> tickets_signed;
   // After each batch of signatures: their audit rows in one transaction, then their answers.
@@ -280,8 +281,14 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   // The month quotas count in at now_ms, in the print policy's zone.
   Result<std::string> current_quota_month(int64_t now_ms);
   // Fills the counted users' limits and the colour rule into a badge-in answer, and holds each
-  // counted user's remaining quota under a new reservation (committed here).
-  Status reserve_quotas(proto::BadgeInResult &result, const EnrolledEntry &printer, int64_t now_ms);
+  // counted user's remaining quota under a new reservation: `holds` are committed with the
+  // ticket's audit row, and counted in pending_holds until then.
+  Status reserve_quotas(proto::BadgeInResult &result, const EnrolledEntry &printer, int64_t now_ms,
+                        std::vector<QuotaHoldRow> &holds);
+  // Impressions held by badge-ins whose holds are not committed yet, per user id: a second
+  // badge-in meanwhile must not find them free.
+  std::map<std::string, int64_t> pending_holds;
+  void holds_settled(const std::vector<QuotaHoldRow> &holds);
   void handle_settle_quota(const CallPtr &call);
   void handle_quota_show(const CallPtr &call);
   void handle_print_policy_show(const CallPtr &call);

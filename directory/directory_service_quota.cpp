@@ -64,16 +64,11 @@ Result<std::string> DirectoryService::Core::current_quota_month(int64_t now_ms) 
 }
 
 Status DirectoryService::Core::reserve_quotas(proto::BadgeInResult &result, const EnrolledEntry &printer,
-                                              int64_t now_ms) {
+                                              int64_t now_ms, std::vector<QuotaHoldRow> &holds) {
   auto policy = store->print_policy();
   if (!policy.ok()) return policy.error();
   result.color_denied = policy->color_refused ? proto::kColorDeniedRefuse : proto::kColorDeniedMono;
   std::optional<std::string> month;
-  struct Hold {
-    std::string user_id;
-    int64_t impressions = 0;
-  };
-  std::vector<Hold> holds;
   for (auto &u : result.users) {
     auto quota_limits = store->quota_limits(u.id);
     if (!quota_limits.ok()) return quota_limits.error();
@@ -91,22 +86,32 @@ Status DirectoryService::Core::reserve_quotas(proto::BadgeInResult &result, cons
       if (!used.ok()) return used.error();
       auto held = store->quota_held(u.id, now_ms);
       if (!held.ok()) return held.error();
-      hold = std::max<int64_t>(0, *quota_limits->quota - *used - *held);
+      auto pending = pending_holds.find(u.id);
+      int64_t uncommitted = pending == pending_holds.end() ? 0 : pending->second;
+      hold = std::max<int64_t>(0, *quota_limits->quota - *used - *held - uncommitted);
       u.quota_left = hold;
     }
-    holds.push_back(Hold{u.id, hold});
+    // Counted users without a quota get a hold of 0 too: the reservation is what lets the
+    // station charge their jobs.
+    holds.push_back(QuotaHoldRow{"", u.id, printer.id, hold, now_ms + kQuotaHoldMs});
   }
   if (holds.empty()) return {};
-  // Counted users without a quota get a hold of 0 too: the reservation is what lets the station
-  // charge their jobs.
   result.reservation = uuid_v7();
-  auto tx = store->begin();
-  Status s = tx.begun();
-  for (size_t i = 0; s.ok() && i < holds.size(); i++)
-    s = store->quota_hold(result.reservation, holds[i].user_id, printer.id, holds[i].impressions,
-                          now_ms + kQuotaHoldMs);
-  if (s.ok()) s = tx.commit();
-  return s;
+  for (auto &h : holds) {
+    h.reservation = result.reservation;
+    if (h.impressions > 0) pending_holds[h.user_id] += h.impressions;
+  }
+  return {};
+}
+
+void DirectoryService::Core::holds_settled(const std::vector<QuotaHoldRow> &holds) {
+  for (const auto &h : holds) {
+    if (h.impressions <= 0) continue;
+    auto it = pending_holds.find(h.user_id);
+    if (it == pending_holds.end()) continue;
+    it->second -= h.impressions;
+    if (it->second <= 0) pending_holds.erase(it);
+  }
 }
 
 void DirectoryService::Core::handle_settle_quota(const CallPtr &call) {

@@ -13,7 +13,9 @@
 # SECONDS: that is bash's own clock.) BADGE_RATE (0: the per-printer limit off) and BADGE_BURST
 # (20) start the directory with that badge rate limit; both JSON lines state it (rate_limits).
 # SIGNING_THREADS (the directory's default: the cores, at most 4) is passed to lpm-directory serve
-# --signing-threads and to the client, whose signing floor runs on as many threads.
+# --signing-threads and to the client, whose signing floor runs on as many threads. QUOTA (unset):
+# every user a Print Management user with that monthly quota, so each badge-in holds quota
+# (AMB-17); the JSON lines then say "quota".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../build}" && pwd)
@@ -48,7 +50,7 @@ mkdir -p "$ROOT/logs" "$ROOT/printers"
 say "directory benchmark in $ROOT: $USERS users, $PRINTERS printers, $BENCH_SECONDS s per phase"
 "$BIN/lpm-directory" init --data "$ROOT/directory" >/dev/null
 FP=$("$BIN/lpm-directory" fingerprint --data "$ROOT/directory")
-say "  $("$BIN/lpm_directory_fill" --data "$ROOT/directory" --users "$USERS")"
+say "  $("$BIN/lpm_directory_fill" --data "$ROOT/directory" --users "$USERS" ${QUOTA:+--quota "$QUOTA"})"
 TOKEN=$("$BIN/lpm-directory" token create --data "$ROOT/directory" --kind printer --uses "$PRINTERS")
 # The per-printer badge rate limit (default 5/s, burst 20) would turn a closed loop into a count
 # of refusals: the benchmark measures the directory's capacity, so it is off, and said so.
@@ -70,4 +72,7 @@ say "  directory ready on 127.0.0.1:$NET_PORT (pid $DIR_PID); badge rate limit: 
   --token "$TOKEN" --users "$USERS" --printers "$PRINTERS" --seconds "$BENCH_SECONDS" \
   --directory-pid "$DIR_PID" --rate-limits "$LIMITS" --signing-threads "$SIGNING_THREADS" >"$ROOT/result.jsonl"
 net_stop_pid "$DIR_PID"
-while IFS= read -r line; do emit "$line"; done <"$ROOT/result.jsonl"
+while IFS= read -r line; do
+  [[ -z ${QUOTA:-} ]] || line=$(jq -c --argjson q "$QUOTA" '. + {quota: $q}' <<<"$line")
+  emit "$line"
+done <"$ROOT/result.jsonl"

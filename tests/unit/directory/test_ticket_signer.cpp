@@ -192,7 +192,7 @@ TEST_CASE("audit writer: rows are committed before their callback runs, batches 
   size_t done = 0;
   for (int i = 0; i < 20; i++) {
     std::vector<AuditRow> rows{AuditRow{1000 + i, "printer p", "badge-in", "row " + std::to_string(i)}};
-    f.writer->write(std::move(rows), [&, i](Status s) {
+    f.writer->write(std::move(rows), {}, [&, i](Status s) {
       REQUIRE(s.ok());
       // Visible to another connection by the time the callback runs.
       auto tail = f.store->audit_tail(100);
@@ -211,7 +211,7 @@ TEST_CASE("audit writer: rows queued when it stops are committed and answered", 
   WriterFixture f;
   size_t done = 0;
   for (int i = 0; i < 10; i++)
-    f.writer->write({AuditRow{1, "a", "b", "late " + std::to_string(i)}}, [&](Status s) {
+    f.writer->write({AuditRow{1, "a", "b", "late " + std::to_string(i)}}, {}, [&](Status s) {
       CHECK(s.ok());
       done++;
     });

@@ -93,7 +93,8 @@ int main(int argc, char **argv) {
       "report", "usage reports from state.db (no --type: per-user totals of printed records, all time)");
   add_data(report);
   report->add_option("--type", report_args.type,
-                     "summary, by-printer, by-workstation, by-site, daily or top-users");
+                     "summary, by-printer, by-workstation, by-site, daily, top-users, or (enterprise level) "
+                     "by-group or by-department");
   report->add_option("--level", report_args.level, "enterprise, group, department or user")->capture_default_str();
   report->add_option(
       "--entity", report_args.entity,

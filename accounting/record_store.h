@@ -90,6 +90,9 @@ public:
   virtual Result<std::vector<RollupSum>> rollup_sums(Granularity granularity, char scope, const std::string &scope_key,
                                                      char item, int64_t from_bucket, int64_t to_bucket,
                                                      GroupBy group_by) = 0;
+  // Every print group ('g') or department ('d') key the rollups hold, in key order: those that
+  // ever had activity (RP-11).
+  virtual Result<std::vector<std::string>> scope_keys(char scope) = 0;
   // Per-user totals of the *printed* records whose event time is in [from_ms, to_ms), ordered by
   // user. Unknown counts (-1) add nothing.
   virtual Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms) = 0;

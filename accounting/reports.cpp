@@ -156,10 +156,11 @@ Result<ReportLevel> parse_report_level(std::string_view text) {
 
 Result<ReportType> parse_report_type(std::string_view text) {
   for (ReportType t : {ReportType::summary, ReportType::by_printer, ReportType::by_workstation, ReportType::by_site,
-                       ReportType::daily, ReportType::top_users})
+                       ReportType::daily, ReportType::top_users, ReportType::by_group, ReportType::by_department})
     if (text == report_type_name(t)) return t;
   return make_error(Errc::bad_request, "unknown report type \"" + std::string(text) +
-                                           "\" (summary, by-printer, by-workstation, by-site, daily, top-users)");
+                                           "\" (summary, by-printer, by-workstation, by-site, daily, top-users, "
+                                           "by-group, by-department)");
 }
 
 const char *report_level_name(ReportLevel level) {
@@ -190,6 +191,10 @@ const char *report_type_name(ReportType type) {
     return "daily";
   case ReportType::top_users:
     return "top-users";
+  case ReportType::by_group:
+    return "by-group";
+  case ReportType::by_department:
+    return "by-department";
   }
   return "?";
 }
@@ -278,6 +283,9 @@ Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const R
                                              report_level_name(req.level));
   if (req.type == ReportType::top_users && req.level == ReportLevel::user)
     return make_error(Errc::bad_request, "top users is a report of the enterprise, a print group or a department");
+  if ((req.type == ReportType::by_group || req.type == ReportType::by_department) &&
+      req.level != ReportLevel::enterprise)
+    return make_error(Errc::bad_request, std::string(report_type_name(req.type)) + " is a report of the enterprise");
   int64_t days = days_between(req.from, req.to) + 1;
   if (days < 1)
     return make_error(Errc::bad_request, "the window ends (" + format_civil_date(req.to) + ") before it begins (" +
@@ -334,6 +342,36 @@ Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const R
       if (item == 'u') {
         auto person = store.person(key);
         row.push_back(!person.ok() ? "" : person->deleted_ms != 0 ? "deleted user" : person->name);
+      }
+      append_measures(row, usage);
+    }
+    break;
+  }
+  case ReportType::by_group:
+  case ReportType::by_department: {
+    // RP-11: every group or department that had activity in the window, deleted groups included.
+    char each = req.type == ReportType::by_group ? 'g' : 'd';
+    auto keys = store.scope_keys(each);
+    if (!keys.ok()) return keys.error();
+    if (each == 'g')
+      table.columns = {"print group", "name"};
+    else
+      table.columns = {"department"};
+    table.columns.insert(table.columns.end(), measures.begin(), measures.end());
+    std::map<std::string, Usage> found;
+    for (const auto &key : *keys) {
+      auto sums = sum_window(store, each, key, '\0', *from, *to);
+      if (!sums.ok()) return sums.error();
+      auto total = sums->find("");
+      if (total != sums->end()) found[key] = total->second;
+    }
+    size_t all = found.size();
+    for (auto &[key, usage] : ranked(std::move(found), all)) {
+      auto &row = table.rows.emplace_back();
+      row.push_back(key);
+      if (each == 'g') {
+        auto named = store.find_print_groups(key);
+        row.push_back(named.ok() && !named->empty() ? named->front().name : "");
       }
       append_measures(row, usage);
     }

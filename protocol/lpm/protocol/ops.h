@@ -493,7 +493,7 @@ struct UsageReportRequest {
   std::string session;     // session token, text form (session.h)
   std::string level;       // enterprise | group | department | user
   std::string entity;      // the group, department or user id ("" at enterprise level)
-  std::string type;        // summary | by-printer | by-workstation | by-site | daily | top-users
+  std::string type;        // summary | by-printer | by-workstation | by-site | daily | top-users | by-group | by-department
   std::string from, to;    // local days YYYY-MM-DD, inclusive; to "" = from
   uint64_t last = 0;       // without from: today (in zone) and the last - 1 days before it
   std::string zone = "UTC"; // IANA time zone the days run in

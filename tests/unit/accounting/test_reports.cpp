@@ -310,6 +310,65 @@ TEST_CASE("a user's print group at ingest stays with those records when the grou
   CHECK(impressions(ReportLevel::user, user.c_str()) == "12");
 }
 
+TEST_CASE("by-group and by-department list what had activity in the window, a deleted group by its last name "
+          "[issue-6][RP-11]",
+          "[accounting][reports][issue-6]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string ann = uuid_v7(), bob = uuid_v7();
+  // The directory named both groups once; g-old was deleted since (nobody lists it any more).
+  REQUIRE(store->replace_people({proto::PersonFacts{ann, "Ann", "ann@x.y", "Sales", "g-old", "Old floor"}},
+                                utc_ms("2026-03-01", 0))
+              .ok());
+  REQUIRE(store->replace_people({proto::PersonFacts{ann, "Ann", "ann@x.y", "Sales", "g-new", "New floor"},
+                                 proto::PersonFacts{bob, "Bob", "bob@x.y", "IT", "", ""}},
+                                utc_ms("2026-04-01", 0))
+              .ok());
+  int64_t march = utc_ms("2026-03-10", 12), april = utc_ms("2026-04-10", 12);
+  ingest(*store, {printed_record(ann, march, 5)}, march, {IngestFacts{{}, {"g-old", "Sales"}}});
+  ingest(*store, {printed_record(ann, april, 7), printed_record(bob, april, 9)}, april,
+         {IngestFacts{{}, {"g-new", "Sales"}}, IngestFacts{{}, {"", "IT"}}});
+  auto table = [&](ReportType type, const char *from, const char *to) {
+    ReportRequest req;
+    req.type = type;
+    req.from = date(from);
+    req.to = date(to);
+    auto t = run_report(*store, zone("UTC"), req);
+    REQUIRE(t.ok());
+    return *t;
+  };
+  auto groups = table(ReportType::by_group, "2026-03-01", "2026-04-30");
+  REQUIRE(groups.columns.size() > 3);
+  CHECK(groups.columns[0] == "print group");
+  CHECK(groups.columns[1] == "name");
+  REQUIRE(groups.rows.size() == 2); // most impressions first; bob's records had no group
+  CHECK(groups.rows[0][0] == "g-new");
+  CHECK(groups.rows[0][1] == "New floor");
+  CHECK(groups.rows[0][2] == "7");
+  CHECK(groups.rows[1][0] == "g-old");
+  CHECK(groups.rows[1][1] == "Old floor"); // deleted, still selectable for the dates it existed
+  CHECK(groups.rows[1][2] == "5");
+  // Only the date range excludes a group (RP-11).
+  auto april_only = table(ReportType::by_group, "2026-04-01", "2026-04-30");
+  REQUIRE(april_only.rows.size() == 1);
+  CHECK(april_only.rows[0][0] == "g-new");
+  auto departments = table(ReportType::by_department, "2026-03-01", "2026-04-30");
+  REQUIRE(departments.rows.size() == 2);
+  CHECK(departments.rows[0] == std::vector<std::string>{"Sales", "12", "0", "12", "0", "12", "12", "12", "2", "0", "0"});
+  CHECK(departments.rows[1][0] == "IT");
+  CHECK(departments.rows[1][1] == "9");
+  CHECK(table(ReportType::by_department, "2026-05-01", "2026-05-31").no_data);
+
+  ReportRequest at_group_level;
+  at_group_level.level = ReportLevel::group;
+  at_group_level.entity = "g-new";
+  at_group_level.type = ReportType::by_department;
+  at_group_level.from = at_group_level.to = date("2026-04-10");
+  auto refused = run_report(*store, zone("UTC"), at_group_level);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message == "by-department is a report of the enterprise");
+}
+
 TEST_CASE("an empty selection says so [issue-6][RP-9][TS-18]", "[accounting][reports][issue-6]") {
   TempDir dir;
   auto store = open_store(dir);
@@ -317,7 +376,8 @@ TEST_CASE("an empty selection says so [issue-6][RP-9][TS-18]", "[accounting][rep
   req.from = date("2026-01-01");
   req.to = date("2026-01-31");
   for (ReportType type : {ReportType::summary, ReportType::by_printer, ReportType::by_workstation,
-                          ReportType::by_site, ReportType::daily, ReportType::top_users}) {
+                          ReportType::by_site, ReportType::daily, ReportType::top_users, ReportType::by_group,
+                          ReportType::by_department}) {
     req.type = type;
     auto t = run_report(*store, zone("Europe/Paris"), req);
     REQUIRE(t.ok());

@@ -416,9 +416,10 @@ public:
   Result<std::vector<std::string>> scope_keys(char scope) override {
     // One index seek per key (the day table's primary key starts with scope, scope_key), not a
     // scan of every row of the scope.
-    auto q = db_->prepare("WITH RECURSIVE k(v) AS (SELECT min(scope_key) FROM rollup_day WHERE scope = ?1 "
-                          "UNION ALL SELECT (SELECT min(scope_key) FROM rollup_day WHERE scope = ?1 AND scope_key > v) "
-                          "FROM k WHERE v IS NOT NULL) SELECT v FROM k WHERE v IS NOT NULL");
+    auto q = db_->prepare(
+        "WITH RECURSIVE k(v) AS (SELECT min(scope_key) FROM rollup_day WHERE scope = ?1 "
+        "UNION ALL SELECT (SELECT min(scope_key) FROM rollup_day WHERE scope = ?1 AND scope_key > v) "
+        "FROM k WHERE v IS NOT NULL) SELECT v FROM k WHERE v IS NOT NULL");
     if (!q.ok()) return q.error();
     q->bind(1, std::string_view(&scope, 1));
     std::vector<std::string> out;

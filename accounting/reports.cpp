@@ -155,12 +155,14 @@ Result<ReportLevel> parse_report_level(std::string_view text) {
 }
 
 Result<ReportType> parse_report_type(std::string_view text) {
-  for (ReportType t : {ReportType::summary, ReportType::by_printer, ReportType::by_workstation, ReportType::by_site,
-                       ReportType::daily, ReportType::top_users, ReportType::by_group, ReportType::by_department})
+  for (ReportType t :
+       {ReportType::summary, ReportType::by_printer, ReportType::by_workstation, ReportType::by_site,
+        ReportType::daily, ReportType::top_users, ReportType::by_group, ReportType::by_department})
     if (text == report_type_name(t)) return t;
-  return make_error(Errc::bad_request, "unknown report type \"" + std::string(text) +
-                                           "\" (summary, by-printer, by-workstation, by-site, daily, top-users, "
-                                           "by-group, by-department)");
+  return make_error(Errc::bad_request,
+                    "unknown report type \"" + std::string(text) +
+                        "\" (summary, by-printer, by-workstation, by-site, daily, top-users, "
+                        "by-group, by-department)");
 }
 
 const char *report_level_name(ReportLevel level) {
@@ -191,10 +193,8 @@ const char *report_type_name(ReportType type) {
     return "daily";
   case ReportType::top_users:
     return "top-users";
-  case ReportType::by_group:
-    return "by-group";
-  case ReportType::by_department:
-    return "by-department";
+  case ReportType::by_group: return "by-group";
+  case ReportType::by_department: return "by-department";
   }
   return "?";
 }
@@ -285,7 +285,8 @@ Result<ReportTable> run_report(RecordStore &store, const TimeZone &zone, const R
     return make_error(Errc::bad_request, "top users is a report of the enterprise, a print group or a department");
   if ((req.type == ReportType::by_group || req.type == ReportType::by_department) &&
       req.level != ReportLevel::enterprise)
-    return make_error(Errc::bad_request, std::string(report_type_name(req.type)) + " is a report of the enterprise");
+    return make_error(Errc::bad_request,
+                      std::string(report_type_name(req.type)) + " is a report of the enterprise");
   int64_t days = days_between(req.from, req.to) + 1;
   if (days < 1)
     return make_error(Errc::bad_request, "the window ends (" + format_civil_date(req.to) + ") before it begins (" +

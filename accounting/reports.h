@@ -18,7 +18,16 @@ namespace lpm::accounting {
 enum class ReportLevel { enterprise, group, department, user };
 // by_group and by_department (enterprise level): one row per print group or department with
 // activity in the window, deleted groups included by name (RP-11: what a report may select).
-enum class ReportType { summary, by_printer, by_workstation, by_site, daily, top_users, by_group, by_department };
+enum class ReportType {
+  summary,
+  by_printer,
+  by_workstation,
+  by_site,
+  daily,
+  top_users,
+  by_group,
+  by_department
+};
 
 Result<ReportLevel> parse_report_level(std::string_view text); // enterprise | group | department | user
 Result<ReportType> parse_report_type(std::string_view text);   // summary | by-printer | ... | top-users

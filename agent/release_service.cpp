@@ -280,7 +280,8 @@ proto::JobRecord printed_record(const ReleaseContext &ctx, const Job &job,
     record.color_impressions = req.color_impressions;
     record.counts_source = "device";
   } else {
-    proto::EstimatedCounts estimate = proto::estimate_counts(record.pages, record.copies, sides, record.color);
+    proto::EstimatedCounts estimate =
+        proto::estimate_counts(record.pages, record.copies, sides, record.color);
     record.impressions = estimate.impressions;
     record.sheets = estimate.sheets;
     record.color_impressions = estimate.color_impressions;

@@ -66,7 +66,8 @@ int main(int argc, char **argv) {
       return usage();
   }
   // Badges have 8 hex digits, so at most 2^32 users; far more than any run needs.
-  if (argc % 2 == 0 || data.empty() || users < 0 || users > 0xffffffffL || batch < 1 || quota > kMaxPrintQuota)
+  if (argc % 2 == 0 || data.empty() || users < 0 || users > 0xffffffffL || batch < 1 ||
+      quota > kMaxPrintQuota)
     return usage();
 
   log_set_level(LogLevel::warn);

@@ -144,9 +144,10 @@ int lpm_main(int argc, const char *const *argv) {
       "report", "Show your print usage from the accounting server (through this workstation's agent, after "
                 "`lpm login`); with --data, per-user totals as an enrolled console");
   report_cmd->add_option("--socket", report.socket, socket_help);
-  report_cmd->add_option("--type", report.type,
-                         "summary, by-printer, by-workstation, by-site, daily, top-users, or (enterprise level) "
-                         "by-group or by-department")
+  report_cmd
+      ->add_option("--type", report.type,
+                   "summary, by-printer, by-workstation, by-site, daily, top-users, or (enterprise level) "
+                   "by-group or by-department")
       ->capture_default_str();
   report_cmd->add_option("--level", report.level, "user, group, department or enterprise")->capture_default_str();
   report_cmd->add_option(

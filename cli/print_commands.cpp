@@ -127,7 +127,8 @@ std::string print_users_table(const std::vector<proto::PrintUserEntry> &users) {
   for (const auto &u : users)
     rows.push_back({u.email, u.display_name.empty() ? "-" : u.display_name, u.group.empty() ? "-" : u.group,
                     user_quota_text(u), std::to_string(u.used), u.color_allowed ? "yes" : "no"});
-  return format_table({{"EMAIL"}, {"NAME"}, {"PRINT GROUP"}, {"QUOTA", true}, {"USED", true}, {"COLOUR"}}, rows);
+  return format_table({{"EMAIL"}, {"NAME"}, {"PRINT GROUP"}, {"QUOTA", true}, {"USED", true}, {"COLOUR"}},
+                      rows);
 }
 
 std::string print_group_json(const proto::PrintGroupEntry &g) {
@@ -479,7 +480,8 @@ void PrintCommands::add_policy(CLI::App &app, const std::string &socket_help) {
   auto print_policy = [this](const Result<proto::PrintPolicyResult> &answer) {
     if (!answer.ok()) return fail(answer.error());
     if (json_) {
-      print_json_line(json_text({{"quota_zone", answer->quota_zone}, {"color_denied", answer->color_denied}}));
+      print_json_line(
+          json_text({{"quota_zone", answer->quota_zone}, {"color_denied", answer->color_denied}}));
       return 0;
     }
     std::printf("quota-zone %s\ncolor-denied %s\n", printable(answer->quota_zone).c_str(),
@@ -487,16 +489,18 @@ void PrintCommands::add_policy(CLI::App &app, const std::string &socket_help) {
     return 0;
   };
   commands_.emplace_back(show, [this, print_policy] {
-    return print_policy(
-        run_person_op<proto::PrintPolicyResult>(socket_, proto::op::print_policy_show, proto::SessionRequest{}));
+    return print_policy(run_person_op<proto::PrintPolicyResult>(socket_, proto::op::print_policy_show,
+                                                                proto::SessionRequest{}));
   });
   // ---- quota (AMB-17)
-  auto *quota = app.add_subcommand("quota", "What you (or, with --for, another user) may still print this month, "
-                                            "and whether in colour (AMB-17; needs a login)");
+  auto *quota =
+      app.add_subcommand("quota", "What you (or, with --for, another user) may still print this month, "
+                                  "and whether in colour (AMB-17; needs a login)");
   quota->add_option("--for", for_, "Another user's e-mail (needs a role that reads users)");
   quota->add_option("--socket", socket_, socket_help);
-  quota->add_flag("--json", json_, "One JSON object: email, counted, quota, own_quota, group, color_allowed, month, "
-                                   "quota_zone, used, held, left, color_denied");
+  quota->add_flag("--json", json_,
+                  "One JSON object: email, counted, quota, own_quota, group, color_allowed, month, "
+                  "quota_zone, used, held, left, color_denied");
   commands_.emplace_back(quota, [this] {
     proto::QuotaShowRequest request;
     request.email = for_;
@@ -526,19 +530,19 @@ void PrintCommands::add_policy(CLI::App &app, const std::string &socket_help) {
     proto::PrintPolicySetRequest request;
     request.quota_zone = zone_;
     request.color_denied = color_denied_;
-    return print_policy(run_person_op<proto::PrintPolicyResult>(socket_, proto::op::print_policy_set, request));
+    return print_policy(
+        run_person_op<proto::PrintPolicyResult>(socket_, proto::op::print_policy_set, request));
   });
 }
 
 std::string quota_text(const proto::QuotaShowResult &q) {
   std::string who = printable(q.email);
-  if (!q.counted)
-    return who + ": no quota and no colour limit (not a Print Management user)\n";
+  if (!q.counted) return who + ": no quota and no colour limit (not a Print Management user)\n";
   std::string text;
   std::string when = q.month + " (" + printable(q.quota_zone) + ")";
   if (q.quota) {
-    text = who + ": " + std::to_string(q.left) + " of " + std::to_string(*q.quota) + " impressions left in " + when +
-           ": " + std::to_string(q.used) + " used";
+    text = who + ": " + std::to_string(q.left) + " of " + std::to_string(*q.quota) + " impressions left in " +
+           when + ": " + std::to_string(q.used) + " used";
     if (q.held > 0) text += ", " + std::to_string(q.held) + " held by a release in progress";
     text += "\n";
     text += "quota: " + std::to_string(*q.quota) + " impressions a month (" +

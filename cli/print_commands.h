@@ -1,8 +1,8 @@
 // The Print Management commands (print_commands.cpp): `lpm print-groups create|update|delete|list`,
-// `lpm print-users list|set|remove|sync|import`, `lpm print-policy show|set` and `lpm quota`. Each is a person op the local agent forwards
-// to the directory with the caller's session (docs/protocol.md §5.1.1, "Print Management"); the
-// directory checks the caller's roles. The CSV import goes through import-start with the kind
-// print-users (docs/imports.md).
+// `lpm print-users list|set|remove|sync|import`, `lpm print-policy show|set` and `lpm quota`. Each is a
+// person op the local agent forwards to the directory with the caller's session (docs/protocol.md §5.1.1,
+// "Print Management"); the directory checks the caller's roles. The CSV import goes through import-start with
+// the kind print-users (docs/imports.md).
 //
 // Output: text for people by default, --json for scripts. Exit codes as every `lpm` command: 0;
 // 1 after "lpm: <code>: <message>" on stderr (a batch command: when any item failed, after a line

@@ -113,7 +113,8 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
   // AMB-17: what each counted user may still print, held until the station settles it (the holds
   // are committed with the audit row, below).
   std::vector<QuotaHoldRow> holds;
-  if (Status reserved = reserve_quotas(result, printer, now, holds); !reserved.ok()) return call->fail(reserved.error());
+  if (Status reserved = reserve_quotas(result, printer, now, holds); !reserved.ok())
+    return call->fail(reserved.error());
 
   proto::Ticket ticket;
   ticket.users = std::move(user_ids);
@@ -205,8 +206,8 @@ void DirectoryService::Core::answer_tickets() {
     for (size_t i = 0; logged.ok() && i < rows.size(); i++)
       logged = store->audit(rows[i].at_ms, rows[i].actor, rows[i].action, rows[i].detail);
     for (size_t i = 0; logged.ok() && i < holds.size(); i++)
-      logged = store->quota_hold(holds[i].reservation, holds[i].user_id, holds[i].printer_id, holds[i].impressions,
-                                 holds[i].expires_ms);
+      logged = store->quota_hold(holds[i].reservation, holds[i].user_id, holds[i].printer_id,
+                                 holds[i].impressions, holds[i].expires_ms);
     if (logged.ok()) logged = tx.commit();
   }
   answer_all(logged);

@@ -250,8 +250,9 @@ void DirectoryService::Core::handle_print_users_list(const CallPtr &call) {
     // What settle-quota charged them this month (AMB-17).
     auto used = store->quota_used(u.user_id, *month);
     if (!used.ok()) return call->fail(used.error());
-    result.users.push_back(proto::PrintUserEntry{u.user_id, u.email, u.display_name, u.print_group_name, u.quota,
-                                                 u.group_quota, u.color_allowed, u.imported_ms, *used});
+    result.users.push_back(proto::PrintUserEntry{u.user_id, u.email, u.display_name, u.print_group_name,
+                                                 u.quota, u.group_quota, u.color_allowed, u.imported_ms,
+                                                 *used});
   }
   result.pm_users = static_cast<uint64_t>(*pm_users);
   result.enterprise_users = static_cast<uint64_t>(*enterprise_users);

@@ -10,14 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "audit_writer.h"
 #include "directory_service.h"
 #include "directory_store.h"
 #include "lpm/protocol/ops_admin.h"
-#include "lpm/timezone.h"
 #include "lpm/protocol/rpc.h"
+#include "lpm/timezone.h"
 #include "rate_limits.h"
 #include "roles.h"
-#include "audit_writer.h"
 #include "ticket_signer.h"
 
 namespace lpm::directory {

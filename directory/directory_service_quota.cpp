@@ -5,8 +5,8 @@
 #include "directory_service_private.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
-#include "lpm/protocol/outcome.h"
 #include "lpm/protocol/ops_print.h"
+#include "lpm/protocol/outcome.h"
 
 namespace lpm::directory {
 namespace {
@@ -129,15 +129,22 @@ void DirectoryService::Core::handle_settle_quota(const CallPtr &call) {
       return call->fail(Errc::not_found, "no quota reservation " + req.reservation +
                                              " of this printer names user " + req.user);
     // The station charges what it signed: its own key, this workstation, a completed outcome.
-    Status checked = proto::check_reported_outcome(call->peer_info().fingerprint, req.workstation, *req.outcome);
+    Status checked =
+        proto::check_reported_outcome(call->peer_info().fingerprint, req.workstation, *req.outcome);
     if (!checked.ok()) return call->fail(checked.error());
     if (req.outcome->signature.empty())
       return call->fail(Errc::invalid_signature, "settle-quota needs the outcome the station signed");
     if (req.outcome->outcome == proto::JobOutcome::completed) {
       auto month = current_quota_month(now);
       if (!month.ok()) return call->fail(month.error());
-      charge = QuotaCharge{req.reservation,  req.user, req.workstation, req.outcome->job, req.outcome->claim,
-                           std::move(*month), std::max<int64_t>(0, req.outcome->impressions), now};
+      charge = QuotaCharge{req.reservation,
+                           req.user,
+                           req.workstation,
+                           req.outcome->job,
+                           req.outcome->claim,
+                           std::move(*month),
+                           std::max<int64_t>(0, req.outcome->impressions),
+                           now};
     }
   }
   auto tx = store->begin();
@@ -166,8 +173,8 @@ void DirectoryService::Core::handle_settle_quota(const CallPtr &call) {
       if (!held.ok()) return call->fail(held.error());
       result.quota_left = std::max<int64_t>(0, *quota_limits->quota - *used - *held);
     }
-    LPM_DEBUG("settle-quota from printer %s: user %s job %s charged %lld", printer->id.c_str(), req.user.c_str(),
-              charge->job.c_str(), static_cast<long long>(result.charged));
+    LPM_DEBUG("settle-quota from printer %s: user %s job %s charged %lld", printer->id.c_str(),
+              req.user.c_str(), charge->job.c_str(), static_cast<long long>(result.charged));
   }
   reply_with(call, result);
 }

@@ -91,7 +91,6 @@ Result<Subject> person_for(DirectoryService::Core &core, const CallPtr &call, co
   return s;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Delegates (PM-7)
 

@@ -61,7 +61,8 @@ Result<int64_t> DirectoryStore::quota_used(std::string_view user_id, std::string
   return *row ? stmt->col_int(0) : 0;
 }
 
-Result<int64_t> DirectoryStore::quota_held(std::string_view user_id, int64_t now_ms, std::string_view except) {
+Result<int64_t> DirectoryStore::quota_held(std::string_view user_id, int64_t now_ms,
+                                           std::string_view except) {
   auto stmt = db_->prepare("SELECT coalesce(sum(impressions), 0) FROM quota_holds "
                            "WHERE user_id = ? AND expires_ms > ? AND reservation <> ?");
   if (!stmt.ok()) return stmt.error();
@@ -75,15 +76,22 @@ Status DirectoryStore::quota_hold(std::string_view reservation, std::string_view
                                   std::string_view printer_id, int64_t impressions, int64_t expires_ms) {
   Status s = require_transaction("quota_hold");
   if (!s.ok()) return s;
-  auto stmt = db_->prepare("INSERT INTO quota_holds(reservation, user_id, printer_id, impressions, expires_ms) "
-                           "VALUES (?, ?, ?, ?, ?)");
+  auto stmt =
+      db_->prepare("INSERT INTO quota_holds(reservation, user_id, printer_id, impressions, expires_ms) "
+                   "VALUES (?, ?, ?, ?, ?)");
   if (!stmt.ok()) return stmt.error();
-  return stmt->bind(1, reservation).bind(2, user_id).bind(3, printer_id).bind(4, impressions).bind(5, expires_ms).run();
+  return stmt->bind(1, reservation)
+      .bind(2, user_id)
+      .bind(3, printer_id)
+      .bind(4, impressions)
+      .bind(5, expires_ms)
+      .run();
 }
 
-Result<bool> DirectoryStore::quota_reservation_names(std::string_view reservation, std::string_view printer_id,
-                                                     std::string_view user_id) {
-  auto stmt = db_->prepare("SELECT 1 FROM quota_holds WHERE reservation = ? AND printer_id = ? AND user_id = ?");
+Result<bool> DirectoryStore::quota_reservation_names(std::string_view reservation,
+                                                     std::string_view printer_id, std::string_view user_id) {
+  auto stmt =
+      db_->prepare("SELECT 1 FROM quota_holds WHERE reservation = ? AND printer_id = ? AND user_id = ?");
   if (!stmt.ok()) return stmt.error();
   stmt->bind(1, reservation).bind(2, printer_id).bind(3, user_id);
   auto row = stmt->step();
@@ -108,8 +116,9 @@ Result<int64_t> DirectoryStore::quota_charge(const QuotaCharge &charge) {
   if (!s.ok()) return s.error();
   if (db_->changes() == 0) return int64_t{0}; // this claim was charged before
   if (charge.impressions <= 0) return int64_t{0};
-  auto usage = db_->prepare("INSERT INTO quota_usage(user_id, month, impressions) VALUES (?, ?, ?) "
-                            "ON CONFLICT(user_id, month) DO UPDATE SET impressions = impressions + excluded.impressions");
+  auto usage = db_->prepare(
+      "INSERT INTO quota_usage(user_id, month, impressions) VALUES (?, ?, ?) "
+      "ON CONFLICT(user_id, month) DO UPDATE SET impressions = impressions + excluded.impressions");
   if (!usage.ok()) return usage.error();
   s = usage->bind(1, charge.user_id).bind(2, charge.month).bind(3, charge.impressions).run();
   if (!s.ok()) return s.error();

@@ -29,13 +29,15 @@ QuotaGate::Admission QuotaGate::admit(const proto::JobInfo &job, PrintSettings &
   if (!user.color_allowed && settings.color != "monochrome") {
     if (color_refused_) {
       out.admitted = false;
-      out.reason = "colour printing is not allowed for " + name + " (print group) and this enterprise refuses "
+      out.reason = "colour printing is not allowed for " + name +
+                   " (print group) and this enterprise refuses "
                    "colour jobs then: print it in monochrome";
       return out;
     }
     if (!applies_settings_) {
       out.admitted = false;
-      out.reason = "colour printing is not allowed for " + name + " (print group) and this device cannot "
+      out.reason = "colour printing is not allowed for " + name +
+                   " (print group) and this device cannot "
                    "print it in monochrome";
       return out;
     }
@@ -86,7 +88,8 @@ std::string QuotaGate::limits_line(const std::string &user) const {
   std::string line;
   if (l.left >= 0) line = impressions_text(l.left) + " left this month";
   if (!l.color_allowed) {
-    std::string rule = color_refused_ || !applies_settings_ ? "colour jobs are refused" : "colour prints in monochrome";
+    std::string rule =
+        color_refused_ || !applies_settings_ ? "colour jobs are refused" : "colour prints in monochrome";
     line += (line.empty() ? "" : "; ") + rule;
   }
   if (line.empty()) return "";

@@ -4,10 +4,10 @@
 #include <cstdio>
 
 #include "interactive.h"
-#include "quota_gate.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops_release.h"
+#include "quota_gate.h"
 #include "report_pacer.h"
 #include "station_journal.h"
 
@@ -262,8 +262,9 @@ void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<
     for (const auto &u : who.users)
       if (std::string line = settings.quota->limits_line(u.id); !line.empty()) out_(line);
     auto self = shared_from_this();
-    settings.settle = [self, reservation = who.reservation](const std::string &user, const std::string &workstation,
-                                                             const proto::UpdateJobStatusRequest &outcome) {
+    settings.settle = [self, reservation = who.reservation](const std::string &user,
+                                                            const std::string &workstation,
+                                                            const proto::UpdateJobStatusRequest &outcome) {
       self->settle_quota(reservation, user, workstation, &outcome);
     };
     fanout->done = [self, reservation = who.reservation, done = std::move(fanout->done)](uint64_t printed) {
@@ -305,7 +306,8 @@ void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<
 }
 
 void ReleaseStation::settle_quota(const std::string &reservation, const std::string &user,
-                                  const std::string &workstation, const proto::UpdateJobStatusRequest *outcome) {
+                                  const std::string &workstation,
+                                  const proto::UpdateJobStatusRequest *outcome) {
   proto::SettleQuotaRequest req;
   req.reservation = reservation;
   req.user = user;
@@ -321,24 +323,25 @@ void ReleaseStation::settle_quota(const std::string &reservation, const std::str
   auto journal = options_.release.journal;
   settles_in_flight_++;
   auto self = shared_from_this();
-  directory_->call(proto::op::settle_quota, std::move(w), [self, job, claim, journal](Result<proto::Response> r) {
-    self->settles_in_flight_--;
-    // The device has printed: a charge the directory could not take is logged, never undone.
-    if (!r.ok())
-      LPM_WARN("settle-quota%s: %s", job.empty() ? " (end of release)" : (" for job " + job).c_str(),
-               r.error().to_string().c_str());
-    // Kept for the next start only when the directory could not be asked (journaled charges).
-    bool answered = r.ok() || (r.error().code != Errc::unavailable && r.error().code != Errc::timeout);
-    if (!job.empty() && journal && answered) {
-      Status forgotten = journal->settle_done(job, claim);
-      if (!forgotten.ok()) LPM_ERROR("journal: %s", forgotten.error().to_string().c_str());
-    }
-    if (self->settles_in_flight_ == 0 && self->close_waiting_) {
-      auto closing = std::move(self->close_waiting_);
-      self->close_waiting_ = nullptr;
-      closing();
-    }
-  });
+  directory_->call(
+      proto::op::settle_quota, std::move(w), [self, job, claim, journal](Result<proto::Response> r) {
+        self->settles_in_flight_--;
+        // The device has printed: a charge the directory could not take is logged, never undone.
+        if (!r.ok())
+          LPM_WARN("settle-quota%s: %s", job.empty() ? " (end of release)" : (" for job " + job).c_str(),
+                   r.error().to_string().c_str());
+        // Kept for the next start only when the directory could not be asked (journaled charges).
+        bool answered = r.ok() || (r.error().code != Errc::unavailable && r.error().code != Errc::timeout);
+        if (!job.empty() && journal && answered) {
+          Status forgotten = journal->settle_done(job, claim);
+          if (!forgotten.ok()) LPM_ERROR("journal: %s", forgotten.error().to_string().c_str());
+        }
+        if (self->settles_in_flight_ == 0 && self->close_waiting_) {
+          auto closing = std::move(self->close_waiting_);
+          self->close_waiting_ = nullptr;
+          closing();
+        }
+      });
 }
 
 void ReleaseStation::settle_pending(std::function<void(size_t)> done) {
@@ -419,8 +422,8 @@ void ReleaseStation::close(std::function<void()> done) {
   close_waiting_ = [shut] { (*shut)(); };
   close_timer_ = std::make_unique<proto::LoopTimer>(loop_);
   close_timer_->start(kCloseWaitMs, 0, [self] {
-    LPM_WARN("%zu settle-quota answer(s) not in after %llu ms: kept for the next start", self->settles_in_flight_,
-             static_cast<unsigned long long>(kCloseWaitMs));
+    LPM_WARN("%zu settle-quota answer(s) not in after %llu ms: kept for the next start",
+             self->settles_in_flight_, static_cast<unsigned long long>(kCloseWaitMs));
     if (!self->close_waiting_) return;
     auto closing = std::move(self->close_waiting_);
     self->close_waiting_ = nullptr;

@@ -82,8 +82,9 @@ Status StationJournal::record(const JournalEntry &entry, const SettleEntry *sett
                  .bind(6, wall_ms())
                  .run();
   if (s.ok() && settle) {
-    auto charge = db.prepare("INSERT INTO settles (job, claim, reservation, user_id, workstation_id, request, "
-                             "recorded_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (job, claim) DO NOTHING");
+    auto charge =
+        db.prepare("INSERT INTO settles (job, claim, reservation, user_id, workstation_id, request, "
+                   "recorded_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (job, claim) DO NOTHING");
     if (!charge.ok()) return charge.error();
     s = charge->bind(1, entry.job)
             .bind(2, entry.claim)
@@ -121,7 +122,8 @@ Result<std::vector<SettleEntry>> StationJournal::pending_settles(size_t max) {
     e.recorded_ms = st->col_int(5);
     Status s = decode_report(st->col_blob(4), e.report);
     if (!s.ok()) {
-      LPM_ERROR("quota charge for job %s is unreadable: %s", st->col_text(0).c_str(), s.error().to_string().c_str());
+      LPM_ERROR("quota charge for job %s is unreadable: %s", st->col_text(0).c_str(),
+                s.error().to_string().c_str());
       continue;
     }
     out.push_back(std::move(e));

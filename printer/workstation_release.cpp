@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "lpm/ids.h"
 #include "lpm/fault.h"
+#include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
@@ -409,8 +409,10 @@ private:
     // A counted user's quota charge goes into the same commit (AMB-17).
     bool charge = printed && settings_.quota && settings_.settle && settings_.quota->counted(job.user);
     if (settings_.journal && printed) {
-      SettleEntry settle{settings_.quota ? settings_.quota->reservation() : "", job.user, workstation_.id, req, 0};
-      Status noted = settings_.journal->record(journal_entry(workstation_, job, req), charge ? &settle : nullptr);
+      SettleEntry settle{settings_.quota ? settings_.quota->reservation() : "", job.user, workstation_.id,
+                         req, 0};
+      Status noted =
+          settings_.journal->record(journal_entry(workstation_, job, req), charge ? &settle : nullptr);
       if (!noted.ok()) LPM_ERROR("journal: %s", noted.error().to_string().c_str());
     }
     // Counted now: a connection that closes while the report waits below still ends with it.
@@ -500,8 +502,8 @@ private:
     if (outcome_.error.code == Errc::ok)
       out_("workstation " + name() + ": " + std::to_string(outcome_.jobs_printed) + " of " +
            std::to_string(outcome_.jobs_listed) + " job(s) released" +
-           (outcome_.jobs_refused ? " (" + std::to_string(outcome_.jobs_refused) + " refused)" : "") + " via " +
-           outcome_.address + " (" + handshake + " handshake, " + took + ")");
+           (outcome_.jobs_refused ? " (" + std::to_string(outcome_.jobs_refused) + " refused)" : "") +
+           " via " + outcome_.address + " (" + handshake + " handshake, " + took + ")");
     else
       out_("workstation " + name() + ": stopped after " + std::to_string(outcome_.jobs_printed) +
            " job(s): " + outcome_.error.to_string() + " (" + handshake + " handshake, " + took + ")");
@@ -536,8 +538,8 @@ private:
   int64_t job_started_ms_ = 0;
   WorkstationOutcome outcome_;
   std::string note_; // what the device will not do for the current job
-  std::string admit_note_; // what the quota gate changed for the current job (monochrome)
-  int64_t estimate_ = 0;   // the current job's impressions taken off its owner's quota
+  std::string admit_note_;              // what the quota gate changed for the current job (monochrome)
+  int64_t estimate_ = 0;                // the current job's impressions taken off its owner's quota
   std::shared_ptr<void> transfer_mark_; // held from a job's claim until its device finished
 };
 

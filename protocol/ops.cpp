@@ -189,7 +189,8 @@ void BadgeInResult::write(MapWriter &w) const {
     MapWriter m;
     m.str("id", u.id).str("display_name", u.display_name);
     // Written only for the users Print Management counts, so other answers stay as they were.
-    if (u.counted) m.boolean("counted", true).i64("quota_left", u.quota_left).boolean("color_allowed", u.color_allowed);
+    if (u.counted)
+      m.boolean("counted", true).i64("quota_left", u.quota_left).boolean("color_allowed", u.color_allowed);
     us.push_back(std::move(m));
   }
   w.str("user", user).str("display_name", display_name).map_array("workstations", ws).map("ticket", ticket.to_map());

@@ -280,7 +280,8 @@ void PrintPolicySetRequest::read(MapReader &r) {
   session = r.str("session", kMaxSessionText);
   quota_zone = r.opt_str("quota_zone", "", kShort);
   color_denied = r.opt_str("color_denied", "", kShort);
-  if (r.ok() && !color_denied.empty() && color_denied != kColorDeniedMono && color_denied != kColorDeniedRefuse)
+  if (r.ok() && !color_denied.empty() && color_denied != kColorDeniedMono &&
+      color_denied != kColorDeniedRefuse)
     r.fail("args.color_denied must be mono or refuse");
   if (r.ok() && quota_zone.empty() && color_denied.empty())
     r.fail("args: print-policy-set needs quota_zone, color_denied or both");

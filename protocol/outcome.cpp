@@ -166,7 +166,8 @@ CountsCheck check_record_counts(const JobRecord &record, const std::function<boo
   return st.counts_source == "device" ? CountsCheck::device : CountsCheck::estimated;
 }
 
-EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view sides, std::string_view color) {
+EstimatedCounts estimate_counts(int64_t pages, uint64_t copies, std::string_view sides,
+                                std::string_view color) {
   EstimatedCounts out;
   if (pages < 0) return out;
   if (copies == 0) copies = 1;

@@ -551,7 +551,8 @@ TEST_CASE("ops refuse malformed values with bad_request naming the field", "[ops
     b.write(bw);
     CHECK_THAT(refusal<BadgeInResult>(bw), Catch::Contains("port"));
   }
-  SECTION("settle-quota: an outcome without its user and workstation, nothing to do, an unknown colour rule") {
+  SECTION(
+      "settle-quota: an outcome without its user and workstation, nothing to do, an unknown colour rule") {
     MapWriter w;
     MapWriter o;
     UpdateJobStatusRequest job;

@@ -340,7 +340,7 @@ struct SettleQuotaRequest {
   std::string user;        // the job's owner, one of the reservation's users ("" with done alone)
   std::string workstation; // the workstation the outcome was reported to
   std::optional<UpdateJobStatusRequest> outcome; // signed by the calling station; absent with done alone
-  bool done = false;       // the release is over: the rest of the reservation goes back
+  bool done = false;                             // the release is over: the rest of the reservation goes back
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -493,7 +493,8 @@ struct UsageReportRequest {
   std::string session;     // session token, text form (session.h)
   std::string level;       // enterprise | group | department | user
   std::string entity;      // the group, department or user id ("" at enterprise level)
-  std::string type;        // summary | by-printer | by-workstation | by-site | daily | top-users | by-group | by-department
+  std::string
+      type; // summary | by-printer | by-workstation | by-site | daily | top-users | by-group | by-department
   std::string from, to;    // local days YYYY-MM-DD, inclusive; to "" = from
   uint64_t last = 0;       // without from: today (in zone) and the last - 1 days before it
   std::string zone = "UTC"; // IANA time zone the days run in

@@ -182,8 +182,8 @@ struct PrintUsersSyncResult {
 // The enterprise's print policy (AMB-17): the time zone whose calendar months quotas run in, and
 // what a release station does with a colour job of a user who may not print in colour.
 struct PrintPolicyResult {
-  std::string quota_zone = "UTC";      // an IANA zone name
-  std::string color_denied = "mono";   // kColorDeniedMono or kColorDeniedRefuse (ops.h)
+  std::string quota_zone = "UTC";    // an IANA zone name
+  std::string color_denied = "mono"; // kColorDeniedMono or kColorDeniedRefuse (ops.h)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -210,12 +210,12 @@ struct QuotaShowResult {
   bool own_quota = false;       // the quota is the user's own (else the group's)
   std::string group;            // their print group, "" for none
   bool color_allowed = true;
-  std::string month;            // "YYYY-MM" in the quota zone
+  std::string month; // "YYYY-MM" in the quota zone
   std::string quota_zone;
-  int64_t used = 0;             // charged this month
-  int64_t held = 0;             // held by badge-ins still releasing
-  int64_t left = -1;            // quota - used - held, at least 0; -1: no quota
-  std::string color_denied;     // the enterprise's rule: "mono" or "refuse"
+  int64_t used = 0;         // charged this month
+  int64_t held = 0;         // held by badge-ins still releasing
+  int64_t left = -1;        // quota - used - held, at least 0; -1: no quota
+  std::string color_denied; // the enterprise's rule: "mono" or "refuse"
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -317,12 +317,14 @@ TEST_CASE("by-group and by-department list what had activity in the window, a de
   auto store = open_store(dir);
   std::string ann = uuid_v7(), bob = uuid_v7();
   // The directory named both groups once; g-old was deleted since (nobody lists it any more).
-  REQUIRE(store->replace_people({proto::PersonFacts{ann, "Ann", "ann@x.y", "Sales", "g-old", "Old floor"}},
-                                utc_ms("2026-03-01", 0))
+  REQUIRE(store
+              ->replace_people({proto::PersonFacts{ann, "Ann", "ann@x.y", "Sales", "g-old", "Old floor"}},
+                               utc_ms("2026-03-01", 0))
               .ok());
-  REQUIRE(store->replace_people({proto::PersonFacts{ann, "Ann", "ann@x.y", "Sales", "g-new", "New floor"},
-                                 proto::PersonFacts{bob, "Bob", "bob@x.y", "IT", "", ""}},
-                                utc_ms("2026-04-01", 0))
+  REQUIRE(store
+              ->replace_people({proto::PersonFacts{ann, "Ann", "ann@x.y", "Sales", "g-new", "New floor"},
+                                proto::PersonFacts{bob, "Bob", "bob@x.y", "IT", "", ""}},
+                               utc_ms("2026-04-01", 0))
               .ok());
   int64_t march = utc_ms("2026-03-10", 12), april = utc_ms("2026-04-10", 12);
   ingest(*store, {printed_record(ann, march, 5)}, march, {IngestFacts{{}, {"g-old", "Sales"}}});
@@ -354,7 +356,8 @@ TEST_CASE("by-group and by-department list what had activity in the window, a de
   CHECK(april_only.rows[0][0] == "g-new");
   auto departments = table(ReportType::by_department, "2026-03-01", "2026-04-30");
   REQUIRE(departments.rows.size() == 2);
-  CHECK(departments.rows[0] == std::vector<std::string>{"Sales", "12", "0", "12", "0", "12", "12", "12", "2", "0", "0"});
+  CHECK(departments.rows[0] ==
+        std::vector<std::string>{"Sales", "12", "0", "12", "0", "12", "12", "12", "2", "0", "0"});
   CHECK(departments.rows[1][0] == "IT");
   CHECK(departments.rows[1][1] == "9");
   CHECK(table(ReportType::by_department, "2026-05-01", "2026-05-31").no_data);
@@ -375,9 +378,9 @@ TEST_CASE("an empty selection says so [issue-6][RP-9][TS-18]", "[accounting][rep
   ReportRequest req;
   req.from = date("2026-01-01");
   req.to = date("2026-01-31");
-  for (ReportType type : {ReportType::summary, ReportType::by_printer, ReportType::by_workstation,
-                          ReportType::by_site, ReportType::daily, ReportType::top_users, ReportType::by_group,
-                          ReportType::by_department}) {
+  for (ReportType type :
+       {ReportType::summary, ReportType::by_printer, ReportType::by_workstation, ReportType::by_site,
+        ReportType::daily, ReportType::top_users, ReportType::by_group, ReportType::by_department}) {
     req.type = type;
     auto t = run_report(*store, zone("Europe/Paris"), req);
     REQUIRE(t.ok());

@@ -111,11 +111,12 @@ TEST_CASE(
   q.held = 30;
   q.left = 350;
   q.color_denied = "mono";
-  CHECK(quota_text(q) == "ann@example.com: 350 of 500 impressions left in 2026-11 (Europe/Paris): 120 used, 30 held "
-                         "by a release in progress\n"
-                         "quota: 500 impressions a month (print group \"Floor 2\")\n"
-                         "colour: not allowed (print group): colour jobs print in monochrome where the printer can, "
-                         "else are refused\n");
+  CHECK(quota_text(q) ==
+        "ann@example.com: 350 of 500 impressions left in 2026-11 (Europe/Paris): 120 used, 30 held "
+        "by a release in progress\n"
+        "quota: 500 impressions a month (print group \"Floor 2\")\n"
+        "colour: not allowed (print group): colour jobs print in monochrome where the printer can, "
+        "else are refused\n");
   q.counted = false;
   CHECK(quota_text(q) == "ann@example.com: no quota and no colour limit (not a Print Management user)\n");
 

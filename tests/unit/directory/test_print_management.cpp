@@ -975,7 +975,8 @@ TEST_CASE(
        }},
       {proto::op::print_policy_show, anyone,
        [&](SyncClient &c, const std::string &s, const std::string &) {
-         return status(rpc<proto::PrintPolicyResult>(c, proto::op::print_policy_show, proto::SessionRequest{s}));
+         return status(
+             rpc<proto::PrintPolicyResult>(c, proto::op::print_policy_show, proto::SessionRequest{s}));
        }},
       {proto::op::print_policy_set, manage,
        [&](SyncClient &c, const std::string &s, const std::string &) {

@@ -259,8 +259,9 @@ TEST_CASE("badge-in holds what each Print Management user may still print and sa
     REQUIRE(next.ok());
     CHECK(badge_user(*next, ann.id).quota_left == 6);
   }
-  SECTION("a user in a group without colour, no quota: counted, colour not allowed; the enterprise may refuse "
-          "colour jobs") {
+  SECTION(
+      "a user in a group without colour, no quota: counted, colour not allowed; the enterprise may refuse "
+      "colour jobs") {
     auto bobs = q.badge_in("B-BOB");
     REQUIRE(bobs.ok());
     const proto::BadgeUser &b = badge_user(*bobs, bob.id);
@@ -306,15 +307,17 @@ TEST_CASE("badge-in holds what each Print Management user may still print and sa
   q.h.finish();
 }
 
-TEST_CASE("quota-show: one's own quota, used, held and left this month, another's only with a role that reads "
-          "users (AMB-17)",
-          "[directory][quota][AMB-17]") {
+TEST_CASE(
+    "quota-show: one's own quota, used, held and left this month, another's only with a role that reads "
+    "users (AMB-17)",
+    "[directory][quota][AMB-17]") {
   Quotas q;
   User ann = q.member("ann@example.com", "B-ANN", true, "Floor 1", 20, false);
   q.member("out@example.com", "B-OUT", false);
   q.user("helpdesk@example.com", {Role::prm_helpdesk});
   auto show = [&](const std::string &who, const std::string &email = "") {
-    return rpc<proto::QuotaShowResult>(*q.ws, proto::op::quota_show, proto::QuotaShowRequest{q.session(who), email});
+    return rpc<proto::QuotaShowResult>(*q.ws, proto::op::quota_show,
+                                       proto::QuotaShowRequest{q.session(who), email});
   };
   auto mine = show("ann@example.com");
   REQUIRE(mine.ok());
@@ -366,7 +369,8 @@ TEST_CASE("print-policy: shown to anyone signed in, set by Print Management admi
   Quotas q;
   q.user("pm-admin@example.com", {Role::prm_administrator});
   std::string admin = q.session("pm-admin@example.com");
-  auto shown = rpc<proto::PrintPolicyResult>(*q.ws, proto::op::print_policy_show, proto::SessionRequest{admin});
+  auto shown =
+      rpc<proto::PrintPolicyResult>(*q.ws, proto::op::print_policy_show, proto::SessionRequest{admin});
   REQUIRE(shown.ok());
   CHECK(shown->quota_zone == "UTC");
   CHECK(shown->color_denied == proto::kColorDeniedMono);
@@ -399,8 +403,8 @@ TEST_CASE("print-policy: shown to anyone signed in, set by Print Management admi
   CHECK(answer->color_denied == proto::kColorDeniedRefuse);
   auto log = q.h.admin().audit_tail(100);
   REQUIRE(log.ok());
-  CHECK(std::count_if(log->begin(), log->end(), [](const AuditEntry &e) { return e.action == "print-policy-set"; }) ==
-        3);
+  CHECK(std::count_if(log->begin(), log->end(),
+                      [](const AuditEntry &e) { return e.action == "print-policy-set"; }) == 3);
   q.h.finish();
 }
 

@@ -34,9 +34,10 @@ proto::JobInfo job(const std::string &user, int64_t pages, uint64_t copies = 1, 
 
 } // namespace
 
-TEST_CASE("quota gate: a job fits what its owner may still print or is refused, the device's count settles the "
-          "estimate (AMB-17)",
-          "[printer][quota][AMB-17]") {
+TEST_CASE(
+    "quota gate: a job fits what its owner may still print or is refused, the device's count settles the "
+    "estimate (AMB-17)",
+    "[printer][quota][AMB-17]") {
   QuotaGate gate(answer(), true);
   CHECK(gate.reservation() == "r-1");
   CHECK(gate.counted(kAnn));
@@ -53,7 +54,8 @@ TEST_CASE("quota gate: a job fits what its owner may still print or is refused, 
   PrintSettings five_settings = settings_of(job(kAnn, 5));
   auto five = gate.admit(job(kAnn, 5), five_settings);
   CHECK_FALSE(five.admitted);
-  CHECK(five.reason == "over quota: Ann may print 4 impressions more this month and this job needs 5 impressions");
+  CHECK(five.reason ==
+        "over quota: Ann may print 4 impressions more this month and this job needs 5 impressions");
   CHECK(gate.quota_left(kAnn) == 4); // a refused job takes nothing
 
   // The device counted 5, not the 6 estimated: one comes back.
@@ -107,8 +109,9 @@ TEST_CASE("quota gate: colour where the print group does not allow it prints in 
     PrintSettings settings = settings_of(job(kBob, 2));
     auto a = gate.admit(job(kBob, 2), settings);
     CHECK_FALSE(a.admitted);
-    CHECK(a.reason == "colour printing is not allowed for Bob (print group) and this device cannot print it in "
-                      "monochrome");
+    CHECK(a.reason ==
+          "colour printing is not allowed for Bob (print group) and this device cannot print it in "
+          "monochrome");
     PrintSettings mono = settings_of(job(kBob, 2, 1, "monochrome"));
     CHECK(gate.admit(job(kBob, 2, 1, "monochrome"), mono).admitted);
   }
@@ -117,7 +120,8 @@ TEST_CASE("quota gate: colour where the print group does not allow it prints in 
     PrintSettings settings = settings_of(job(kBob, 2));
     auto a = gate.admit(job(kBob, 2), settings);
     CHECK_FALSE(a.admitted);
-    CHECK(a.reason.find("colour printing is not allowed for Bob (print group) and this enterprise refuses") == 0);
+    CHECK(a.reason.find("colour printing is not allowed for Bob (print group) and this enterprise refuses") ==
+          0);
     CHECK(settings.color == "color");
   }
 }

@@ -1,6 +1,8 @@
 // `lpm-agent serve`: wires the stores, the control socket, the capture listeners (IPP printer
 // and raw), the release service, the registrar and the outbox poster onto one libuv loop, and
 // stops them all on SIGINT/SIGTERM.
+#include <sys/statvfs.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -192,6 +194,48 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
     };
     co.events = d.events;
   }
+  // `lpm doctor` (issue 7): read when asked, from what the daemon's parts know.
+  co.status = [&d, workstation = enrollment.workstation_id]() -> Result<proto::AgentStatusResult> {
+    proto::AgentStatusResult s;
+    s.workstation = workstation;
+    s.now_ms = wall_ms();
+    if (d.registrar) {
+      Registrar::LinkStatus r = d.registrar->status();
+      s.directory_up = r.up;
+      s.directory_ok_ms = r.ok_ms;
+      s.directory_error = r.error;
+      s.directory_error_ms = r.error_ms;
+      s.skew_known = r.skew_known;
+      s.skew_ms = r.skew_ms;
+    }
+    s.accounting_configured = d.config.accounting.configured();
+    s.reporting_interval_minutes = d.config.reporting_interval_minutes;
+    if (d.poster) {
+      s.accounting_ok_ms = d.poster->ok_ms();
+      s.accounting_error = d.poster->error();
+    }
+    auto waiting = d.state.outbox->size();
+    if (!waiting.ok()) return waiting.error();
+    s.outbox_records = *waiting;
+    auto oldest = d.state.outbox->oldest_ms();
+    if (!oldest.ok()) return oldest.error();
+    s.outbox_oldest_ms = *oldest;
+    s.release_host = d.config.release_listen.host;
+    s.release_port = d.release ? d.release->port() : 0;
+    s.ipp_port = d.ipp ? d.ipp->port() : 0;
+    s.queue_name = d.config.default_queue;
+    s.data_folder = d.config.data_folder;
+    struct statvfs fs {};
+    if (::statvfs(d.config.data_folder.c_str(), &fs) == 0) {
+      s.data_free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+      s.data_total_bytes = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+    }
+    auto held = d.state.jobs->held_counts();
+    if (!held.ok()) return held.error();
+    for (const auto &h : *held)
+      s.held_jobs += h.jobs;
+    return s;
+  };
   auto control = ControlSocket::start(&d.loop, d.state.jobs, co);
   if (!control.ok()) return make_error(control.error().code, "control socket: " + control.error().message);
   d.control = std::move(*control);

@@ -169,6 +169,13 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::start(uv_loop_t *loop, std
   dispatcher->on_upload(proto::op::agent_forward_upload,
                         [ctx](proto::CallPtr call) { handle_person(ctx, call, &DirectoryProxy::forward_upload); });
   dispatcher->on(proto::op::usage_report, [ctx](proto::CallPtr call) { handle_usage_report(ctx, call); });
+  // Any local user may ask how the agent is doing: nothing in it names a user or a job.
+  dispatcher->on(proto::op::agent_status, [ctx](proto::CallPtr call) {
+    if (!ctx->options.status) return call->fail(Errc::unavailable, "this agent gives no status");
+    auto status = ctx->options.status();
+    if (!status.ok()) return call->fail(status.error());
+    reply_with(call, *status);
+  });
 
   proto::PeerOptions po;
   po.role = proto::role::agent;

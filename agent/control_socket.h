@@ -50,6 +50,8 @@ struct ControlSocketOptions {
   std::function<void()> after_delete; // after that transaction committed
   // Where watch-events subscribes (DisplayNotifications on); null refuses watch-events.
   std::shared_ptr<JobEvents> events;
+  // agent-status (`lpm doctor`); empty refuses it.
+  std::function<Result<proto::AgentStatusResult>()> status;
 };
 
 class ControlSocket {

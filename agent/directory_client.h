@@ -63,6 +63,16 @@ public:
   static constexpr uint64_t kDebounceMs = 50;
   static constexpr uint64_t kFewerDelayMs = 250;
   void stop();
+  // What `lpm doctor` reads (agent-status): the link, the last answer and failure, the clock.
+  struct LinkStatus {
+    bool up = false;
+    int64_t ok_ms = 0; // wall clock of the last register answered
+    std::string error;
+    int64_t error_ms = 0;
+    bool skew_known = false;
+    int64_t skew_ms = 0; // the directory's clock minus ours, at that answer
+  };
+  LinkStatus status() const;
   // The directory keys accepted from the next connection on.
   void set_pins(std::vector<proto::Fingerprint> pins) { link_->set_pins(std::move(pins)); }
 
@@ -81,6 +91,8 @@ private:
   proto::LoopTimer heartbeat_;
   proto::LoopTimer debounce_;
   int64_t last_sent_ms_ = -1; // monotonic
+  int64_t sent_wall_ms_ = 0;  // wall clock when the register in flight left
+  LinkStatus status_;
   int64_t debounce_due_ms_ = 0; // monotonic, while debounce_ runs
   bool in_flight_ = false;
   bool dirty_ = false;

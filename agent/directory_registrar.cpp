@@ -33,8 +33,12 @@ void Registrar::start() {
   link_->on_up = [weak]() {
     if (auto self = weak.lock()) self->send_register();
   };
-  link_->on_down = [weak](const Error &) {
-    if (auto self = weak.lock()) self->in_flight_ = false;
+  link_->on_down = [weak](const Error &why) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->in_flight_ = false;
+    self->status_.error = why.code == Errc::ok ? why.message : why.to_string();
+    self->status_.error_ms = wall_ms();
   };
   heartbeat_.start(kHeartbeatMs, kHeartbeatMs, [weak]() {
     if (auto self = weak.lock()) self->send_register();
@@ -82,6 +86,7 @@ void Registrar::send_register() {
     return;
   }
   last_sent_ms_ = mono_ms();
+  sent_wall_ms_ = wall_ms();
   proto::RegisterRequest req;
   req.port = options_.release_port;
   req.addresses = options_.addresses;
@@ -118,6 +123,8 @@ void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, ui
   if (stopped_) return;
   if (!reply.ok()) {
     // A refusal (not enrolled, revoked) or a broken connection: try again on a new connection.
+    status_.error = reply.error().to_string();
+    status_.error_ms = wall_ms();
     LPM_WARN("register refused by the directory: %s", reply.error().to_string().c_str());
     link_->retry_later(reply.error());
     return;
@@ -127,6 +134,13 @@ void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, ui
   result.read(r);
   if (!r.ok()) LPM_WARN("unexpected register result: %s", r.error().to_string().c_str());
   link_->succeeded();
+  int64_t answered = wall_ms();
+  status_.ok_ms = answered;
+  if (r.ok() && result.now_ms > 0) {
+    // The directory read its clock somewhere between our send and its answer: the midpoint.
+    status_.skew_known = true;
+    status_.skew_ms = result.now_ms - (sent_wall_ms_ + answered) / 2;
+  }
   // Said once per user and reason: the heartbeat repeats the refusal every minute.
   std::map<std::string, std::string> refused;
   for (const auto &x : result.refused) {
@@ -178,6 +192,12 @@ void Registrar::stop() {
   heartbeat_.close();
   debounce_.close();
   link_->close();
+}
+
+Registrar::LinkStatus Registrar::status() const {
+  LinkStatus s = status_;
+  s.up = link_->state() == ServiceLink::State::up;
+  return s;
 }
 
 } // namespace lpm::agent

@@ -90,6 +90,14 @@ Status Outbox::remove(const std::vector<std::string> &ids) {
   return tx.commit();
 }
 
+Result<int64_t> Outbox::oldest_ms() {
+  auto st = db_->prepare("SELECT coalesce(min(created_ms), 0) FROM outbox");
+  if (!st.ok()) return st.error();
+  auto row = st->step();
+  if (!row.ok()) return row.error();
+  return st->col_int(0);
+}
+
 Result<size_t> Outbox::size() {
   auto st = db_->prepare("SELECT COUNT(*) FROM outbox");
   if (!st.ok()) return st.error();

@@ -49,6 +49,8 @@ public:
   // Deletes acknowledged records (one transaction).
   Status remove(const std::vector<std::string> &ids);
   Result<size_t> size();
+  // When the oldest waiting record was queued (wall clock ms); 0 when none waits.
+  Result<int64_t> oldest_ms();
 
 private:
   explicit Outbox(std::shared_ptr<Db> db) : db_(std::move(db)) {}

@@ -1,6 +1,7 @@
 #include "outbox_poster.h"
 
 #include "lpm/fault.h"
+#include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/ops.h"
 
@@ -26,10 +27,11 @@ void OutboxPoster::start() {
   link_->on_up = [weak]() {
     if (auto self = weak.lock(); self && self->state_ == State::waiting) self->send_batch();
   };
-  link_->on_down = [weak](const Error &) {
+  link_->on_down = [weak](const Error &why) {
     auto self = weak.lock();
     if (!self || self->state_ == State::stopped) return;
     self->call_in_flight_ = false;
+    if (self->state_ == State::sending || self->state_ == State::waiting) self->error_ = why.to_string();
     // The link reconnects by itself while wanted; the batch is sent again once it is up.
     if (self->state_ == State::sending) self->state_ = State::waiting;
   };
@@ -95,6 +97,7 @@ void OutboxPoster::on_reply(Result<proto::Response> reply, const std::vector<std
   if (state_ == State::stopped) return;
   if (!reply.ok()) {
     LPM_WARN("posting %zu record(s) failed: %s", ids.size(), reply.error().to_string().c_str());
+    error_ = reply.error().to_string();
     state_ = State::waiting;
     link_->open();
     link_->retry_later(reply.error());
@@ -112,6 +115,8 @@ void OutboxPoster::on_reply(Result<proto::Response> reply, const std::vector<std
     return;
   }
   link_->succeeded();
+  ok_ms_ = wall_ms();
+  error_.clear();
   LPM_INFO("posted %zu record(s) to the accounting server (%llu stored, %llu already known)", ids.size(),
            static_cast<unsigned long long>(result.stored),
            static_cast<unsigned long long>(result.duplicates));

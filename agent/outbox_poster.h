@@ -39,6 +39,9 @@ public:
   void kick();
   void stop();
   State state() const { return state_; }
+  // For `lpm doctor`: when a batch was last acknowledged, and the last failure (wall clock ms).
+  int64_t ok_ms() const { return ok_ms_; }
+  const std::string &error() const { return error_; }
 
   OutboxPoster(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> client_ctx, std::shared_ptr<Outbox> outbox,
                OutboxPosterOptions options);
@@ -53,6 +56,8 @@ private:
   proto::LoopTimer interval_;
   State state_ = State::idle;
   bool call_in_flight_ = false;
+  int64_t ok_ms_ = 0;
+  std::string error_;
 };
 
 } // namespace lpm::agent

@@ -5,6 +5,7 @@
 #include "admin_commands.h"
 #include "commands.h"
 #include "device_commands.h"
+#include "doctor.h"
 #include "lpm/log.h"
 #include "print_commands.h"
 #include "release_commands.h"
@@ -30,6 +31,13 @@ int lpm_main(int argc, const char *const *argv) {
       ->check(CLI::IsMember({"one-sided", "two-sided-long-edge", "two-sided-short-edge"}));
   print_cmd->add_option("--color", print.color, "color (default) or monochrome")
       ->check(CLI::IsMember({"color", "monochrome"}));
+
+  DoctorArgs doctor;
+  auto *doctor_cmd = app.add_subcommand(
+      "doctor", "Say what is wrong on this workstation: the agent, the directory, the clock, the release port, "
+                "the print queue, disk space, records waiting for the accounting server (exit 0: all is well)");
+  doctor_cmd->add_option("--socket", doctor.socket, socket_help);
+  doctor_cmd->add_flag("--json", doctor.json, "One JSON object per check: check, ok, detail");
 
   JobsArgs jobs;
   auto *jobs_cmd = app.add_subcommand("jobs", "List your jobs held on this workstation");
@@ -186,6 +194,7 @@ int lpm_main(int argc, const char *const *argv) {
     return command_jobs_delete(jobs_delete);
   }
   if (*jobs_cmd) return command_jobs(jobs);
+  if (*doctor_cmd) return command_doctor(doctor);
   if (*login_cmd) return command_login(login);
   if (*logout_cmd) return command_logout(logout);
   if (*whoami_cmd) return command_whoami(whoami);

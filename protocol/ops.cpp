@@ -407,6 +407,45 @@ bool job_outcome_parse(std::string_view text, JobOutcome &out) {
   return false;
 }
 
+void AgentStatusResult::write(MapWriter &w) const {
+  w.str("workstation", workstation).i64("now_ms", now_ms);
+  w.boolean("directory_up", directory_up).i64("directory_ok_ms", directory_ok_ms);
+  w.str("directory_error", directory_error).i64("directory_error_ms", directory_error_ms);
+  w.boolean("skew_known", skew_known).i64("skew_ms", skew_ms);
+  w.boolean("accounting_configured", accounting_configured).i64("accounting_ok_ms", accounting_ok_ms);
+  w.str("accounting_error", accounting_error).u64("reporting_interval_minutes", reporting_interval_minutes);
+  w.u64("outbox_records", outbox_records).i64("outbox_oldest_ms", outbox_oldest_ms);
+  w.str("release_host", release_host).u64("release_port", release_port).u64("ipp_port", ipp_port);
+  w.str("queue_name", queue_name).str("data_folder", data_folder);
+  w.u64("data_free_bytes", data_free_bytes).u64("data_total_bytes", data_total_bytes).u64("held_jobs", held_jobs);
+}
+void AgentStatusResult::read(MapReader &r) {
+  workstation = r.str("workstation", kShort);
+  now_ms = r.i64("now_ms");
+  directory_up = r.boolean("directory_up");
+  directory_ok_ms = r.i64("directory_ok_ms");
+  directory_error = r.str("directory_error", 1024);
+  directory_error_ms = r.i64("directory_error_ms");
+  skew_known = r.boolean("skew_known");
+  skew_ms = r.i64("skew_ms");
+  accounting_configured = r.boolean("accounting_configured");
+  accounting_ok_ms = r.i64("accounting_ok_ms");
+  accounting_error = r.str("accounting_error", 1024);
+  reporting_interval_minutes = r.u64("reporting_interval_minutes");
+  outbox_records = r.u64("outbox_records");
+  outbox_oldest_ms = r.i64("outbox_oldest_ms");
+  release_host = r.str("release_host", kShort);
+  uint64_t rp = r.u64("release_port"), ip = r.u64("ipp_port");
+  if (r.ok() && (rp > 65535 || ip > 65535)) r.fail("result: ports must be 0..65535");
+  release_port = static_cast<uint16_t>(rp);
+  ipp_port = static_cast<uint16_t>(ip);
+  queue_name = r.str("queue_name", kName);
+  data_folder = r.str("data_folder", 4096);
+  data_free_bytes = r.u64("data_free_bytes");
+  data_total_bytes = r.u64("data_total_bytes");
+  held_jobs = r.u64("held_jobs");
+}
+
 void SettleQuotaRequest::write(MapWriter &w) const {
   w.str("reservation", reservation);
   if (!user.empty()) w.str("user", user);

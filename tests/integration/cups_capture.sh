@@ -135,3 +135,25 @@ while IFS= read -r line; do
 done <"$ROOT/root.jobs"
 check "nobody's jobs were not released by root's badge" \
   test "$(list nobody | jq -r .state | sort -u)" = held
+
+# `lpm doctor` (issue 7) on this workstation: all is well (the queue above feeds the agent); then
+# the directory goes away and the doctor says so, with a failing exit code.
+doctor_out=$("$BIN/lpm" doctor --socket "$AGENT_SOCK") || fail "lpm doctor failed on a healthy workstation: $doctor_out"
+echo "$doctor_out" >"$ROOT/logs/doctor-ok.txt"
+check "lpm doctor: every check passes, the queue prints to the agent" \
+  test "$(grep -c '^ok ' <<<"$doctor_out")/$(grep -c '^FAIL' <<<"$doctor_out" || true)" = "7/0"
+check "lpm doctor names the print queue it found" grep -q '^ok    print queue: "LPMServerless" prints to the agent' <<<"$doctor_out"
+net_stop_pid "${NET_PIDS[0]}" # the directory, started first
+set +e
+doctor_out=$("$BIN/lpm" doctor --socket "$AGENT_SOCK")
+rc=$?
+set -e
+echo "$doctor_out" >"$ROOT/logs/doctor-down.txt"
+check "lpm doctor exits 1 once the directory is gone" test "$rc" -eq 1
+check "lpm doctor says the directory is not reachable" grep -q '^FAIL  directory: not reachable' <<<"$doctor_out"
+lpadmin -x LPMServerless
+set +e
+doctor_out=$("$BIN/lpm" doctor --socket "$AGENT_SOCK" --json)
+set -e
+check "lpm doctor --json: a missing queue is one failed check with the lpadmin line to make it" \
+  grep -q 'lpadmin -p LPMServerless -E -v ipp://127.0.0.1:' <(jq -r 'select(.check == "print queue" and .ok == false) | .detail' <<<"$doctor_out")

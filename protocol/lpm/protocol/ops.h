@@ -46,6 +46,8 @@ inline constexpr const char *submit_job = "submit-job";
 inline constexpr const char *local_jobs = "local-jobs";
 inline constexpr const char *delete_job = "delete-job";
 inline constexpr const char *watch_events = "watch-events";
+// `lpm doctor` (issue 7): how the agent is doing, for any local user.
+inline constexpr const char *agent_status = "agent-status";
 // accounting
 inline constexpr const char *post_records = "post-records";
 inline constexpr const char *report_totals = "report-totals";
@@ -386,6 +388,41 @@ struct SubmitJobResult {
   std::string job;
   std::string state;
   std::string user;
+  void write(MapWriter &w) const;
+  void read(MapReader &r);
+};
+
+// agent-status (control socket, no arguments): what `lpm doctor` checks. Times are the agent's
+// wall clock in ms; 0: never.
+struct AgentStatusResult {
+  std::string workstation; // the enrolled workstation id
+  int64_t now_ms = 0;
+  // The directory: the link up, the last register answered, the last failure, and the directory's
+  // clock against ours at that answer (directory - agent, ms; skew_known false before any).
+  bool directory_up = false;
+  int64_t directory_ok_ms = 0;
+  std::string directory_error;
+  int64_t directory_error_ms = 0;
+  bool skew_known = false;
+  int64_t skew_ms = 0;
+  // The accounting server: configured, the last batch acknowledged, the last failure.
+  bool accounting_configured = false;
+  int64_t accounting_ok_ms = 0;
+  std::string accounting_error;
+  uint64_t reporting_interval_minutes = 0;
+  // The outbox: records waiting, the oldest one's event time.
+  uint64_t outbox_records = 0;
+  int64_t outbox_oldest_ms = 0;
+  // Listeners: the release service (printers connect here), the IPP capture printer and its queue.
+  std::string release_host;
+  uint16_t release_port = 0;
+  uint16_t ipp_port = 0;
+  std::string queue_name;
+  // The data folder's file system.
+  std::string data_folder;
+  uint64_t data_free_bytes = 0;
+  uint64_t data_total_bytes = 0;
+  uint64_t held_jobs = 0;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -34,8 +34,9 @@ int lpm_main(int argc, const char *const *argv) {
 
   DoctorArgs doctor;
   auto *doctor_cmd = app.add_subcommand(
-      "doctor", "Say what is wrong on this workstation: the agent, the directory, the clock, the release port, "
-                "the print queue, disk space, records waiting for the accounting server (exit 0: all is well)");
+      "doctor",
+      "Say what is wrong on this workstation: the agent, the directory, the clock, the release port, "
+      "the print queue, disk space, records waiting for the accounting server (exit 0: all is well)");
   doctor_cmd->add_option("--socket", doctor.socket, socket_help);
   doctor_cmd->add_flag("--json", doctor.json, "One JSON object per check: check, ok, detail");
 

@@ -135,8 +135,9 @@ std::string lpstat_device_uri(const std::string &output, const std::string &queu
 
 std::vector<DoctorCheck> doctor_checks(const proto::AgentStatusResult &s, const DoctorProbes &p) {
   std::vector<DoctorCheck> out;
-  out.push_back({"agent", true,
-                 "running, workstation " + s.workstation + ", " + std::to_string(s.held_jobs) + " held job(s)"});
+  out.push_back(
+      {"agent", true,
+       "running, workstation " + s.workstation + ", " + std::to_string(s.held_jobs) + " held job(s)"});
 
   DoctorCheck directory{"directory", false, ""};
   if (s.directory_up && s.directory_ok_ms > 0 && s.now_ms - s.directory_ok_ms <= kRegisterStaleMs) {
@@ -147,7 +148,7 @@ std::vector<DoctorCheck> doctor_checks(const proto::AgentStatusResult &s, const 
     if (!s.directory_error.empty())
       directory.detail += " (" + s.directory_error + ", " + ago(s.now_ms, s.directory_error_ms) + ")";
     directory.detail += s.directory_ok_ms > 0 ? "; last registration " + ago(s.now_ms, s.directory_ok_ms)
-                                               : "; never registered since the agent started";
+                                              : "; never registered since the agent started";
     directory.detail += ": printers cannot find the jobs held here";
   }
   out.push_back(directory);
@@ -158,11 +159,12 @@ std::vector<DoctorCheck> doctor_checks(const proto::AgentStatusResult &s, const 
   } else {
     int64_t off = s.skew_ms < 0 ? -s.skew_ms : s.skew_ms;
     std::string how = off < 1000 ? std::string("in step with the directory (within 1 s)")
-                                 : std::to_string(off / 1000) + "." + std::to_string(off % 1000 / 100) + " s " +
-                                       (s.skew_ms > 0 ? "behind" : "ahead of") + " the directory";
+                                 : std::to_string(off / 1000) + "." + std::to_string(off % 1000 / 100) +
+                                       " s " + (s.skew_ms > 0 ? "behind" : "ahead of") + " the directory";
     clock.ok = off <= kMaxClockSkewMs;
-    clock.detail = clock.ok ? how : how + ": release tickets live 60 s, so releases may be refused; set the "
-                                          "clock (NTP)";
+    clock.detail = clock.ok ? how
+                            : how + ": release tickets live 60 s, so releases may be refused; set the "
+                                    "clock (NTP)";
   }
   out.push_back(clock);
 
@@ -203,8 +205,8 @@ std::vector<DoctorCheck> doctor_checks(const proto::AgentStatusResult &s, const 
 
   DoctorCheck accounting{"accounting", false, ""};
   // Records wait for the reporting interval; twice that (at least 10 min) is a backlog.
-  int64_t allowed_ms = std::max<int64_t>(10 * 60 * 1000, 2 * static_cast<int64_t>(s.reporting_interval_minutes) *
-                                                             60 * 1000);
+  int64_t allowed_ms =
+      std::max<int64_t>(10 * 60 * 1000, 2 * static_cast<int64_t>(s.reporting_interval_minutes) * 60 * 1000);
   bool backlog = s.outbox_records > 0 && s.outbox_oldest_ms > 0 && s.now_ms - s.outbox_oldest_ms > allowed_ms;
   if (!s.accounting_configured) {
     accounting.ok = s.outbox_records == 0;
@@ -240,7 +242,8 @@ int command_doctor(const DoctorArgs &args) {
         std::printf("%s\n", doctor_line(down).c_str());
       return 1;
     }
-    auto answer = typed_answer<proto::AgentStatusResult>((*client)->call(proto::op::agent_status, proto::MapWriter{}));
+    auto answer =
+        typed_answer<proto::AgentStatusResult>((*client)->call(proto::op::agent_status, proto::MapWriter{}));
     if (!answer.ok()) return fail(answer.error());
     status = std::move(*answer);
   }

@@ -417,7 +417,9 @@ void AgentStatusResult::write(MapWriter &w) const {
   w.u64("outbox_records", outbox_records).i64("outbox_oldest_ms", outbox_oldest_ms);
   w.str("release_host", release_host).u64("release_port", release_port).u64("ipp_port", ipp_port);
   w.str("queue_name", queue_name).str("data_folder", data_folder);
-  w.u64("data_free_bytes", data_free_bytes).u64("data_total_bytes", data_total_bytes).u64("held_jobs", held_jobs);
+  w.u64("data_free_bytes", data_free_bytes)
+      .u64("data_total_bytes", data_total_bytes)
+      .u64("held_jobs", held_jobs);
 }
 void AgentStatusResult::read(MapReader &r) {
   workstation = r.str("workstation", kShort);

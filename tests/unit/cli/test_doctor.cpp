@@ -59,8 +59,8 @@ TEST_CASE("lpm doctor: a healthy workstation passes every check, in order", "[cl
     INFO(doctor_line(c));
     CHECK(c.ok);
   }
-  CHECK(names == std::vector<std::string>{"agent", "directory", "clock", "release port", "print queue", "disk",
-                                          "accounting"});
+  CHECK(names == std::vector<std::string>{"agent", "directory", "clock", "release port", "print queue",
+                                          "disk", "accounting"});
   CHECK(doctor_line(named(checks, "directory")) ==
         "ok    directory: reachable with its pinned key, last registration 20 s ago");
   CHECK(named(checks, "clock").detail == "in step with the directory (within 1 s)");
@@ -125,7 +125,8 @@ TEST_CASE("lpm doctor: each problem fails its own check and says what to do", "[
     s.data_free_bytes = 100ULL << 20;
     auto c = named(doctor_checks(s, all_found()), "disk");
     CHECK_FALSE(c.ok);
-    CHECK(c.detail == "100 MiB free of 100.0 GiB in /var/lib/lpm-agent: new jobs are refused when it is full");
+    CHECK(c.detail ==
+          "100 MiB free of 100.0 GiB in /var/lib/lpm-agent: new jobs are refused when it is full");
   }
   SECTION("records waiting longer than twice the reporting interval") {
     auto s = healthy();

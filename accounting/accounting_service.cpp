@@ -228,19 +228,22 @@ void AccountingService::handle_report_totals(const CallPtr &call) {
     if (!call->args().ok()) return refuse(call, call->args().error());
     int64_t to_ms = req.to_ms == 0 ? wall_ms() : req.to_ms;
     if (req.from_ms > to_ms) return refuse(call, make_error(Errc::bad_request, "args.from is after args.to"));
-    size_t max_rows = options_.max_report_rows;
-    auto totals = [from_ms = req.from_ms, to_ms, max_rows](const ReportContext &,
-                                                           RecordStore &store) -> Result<proto::MapWriter> {
-      auto rows = store.totals(from_ms, to_ms);
+    // A page of at most max_report_rows users (fewer when the caller asks); `next` names where
+    // the following page starts.
+    size_t page = options_.max_report_rows;
+    if (req.limit != 0 && req.limit < page) page = static_cast<size_t>(req.limit);
+    auto totals = [from_ms = req.from_ms, to_ms, after = req.after, page](const ReportContext &,
+                                                                          RecordStore &store) -> Result<proto::MapWriter> {
+      auto rows = store.totals(from_ms, to_ms, after, page + 1);
       if (!rows.ok()) {
         LPM_ERROR("cannot compute totals: %s", rows.error().to_string().c_str());
         return rows.error();
       }
-      if (rows->size() > max_rows)
-        return make_error(Errc::too_large, std::to_string(rows->size()) + " users in this range, more than " +
-                                               std::to_string(max_rows) +
-                                               " fit in one answer: ask for a shorter range");
       proto::ReportTotalsResult result;
+      if (rows->size() > page) {
+        rows->resize(page);
+        result.next = rows->back().user;
+      }
       result.rows = std::move(*rows);
       proto::MapWriter w;
       result.write(w);

@@ -94,8 +94,10 @@ public:
   // ever had activity (RP-11).
   virtual Result<std::vector<std::string>> scope_keys(char scope) = 0;
   // Per-user totals of the *printed* records whose event time is in [from_ms, to_ms), ordered by
-  // user. Unknown counts (-1) add nothing.
-  virtual Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms) = 0;
+  // user, for users after `after_user`, at most `limit`. Unknown counts (-1) add nothing.
+  virtual Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms,
+                                                        const std::string &after_user = "",
+                                                        size_t limit = SIZE_MAX) = 0;
   // How many printed records in [from_ms, to_ms) carry each counts check ("device", "estimated",
   // "unsigned", "invalid", "none"; "unchecked" for records stored before checks existed), by name.
   virtual Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks(int64_t from_ms, int64_t to_ms) = 0;

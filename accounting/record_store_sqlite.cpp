@@ -161,8 +161,8 @@ GROUP BY counts_check ORDER BY counts_check
 constexpr const char *kTotals = R"sql(
 SELECT user_id, COUNT(*), SUM(MAX(pages, 0)), SUM(MAX(impressions, 0)), SUM(size_bytes)
 FROM records
-WHERE event = 'printed' AND event_ms >= ?1 AND event_ms < ?2
-GROUP BY user_id ORDER BY user_id
+WHERE event = 'printed' AND event_ms >= ?1 AND event_ms < ?2 AND user_id > ?3
+GROUP BY user_id ORDER BY user_id LIMIT ?4
 )sql";
 
 bool skewed(int64_t event_ms, int64_t receipt_ms) {
@@ -269,9 +269,11 @@ public:
     return result;
   }
 
-  Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms) override {
+  Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms, const std::string &after_user,
+                                                size_t limit) override {
     std::vector<proto::UserTotals> rows;
-    totals_.bind(1, from_ms).bind(2, to_ms);
+    int64_t most = limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
+    totals_.bind(1, from_ms).bind(2, to_ms).bind(3, after_user).bind(4, most);
     for (;;) {
       auto more = totals_.step();
       if (!more.ok()) {

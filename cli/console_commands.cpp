@@ -9,6 +9,7 @@
 #include "command_loop.h"
 #include "commands.h"
 #include "console_store.h"
+#include "lpm/ids.h"
 #include "lpm/protocol/enroll.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
@@ -98,19 +99,28 @@ int command_console_totals(const ReportArgs &args) {
   auto identity = console_identity(args.data);
   if (!identity.ok()) return fail(identity.error());
 
-  proto::ReportTotalsRequest req; // from 0 to now: everything recorded
-  proto::MapWriter w;
-  req.write(w);
-  auto totals = console_request<proto::ReportTotalsResult>(*identity, "accounting server", *accounting,
+  proto::ReportTotalsRequest req; // from 0 to now: everything recorded, page after page
+  req.to_ms = wall_ms();          // one end for every page
+  proto::ReportTotalsResult all;
+  for (;;) {
+    proto::MapWriter w;
+    req.write(w);
+    auto page = console_request<proto::ReportTotalsResult>(*identity, "accounting server", *accounting,
                                                            proto::op::report_totals, w);
-  if (!totals.ok()) return fail(totals.error());
-  if (totals->rows.empty()) {
+    if (!page.ok()) return fail(page.error());
+    for (auto &row : page->rows)
+      all.rows.push_back(std::move(row));
+    // A cursor that does not move would page forever.
+    if (page->next.empty() || page->next == req.after) break;
+    req.after = page->next;
+  }
+  if (all.rows.empty()) {
     std::printf("no records\n");
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
-  rows.reserve(totals->rows.size());
-  for (const auto &t : totals->rows)
+  rows.reserve(all.rows.size());
+  for (const auto &t : all.rows)
     rows.push_back({t.user, std::to_string(t.jobs), std::to_string(t.pages), std::to_string(t.bytes)});
   std::string table = format_table({{"USER"}, {"JOBS", true}, {"PAGES", true}, {"BYTES", true}}, rows);
   std::fwrite(table.data(), 1, table.size(), stdout);

@@ -670,10 +670,16 @@ void PostRecordsResult::read(MapReader &r) {
   duplicates = r.u64("duplicates");
 }
 
-void ReportTotalsRequest::write(MapWriter &w) const { w.i64("from", from_ms).i64("to", to_ms); }
+void ReportTotalsRequest::write(MapWriter &w) const {
+  w.i64("from", from_ms).i64("to", to_ms);
+  if (!after.empty()) w.str("after", after);
+  if (limit != 0) w.u64("limit", limit);
+}
 void ReportTotalsRequest::read(MapReader &r) {
   from_ms = r.opt_i64("from", 0);
   to_ms = r.opt_i64("to", 0);
+  after = r.opt_str("after", "", kShort);
+  limit = r.opt_u64("limit", 0);
 }
 
 void ReportTotalsResult::write(MapWriter &w) const {
@@ -685,6 +691,7 @@ void ReportTotalsResult::write(MapWriter &w) const {
     xs.push_back(std::move(m));
   }
   w.map_array("rows", xs);
+  if (!next.empty()) w.str("next", next);
 }
 void ReportTotalsResult::read(MapReader &r) {
   for (auto &m : r.map_array("rows", 100000)) {
@@ -696,6 +703,7 @@ void ReportTotalsResult::read(MapReader &r) {
     t.bytes = m.u64("bytes");
     rows.push_back(std::move(t));
   }
+  next = r.opt_str("next", "", kShort);
 }
 
 void UsageReportRequest::write(MapWriter &w) const {

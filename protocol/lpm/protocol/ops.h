@@ -504,6 +504,9 @@ struct PostRecordsResult {
 struct ReportTotalsRequest {
   int64_t from_ms = 0;
   int64_t to_ms = 0; // 0: now
+  // Paging (optional): users after this id, at most `limit` (0: as many as the server gives).
+  std::string after;
+  uint64_t limit = 0;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -516,6 +519,7 @@ struct UserTotals {
 };
 struct ReportTotalsResult {
   std::vector<UserTotals> rows;
+  std::string next; // the `after` of the next page; "" after the last (optional on read)
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

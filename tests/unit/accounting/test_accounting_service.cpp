@@ -205,6 +205,24 @@ TEST_CASE("a workstation posts a batch twice: stored once, the second reply coun
     REQUIRE_FALSE(backwards.ok());
     CHECK(backwards.error().code == Errc::bad_request);
 
+    // Paged: three users one per page, `next` naming where the following page starts.
+    std::vector<std::string> users{user, uuid_v7(), uuid_v7()};
+    REQUIRE(post(*ws, {printed_record(users[1], now - 500, 1), printed_record(users[2], now - 400, 1)}).ok());
+    std::sort(users.begin(), users.end());
+    proto::ReportTotalsRequest paged;
+    paged.limit = 1;
+    std::vector<std::string> seen;
+    for (int i = 0; i < 5; i++) {
+      auto page = call<proto::ReportTotalsResult>(*console, proto::op::report_totals, paged);
+      REQUIRE(page.ok());
+      REQUIRE(page->rows.size() == 1);
+      seen.push_back(page->rows[0].user);
+      if (page->next.empty()) break;
+      CHECK(page->next == page->rows[0].user);
+      paged.after = page->next;
+    }
+    CHECK(seen == users);
+
     // Each op is for one kind of key only.
     auto ws_report = report(*ws);
     REQUIRE_FALSE(ws_report.ok());

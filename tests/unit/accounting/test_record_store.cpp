@@ -132,6 +132,17 @@ TEST_CASE("totals count printed records per user with event times from `from` up
   REQUIRE(all.ok());
   CHECK(find_user(*all, alice)->jobs == 3);
   CHECK(find_user(*all, bob)->jobs == 2);
+
+  // Pages: users after one id, at most a limit, in user order.
+  auto first = store->totals(0, 2001, "", 1);
+  REQUIRE(first.ok());
+  REQUIRE(first->size() == 1);
+  CHECK((*first)[0].user == alice);
+  auto second = store->totals(0, 2001, alice, 1);
+  REQUIRE(second.ok());
+  REQUIRE(second->size() == 1);
+  CHECK((*second)[0].user == bob);
+  CHECK(store->totals(0, 2001, bob, 1)->empty());
 }
 
 TEST_CASE("records far from the receipt time are stored with the skew flag", "[accounting][store]") {

@@ -41,5 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   read_as<ListPeopleResult>(root);
   read_as<SettleQuotaRequest>(root); // what the directory reads from a release station (AMB-17)
   read_as<PrintPolicySetRequest>(root);
+  read_as<ReportTotalsRequest>(root); // the accounting server's console op, paged
+  read_as<ReportTotalsResult>(root);
+  read_as<AgentStatusResult>(root); // what `lpm doctor` reads from the agent
   return 0;
 }

@@ -17,6 +17,23 @@ constexpr int64_t kQuotaHoldMs = 10LL * 60 * 1000;
 // Charges are remembered this long, so a settle repeated within it is not charged again.
 constexpr int64_t kChargesKeptMs = 62LL * 24 * 60 * 60 * 1000;
 
+// What a user has used this month and what live reservations (but `except`) hold of their quota.
+struct QuotaSpent {
+  int64_t used = 0;
+  int64_t held = 0;
+  int64_t left_of(int64_t quota, int64_t also_held = 0) const {
+    return std::max<int64_t>(0, quota - used - held - also_held);
+  }
+};
+Result<QuotaSpent> quota_spent(DirectoryStore &store, const std::string &user_id, const std::string &month,
+                               int64_t now_ms, std::string_view except = {}) {
+  auto used = store.quota_used(user_id, month);
+  if (!used.ok()) return used.error();
+  auto held = store.quota_held(user_id, now_ms, except);
+  if (!held.ok()) return held.error();
+  return QuotaSpent{*used, *held};
+}
+
 proto::PrintPolicyResult policy_result(const PrintPolicy &policy) {
   proto::PrintPolicyResult out;
   out.quota_zone = policy.quota_zone;
@@ -65,9 +82,6 @@ Result<std::string> DirectoryService::Core::current_quota_month(int64_t now_ms) 
 
 Status DirectoryService::Core::reserve_quotas(proto::BadgeInResult &result, const EnrolledEntry &printer,
                                               int64_t now_ms, std::vector<QuotaHoldRow> &holds) {
-  auto policy = store->print_policy();
-  if (!policy.ok()) return policy.error();
-  result.color_denied = policy->color_refused ? proto::kColorDeniedRefuse : proto::kColorDeniedMono;
   std::optional<std::string> month;
   for (auto &u : result.users) {
     auto quota_limits = store->quota_limits(u.id);
@@ -82,20 +96,22 @@ Status DirectoryService::Core::reserve_quotas(proto::BadgeInResult &result, cons
         if (!m.ok()) return m.error();
         month = std::move(*m);
       }
-      auto used = store->quota_used(u.id, *month);
-      if (!used.ok()) return used.error();
-      auto held = store->quota_held(u.id, now_ms);
-      if (!held.ok()) return held.error();
+      auto spent = quota_spent(*store, u.id, *month, now_ms);
+      if (!spent.ok()) return spent.error();
       auto pending = pending_holds.find(u.id);
-      int64_t uncommitted = pending == pending_holds.end() ? 0 : pending->second;
-      hold = std::max<int64_t>(0, *quota_limits->quota - *used - *held - uncommitted);
+      hold = spent->left_of(*quota_limits->quota, pending == pending_holds.end() ? 0 : pending->second);
       u.quota_left = hold;
     }
     // Counted users without a quota get a hold of 0 too: the reservation is what lets the
     // station charge their jobs.
     holds.push_back(QuotaHoldRow{"", u.id, printer.id, hold, now_ms + kQuotaHoldMs});
   }
+  // Nobody counted (a user Print Management does not manage): no reservation, and the badge-in
+  // costs no more than before.
   if (holds.empty()) return {};
+  auto policy = store->print_policy();
+  if (!policy.ok()) return policy.error();
+  result.color_denied = policy->color_refused ? proto::kColorDeniedRefuse : proto::kColorDeniedMono;
   result.reservation = uuid_v7();
   for (auto &h : holds) {
     h.reservation = result.reservation;
@@ -167,11 +183,9 @@ void DirectoryService::Core::handle_settle_quota(const CallPtr &call) {
     auto quota_limits = store->quota_limits(req.user);
     if (!quota_limits.ok()) return call->fail(quota_limits.error());
     if (quota_limits->quota) {
-      auto used = store->quota_used(req.user, charge->month);
-      if (!used.ok()) return call->fail(used.error());
-      auto held = store->quota_held(req.user, now, req.reservation);
-      if (!held.ok()) return call->fail(held.error());
-      result.quota_left = std::max<int64_t>(0, *quota_limits->quota - *used - *held);
+      auto spent = quota_spent(*store, req.user, charge->month, now, req.reservation);
+      if (!spent.ok()) return call->fail(spent.error());
+      result.quota_left = spent->left_of(*quota_limits->quota);
     }
     LPM_DEBUG("settle-quota from printer %s: user %s job %s charged %lld", printer->id.c_str(),
               req.user.c_str(), charge->job.c_str(), static_cast<long long>(result.charged));
@@ -198,19 +212,17 @@ void DirectoryService::Core::handle_quota_show(const CallPtr &call) {
   result.color_denied = policy->color_refused ? proto::kColorDeniedRefuse : proto::kColorDeniedMono;
   auto pm = store->pm_user(user);
   if (!pm.ok() && pm.error().code != Errc::not_found) return call->fail(pm.error());
-  auto used = store->quota_used(user.id, *month);
-  if (!used.ok()) return call->fail(used.error());
-  result.used = *used;
+  auto spent = quota_spent(*store, user.id, *month, now);
+  if (!spent.ok()) return call->fail(spent.error());
+  result.used = spent->used;
   if (pm.ok()) {
     result.counted = true;
     result.group = pm->print_group_name;
     result.color_allowed = pm->color_allowed;
     result.own_quota = pm->quota.has_value();
     result.quota = pm->quota ? pm->quota : pm->group_quota;
-    auto held = store->quota_held(user.id, now);
-    if (!held.ok()) return call->fail(held.error());
-    result.held = *held;
-    if (result.quota) result.left = std::max<int64_t>(0, *result.quota - result.used - result.held);
+    result.held = spent->held;
+    if (result.quota) result.left = spent->left_of(*result.quota);
   }
   reply_with(call, result);
 }

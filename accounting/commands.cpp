@@ -18,6 +18,7 @@
 #include "lpm/protocol/keys.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/rpc.h"
+#include "lpm/service_ready.h"
 #include "lpm/sqlite.h"
 #include "record_store.h"
 #include "reports.h"
@@ -208,8 +209,7 @@ int command_serve(const ServeArgs &args) {
       keys.close();
       return fail(port.error());
     }
-    std::printf("ready %u\n", static_cast<unsigned>(*port));
-    std::fflush(stdout);
+    announce_ready(*port, "serving on port " + std::to_string(*port));
     LPM_INFO("serving on %s:%u as %s (service id %s)", listen_at->host.c_str(), static_cast<unsigned>(*port),
              (*identity)->fingerprint().c_str(), (*enrollment)->service_id.c_str());
     keys.start();
@@ -225,6 +225,7 @@ int command_serve(const ServeArgs &args) {
     }
     auto on_signal = [](uv_signal_t *sig, int signum) {
       LPM_INFO("signal %d: stopping", signum);
+      announce_stopping("stopping");
       stop_serving(*static_cast<ServeState *>(sig->data));
     };
     uv_signal_start(&state.sigint, on_signal, SIGINT);

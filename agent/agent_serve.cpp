@@ -14,9 +14,10 @@
 #include "ipp_printer.h"
 #include "ipp_printer_attributes.h"
 #include "job_events.h"
-#include "lpm/protocol/loop_timer.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
+#include "lpm/protocol/loop_timer.h"
+#include "lpm/service_ready.h"
 #include "outbox_poster.h"
 #include "raw_capture.h"
 #include "release_service.h"
@@ -135,6 +136,7 @@ struct Daemon {
 
 void on_signal(uv_signal_t *handle, int signum) {
   LPM_INFO("received %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  announce_stopping("stopping");
   static_cast<Daemon *>(handle->data)->stop();
 }
 
@@ -286,8 +288,8 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
 
   LPM_INFO("workstation %s: control socket %s, release service on port %u", enrollment.workstation_id.c_str(),
            d.config.control_socket.c_str(), static_cast<unsigned>(d.release->port()));
-  std::printf("ready %u\n", static_cast<unsigned>(d.release->port()));
-  std::fflush(stdout);
+  announce_ready(d.release->port(),
+                 "holding jobs; release service on port " + std::to_string(d.release->port()));
 
   RegistrarOptions rego;
   rego.on_command = [&d](const proto::AgentCommand &command) { return d.run_command(command); };

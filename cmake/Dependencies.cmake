@@ -27,7 +27,8 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(Catch2 2 CONFIG REQUIRED)
 
 # qpdf counts PDF pages (agent/page_count_pdf.cpp); sd-bus from libsystemd shows desktop
-# notifications (`lpm notify`, cli/notify_command.cpp); libargon2 hashes passwords
+# notifications (`lpm notify`, cli/notify_command.cpp) and sd_notify tells systemd a daemon is
+# ready (common/service_ready.cpp); libargon2 hashes passwords
 # (directory/passwords.cpp). All three ship a .pc file.
 pkg_check_modules(LIBQPDF REQUIRED IMPORTED_TARGET libqpdf)
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)

@@ -17,11 +17,12 @@
 #include "directory_import.h"
 #include "directory_service.h"
 #include "directory_store.h"
-#include "roles.h"
-#include "ticket_signer.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/stream.h"
+#include "lpm/service_ready.h"
+#include "roles.h"
+#include "ticket_signer.h"
 
 using namespace lpm;
 using namespace lpm::directory;
@@ -412,6 +413,7 @@ struct Shutdown {
   static void on_signal(uv_signal_t *sig, int signum) {
     auto *self = static_cast<Shutdown *>(sig->data);
     LPM_INFO("signal %d: stopping", signum);
+    announce_stopping("stopping");
     self->stop();
   }
   void stop() {
@@ -458,8 +460,7 @@ int cmd_serve(const std::string &data, const ServeOptions &o) {
       Shutdown shutdown;
       shutdown.service = &service;
       shutdown.start(&loop);
-      std::printf("ready %u\n", static_cast<unsigned>(*port));
-      std::fflush(stdout);
+      announce_ready(*port, "serving on port " + std::to_string(*port));
       uv_run(&loop, UV_RUN_DEFAULT);
       LPM_INFO("stopped");
     }

@@ -8,6 +8,7 @@
 #include "badge_device.h"
 #include "badge_reader.h"
 #include "device.h"
+#include "late_reports.h"
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
@@ -16,7 +17,7 @@
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/presign_reserve.h"
 #include "lpm/protocol/rpc.h"
-#include "late_reports.h"
+#include "lpm/service_ready.h"
 #include "release_station.h"
 #include "station_journal.h"
 #include "station_store.h"
@@ -187,6 +188,9 @@ int command_run(const RunArgs &args) {
       }
       LPM_INFO("connected to the directory at %s; reading badges from %s", directory->endpoint.to_string().c_str(),
                badge_device ? args.badge_device.c_str() : "standard input");
+      // No "ready" line: standard output carries the station's own lines (tests read them).
+      announce_ready(std::nullopt, std::string("reading badges from ") +
+                                       (badge_device ? args.badge_device : std::string("standard input")));
       // Outcomes a previous run sent to the device but could not report go first, and so do
       // the quota charges it could not settle.
       station->settle_pending([](size_t) {});

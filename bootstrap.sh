@@ -20,6 +20,7 @@ PACKAGES=(
   libcups2-dev node-llhttp libqpdf-dev libsystemd-dev libargon2-dev
   cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
   dbus-daemon jq
+  systemd # systemd-analyze rates the units' hardening (tests/integration/service_units.sh)
   iproute2 # tests/integration/release_blackhole.sh: a veth pair between two network namespaces
   strace # the benchmarks count fsyncs per job with it (scripts/bench_capture.sh)
   tzdata # report days in the zone asked for: /usr/share/zoneinfo (common/lpm/timezone.h)

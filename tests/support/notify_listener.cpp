@@ -6,7 +6,8 @@
 // receives on one line ("READY=1 STATUS=..."). When a message says READY=1 it tries, at that
 // instant, to connect to each listed TCP port on 127.0.0.1 and Unix socket path, prints
 // "tcp:PORT accepts" or "tcp:PORT refuses" for each, and exits 0. The test then knows whether the
-// daemon's listeners were bound before it said it was ready. Exits 2 after 30 s without READY=1.
+// daemon's listeners were bound before it said it was ready. A message with STOPPING=1 also ends
+// it (exit 0). Exits 2 after 30 s without either.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -78,6 +79,7 @@ int main(int argc, char **argv) {
     std::string message(buf, static_cast<size_t>(n));
     // Checked before anything is printed, so the test's reading cannot delay it.
     bool ready = ("\n" + message + "\n").find("\nREADY=1\n") != std::string::npos;
+    bool stopping = ("\n" + message + "\n").find("\nSTOPPING=1\n") != std::string::npos;
     std::string verdicts;
     if (ready) {
       for (int i = 2; i < argc; i++) {
@@ -94,6 +96,6 @@ int main(int argc, char **argv) {
       if (c == '\n') c = ' ';
     std::printf("%s\n%s", message.c_str(), verdicts.c_str());
     std::fflush(stdout);
-    if (ready) return 0;
+    if (ready || stopping) return 0;
   }
 }

@@ -1,5 +1,5 @@
 # Everyday targets; ./bootstrap.sh is the front door on a fresh machine.
-.PHONY: all build check demo bench bench-release soak fuzz format clean
+.PHONY: all build check demo bench bench-release bench-install debs soak fuzz format clean
 
 all: build
 
@@ -20,6 +20,16 @@ bench:
 # scripts/bench_release.sh; needs root for its network namespace). Also part of `make bench`.
 bench-release: build
 	scripts/bench_release.sh build
+
+# The install benchmark alone (issue 7: install.sh --root to the first held job,
+# scripts/bench_install.sh; needs root for cupsd). Also part of `make bench`.
+bench-install: build
+	scripts/bench_install.sh build
+
+# One Debian package per component (agent, directory, accounting, release station, cli) in
+# build/debs/ (cmake/Packaging.cmake); `lpm package create --agent-deb` takes the agent's.
+debs: build
+	cmake --build build --target package
 
 # Hundreds of crash rounds of the agent's job store (scripts/soak.sh; not part of check).
 soak: build

@@ -1,4 +1,6 @@
 // init, enroll and fingerprint: short-lived commands on the data folder.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "agent_commands.h"
@@ -16,6 +18,27 @@ Status agent_init(const packaging::AgentConfig &config) {
       proto::Identity::load_or_create(config.data_folder, kIdentityName, "lpm-agent " + host_name());
   if (!identity.ok()) return identity.error();
   std::printf("fingerprint %s\n", (*identity)->fingerprint().c_str());
+  std::fflush(stdout);
+  return {};
+}
+
+Status agent_check_config(const packaging::AgentConfig &config) {
+  bool initialised = proto::Identity::load(config.data_folder, kIdentityName).ok();
+  bool enrolled = false;
+  // state.db is opened only when it is there: checking must not create a data folder.
+  if (initialised && ::access((config.data_folder + "/state.db").c_str(), F_OK) == 0) {
+    auto state = agent_state_open(config);
+    if (!state.ok()) return state.error();
+    auto enrollment = enrollment_load(*state->db);
+    if (!enrollment.ok()) return enrollment.error();
+    enrolled = enrollment->has_value();
+  }
+  std::printf("queue=%s\ndefault_printer=%s\ncapture_port=%u\nrelease_port=%u\ndata_folder=%s\n"
+              "control_socket=%s\ninitialised=%s\nenrolled=%s\n",
+              config.default_queue.c_str(), config.default_printer.c_str(),
+              static_cast<unsigned>(config.capture_listen.port),
+              static_cast<unsigned>(config.release_listen.port), config.data_folder.c_str(),
+              config.control_socket.c_str(), initialised ? "yes" : "no", enrolled ? "yes" : "no");
   std::fflush(stdout);
   return {};
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent_commands.h"
+#include "lpm/files.h"
 #include "lpm/log.h"
 #include "lpm/packaging/configuration.h"
 #include "lpm/protocol/stream.h"
@@ -39,6 +40,7 @@ lpm::Result<std::vector<lpm::proto::Endpoint>> parse_endpoints(const std::string
 struct Flags {
   std::string config_path = "/etc/lpm/configuration.xml";
   std::string data_dir;
+  std::string control_socket;
   uint16_t ipp_port = 0;
   uint16_t release_port = 0;
   std::string directory;
@@ -51,6 +53,11 @@ lpm::Result<lpm::packaging::AgentOverrides> overrides_from(const Flags &f) {
     if (f.data_dir.front() != '/')
       return lpm::make_error(lpm::Errc::bad_request, "--data-dir must be an absolute path");
     o.data_folder = f.data_dir;
+  }
+  if (!f.control_socket.empty()) {
+    if (f.control_socket.front() != '/')
+      return lpm::make_error(lpm::Errc::bad_request, "--control-socket must be an absolute path");
+    o.control_socket = f.control_socket;
   }
   if (f.ipp_port) o.capture_port = f.ipp_port;
   if (f.release_port) o.release_port = f.release_port;
@@ -78,12 +85,14 @@ int main(int argc, char **argv) {
 
   Flags flags;
   std::string token;
+  std::string token_file;
   std::string name;
   // Every subcommand reads the same configuration, and the flags override what it says.
   auto add_config = [&](CLI::App *cmd) {
     cmd->add_option("--config", flags.config_path, "configuration.xml of this agent")
         ->capture_default_str();
     cmd->add_option("--data-dir", flags.data_dir, "override <DataFolder>");
+    cmd->add_option("--control-socket", flags.control_socket, "override <ControlSocket>");
     cmd->add_option("--ipp-port", flags.ipp_port, "override the port of <CaptureListen> (IPP, loopback)");
     cmd->add_option("--release-port", flags.release_port, "override the port of <ReleaseListen>");
     cmd->add_option("--directory", flags.directory, "override the directory address(es): HOST:PORT[,HOST:PORT]");
@@ -94,14 +103,22 @@ int main(int argc, char **argv) {
   add_config(init);
   CLI::App *enroll = app.add_subcommand("enroll", "enroll this workstation with the directory (once)");
   add_config(enroll);
-  enroll
-      ->add_option("--token", token, "enrollment token from `lpm-directory token create --kind workstation`")
-      ->required();
+  auto *token_opt =
+      enroll->add_option("--token", token, "enrollment token from `lpm tokens create --kind workstation`");
+  auto *token_file_opt = enroll->add_option("--token-file", token_file,
+                                            "read the enrollment token from this file (a client package's "
+                                            "install.sh: the token never shows in ps)");
+  token_opt->excludes(token_file_opt);
   enroll->add_option("--name", name, "name shown to administrators (default: the host name)");
   CLI::App *serve = app.add_subcommand("serve", "run the agent until SIGINT or SIGTERM");
   add_config(serve);
   CLI::App *fingerprint = app.add_subcommand("fingerprint", "print the agent's TLS key fingerprint");
   add_config(fingerprint);
+  CLI::App *check = app.add_subcommand(
+      "check-config", "check configuration.xml and print what an installer needs from it (KEY=VALUE lines: "
+                      "queue, default_printer, capture_port, release_port, data_folder, control_socket, "
+                      "initialised, enrolled)");
+  add_config(check);
 
   try {
     app.parse(argc, argv);
@@ -118,7 +135,19 @@ int main(int argc, char **argv) {
   auto config = lpm::packaging::load_agent_config(flags.config_path, *overrides);
   if (!config.ok()) return report(config.error());
   if (init->parsed()) return report(lpm::agent::agent_init(*config));
-  if (enroll->parsed()) return report(lpm::agent::agent_enroll(*config, token, name));
+  if (enroll->parsed()) {
+    if (!token_file.empty()) {
+      auto text = lpm::read_file(token_file, 4096);
+      if (!text.ok()) return report(text.error());
+      token = *text;
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
+        token.pop_back();
+    }
+    if (token.empty())
+      return report(lpm::make_error(lpm::Errc::bad_request, "enroll needs --token or --token-file"));
+    return report(lpm::agent::agent_enroll(*config, token, name));
+  }
+  if (check->parsed()) return report(lpm::agent::agent_check_config(*config));
   if (fingerprint->parsed()) return report(lpm::agent::agent_fingerprint(*config));
   return report(lpm::agent::agent_serve(*config));
 }

@@ -7,6 +7,7 @@
 #include "device_commands.h"
 #include "doctor.h"
 #include "lpm/log.h"
+#include "package_commands.h"
 #include "print_commands.h"
 #include "release_commands.h"
 
@@ -108,6 +109,7 @@ int lpm_main(int argc, const char *const *argv) {
   // users show|add|delete, badges add|delete|find, roles, groups, password-policy, audit.
   AdminCommands admin(app, *users_cmd, *badges_cmd, socket_help);
   DeviceCommands devices(app, socket_help);
+  PackageCommands packages(app, socket_help);
   PrintCommands print_management(app, socket_help);
   ReleaseCommands release(app, *users_cmd, *badges_cmd, socket_help);
 
@@ -201,6 +203,7 @@ int lpm_main(int argc, const char *const *argv) {
   if (*whoami_cmd) return command_whoami(whoami);
   if (auto code = admin.run()) return *code;
   if (auto code = devices.run()) return *code;
+  if (auto code = packages.run()) return *code;
   if (auto code = print_management.run()) return *code;
   if (auto code = release.run()) return *code;
   if (*users_list_cmd) return command_users_list(users_list);

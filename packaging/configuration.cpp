@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "lpm/files.h"
 #include "lpm/ids.h"
@@ -95,6 +96,22 @@ public:
     if (!t.ok()) return t.error();
     if (t->size() > kMaxNameBytes)
       return fail(label, "is longer than " + std::to_string(kMaxNameBytes) + " bytes");
+    return t;
+  }
+
+  // A CUPS queue name; `may_be_empty` for the optional ones.
+  Result<std::string> queue(const pugi::xml_node &node, const std::string &label, bool may_be_empty) const {
+    auto t = text(node, label);
+    if (!t.ok()) return t.error();
+    if (t->empty() && may_be_empty) return t;
+    if (std::string why = queue_name_problem(*t); !why.empty()) return fail(label, why);
+    return t;
+  }
+
+  Result<std::string> label(const pugi::xml_node &node, const std::string &what) const {
+    auto t = text(node, what);
+    if (!t.ok()) return t.error();
+    if (std::string why = label_problem(*t); !why.empty()) return fail(what, why);
     return t;
   }
 
@@ -292,7 +309,7 @@ Result<AgentConfig> parse_document(const pugi::xml_document &doc, const Reader &
        [&](const pugi::xml_node &n) { return assign(cfg.raw_listen, in.loopback_endpoint(n, n.name())); }},
       {"Directory", [&](const pugi::xml_node &n) { return assign(cfg.directory, in.service(n)); }},
       {"Accounting", [&](const pugi::xml_node &n) { return assign(cfg.accounting, in.service(n)); }},
-      {"SiteName", [&](const pugi::xml_node &n) { return assign(cfg.site_name, in.name(n, n.name())); }},
+      {"SiteName", [&](const pugi::xml_node &n) { return assign(cfg.site_name, in.label(n, n.name())); }},
       {"ReportingInterval",
        [&](const pugi::xml_node &n) {
          return assign(cfg.reporting_interval_minutes, in.number(n, n.name(), kMaxReportingIntervalMinutes));
@@ -321,9 +338,13 @@ Result<AgentConfig> parse_document(const pugi::xml_document &doc, const Reader &
       {"LateBindingEnabled",
        [&](const pugi::xml_node &n) { return assign(cfg.late_binding_enabled, in.boolean(n, n.name())); }},
       {"DefaultQueue",
-       [&](const pugi::xml_node &n) { return assign(cfg.default_queue, in.name(n, n.name())); }},
+       [&](const pugi::xml_node &n) { return assign(cfg.default_queue, in.queue(n, n.name(), false)); }},
       {"HybridPrintQueueName",
-       [&](const pugi::xml_node &n) { return assign(cfg.hybrid_print_queue_name, in.name(n, n.name())); }},
+       [&](const pugi::xml_node &n) {
+         return assign(cfg.hybrid_print_queue_name, in.queue(n, n.name(), true));
+       }},
+      {"DefaultPrinter",
+       [&](const pugi::xml_node &n) { return assign(cfg.default_printer, in.queue(n, n.name(), true)); }},
       {"CaptureCapabilities", [&](const pugi::xml_node &n) { return assign(cfg.capture, in.capture(n)); }},
       {"IdentityBinding",
        [&](const pugi::xml_node &n) { return assign(cfg.identity_binding, in.bindings(n)); }},
@@ -344,10 +365,18 @@ Result<AgentConfig> parse_document(const pugi::xml_document &doc, const Reader &
 
   // Command-line flags win over the file (they are checked where they are parsed).
   if (over.data_folder) cfg.data_folder = *over.data_folder;
+  if (over.control_socket) {
+    cfg.control_socket = *over.control_socket;
+    control_socket_given = true;
+  }
   if (over.capture_port) cfg.capture_listen.port = *over.capture_port;
   if (over.release_port) cfg.release_listen.port = *over.release_port;
   if (over.directory) cfg.directory.addresses = *over.directory;
   if (over.accounting) cfg.accounting.addresses = *over.accounting;
+  if (!cfg.default_printer.empty() && cfg.default_printer != cfg.default_queue)
+    return in.fail("DefaultPrinter", "names \"" + cfg.default_printer +
+                                         "\", which is not a queue this client creates (DefaultQueue is \"" +
+                                         cfg.default_queue + "\")");
   if (cfg.data_folder.empty())
     return in.fail("DataFolder", "is required (the folder of the agent's keys and jobs; or --data-dir)");
   if (!control_socket_given) {
@@ -377,6 +406,28 @@ void add_service(pugi::xml_node parent, const char *name, const ServiceConfig &s
 }
 
 } // namespace
+
+std::string queue_name_problem(const std::string &name) {
+  if (name.empty()) return "is empty";
+  if (name.size() > 127) return "is longer than 127 characters";
+  for (unsigned char c : name) {
+    if (c <= ' ' || c >= 0x7f) return "must be printable ASCII without spaces, not \"" + name + "\"";
+    if (std::string_view("/#\\\"'").find(static_cast<char>(c)) != std::string_view::npos)
+      return "must not contain '" + std::string(1, static_cast<char>(c)) + "': \"" + name + "\"";
+  }
+  return "";
+}
+
+std::string label_problem(const std::string &text) {
+  if (text.size() > kMaxNameBytes) return "is longer than " + std::to_string(kMaxNameBytes) + " bytes";
+  for (unsigned char c : text) {
+    if (c < ' ' || c == 0x7f) return "must not contain control characters";
+    if (c == '<' || c == '>')
+      return "must be plain text, without markup ('" + std::string(1, static_cast<char>(c)) + "' in \"" +
+             text + "\")";
+  }
+  return "";
+}
 
 std::optional<std::string> AgentConfig::user_for_account(const std::string &account) const {
   for (const auto &b : identity_binding)
@@ -427,6 +478,7 @@ std::string agent_config_to_xml(const AgentConfig &cfg) {
   add_bool(root, "LateBindingEnabled", cfg.late_binding_enabled);
   add_text(root, "DefaultQueue", cfg.default_queue);
   add_text(root, "HybridPrintQueueName", cfg.hybrid_print_queue_name);
+  add_text(root, "DefaultPrinter", cfg.default_printer);
   pugi::xml_node capture = root.append_child("CaptureCapabilities");
   for (const auto &f : cfg.capture.document_formats)
     add_text(capture, "DocumentFormat", f);

@@ -26,6 +26,9 @@
 #   release_cups_local*, release_lpm_{resumed,cold,10_workstations}: badge-in to the document
 #     closed at an ippeveprinter, against CUPS's own Release-Job to it, from
 #     scripts/bench_release.sh (issue 5; in a network namespace of its own, root).
+#   install_to_first_job, install_phases: a client package's install.sh --root to the first job
+#     `lp` submits held by the agent started from the installed files, through a cupsd started
+#     from the installed queue, from scripts/bench_install.sh (issue 7).
 #   badge_in_rate, badge_in_p99: the directory benchmark of issue 4, from
 #     scripts/bench_directory.sh (on a directory of its own).
 #   workstation_fill, register_rate_*, register_state: registrations and heartbeats from 100,000
@@ -174,6 +177,9 @@ echo "capture: durable accept rate against cupsd, agent memory and start-up ..."
 
 echo "release: badge-in to an IPP device against CUPS's own local release ..." >&2
 "$here/bench_release.sh" "$BUILD"
+
+echo "packaging: install.sh --root to the first job held by the installed agent ..." >&2
+"$here/bench_install.sh" "$BUILD"
 
 echo "directory: badge-ins per second and latency from many printers ..." >&2
 "$here/bench_directory.sh" "$BUILD"

@@ -5,6 +5,7 @@
 #   cups_up DIR [PORT]     start cupsd with everything under DIR; sets CUPS_SERVER (its socket),
 #                          CUPS_PID, CUPS_PORT; exports CUPS_SERVER for lp/lpadmin/lpstat
 #   cups_down              stop it (SIGTERM, then SIGKILL after 5 s)
+# CUPS_PRINTERS_CONF=FILE starts cupsd with that printers.conf (queues defined beforehand).
 # CUPS_SYNC_ON_CLOSE=Yes makes cupsd fsync the state files it writes (job control files, job
 # cache, configuration; not the document files). cupsd writes a job's control file only when its
 # dirty-state timer fires, CUPS_DIRTY_CLEAN_INTERVAL seconds (default 30) after the change, and
@@ -67,6 +68,8 @@ DirtyCleanInterval ${CUPS_DIRTY_CLEAN_INTERVAL:-30}
   </Limit>
 </Policy>
 CONF
+  # CUPS_PRINTERS_CONF=FILE: start with those queues (a client package's install --root wrote it).
+  if [[ -n ${CUPS_PRINTERS_CONF:-} ]]; then install -m 600 "$CUPS_PRINTERS_CONF" "$dir/etc/printers.conf"; fi
   cupsd -f -c "$dir/etc/cupsd.conf" -s "$dir/etc/cups-files.conf" >"$dir/log/cupsd.out" 2>&1 &
   CUPS_PID=$!
   export CUPS_SERVER=$dir/cups.sock

@@ -117,7 +117,7 @@ check "notifier A still runs" kill -0 "$NOTIFY_A"
 start_server server-a "$ROOT/logs/notifications-a.txt"
 t0=$(net_ms)
 "$BIN/lpm" print "$ROOT/docs/report.ps" --socket "$SOCK" --title "Quarterly report" >/dev/null
-check "the notification arrives with the job's title and page count" \
+check "PK-13: the notification arrives with the job's title and page count" \
   wait_for 5 grep -q $'^lpm\tPrint job held for release\t.*Quarterly report.* (3 pages)' "$ROOT/logs/notifications-a.txt"
 echo "   (submit to notification: $(($(net_ms) - t0)) ms)"
 
@@ -196,7 +196,7 @@ wait_for 10 bash -c "! kill -0 $NOTIFIER_PID 2>/dev/null"
 wait "$NOTIFIER_PID"
 rc=$?
 set -e
-check "with DisplayNotifications off the notifier is refused and says so" \
+check "PK-13: with DisplayNotifications off the notifier is refused and says so" \
   test "$rc" -eq 1 -a "$(count_lines 'DisplayNotifications' "$ROOT/logs/notify-off.log")" -ge 1
 check "and jobs are stored as before" \
   "$BIN/lpm" print "$ROOT/docs/report.txt" --socket "$SOCK" --title "notifications off"

@@ -21,6 +21,7 @@
 //     <LateBindingEnabled>true</LateBindingEnabled>
 //     <DefaultQueue>LPMServerless</DefaultQueue>
 //     <HybridPrintQueueName></HybridPrintQueueName>
+//     <DefaultPrinter>LPMServerless</DefaultPrinter>     the queue made the OS default ("": none)
 //     <CaptureCapabilities>
 //       <DocumentFormat>application/pdf</DocumentFormat>...
 //       <MediaSize>iso_a4_210x297mm</MediaSize>...<Duplex>true</Duplex><Color>true</Color>
@@ -85,6 +86,9 @@ struct AgentConfig {
   bool late_binding_enabled = true;
   std::string default_queue = "LPMServerless";
   std::string hybrid_print_queue_name;
+  // Which created queue install.sh makes the OS's default printer (AMB-26); "" leaves the
+  // default alone. Only DefaultQueue can be named: this client creates no cloud queue.
+  std::string default_printer;
   CaptureCapabilities capture;
   std::vector<IdentityBind> identity_binding;
 
@@ -101,11 +105,19 @@ inline constexpr uint32_t kMaxReportingIntervalMinutes = 7 * 24 * 60;
 // --release-port, --directory, --accounting); unset ones leave the file's value.
 struct AgentOverrides {
   std::optional<std::string> data_folder;
+  std::optional<std::string> control_socket;
   std::optional<uint16_t> capture_port;
   std::optional<uint16_t> release_port;
   std::optional<std::vector<proto::Endpoint>> directory;  // replaces the addresses, keeps the pins
   std::optional<std::vector<proto::Endpoint>> accounting; // idem
 };
+
+// A CUPS queue name (DefaultQueue, HybridPrintQueueName): 1-127 printable ASCII characters
+// without space, '/', '#', '\\' or quotes (what lpadmin accepts). "" when valid, else why not.
+std::string queue_name_problem(const std::string &name);
+// A label shown in reports and on screens (SiteName): at most 256 bytes of UTF-8 text without
+// control characters or markup ('<', '>'). "" when valid, else why not.
+std::string label_problem(const std::string &text);
 
 // Reads and validates a configuration file. Errors (all bad_request unless the file cannot be
 // read: io_error / not_found / too_large) name the offending element, e.g.

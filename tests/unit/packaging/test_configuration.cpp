@@ -40,7 +40,7 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   in.directory.fingerprints = {kFp1, kFp2};
   in.accounting.addresses = {proto::Endpoint{"fe80::1", 9720}};
   in.accounting.fingerprints = {kFp3};
-  in.site_name = "Siège & <annexe>";
+  in.site_name = "Siège & \"annexe\"";
   in.reporting_interval_minutes = 15;
   in.track_deleted_jobs = true;
   in.print_and_keep_lifespan_hours = 12;
@@ -49,7 +49,8 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   in.delete_empty_user_folders_lifespan_days = 3;
   in.display_notifications = false;
   in.late_binding_enabled = false;
-  in.default_queue = "Queue A";
+  in.default_queue = "Queue_A";
+  in.default_printer = "Queue_A";
   in.hybrid_print_queue_name = "Hybrid";
   in.capture.media_sizes = {"iso_a3_297x420mm"};
   in.capture.document_formats = {"image/urf", "application/pdf"};
@@ -85,7 +86,8 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   CHECK(out->delete_empty_user_folders_lifespan_days == 3);
   CHECK_FALSE(out->display_notifications);
   CHECK_FALSE(out->late_binding_enabled);
-  CHECK(out->default_queue == "Queue A");
+  CHECK(out->default_queue == "Queue_A");
+  CHECK(out->default_printer == "Queue_A");
   CHECK(out->hybrid_print_queue_name == "Hybrid");
   CHECK(out->capture.media_sizes == in.capture.media_sizes);
   CHECK(out->capture.document_formats == in.capture.document_formats);
@@ -184,7 +186,8 @@ TEST_CASE("configuration: invalid values are refused naming the element", "[pack
       {"<ReleaseListen>nowhere</ReleaseListen>", "<ReleaseListen>"},
       {"<ReleaseListen>print.example.com:9443</ReleaseListen>", "<ReleaseListen>"},
       {"<ReleaseListen>0.0\xff.0.0:9443</ReleaseListen>", "<ReleaseListen>"},
-      {"<Directory><Address>[\x02[fd00::5]]:9710</Address><Fingerprint>" + kFp1 + "</Fingerprint></Directory>",
+      {"<Directory><Address>[\x02[fd00::5]]:9710</Address><Fingerprint>" + kFp1 +
+           "</Fingerprint></Directory>",
        "<Directory><Address>"},
       {"<Directory><Address>[fe80::1%eth0]:9710</Address><Fingerprint>" + kFp1 + "</Fingerprint></Directory>",
        "<Directory><Address>"},
@@ -202,6 +205,14 @@ TEST_CASE("configuration: invalid values are refused naming the element", "[pack
       {"<SiteName>a</SiteName><SiteName>b</SiteName>", "<SiteName>"},
       {"<SiteName><b>x</b></SiteName>", "<SiteName>"},
       {"<ControlSocket>relative.sock</ControlSocket>", "<ControlSocket>"},
+      // Issue 7: names an installer passes to lpadmin, labels without markup.
+      {"<SiteName>&lt;script&gt;x&lt;/script&gt;</SiteName>", "<SiteName>"},
+      {"<SiteName>line\nbreak</SiteName>", "<SiteName>"},
+      {"<DefaultQueue>two words</DefaultQueue>", "<DefaultQueue>"},
+      {"<DefaultQueue>a/b</DefaultQueue>", "<DefaultQueue>"},
+      {"<DefaultQueue></DefaultQueue>", "<DefaultQueue>"},
+      {"<HybridPrintQueueName>x#y</HybridPrintQueueName>", "<HybridPrintQueueName>"},
+      {"<DefaultPrinter>Other</DefaultPrinter>", "<DefaultPrinter>"},
   };
   for (const auto &c : cases) {
     INFO(c.body);

@@ -361,7 +361,8 @@ Status agent_serve(const packaging::AgentConfig &config) {
         Errc::forbidden,
         "this workstation is not enrolled: run `lpm-agent enroll --config FILE --token TOKEN` first");
 
-  Daemon d(config, std::move(*state), RecordContext{config.site_name, (*enrollment)->workstation_id});
+  Daemon d(config, std::move(*state),
+           RecordContext{config.effective_site_name(), (*enrollment)->workstation_id});
   uv_loop_init(&d.loop);
   uv_signal_init(&d.loop, &d.sigint);
   uv_signal_init(&d.loop, &d.sigterm);

@@ -429,6 +429,11 @@ std::string label_problem(const std::string &text) {
   return "";
 }
 
+std::string AgentConfig::effective_site_name() const {
+  if (!site_name.empty() || accounting.addresses.empty()) return site_name;
+  return accounting.addresses.front().host;
+}
+
 std::optional<std::string> AgentConfig::user_for_account(const std::string &account) const {
   for (const auto &b : identity_binding)
     if (b.account == account) return b.user;

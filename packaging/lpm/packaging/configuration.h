@@ -92,6 +92,10 @@ struct AgentConfig {
   CaptureCapabilities capture;
   std::vector<IdentityBind> identity_binding;
 
+  // The site label records carry: SiteName, or when it is empty the accounting server's host
+  // (AMB-25: the seed's guide has administrators type that server's name there).
+  std::string effective_site_name() const;
+
   // The directory user bound to an OS account; nullopt when the account is not bound.
   std::optional<std::string> user_for_account(const std::string &account) const;
 };

@@ -146,6 +146,16 @@ TEST_CASE("configuration: the brief's example document loads", "[packaging]") {
   CHECK(cfg->user_for_account("root") == kUser1);
 }
 
+TEST_CASE("configuration: records carry SiteName, else the accounting server's host (AMB-25)",
+          "[packaging]") {
+  AgentConfig c;
+  CHECK(c.effective_site_name().empty()); // no accounting server named: nothing to default to
+  c.accounting.addresses = {proto::Endpoint{"10.1.2.3", 9720}, proto::Endpoint{"10.1.2.4", 9720}};
+  CHECK(c.effective_site_name() == "10.1.2.3");
+  c.site_name = "Paris HQ";
+  CHECK(c.effective_site_name() == "Paris HQ");
+}
+
 TEST_CASE("configuration: a DOCTYPE is refused", "[packaging]") {
   std::string xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE Configuration [<!ENTITY x \"boom\">]>\n" +
                     minimal("<SiteName>&x;</SiteName>");

@@ -26,39 +26,46 @@ bool ip_literal(const std::string &host) {
   return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-// "HOST:PORT[,HOST:PORT]" with IP literals (the agent never resolves names).
-Result<std::vector<proto::Endpoint>> endpoints(const std::string &option, const std::string &text) {
-  std::vector<proto::Endpoint> out;
+std::vector<std::string> comma_list(const std::string &text) {
+  std::vector<std::string> out;
   size_t start = 0;
   for (;;) {
     size_t comma = text.find(',', start);
-    std::string one = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    auto ep = proto::parse_endpoint(one);
-    if (!ep.ok())
-      return refused(option, "\"" + one + "\" is not a valid HOST:PORT address (" + ep.error().message + ")");
-    if (!ip_literal(ep->host))
-      return refused(option,
-                     "\"" + one + "\" must name its host by IP address (the agent resolves no names)");
-    out.push_back(*ep);
+    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     if (comma == std::string::npos) return out;
     start = comma + 1;
   }
 }
 
-Result<std::vector<proto::Fingerprint>> fingerprints(const std::string &option, const std::string &text) {
-  std::vector<proto::Fingerprint> out;
-  size_t start = 0;
-  for (;;) {
-    size_t comma = text.find(',', start);
-    std::string one = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    std::transform(one.begin(), one.end(), one.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (!proto::fingerprint_valid(one))
-      return refused(option, "\"" + one + "\" is not a key fingerprint (64 hexadecimal digits)");
-    out.push_back(one);
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
+// A service's addresses ("HOST:PORT[,HOST:PORT]", IP literals: the agent resolves no names) and
+// key fingerprints ("HEX[,HEX]"), each replacing the base's when given.
+Status set_service(const std::string &option, const std::string &addresses, const std::string &keys,
+                   packaging::ServiceConfig &service) {
+  if (!addresses.empty()) {
+    service.addresses.clear();
+    for (const auto &one : comma_list(addresses)) {
+      auto ep = proto::parse_endpoint(one);
+      if (!ep.ok())
+        return refused(option,
+                       "\"" + one + "\" is not a valid HOST:PORT address (" + ep.error().message + ")");
+      if (!ip_literal(ep->host))
+        return refused(option,
+                       "\"" + one + "\" must name its host by IP address (the agent resolves no names)");
+      service.addresses.push_back(*ep);
+    }
   }
+  if (!keys.empty()) {
+    service.fingerprints.clear();
+    for (std::string one : comma_list(keys)) {
+      std::transform(one.begin(), one.end(), one.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (!proto::fingerprint_valid(one))
+        return refused(option + "-fingerprint",
+                       "\"" + one + "\" is not a key fingerprint (64 hexadecimal digits)");
+      service.fingerprints.push_back(one);
+    }
+  }
+  return {};
 }
 
 Result<uint32_t> count(const std::string &option, int64_t value, int64_t max, const char *unit) {
@@ -105,26 +112,10 @@ Result<packaging::ClientPackageOptions> package_options(const PackageArgs &a, pa
   packaging::ClientPackageOptions o;
   o.config = std::move(base);
   packaging::AgentConfig &c = o.config;
-  if (!a.directory.empty()) {
-    auto eps = endpoints("--directory", a.directory);
-    if (!eps.ok()) return eps.error();
-    c.directory.addresses = *eps;
-  }
-  if (!a.directory_fingerprint.empty()) {
-    auto fps = fingerprints("--directory-fingerprint", a.directory_fingerprint);
-    if (!fps.ok()) return fps.error();
-    c.directory.fingerprints = *fps;
-  }
-  if (!a.accounting.empty()) {
-    auto eps = endpoints("--accounting", a.accounting);
-    if (!eps.ok()) return eps.error();
-    c.accounting.addresses = *eps;
-  }
-  if (!a.accounting_fingerprint.empty()) {
-    auto fps = fingerprints("--accounting-fingerprint", a.accounting_fingerprint);
-    if (!fps.ok()) return fps.error();
-    c.accounting.fingerprints = *fps;
-  }
+  if (Status s = set_service("--directory", a.directory, a.directory_fingerprint, c.directory); !s.ok())
+    return s.error();
+  if (Status s = set_service("--accounting", a.accounting, a.accounting_fingerprint, c.accounting); !s.ok())
+    return s.error();
   if (a.notifications) c.display_notifications = *a.notifications;
   if (a.delete_unused_folders_days) {
     auto days = count("--delete-unused-folders-days", *a.delete_unused_folders_days,

@@ -210,6 +210,7 @@ failed() {
     undo_all
   fi
   rm -f "${errors:-}" "${tmp_token:-}"
+  [[ -z ${staging:-} ]] || rm -rf "$staging"
   exit $rc
 }
 trap failed EXIT

@@ -21,6 +21,7 @@ PACKAGES=(
   cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
   dbus-daemon jq
   systemd # systemd-analyze rates the units' hardening (tests/integration/service_units.sh)
+  adduser # lpm-agent.deb's postinst makes its account (tests/integration/package_live_install.sh)
   iproute2 # tests/integration/release_blackhole.sh: a veth pair between two network namespaces
   strace # the benchmarks count fsyncs per job with it (scripts/bench_capture.sh)
   tzdata # report days in the zone asked for: /usr/share/zoneinfo (common/lpm/timezone.h)

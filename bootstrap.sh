@@ -21,7 +21,10 @@ PACKAGES=(
   cups cups-daemon cups-client cups-ipp-utils cups-filters cups-filters-core-drivers qpdf
   dbus-daemon jq
   systemd # systemd-analyze rates the units' hardening (tests/integration/service_units.sh)
+  file # CPack's .deb generator finds the binaries it runs dpkg-shlibdeps on with it
   adduser # lpm-agent.deb's postinst makes its account (tests/integration/package_live_install.sh)
+  libavahi-compat-libdnssd-dev # DNS-SD through Bonjour's dns_sd.h (discovery/dnssd.cpp)
+  avahi-daemon avahi-utils # tests/integration/lan_discovery.sh, only inside its network namespaces
   iproute2 # tests/integration/release_blackhole.sh: a veth pair between two network namespaces
   strace # the benchmarks count fsyncs per job with it (scripts/bench_capture.sh)
   tzdata # report days in the zone asked for: /usr/share/zoneinfo (common/lpm/timezone.h)

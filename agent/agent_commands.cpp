@@ -33,12 +33,17 @@ Status agent_check_config(const packaging::AgentConfig &config) {
     if (!enrollment.ok()) return enrollment.error();
     enrolled = enrollment->has_value();
   }
-  std::printf("queue=%s\ndefault_printer=%s\ncapture_port=%u\nrelease_port=%u\ndata_folder=%s\n"
-              "control_socket=%s\ninitialised=%s\nenrolled=%s\n",
-              config.default_queue.c_str(), config.default_printer.c_str(),
-              static_cast<unsigned>(config.capture_listen.port),
-              static_cast<unsigned>(config.release_listen.port), config.data_folder.c_str(),
-              config.control_socket.c_str(), initialised ? "yes" : "no", enrolled ? "yes" : "no");
+  // The capture address as a URI host: an IPv6 literal goes in brackets.
+  std::string capture_host = config.capture_listen.host.find(':') == std::string::npos
+                                 ? config.capture_listen.host
+                                 : "[" + config.capture_listen.host + "]";
+  std::printf(
+      "queue=%s\ndefault_printer=%s\ncapture_host=%s\ncapture_port=%u\nrelease_port=%u\ndata_folder=%s\n"
+      "control_socket=%s\ninitialised=%s\nenrolled=%s\n",
+      config.default_queue.c_str(), config.default_printer.c_str(), capture_host.c_str(),
+      static_cast<unsigned>(config.capture_listen.port), static_cast<unsigned>(config.release_listen.port),
+      config.data_folder.c_str(), config.control_socket.c_str(), initialised ? "yes" : "no",
+      enrolled ? "yes" : "no");
   std::fflush(stdout);
   return {};
 }

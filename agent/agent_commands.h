@@ -15,8 +15,8 @@ Status agent_init(const packaging::AgentConfig &config);
 // Prints "workstation <id>".
 Status agent_enroll(const packaging::AgentConfig &config, const std::string &token, const std::string &name);
 // Prints what an installer needs from a checked configuration, one KEY=VALUE per line: queue,
-// default_printer, capture_port, release_port, data_folder, control_socket, and whether the data
-// folder is already initialised and enrolled (yes/no). Creates nothing.
+// default_printer, capture_host (bracketed when IPv6), capture_port, release_port, data_folder,
+// control_socket, and whether the data folder is already initialised and enrolled (yes/no). Creates nothing.
 Status agent_check_config(const packaging::AgentConfig &config);
 // Prints the TLS key fingerprint alone on a line.
 Status agent_fingerprint(const packaging::AgentConfig &config);

@@ -14,6 +14,7 @@
 #include "ipp_printer.h"
 #include "ipp_printer_attributes.h"
 #include "job_events.h"
+#include "lpm/discovery/dnssd.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
 #include "lpm/protocol/loop_timer.h"
@@ -53,6 +54,8 @@ struct Daemon {
   std::shared_ptr<OutboxPoster> poster;
   std::unique_ptr<proto::LoopTimer> maintenance;
   std::unique_ptr<Retention> retention;
+  std::unique_ptr<discovery::Advertiser> advertiser; // <LanDiscovery>: _lpm-release._tcp on the LAN
+  int advertise_failures = 0;
   bool stopping = false;
 
   void sweep() {
@@ -129,6 +132,7 @@ struct Daemon {
     if (reports) reports->stop();
     if (poster) poster->stop();
     if (maintenance) maintenance->close();
+    if (advertiser) advertiser->stop();
     uv_close(reinterpret_cast<uv_handle_t *>(&sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&sigterm), nullptr);
   }
@@ -290,6 +294,25 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
            d.config.control_socket.c_str(), static_cast<unsigned>(d.release->port()));
   announce_ready(d.release->port(),
                  "holding jobs; release service on port " + std::to_string(d.release->port()));
+
+  // LAN discovery (issue 8): a hint for release stations that cannot reach the directory. The
+  // record names the workstation only by its opaque id and its key (discovery/advert.h).
+  if (d.config.lan_discovery) {
+    discovery::Advertiser::Options ad;
+    ad.advert =
+        discovery::ReleaseAdvert{enrollment.workstation_id, identity->fingerprint(), discovery::kTxtVersion};
+    ad.port = d.release->port();
+    d.advertiser = discovery::Advertiser::start(&d.loop, ad, [&d](const Status &s) {
+      if (s.ok()) {
+        d.advertise_failures = 0;
+        return;
+      }
+      // Said once; the publisher keeps trying (an mDNS daemon may start later).
+      if (d.advertise_failures++ == 0)
+        LPM_WARN("%s; retrying every 30 s (<LanDiscovery>false</LanDiscovery> turns this off)",
+                 s.error().message.c_str());
+    });
+  }
 
   RegistrarOptions rego;
   rego.on_command = [&d](const proto::AgentCommand &command) { return d.run_command(command); };

@@ -115,9 +115,10 @@ int main(int argc, char **argv) {
   CLI::App *fingerprint = app.add_subcommand("fingerprint", "print the agent's TLS key fingerprint");
   add_config(fingerprint);
   CLI::App *check = app.add_subcommand(
-      "check-config", "check configuration.xml and print what an installer needs from it (KEY=VALUE lines: "
-                      "queue, default_printer, capture_port, release_port, data_folder, control_socket, "
-                      "initialised, enrolled)");
+      "check-config",
+      "check configuration.xml and print what an installer needs from it (KEY=VALUE lines: "
+      "queue, default_printer, capture_host, capture_port, release_port, data_folder, control_socket, "
+      "initialised, enrolled)");
   add_config(check);
 
   try {

@@ -179,6 +179,7 @@ Result<packaging::ClientPackageOptions> package_options(const PackageArgs &a, pa
     if (!p.ok()) return p.error();
     c.capture_listen.port = *p;
   }
+  if (a.lan_discovery) c.lan_discovery = *a.lan_discovery;
   if (a.raw_port) {
     auto p = port("--raw-port", *a.raw_port);
     if (!p.ok()) return p.error();
@@ -259,6 +260,9 @@ PackageCommands::PackageCommands(CLI::App &app, const std::string &socket_help) 
   create_->add_option("--capture-port", args_.capture_port,
                       "Loopback IPP port the print queue uses (default 9167)");
   create_->add_option("--raw-port", args_.raw_port, "Loopback raw-socket capture port (default 9168)");
+  create_->add_option("--lan-discovery", args_.lan_discovery,
+                      "Advertise the agent on the LAN with DNS-SD, for release stations that cannot reach "
+                      "the directory: true (default) or false (LanDiscovery)");
 }
 
 std::optional<int> PackageCommands::run() {

@@ -50,6 +50,7 @@ struct PackageArgs {
   std::optional<int64_t> release_port;
   std::optional<int64_t> capture_port;
   std::optional<int64_t> raw_port;
+  std::optional<bool> lan_discovery;
 };
 
 // The package options the arguments say, the token aside (it may need the directory). `base`

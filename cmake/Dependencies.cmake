@@ -33,6 +33,9 @@ find_package(Catch2 2 CONFIG REQUIRED)
 pkg_check_modules(LIBQPDF REQUIRED IMPORTED_TARGET libqpdf)
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 pkg_check_modules(LIBARGON2 REQUIRED IMPORTED_TARGET libargon2)
+# DNS-SD (issue 8, discovery/dnssd.cpp): Bonjour's dns_sd.h, which Avahi's compatibility library
+# provides on Linux (package libavahi-compat-libdnssd-dev; PEERS.md).
+pkg_check_modules(DNSSD REQUIRED IMPORTED_TARGET avahi-compat-libdns_sd)
 
 # libcups decodes and encodes IPP messages (agent/ipp_*); it ships no .pc file.
 find_package(Cups REQUIRED)

@@ -343,6 +343,8 @@ Result<AgentConfig> parse_document(const pugi::xml_document &doc, const Reader &
        [&](const pugi::xml_node &n) {
          return assign(cfg.hybrid_print_queue_name, in.queue(n, n.name(), true));
        }},
+      {"LanDiscovery",
+       [&](const pugi::xml_node &n) { return assign(cfg.lan_discovery, in.boolean(n, n.name())); }},
       {"DefaultPrinter",
        [&](const pugi::xml_node &n) { return assign(cfg.default_printer, in.queue(n, n.name(), true)); }},
       {"CaptureCapabilities", [&](const pugi::xml_node &n) { return assign(cfg.capture, in.capture(n)); }},
@@ -484,6 +486,7 @@ std::string agent_config_to_xml(const AgentConfig &cfg) {
   add_text(root, "DefaultQueue", cfg.default_queue);
   add_text(root, "HybridPrintQueueName", cfg.hybrid_print_queue_name);
   add_text(root, "DefaultPrinter", cfg.default_printer);
+  add_bool(root, "LanDiscovery", cfg.lan_discovery);
   pugi::xml_node capture = root.append_child("CaptureCapabilities");
   for (const auto &f : cfg.capture.document_formats)
     add_text(capture, "DocumentFormat", f);

@@ -246,6 +246,7 @@ settings=$("$agent" check-config --config "$config") || die "configuration.xml i
 get() { sed -n "s/^$1=//p" <<<"$settings"; }
 queue=$(get queue)
 default_printer=$(get default_printer)
+capture_host=$(get capture_host)
 capture_port=$(get capture_port)
 release_port=$(get release_port)
 data_folder=$(get data_folder)
@@ -318,7 +319,7 @@ else
 fi
 
 # 6. The CUPS queue that feeds the agent.
-uri="ipp://127.0.0.1:$capture_port/ipp/print"
+uri="ipp://$capture_host:$capture_port/ipp/print"
 if [[ $LIVE -eq 1 ]]; then
   if command -v lpadmin >/dev/null; then
     model=(-m everywhere)

@@ -40,4 +40,12 @@ struct RunArgs {
 // Releases the badges read from standard input until its end.
 int command_run(const RunArgs &args);
 
+// lpm-release discover (issue 8): the agents found on the LAN with DNS-SD, one line per change
+// (discover_command.cpp).
+struct DiscoverArgs {
+  unsigned seconds = 5; // 0: until SIGINT or SIGTERM
+  bool json = false;
+};
+int command_discover(const DiscoverArgs &args);
+
 } // namespace lpm::printer

@@ -59,6 +59,14 @@ int main(int argc, char **argv) {
                     "After each badge, list the user's jobs (title, pages, workstation, age) and ask which to "
                     "print or delete, with copies, sides or monochrome where the job allows late binding");
 
+  lpm::printer::DiscoverArgs discover;
+  auto *discover_cmd = app.add_subcommand(
+      "discover", "List the agents advertised on this LAN (DNS-SD, _lpm-release._tcp) as they come and go: "
+                  "found/updated/lost lines with workstation id, key fingerprint, host, port and addresses");
+  discover_cmd->add_option("--seconds", discover.seconds, "Browse this long; 0 until SIGINT or SIGTERM")
+      ->capture_default_str();
+  discover_cmd->add_flag("--json", discover.json, "One JSON object per change");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -68,5 +76,6 @@ int main(int argc, char **argv) {
   if (*init_cmd) return lpm::printer::command_init(init);
   if (*enroll_cmd) return lpm::printer::command_enroll(enroll);
   if (*run_cmd) return lpm::printer::command_run(run);
+  if (*discover_cmd) return lpm::printer::command_discover(discover);
   return 2;
 }

@@ -42,7 +42,7 @@ token=$("$BIN/lpm-directory" token create --data "$ROOT/directory" --kind workst
 (cd "$ROOT" && "$BIN/lpm" package create --agent-deb "$(ls "$ROOT"/debs/lpm-agent_*.deb)" \
   --directory "127.0.0.1:$DIR_PORT" --directory-fingerprint "$DIR_FP" --accounting "127.0.0.1:$ACCT_PORT" \
   --accounting-fingerprint "$ACCT_FP" --token "$token" --bind "$(id -un)=$USER_ID" --site bench \
-  --capture-port "$capture_port" --raw-port "$raw_port" --release-port "$release_port" \
+  --capture-port "$capture_port" --raw-port "$raw_port" --release-port "$release_port" --lan-discovery false \
   --output "$ROOT/client.tar.gz" >/dev/null)
 printf '%%!PS\n/Helvetica findfont 20 scalefont setfont 72 700 moveto (bench) show showpage\n' >"$ROOT/doc.ps"
 

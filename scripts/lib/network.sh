@@ -108,6 +108,7 @@ net_agent_config() {
   <PrintAndKeepLifespan>48</PrintAndKeepLifespan>
   <UnprintedJobsLifespan>48</UnprintedJobsLifespan>
   <IdentityBinding><Bind account="$(id -un)" user="$USER_ID"/>${NET_EXTRA_BINDS:-}</IdentityBinding>
+  <LanDiscovery>${NET_LAN_DISCOVERY:-false}</LanDiscovery>
 </Configuration>
 XML
 }

@@ -40,7 +40,7 @@ logs=$ROOT/logs
 # ---- the Debian packages ----------------------------------------------------------------------
 build_tree=$(cd "$BIN/.." && pwd)
 (cd "$build_tree" && cpack -G DEB -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") >"$logs/cpack.log" 2>&1 ||
-  fail "cpack failed: $(tail -n 5 "$logs/cpack.log")"
+  fail "cpack failed: $(grep -i -m 3 "error" "$logs/cpack.log")"
 for pkg in lpm-agent lpm-directory lpm-accounting lpm-release lpm-cli; do
   deb=$(ls "$ROOT"/debs/${pkg}_*.deb 2>/dev/null | head -n 1)
   check "CPack built $pkg" test -f "$deb"
@@ -114,7 +114,7 @@ check "PK-4: lpm package create takes every setting of the seed's package builde
     --notifications false --delete-unused-folders-days 3 --serverless true --printed-lifespan-hours 12 \
     --unprinted-lifespan-hours 36 --late-binding false --track-deleted true --site 'Site A' \
     --reporting-interval 5 --driver everywhere --queue LPMTest --default-printer true \
-    --bind '$(id -un)=$USER_ID' --capture-port $capture_port --release-port $release_port --raw-port $raw_port --json >'$logs/create.json'"
+    --bind '$(id -un)=$USER_ID' --capture-port $capture_port --release-port $release_port --raw-port $raw_port --lan-discovery false --json >'$logs/create.json'"
 archive=$ROOT/admin/$(jq -r .output "$logs/create.json")
 check "the archive is named after the site (lpm-client-Site-A.tar.gz)" test "$(basename "$archive")" = lpm-client-Site-A.tar.gz
 tar -xzf "$archive" -C "$ROOT/admin"
@@ -163,8 +163,8 @@ check "PK-4: configuration.xml holds every chosen option" test \
   "$(element DisplayNotifications) $(element DeleteEmptyUserFolders) $(element DeleteEmptyUserFoldersLifespan) \
 $(element PrintAndKeepLifespan) $(element UnprintedJobsLifespan) $(element LateBindingEnabled) \
 $(element TrackDeletedJobs) $(element SiteName) $(element ReportingInterval) $(element DefaultQueue) \
-$(element DefaultPrinter) $(element CaptureListen) $(element ReleaseListen)" = \
-  "false true 3 12 36 false true Site A 5 LPMTest LPMTest 127.0.0.1:$capture_port 0.0.0.0:$release_port"
+$(element DefaultPrinter) $(element CaptureListen) $(element ReleaseListen) $(element LanDiscovery)" = \
+  "false true 3 12 36 false true Site A 5 LPMTest LPMTest 127.0.0.1:$capture_port 0.0.0.0:$release_port false"
 check "PK-12: configuration.xml names and pins the directory and the accounting server" \
   bash -c "grep -q '<Fingerprint>$DIR_FP</Fingerprint>' '$conf' && grep -q '<Fingerprint>$ACCT_FP</Fingerprint>' '$conf' && grep -q '<Address>127.0.0.1:$ACCT_PORT</Address>' '$conf'"
 check "it binds the OS account to the directory user" grep -q "<Bind account=\"$(id -un)\" user=\"$USER_ID\"" "$conf"

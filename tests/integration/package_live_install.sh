@@ -24,7 +24,7 @@ net_up "$ROOT" >"$ROOT/up.log"
 logs=$ROOT/logs
 
 (cd "$BIN/.." && cpack -G DEB -D CPACK_COMPONENTS_ALL=agent -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") \
-  >"$logs/cpack.log" 2>&1 || fail "cpack failed: $(tail -n 5 "$logs/cpack.log")"
+  >"$logs/cpack.log" 2>&1 || fail "cpack failed: $(grep -i -m 3 "error" "$logs/cpack.log")"
 capture_port=$(cups_free_port)
 raw_port=$(cups_free_port)
 release_port=$(cups_free_port)
@@ -32,7 +32,7 @@ token=$("$BIN/lpm-directory" token create --data "$ROOT/directory" --kind workst
 (cd "$ROOT" && "$BIN/lpm" package create --agent-deb "$(ls "$ROOT"/debs/lpm-agent_*.deb)" \
   --directory "127.0.0.1:$DIR_PORT" --directory-fingerprint "$DIR_FP" --accounting "127.0.0.1:$ACCT_PORT" \
   --accounting-fingerprint "$ACCT_FP" --token "$token" --bind "root=$USER_ID" --queue LPMLive \
-  --capture-port "$capture_port" --raw-port "$raw_port" --release-port "$release_port" \
+  --capture-port "$capture_port" --raw-port "$raw_port" --release-port "$release_port" --lan-discovery false \
   --output "$ROOT/client.tar.gz" >/dev/null)
 mkdir -p "$ROOT/pkg"
 tar -xzf "$ROOT/client.tar.gz" -C "$ROOT/pkg"

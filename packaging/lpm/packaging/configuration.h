@@ -22,6 +22,7 @@
 //     <DefaultQueue>LPMServerless</DefaultQueue>
 //     <HybridPrintQueueName></HybridPrintQueueName>
 //     <DefaultPrinter>LPMServerless</DefaultPrinter>     the queue made the OS default ("": none)
+//     <LanDiscovery>true</LanDiscovery>                  advertise _lpm-release._tcp (issue 8)
 //     <CaptureCapabilities>
 //       <DocumentFormat>application/pdf</DocumentFormat>...
 //       <MediaSize>iso_a4_210x297mm</MediaSize>...<Duplex>true</Duplex><Color>true</Color>
@@ -89,6 +90,9 @@ struct AgentConfig {
   // Which created queue install.sh makes the OS's default printer (AMB-26); "" leaves the
   // default alone. Only DefaultQueue can be named: this client creates no cloud queue.
   std::string default_printer;
+  // Publish the release service on the LAN with DNS-SD (discovery/advert.h), so release
+  // stations find this workstation when the directory cannot tell them where it is.
+  bool lan_discovery = true;
   CaptureCapabilities capture;
   std::vector<IdentityBind> identity_binding;
 

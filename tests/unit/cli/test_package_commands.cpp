@@ -65,7 +65,7 @@ TEST_CASE("lpm package: every option lands in the configuration (PK-4)", "[cli][
   CHECK(packaging::check_package_choices(*o).ok());
 }
 
-TEST_CASE("lpm package: the site defaults to the accounting server's host; no default printer on request "
+TEST_CASE("lpm package: the site defaults to the accounting server's host, and no default printer on request "
           "(AMB-25, AMB-26)",
           "[cli][issue7]") {
   PackageArgs a = network();

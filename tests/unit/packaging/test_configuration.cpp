@@ -51,6 +51,7 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   in.late_binding_enabled = false;
   in.default_queue = "Queue_A";
   in.default_printer = "Queue_A";
+  in.lan_discovery = false;
   in.hybrid_print_queue_name = "Hybrid";
   in.capture.media_sizes = {"iso_a3_297x420mm"};
   in.capture.document_formats = {"image/urf", "application/pdf"};
@@ -88,6 +89,7 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   CHECK_FALSE(out->late_binding_enabled);
   CHECK(out->default_queue == "Queue_A");
   CHECK(out->default_printer == "Queue_A");
+  CHECK_FALSE(out->lan_discovery);
   CHECK(out->hybrid_print_queue_name == "Hybrid");
   CHECK(out->capture.media_sizes == in.capture.media_sizes);
   CHECK(out->capture.document_formats == in.capture.document_formats);

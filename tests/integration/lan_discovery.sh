@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Issue 8, discovery: agents advertise `_lpm-release._tcp` through the Bonjour API (Avahi's
+# compatibility library) and a release station browses, resolves and lists them. The whole test
+# runs in a network namespace of its own (unshare --net), joined by a veth pair to a second one
+# held by a sleeping process (10.78.0.1 here, 10.78.0.2 there); each namespace has its own system
+# bus and avahi-daemon announcing only on its veth end (scripts/lib/mdns.sh). The directory runs
+# here; one agent runs there with <LanDiscovery>true</LanDiscovery>.
+# Checks: `lpm-release discover` here finds the far agent with its workstation id, key
+# fingerprint, release port and veth address, and the TXT record holds nothing else (no user or
+# host name); an advertisement of our type that is not ours (a malformed TXT) is refused; the
+# agent stopped, its entry goes; without an mDNS daemon discover fails and says why. Where
+# namespaces cannot be made, the test fails saying so (it does not skip).
+set -euo pipefail
+BIN=$(cd "${1:?usage: lan_discovery.sh BIN_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [[ -z ${LPM_DISCOVERY_NETNS:-} ]]; then
+  command -v ip >/dev/null || { echo "FAIL: ip not found (Debian package iproute2)" >&2; exit 1; }
+  exec env LPM_DISCOVERY_NETNS=1 unshare --net -- bash "$0" "$BIN" ||
+    { echo "FAIL: cannot make a network namespace (unshare --net needs root / CAP_SYS_ADMIN)" >&2; exit 1; }
+fi
+source "$here/../../scripts/lib/network.sh"
+source "$here/../../scripts/lib/testing.sh"
+source "$here/../../scripts/lib/mdns.sh"
+
+NEAR=10.78.0.1
+FAR=10.78.0.2
+
+it_begin lpm-discovery
+HOLDER=
+stop_holder() { [[ -z $HOLDER ]] || { kill -TERM "$HOLDER" 2>/dev/null || true; wait "$HOLDER" 2>/dev/null || true; }; }
+it_at_exit stop_holder
+it_at_exit mdns_down
+
+own_ns=$(readlink /proc/self/ns/net)
+[[ $own_ns != "$(readlink /proc/1/ns/net 2>/dev/null || true)" ]] || fail "not in a network namespace of the test's own"
+ip link set lo up
+unshare --net -- sleep 600 &
+HOLDER=$!
+wait_for 5 bash -c "[[ \$(readlink /proc/$HOLDER/ns/net) != '$own_ns' ]]" ||
+  fail "the holder process did not get a network namespace of its own"
+FAR_NS=(nsenter "--net=/proc/$HOLDER/ns/net" --)
+ip link add d0 type veth peer name d1 netns "$HOLDER"
+ip addr add "$NEAR/24" dev d0
+ip link set d0 up
+"${FAR_NS[@]}" ip link set lo up
+"${FAR_NS[@]}" ip addr add "$FAR/24" dev d1
+"${FAR_NS[@]}" ip link set d1 up
+
+# Without an mDNS daemon (none runs in this namespace yet): a clear error, exit 1.
+out=$(DBUS_SYSTEM_BUS_ADDRESS="unix:abstract=lpm-no-bus-$$" "$BIN/lpm-release" discover --seconds 1 2>&1) &&
+  fail "discover worked without an mDNS daemon"
+check "discover without an mDNS daemon says it cannot browse" grep -q 'cannot browse the LAN' <<<"$out"
+
+mdns_up near d0 "$ROOT/mdns-near" || fail "no mDNS responder here"
+mdns_up far d1 "$ROOT/mdns-far" "${FAR_NS[@]}" || fail "no mDNS responder there"
+
+NET_LISTEN_HOST=0.0.0.0 net_up "$ROOT" >"$ROOT/up.log"
+NET_LAN_DISCOVERY=true net_add_agent ws-far "$NEAR" "$FAR" "${FAR_NS[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$MDNS_BUS_FAR" \
+  >>"$ROOT/up.log"
+FAR_ID=$XA_WS_ID
+FAR_PORT=$XA_PORT
+FAR_PID=$XA_PID
+FAR_FP=$("$BIN/lpm-agent" fingerprint --config "$XA_CONF")
+check "the far agent says it is advertised on the LAN" \
+  wait_for 10 grep -q 'advertised on the LAN as lpm-' "$ROOT/logs/ws-far.log"
+
+discover() { DBUS_SYSTEM_BUS_ADDRESS=$MDNS_BUS_NEAR "$BIN/lpm-release" discover "$@"; }
+discover --seconds 4 --json >"$ROOT/discover.json" 2>"$ROOT/logs/discover.log" || fail "discover failed"
+found=$(jq -c "select(.event == \"found\" and .workstation == \"$FAR_ID\")" "$ROOT/discover.json" | head -n 1)
+check "the station finds the far agent by its workstation id" test -n "$found"
+check "with the key fingerprint the agent enrolled" test "$(jq -r .fingerprint <<<"$found")" = "$FAR_FP"
+check "with its release port" test "$(jq -r .port <<<"$found")" = "$FAR_PORT"
+check "with the address it has on the LAN (the veth), found by DNS-SD" \
+  test "$(jq -r '.addresses | join(",")' <<<"$found")" = "$FAR"
+check "its instance name is opaque: lpm- and the workstation id" \
+  test "$(jq -r .instance <<<"$found")" = "lpm-${FAR_ID//-/}"
+
+# The TXT record as any mDNS browser sees it: version, id, fingerprint, and no other key.
+txt=$(DBUS_SYSTEM_BUS_ADDRESS=$MDNS_BUS_NEAR timeout 5 avahi-browse -r -t -p _lpm-release._tcp 2>/dev/null |
+  awk -F';' '$1 == "=" {print $10; exit}')
+check "the TXT record holds exactly v=1, id=<workstation id>, fp=<fingerprint>" \
+  test "$(tr ' ' '\n' <<<"$txt" | tr -d '"' | sort | paste -sd' ')" = "fp=$FAR_FP id=$FAR_ID v=1"
+user_name=$(sqlite3 "$ROOT/directory/state.db" "SELECT display_name FROM users LIMIT 1")
+check "it names no user and no host" \
+  bash -c "! grep -qiF -e '$user_name' -e '$(hostname)' -e 'jean' <<<'$txt'"
+
+# Someone else's advertisement of our type: a TXT record that is not ours is refused, with why.
+"${FAR_NS[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$MDNS_BUS_FAR" avahi-publish -s lpm-spoofed _lpm-release._tcp 9443 \
+  "v=1" "id=jean dupont" "fp=$(printf '0%.0s' {1..64})" >"$ROOT/logs/spoof.log" 2>&1 &
+SPOOF=$!
+stop_spoof() { kill -TERM "$SPOOF" 2>/dev/null || true; wait "$SPOOF" 2>/dev/null || true; }
+it_at_exit stop_spoof
+wait_for 5 grep -q 'Established' "$ROOT/logs/spoof.log" || fail "avahi-publish did not publish: $(cat "$ROOT/logs/spoof.log")"
+discover --seconds 3 >"$ROOT/discover2.txt" 2>>"$ROOT/logs/discover.log" || fail "discover failed"
+check "a malformed advertisement of our type is refused, with the reason" \
+  grep -q '^refused lpm-spoofed TXT record: the workstation id is not a plain token' "$ROOT/discover2.txt"
+check "and the real agent is still found beside it" grep -q "^found $FAR_ID $FAR_FP " "$ROOT/discover2.txt"
+stop_spoof
+
+# The agent stops: its advertisement is withdrawn, and a station browsing sees it go.
+discover --seconds 0 >"$ROOT/discover3.txt" 2>>"$ROOT/logs/discover.log" &
+BROWSER=$!
+stop_browser() { kill -TERM "$BROWSER" 2>/dev/null || true; wait "$BROWSER" 2>/dev/null || true; }
+it_at_exit stop_browser
+wait_for 10 grep -q "^found $FAR_ID" "$ROOT/discover3.txt" || fail "the running browser did not find the agent"
+net_stop_pid "$FAR_PID"
+check "the agent stopped, a running browser sees it lost" wait_for 10 grep -q "^lost $FAR_ID" "$ROOT/discover3.txt"
+stop_browser
+check "discover stops cleanly on SIGTERM" grep -q '^browsing _lpm-release._tcp' "$ROOT/discover3.txt"
+
+echo "lan_discovery: $IT_PASSED checks passed"

@@ -33,7 +33,7 @@ trap cleanup EXIT
 
 echo "bringing the network up in $ROOT ..." >&2
 net_up "$ROOT" >"$ROOT/up.log"
-(cd "$BUILD" && cpack -G DEB -D CPACK_COMPONENTS_ALL=agent -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") \
+(cd "$BUILD" && cpack -G DEB -B "$ROOT/cpack" -D CPACK_COMPONENTS_ALL=agent -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") \
   >"$ROOT/cpack.log" 2>&1 || net_die "cpack failed (see $ROOT/cpack.log)"
 capture_port=$(cups_free_port)
 raw_port=$(cups_free_port)

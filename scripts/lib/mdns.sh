@@ -1,6 +1,7 @@
 # Shared by tests and benchmarks of issue 8: an mDNS responder (avahi-daemon) with a private
 # system bus, inside a network namespace the caller made (never the machine's own: multicast
-# would reach the real network; PEERS.md). Stopped by PID.
+# would reach the real network; PEERS.md). Stopped by PID. Source scripts/lib/testing.sh first
+# (it_mount_ns_options).
 #
 #   mdns_up NAME IFACE DIR [RUNNER...]   starts dbus-daemon and avahi-daemon through RUNNER (e.g.
 #                                        nsenter --net=/proc/PID/ns/net --), announcing only on
@@ -16,7 +17,8 @@ MDNS_PIDS=()
 mdns_up() {
   local name=$1 iface=$2 dir=$3
   shift 3
-  local runner=("$@") bus="unix:abstract=lpm-mdns-$name-$$" pid i
+  local runner=("$@") bus="unix:abstract=lpm-mdns-$name-$$" pid i mount_ns
+  mount_ns=$(it_mount_ns_options) || { echo "no private mount namespace for avahi-daemon's /run" >&2; return 1; }
   mkdir -p "$dir"
   command -v avahi-daemon >/dev/null || { echo "avahi-daemon is missing (package avahi-daemon)" >&2; return 1; }
   pid=$("${runner[@]}" dbus-daemon --system --address="$bus" --nopidfile --fork --print-pid) || {
@@ -49,7 +51,8 @@ enable-reflector=no
 CONF
   # Its pid file path is fixed (/run/avahi-daemon): a tmpfs over /run in a mount namespace of its
   # own. exec keeps one PID from `ip`/nsenter to the daemon itself.
-  "${runner[@]}" unshare --mount --propagation private sh -c \
+  # shellcheck disable=SC2086
+  "${runner[@]}" unshare $mount_ns sh -c \
     "mount -t tmpfs tmpfs /run && mkdir -p /run/avahi-daemon && exec env DBUS_SYSTEM_BUS_ADDRESS='$bus' avahi-daemon -f '$dir/avahi-daemon.conf' --no-rlimits --no-chroot" \
     >"$dir/avahi.out" 2>"$dir/avahi.log" &
   pid=$!

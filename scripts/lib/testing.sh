@@ -6,6 +6,7 @@
 #   check "what" CMD...    runs CMD; prints "ok - what" (unless IT_QUIET=1) or fails the test
 #   fail "message"         prints "FAIL: message" and exits 1
 #   wait_for SECONDS CMD...  polls CMD every 50 ms until it succeeds; 1 when time runs out
+#   it_mount_ns_options    unshare's options for a mount namespace whose mounts stay in it
 # IT_PASSED counts passed checks; IT_FAIL_NOTE is printed with the logs of a failed test;
 # IT_KEEP=1 keeps ROOT for a look afterwards.
 
@@ -50,6 +51,20 @@ check() {
     return 0
   fi
   fail "$what"
+}
+
+# A mount namespace with private propagation; inside a chroot (a fresh root: "/" is not a mount
+# point there, so unshare cannot change its propagation) the namespace keeps the propagation it
+# has, which is only safe when no mount is shared: then nothing mounted inside can reach another
+# namespace. Fails (1) when neither holds.
+it_mount_ns_options() {
+  if unshare --mount --propagation private true 2>/dev/null; then
+    echo "--mount --propagation private"
+  elif ! grep -q ' shared:' /proc/self/mountinfo; then
+    echo "--mount --propagation unchanged"
+  else
+    return 1
+  fi
 }
 
 wait_for() {

@@ -39,7 +39,7 @@ logs=$ROOT/logs
 
 # ---- the Debian packages ----------------------------------------------------------------------
 build_tree=$(cd "$BIN/.." && pwd)
-(cd "$build_tree" && cpack -G DEB -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") >"$logs/cpack.log" 2>&1 ||
+(cd "$build_tree" && cpack -G DEB -B "$ROOT/cpack" -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") >"$logs/cpack.log" 2>&1 ||
   fail "cpack failed: $(grep -i -m 3 "error" "$logs/cpack.log")"
 for pkg in lpm-agent lpm-directory lpm-accounting lpm-release lpm-cli; do
   deb=$(ls "$ROOT"/debs/${pkg}_*.deb 2>/dev/null | head -n 1)

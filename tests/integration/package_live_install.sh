@@ -23,7 +23,7 @@ chmod 711 "$ROOT"
 net_up "$ROOT" >"$ROOT/up.log"
 logs=$ROOT/logs
 
-(cd "$BIN/.." && cpack -G DEB -D CPACK_COMPONENTS_ALL=agent -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") \
+(cd "$BIN/.." && cpack -G DEB -B "$ROOT/cpack" -D CPACK_COMPONENTS_ALL=agent -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") \
   >"$logs/cpack.log" 2>&1 || fail "cpack failed: $(grep -i -m 3 "error" "$logs/cpack.log")"
 capture_port=$(cups_free_port)
 raw_port=$(cups_free_port)
@@ -72,7 +72,9 @@ printf '%%!PS\n/Helvetica findfont 20 scalefont setfont 72 700 moveto (live) sho
 mkdir -p "$ROOT/inside" "$ROOT/ovl"
 # The copy: / as the lower layer, a tmpfs for the changes, mounted only in a namespace of this
 # test's own (gone when its last process ends); /proc and /dev for the tools inside.
-unshare --mount --propagation private bash -c "
+mount_ns=$(it_mount_ns_options) || fail "no mount namespace of the test's own can be made (a shared mount would leak the copy)"
+# shellcheck disable=SC2086
+unshare $mount_ns bash -c "
   set -e
   mount -t tmpfs tmpfs '$ROOT/ovl'
   mkdir -p '$ROOT/ovl/upper' '$ROOT/ovl/work' '$ROOT/ovl/merged'

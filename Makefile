@@ -1,5 +1,5 @@
 # Everyday targets; ./bootstrap.sh is the front door on a fresh machine.
-.PHONY: all build check demo bench bench-release bench-install debs soak fuzz format clean
+.PHONY: all build check demo bench bench-release bench-install bench-discovery debs soak fuzz format clean
 
 all: build
 
@@ -25,6 +25,11 @@ bench-release: build
 # scripts/bench_install.sh; needs root for cupsd). Also part of `make bench`.
 bench-install: build
 	scripts/bench_install.sh build
+
+# The discovery benchmark alone (issue 8: agent start to found on the LAN beside Avahi's own
+# publish-to-browse, scripts/bench_discovery.sh; root, network namespaces). Also in `make bench`.
+bench-discovery: build
+	scripts/bench_discovery.sh build
 
 # One Debian package per component (agent, directory, accounting, release station, cli) in
 # build/debs/ (cmake/Packaging.cmake); `lpm package create --agent-deb` takes the agent's.

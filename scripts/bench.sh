@@ -29,6 +29,9 @@
 #   install_to_first_job, install_phases: a client package's install.sh --root to the first job
 #     `lp` submits held by the agent started from the installed files, through a cupsd started
 #     from the installed queue, from scripts/bench_install.sh (issue 7).
+#   discovery_agent_start_to_found: an agent started to a release station's DNS-SD table listing
+#     it, beside avahi-publish to avahi-browse in the same namespaces, from
+#     scripts/bench_discovery.sh (issue 8; two network namespaces of its own, root).
 #   badge_in_rate, badge_in_p99: the directory benchmark of issue 4, from
 #     scripts/bench_directory.sh (on a directory of its own).
 #   workstation_fill, register_rate_*, register_state: registrations and heartbeats from 100,000
@@ -180,6 +183,9 @@ echo "release: badge-in to an IPP device against CUPS's own local release ..." >
 
 echo "packaging: install.sh --root to the first job held by the installed agent ..." >&2
 "$here/bench_install.sh" "$BUILD"
+
+echo "discovery: agent start to found by a station, beside avahi-publish to avahi-browse ..." >&2
+"$here/bench_discovery.sh" "$BUILD"
 
 echo "directory: badge-ins per second and latency from many printers ..." >&2
 "$here/bench_directory.sh" "$BUILD"

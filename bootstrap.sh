@@ -23,6 +23,7 @@ PACKAGES=(
   systemd # systemd-analyze rates the units' hardening (tests/integration/service_units.sh)
   file # CPack's .deb generator finds the binaries it runs dpkg-shlibdeps on with it
   adduser # lpm-agent.deb's postinst makes its account (tests/integration/package_live_install.sh)
+  ufw # install.sh opens the release port in an active ufw (package_live_install.sh, in its own netns)
   libavahi-compat-libdnssd-dev # DNS-SD through Bonjour's dns_sd.h (discovery/dnssd.cpp)
   avahi-daemon avahi-utils # tests/integration/lan_discovery.sh, only inside its network namespaces
   iproute2 # tests/integration/release_blackhole.sh: a veth pair between two network namespaces

@@ -298,10 +298,10 @@ Result<std::unique_ptr<Browser>> Browser::start(uv_loop_t *loop, OnChange on_cha
   return std::unique_ptr<Browser>(new Browser(impl));
 }
 
-std::map<std::string, LanAgent> Browser::agents() const {
-  std::map<std::string, LanAgent> out;
+std::vector<LanAgent> Browser::agents() const {
+  std::vector<LanAgent> out;
   for (const auto &[instance, entry] : impl_->entries)
-    if (entry->announced) out[entry->agent.advert.workstation_id] = entry->agent;
+    if (entry->announced) out.push_back(entry->agent);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "badge_reader.h"
 #include "device.h"
 #include "late_reports.h"
+#include "lpm/discovery/dnssd.h"
 #include "lpm/files.h"
 #include "lpm/ids.h"
 #include "lpm/log.h"
@@ -174,9 +175,52 @@ int command_run(const RunArgs &args) {
       }
       badge_device = std::move(*opened);
     }
+    // LAN discovery (issue 8): the agents DNS-SD finds, as extra addresses for a workstation
+    // whose advertised key is the one the directory gives (never another key: spoofs are ignored).
+    std::unique_ptr<discovery::Browser> lan;
+    if (args.lan_discovery) {
+      auto browser =
+          discovery::Browser::start(&loop, [](discovery::Browser::Event e, const discovery::LanAgent &a) {
+            using Event = discovery::Browser::Event;
+            if (e == Event::refused) {
+              LPM_WARN("LAN: ignored an advertisement that is not an agent's (%s: %s)", a.instance.c_str(),
+                       a.host.c_str());
+              return;
+            }
+            std::string addresses;
+            for (const auto &x : a.addresses)
+              addresses += (addresses.empty() ? "" : ",") + x;
+            if (e == Event::lost)
+              LPM_INFO("LAN: workstation %s is gone", a.advert.workstation_id.c_str());
+            else
+              LPM_INFO("LAN: workstation %s at %s port %u", a.advert.workstation_id.c_str(),
+                       addresses.c_str(), static_cast<unsigned>(a.port));
+          });
+      if (!browser.ok())
+        LPM_WARN("%s: releasing with the directory's addresses only", browser.error().message.c_str());
+      else
+        lan = std::move(*browser);
+    }
+    if (lan) {
+      options.lan_addresses = [browser = lan.get()](const proto::WorkstationRef &w) {
+        std::vector<std::string> out;
+        for (const auto &agent : browser->agents()) {
+          if (agent.advert.workstation_id != w.id) continue;
+          if (agent.advert.fingerprint != w.fingerprint) {
+            LPM_WARN("LAN: %s advertises workstation %s with another key than the directory's: ignored",
+                     agent.instance.c_str(), w.id.c_str());
+            continue;
+          }
+          if (agent.port != w.port) continue; // one port per workstation in a release
+          out.insert(out.end(), agent.addresses.begin(), agent.addresses.end());
+        }
+        return out;
+      };
+    }
     auto station = ReleaseStation::create(&loop, *tls, **device, options, stdout_lines());
     LineReader reader(&loop, STDIN_FILENO);
     auto finish = [&] {
+      if (lan) lan->stop();
       badge_device.reset(); // its poll handle would keep the loop running
       station->close([&] { (*device)->close([] {}); });
     };

@@ -36,6 +36,7 @@ struct RunArgs {
   bool no_prompts = false;    // never ask for a PIN or offer self-registration (unattended)
   uint32_t prompt_timeout_ms = 60000; // a question unanswered this long is cancelled
   bool interactive = false;   // list each badge's jobs and ask which to print or delete, and how
+  bool lan_discovery = false; // also try the addresses DNS-SD finds for a workstation (issue 8)
 };
 // Releases the badges read from standard input until its end.
 int command_run(const RunArgs &args);

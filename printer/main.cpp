@@ -55,6 +55,10 @@ int main(int argc, char **argv) {
   run_cmd->add_option("--prompt-timeout-ms", run.prompt_timeout_ms, "Cancel a question unanswered this long")
       ->capture_default_str()
       ->check(CLI::Range(1000u, 3600000u));
+  run_cmd->add_flag(
+      "--lan-discovery", run.lan_discovery,
+      "Also try the addresses DNS-SD finds on this LAN for a workstation whose advertised key is "
+      "the directory's (a workstation that moved is still reached; needs an mDNS daemon)");
   run_cmd->add_flag("--interactive", run.interactive,
                     "After each badge, list the user's jobs (title, pages, workstation, age) and ask which to "
                     "print or delete, with copies, sides or monochrome where the job allows late binding");

@@ -295,7 +295,18 @@ void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<
   }
   // Started one after another but running together: each release only waits on its own
   // connection, all on this loop.
-  for (const auto &workstation : who.workstations) {
+  for (proto::WorkstationRef workstation : who.workstations) {
+    if (options_.lan_addresses) {
+      for (const auto &address : options_.lan_addresses(workstation)) {
+        if (workstation.addresses.size() >= proto::kMaxAddresses) break;
+        if (std::find(workstation.addresses.begin(), workstation.addresses.end(), address) !=
+            workstation.addresses.end())
+          continue;
+        workstation.addresses.push_back(address);
+        out_("workstation " + printable(workstation.name) + ": also trying " + address +
+             " (found on the LAN)");
+      }
+    }
     release_workstation(loop_, tls_, device_, settings, workstation, who.ticket, out_,
                         [fanout, round, id = workstation.id](const WorkstationOutcome &outcome) {
                           if (round) round->ended(id);

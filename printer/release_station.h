@@ -33,6 +33,10 @@ struct StationOptions {
   // List each badge's jobs and ask which to print or delete, and how (interactive.h). Needs
   // prompts; the question waits at most kChoiceTimeoutMs (the ticket lives 60 s).
   bool interactive = false;
+  // Addresses found on the LAN (DNS-SD, discovery/) for a workstation whose advertised key is the
+  // one the directory gives: tried after the directory's, so a workstation that moved is still
+  // reached. Trust is unchanged: the connection is pinned to the directory's key. Null: none.
+  std::function<std::vector<std::string>(const proto::WorkstationRef &)> lan_addresses;
 };
 
 inline constexpr uint32_t kChoiceTimeoutMs = 40000;

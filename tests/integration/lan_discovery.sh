@@ -8,7 +8,8 @@
 # Checks: `lpm-release discover` here finds the far agent with its workstation id, key
 # fingerprint, release port and veth address, and the TXT record holds nothing else (no user or
 # host name); an advertisement of our type that is not ours (a malformed TXT) is refused; the
-# agent stopped, its entry goes; without an mDNS daemon discover fails and says why. Where
+# agent moves to another address, and a station with --lan-discovery releases its job through the
+# address DNS-SD gives (the directory's is stale); the agent stopped, its entry goes; without an mDNS daemon discover fails and says why. Where
 # namespaces cannot be made, the test fails saying so (it does not skip).
 set -euo pipefail
 BIN=$(cd "${1:?usage: lan_discovery.sh BIN_DIR}" && pwd)
@@ -25,6 +26,7 @@ source "$here/../../scripts/lib/mdns.sh"
 
 NEAR=10.78.0.1
 FAR=10.78.0.2
+MOVED=10.78.0.3
 
 it_begin lpm-discovery
 HOLDER=
@@ -56,8 +58,10 @@ mdns_up near d0 "$ROOT/mdns-near" || fail "no mDNS responder here"
 mdns_up far d1 "$ROOT/mdns-far" "${FAR_NS[@]}" || fail "no mDNS responder there"
 
 NET_LISTEN_HOST=0.0.0.0 net_up "$ROOT" >"$ROOT/up.log"
-NET_LAN_DISCOVERY=true net_add_agent ws-far "$NEAR" "$FAR" "${FAR_NS[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$MDNS_BUS_FAR" \
+# It listens on every address it has (0.0.0.0): it keeps serving once its address changes.
+NET_LAN_DISCOVERY=true net_add_agent ws-far "$NEAR" 0.0.0.0 "${FAR_NS[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$MDNS_BUS_FAR" \
   >>"$ROOT/up.log"
+FAR_SOCK=$XA_SOCK
 FAR_ID=$XA_WS_ID
 FAR_PORT=$XA_PORT
 FAR_PID=$XA_PID
@@ -98,8 +102,50 @@ check "a malformed advertisement of our type is refused, with the reason" \
 check "and the real agent is still found beside it" grep -q "^found $FAR_ID $FAR_FP " "$ROOT/discover2.txt"
 stop_spoof
 
+# A workstation that moved: the directory still gives the address the agent reported when it
+# started (10.78.0.2); DNS-SD knows the new one. A station with --lan-discovery tries it after
+# the directory's, pinned to the directory's key, and releases the job through it.
+printf 'moved workstation\n' >"$ROOT/moved.txt"
+"$BIN/lpm" print "$ROOT/moved.txt" --socket "$FAR_SOCK" --title moved >/dev/null
+wait_for 10 bash -c "grep -E ' job [0-9a-f-]+ held for |registered held jobs' '$ROOT/logs/ws-far.log' | tail -n 1 | grep -q 'registered held jobs'" ||
+  fail "the far agent did not register its job"
+# (Deleted first: deleting a subnet's primary address also deletes the secondaries.)
+"${FAR_NS[@]}" ip addr del "$FAR/24" dev d1
+"${FAR_NS[@]}" ip addr add "$MOVED/24" dev d1
+# And someone advertising that workstation's id, on its port, with another key: never used.
+"${FAR_NS[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$MDNS_BUS_FAR" avahi-publish -s lpm-impostor _lpm-release._tcp "$FAR_PORT" \
+  "v=1" "id=$FAR_ID" "fp=$(printf 'f%.0s' {1..64})" >"$ROOT/logs/impostor.log" 2>&1 &
+IMPOSTOR=$!
+stop_impostor() { kill -TERM "$IMPOSTOR" 2>/dev/null || true; wait "$IMPOSTOR" 2>/dev/null || true; }
+it_at_exit stop_impostor
+wait_for 5 grep -q 'Established' "$ROOT/logs/impostor.log" || fail "avahi-publish did not publish the impostor"
+mkfifo "$ROOT/badges"
+DBUS_SYSTEM_BUS_ADDRESS=$MDNS_BUS_NEAR "$BIN/lpm-release" run --data "$ROOT/printer" --directory "127.0.0.1:$DIR_PORT" \
+  --directory-fingerprint "$DIR_FP" --device "file://$DEVICE_DIR" --lan-discovery --timeout-ms 1000 --no-prompts \
+  <"$ROOT/badges" >"$ROOT/station.out" 2>"$ROOT/logs/station.log" &
+STATION=$!
+stop_station() { exec 7>&- 2>/dev/null || true; kill -TERM "$STATION" 2>/dev/null || true; wait "$STATION" 2>/dev/null || true; }
+it_at_exit stop_station
+exec 7>"$ROOT/badges"
+check "the station's LAN table has the workstation at its new address" \
+  wait_for 15 grep -q "LAN: workstation $FAR_ID at $MOVED port $FAR_PORT" "$ROOT/logs/station.log"
+printf '%s\n' "$BADGE" >&7
+check "the station tries the address found on the LAN after the directory's" \
+  wait_for 15 grep -q "also trying $MOVED (found on the LAN)" "$ROOT/station.out"
+check "the moved workstation's job is released through the address DNS-SD gave" \
+  wait_for 15 grep -q "job(s) released via $MOVED:$FAR_PORT" "$ROOT/station.out"
+check "and the document is at the device" bash -c "grep -rlq 'moved workstation' '$DEVICE_DIR'"
+check "an advertisement of the workstation's id with another key is never trusted" \
+  grep -q "LAN: lpm-impostor advertises workstation $FAR_ID with another key than the directory's: ignored" \
+  "$ROOT/logs/station.log"
+exec 7>&-
+wait "$STATION" || true
+stop_impostor
+
 # The agent stops: its advertisement is withdrawn, and a station browsing sees it go.
-discover --seconds 0 >"$ROOT/discover3.txt" 2>>"$ROOT/logs/discover.log" &
+# Started directly, not through the function: $! is then lpm-release itself, stopped by PID.
+DBUS_SYSTEM_BUS_ADDRESS=$MDNS_BUS_NEAR "$BIN/lpm-release" discover --seconds 0 >"$ROOT/discover3.txt" \
+  2>>"$ROOT/logs/discover.log" &
 BROWSER=$!
 stop_browser() { kill -TERM "$BROWSER" 2>/dev/null || true; wait "$BROWSER" 2>/dev/null || true; }
 it_at_exit stop_browser

@@ -2,7 +2,8 @@
 # Issue 7, install.sh's live path (no --root) on a throwaway copy of this machine: a private
 # mount namespace holds an overlay of / (the changes go to a tmpfs), and install.sh runs chrooted
 # into it as on a real workstation, with the real apt-get, dpkg, adduser, runuser and lpadmin
-# (against a private cupsd of this test). Nothing on this machine changes. Systemd is not PID 1
+# (against a private cupsd of this test), with ufw enabled in the test's own network namespace.
+# Nothing on this machine changes. Systemd is not PID 1
 # here (PEERS.md), so the unit is not started: the test starts the installed agent itself as the
 # account the .deb made. Checks: the .deb installed with its account, configuration.xml 0600
 # owned by lpm-agent, the workstation enrolled and the token gone, the queue made by lpadmin and
@@ -11,6 +12,12 @@
 set -euo pipefail
 BIN=$(cd "${1:?usage: package_live_install.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
+
+# A network namespace of the test's own: the firewall the install opens (ufw) is this one's.
+if [[ -z ${LPM_LIVE_NETNS:-} ]]; then
+  exec env LPM_LIVE_NETNS=1 unshare --net -- bash "$0" "$BIN" ||
+    { echo "FAIL: cannot make a network namespace (unshare --net needs root / CAP_SYS_ADMIN)" >&2; exit 1; }
+fi
 source "$here/../../scripts/lib/network.sh"
 source "$here/../../scripts/lib/cups.sh"
 source "$here/../../scripts/lib/testing.sh"
@@ -20,6 +27,9 @@ it_at_exit cups_down
 [[ $(id -u) -eq 0 ]] || fail "needs root (a mount namespace, chroot, cupsd)"
 command -v unshare >/dev/null || fail "unshare is missing (util-linux)"
 chmod 711 "$ROOT"
+[[ $(readlink /proc/self/ns/net) != "$(readlink /proc/1/ns/net 2>/dev/null || true)" ]] ||
+  fail "not in a network namespace of the test's own"
+ip link set lo up
 net_up "$ROOT" >"$ROOT/up.log"
 logs=$ROOT/logs
 
@@ -45,7 +55,10 @@ set -u
 export CUPS_SERVER=127.0.0.1:$CUPS_PORT
 out=$ROOT/inside
 pkg=$ROOT/pkg/lpm-client
+# An active host firewall (in this test's network namespace): the install must open the release port.
+ufw --force enable >\$out/ufw-enable.log 2>&1
 $ROOT/pkg/lpm-client/install.sh >\$out/install.log 2>&1; echo \$? >\$out/install.rc
+ufw status >\$out/ufw-status 2>&1
 dpkg-query -W -f='\${Status}' lpm-agent >\$out/dpkg-status 2>&1
 getent passwd lpm-agent >\$out/passwd 2>&1
 stat -c '%a %U' /etc/lpm/configuration.xml >\$out/config-stat 2>&1
@@ -66,6 +79,8 @@ dpkg-query -W -f='\${Status}' lpm-agent >\$out/dpkg-status-after 2>&1
 test -e /etc/lpm/configuration.xml && echo present >\$out/config-after || echo gone >\$out/config-after
 test -e /var/lib/lpm-agent && echo present >\$out/data-after || echo gone >\$out/data-after
 lpstat -v LPMLive >\$out/lpstat-after 2>&1
+ufw status >\$out/ufw-after 2>&1
+ufw --force disable >/dev/null 2>&1
 true
 EOF
 printf '%%!PS\n/Helvetica findfont 20 scalefont setfont 72 700 moveto (live) show showpage\n' >"$ROOT/doc.ps"
@@ -99,11 +114,15 @@ check "PK-8: lpadmin made the queue LPMLive pointing at the agent's capture port
   grep -q "device for LPMLive: ipp://127.0.0.1:$capture_port/ipp/print" "$in/lpstat-v"
 check "AMB-26: LPMLive is the default printer" grep -q 'system default destination: LPMLive' "$in/lpstat-d"
 check "a job printed through the queue is held by the installed agent" grep -q "held for $USER_ID" "$in/agent.log"
+check "with ufw active, the install opened the release port ($release_port/tcp)" \
+  bash -c "grep -q 'ufw: opened $release_port/tcp' '$in/install.log' && grep -Eq '^$release_port/tcp +ALLOW' '$in/ufw-status'"
 check "install.sh --uninstall exits 0" test "$(cat "$in/uninstall.rc")" = 0
 check "--uninstall purged the .deb" bash -c "! grep -q 'install ok installed' '$in/dpkg-status-after'"
 check "--uninstall removed configuration.xml and the agent's data" \
   test "$(cat "$in/config-after") $(cat "$in/data-after")" = "gone gone"
 check "--uninstall removed the queue" bash -c "! grep -q 'device for LPMLive' '$in/lpstat-after'"
+check "--uninstall closed the release port again" \
+  bash -c "grep -q 'Status: active' '$in/ufw-after' && ! grep -q '^$release_port/tcp' '$in/ufw-after'"
 check "the machine itself did not change: no lpm-agent package, account or configuration here" \
   bash -c "! dpkg-query -W lpm-agent >/dev/null 2>&1 && ! getent passwd lpm-agent >/dev/null && test ! -e /etc/lpm/configuration.xml"
 

@@ -67,8 +67,9 @@ public:
   // unavailable when the mDNS daemon cannot be reached.
   static Result<std::unique_ptr<Browser>> start(uv_loop_t *loop, OnChange on_change);
   ~Browser();
-  // The agents resolved so far, by workstation id.
-  std::map<std::string, LanAgent> agents() const;
+  // The agents resolved so far (with at least one address). Several may claim one workstation
+  // id: anyone on the LAN can advertise anything, so callers match id and key together.
+  std::vector<LanAgent> agents() const;
   void stop();
 
   struct Impl;

@@ -26,29 +26,16 @@ mkdir -p "$BUILD/bench"
 OUT=$BUILD/bench/results.jsonl
 
 it_begin lpm-bench-discovery
-HOLDER=
 stop_all() {
   for p in ${BROWSER:-} ${AVAHI_BROWSER:-} ${AGENT_PID:-} ${PUBLISHER:-}; do
     kill -TERM "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
-  [[ -z $HOLDER ]] || { kill -TERM "$HOLDER" 2>/dev/null || true; wait "$HOLDER" 2>/dev/null || true; }
 }
+it_at_exit net_far_ns_down
 it_at_exit stop_all
 it_at_exit mdns_down
-
-ip link set lo up
-unshare --net -- sleep 3600 &
-HOLDER=$!
-own_ns=$(readlink /proc/self/ns/net)
-wait_for 5 bash -c "[[ \$(readlink /proc/$HOLDER/ns/net) != '$own_ns' ]]" || net_die "no second namespace"
-FAR_NS=(nsenter "--net=/proc/$HOLDER/ns/net" --)
-ip link add b0 type veth peer name b1 netns "$HOLDER"
-ip addr add 10.79.0.1/24 dev b0
-ip link set b0 up
-"${FAR_NS[@]}" ip link set lo up
-"${FAR_NS[@]}" ip addr add 10.79.0.2/24 dev b1
-"${FAR_NS[@]}" ip link set b1 up
+net_far_ns b0 b1 10.79.0.1 10.79.0.2
 mdns_up near b0 "$ROOT/mdns-near" >/dev/null || net_die "no mDNS responder here"
 mdns_up far b1 "$ROOT/mdns-far" "${FAR_NS[@]}" >/dev/null || net_die "no mDNS responder there"
 

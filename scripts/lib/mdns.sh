@@ -1,7 +1,7 @@
 # Shared by tests and benchmarks of issue 8: an mDNS responder (avahi-daemon) with a private
 # system bus, inside a network namespace the caller made (never the machine's own: multicast
-# would reach the real network; PEERS.md). Stopped by PID. Source scripts/lib/testing.sh first
-# (it_mount_ns_options).
+# would reach the real network; PEERS.md). Stopped by PID. Source scripts/lib/network.sh
+# (net_stop_pid) and scripts/lib/testing.sh (it_mount_ns_options) first.
 #
 #   mdns_up NAME IFACE DIR [RUNNER...]   starts dbus-daemon and avahi-daemon through RUNNER (e.g.
 #                                        nsenter --net=/proc/PID/ns/net --), announcing only on
@@ -71,16 +71,7 @@ CONF
 }
 
 mdns_down() {
-  local i pid n
-  for ((i = ${#MDNS_PIDS[@]} - 1; i >= 0; i--)); do
-    pid=${MDNS_PIDS[i]}
-    kill -TERM "$pid" 2>/dev/null || continue
-    for ((n = 0; n < 60; n++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  local i
+  for ((i = ${#MDNS_PIDS[@]} - 1; i >= 0; i--)); do net_stop_pid "${MDNS_PIDS[i]}"; done
   MDNS_PIDS=()
 }

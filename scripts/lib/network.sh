@@ -280,3 +280,39 @@ net_release() {
     return $rc
   fi
 }
+
+# net_far_ns NEAR_IF FAR_IF NEAR_ADDR FAR_ADDR: a second network namespace, held by a sleeping
+# process, joined to the caller's (which must be a namespace of the caller's own: unshare --net)
+# by a veth pair, NEAR_IF here with NEAR_ADDR/24 and FAR_IF there with FAR_ADDR/24, loopback up
+# on both sides. Sets NET_HOLDER (the holder's PID; net_far_ns_down stops it) and FAR_NS, the
+# command prefix that runs a command there (nsenter --net=...).
+net_far_ns() {
+  local near_if=$1 far_if=$2 near_addr=$3 far_addr=$4 own_ns i
+  own_ns=$(readlink /proc/self/ns/net)
+  [[ $own_ns != "$(readlink /proc/1/ns/net 2>/dev/null || true)" ]] ||
+    net_die "net_far_ns: not in a network namespace of the caller's own (run under unshare --net)"
+  ip link set lo up
+  unshare --net -- sleep 3600 &
+  NET_HOLDER=$!
+  for ((i = 0; i < 100; i++)); do
+    [[ $(readlink "/proc/$NET_HOLDER/ns/net" 2>/dev/null) != "$own_ns" ]] && break
+    sleep 0.05
+  done
+  [[ $(readlink "/proc/$NET_HOLDER/ns/net" 2>/dev/null) != "$own_ns" ]] ||
+    net_die "the holder process did not get a network namespace of its own"
+  FAR_NS=(nsenter "--net=/proc/$NET_HOLDER/ns/net" --)
+  ip link add "$near_if" type veth peer name "$far_if" netns "$NET_HOLDER"
+  ip addr add "$near_addr/24" dev "$near_if"
+  ip link set "$near_if" up
+  "${FAR_NS[@]}" ip link set lo up
+  "${FAR_NS[@]}" ip addr add "$far_addr/24" dev "$far_if"
+  "${FAR_NS[@]}" ip link set "$far_if" up
+}
+
+# Stops the process that holds net_far_ns's namespace (the namespace goes with it).
+net_far_ns_down() {
+  [[ -n ${NET_HOLDER:-} ]] || return 0
+  kill -TERM "$NET_HOLDER" 2>/dev/null || true
+  wait "$NET_HOLDER" 2>/dev/null || true
+  NET_HOLDER=
+}

@@ -29,25 +29,9 @@ FAR=10.78.0.2
 MOVED=10.78.0.3
 
 it_begin lpm-discovery
-HOLDER=
-stop_holder() { [[ -z $HOLDER ]] || { kill -TERM "$HOLDER" 2>/dev/null || true; wait "$HOLDER" 2>/dev/null || true; }; }
-it_at_exit stop_holder
+it_at_exit net_far_ns_down
 it_at_exit mdns_down
-
-own_ns=$(readlink /proc/self/ns/net)
-[[ $own_ns != "$(readlink /proc/1/ns/net 2>/dev/null || true)" ]] || fail "not in a network namespace of the test's own"
-ip link set lo up
-unshare --net -- sleep 600 &
-HOLDER=$!
-wait_for 5 bash -c "[[ \$(readlink /proc/$HOLDER/ns/net) != '$own_ns' ]]" ||
-  fail "the holder process did not get a network namespace of its own"
-FAR_NS=(nsenter "--net=/proc/$HOLDER/ns/net" --)
-ip link add d0 type veth peer name d1 netns "$HOLDER"
-ip addr add "$NEAR/24" dev d0
-ip link set d0 up
-"${FAR_NS[@]}" ip link set lo up
-"${FAR_NS[@]}" ip addr add "$FAR/24" dev d1
-"${FAR_NS[@]}" ip link set d1 up
+net_far_ns d0 d1 "$NEAR" "$FAR"
 
 # Without an mDNS daemon (none runs in this namespace yet): a clear error, exit 1.
 out=$(DBUS_SYSTEM_BUS_ADDRESS="unix:abstract=lpm-no-bus-$$" "$BIN/lpm-release" discover --seconds 1 2>&1) &&

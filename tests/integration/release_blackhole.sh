@@ -26,24 +26,10 @@ NEAR=10.77.0.1
 FAR=10.77.0.3
 
 it_begin lpm-blackhole
-HOLDER=
-stop_holder() { [[ -z $HOLDER ]] || { kill -TERM "$HOLDER" 2>/dev/null || true; wait "$HOLDER" 2>/dev/null || true; }; }
-it_at_exit stop_holder
-
-ip link set lo up
-# The far namespace: a process that does nothing but keep it alive.
-unshare --net -- sleep 600 &
-HOLDER=$!
-own_ns=$(readlink /proc/self/ns/net)
-wait_for 5 bash -c "[[ \$(readlink /proc/$HOLDER/ns/net) != '$own_ns' ]]" ||
-  fail "the holder process did not get a network namespace of its own"
-FAR_NS=(nsenter "--net=/proc/$HOLDER/ns/net" --)
-ip link add v0 type veth peer name v1 netns "$HOLDER"
-ip addr add "$NEAR/24" dev v0
-ip link set v0 up
-"${FAR_NS[@]}" ip link set lo up
-"${FAR_NS[@]}" ip addr add "$FAR/24" dev v1
-"${FAR_NS[@]}" ip link set v1 up
+it_at_exit net_far_ns_down
+# The far namespace: a process that does nothing but keep it alive, and a veth pair to it.
+net_far_ns v0 v1 "$NEAR" "$FAR"
+HOLDER=$NET_HOLDER
 # (Read with ip: /sys still shows this namespace's interfaces to a process nsenter moved.)
 FAR_MAC=$("${FAR_NS[@]}" ip -o link show v1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 [[ -n $FAR_MAC ]] || fail "no MAC address on v1"

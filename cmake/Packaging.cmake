@@ -46,8 +46,10 @@ lpm_deb(release lpm-release lpm-release printer/README.md
         "LPM release station: badge in at a printer, pull jobs from workstations" lpm-release yes)
 lpm_deb(cli lpm-cli lpm cli/README.md "LPM command-line tool for users, administrators and helpdesk")
 
-# The agent's install.sh makes the print queue with lpadmin, where CUPS runs.
-set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS "cups-client")
+# The agent's install.sh makes the print queue with lpadmin, where CUPS runs; agents advertise
+# and stations browse the LAN through an mDNS daemon (issue 8, discovery/).
+set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS "cups-client, avahi-daemon")
+set(CPACK_DEBIAN_RELEASE_PACKAGE_RECOMMENDS "avahi-daemon")
 set(CPACK_DEBIAN_CLI_PACKAGE_RECOMMENDS "lpm-agent")
 
 set(CPACK_GENERATOR DEB)

@@ -17,7 +17,7 @@ BIN=$BUILD/bin
 ROUNDS=${ROUNDS:-20}
 
 if [[ -z ${LPM_BENCH_NETNS:-} ]]; then
-  exec env LPM_BENCH_NETNS=1 unshare --net -- bash "$0" "$BUILD"
+  exec env LPM_HOST_NETNS="$(readlink /proc/self/ns/net)" LPM_BENCH_NETNS=1 unshare --net -- bash "$0" "$BUILD"
 fi
 source "$here/lib/network.sh"
 source "$here/lib/testing.sh"

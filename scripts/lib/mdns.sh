@@ -19,6 +19,13 @@ mdns_up() {
   shift 3
   local runner=("$@") bus="unix:abstract=lpm-mdns-$name-$$" pid i mount_ns
   mount_ns=$(it_mount_ns_options) || { echo "no private mount namespace for avahi-daemon's /run" >&2; return 1; }
+  # Never the machine's own network namespace: multicast would reach the real network. Checked
+  # where the daemons will run (through RUNNER), against the namespace recorded before unshare.
+  if ! "${runner[@]}" env LPM_HOST_NETNS="${LPM_HOST_NETNS:-}" bash -c \
+    "source '${BASH_SOURCE[0]%/*}/network.sh' && net_in_own_netns"; then
+    echo "mdns_up $name: refusing to start an mDNS responder outside a network namespace the test made" >&2
+    return 1
+  fi
   mkdir -p "$dir"
   command -v avahi-daemon >/dev/null || { echo "avahi-daemon is missing (package avahi-daemon)" >&2; return 1; }
   pid=$("${runner[@]}" dbus-daemon --system --address="$bus" --nopidfile --fork --print-pid) || {

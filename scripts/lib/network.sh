@@ -281,6 +281,17 @@ net_release() {
   fi
 }
 
+# net_in_own_netns: true only when this process runs in a network namespace other than the
+# machine's. The machine's is LPM_HOST_NETNS, which a script records before it re-runs itself
+# under `unshare --net` (/proc/1/ns/net is not readable everywhere: in a container it is
+# refused, and an empty answer must not pass for "elsewhere").
+net_in_own_netns() {
+  local host=${LPM_HOST_NETNS:-} here
+  [[ -n $host ]] || host=$(readlink /proc/1/ns/net 2>/dev/null || true)
+  here=$(readlink /proc/self/ns/net 2>/dev/null || true)
+  [[ -n $host && -n $here && $here != "$host" ]]
+}
+
 # net_far_ns NEAR_IF FAR_IF NEAR_ADDR FAR_ADDR: a second network namespace, held by a sleeping
 # process, joined to the caller's (which must be a namespace of the caller's own: unshare --net)
 # by a veth pair, NEAR_IF here with NEAR_ADDR/24 and FAR_IF there with FAR_ADDR/24, loopback up
@@ -289,8 +300,7 @@ net_release() {
 net_far_ns() {
   local near_if=$1 far_if=$2 near_addr=$3 far_addr=$4 own_ns i
   own_ns=$(readlink /proc/self/ns/net)
-  [[ $own_ns != "$(readlink /proc/1/ns/net 2>/dev/null || true)" ]] ||
-    net_die "net_far_ns: not in a network namespace of the caller's own (run under unshare --net)"
+  net_in_own_netns || net_die "net_far_ns: not in a network namespace of the caller's own (run under unshare --net)"
   ip link set lo up
   unshare --net -- sleep 3600 &
   NET_HOLDER=$!

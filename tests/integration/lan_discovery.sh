@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 if [[ -z ${LPM_DISCOVERY_NETNS:-} ]]; then
   command -v ip >/dev/null || { echo "FAIL: ip not found (Debian package iproute2)" >&2; exit 1; }
-  exec env LPM_DISCOVERY_NETNS=1 unshare --net -- bash "$0" "$BIN" ||
+  exec env LPM_HOST_NETNS="$(readlink /proc/self/ns/net)" LPM_DISCOVERY_NETNS=1 unshare --net -- bash "$0" "$BIN" ||
     { echo "FAIL: cannot make a network namespace (unshare --net needs root / CAP_SYS_ADMIN)" >&2; exit 1; }
 fi
 source "$here/../../scripts/lib/network.sh"

@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # A network namespace of the test's own: the firewall the install opens (ufw) is this one's.
 if [[ -z ${LPM_LIVE_NETNS:-} ]]; then
-  exec env LPM_LIVE_NETNS=1 unshare --net -- bash "$0" "$BIN" ||
+  exec env LPM_HOST_NETNS="$(readlink /proc/self/ns/net)" LPM_LIVE_NETNS=1 unshare --net -- bash "$0" "$BIN" ||
     { echo "FAIL: cannot make a network namespace (unshare --net needs root / CAP_SYS_ADMIN)" >&2; exit 1; }
 fi
 source "$here/../../scripts/lib/network.sh"
@@ -27,8 +27,7 @@ it_at_exit cups_down
 [[ $(id -u) -eq 0 ]] || fail "needs root (a mount namespace, chroot, cupsd)"
 command -v unshare >/dev/null || fail "unshare is missing (util-linux)"
 chmod 711 "$ROOT"
-[[ $(readlink /proc/self/ns/net) != "$(readlink /proc/1/ns/net 2>/dev/null || true)" ]] ||
-  fail "not in a network namespace of the test's own"
+net_in_own_netns || fail "not in a network namespace of the test's own"
 ip link set lo up
 net_up "$ROOT" >"$ROOT/up.log"
 logs=$ROOT/logs

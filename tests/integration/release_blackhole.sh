@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 if [[ -z ${LPM_BLACKHOLE_NETNS:-} ]]; then
   command -v ip >/dev/null || { echo "FAIL: ip not found (Debian package iproute2)" >&2; exit 1; }
-  exec env LPM_BLACKHOLE_NETNS=1 unshare --net -- bash "$0" "$BIN"
+  exec env LPM_HOST_NETNS="$(readlink /proc/self/ns/net)" LPM_BLACKHOLE_NETNS=1 unshare --net -- bash "$0" "$BIN"
 fi
 source "$here/../../scripts/lib/network.sh"
 source "$here/../../scripts/lib/testing.sh"

@@ -119,7 +119,7 @@ median() {
 # --- the agent, configured as in the crash test (scripts/lib/network.sh) -----------------------
 say "capture benchmarks in $ROOT"
 SECONDS=0
-NET_IPP_PORT=$(cups_free_port)
+NET_IPP_PORT=$(free_port)
 net_up "$ROOT" >"$ROOT/up.log"
 AGENT_URI=ipp://127.0.0.1:$AGENT_IPP_PORT/ipp/print
 probe() { # probe LABEL: starts the agent, measures start-up and memory, stops it

@@ -11,21 +11,11 @@
 # dirty-state timer fires, CUPS_DIRTY_CLEAN_INTERVAL seconds (default 30) after the change, and
 # after it answered the client; 0 writes it at the next pass of its main loop.
 
-cups_free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 cups_up() {
   local dir=$1
-  CUPS_PORT=${2:-$(cups_free_port)}
+  CUPS_PORT=${2:-$(free_port)}
   mkdir -p "$dir"/{etc,spool,cache,state,log,tmp,ppd}
   # Filters run as lp and need this exact ownership and mode (PEERS.md).
   chown root:lp "$dir/tmp" "$dir/spool"

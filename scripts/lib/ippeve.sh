@@ -61,19 +61,6 @@ ippeve_enter_netns() {
   ip link set lo up || ippeve_die "cannot bring the loopback of the network namespace up"
 }
 
-# A TCP port nothing listens on in this namespace.
-ippeve_free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
-      echo "$p"
-      return 0
-    }
-  done
-  return 1
-}
-
 # Writes the counting script (see the header) to FILE.
 ippeve_write_counter() {
   cat >"$1" <<'SH'
@@ -101,7 +88,7 @@ SH
 # ippeve_up DIR [PORT]: see the header. Fails the caller when the printer does not answer in 10 s.
 ippeve_up() {
   local dir=$1
-  IPPEVE_PORT=${2:-$(ippeve_free_port)}
+  IPPEVE_PORT=${2:-$(free_port)}
   ippeve_in_own_netns || ippeve_die "ippeve_up runs only in a network namespace of its own (ippeve_enter_netns)"
   local tool
   for tool in ippeveprinter:cups-ipp-utils ipptool:cups-ipp-utils dbus-daemon:dbus-daemon qpdf:qpdf; do

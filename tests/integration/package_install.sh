@@ -104,9 +104,9 @@ check "the token is listed at the directory with 2 uses" listed_with_two_uses
 LPM logout >/dev/null
 
 # ---- a custom package with every option -------------------------------------------------------
-capture_port=$(cups_free_port)
-release_port=$(cups_free_port)
-raw_port=$(cups_free_port)
+capture_port=$(free_port)
+release_port=$(free_port)
+raw_port=$(free_port)
 token=$("$BIN/lpm-directory" token create --data "$ROOT/directory" --kind workstation --uses 3)
 mkdir -p "$ROOT/admin"
 check "PK-4: lpm package create takes every setting of the seed's package builder and writes the archive" \

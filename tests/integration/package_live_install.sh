@@ -34,9 +34,9 @@ logs=$ROOT/logs
 
 (cd "$BIN/.." && cpack -G DEB -B "$ROOT/cpack" -D CPACK_COMPONENTS_ALL=agent -D CPACK_OUTPUT_FILE_PREFIX="$ROOT/debs") \
   >"$logs/cpack.log" 2>&1 || fail "cpack failed: $(grep -i -m 3 "error" "$logs/cpack.log")"
-capture_port=$(cups_free_port)
-raw_port=$(cups_free_port)
-release_port=$(cups_free_port)
+capture_port=$(free_port)
+raw_port=$(free_port)
+release_port=$(free_port)
 token=$("$BIN/lpm-directory" token create --data "$ROOT/directory" --kind workstation)
 (cd "$ROOT" && "$BIN/lpm" package create --agent-deb "$(ls "$ROOT"/debs/lpm-agent_*.deb)" \
   --directory "127.0.0.1:$DIR_PORT" --directory-fingerprint "$DIR_FP" --accounting "127.0.0.1:$ACCT_PORT" \

@@ -9,12 +9,12 @@ BIN=$(cd "${1:?usage: service_notify.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../scripts/lib/network.sh"
 source "$here/../../scripts/lib/testing.sh"
-source "$here/../../scripts/lib/cups.sh" # cups_free_port only: no cupsd here
+source "$here/../../scripts/lib/ports.sh"
 
 it_begin lpm-notify
 # Fixed capture ports, so the restarted agent listens where the first one did.
-NET_IPP_PORT=$(cups_free_port)
-NET_RAW_PORT=$(cups_free_port)
+NET_IPP_PORT=$(free_port)
+NET_RAW_PORT=$(free_port)
 net_up "$ROOT" >"$ROOT/up.log"
 logs=$ROOT/logs
 sock=$ROOT/notify.sock

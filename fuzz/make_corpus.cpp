@@ -12,6 +12,7 @@
 #include "fuzz_session_key.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/printer_certificate.h"
 #include "lpm/protocol/session.h"
 #include "lpm/protocol/ticket.h"
 #include "lpm/protocol/wire.h"
@@ -276,6 +277,22 @@ void ticket_corpus() {
   auto signed_ticket = ticket_sign(ticket, **key);
   if (!signed_ticket.ok()) die("sign", signed_ticket.error());
   put(t, "signed-body", signed_ticket->body);
+  // The same target reads printer certificate bodies (issue 8).
+  auto station = KeyPair::generate();
+  if (!station.ok()) die("key", station.error());
+  PrinterCertificate cert;
+  cert.printer_id = kId;
+  cert.printer = (*station)->fingerprint();
+  cert.key = (*station)->public_der();
+  cert.issued_ms = 1732400000000;
+  cert.expires_ms = cert.issued_ms + kPrinterCertificateLifetimeMs;
+  auto signed_cert = printer_certificate_sign(cert, **key);
+  if (!signed_cert.ok()) die("certify", signed_cert.error());
+  put(t, "printer-certificate", signed_cert->body);
+  MapWriter wrong_key;
+  wrong_key.u64("v", 1).str("printer_id", kId).str("printer", kFp).bin("key", (*station)->public_der());
+  wrong_key.i64("issued", cert.issued_ms).i64("expires", cert.expires_ms).str("signer", kFp);
+  put(t, "hostile-certificate-key-not-fingerprint", wrong_key.finish());
 
   // Bodies built by hand in the documented key order; body(...) varies one field.
   auto body = [&](auto &&edit) {

@@ -56,6 +56,10 @@ struct Daemon {
   std::unique_ptr<Retention> retention;
   std::unique_ptr<discovery::Advertiser> advertiser; // <LanDiscovery>: _lpm-release._tcp on the LAN
   int advertise_failures = 0;
+  // When the directory last answered (issue 8: the window for printer-signed tickets), and when
+  // that was last written to state.db (at most once a minute: register replies can be frequent).
+  int64_t directory_heard_ms = 0;
+  int64_t directory_heard_saved_ms = 0;
   bool stopping = false;
 
   void sweep() {
@@ -252,6 +256,11 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
   ro.ticket_keys.push_back(std::move(*ticket_key));
   ro.records = d.records;
   ro.late_binding = d.config.late_binding_enabled;
+  ro.offline_window_ms = int64_t{d.config.offline_release_window_hours} * 3600 * 1000;
+  ro.directory_heard_ms = [&d] { return d.directory_heard_ms; };
+  auto heard = directory_heard_load(*d.state.db);
+  if (!heard.ok()) return make_error(heard.error().code, "state.db: " + heard.error().message);
+  d.directory_heard_ms = d.directory_heard_saved_ms = *heard;
   ro.on_delete = co.on_delete;
   ro.after_delete = co.after_delete;
   auto revoked = RevokedKeys::open(d.state.db);
@@ -333,6 +342,13 @@ Status run(Daemon &d, std::shared_ptr<proto::Identity> identity, const Enrollmen
     if (d.directory) d.directory->set_pins(pins);
     LPM_INFO("directory keys now accepted: %zu (%zu configured, announced by the directory: %zu)", pins.size(),
              configured_pins.size(), keys.size());
+  };
+  rego.on_heard = [&d](int64_t at_ms) {
+    d.directory_heard_ms = at_ms;
+    if (at_ms - d.directory_heard_saved_ms < 60 * 1000) return;
+    Status saved = directory_heard_save(*d.state.db, at_ms);
+    if (!saved.ok()) LPM_WARN("cannot record when the directory answered: %s", saved.error().to_string().c_str());
+    d.directory_heard_saved_ms = at_ms;
   };
   rego.on_retention = [&d](uint32_t released_hours, uint32_t unreleased_hours) {
     if (d.retention) d.retention->set_enterprise_limit(released_hours, unreleased_hours);

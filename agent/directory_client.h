@@ -43,6 +43,9 @@ struct RegistrarOptions {
   std::function<void(uint32_t, uint32_t)> on_retention;
   // The directory keys each register reply announces (DESIGN §3: rotation); empty: ignored.
   std::function<void(const std::vector<proto::Fingerprint> &)> on_directory_keys;
+  // Each register reply, with the wall clock when it arrived (issue 8: the window for
+  // printer-signed tickets runs from the last one); empty: ignored.
+  std::function<void(int64_t)> on_heard;
 };
 
 class Registrar : public std::enable_shared_from_this<Registrar> {

@@ -136,6 +136,7 @@ void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, ui
   link_->succeeded();
   int64_t answered = wall_ms();
   status_.ok_ms = answered;
+  if (options_.on_heard) options_.on_heard(answered);
   if (r.ok() && result.now_ms > 0) {
     // The directory read its clock somewhere between our send and its answer: the midpoint.
     status_.skew_known = true;

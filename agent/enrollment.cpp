@@ -1,6 +1,7 @@
 #include "enrollment.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace lpm::agent {
 
@@ -87,6 +88,33 @@ Status announced_directory_keys_save(Db &db, const std::vector<proto::Fingerprin
   for (const auto &key : keys)
     text += (text.empty() ? "" : "\n") + key;
   return put(db, kAnnouncedKeys,
+             std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(text.data()), text.size()));
+}
+
+namespace {
+constexpr const char *kDirectoryHeard = "directory_heard_ms";
+}
+
+Result<int64_t> directory_heard_load(Db &db) {
+  Status s = enrollment_prepare(db);
+  if (!s.ok()) return s.error();
+  auto stored = get(db, kDirectoryHeard);
+  if (!stored.ok()) return stored.error();
+  if (!*stored) return int64_t{0};
+  std::string text((*stored)->begin(), (*stored)->end());
+  int64_t at = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9' || at > (INT64_MAX - 9) / 10) return int64_t{0}; // damaged: never heard
+    at = at * 10 + (c - '0');
+  }
+  return at;
+}
+
+Status directory_heard_save(Db &db, int64_t at_ms) {
+  Status s = enrollment_prepare(db);
+  if (!s.ok()) return s;
+  std::string text = std::to_string(at_ms);
+  return put(db, kDirectoryHeard,
              std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(text.data()), text.size()));
 }
 

@@ -28,6 +28,10 @@ Result<std::optional<Enrollment>> enrollment_load(Db &db);
 // it; the pins are the configured ones plus these. Empty when none was announced yet.
 Result<std::vector<proto::Fingerprint>> announced_directory_keys_load(Db &db);
 Status announced_directory_keys_save(Db &db, const std::vector<proto::Fingerprint> &keys);
+// When the agent last heard from the directory (a register reply; wall clock ms, 0: never).
+// Kept across restarts: it bounds how long printer-signed tickets are accepted (issue 8).
+Result<int64_t> directory_heard_load(Db &db);
+Status directory_heard_save(Db &db, int64_t at_ms);
 // The configured pins followed by the announced keys not among them.
 std::vector<proto::Fingerprint> directory_pins(const std::vector<proto::Fingerprint> &configured,
                                                const std::vector<proto::Fingerprint> &announced);

@@ -157,10 +157,22 @@ void handle_open_release(ReleaseContext &ctx, const proto::CallPtr &call) {
   check.presenting_printer = printer;
   check.workstation_id = ctx.options.workstation_id;
   check.now_ms = wall_ms();
-  auto ticket = proto::ticket_verify(req.ticket, ctx.options.ticket_keys, check, *ctx.nonces);
+  bool printer_signed = !req.certificate.empty();
+  Result<proto::Ticket> ticket = make_error(Errc::internal, "unchecked");
+  if (!printer_signed) {
+    ticket = proto::ticket_verify(req.ticket, ctx.options.ticket_keys, check, *ctx.nonces);
+  } else {
+    // Issue 8: the station could not reach the directory and signed the ticket itself.
+    proto::OfflineTicketCheck offline;
+    offline.ticket = check;
+    offline.window_ms = ctx.options.offline_window_ms;
+    offline.last_heard_ms = ctx.options.directory_heard_ms ? ctx.options.directory_heard_ms() : 0;
+    ticket = proto::ticket_verify_printer_signed(req.ticket, req.certificate, ctx.options.ticket_keys, offline,
+                                                 *ctx.nonces);
+  }
   if (!ticket.ok()) {
-    LPM_WARN("open-release from %s refused: %s", call->peer_info().address.c_str(),
-             ticket.error().to_string().c_str());
+    LPM_WARN("open-release from %s refused: %s%s", call->peer_info().address.c_str(),
+             printer_signed ? "printer-signed ticket: " : "", ticket.error().to_string().c_str());
     return call->fail(ticket.error());
   }
   auto peer = call->peer();
@@ -171,8 +183,9 @@ void handle_open_release(ReleaseContext &ctx, const proto::CallPtr &call) {
   conv->opened_ms = check.now_ms;
   conv->expires_ms = ticket->expires_ms;
   peer->app_state = conv;
-  LPM_INFO("release opened by station %.16s... from %s for %zu user(s)", printer.c_str(),
-           call->peer_info().address.c_str(), conv->users.size());
+  LPM_INFO("release opened by station %.16s... from %s for %zu user(s)%s", printer.c_str(),
+           call->peer_info().address.c_str(), conv->users.size(),
+           printer_signed ? " with a ticket it signed (directory unreachable)" : "");
   proto::OpenReleaseResult result;
   result.workstation = ctx.options.workstation_id;
   result.users = conv->users;

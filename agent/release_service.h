@@ -6,6 +6,8 @@
 //   open-release {ticket}      ticket_verify against the enrolled ticket key, presented by this
 //                              connection's TLS key, for this workstation, nonce unused
 //                              (persisted). The conversation is bound to the connection.
+//                              With {certificate}: a ticket the station signed itself while the
+//                              directory is unreachable (ticket_verify_printer_signed, issue 8).
 //   list-jobs                  held jobs of the ticket's users (printed too when asked)
 //   acknowledge-job {job}      claim + 60 s lease; conflict when another live claim holds it
 //   fetch-document {job,claim} header {size, format, sha256}, then the spool file in chunks;
@@ -48,6 +50,11 @@ struct ReleaseServiceOptions {
   proto::Endpoint listen;
   std::string workstation_id;
   std::vector<proto::PublicKey> ticket_keys; // keys that sign release tickets (enrollment)
+  // Printer-signed tickets (issue 8): accepted only this long after the agent last heard from
+  // the directory (OfflineReleaseWindow; 0: refused), under a certificate one of ticket_keys
+  // signed. directory_heard_ms says when that was (0: never); empty: never.
+  int64_t offline_window_ms = 0;
+  std::function<int64_t()> directory_heard_ms;
   RecordContext records;                     // site and workstation for accounting records
   proto::StreamLimits limits;
   // Keys the directory revoked: such a station is refused at open-release and on every later op

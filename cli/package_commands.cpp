@@ -180,6 +180,12 @@ Result<packaging::ClientPackageOptions> package_options(const PackageArgs &a, pa
     c.capture_listen.port = *p;
   }
   if (a.lan_discovery) c.lan_discovery = *a.lan_discovery;
+  if (a.offline_window_hours) {
+    auto h = count("--offline-window-hours", *a.offline_window_hours, packaging::kMaxOfflineReleaseWindowHours,
+                   "hours");
+    if (!h.ok()) return h.error();
+    c.offline_release_window_hours = *h;
+  }
   if (a.raw_port) {
     auto p = port("--raw-port", *a.raw_port);
     if (!p.ok()) return p.error();
@@ -263,6 +269,10 @@ PackageCommands::PackageCommands(CLI::App &app, const std::string &socket_help) 
   create_->add_option("--lan-discovery", args_.lan_discovery,
                       "Advertise the agent on the LAN with DNS-SD, for release stations that cannot reach "
                       "the directory: true (default) or false (LanDiscovery)");
+  create_->add_option("--offline-window-hours", args_.offline_window_hours,
+                      "Accept tickets a release station signed itself while the directory is unreachable, for "
+                      "this many hours after the agent last heard from the directory (0, the default: never; "
+                      "OfflineReleaseWindow)");
 }
 
 std::optional<int> PackageCommands::run() {

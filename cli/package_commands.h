@@ -51,6 +51,7 @@ struct PackageArgs {
   std::optional<int64_t> capture_port;
   std::optional<int64_t> raw_port;
   std::optional<bool> lan_discovery;
+  std::optional<int64_t> offline_window_hours;
 };
 
 // The package options the arguments say, the token aside (it may need the directory). `base`

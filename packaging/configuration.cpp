@@ -314,6 +314,10 @@ Result<AgentConfig> parse_document(const pugi::xml_document &doc, const Reader &
        [&](const pugi::xml_node &n) {
          return assign(cfg.reporting_interval_minutes, in.number(n, n.name(), kMaxReportingIntervalMinutes));
        }},
+      {"OfflineReleaseWindow",
+       [&](const pugi::xml_node &n) {
+         return assign(cfg.offline_release_window_hours, in.number(n, n.name(), kMaxOfflineReleaseWindowHours));
+       }},
       {"TrackDeletedJobs",
        [&](const pugi::xml_node &n) { return assign(cfg.track_deleted_jobs, in.boolean(n, n.name())); }},
       {"PrintAndKeepLifespan",
@@ -487,6 +491,7 @@ std::string agent_config_to_xml(const AgentConfig &cfg) {
   add_text(root, "HybridPrintQueueName", cfg.hybrid_print_queue_name);
   add_text(root, "DefaultPrinter", cfg.default_printer);
   add_bool(root, "LanDiscovery", cfg.lan_discovery);
+  add_number(root, "OfflineReleaseWindow", cfg.offline_release_window_hours);
   pugi::xml_node capture = root.append_child("CaptureCapabilities");
   for (const auto &f : cfg.capture.document_formats)
     add_text(capture, "DocumentFormat", f);

@@ -172,27 +172,56 @@ void BadgeInRequest::read(MapReader &r) {
   pin = r.opt_str("pin", "", kShort);
 }
 
+MapWriter workstation_ref_map(const WorkstationRef &x) {
+  MapWriter m;
+  m.str("id", x.id).str("name", x.name).str_array("addresses", x.addresses).u64("port", x.port).str("fingerprint",
+                                                                                                     x.fingerprint);
+  return m;
+}
+
+WorkstationRef workstation_ref_read(MapReader &m, MapReader &r) {
+  WorkstationRef x;
+  x.id = m.str("id", kShort);
+  x.name = m.str("name", kName);
+  x.addresses = m.str_array("addresses", kMaxAddresses, kShort);
+  uint64_t p = m.u64("port");
+  x.fingerprint = m.str("fingerprint", kShort);
+  if (r.ok() && (p == 0 || p > 65535)) r.fail("result.workstations.port must be 1..65535");
+  x.port = static_cast<uint16_t>(p);
+  check_fingerprint(r, x.fingerprint, "result.workstations.fingerprint");
+  return x;
+}
+
+MapWriter badge_user_map(const BadgeUser &u) {
+  MapWriter m;
+  m.str("id", u.id).str("display_name", u.display_name);
+  // Written only for the users Print Management counts, so other answers stay as they were.
+  if (u.counted) m.boolean("counted", true).i64("quota_left", u.quota_left).boolean("color_allowed", u.color_allowed);
+  return m;
+}
+
+BadgeUser badge_user_read(MapReader &m, MapReader &r) {
+  BadgeUser u{m.str("id", kShort), m.str("display_name", kName)};
+  check_uuid(r, u.id, "result.users.id");
+  u.counted = m.opt_bool("counted");
+  u.quota_left = m.opt_i64("quota_left", -1);
+  u.color_allowed = m.opt_bool("color_allowed", true);
+  if (r.ok() && (u.quota_left < -1 || u.quota_left > kMaxQuotaImpressions))
+    r.fail("result.users.quota_left must be -1 .. " + std::to_string(kMaxQuotaImpressions));
+  return u;
+}
+
 void BadgeInResult::write(MapWriter &w) const {
   if (pin_required) {
     w.boolean("pin_required", true);
     return;
   }
   std::vector<MapWriter> ws;
-  for (const auto &x : workstations) {
-    MapWriter m;
-    m.str("id", x.id).str("name", x.name).str_array("addresses", x.addresses).u64("port", x.port).str("fingerprint",
-                                                                                                       x.fingerprint);
-    ws.push_back(std::move(m));
-  }
+  for (const auto &x : workstations)
+    ws.push_back(workstation_ref_map(x));
   std::vector<MapWriter> us;
-  for (const auto &u : users) {
-    MapWriter m;
-    m.str("id", u.id).str("display_name", u.display_name);
-    // Written only for the users Print Management counts, so other answers stay as they were.
-    if (u.counted)
-      m.boolean("counted", true).i64("quota_left", u.quota_left).boolean("color_allowed", u.color_allowed);
-    us.push_back(std::move(m));
-  }
+  for (const auto &u : users)
+    us.push_back(badge_user_map(u));
   w.str("user", user).str("display_name", display_name).map_array("workstations", ws).map("ticket", ticket.to_map());
   w.map_array("users", us);
   if (!reservation.empty()) w.str("reservation", reservation);
@@ -203,31 +232,13 @@ void BadgeInResult::read(MapReader &r) {
   if (pin_required) return; // nothing else comes with it
   user = r.str("user", kShort);
   display_name = r.str("display_name", kName);
-  for (auto &m : r.map_array("workstations", 256)) {
-    WorkstationRef x;
-    x.id = m.str("id", kShort);
-    x.name = m.str("name", kName);
-    x.addresses = m.str_array("addresses", kMaxAddresses, kShort);
-    uint64_t p = m.u64("port");
-    x.fingerprint = m.str("fingerprint", kShort);
-    if (r.ok() && (p == 0 || p > 65535)) r.fail("result.workstations.port must be 1..65535");
-    x.port = static_cast<uint16_t>(p);
-    check_fingerprint(r, x.fingerprint, "result.workstations.fingerprint");
-    workstations.push_back(std::move(x));
-  }
+  for (auto &m : r.map_array("workstations", 256))
+    workstations.push_back(workstation_ref_read(m, r));
   MapReader t = r.map("ticket");
   ticket = SignedTicket::from_map(t);
   if (r.has("users"))
-    for (auto &m : r.map_array("users", kMaxTicketUsers)) {
-      BadgeUser u{m.str("id", kShort), m.str("display_name", kName)};
-      check_uuid(r, u.id, "result.users.id");
-      u.counted = m.opt_bool("counted");
-      u.quota_left = m.opt_i64("quota_left", -1);
-      u.color_allowed = m.opt_bool("color_allowed", true);
-      if (r.ok() && (u.quota_left < -1 || u.quota_left > kMaxQuotaImpressions))
-        r.fail("result.users.quota_left must be -1 .. " + std::to_string(kMaxQuotaImpressions));
-      users.push_back(std::move(u));
-    }
+    for (auto &m : r.map_array("users", kMaxTicketUsers))
+      users.push_back(badge_user_read(m, r));
   reservation = r.opt_str("reservation", "", kShort);
   color_denied = r.opt_str("color_denied", kColorDeniedMono, kShort);
   if (r.ok() && color_denied != kColorDeniedMono && color_denied != kColorDeniedRefuse)
@@ -294,10 +305,17 @@ void ListPeopleResult::read(MapReader &r) {
   next = r.opt_str("next", "", kShort);
 }
 
-void OpenReleaseRequest::write(MapWriter &w) const { w.map("ticket", ticket.to_map()); }
+void OpenReleaseRequest::write(MapWriter &w) const {
+  w.map("ticket", ticket.to_map());
+  if (!certificate.empty()) w.map("certificate", certificate.to_map());
+}
 void OpenReleaseRequest::read(MapReader &r) {
   MapReader t = r.map("ticket");
   ticket = SignedTicket::from_map(t);
+  if (r.has("certificate")) {
+    MapReader c = r.map("certificate");
+    certificate = SignedPrinterCertificate::from_map(c);
+  }
 }
 
 void OpenReleaseResult::write(MapWriter &w) const { w.str("workstation", workstation).str_array("users", users); }

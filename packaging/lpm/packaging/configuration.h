@@ -23,6 +23,7 @@
 //     <HybridPrintQueueName></HybridPrintQueueName>
 //     <DefaultPrinter>LPMServerless</DefaultPrinter>     the queue made the OS default ("": none)
 //     <LanDiscovery>true</LanDiscovery>                  advertise _lpm-release._tcp (issue 8)
+//     <OfflineReleaseWindow>0</OfflineReleaseWindow>     hours; 0 refuses printer-signed tickets
 //     <CaptureCapabilities>
 //       <DocumentFormat>application/pdf</DocumentFormat>...
 //       <MediaSize>iso_a4_210x297mm</MediaSize>...<Duplex>true</Duplex><Color>true</Color>
@@ -93,6 +94,11 @@ struct AgentConfig {
   // Publish the release service on the LAN with DNS-SD (discovery/advert.h), so release
   // stations find this workstation when the directory cannot tell them where it is.
   bool lan_discovery = true;
+  // Release while the directory is unreachable (issue 8, protocol/printer_certificate.h): a
+  // ticket a release station signed itself under its directory-issued certificate is accepted
+  // only while the agent heard from the directory within this many hours. 0 (the default):
+  // never; a site opts in with its package.
+  uint32_t offline_release_window_hours = 0;
   CaptureCapabilities capture;
   std::vector<IdentityBind> identity_binding;
 
@@ -108,6 +114,7 @@ struct AgentConfig {
 inline constexpr size_t kMaxConfigBytes = 1 << 20;
 inline constexpr uint32_t kMaxLifespanHours = 24 * 365;
 inline constexpr uint32_t kMaxReportingIntervalMinutes = 7 * 24 * 60;
+inline constexpr uint32_t kMaxOfflineReleaseWindowHours = 7 * 24;
 
 // Command-line flags of lpm-agent that override what the file says (--data-dir, --ipp-port,
 // --release-port, --directory, --accounting); unset ones leave the file's value.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lpm/protocol/msg.h"
+#include "lpm/protocol/printer_certificate.h"
 #include "lpm/protocol/ticket.h"
 
 namespace lpm::proto {
@@ -175,6 +176,13 @@ inline constexpr const char *kColorDeniedRefuse = "refuse";
 // What badge-in and badge-register answer. Either a ticket (pin_required false), or only
 // pin_required true: the enterprise asks for a PIN, so the station asks for it and badges in again
 // with it; user, workstations, ticket and users are then empty (and not written).
+// One workstation and one user as badge-in answers (and the offline table, ops_offline.h)
+// carry them; the readers record errors in `r` (the enclosing reader).
+MapWriter workstation_ref_map(const WorkstationRef &x);
+WorkstationRef workstation_ref_read(MapReader &m, MapReader &r);
+MapWriter badge_user_map(const BadgeUser &u);
+BadgeUser badge_user_read(MapReader &m, MapReader &r);
+
 struct BadgeInResult {
   bool pin_required = false; // optional on read (false)
   std::string user;
@@ -238,6 +246,9 @@ struct ListPeopleResult {
 
 struct OpenReleaseRequest {
   SignedTicket ticket;
+  // Only with a ticket the station signed itself (issue 8): the directory's certificate of its
+  // key. Optional on read (empty).
+  SignedPrinterCertificate certificate;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

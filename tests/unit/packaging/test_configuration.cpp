@@ -52,6 +52,7 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   in.default_queue = "Queue_A";
   in.default_printer = "Queue_A";
   in.lan_discovery = false;
+  in.offline_release_window_hours = 12;
   in.hybrid_print_queue_name = "Hybrid";
   in.capture.media_sizes = {"iso_a3_297x420mm"};
   in.capture.document_formats = {"image/urf", "application/pdf"};
@@ -90,6 +91,7 @@ TEST_CASE("configuration: every field survives save and load", "[packaging]") {
   CHECK(out->default_queue == "Queue_A");
   CHECK(out->default_printer == "Queue_A");
   CHECK_FALSE(out->lan_discovery);
+  CHECK(out->offline_release_window_hours == 12);
   CHECK(out->hybrid_print_queue_name == "Hybrid");
   CHECK(out->capture.media_sizes == in.capture.media_sizes);
   CHECK(out->capture.document_formats == in.capture.document_formats);
@@ -193,6 +195,7 @@ TEST_CASE("configuration: invalid values are refused naming the element", "[pack
   const Case cases[] = {
       {"<ReportingInterval>-1</ReportingInterval>", "<ReportingInterval>"},
       {"<ReportingInterval>99999999999</ReportingInterval>", "<ReportingInterval>"},
+      {"<OfflineReleaseWindow>169</OfflineReleaseWindow>", "<OfflineReleaseWindow>"},
       {"<PrintAndKeepLifespan>4x</PrintAndKeepLifespan>", "<PrintAndKeepLifespan>"},
       {"<UnprintedJobsLifespan>100000</UnprintedJobsLifespan>", "<UnprintedJobsLifespan>"},
       {"<ReleaseListen>nowhere</ReleaseListen>", "<ReleaseListen>"},

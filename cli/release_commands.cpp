@@ -202,15 +202,21 @@ ReleaseCommands::ReleaseCommands(CLI::App &app, CLI::App &users, CLI::App &badge
   auto *policy = badges.add_subcommand("policy", "What printers ask after the badge, and self-registration");
   policy->require_subcommand(1);
   auto print_policy = [this](const proto::BadgesPolicyResult &p) {
-    if (json_)
-      print_json_line(json_text({{"pin", p.pin}, {"self_register", p.self_register}}));
+    if (json_) {
+      print_json_line(
+          json_text({{"pin", p.pin}, {"self_register", p.self_register}, {"offline_hours", p.offline_hours}}));
+      return 0;
+    }
+    std::printf("pin: %s\nself-register: %s\n", printable(p.pin).c_str(), printable(p.self_register).c_str());
+    if (p.offline_hours > 0)
+      std::printf("release without the directory: on (printer certificates last %lld h)\n",
+                  static_cast<long long>(p.offline_hours));
     else
-      std::printf("pin: %s\nself-register: %s\n", printable(p.pin).c_str(),
-                  printable(p.self_register).c_str());
+      std::printf("release without the directory: off\n");
     return 0;
   };
   auto *show = policy->add_subcommand("show", "Show the badge policy");
-  common(show, "One JSON object: pin, self_register");
+  common(show, "One JSON object: pin, self_register, offline_hours");
   add(show, [this, print_policy] {
     auto r = run_person_op<proto::BadgesPolicyResult>(socket_, proto::op::badges_policy_show,
                                                       proto::SessionRequest{""});
@@ -224,15 +230,20 @@ ReleaseCommands::ReleaseCommands(CLI::App &app, CLI::App &users, CLI::App &badge
                   "on: an unknown badge may be registered at the printer by signing in (BD-1); off: only "
                   "administrators register badges")
       ->check(CLI::IsMember({"on", "off"}));
-  common(set, "One JSON object: pin, self_register");
+  set->add_option("--offline-hours", offline_hours_,
+                  "Release without the directory (issue 8): release stations get printer certificates "
+                  "lasting this many hours (1-24) and a table of badges, and release on their own while the "
+                  "directory is unreachable; 0 turns it off (the default). Not with --pin required")
+      ->check(CLI::Range(0, 24));
+  common(set, "One JSON object: pin, self_register, offline_hours");
   add(set, [this, print_policy] {
-    if (pin_policy_.empty() && self_register_.empty()) {
-      std::fprintf(stderr, "lpm: give --pin or --self-register (or both)\n");
+    if (pin_policy_.empty() && self_register_.empty() && offline_hours_ < 0) {
+      std::fprintf(stderr, "lpm: give --pin, --self-register or --offline-hours\n");
       return 2;
     }
     auto r = run_person_op<proto::BadgesPolicyResult>(
         socket_, proto::op::badges_policy_set,
-        proto::BadgesPolicySetRequest{"", pin_policy_, self_register_});
+        proto::BadgesPolicySetRequest{"", pin_policy_, self_register_, offline_hours_});
     return r.ok() ? print_policy(*r) : fail(r.error());
   });
 

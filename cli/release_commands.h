@@ -41,6 +41,7 @@ private:
   bool off_ = false;
   std::string pin_policy_;
   std::string self_register_;
+  int64_t offline_hours_ = -1;
   std::vector<std::pair<CLI::App *, std::function<int()>>> commands_;
 };
 

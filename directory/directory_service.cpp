@@ -102,6 +102,9 @@ DirectoryService::DirectoryService(uv_loop_t *loop, DirectoryKeys keys, std::uni
   dispatcher->on(proto::op::printers_list, route(&Core::handle_printers_list));
   dispatcher->on(proto::op::printers_revoke, route(&Core::handle_printers_revoke));
   dispatcher->on(proto::op::badge_register, route(&Core::handle_badge_register));
+  dispatcher->on(proto::op::printer_certificate, route(&Core::handle_printer_certificate));
+  dispatcher->on(proto::op::offline_badges, route(&Core::handle_offline_badges));
+  dispatcher->on(proto::op::offline_workstations, route(&Core::handle_offline_workstations));
   dispatcher->on(proto::op::delegates_add, route(&Core::handle_delegates_add));
   dispatcher->on(proto::op::delegates_remove, route(&Core::handle_delegates_remove));
   dispatcher->on(proto::op::delegates_list, route(&Core::handle_delegates_list));

@@ -19,38 +19,9 @@ namespace {
 // A printer over its limit is audited once in this interval, however often it asks.
 constexpr int64_t kRateReportIntervalMs = 60 * 1000;
 
-// The addresses a release station tries, best first: the one this directory saw (right even
-// behind NAT), then the agent's own view, without repeats.
-std::vector<std::string> release_addresses(const Holder &h) {
-  std::vector<std::string> out;
-  auto add = [&out](const std::string &a) {
-    if (a.empty() || out.size() >= proto::kMaxAddresses) return;
-    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
-  };
-  add(h.seen_address);
-  for (const auto &a : h.reported_addresses)
-    add(a);
-  return out;
-}
-
-// UA-17: the display name is the user's own; with none, the e-mail stands in.
-std::string shown_name(const std::string &display_name, const std::string &email) {
-  return display_name.empty() ? email : display_name;
-}
-
 bool pin_well_formed(std::string_view pin) {
   if (pin.size() < proto::kMinPinDigits || pin.size() > proto::kMaxPinDigits) return false;
   return std::all_of(pin.begin(), pin.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// PM-11: releasing needs Print Release Management User (any scope: RL-3's enterprise grant
-// gives it to everyone).
-Status release_allowed(DirectoryStore &store, const User &user) {
-  auto roles = effective_roles(store, user.id);
-  if (!roles.ok()) return roles.error();
-  if (roles_allow(*roles, Permission::release)) return {};
-  return make_error(Errc::forbidden, std::string("this user may not release jobs: the role ") +
-                                         role_name(Role::prm_user) + " is missing (PM-11)");
 }
 
 // A PIN being checked; wiped when the check is done with.
@@ -65,6 +36,30 @@ struct PinCheck {
 };
 
 } // namespace
+
+std::string shown_name(const std::string &display_name, const std::string &email) {
+  return display_name.empty() ? email : display_name;
+}
+
+std::vector<std::string> release_addresses(const Holder &h) {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string &a) {
+    if (a.empty() || out.size() >= proto::kMaxAddresses) return;
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  };
+  add(h.seen_address);
+  for (const auto &a : h.reported_addresses)
+    add(a);
+  return out;
+}
+
+Status release_allowed(DirectoryStore &store, const User &user) {
+  auto roles = effective_roles(store, user.id);
+  if (!roles.ok()) return roles.error();
+  if (roles_allow(*roles, Permission::release)) return {};
+  return make_error(Errc::forbidden, std::string("this user may not release jobs: the role ") +
+                                         role_name(Role::prm_user) + " is missing (PM-11)");
+}
 
 void DirectoryService::set_badge_rate_limit(const BadgeRateLimit &limit) {
   core_->badge_rate.configure(limit);

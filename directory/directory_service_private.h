@@ -89,6 +89,14 @@ Result<EnrolledEntry> person_machine(DirectoryStore &store, const CallPtr &call,
 // "YYYY-MM": the calendar month of the instant at_ms in `zone`, the month quotas count in
 // (AMB-17). (directory_service_quota.cpp)
 std::string quota_month(const TimeZone &zone, int64_t at_ms);
+// PM-11: releasing needs Print Release Management User (any scope: RL-3's enterprise grant
+// gives it to everyone); forbidden otherwise, saying so.
+Status release_allowed(DirectoryStore &store, const User &user);
+// The addresses a release station tries, best first: the one this directory saw (right even
+// behind NAT), then the agent's own view, without repeats.
+std::vector<std::string> release_addresses(const Holder &h);
+// UA-17: the display name is the user's own; with none, the e-mail stands in.
+std::string shown_name(const std::string &display_name, const std::string &email);
 
 // Who asks, and the user the request is about: themselves when `email` is empty or their own.
 struct Subject {
@@ -133,6 +141,12 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   FailureThrottle failed_pins; // wrong PINs per user id
   void handle_badge_in(const CallPtr &call);
   void handle_badge_register(const CallPtr &call);
+  // ---- release without the directory (directory_service_offline.cpp, issue 8) ----
+  void handle_printer_certificate(const CallPtr &call);
+  void handle_offline_badges(const CallPtr &call);
+  void handle_offline_workstations(const CallPtr &call);
+  // The calling printer, when the badge policy allows release without the directory.
+  Result<EnrolledEntry> offline_printer(const CallPtr &call, const char *op_text, BadgePolicy &policy);
   // The printer behind a badge op (as caller()), which then spends a token of its bucket:
   // rate_limited with a retry hint when it has none (audited at most once a minute per printer).
   Result<EnrolledEntry> badge_printer(const CallPtr &call, const char *op_text);
@@ -280,6 +294,9 @@ struct DirectoryService::Core : std::enable_shared_from_this<DirectoryService::C
   std::optional<TimeZone> quota_zone; // the print policy's, loaded when first needed
   // The month quotas count in at now_ms, in the print policy's zone.
   Result<std::string> current_quota_month(int64_t now_ms);
+  // Print Management's limits of one user (counted, colour, what the month's quota leaves), as
+  // badge-in and the offline table give them; `month` is filled on first need.
+  Status user_limits(proto::BadgeUser &u, std::optional<std::string> &month, int64_t now_ms);
   // Fills the counted users' limits and the colour rule into a badge-in answer, and holds each
   // counted user's remaining quota under a new reservation: `holds` are committed with the
   // ticket's audit row, and counted in pending_holds until then.

@@ -80,31 +80,35 @@ Result<std::string> DirectoryService::Core::current_quota_month(int64_t now_ms) 
   return quota_month(*quota_zone, now_ms);
 }
 
+Status DirectoryService::Core::user_limits(proto::BadgeUser &u, std::optional<std::string> &month, int64_t now_ms) {
+  auto quota_limits = store->quota_limits(u.id);
+  if (!quota_limits.ok()) return quota_limits.error();
+  if (!quota_limits->counted) return {};
+  u.counted = true;
+  u.color_allowed = quota_limits->color_allowed;
+  if (!quota_limits->quota) return {};
+  if (!month) {
+    auto m = current_quota_month(now_ms);
+    if (!m.ok()) return m.error();
+    month = std::move(*m);
+  }
+  auto spent = quota_spent(*store, u.id, *month, now_ms);
+  if (!spent.ok()) return spent.error();
+  auto pending = pending_holds.find(u.id);
+  u.quota_left = spent->left_of(*quota_limits->quota, pending == pending_holds.end() ? 0 : pending->second);
+  return {};
+}
+
 Status DirectoryService::Core::reserve_quotas(proto::BadgeInResult &result, const EnrolledEntry &printer,
                                               int64_t now_ms, std::vector<QuotaHoldRow> &holds) {
   std::optional<std::string> month;
   for (auto &u : result.users) {
-    auto quota_limits = store->quota_limits(u.id);
-    if (!quota_limits.ok()) return quota_limits.error();
-    if (!quota_limits->counted) continue;
-    u.counted = true;
-    u.color_allowed = quota_limits->color_allowed;
-    int64_t hold = 0;
-    if (quota_limits->quota) {
-      if (!month) {
-        auto m = current_quota_month(now_ms);
-        if (!m.ok()) return m.error();
-        month = std::move(*m);
-      }
-      auto spent = quota_spent(*store, u.id, *month, now_ms);
-      if (!spent.ok()) return spent.error();
-      auto pending = pending_holds.find(u.id);
-      hold = spent->left_of(*quota_limits->quota, pending == pending_holds.end() ? 0 : pending->second);
-      u.quota_left = hold;
-    }
+    Status limited = user_limits(u, month, now_ms);
+    if (!limited.ok()) return limited;
+    if (!u.counted) continue;
     // Counted users without a quota get a hold of 0 too: the reservation is what lets the
     // station charge their jobs.
-    holds.push_back(QuotaHoldRow{"", u.id, printer.id, hold, now_ms + kQuotaHoldMs});
+    holds.push_back(QuotaHoldRow{"", u.id, printer.id, std::max<int64_t>(u.quota_left, 0), now_ms + kQuotaHoldMs});
   }
   // Nobody counted (a user Print Management does not manage): no reservation, and the badge-in
   // costs no more than before.

@@ -24,7 +24,7 @@ std::vector<proto::DelegateEntry> delegate_entries(const std::vector<Delegation>
 
 proto::BadgesPolicyResult policy_result(const BadgePolicy &policy) {
   return proto::BadgesPolicyResult{policy.pin_required ? "required" : "off",
-                                   policy.self_register ? "on" : "off"};
+                                   policy.self_register ? "on" : "off", policy.offline_hours};
 }
 
 void delegate_change(DirectoryService::Core &core, const CallPtr &call, bool add) {
@@ -207,15 +207,22 @@ void DirectoryService::Core::handle_badges_policy_set(const CallPtr &call) {
   if (!policy.ok()) return call->fail(policy.error());
   if (!req.pin.empty()) policy->pin_required = req.pin == "required";
   if (!req.self_register.empty()) policy->self_register = req.self_register == "on";
+  if (req.offline_hours >= 0) policy->offline_hours = req.offline_hours;
+  if (policy->pin_required && policy->offline_hours > 0)
+    return call->fail(Errc::conflict, "a PIN after the badge cannot be checked without the directory: release "
+                                      "without the directory (--offline-hours) needs --pin off; nothing changed");
   proto::BadgesPolicyResult saved = policy_result(*policy);
   Status s = store->badge_policy_set(*policy);
   if (s.ok())
     s = store->audit(wall_ms(), who->actor, "badge-policy-set",
-                     "pin " + saved.pin + " self_register " + saved.self_register);
+                     "pin " + saved.pin + " self_register " + saved.self_register + " offline_hours " +
+                         std::to_string(saved.offline_hours));
   if (s.ok()) s = tx.commit();
   if (!s.ok()) return call->fail(s.error());
-  LPM_INFO("badge policy set by %s: pin %s, self-registration %s", who->actor.c_str(), saved.pin.c_str(),
-           saved.self_register.c_str());
+  LPM_INFO("badge policy set by %s: pin %s, self-registration %s, release without the directory %s",
+           who->actor.c_str(), saved.pin.c_str(), saved.self_register.c_str(),
+           saved.offline_hours ? ("on (certificates of " + std::to_string(saved.offline_hours) + " h)").c_str()
+                               : "off");
   reply_with(call, saved);
 }
 

@@ -706,6 +706,30 @@ Result<std::vector<Holder>> DirectoryStore::holders_of(std::string_view user_id,
   return out;
 }
 
+Result<std::vector<Holder>> DirectoryStore::workstations_page(std::string_view after, size_t limit) {
+  auto stmt = db_->prepare("SELECT w.id, e.name, e.fingerprint, w.port, w.seen_address, w.reported_addresses, "
+                           "w.last_seen_ms FROM workstations w JOIN enrolled e ON e.id = w.id "
+                           "WHERE w.id > ? AND e.revoked = 0 AND w.port > 0 ORDER BY w.id LIMIT ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, after).bind(2, static_cast<int64_t>(limit));
+  std::vector<Holder> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    Holder h;
+    h.id = stmt->col_text(0);
+    h.name = stmt->col_text(1);
+    h.fingerprint = stmt->col_text(2);
+    h.port = static_cast<uint16_t>(stmt->col_int(3));
+    h.seen_address = stmt->col_text(4);
+    h.reported_addresses = addresses_from_json(stmt->col_text(5));
+    h.last_seen_ms = stmt->col_int(6);
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Audit
 

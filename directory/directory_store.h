@@ -17,6 +17,7 @@
 
 #include "lpm/error.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/ops_offline.h"
 #include "passwords.h"
 #include "lpm/sqlite.h"
 
@@ -29,7 +30,7 @@ inline constexpr uint64_t kHeartbeatS = 60;
 // Caps on what an administrator or a peer may store.
 inline constexpr size_t kMaxEmailBytes = 254;
 inline constexpr size_t kMaxDisplayNameBytes = 256;
-inline constexpr size_t kMaxBadgeBytes = 128;
+inline constexpr size_t kMaxBadgeBytes = proto::kMaxBadgeBytes;
 // A ticket names at most this many workstations (protocol/ticket.cpp refuses more).
 inline constexpr size_t kMaxWorkstationsPerTicket = 256;
 
@@ -324,6 +325,9 @@ struct Delegation {
 struct BadgePolicy {
   bool pin_required = false; // a PIN after the badge (DESIGN §4: a second factor by policy)
   bool self_register = true; // unknown badges may be registered at printers (BD-1)
+  // Release without the directory (issue 8): printer certificates last this many hours
+  // (1 .. proto::kMaxOfflineHours); 0: off, no certificate or offline table is given.
+  int64_t offline_hours = 0;
 };
 
 class DirectoryStore {
@@ -393,6 +397,10 @@ public:
   Status badge_delete(std::string_view badge);
   // A user's badges, permanent first.
   Result<std::vector<Badge>> badges_of(std::string_view user_id);
+  // Badges with their row numbers, in row order after row `after` (0 from the start), at most
+  // `limit`, without the temporary ones expired at now_ms (the offline table, issue 8: the row
+  // number is its page cursor, so a cursor never shows a badge).
+  Result<std::vector<std::pair<int64_t, Badge>>> badges_page(int64_t after, size_t limit, int64_t now_ms);
   // [tx] Deletes temporary badges past their expiry (AMB-13); returns how many.
   Result<int64_t> badges_purge_expired(int64_t now_ms);
   // Gives a permanent badge to the user with that e-mail, in a transaction of its own, audited.
@@ -567,6 +575,9 @@ public:
   // Workstations holding jobs for user_id whose lease is live at now_ms, most recently seen
   // first, at most kMaxWorkstationsPerTicket.
   Result<std::vector<Holder>> holders_of(std::string_view user_id, int64_t now_ms);
+  // Enrolled, unrevoked workstations that registered at least once, in id order after `after`,
+  // at most `limit` (jobs 0): the key table of the offline table (issue 8).
+  Result<std::vector<Holder>> workstations_page(std::string_view after, size_t limit);
 
   // ---- audit (append-only: the schema refuses UPDATE and DELETE) ----
   // [tx] when called inside one; on its own otherwise.

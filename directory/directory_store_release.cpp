@@ -14,6 +14,7 @@ namespace {
 
 constexpr const char *kPinPolicySetting = "badge.pin_policy";           // "off" or "required"
 constexpr const char *kSelfRegisterSetting = "badge.self_registration"; // "on" or "off"
+constexpr const char *kOfflineHoursSetting = "badge.offline_hours";     // hours a printer certificate lasts; "0": off
 
 Result<int64_t> count_where(Db &db, const char *sql, std::string_view key) {
   auto stmt = db.prepare(sql);
@@ -199,15 +200,28 @@ Result<BadgePolicy> DirectoryStore::badge_policy() {
   if (!pin.ok()) return pin.error();
   auto self_register = setting(kSelfRegisterSetting, "on");
   if (!self_register.ok()) return self_register.error();
+  auto offline = setting(kOfflineHoursSetting, "0");
+  if (!offline.ok()) return offline.error();
   BadgePolicy policy;
   policy.pin_required = *pin != "off";
   policy.self_register = *self_register == "on";
+  // Anything but a number of hours in range reads as off (the stricter choice).
+  int64_t hours = 0;
+  for (char c : *offline) {
+    if (c < '0' || c > '9' || hours > proto::kMaxOfflineHours) {
+      hours = 0;
+      break;
+    }
+    hours = hours * 10 + (c - '0');
+  }
+  policy.offline_hours = hours <= proto::kMaxOfflineHours ? hours : 0;
   return policy;
 }
 
 Status DirectoryStore::badge_policy_set(const BadgePolicy &policy) {
   Status s = setting_set(kPinPolicySetting, policy.pin_required ? "required" : "off");
   if (s.ok()) s = setting_set(kSelfRegisterSetting, policy.self_register ? "on" : "off");
+  if (s.ok()) s = setting_set(kOfflineHoursSetting, std::to_string(policy.offline_hours));
   return s;
 }
 

@@ -114,19 +114,8 @@ std::string &user_field(User &user, UserField field) {
 }
 
 Result<std::string> badge_normalize(std::string_view badge, const BadgeRules &rules) {
-  // Delimiters and white space may nest ("; 1234 ?"), so both are peeled until neither is left.
-  auto strip = [&](char c) { return is_space(c) || rules.strip_characters.find(c) != std::string::npos; };
-  while (!badge.empty() && strip(badge.front()))
-    badge.remove_prefix(1);
-  while (!badge.empty() && strip(badge.back()))
-    badge.remove_suffix(1);
-  if (badge.empty()) return make_error(Errc::bad_request, "badge is empty");
-  if (badge.size() > kMaxBadgeBytes)
-    return make_error(Errc::bad_request, "badge is longer than " + std::to_string(kMaxBadgeBytes) + " bytes");
-  for (char ch : badge)
-    if (is_control(static_cast<unsigned char>(ch)))
-      return make_error(Errc::bad_request, "badge must not contain control characters");
-  return std::string(badge);
+  // The release station applies the same rules to the badges it resolves itself (issue 8).
+  return proto::badge_normalize(badge, rules.strip_characters);
 }
 
 Result<std::string> group_name_sanitize(std::string_view name) {
@@ -460,6 +449,22 @@ Result<std::vector<Badge>> DirectoryStore::badges_of(std::string_view user_id) {
     if (!row.ok()) return row.error();
     if (!*row) break;
     out.push_back(badge_from_row(*stmt));
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<int64_t, Badge>>> DirectoryStore::badges_page(int64_t after, size_t limit,
+                                                                          int64_t now_ms) {
+  auto stmt = db_->prepare("SELECT badge, user_id, temporary, created_ms, expires_ms, rowid FROM badges "
+                           "WHERE rowid > ? AND (temporary = 0 OR expires_ms > ?) ORDER BY rowid LIMIT ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, after).bind(2, now_ms).bind(3, static_cast<int64_t>(limit));
+  std::vector<std::pair<int64_t, Badge>> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.emplace_back(stmt->col_int(5), badge_from_row(*stmt));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "lpm/protocol/ops_release.h"
 
 #include "lpm/protocol/ops_admin.h"
+#include "lpm/protocol/ops_offline.h"
 
 namespace lpm::proto {
 namespace {
@@ -109,19 +110,24 @@ void PinChangeResult::read(MapReader &r) {
 }
 
 void BadgesPolicyResult::write(MapWriter &w) const {
-  w.str("pin", pin).str("self_register", self_register);
+  w.str("pin", pin).str("self_register", self_register).i64("offline_hours", offline_hours);
 }
 void BadgesPolicyResult::read(MapReader &r) {
   pin = r.str("pin", kShort);
   self_register = r.str("self_register", kShort);
+  offline_hours = r.opt_i64("offline_hours", 0);
 }
 void BadgesPolicySetRequest::write(MapWriter &w) const {
   w.str("session", session).str("pin", pin).str("self_register", self_register);
+  if (offline_hours >= 0) w.i64("offline_hours", offline_hours);
 }
 void BadgesPolicySetRequest::read(MapReader &r) {
   session = r.str("session", kMaxSessionText);
   pin = r.opt_str("pin", "", kShort);
   self_register = r.opt_str("self_register", "", kShort);
+  offline_hours = r.opt_i64("offline_hours", -1);
+  if (r.ok() && (offline_hours < -1 || offline_hours > kMaxOfflineHours))
+    r.fail("args.offline_hours must be 0 .. " + std::to_string(kMaxOfflineHours) + " (0: off)");
   check_choice(r, pin, "off", "required", "pin");
   check_choice(r, self_register, "on", "off", "self_register");
 }

@@ -109,6 +109,9 @@ struct PinChangeResult {
 struct BadgesPolicyResult {
   std::string pin;           // "off" or "required": a PIN after the badge at printers
   std::string self_register; // "on" or "off": whether unknown badges may be registered at printers
+  // Release without the directory (issue 8): hours a printer certificate lasts; 0: off. Optional
+  // on read (0).
+  int64_t offline_hours = 0;
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };
@@ -116,6 +119,7 @@ struct BadgesPolicySetRequest {
   std::string session;
   std::string pin;           // optional: "off", "required", or "" to leave it
   std::string self_register; // optional: "on", "off", or "" to leave it
+  int64_t offline_hours = -1; // optional: 0 (off) .. kMaxOfflineHours, or -1 to leave it
   void write(MapWriter &w) const;
   void read(MapReader &r);
 };

@@ -80,6 +80,12 @@ public:
   std::shared_ptr<proto::Identity> identity(const std::string &name) {
     return lpm::test::make_identity(dir_.path + "/" + name, "identity");
   }
+  // The identity `name` made before (its keys, to check what the directory certified).
+  std::shared_ptr<proto::Identity> identity_of(const std::string &name) {
+    auto id = proto::Identity::load(dir_.path + "/" + name, "identity");
+    REQUIRE(id.ok());
+    return *id;
+  }
 
   // Connects with `identity` (null: no client certificate), pinning the directory's key.
   Result<SyncClient *> try_connect(std::shared_ptr<proto::Identity> identity, const char *role) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "lpm/protocol/ops_offline.h"
 #include "lpm/protocol/ops_release.h"
 #include "people_fixture.h"
 #include "rate_limits.h"
@@ -656,6 +657,112 @@ TEST_CASE("rate limits: token buckets refill at their rate, failure windows bloc
   CHECK(throttle.blocked_for_ms("u", 1400) == 0);
   CHECK(minutes_text(60000) == "1 minute");
   CHECK(minutes_text(60001) == "2 minutes");
+}
+
+
+TEST_CASE("release without the directory: printer certificates and the offline table, only when the "
+          "policy allows it (issue 8)",
+          "[directory][badge][offline]") {
+  Badges b;
+  b.no_rate_limit();
+  User alice = b.releaser("alice@example.com", "04:A2:b3");
+  User bob = b.releaser("bob@example.com", "B-BOB");
+  b.user("nora@example.com"); // no release role: left out of the table
+  REQUIRE(b.h.admin().badge_add("B-NORA", "nora@example.com", wall_ms(), "test").ok());
+  b.user("admin@example.com", {Role::user_administrator});
+  std::string admin = b.session("admin@example.com");
+  b.hold(*b.ws, b.ws_id, {proto::Holding{alice.id, 2}});
+  auto printer_identity = b.h.identity_of("printer-1");
+  proto::PrinterCertificateRequest cert_req{printer_identity->key().public_der()};
+  proto::Bytes secret(proto::kOfflineSecretBytes, 0x42);
+  auto table = [&](const std::string &after = "") {
+    proto::OfflineBadgesRequest req;
+    req.secret = secret;
+    req.page.after = after;
+    return rpc<proto::OfflineBadgesResult>(*b.printer, proto::op::offline_badges, req);
+  };
+
+  // Off by default: nothing leaves the directory.
+  auto off = rpc<proto::PrinterCertificateResult>(*b.printer, proto::op::printer_certificate, cert_req);
+  REQUIRE_FALSE(off.ok());
+  CHECK(off.error().code == Errc::forbidden);
+  CHECK_THAT(off.error().message, Catch::Contains("--offline-hours"));
+  REQUIRE_FALSE(table().ok());
+
+  auto set = rpc<proto::BadgesPolicyResult>(*b.ws, proto::op::badges_policy_set,
+                                            proto::BadgesPolicySetRequest{admin, "", "", 4});
+  REQUIRE(set.ok());
+  CHECK(set->offline_hours == 4);
+  // A PIN cannot be checked without the directory: the two do not go together.
+  auto pin = rpc<proto::BadgesPolicyResult>(*b.ws, proto::op::badges_policy_set,
+                                            proto::BadgesPolicySetRequest{admin, "required", "", -1});
+  REQUIRE_FALSE(pin.ok());
+  CHECK(pin.error().code == Errc::conflict);
+
+  SECTION("the certificate vouches for the printer's key for the policy's hours") {
+    auto got = rpc<proto::PrinterCertificateResult>(*b.printer, proto::op::printer_certificate, cert_req);
+    REQUIRE(got.ok());
+    CHECK(got->hours == 4);
+    std::vector<proto::PublicKey> directory_keys;
+    auto ticket_key = proto::PublicKey::from_der(b.h.service().ticket_public_der());
+    REQUIRE(ticket_key.ok());
+    directory_keys.push_back(std::move(*ticket_key));
+    auto cert = proto::printer_certificate_verify(got->certificate, directory_keys, wall_ms());
+    REQUIRE(cert.ok());
+    CHECK(cert->printer == printer_identity->fingerprint());
+    CHECK(cert->printer_id == b.printer_id);
+    CHECK(cert->expires_ms - cert->issued_ms == 4 * 3600 * 1000LL);
+    // Only for the key of the connection asking.
+    auto other = rpc<proto::PrinterCertificateResult>(
+        *b.printer, proto::op::printer_certificate,
+        proto::PrinterCertificateRequest{b.h.identity("someone-else")->key().public_der()});
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.error().code == Errc::forbidden);
+    // A workstation is not a printer.
+    REQUIRE_FALSE(rpc<proto::PrinterCertificateResult>(*b.ws, proto::op::printer_certificate, cert_req).ok());
+  }
+  SECTION("the badge table: keyed badges, users, delegators and holders; never a badge as it is") {
+    REQUIRE(b.delegate(b.session("bob@example.com"), "alice@example.com").ok());
+    auto page = table();
+    REQUIRE(page.ok());
+    REQUIRE(page->items.size() == 2); // alice and bob; nora may not release
+    auto alice_key = proto::offline_badge_key(secret, "04:a2:B3"); // badges compare case-insensitively
+    auto entry = std::find_if(page->items.begin(), page->items.end(),
+                              [&](const proto::OfflineBadge &e) { return e.key == alice_key; });
+    REQUIRE(entry != page->items.end());
+    REQUIRE(entry->users.size() == 2);
+    CHECK(entry->users[0].id == alice.id);
+    CHECK(entry->users[1].id == bob.id); // bob delegated to alice
+    CHECK(entry->workstations == std::vector<std::string>{b.ws_id});
+    CHECK(page->next.empty());
+    // Paged with an opaque cursor.
+    proto::OfflineBadgesRequest one;
+    one.secret = secret;
+    one.page.limit = 1;
+    auto first = rpc<proto::OfflineBadgesResult>(*b.printer, proto::op::offline_badges, one);
+    REQUIRE(first.ok());
+    REQUIRE(first->items.size() == 1);
+    CHECK(first->next.find("B-") == std::string::npos);
+    auto rest = table(first->next);
+    REQUIRE(rest.ok());
+    CHECK(rest->items.size() == 1);
+    CHECK(rest->items[0].key != first->items[0].key);
+    // The key table: the workstation with its key and port.
+    auto keys = rpc<proto::OfflineWorkstationsResult>(*b.printer, proto::op::offline_workstations,
+                                                       proto::OfflineWorkstationsRequest{});
+    REQUIRE(keys.ok());
+    REQUIRE(keys->items.size() == 1);
+    CHECK(keys->items[0].id == b.ws_id);
+    CHECK(keys->items[0].port == 9443);
+    CHECK(keys->items[0].fingerprint == b.h.identity_of("ws-1")->fingerprint());
+  }
+  SECTION("off again: refused again") {
+    REQUIRE(rpc<proto::BadgesPolicyResult>(*b.ws, proto::op::badges_policy_set,
+                                           proto::BadgesPolicySetRequest{admin, "", "", 0})
+                .ok());
+    REQUIRE_FALSE(table().ok());
+  }
+  b.h.finish();
 }
 
 } // namespace lpm::directory::test

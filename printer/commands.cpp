@@ -202,6 +202,12 @@ int command_run(const RunArgs &args) {
         lan = std::move(*browser);
     }
     if (lan) {
+      options.lan_agents = [browser = lan.get()] {
+        std::vector<std::pair<std::string, proto::Fingerprint>> out;
+        for (const auto &agent : browser->agents())
+          out.emplace_back(agent.advert.workstation_id, agent.advert.fingerprint);
+        return out;
+      };
       options.lan_addresses = [browser = lan.get()](const proto::WorkstationRef &w) {
         std::vector<std::string> out;
         for (const auto &agent : browser->agents()) {
@@ -218,20 +224,43 @@ int command_run(const RunArgs &args) {
       };
     }
     auto station = ReleaseStation::create(&loop, *tls, **device, options, stdout_lines());
+    std::shared_ptr<OfflineSync> offline;
+    if (args.offline) {
+      auto opened = OfflineSync::open(&loop, station->directory_link(), args.data, *identity);
+      if (!opened.ok()) {
+        station->close([&] { (*device)->close([] {}); });
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        return fail(opened.error());
+      }
+      offline = std::move(*opened);
+      station->set_offline(offline);
+    }
     LineReader reader(&loop, STDIN_FILENO);
     auto finish = [&] {
+      if (offline) offline->stop();
       if (lan) lan->stop();
       badge_device.reset(); // its poll handle would keep the loop running
       station->close([&] { (*device)->close([] {}); });
     };
     station->connect([&](const Status &connected) {
       if (!connected.ok()) {
-        exit_code = fail(connected.error());
-        finish();
-        return;
+        Status usable = offline ? offline->usable(wall_ms()) : Status(connected.error());
+        if (!usable.ok()) {
+          exit_code = fail(connected.error());
+          if (offline) std::fprintf(stderr, "lpm-release: no release without it: %s\n", usable.error().message.c_str());
+          finish();
+          return;
+        }
+        // Issue 8: badges are resolved in the offline table until the directory answers again.
+        LPM_WARN("the directory at %s is unreachable (%s): releasing with the offline table synced at %s",
+                 directory->endpoint.to_string().c_str(), connected.error().message.c_str(),
+                 utc_minute_text(offline->table()->synced_ms).c_str());
+      } else {
+        LPM_INFO("connected to the directory at %s", directory->endpoint.to_string().c_str());
       }
-      LPM_INFO("connected to the directory at %s; reading badges from %s", directory->endpoint.to_string().c_str(),
-               badge_device ? args.badge_device.c_str() : "standard input");
+      if (offline) offline->start();
+      LPM_INFO("reading badges from %s", badge_device ? args.badge_device.c_str() : "standard input");
       // No "ready" line: standard output carries the station's own lines (tests read them).
       announce_ready(std::nullopt, std::string("reading badges from ") +
                                        (badge_device ? args.badge_device : std::string("standard input")));

@@ -37,6 +37,7 @@ struct RunArgs {
   uint32_t prompt_timeout_ms = 60000; // a question unanswered this long is cancelled
   bool interactive = false;   // list each badge's jobs and ask which to print or delete, and how
   bool lan_discovery = false; // also try the addresses DNS-SD finds for a workstation (issue 8)
+  bool offline = false;       // release without the directory from the offline table (issue 8)
 };
 // Releases the badges read from standard input until its end.
 int command_run(const RunArgs &args);

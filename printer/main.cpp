@@ -59,6 +59,12 @@ int main(int argc, char **argv) {
       "--lan-discovery", run.lan_discovery,
       "Also try the addresses DNS-SD finds on this LAN for a workstation whose advertised key is "
       "the directory's (a workstation that moved is still reached; needs an mDNS daemon)");
+  run_cmd->add_flag(
+      "--offline-release", run.offline,
+      "Release without the directory when it is unreachable (issue 8; the enterprise turns it on with `lpm "
+      "badges policy set --offline-hours N`): keep a printer certificate and an encrypted table of badges and "
+      "workstations, synced every 15 minutes, and sign tickets here when badge-in cannot reach the directory. "
+      "With --lan-discovery, workstations found on the LAN are contacted too");
   run_cmd->add_flag("--interactive", run.interactive,
                     "After each badge, list the user's jobs (title, pages, workstation, age) and ask which to "
                     "print or delete, with copies, sides or monochrome where the job allows late binding");

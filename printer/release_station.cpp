@@ -16,6 +16,8 @@ namespace lpm::printer {
 // The longest a workstation's last report waits for the other documents of its badge
 // (report_pacer.h).
 constexpr uint64_t kReportDelayMaxMs = 1000;
+// Workstations one release without the directory contacts at most (a ticket's cap).
+constexpr size_t kMaxOfflineWorkstations = 256;
 
 std::shared_ptr<ReleaseStation> ReleaseStation::create(uv_loop_t *loop,
                                                        std::shared_ptr<proto::TlsContext> tls, Device &device,
@@ -146,6 +148,11 @@ void ReleaseStation::on_refusal(const std::shared_ptr<Visit> &visit, const Error
     ask_sign_in(visit);
     return;
   }
+  if (options_.offline &&
+      (error.code == Errc::unavailable || error.code == Errc::timeout || error.code == Errc::io_error)) {
+    release_offline(visit, error);
+    return;
+  }
   out_(said);
   if (error.code == Errc::unauthenticated && visit->pin_sent) {
     if (visit->pin_tries < kMaxPinTries) {
@@ -226,20 +233,85 @@ void ReleaseStation::send_register(const std::shared_ptr<Visit> &visit, const st
                    [self, visit](Result<proto::Response> r) { self->on_answer(visit, std::move(r), true); });
 }
 
+void ReleaseStation::release_offline(const std::shared_ptr<Visit> &visit, const Error &unreachable) {
+  const OfflineSync &offline = *options_.offline;
+  std::string head = "badge " + visit->shown + ": the directory is unreachable (" +
+                     printable(unreachable.message) + ")";
+  int64_t now = wall_ms();
+  if (Status can = offline.usable(now); !can.ok()) {
+    out_(head + "; " + can.error().message);
+    visit->finish();
+    return;
+  }
+  const OfflineTable &table = *offline.table();
+  auto entry = table.find(offline.secret(), visit->badge, now);
+  if (!entry.ok()) {
+    visit->outcome.error = entry.error();
+    out_(head + "; " + entry.error().message + " in the offline table synced at " + utc_minute_text(table.synced_ms));
+    visit->finish();
+    return;
+  }
+  const proto::OfflineBadge &badge = **entry;
+  auto who = std::make_shared<proto::BadgeInResult>();
+  who->user = badge.users.front().id;
+  who->display_name = badge.users.front().display_name;
+  who->users = badge.users;
+  who->color_denied = table.color_denied;
+  // The workstations that held the users' jobs at the last sync, then those on the LAN now
+  // whose advertised key is the one the key table gives (jobs stored since), each once.
+  std::vector<std::string> ids = badge.workstations;
+  if (options_.lan_agents)
+    for (const auto &[id, fingerprint] : options_.lan_agents()) {
+      auto known = table.workstations.find(id);
+      if (known == table.workstations.end() || known->second.fingerprint != fingerprint) continue;
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
+  proto::Ticket ticket;
+  for (const auto &id : ids) {
+    auto known = table.workstations.find(id);
+    if (known == table.workstations.end() || who->workstations.size() >= kMaxOfflineWorkstations) continue;
+    who->workstations.push_back(known->second);
+    ticket.workstations.push_back(id);
+  }
+  for (const auto &u : badge.users)
+    ticket.users.push_back(u.id);
+  ticket.printer = offline.identity().fingerprint();
+  ticket.issued_ms = now;
+  ticket.expires_ms = now + proto::kTicketLifetimeMs;
+  auto signed_ticket = proto::ticket_sign(std::move(ticket), offline.identity().key());
+  if (!signed_ticket.ok()) {
+    visit->outcome.error = signed_ticket.error();
+    out_(head + "; cannot sign a ticket: " + signed_ticket.error().to_string());
+    visit->finish();
+    return;
+  }
+  who->ticket = std::move(*signed_ticket);
+  visit->outcome.known = true;
+  visit->outcome.error = Error{Errc::ok, ""};
+  out_(head + ": releasing with the offline table synced at " + utc_minute_text(table.synced_ms) + " (" +
+       std::to_string(who->workstations.size()) + " workstation(s))");
+  release_visit(visit, std::move(who), table.certificate);
+}
+
 void ReleaseStation::release_visit(const std::shared_ptr<Visit> &visit,
-                                   std::shared_ptr<proto::BadgeInResult> who) {
+                                   std::shared_ptr<proto::BadgeInResult> who,
+                                   const proto::SignedPrinterCertificate &certificate) {
   auto self = shared_from_this();
-  release_for(*who, [self, who, visit](uint64_t printed) {
+  release_for(
+      *who,
+      [self, who, visit](uint64_t printed) {
     std::string name = printable(who->display_name.empty() ? who->user : who->display_name);
     char took[32];
     std::snprintf(took, sizeof took, "%.3f", static_cast<double>(mono_ns() - visit->started_ns) / 1e6);
     self->out_("released " + std::to_string(printed) + " job(s) for " + name + " in " + took + " ms");
     visit->outcome.jobs_printed = printed;
     visit->finish();
-  });
+      },
+      certificate);
 }
 
-void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<void(uint64_t)> done) {
+void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<void(uint64_t)> done,
+                                 const proto::SignedPrinterCertificate &certificate) {
   struct Fanout {
     size_t remaining = 0;
     uint64_t printed = 0;
@@ -255,6 +327,16 @@ void ReleaseStation::release_for(const proto::BadgeInResult &who, std::function<
   }
   ReleaseSettings settings = options_.release;
   settings.pacer = std::make_shared<ReportPacer>(loop_, kReportDelayMaxMs);
+  settings.certificate = certificate;
+  bool offline_counted = !certificate.empty() && std::any_of(who.users.begin(), who.users.end(),
+                                                             [](const proto::BadgeUser &u) { return u.counted; });
+  if (offline_counted) {
+    // Without the directory: the limits the offline table had at its sync, nothing settled (the
+    // agents' records reach accounting as usual).
+    settings.quota = std::make_shared<QuotaGate>(who, device_.applies_settings());
+    for (const auto &u : who.users)
+      if (std::string line = settings.quota->limits_line(u.id); !line.empty()) out_(line + " (at the last sync)");
+  }
   if (!who.reservation.empty()) {
     // AMB-17: the users' limits, said before anything prints; each printed job of theirs is
     // charged at the directory from its signed outcome; the rest goes back at the end.

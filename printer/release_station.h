@@ -13,6 +13,7 @@
 #include "device.h"
 #include "directory_link.h"
 #include "lpm/protocol/loop_timer.h"
+#include "offline_sync.h"
 #include "output.h"
 #include "prompts.h"
 #include "workstation_release.h"
@@ -37,6 +38,13 @@ struct StationOptions {
   // one the directory gives: tried after the directory's, so a workstation that moved is still
   // reached. Trust is unchanged: the connection is pinned to the directory's key. Null: none.
   std::function<std::vector<std::string>(const proto::WorkstationRef &)> lan_addresses;
+  // Release without the directory (issue 8, offline_sync.h): when a badge-in finds the directory
+  // unreachable, the badge is resolved in the offline table and the station signs the ticket
+  // itself. Null: such a badge-in only reports the directory unreachable.
+  std::shared_ptr<OfflineSync> offline;
+  // The workstations DNS-SD finds on the LAN right now (id, advertised key): contacted too in a
+  // release without the directory, when the key table gives them the same key. Null: none.
+  std::function<std::vector<std::pair<std::string, proto::Fingerprint>>()> lan_agents;
 };
 
 inline constexpr uint32_t kChoiceTimeoutMs = 40000;
@@ -66,7 +74,10 @@ public:
   void release_badge(const std::string &badge, std::function<void(BadgeOutcome)> done);
   // The second half of release_badge: releases on every workstation a badge-in answer names;
   // `done` gets the number of jobs printed once every connection is closed.
-  void release_for(const proto::BadgeInResult &who, std::function<void(uint64_t jobs_printed)> done);
+  // With a certificate: the ticket is the station's own (release without the directory), sent
+  // with it; counted users' limits are the offline table's and nothing is settled.
+  void release_for(const proto::BadgeInResult &who, std::function<void(uint64_t jobs_printed)> done,
+                   const proto::SignedPrinterCertificate &certificate = {});
   // Releases the badges of each input line (trimmed, empty lines skipped) until the end of
   // input; `done` runs after the last release. Prompts read the same source.
   void run_badges(LineSource &badges, std::function<void()> done);
@@ -76,6 +87,10 @@ public:
   // Sends settle-quota for the quota charges a previous run journaled but had no answer for
   // (station_journal.h); `done` gets how many, at once (the answers come later).
   void settle_pending(std::function<void(size_t)> done);
+  // The directory connection (the offline table is synced over it).
+  std::shared_ptr<DirectoryLink> directory_link() const { return directory_; }
+  // Release without the directory from now on (StationOptions::offline).
+  void set_offline(std::shared_ptr<OfflineSync> offline) { options_.offline = std::move(offline); }
   // Closes the directory connection; `done` runs once its handles are freed.
   void close(std::function<void()> done);
 
@@ -96,7 +111,10 @@ private:
   void ask_pin(const std::shared_ptr<Visit> &visit);
   void ask_sign_in(const std::shared_ptr<Visit> &visit);
   void send_register(const std::shared_ptr<Visit> &visit, const std::string &email, std::string &password);
-  void release_visit(const std::shared_ptr<Visit> &visit, std::shared_ptr<proto::BadgeInResult> who);
+  void release_visit(const std::shared_ptr<Visit> &visit, std::shared_ptr<proto::BadgeInResult> who,
+                     const proto::SignedPrinterCertificate &certificate = {});
+  // The directory is unreachable: the badge from the offline table, the ticket signed here.
+  void release_offline(const std::shared_ptr<Visit> &visit, const Error &unreachable);
   // settle-quota (AMB-17): charges a counted user's printed job from its signed outcome, or with
   // no outcome, gives the rest of the badge's reservation back. A failure is logged.
   void settle_quota(const std::string &reservation, const std::string &user, const std::string &workstation,

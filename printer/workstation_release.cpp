@@ -149,6 +149,7 @@ private:
     state_ = State::opening;
     proto::OpenReleaseRequest req;
     req.ticket = ticket_;
+    req.certificate = settings_.certificate;
     proto::MapWriter w;
     req.write(w);
     auto self = shared_from_this();

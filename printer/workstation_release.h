@@ -57,6 +57,10 @@ struct ReleaseSettings {
   std::function<void(const proto::WorkstationRef &, const std::vector<proto::JobInfo> &,
                      std::function<void(Choices)> answer)>
       choose;
+  // A ticket the station signed itself while the directory is unreachable (issue 8): the
+  // directory's certificate of the station's key, sent with open-release. Empty: the ticket is
+  // the directory's.
+  proto::SignedPrinterCertificate certificate;
 };
 
 // Cap on the jobs one release takes from one workstation (list-jobs pages are followed up to it).

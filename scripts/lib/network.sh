@@ -109,11 +109,12 @@ net_agent_config() {
   <UnprintedJobsLifespan>48</UnprintedJobsLifespan>
   <IdentityBinding><Bind account="$(id -un)" user="$USER_ID"/>${NET_EXTRA_BINDS:-}</IdentityBinding>
   <LanDiscovery>${NET_LAN_DISCOVERY:-false}</LanDiscovery>
+  <OfflineReleaseWindow>${NET_OFFLINE_WINDOW:-0}</OfflineReleaseWindow>
 </Configuration>
 XML
 }
 
-# net_up ROOT: everything up. Sets DIR_PORT, DIR_FP, ACCT_PORT, ACCT_FP, AGENT_PORT, AGENT_SOCK, WS_ID,
+# net_up ROOT: everything up. Sets DIR_PORT, DIR_PID, DIR_FP, ACCT_PORT, ACCT_FP, AGENT_PORT, AGENT_SOCK, WS_ID,
 # AGENT_CONF, AGENT_IPP_PORT, AGENT_RAW_PORT, USER_ID, BADGE, DEVICE_DIR, PRINTER_TOKEN...
 net_up() {
   ROOT=$1
@@ -147,6 +148,7 @@ net_up() {
   net_start directory "$logs" "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen "${NET_LISTEN_HOST:-127.0.0.1}:0" \
     ${NET_DIRECTORY_ARGS:-}
   DIR_PORT=$NET_PORT
+  DIR_PID=${NET_PIDS[-1]}
   printf '  %-62s %5d ms\n' "start lpm-directory (127.0.0.1:$DIR_PORT)" $(($(net_ms) - t0))
   local dir_addr=127.0.0.1:$DIR_PORT
 

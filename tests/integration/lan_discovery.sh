@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8, discovery: agents advertise `_lpm-release._tcp` through the Bonjour API (Avahi's
+# Issue 8, discovery and release without the directory: agents advertise `_lpm-release._tcp` through the Bonjour API (Avahi's
 # compatibility library) and a release station browses, resolves and lists them. The whole test
 # runs in a network namespace of its own (unshare --net), joined by a veth pair to a second one
 # held by a sleeping process (10.78.0.1 here, 10.78.0.2 there); each namespace has its own system
@@ -9,7 +9,13 @@
 # fingerprint, release port and veth address, and the TXT record holds nothing else (no user or
 # host name); an advertisement of our type that is not ours (a malformed TXT) is refused; the
 # agent moves to another address, and a station with --lan-discovery releases its job through the
-# address DNS-SD gives (the directory's is stale); the agent stopped, its entry goes; without an mDNS daemon discover fails and says why. Where
+# address DNS-SD gives (the directory's is stale); release without the directory: with the
+# policy on, a station with --offline-release syncs its certificate and the encrypted offline
+# table, the directory is stopped, and a station started afterwards resolves the badge from the
+# table, signs the ticket itself and releases the moved workstation's job through the address
+# DNS-SD gives (the table's is stale), while the agent here, whose OfflineReleaseWindow is 0,
+# refuses the printer-signed ticket and keeps its job, and the impostor's key is never trusted;
+# the agent stopped, its entry goes; without an mDNS daemon discover fails and says why. Where
 # namespaces cannot be made, the test fails saying so (it does not skip).
 set -euo pipefail
 BIN=$(cd "${1:?usage: lan_discovery.sh BIN_DIR}" && pwd)
@@ -43,7 +49,7 @@ mdns_up far d1 "$ROOT/mdns-far" "${FAR_NS[@]}" || fail "no mDNS responder there"
 
 NET_LISTEN_HOST=0.0.0.0 net_up "$ROOT" >"$ROOT/up.log"
 # It listens on every address it has (0.0.0.0): it keeps serving once its address changes.
-NET_LAN_DISCOVERY=true net_add_agent ws-far "$NEAR" 0.0.0.0 "${FAR_NS[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$MDNS_BUS_FAR" \
+NET_LAN_DISCOVERY=true NET_OFFLINE_WINDOW=8 net_add_agent ws-far "$NEAR" 0.0.0.0 "${FAR_NS[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$MDNS_BUS_FAR" \
   >>"$ROOT/up.log"
 FAR_SOCK=$XA_SOCK
 FAR_ID=$XA_WS_ID
@@ -122,6 +128,66 @@ check "and the document is at the device" bash -c "grep -rlq 'moved workstation'
 check "an advertisement of the workstation's id with another key is never trusted" \
   grep -q "LAN: lpm-impostor advertises workstation $FAR_ID with another key than the directory's: ignored" \
   "$ROOT/logs/station.log"
+exec 7>&-
+wait "$STATION" || true
+
+# Release without the directory. The enterprise turns it on, as `lpm badges policy set
+# --offline-hours 4` does (that command is tested in badge_in.sh; here no administrator logs in).
+sqlite3 "$ROOT/directory/state.db" "INSERT INTO settings(name, value) VALUES('badge.offline_hours', '4')
+  ON CONFLICT(name) DO UPDATE SET value = excluded.value" || fail "cannot set the badge policy"
+printf 'released without the directory\n' >"$ROOT/outage-far.txt"
+"$BIN/lpm" print "$ROOT/outage-far.txt" --socket "$FAR_SOCK" --title outage-far >/dev/null
+printf 'held by an agent that accepts no printer-signed ticket\n' >"$ROOT/outage-near.txt"
+"$BIN/lpm" print "$ROOT/outage-near.txt" --socket "$AGENT_SOCK" --title outage-near >/dev/null
+# The agent here registers its job, so the table lists it as a holder. The moved one cannot reach
+# the directory from its new address until its link comes back (it need not: the station finds
+# it on the LAN).
+wait_for 10 bash -c "grep -E ' job [0-9a-f-]+ held for |registered held jobs' '$ROOT/logs/agent.log' | tail -n 1 | grep -q 'registered held jobs'" ||
+  fail "the agent here did not register its job"
+station_run() { # LOG ARGS...: a station reading badges from the FIFO (fd 7)
+  local log=$1
+  shift
+  DBUS_SYSTEM_BUS_ADDRESS=$MDNS_BUS_NEAR "$BIN/lpm-release" run --data "$ROOT/printer" \
+    --directory "127.0.0.1:$DIR_PORT" --directory-fingerprint "$DIR_FP" --device "file://$DEVICE_DIR" \
+    --timeout-ms 1000 --no-prompts "$@" <"$ROOT/badges" >"$ROOT/$log.out" 2>"$ROOT/logs/$log.log" &
+  STATION=$!
+  exec 7>"$ROOT/badges"
+}
+station_run sync --offline-release
+check "the station syncs its certificate and the offline table while the directory answers" \
+  wait_for 15 grep -q 'offline table synced: 1 badge(s), 2 workstation(s), certificate valid until' \
+  "$ROOT/logs/sync.log"
+exec 7>&-
+wait "$STATION" || true
+check "the offline table is private to the station (0600), and so is its key" \
+  test "$(stat -c %a "$ROOT/printer/offline.table") $(stat -c %a "$ROOT/printer/offline.key")" = "600 600"
+check "the table on disk holds neither the badge nor the user's name or e-mail" \
+  bash -c "! grep -qaF -e '$BADGE' -e 'Jean Dupont' -e 'jean.dupont' '$ROOT/printer/offline.table'"
+
+net_stop_pid "$DIR_PID"
+station_run outage --offline-release --lan-discovery
+check "started while the directory is down, the station releases with the offline table" \
+  wait_for 15 grep -q 'is unreachable .*: releasing with the offline table synced at' "$ROOT/logs/outage.log"
+check "its LAN table has the moved workstation" \
+  wait_for 15 grep -q "LAN: workstation $FAR_ID at $MOVED port $FAR_PORT" "$ROOT/logs/outage.log"
+printf '%s\n' "$BADGE" >&7
+check "the badge is resolved from the offline table and the station signs the ticket" \
+  wait_for 15 grep -q "badge $BADGE: the directory is unreachable .*: releasing with the offline table synced at .* (2 workstation(s))" \
+  "$ROOT/outage.out"
+check "the address the table had is stale: the one DNS-SD gives is tried" \
+  wait_for 15 grep -q "also trying $MOVED (found on the LAN)" "$ROOT/outage.out"
+check "the moved workstation's job is released without the directory, through that address" \
+  wait_for 15 grep -q "1 of 1 job(s) released via $MOVED:$FAR_PORT" "$ROOT/outage.out"
+check "and the document is at the device" bash -c "grep -rlq 'released without the directory' '$DEVICE_DIR'"
+check "the far agent accepted a ticket the station signed, under its certificate" \
+  grep -q 'release opened by station .* with a ticket it signed (directory unreachable)' "$ROOT/logs/ws-far.log"
+check "an agent whose OfflineReleaseWindow is 0 refuses the printer-signed ticket" \
+  wait_for 15 grep -q "stopped after 0 job(s): forbidden: open-release: this workstation does not accept printer-signed tickets" \
+  "$ROOT/outage.out"
+check "and keeps its job held" bash -c "! grep -rlq 'accepts no printer-signed ticket' '$DEVICE_DIR'"
+check "the impostor's advertisement of the workstation's id is not trusted without the directory either" \
+  grep -q "LAN: lpm-impostor advertises workstation $FAR_ID with another key than the directory's: ignored" \
+  "$ROOT/logs/outage.log"
 exec 7>&-
 wait "$STATION" || true
 stop_impostor

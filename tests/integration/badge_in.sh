@@ -57,8 +57,19 @@ net_release UNKNOWN-77
 check "BD-1: the station sees an unknown badge (not_found: the one answer it may offer registration on)" \
   grep -q 'badge UNKNOWN-77: unknown badge' <<<"$STEP_OUT"
 
-out=$(LPM badges policy set --pin required)
-check "badges policy set --pin required" grep -q '^pin: required$' <<<"$out"
+# Issue 8: release without the directory is off by default, and a PIN cannot go with it.
+check "release without the directory is off by default" \
+  grep -q '^release without the directory: off$' <<<"$(LPM badges policy show)"
+out=$(LPM badges policy set --offline-hours 4)
+check "issue 8: badges policy set --offline-hours 4" \
+  grep -q '^release without the directory: on (printer certificates last 4 h)$' <<<"$out"
+out=$(LPM badges policy set --pin required 2>&1) && fail "a PIN was required with release without the directory on"
+check "issue 8: a PIN policy is refused while release without the directory is on, saying why" \
+  grep -q 'cannot be checked without the directory' <<<"$out"
+out=$(LPM badges policy set --offline-hours 25 2>&1) && fail "--offline-hours 25 was taken"
+check "issue 8: --offline-hours takes 0 to 24" grep -q 'offline-hours' <<<"$out"
+out=$(LPM badges policy set --offline-hours 0 --pin required)
+check "badges policy set --pin required (with --offline-hours 0)" grep -q '^pin: required$' <<<"$out"
 check "badges policy show --json" test "$(LPM badges policy show --json | jq -r .pin)" = required
 net_release "$BADGE"
 check "with the PIN policy required, the badge alone gets no ticket: jean has no PIN" \
@@ -116,7 +127,7 @@ check "BD-5: a federated user's self-registration is refused with the directory'
   grep -q '^badge B0B0B2: forbidden: .*corporate directory' <<<"$STEP_OUT"
 check "BD-5: the refused badge stays unknown, the registered one stays" \
   test "$(sqlite3 "$ROOT/directory/state.db" "SELECT count(*) FROM badges WHERE badge IN ('B0B0B1', 'B0B0B2')")" = 1
-check "the delegation, the policy, the PIN and the flag are audited" \
-  test "$(audited delegate-add)$(audited badge-policy-set)$(audited pin-set)$(audited user-federated)" = 1211
+check "the delegation, the three policy changes, the PIN and the flag are audited" \
+  test "$(audited delegate-add)$(audited badge-policy-set)$(audited pin-set)$(audited user-federated)" = 1311
 
 echo "$IT_PASSED checks passed"

@@ -5,7 +5,9 @@
 #include <cstdlib>
 
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/ops_offline.h"
 #include "lpm/protocol/ops_print.h"
+#include "lpm/protocol/ops_release.h"
 
 using namespace lpm;
 using namespace lpm::proto;
@@ -44,5 +46,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   read_as<ReportTotalsRequest>(root); // the accounting server's console op, paged
   read_as<ReportTotalsResult>(root);
   read_as<AgentStatusResult>(root); // what `lpm doctor` reads from the agent
+  // Release without the directory (issue 8): what an agent reads from a station, what a station
+  // reads from the directory, what the directory reads from a station.
+  read_as<OpenReleaseRequest>(root);
+  read_as<PrinterCertificateResult>(root);
+  read_as<OfflineBadgesResult>(root);
+  read_as<OfflineWorkstationsResult>(root);
+  read_as<OfflineBadgesRequest>(root);
+  read_as<PrinterCertificateRequest>(root);
+  read_as<BadgesPolicySetRequest>(root);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "fuzz_session_key.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/ops.h"
+#include "lpm/protocol/ops_offline.h"
 #include "lpm/protocol/printer_certificate.h"
 #include "lpm/protocol/session.h"
 #include "lpm/protocol/ticket.h"
@@ -192,6 +193,23 @@ void msgpack_corpus() {
   settle.outcome = settled_job;
   settle.done = true;
   put(t, "settle-quota", encoded(settle));
+  // Issue 8: the offline table's pages and a certificate answer.
+  OfflineBadgesResult ob;
+  OfflineBadge entry;
+  entry.key = Bytes(kOfflineBadgeKeyBytes, 0x11);
+  entry.users = {BadgeUser{kId, "Ada", true, 12, false}, BadgeUser{kId2, "Bo"}};
+  entry.workstations = {kId2};
+  ob.items = {entry};
+  ob.next = "42";
+  put(t, "offline-badges-result", encoded(ob));
+  OfflineWorkstationsResult ow;
+  ow.items = {WorkstationRef{kId2, "ws-1", {"10.0.0.5"}, 9443, kFp}};
+  put(t, "offline-workstations-result", encoded(ow));
+  PrinterCertificateResult pc;
+  pc.certificate = SignedPrinterCertificate{str_bytes("body"), str_bytes("sig")};
+  pc.hours = 4;
+  pc.strip = ";?";
+  put(t, "printer-certificate-result", encoded(pc));
   ListJobsResult l;
   l.jobs = {job(kId), job(kId2)};
   l.next = "next";

@@ -18,6 +18,10 @@ namespace lpm::printer {
 constexpr uint64_t kReportDelayMaxMs = 1000;
 // Workstations one release without the directory contacts at most (a ticket's cap).
 constexpr size_t kMaxOfflineWorkstations = 256;
+// Once the directory was unreachable, badges go straight to the offline table this long (a
+// directory lost by timeout would cost every badge the connect timeout); the offline sync keeps
+// probing it meanwhile.
+constexpr int64_t kDirectoryRetryMs = 30 * 1000;
 
 std::shared_ptr<ReleaseStation> ReleaseStation::create(uv_loop_t *loop,
                                                        std::shared_ptr<proto::TlsContext> tls, Device &device,
@@ -62,6 +66,11 @@ void ReleaseStation::release_badge(const std::string &badge, std::function<void(
   visit->badge = badge;
   visit->shown = printable(badge);
   visit->done = std::move(done);
+  if (options_.offline && mono_ms() < directory_down_until_ms_) {
+    visit->started_ns = mono_ns();
+    release_offline(visit, directory_down_);
+    return;
+  }
   send_badge_in(visit, "");
 }
 
@@ -150,6 +159,8 @@ void ReleaseStation::on_refusal(const std::shared_ptr<Visit> &visit, const Error
   }
   if (options_.offline &&
       (error.code == Errc::unavailable || error.code == Errc::timeout || error.code == Errc::io_error)) {
+    directory_down_ = error;
+    directory_down_until_ms_ = mono_ms() + kDirectoryRetryMs;
     release_offline(visit, error);
     return;
   }

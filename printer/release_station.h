@@ -136,6 +136,9 @@ private:
   size_t settles_in_flight_ = 0;
   std::function<void()> close_waiting_;
   std::unique_ptr<proto::LoopTimer> close_timer_;
+  // Release without the directory: why and until when (monotonic ms) badges skip the directory.
+  Error directory_down_{Errc::ok, ""};
+  int64_t directory_down_until_ms_ = 0;
 };
 
 } // namespace lpm::printer

@@ -14,7 +14,8 @@
 # table, the directory is stopped, and a station started afterwards resolves the badge from the
 # table, signs the ticket itself and releases the moved workstation's job through the address
 # DNS-SD gives (the table's is stale), while the agent here, whose OfflineReleaseWindow is 0,
-# refuses the printer-signed ticket and keeps its job, and the impostor's key is never trusted;
+# refuses the printer-signed ticket and keeps its job, and neither the impostor's key nor an
+# advertised workstation the key table does not know is ever used;
 # the agent stopped, its entry goes; without an mDNS daemon discover fails and says why. Where
 # namespaces cannot be made, the test fails saying so (it does not skip).
 set -euo pipefail
@@ -165,12 +166,23 @@ check "the table on disk holds neither the badge nor the user's name or e-mail" 
   bash -c "! grep -qaF -e '$BADGE' -e 'Jean Dupont' -e 'jean.dupont' '$ROOT/printer/offline.table'"
 
 net_stop_pid "$DIR_PID"
+# A well-formed advertisement of a workstation the key table does not know: never contacted.
+UNKNOWN_ID=01a2ffff-0000-7000-8000-000000000001
+"${FAR_NS[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$MDNS_BUS_FAR" avahi-publish -s lpm-unknown _lpm-release._tcp 9443 \
+  "v=1" "id=$UNKNOWN_ID" "fp=$(printf 'e%.0s' {1..64})" >"$ROOT/logs/unknown.log" 2>&1 &
+UNKNOWN=$!
+stop_unknown() { kill -TERM "$UNKNOWN" 2>/dev/null || true; wait "$UNKNOWN" 2>/dev/null || true; }
+it_at_exit stop_unknown
+wait_for 5 grep -q 'Established' "$ROOT/logs/unknown.log" || fail "avahi-publish did not publish lpm-unknown"
 station_run outage --offline-release --lan-discovery
 check "started while the directory is down, the station releases with the offline table" \
   wait_for 15 grep -q 'is unreachable .*: releasing with the offline table synced at' "$ROOT/logs/outage.log"
 check "its LAN table has the moved workstation" \
   wait_for 15 grep -q "LAN: workstation $FAR_ID at $MOVED port $FAR_PORT" "$ROOT/logs/outage.log"
+check "and the unknown one" wait_for 15 grep -q "LAN: workstation $UNKNOWN_ID at" "$ROOT/logs/outage.log"
 printf '%s\n' "$BADGE" >&7
+# 2: the moved one (found on the LAN, known to the key table) and the one here (a holder at the
+# last sync); not the unknown one.
 check "the badge is resolved from the offline table and the station signs the ticket" \
   wait_for 15 grep -q "badge $BADGE: the directory is unreachable .*: releasing with the offline table synced at .* (2 workstation(s))" \
   "$ROOT/outage.out"
@@ -191,6 +203,7 @@ check "the impostor's advertisement of the workstation's id is not trusted witho
 exec 7>&-
 wait "$STATION" || true
 stop_impostor
+stop_unknown
 
 # The agent stops: its advertisement is withdrawn, and a station browsing sees it go.
 # Started directly, not through the function: $! is then lpm-release itself, stopped by PID.

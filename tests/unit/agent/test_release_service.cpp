@@ -60,9 +60,11 @@ void sleep_until_after(int64_t deadline_ms) {
     ::usleep(10 * 1000);
 }
 
-MapWriter open_args(const proto::SignedTicket &ticket) {
+MapWriter open_args(const proto::SignedTicket &ticket,
+                    const proto::SignedPrinterCertificate &certificate = {}) {
   proto::OpenReleaseRequest req;
   req.ticket = ticket;
+  req.certificate = certificate;
   MapWriter w;
   req.write(w);
   return w;
@@ -84,6 +86,9 @@ struct ReleaseFixture {
   std::unique_ptr<ReleaseService> service;
   std::shared_ptr<proto::TlsContext> printer_ctx;
   std::shared_ptr<RevokedKeys> revoked;
+  // Issue 8: the window for printer-signed tickets and when the agent last heard the directory.
+  int64_t offline_window_ms = 8 * 3600 * 1000LL;
+  int64_t heard_ms = wall_ms() - 3600 * 1000LL;
 
   ReleaseFixture() {
     auto n = SqliteNonceStore::open(db);
@@ -115,6 +120,8 @@ struct ReleaseFixture {
     REQUIRE(r.ok());
     revoked = *r;
     options.revoked = revoked;
+    options.offline_window_ms = offline_window_ms;
+    options.directory_heard_ms = [this] { return heard_ms; };
     auto s = ReleaseService::start(&loop, *server_ctx, store, nonces, outbox, std::move(options));
     REQUIRE(s.ok());
     service = std::move(*s);
@@ -312,14 +319,14 @@ TEST_CASE("release service: a station whose key the directory revoked is refused
           "[agent][release][revocation]") {
   ReleaseFixture f;
   auto a = f.connect(f.printer_ctx);
-  REQUIRE(a->call(proto::op::open_release, open_args(make_ticket(*f.ticket_key, kAlice,
-                                                                 f.printer_identity->fingerprint())))
+  REQUIRE(a->call(proto::op::open_release,
+                  open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())))
               .ok());
   REQUIRE(a->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{})).ok());
 
   // What a register reply brings.
-  auto fresh = f.revoked->add({proto::RevokedKey{f.printer_identity->fingerprint(), proto::EnrollKind::printer,
-                                                 wall_ms()}});
+  auto fresh = f.revoked->add(
+      {proto::RevokedKey{f.printer_identity->fingerprint(), proto::EnrollKind::printer, wall_ms()}});
   REQUIRE(fresh.ok());
   CHECK(*fresh == 1);
 
@@ -335,8 +342,8 @@ TEST_CASE("release service: a station whose key the directory revoked is refused
 
   // A fresh ticket does not help, and its nonce is not spent (it was never checked).
   auto b = f.connect(f.printer_ctx);
-  auto reopened =
-      b->call(proto::op::open_release, open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())));
+  auto reopened = b->call(proto::op::open_release,
+                          open_args(make_ticket(*f.ticket_key, kAlice, f.printer_identity->fingerprint())));
   REQUIRE_FALSE(reopened.ok());
   CHECK(reopened.error().code == Errc::forbidden);
   CHECK(f.store->get(f.job.id)->state == JobState::held);
@@ -853,5 +860,87 @@ TEST_CASE("release service: a job another station released meanwhile is not clai
   b->close();
   a.reset();
   b.reset();
+  f.finish();
+}
+
+namespace {
+
+// Issue 8: a ticket the station signed itself, with the directory's certificate of its key.
+proto::SignedPrinterCertificate certify(const proto::KeyPair &directory, const proto::Identity &station,
+                                        int64_t issued_ms, int64_t expires_ms) {
+  proto::PrinterCertificate c;
+  c.printer_id = uuid_v7();
+  c.printer = station.fingerprint();
+  c.key = station.key().public_der();
+  c.issued_ms = issued_ms;
+  c.expires_ms = expires_ms;
+  auto signed_cert = proto::printer_certificate_sign(c, directory);
+  REQUIRE(signed_cert.ok());
+  return *signed_cert;
+}
+
+} // namespace
+
+TEST_CASE("release service: printer-signed tickets while the directory is unreachable (issue 8)",
+          "[agent][release][offline]") {
+  ReleaseFixture f;
+  int64_t now = wall_ms();
+  auto cert = certify(*f.ticket_key, *f.printer_identity, now - 60'000, now + 4 * 3600 * 1000LL);
+  const std::string station = f.printer_identity->fingerprint();
+  auto a = f.connect(f.printer_ctx);
+
+  SECTION("accepted under a valid certificate, within the window: the job is served") {
+    auto opened = a->call(proto::op::open_release,
+                          open_args(make_ticket(f.printer_identity->key(), kAlice, station), cert));
+    REQUIRE(opened.ok());
+    auto listed = a->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+    REQUIRE(listed.ok());
+    CHECK(result_of<proto::ListJobsResult>(*listed).jobs.size() == 1);
+  }
+  SECTION("without the certificate, a station's own ticket is a forgery") {
+    auto refused =
+        a->call(proto::op::open_release, open_args(make_ticket(f.printer_identity->key(), kAlice, station)));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::invalid_signature);
+  }
+  SECTION("the certificate expired") {
+    auto old = certify(*f.ticket_key, *f.printer_identity, now - 5 * 3600 * 1000LL, now - 1000);
+    auto refused = a->call(proto::op::open_release,
+                           open_args(make_ticket(f.printer_identity->key(), kAlice, station), old));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::expired);
+  }
+  SECTION("the agent last heard from the directory longer ago than its window") {
+    f.heard_ms = now - 9 * 3600 * 1000LL;
+    auto refused = a->call(proto::op::open_release,
+                           open_args(make_ticket(f.printer_identity->key(), kAlice, station), cert));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::forbidden);
+    CHECK(refused.error().message.find("longer than its window") != std::string::npos);
+  }
+  SECTION("a certificate the directory did not sign") {
+    auto other = proto::KeyPair::generate();
+    REQUIRE(other.ok());
+    auto forged = certify(**other, *f.printer_identity, now - 60'000, now + 3600 * 1000LL);
+    auto refused = a->call(proto::op::open_release,
+                           open_args(make_ticket(f.printer_identity->key(), kAlice, station), forged));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::invalid_signature);
+  }
+  SECTION("a revoked station, even with a valid certificate") {
+    REQUIRE(f.revoked->add({proto::RevokedKey{station, proto::EnrollKind::printer, now}}).ok());
+    auto refused = a->call(proto::op::open_release,
+                           open_args(make_ticket(f.printer_identity->key(), kAlice, station), cert));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::forbidden);
+  }
+  SECTION("nothing is served after a refusal") {
+    REQUIRE_FALSE(
+        a->call(proto::op::open_release, open_args(make_ticket(*f.ticket_key, kAlice, station), cert)).ok());
+    auto listed = a->call(proto::op::list_jobs, args_of(proto::ListJobsRequest{}));
+    REQUIRE_FALSE(listed.ok());
+    CHECK(listed.error().code == Errc::forbidden);
+  }
+  a->close();
   f.finish();
 }

@@ -53,6 +53,16 @@ std::vector<std::string> release_addresses(const Holder &h) {
   return out;
 }
 
+proto::WorkstationRef workstation_ref(const Holder &h) {
+  proto::WorkstationRef ref;
+  ref.id = h.id;
+  ref.name = h.name;
+  ref.addresses = release_addresses(h);
+  ref.port = h.port;
+  ref.fingerprint = h.fingerprint;
+  return ref;
+}
+
 Status release_allowed(DirectoryStore &store, const User &user) {
   auto roles = effective_roles(store, user.id);
   if (!roles.ok()) return roles.error();
@@ -117,13 +127,7 @@ void DirectoryService::Core::issue_ticket(const CallPtr &call, const EnrolledEnt
   ticket.issued_ms = now;
   ticket.expires_ms = now + proto::kTicketLifetimeMs;
   for (const auto &h : *holders) {
-    proto::WorkstationRef ref;
-    ref.id = h.id;
-    ref.name = h.name;
-    ref.addresses = release_addresses(h);
-    ref.port = h.port;
-    ref.fingerprint = h.fingerprint;
-    result.workstations.push_back(std::move(ref));
+    result.workstations.push_back(workstation_ref(h));
     ticket.workstations.push_back(h.id);
   }
   if (!signer) {

@@ -127,15 +127,8 @@ void DirectoryService::Core::handle_offline_workstations(const CallPtr &call) {
   auto page = store->workstations_page(req.page.after, limit);
   if (!page.ok()) return call->fail(page.error());
   proto::OfflineWorkstationsResult result;
-  for (const auto &h : *page) {
-    proto::WorkstationRef ref;
-    ref.id = h.id;
-    ref.name = h.name;
-    ref.addresses = release_addresses(h);
-    ref.port = h.port;
-    ref.fingerprint = h.fingerprint;
-    result.items.push_back(std::move(ref));
-  }
+  for (const auto &h : *page)
+    result.items.push_back(workstation_ref(h));
   if (page->size() == limit) result.next = page->back().id;
   reply_with(call, result);
 }

@@ -95,6 +95,8 @@ Status release_allowed(DirectoryStore &store, const User &user);
 // The addresses a release station tries, best first: the one this directory saw (right even
 // behind NAT), then the agent's own view, without repeats.
 std::vector<std::string> release_addresses(const Holder &h);
+// A holder as badge-in answers and the offline table give it (release_addresses, best first).
+proto::WorkstationRef workstation_ref(const Holder &h);
 // UA-17: the display name is the user's own; with none, the e-mail stands in.
 std::string shown_name(const std::string &display_name, const std::string &email);
 

@@ -676,58 +676,55 @@ Result<std::vector<RefusedHolding>> DirectoryStore::workstation_register(const W
   return refused;
 }
 
-Result<std::vector<Holder>> DirectoryStore::holders_of(std::string_view user_id, int64_t now_ms) {
-  auto stmt = db_->prepare(
-      "SELECT w.id, e.name, e.fingerprint, w.port, w.seen_address, w.reported_addresses, h.jobs, "
-      "w.last_seen_ms "
-      "FROM holdings h JOIN workstations w ON w.id = h.workstation_id JOIN enrolled e ON e.id = w.id "
-      "WHERE h.user_id = ? AND e.revoked = 0 AND w.last_seen_ms > ? "
-      "ORDER BY w.last_seen_ms DESC, w.id LIMIT ?");
-  if (!stmt.ok()) return stmt.error();
-  stmt->bind(1, user_id)
-      .bind(2, now_ms - kRegisterLeaseMs)
-      .bind(3, static_cast<int64_t>(kMaxWorkstationsPerTicket));
+namespace {
+
+// The columns holder_rows reads, in its order (then h.jobs when asked for).
+constexpr const char *kHolderColumns =
+    "w.id, e.name, e.fingerprint, w.port, w.seen_address, w.reported_addresses, w.last_seen_ms";
+
+// Every row of a statement selecting kHolderColumns, then the job count when `with_jobs`.
+Result<std::vector<Holder>> holder_rows(Stmt &stmt, bool with_jobs) {
   std::vector<Holder> out;
   for (;;) {
-    auto row = stmt->step();
+    auto row = stmt.step();
     if (!row.ok()) return row.error();
     if (!*row) break;
     Holder h;
-    h.id = stmt->col_text(0);
-    h.name = stmt->col_text(1);
-    h.fingerprint = stmt->col_text(2);
-    h.port = static_cast<uint16_t>(stmt->col_int(3));
-    h.seen_address = stmt->col_text(4);
-    h.reported_addresses = addresses_from_json(stmt->col_text(5));
-    h.jobs = static_cast<uint64_t>(stmt->col_int(6));
-    h.last_seen_ms = stmt->col_int(7);
+    h.id = stmt.col_text(0);
+    h.name = stmt.col_text(1);
+    h.fingerprint = stmt.col_text(2);
+    h.port = static_cast<uint16_t>(stmt.col_int(3));
+    h.seen_address = stmt.col_text(4);
+    h.reported_addresses = addresses_from_json(stmt.col_text(5));
+    h.last_seen_ms = stmt.col_int(6);
+    if (with_jobs) h.jobs = static_cast<uint64_t>(stmt.col_int(7));
     out.push_back(std::move(h));
   }
   return out;
 }
 
+} // namespace
+
+Result<std::vector<Holder>> DirectoryStore::holders_of(std::string_view user_id, int64_t now_ms) {
+  auto stmt = db_->prepare(std::string("SELECT ") + kHolderColumns +
+                           ", h.jobs FROM holdings h JOIN workstations w ON w.id = h.workstation_id "
+                           "JOIN enrolled e ON e.id = w.id "
+                           "WHERE h.user_id = ? AND e.revoked = 0 AND w.last_seen_ms > ? "
+                           "ORDER BY w.last_seen_ms DESC, w.id LIMIT ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, user_id)
+      .bind(2, now_ms - kRegisterLeaseMs)
+      .bind(3, static_cast<int64_t>(kMaxWorkstationsPerTicket));
+  return holder_rows(*stmt, true);
+}
+
 Result<std::vector<Holder>> DirectoryStore::workstations_page(std::string_view after, size_t limit) {
-  auto stmt = db_->prepare("SELECT w.id, e.name, e.fingerprint, w.port, w.seen_address, w.reported_addresses, "
-                           "w.last_seen_ms FROM workstations w JOIN enrolled e ON e.id = w.id "
+  auto stmt = db_->prepare(std::string("SELECT ") + kHolderColumns +
+                           " FROM workstations w JOIN enrolled e ON e.id = w.id "
                            "WHERE w.id > ? AND e.revoked = 0 AND w.port > 0 ORDER BY w.id LIMIT ?");
   if (!stmt.ok()) return stmt.error();
   stmt->bind(1, after).bind(2, static_cast<int64_t>(limit));
-  std::vector<Holder> out;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    Holder h;
-    h.id = stmt->col_text(0);
-    h.name = stmt->col_text(1);
-    h.fingerprint = stmt->col_text(2);
-    h.port = static_cast<uint16_t>(stmt->col_int(3));
-    h.seen_address = stmt->col_text(4);
-    h.reported_addresses = addresses_from_json(stmt->col_text(5));
-    h.last_seen_ms = stmt->col_int(6);
-    out.push_back(std::move(h));
-  }
-  return out;
+  return holder_rows(*stmt, false);
 }
 
 // ---------------------------------------------------------------------------------------------

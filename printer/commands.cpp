@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "badge_device.h"
 #include "badge_reader.h"
@@ -237,12 +238,51 @@ int command_run(const RunArgs &args) {
       station->set_offline(offline);
     }
     LineReader reader(&loop, STDIN_FILENO);
+    // SIGTERM (systemd stopping the unit) or SIGINT: no badge after the current one, then the
+    // directory connection and the device are closed as at the end of input.
+    struct Stopping {
+      uv_signal_t sigterm{};
+      uv_signal_t sigint{};
+      bool asked = false;   // a signal came
+      bool running = false; // run_badges has started
+      std::function<void()> on_signal;
+    } stopping;
+    bool finished = false;
     auto finish = [&] {
+      if (finished) return;
+      finished = true;
       if (offline) offline->stop();
       if (lan) lan->stop();
       badge_device.reset(); // its poll handle would keep the loop running
-      station->close([&] { (*device)->close([] {}); });
+      uv_close(reinterpret_cast<uv_handle_t *>(&stopping.sigterm), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t *>(&stopping.sigint), nullptr);
+      station->close([&] {
+        (*device)->close([&] {
+          // A read of standard input may still be waiting in libuv's thread pool (it cannot be
+          // cancelled): after a signal the loop is left with it.
+          if (stopping.asked) uv_stop(&loop);
+        });
+      });
     };
+    stopping.on_signal = [&] {
+      if (stopping.asked) return;
+      stopping.asked = true;
+      announce_stopping("stopping");
+      if (stopping.running)
+        station->stop_run();
+      else
+        finish(); // still starting: run_badges will not begin
+    };
+    auto on_signal = [](uv_signal_t *handle, int signum) {
+      LPM_INFO("received %s: stopping after the current badge", signum == SIGINT ? "SIGINT" : "SIGTERM");
+      static_cast<Stopping *>(handle->data)->on_signal();
+    };
+    for (auto [handle, signum] :
+         {std::pair{&stopping.sigterm, SIGTERM}, std::pair{&stopping.sigint, SIGINT}}) {
+      uv_signal_init(&loop, handle);
+      handle->data = &stopping;
+      uv_signal_start(handle, on_signal, signum);
+    }
     station->connect([&](const Status &connected) {
       if (!connected.ok()) {
         Status usable = offline ? offline->usable(wall_ms()) : Status(connected.error());
@@ -269,6 +309,8 @@ int command_run(const RunArgs &args) {
       station->settle_pending([](size_t) {});
       report_pending(&loop, *tls, options.release.journal, options.release, stdout_lines(),
                      [&](const LateReportSummary &) {
+                       if (finished) return; // stopped by a signal meanwhile
+                       stopping.running = true;
                        if (!badge_device)
                          station->run_badges(reader, finish);
                        else if (reader.terminal_fd() >= 0)
@@ -279,6 +321,15 @@ int command_run(const RunArgs &args) {
                      });
     });
     uv_run(&loop, UV_RUN_DEFAULT);
+    if (stopping.asked) {
+      // The loop may still hold a read of standard input, blocked in libuv's thread pool: libuv's
+      // shutdown at exit would wait for that thread forever. Everything is closed or durable
+      // (the journal and the offline table are committed as they are written), so the process
+      // ends here.
+      LPM_INFO("stopped");
+      std::fflush(nullptr);
+      std::_Exit(exit_code);
+    }
   }
   if (uv_loop_close(&loop) != 0)
     return fail(make_error(Errc::internal, "handles were left open on the loop"));

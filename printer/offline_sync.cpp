@@ -181,7 +181,7 @@ void OfflineSync::finish(const std::shared_ptr<Round> &round, Status status) {
              round->table.badges.size(), round->table.workstations.size(),
              utc_minute_text(round->table.certificate_expires_ms).c_str());
     table_ = std::move(round->table);
-  } else {
+  } else if (!stopped_) { // a sync cut short by the station stopping says nothing
     std::string why = status.error().to_string();
     if (why != last_error_)
       LPM_WARN("offline table not synced: %s%s", why.c_str(),

@@ -475,7 +475,18 @@ void ReleaseStation::run_badges(LineSource &badges, LineSource &prompts, std::fu
   next_badge();
 }
 
+void ReleaseStation::stop_run() {
+  if (!badge_feed_) return;
+  stop_requested_ = true;
+  // Waiting for input (a badge, or a prompt's answer on the same feed): nothing is on its way.
+  if (badge_feed_->waiting() || (prompt_feed_ && prompt_feed_->waiting())) end_run();
+}
+
 void ReleaseStation::next_badge() {
+  if (stop_requested_) {
+    end_run();
+    return;
+  }
   auto self = shared_from_this();
   badge_feed_->next_line(0, false, [self](InputLine &in) {
     switch (in.kind) {
@@ -500,6 +511,7 @@ void ReleaseStation::next_badge() {
 }
 
 void ReleaseStation::end_run() {
+  if (!badge_feed_) return; // ended already
   auto badge_feed = std::move(badge_feed_);
   auto prompt_feed = std::move(prompt_feed_);
   badge_feed_ = nullptr;

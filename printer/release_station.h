@@ -84,6 +84,9 @@ public:
   // The same, with the answers to prompts read from `prompts` (a terminal, when badges come
   // from a device). Both sources must outlive the run.
   void run_badges(LineSource &badges, LineSource &prompts, std::function<void()> done);
+  // Ends run_badges (SIGTERM): at once while it waits for a badge or for an answer to a prompt,
+  // else once the badge being released is done; run_badges' `done` then runs.
+  void stop_run();
   // Sends settle-quota for the quota charges a previous run journaled but had no answer for
   // (station_journal.h); `done` gets how many, at once (the answers come later).
   void settle_pending(std::function<void(size_t)> done);
@@ -131,6 +134,7 @@ private:
   std::shared_ptr<LineFeed> badge_feed_;
   std::shared_ptr<LineFeed> prompt_feed_;
   std::function<void()> run_done_;
+  bool stop_requested_ = false; // stop_run: no badge after the current one
   // settle-quota calls not yet answered; close() waits for them (at most kCloseWaitMs).
   static constexpr uint64_t kCloseWaitMs = 2000;
   size_t settles_in_flight_ = 0;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Issue 7, systemd units with Type=notify: each daemon (directory, accounting server, agent)
 # sends READY=1 on $NOTIFY_SOCKET only once every listener it has accepts connections, and
-# STOPPING=1 when SIGTERM asks it to stop. A stand-in for systemd's end of the socket
-# (lpm_test_notify_listener) connects to every listener the instant READY=1 arrives. A
-# NOTIFY_SOCKET nobody listens on costs a warning, not the service.
+# STOPPING=1 when SIGTERM asks it to stop; the release station READY=1 once connected to the
+# directory, and STOPPING=1 and exit 0 on SIGTERM while it waits for a badge. A stand-in for
+# systemd's end of the socket (lpm_test_notify_listener) connects to every listener the instant
+# READY=1 arrives. A NOTIFY_SOCKET nobody listens on costs a warning, not the service.
 set -euo pipefail
 BIN=$(cd "${1:?usage: service_notify.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,6 +68,28 @@ restart agent "$AGENT_PID" "tcp:$AGENT_PORT" "tcp:$AGENT_IPP_PORT" "tcp:$AGENT_R
 restart accounting "$acct_pid" "tcp:$ACCT_PORT" -- \
   "$BIN/lpm-accounting" serve --data "$ROOT/accounting" --listen "127.0.0.1:$ACCT_PORT" \
   --directory "127.0.0.1:$DIR_PORT" --directory-fingerprint "$DIR_FP"
+# The release station: READY=1 once connected to the directory; SIGTERM while it waits for a
+# badge (its input still open): STOPPING=1, and it exits 0 at once, as systemd expects of a unit.
+listen release
+mkfifo "$ROOT/badges"
+NOTIFY_SOCKET=$sock "$BIN/lpm-release" run --data "$ROOT/printer" --directory "127.0.0.1:$DIR_PORT" \
+  --directory-fingerprint "$DIR_FP" --device "file://$DEVICE_DIR" --no-prompts \
+  <"$ROOT/badges" >"$logs/release.out" 2>"$logs/release-notified.log" &
+STATION=$!
+exec 7>"$ROOT/badges"
+check "release station: READY=1 once connected to the directory" ready_checked release 0
+listen release-stop
+kill -TERM "$STATION"
+wait_for 5 bash -c "! kill -0 $STATION 2>/dev/null" || fail "the release station did not stop on SIGTERM"
+station_rc=0
+wait "$STATION" || station_rc=$?
+wait "$NOTIFY_PID" || true
+check "release station: STOPPING=1 on SIGTERM" grep -q '^STOPPING=1' "$logs/release-stop.notify"
+check "release station: exit 0 on SIGTERM with its badge input still open" test "$station_rc" = 0
+check "release station: it says it stopped" grep -q 'received SIGTERM: stopping after the current badge' \
+  "$logs/release-notified.log"
+exec 7>&-
+
 restart directory "$dir_pid" "tcp:$DIR_PORT" -- \
   "$BIN/lpm-directory" serve --data "$ROOT/directory" --listen "127.0.0.1:$DIR_PORT"
 

@@ -1,9 +1,10 @@
 // An AppSocket (port 9100) printer for integration tests: listens on 127.0.0.1, takes one job
 // per connection and keeps it as DIR/<n>.bin once the sender half-closed; with --close-after N
 // it hangs up on the first job after N bytes (a printer that fails mid-job) and behaves from
-// then on. Prints "ready <port>" once listening; runs until killed.
+// then on; with --stall-ms N it waits N ms after accepting each job before it reads (a slow
+// printer). Prints "ready <port>" once listening; runs until killed.
 //
-//   lpm_test_appsocket_printer DIR [--close-after N]
+//   lpm_test_appsocket_printer DIR [--close-after N] [--stall-ms N]
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,18 +15,22 @@
 #include <string>
 
 int main(int argc, char **argv) {
-  if (argc != 2 && argc != 4) {
-    std::fprintf(stderr, "usage: %s DIR [--close-after N]\n", argv[0]);
+  if (argc < 2 || argc % 2 != 0) {
+    std::fprintf(stderr, "usage: %s DIR [--close-after N] [--stall-ms N]\n", argv[0]);
     return 2;
   }
   std::string dir = argv[1];
   long long close_after = -1;
-  if (argc == 4) {
-    if (std::strcmp(argv[2], "--close-after") != 0) {
-      std::fprintf(stderr, "unknown option %s\n", argv[2]);
+  long long stall_ms = 0;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--close-after") == 0) {
+      close_after = std::atoll(argv[i + 1]);
+    } else if (std::strcmp(argv[i], "--stall-ms") == 0) {
+      stall_ms = std::atoll(argv[i + 1]);
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
     }
-    close_after = std::atoll(argv[3]);
   }
   int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -44,6 +49,7 @@ int main(int argc, char **argv) {
   for (int n = 1;; n++) {
     int conn = ::accept4(server, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) continue;
+    if (stall_ms > 0) ::usleep(static_cast<useconds_t>(stall_ms * 1000));
     std::string part = dir + "/" + std::to_string(n) + ".part";
     FILE *out = std::fopen(part.c_str(), "wb");
     long long got = 0;

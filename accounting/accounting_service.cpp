@@ -31,18 +31,31 @@ constexpr uint64_t kFlaggedLoggedPerBatch = 3;
 
 } // namespace
 
-// A batch whose counts are checked on the thread pool: the signatures (about 0.6 ms each) must not
-// hold the loop, which meanwhile stores other batches and answers reports. One batch is checked at
-// a time, so the station key cache is only ever used by one thread.
+// Signed counts checked behind ingest (issue 6), on the thread pool: a signature (about 0.6 ms)
+// must hold neither the loop nor the agent's acknowledgement. One check runs at a time, so the
+// station key cache is only ever used by one thread.
 struct AccountingService::Verification {
-  CallPtr call;
-  std::shared_ptr<const proto::PostRecordsRequest> req;
+  std::vector<proto::JobRecord> records;
   std::unordered_map<proto::Fingerprint, bool> stations; // signed_by -> enrolled as a release station
   std::shared_ptr<proto::StationKeys> keys;
-  std::vector<proto::CountsCheck> checks;                  // per record, filled by the worker
-  std::vector<std::pair<size_t, std::string>> flagged_why; // the first few flagged, with the reason
+  std::vector<std::pair<std::string, proto::CountsCheck>> checks; // per record, filled by the worker
+  std::vector<std::pair<size_t, std::string>> flagged_why;        // the first few flagged, with the reason
   uint64_t flagged = 0;
 };
+
+namespace {
+
+// A record whose counts carry a signature to verify: its check runs behind ingest.
+bool signature_to_check(const proto::JobRecord &r) {
+  return !r.signature.empty();
+}
+
+// Pending checks read back at a time (at start, and after a check could not run).
+constexpr size_t kPendingPage = 500;
+// Pending checks whose stations could not be learned are tried again this much later.
+constexpr uint64_t kPendingRetryMs = 60 * 1000;
+
+} // namespace
 
 AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx,
                                      RecordStore &store, EnrolledKeys &keys, ServiceOptions options)
@@ -73,6 +86,7 @@ Result<uint16_t> AccountingService::listen(const proto::Endpoint &at) {
                                   [this](proto::StreamPtr stream) { on_accept(std::move(stream)); });
   if (!listener.ok()) return listener.error();
   listener_ = std::move(*listener);
+  check_pending(); // records a previous run stored whose counts were not checked yet
   return listener_->port();
 }
 
@@ -99,10 +113,11 @@ void AccountingService::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (listener_) listener_->close();
-  // Batches waiting for their checks are not stored: their agents post them again. Waiting reports
-  // are answered unavailable too.
+  // Counts checks not run yet leave their records pending in the store (checked at the next start).
+  // Waiting reports are answered unavailable.
   verify_work_.stop();
   report_work_.stop();
+  pending_retry_.reset();
   // Copied: closing a peer may erase it from the map.
   std::vector<proto::PeerPtr> open;
   for (auto &[raw, weak] : *peers_)
@@ -151,54 +166,36 @@ void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, siz
 
 void AccountingService::store_batch(const CallPtr &call,
                                     std::shared_ptr<const proto::PostRecordsRequest> req) {
-  auto v = std::make_shared<Verification>();
-  v->call = call;
-  v->keys = station_keys_;
-  // Who is a release station is known on the loop thread only: asked here, for the worker.
-  for (const auto &r : req->records)
-    if (!r.signed_by.empty() && !v->stations.count(r.signed_by))
-      v->stations.emplace(r.signed_by, keys_.known_as(r.signed_by, EnrollKind::printer));
-  v->req = std::move(req);
-  auto check = [v] {
-    auto is_station = [&v](const proto::Fingerprint &fp) {
-      auto it = v->stations.find(fp);
-      return it != v->stations.end() && it->second;
-    };
-    v->checks.reserve(v->req->records.size());
-    for (size_t i = 0; i < v->req->records.size(); i++) {
+  const auto &records = req->records;
+  std::vector<IngestFacts> facts(records.size());
+  std::vector<std::pair<size_t, std::string>> flagged_why;
+  uint64_t flagged = 0;
+  uint64_t pending = 0;
+  for (size_t i = 0; i < records.size(); i++) {
+    if (signature_to_check(records[i])) {
+      facts[i].pending = true;
+      pending++;
+    } else {
+      // No signature: nothing costly (unsigned, or no counts to check).
       std::string why;
-      proto::CountsCheck c = proto::check_record_counts(v->req->records[i], is_station, &why, v->keys.get());
-      v->checks.push_back(c);
-      if (c == proto::CountsCheck::invalid || c == proto::CountsCheck::unsigned_counts)
-        if (++v->flagged <= kFlaggedLoggedPerBatch) v->flagged_why.emplace_back(i, std::move(why));
+      facts[i].check = proto::check_record_counts(
+          records[i], [](const proto::Fingerprint &) { return false; }, &why);
+      if (facts[i].check == proto::CountsCheck::invalid ||
+          facts[i].check == proto::CountsCheck::unsigned_counts)
+        if (++flagged <= kFlaggedLoggedPerBatch) flagged_why.emplace_back(i, std::move(why));
     }
-  };
-  // The queue is this service's: its done runs only while the service is there.
-  verify_work_.push(std::move(check), [this, v](bool ran) {
-    if (!ran) return v->call->fail(make_error(Errc::unavailable, "shutting down"));
-    store_verified(*v);
-  });
-}
-
-void AccountingService::store_verified(const Verification &v) {
-  const CallPtr &call = v.call;
-  const proto::PostRecordsRequest &req = *v.req;
-  for (const auto &[i, why] : v.flagged_why) {
-    const proto::JobRecord &r = req.records[i];
-    LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
-             call->peer_info().address.c_str(), proto::counts_check_name(v.checks[i]), why.c_str());
-  }
-  uint64_t flagged = v.flagged;
-  std::vector<IngestFacts> facts(req.records.size());
-  for (size_t i = 0; i < req.records.size(); i++) {
-    facts[i].check = v.checks[i];
     // The user's print group and department now (RP-11): what their records count towards.
-    if (people_) facts[i].stamp = people_->stamp_of(req.records[i].user);
+    if (people_) facts[i].stamp = people_->stamp_of(records[i].user);
   }
-  auto ingested = store_.ingest_with(req.records, facts, wall_ms());
+  for (const auto &[i, why] : flagged_why) {
+    const proto::JobRecord &r = records[i];
+    LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
+             call->peer_info().address.c_str(), proto::counts_check_name(facts[i].check), why.c_str());
+  }
+  auto ingested = store_.ingest_with(records, facts, wall_ms());
   if (!ingested.ok() && ingested.error().code == Errc::bad_request) return refuse(call, ingested.error());
   if (!ingested.ok()) {
-    LPM_ERROR("cannot store %zu records from %s: %s", req.records.size(), call->peer_info().address.c_str(),
+    LPM_ERROR("cannot store %zu records from %s: %s", records.size(), call->peer_info().address.c_str(),
               ingested.error().to_string().c_str());
     return call->fail(ingested.error());
   }
@@ -207,10 +204,11 @@ void AccountingService::store_verified(const Verification &v) {
     LPM_WARN("%llu records from %s carry event times more than %lld s from ours (clock skew?)",
              static_cast<unsigned long long>(ingested->skewed), call->peer_info().address.c_str(),
              static_cast<long long>(kClockSkewLimitMs / 1000));
-  LPM_INFO(
-      "post-records from %s: %llu stored, %llu duplicates; %llu of the batch with unsigned or invalid counts",
-      call->peer_info().address.c_str(), static_cast<unsigned long long>(ingested->stored),
-      static_cast<unsigned long long>(ingested->duplicates), static_cast<unsigned long long>(flagged));
+  LPM_INFO("post-records from %s: %llu stored, %llu duplicates; %llu of the batch with unsigned counts, %llu "
+           "signed ones checked behind",
+           call->peer_info().address.c_str(), static_cast<unsigned long long>(ingested->stored),
+           static_cast<unsigned long long>(ingested->duplicates), static_cast<unsigned long long>(flagged),
+           static_cast<unsigned long long>(pending));
   proto::PostRecordsResult result;
   result.stored = ingested->stored;
   result.duplicates = ingested->duplicates;
@@ -218,6 +216,91 @@ void AccountingService::store_verified(const Verification &v) {
   result.write(w);
   fault_point("accounting.before_ack");
   call->reply(w);
+  if (pending == 0) return;
+  std::vector<proto::JobRecord> to_check;
+  to_check.reserve(pending);
+  for (const auto &r : records)
+    if (signature_to_check(r)) to_check.push_back(r);
+  check_behind(std::move(to_check), nullptr);
+}
+
+void AccountingService::check_behind(std::vector<proto::JobRecord> records, std::function<void(bool)> then) {
+  auto v = std::make_shared<Verification>();
+  v->keys = station_keys_;
+  // Who is a release station is known on the loop thread only: asked here, for the worker.
+  for (const auto &r : records)
+    if (!r.signed_by.empty() && !v->stations.count(r.signed_by))
+      v->stations.emplace(r.signed_by, keys_.known_as(r.signed_by, EnrollKind::printer));
+  v->records = std::move(records);
+  auto check = [v] {
+    auto is_station = [&v](const proto::Fingerprint &fp) {
+      auto it = v->stations.find(fp);
+      return it != v->stations.end() && it->second;
+    };
+    v->checks.reserve(v->records.size());
+    for (size_t i = 0; i < v->records.size(); i++) {
+      std::string why;
+      proto::CountsCheck c = proto::check_record_counts(v->records[i], is_station, &why, v->keys.get());
+      v->checks.emplace_back(v->records[i].id, c);
+      if (c == proto::CountsCheck::invalid || c == proto::CountsCheck::unsigned_counts)
+        if (++v->flagged <= kFlaggedLoggedPerBatch) v->flagged_why.emplace_back(i, std::move(why));
+    }
+  };
+  // The queue is this service's: its done runs only while the service is there. Not run (the
+  // service stopping): the records stay pending, checked at the next start.
+  verify_work_.push(std::move(check), [this, v, then = std::move(then)](bool ran) {
+    bool settled = ran && settle_checked(*v);
+    if (then) then(settled);
+  });
+}
+
+bool AccountingService::settle_checked(const Verification &v) {
+  for (const auto &[i, why] : v.flagged_why) {
+    const proto::JobRecord &r = v.records[i];
+    LPM_WARN("record %s (job %s) from workstation %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
+             r.workstation.c_str(), proto::counts_check_name(v.checks[i].second), why.c_str());
+  }
+  Status settled = store_.settle_checks(v.checks);
+  if (!settled.ok()) {
+    // Still pending in the store: checked again at the next start.
+    LPM_ERROR("cannot record the counts checks of %zu records: %s", v.checks.size(),
+              settled.error().to_string().c_str());
+    return false;
+  }
+  if (v.flagged > 0)
+    LPM_INFO("counts checked behind ingest: %zu records, %llu with invalid or unsigned counts",
+             v.checks.size(), static_cast<unsigned long long>(v.flagged));
+  return true;
+}
+
+void AccountingService::check_pending() {
+  if (stopped_) return;
+  auto page = store_.pending_checks(kPendingPage);
+  if (!page.ok()) {
+    LPM_ERROR("cannot read the records whose counts are to be checked: %s", page.error().to_string().c_str());
+    return;
+  }
+  if (page->empty()) return;
+  LPM_INFO("checking the counts of %zu record(s) stored before the last stop", page->size());
+  std::vector<proto::Fingerprint> unknown;
+  for (const auto &r : *page)
+    if (!r.signed_by.empty() && !keys_.known_as(r.signed_by, EnrollKind::printer) &&
+        std::find(unknown.begin(), unknown.end(), r.signed_by) == unknown.end())
+      unknown.push_back(r.signed_by);
+  auto records = std::make_shared<std::vector<proto::JobRecord>>(std::move(*page));
+  learn_stations(std::move(unknown), 0, [this, records](const Status &learned) {
+    if (stopped_) return;
+    if (!learned.ok()) {
+      // The directory cannot say which keys are stations: the records wait (pending).
+      LPM_WARN("counts checks of stored records wait a minute: %s", learned.error().message.c_str());
+      if (!pending_retry_) pending_retry_ = std::make_unique<proto::LoopTimer>(loop_);
+      pending_retry_->start(kPendingRetryMs, 0, [this] { check_pending(); });
+      return;
+    }
+    check_behind(std::move(*records), [this](bool settled) {
+      if (settled) check_pending(); // the next page
+    });
+  });
 }
 
 void AccountingService::handle_report_totals(const CallPtr &call) {

@@ -14,6 +14,7 @@
 
 #include "enrolled_keys.h"
 #include "lpm/error.h"
+#include "lpm/protocol/loop_timer.h"
 #include "lpm/protocol/outcome.h"
 #include "lpm/protocol/rpc.h"
 #include "lpm/protocol/stream.h"
@@ -65,11 +66,18 @@ private:
   // Asks the directory about keys[index..] as release stations, one after another (each answers
   // at once when known); done(unavailable) when it could not be asked.
   void learn_stations(std::vector<proto::Fingerprint> keys, size_t index, std::function<void(Status)> done);
-  // Checks each record's counts (proto::check_record_counts) on the thread pool, one batch at a
-  // time, then stores the batch on the loop and answers.
+  // Stores a batch and answers at once (issue 6): records whose counts carry a signature are
+  // stored with the check pending and checked behind ingest (check_behind); the others are
+  // checked here (nothing costly without a signature).
   struct Verification;
   void store_batch(const proto::CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req);
-  void store_verified(const Verification &v);
+  // Checks the records' signed counts (proto::check_record_counts) on the thread pool, one set at
+  // a time, then records what it found (settle_checked); `then` (may be empty) gets whether it did.
+  void check_behind(std::vector<proto::JobRecord> records, std::function<void(bool)> then);
+  bool settle_checked(const Verification &v);
+  // The records still pending in the store (a stop or a failed settle left them), a page at a time;
+  // when the directory cannot say which keys are stations, again a minute later.
+  void check_pending();
   void handle_report_totals(const proto::CallPtr &call);
   void handle_usage_report(const proto::CallPtr &call);
   // What a usage report reads, shared with a report running on the pool (which may end after the
@@ -103,6 +111,7 @@ private:
   // Parsed once: each key's table then serves its records. Used by the one verification running.
   std::shared_ptr<proto::StationKeys> station_keys_ = std::make_shared<proto::StationKeys>();
   SerialWork verify_work_; // counts checks, one batch at a time
+  std::unique_ptr<proto::LoopTimer> pending_retry_; // check_pending again after a failure
   std::shared_ptr<ReportContext> reports_ = std::make_shared<ReportContext>();
   SerialWork report_work_; // usage-report and report-totals, one at a time
 };

@@ -31,6 +31,9 @@ struct IngestResult {
 struct IngestFacts {
   proto::CountsCheck check = proto::CountsCheck::none; // what it concluded of the counts
   Stamp stamp;                                        // the user's print group and department then
+  // The record's signed counts are checked behind ingest (issue 6): stored with the counts check
+  // "pending" and kept whole in pending_checks until settle_checks says what the check found.
+  bool pending = false;
 };
 
 // One row of a rollup query: the item key (GroupBy::item_key) or the bucket (GroupBy::bucket) and
@@ -80,6 +83,12 @@ public:
   // The same, each record checked with no release station known: unsigned counts are marked
   // unsigned, any signature invalid (tests, and tools without a directory).
   Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms);
+  // Records stored with a pending counts check (IngestFacts::pending), oldest first, at most
+  // `limit`, whole as they arrived, for the check that runs behind ingest.
+  virtual Result<std::vector<proto::JobRecord>> pending_checks(size_t limit) = 0;
+  // What the checks behind ingest found, in one transaction: each record's counts check set (only
+  // while still pending) and its pending copy dropped.
+  virtual Status settle_checks(const std::vector<std::pair<std::string, proto::CountsCheck>> &checks) = 0;
   // Calls `each` with every record of `user` whose event time is in [from_ms, to_ms), in event
   // time order (the fields usage_of reads, printer, workstation, site; a user-level report).
   virtual Status for_each_user_record(const std::string &user, int64_t from_ms, int64_t to_ms,
@@ -99,7 +108,8 @@ public:
                                                         const std::string &after_user = "",
                                                         size_t limit = SIZE_MAX) = 0;
   // How many printed records in [from_ms, to_ms) carry each counts check ("device", "estimated",
-  // "unsigned", "invalid", "none"; "unchecked" for records stored before checks existed), by name.
+  // "unsigned", "invalid", "none"; "pending" while the check behind ingest has not run; "unchecked"
+  // for records stored before checks existed), by name.
   virtual Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks(int64_t from_ms, int64_t to_ms) = 0;
 
   // Makes the people known here the directory's complete list `listed` (one transaction): new

@@ -14,7 +14,17 @@ namespace {
 // 3: print_group, department stamped at ingest; rollups (rollups.h), rebuilt from the records of
 //    an older store when it is opened.
 // 4: people and print group names from the directory's list-people (people_feed.h).
-constexpr int64_t kSchemaVersion = 4;
+// 5: pending_checks, the records whose signed counts are checked behind ingest.
+constexpr int64_t kSchemaVersion = 5;
+
+// A record whose counts check runs behind ingest, whole as it arrived (msgpack, JobRecord::write),
+// until settle_checks; its row in records says "pending" meanwhile. Keyed like records.
+constexpr const char *kPendingSchema = R"sql(
+CREATE TABLE IF NOT EXISTS pending_checks (
+  id TEXT PRIMARY KEY NOT NULL,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+)sql";
 
 // Record ids are UUIDv7, so in a WITHOUT ROWID table keyed by id new rows land at the end of the
 // b-tree, and the primary key is the dedup index with no second copy of the id.
@@ -165,6 +175,9 @@ WHERE event = 'printed' AND event_ms >= ?1 AND event_ms < ?2 AND user_id > ?3
 GROUP BY user_id ORDER BY user_id LIMIT ?4
 )sql";
 
+// The counts check of a record whose check runs behind ingest, until it has run.
+constexpr const char *kPendingCheck = "pending";
+
 bool skewed(int64_t event_ms, int64_t receipt_ms) {
   // Written as two comparisons against the (sane) receipt time so a hostile event time near the
   // int64 limits cannot overflow a subtraction.
@@ -199,6 +212,9 @@ public:
     auto insert = store->db_->prepare(kInsert);
     if (!insert.ok()) return insert.error();
     store->insert_ = std::move(*insert);
+    auto pending = store->db_->prepare("INSERT OR IGNORE INTO pending_checks (id, record) VALUES (?1, ?2)");
+    if (!pending.ok()) return pending.error();
+    store->pending_insert_ = std::move(*pending);
     auto totals = store->db_->prepare(kTotals);
     if (!totals.ok()) return totals.error();
     store->totals_ = std::move(*totals);
@@ -247,7 +263,9 @@ public:
           .bind(13, r.pages);
       insert_.bind(14, r.impressions).bind(15, r.sheets).bind(16, static_cast<int64_t>(r.copies));
       insert_.bind(17, r.color_impressions).bind(18, int64_t{r.duplex ? 1 : 0}).bind(19, r.counts_source);
-      insert_.bind(20, receipt_ms).bind(21, int64_t{skew ? 1 : 0}).bind(22, proto::counts_check_name(facts[i].check));
+      insert_.bind(20, receipt_ms)
+          .bind(21, int64_t{skew ? 1 : 0})
+          .bind(22, facts[i].pending ? kPendingCheck : proto::counts_check_name(facts[i].check));
       insert_.bind(23, facts[i].stamp.print_group).bind(24, facts[i].stamp.department);
       Status s = insert_.run();
       if (!s.ok()) {
@@ -258,6 +276,13 @@ public:
         result.stored++;
         if (skew) result.skewed++;
         add_to_rollups(delta, r, facts[i].stamp); // only a record stored now counts
+        if (facts[i].pending) {
+          proto::MapWriter whole;
+          r.write(whole);
+          proto::Bytes bytes = whole.finish();
+          Status kept = pending_insert_.bind(1, r.id).bind_blob(2, bytes).run();
+          if (!kept.ok()) return kept.error();
+        }
       } else {
         result.duplicates++;
       }
@@ -267,6 +292,42 @@ public:
     Status committed = tx.commit();
     if (!committed.ok()) return committed.error();
     return result;
+  }
+
+  Result<std::vector<proto::JobRecord>> pending_checks(size_t limit) override {
+    auto q = db_->prepare("SELECT record FROM pending_checks ORDER BY id LIMIT ?1");
+    if (!q.ok()) return q.error();
+    q->bind(1, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    std::vector<proto::JobRecord> out;
+    for (;;) {
+      auto row = q->step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      proto::Bytes bytes = q->col_blob(0);
+      auto handle = proto::unpack_map(bytes);
+      if (!handle.ok()) return make_error(Errc::io_error, "pending_checks: " + handle.error().message);
+      proto::MapReader r(handle->get(), "pending record");
+      proto::JobRecord record;
+      record.read(r);
+      if (!r.ok()) return make_error(Errc::io_error, "pending_checks: " + r.error().message);
+      out.push_back(std::move(record));
+    }
+    return out;
+  }
+
+  Status settle_checks(const std::vector<std::pair<std::string, proto::CountsCheck>> &checks) override {
+    auto set = db_->prepare("UPDATE records SET counts_check = ?2 WHERE id = ?1 AND counts_check = ?3");
+    if (!set.ok()) return set.error();
+    auto drop = db_->prepare("DELETE FROM pending_checks WHERE id = ?1");
+    if (!drop.ok()) return drop.error();
+    Transaction tx(*db_);
+    if (!tx.begun().ok()) return tx.begun();
+    for (const auto &[id, check] : checks) {
+      Status s = set->bind(1, id).bind(2, proto::counts_check_name(check)).bind(3, kPendingCheck).run();
+      if (s.ok()) s = drop->bind(1, id).run();
+      if (!s.ok()) return s;
+    }
+    return tx.commit();
   }
 
   Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms, const std::string &after_user,
@@ -600,6 +661,7 @@ private:
     for (Granularity g : {Granularity::quarter, Granularity::day})
       if (s.ok()) s = db_->exec(fill(kRollupSchema, {table_name(g)}));
     if (s.ok()) s = db_->exec(kPeopleSchema);
+    if (s.ok()) s = db_->exec(kPendingSchema);
     if (s.ok() && found >= 1 && found < 3) s = rebuild_rollups();
     if (s.ok()) s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     if (s.ok()) s = tx.commit();
@@ -620,6 +682,7 @@ private:
 
   std::unique_ptr<Db> db_;
   Stmt insert_;
+  Stmt pending_insert_; // pending_checks, for records whose counts are checked behind ingest
   Stmt totals_;
   Stmt checks_;
   Stmt user_records_;

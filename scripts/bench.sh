@@ -14,7 +14,7 @@
 #   sha256_*, aes256gcm_*: MB/s of proto::Sha256 on the x86 SHA extensions and of the job store's
 #     AES-256-GCM on AES-NI + PCLMULQDQ against their mbedTLS paths, same run (lpm_hash_bench,
 #     lpm_aead_bench; one JSON line per figure).
-#   accounting_ingest: the accounting server's ingest with the counts checks (station signatures)
+#   accounting_ingest: the accounting server's ingest, signed counts checked behind it (station signatures)
 #     against the same without them, records/s at INGEST_FILL stored (lpm_ingest_bench, issue 6).
 #   accounting_report_fill, accounting_report: a record store of REPORT_RECORDS records filled once
 #     through ingest_with with its rollups (the fill's records/s), then 30-day enterprise reports

@@ -206,7 +206,10 @@ check "the job is printed on Jean's workstation (late report)" test "$(state_of 
 wait_for 10 test "$(grep -c 'post-records from .* [1-9][0-9]* stored' "$ROOT/logs/accounting.log")" -ge 4 || true
 check "the accounting server stored the four printed jobs" \
   test "$(grep -o 'post-records from .* \([0-9]*\) stored' "$ROOT/logs/accounting.log" | awk '{s += $(NF - 1)} END {print s}')" = 4
+# The signed counts are checked behind ingest (issue 6): the records say "pending" until then.
+no_pending() { ! "$BIN/lpm-accounting" report --data "$ROOT/accounting" | grep -q '^# printed records by counts check:.*pending'; }
+wait_for 10 no_pending || true
 check "a monochrome job's estimated counts are the signed ones (none unsigned or invalid)" \
-  lacks '[1-9][0-9]* of the batch with unsigned or invalid counts' "$(cat "$ROOT/logs/accounting.log")"
+  grep -q '^# printed records by counts check: estimated 4$' <<<"$("$BIN/lpm-accounting" report --data "$ROOT/accounting")"
 
 echo "$IT_PASSED checks passed"

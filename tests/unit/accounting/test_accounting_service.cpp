@@ -352,7 +352,7 @@ TEST_CASE("stopping while a call waits for a refresh closes cleanly", "[accounti
   net.shutdown();
 }
 
-TEST_CASE("the release station's signature on printed counts is checked at ingest (RP-2) [issue-6]",
+TEST_CASE("the release station's signature on printed counts is checked behind ingest (RP-2) [issue-6]",
           "[accounting][service][loop][issue-6]") {
   TrustOptions trust;
   trust.min_refresh_interval_ms = 50;
@@ -387,10 +387,26 @@ TEST_CASE("the release station's signature on printed counts is checked at inges
     CHECK(r->stored == 6); // flagged, never refused: the agent could not mend them by posting again
     ws->close();
   }
-  auto checks = net.store->counts_checks(0, now + 1);
-  REQUIRE(checks.ok());
-  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{
-                       {"device", 1}, {"estimated", 1}, {"invalid", 2}, {"unsigned", 1}});
+  // The batch is acknowledged once stored: the four signed records wait for their check, which
+  // runs behind ingest on the thread pool (issue 6).
+  auto checks_now = [&] {
+    auto checks = net.store->counts_checks(0, now + 1);
+    REQUIRE(checks.ok());
+    return *checks;
+  };
+  auto pending = [&] {
+    for (const auto &[name, n] : checks_now())
+      if (name == "pending") return n;
+    return uint64_t{0};
+  };
+  CHECK(pending() <= 4);
+  REQUIRE(proto::run_until(
+      &net.loop, [&] { return pending() == 0; }, 5000));
+  CHECK(checks_now() == std::vector<std::pair<std::string, uint64_t>>{
+                            {"device", 1}, {"estimated", 1}, {"invalid", 2}, {"unsigned", 1}});
+  auto left = net.store->pending_checks(100);
+  REQUIRE(left.ok());
+  CHECK(left->empty());
   net.shutdown();
 }
 
@@ -686,5 +702,55 @@ TEST_CASE("an oversized or malformed batch is refused and stores nothing [issue-
   REQUIRE(good.ok());
   CHECK(good->stored == 1);
   ws->close();
+  net.shutdown();
+}
+
+TEST_CASE("counts checks a stop left pending run when the service starts again [issue-6]",
+          "[accounting][service][loop][issue-6]") {
+  TrustOptions trust;
+  trust.min_refresh_interval_ms = 50;
+  Network net(trust);
+  REQUIRE(proto::run_until(
+      &net.loop, [&] { return net.keys->size() == 2; }, 5000));
+  auto station = make_identity(net.dir.path, "station");
+  net.source->add(*station, EnrollKind::printer);
+  int64_t now = wall_ms();
+  proto::JobRecord device = printed_record(uuid_v7(), now - 1000, 3);
+  device.counts_source = "device";
+  lpm::accounting::test::sign_record(device, station->key());
+  // Stored with its check pending, as a batch is; the service that would have checked it stopped.
+  IngestFacts facts;
+  facts.pending = true;
+  REQUIRE(net.store->ingest_with({device}, {facts}, now).ok());
+  auto checks_now = [&] {
+    auto checks = net.store->counts_checks(0, now + 1);
+    REQUIRE(checks.ok());
+    return *checks;
+  };
+  CHECK(checks_now() == std::vector<std::pair<std::string, uint64_t>>{{"pending", 1}});
+  auto kept = net.store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->size() == 1);
+  CHECK((*kept)[0].id == device.id);
+  CHECK((*kept)[0].signature == device.signature);
+
+  // A service started on the same store (a restarted lpm-accounting) checks it.
+  auto ctx = proto::TlsContext::create(proto::TlsContext::Side::server, net.server_id);
+  REQUIRE(ctx.ok());
+  AccountingService again(&net.loop, *ctx, *net.store, *net.keys, ServiceOptions{});
+  REQUIRE(again.listen(proto::Endpoint{"127.0.0.1", 0}).ok());
+  REQUIRE(proto::run_until(
+      &net.loop,
+      [&] {
+        return checks_now() == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}};
+      },
+      5000));
+  kept = net.store->pending_checks(10);
+  REQUIRE(kept.ok());
+  CHECK(kept->empty());
+  // Settled once: a later settle of the same record changes nothing.
+  REQUIRE(net.store->settle_checks({{device.id, proto::CountsCheck::invalid}}).ok());
+  CHECK(checks_now() == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}});
+  again.stop();
   net.shutdown();
 }

@@ -216,7 +216,8 @@ void AccountingService::store_batch(const CallPtr &call,
   result.write(w);
   fault_point("accounting.before_ack");
   call->reply(w);
-  if (pending == 0) return;
+  // A batch posted again after a lost answer stores nothing: its checks ran (or are queued) then.
+  if (pending == 0 || ingested->stored == 0) return;
   std::vector<proto::JobRecord> to_check;
   to_check.reserve(pending);
   for (const auto &r : records)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "lpm/fault.h"
@@ -32,15 +33,27 @@ constexpr uint64_t kFlaggedLoggedPerBatch = 3;
 } // namespace
 
 // Signed counts checked behind ingest (issue 6), on the thread pool: a signature (about 0.6 ms)
-// must hold neither the loop nor the agent's acknowledgement. One check runs at a time, so the
-// station key cache is only ever used by one thread.
+// must hold neither the loop nor the agent's acknowledgement. A set of records is split between
+// the check lanes (one per core, at most 4), each with its own station key cache and one job at a
+// time, so no cache is ever used by two threads.
 struct AccountingService::Verification {
   std::vector<proto::JobRecord> records;
-  std::unordered_map<proto::Fingerprint, bool> stations; // signed_by -> enrolled as a release station
-  std::shared_ptr<proto::StationKeys> keys;
-  std::vector<std::pair<std::string, proto::CountsCheck>> checks; // per record, filled by the worker
-  std::vector<std::pair<size_t, std::string>> flagged_why;        // the first few flagged, with the reason
-  uint64_t flagged = 0;
+  std::unordered_map<proto::Fingerprint, bool>
+      stations; // signed_by -> enrolled as a release station (read only)
+  std::vector<std::pair<std::string, proto::CountsCheck>> checks; // per record; each lane fills its range
+  struct Part {
+    std::vector<std::pair<size_t, std::string>> flagged_why; // the first few flagged, with the reason
+    uint64_t flagged = 0;
+  };
+  std::vector<Part> parts; // per lane
+  size_t remaining = 0;    // lanes not done yet (on the loop)
+  bool all_ran = true;
+};
+
+struct AccountingService::CheckLane {
+  explicit CheckLane(uv_loop_t *loop) : work(loop) {}
+  SerialWork work;
+  std::shared_ptr<proto::StationKeys> keys = std::make_shared<proto::StationKeys>();
 };
 
 namespace {
@@ -54,13 +67,19 @@ bool signature_to_check(const proto::JobRecord &r) {
 constexpr size_t kPendingPage = 500;
 // Pending checks whose stations could not be learned are tried again this much later.
 constexpr uint64_t kPendingRetryMs = 60 * 1000;
+// Check lanes: one per core, at most this many; a set smaller than kRecordsPerLane per lane uses fewer.
+constexpr unsigned kMaxCheckLanes = 4;
+constexpr size_t kRecordsPerLane = 32;
 
 } // namespace
 
 AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::TlsContext> server_ctx,
                                      RecordStore &store, EnrolledKeys &keys, ServiceOptions options)
     : loop_(loop), server_ctx_(std::move(server_ctx)), store_(store), keys_(keys), options_(options),
-      dispatcher_(std::make_shared<proto::Dispatcher>()), verify_work_(loop), report_work_(loop) {
+      dispatcher_(std::make_shared<proto::Dispatcher>()), report_work_(loop) {
+  unsigned lanes = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxCheckLanes);
+  for (unsigned i = 0; i < lanes; i++)
+    check_lanes_.push_back(std::make_unique<CheckLane>(loop));
   dispatcher_->on(proto::op::post_records, [this](CallPtr call) { handle_post_records(call); });
   dispatcher_->on(proto::op::report_totals, [this](CallPtr call) { handle_report_totals(call); });
   dispatcher_->on(proto::op::usage_report, [this](CallPtr call) { handle_usage_report(call); });
@@ -70,8 +89,9 @@ AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::Tls
     if (key.ok())
       reports_->session_signers.push_back(std::move(*key));
     else
-      LPM_ERROR("the directory's session key from the enrollment does not parse (%s): usage-report is refused",
-                key.error().to_string().c_str());
+      LPM_ERROR(
+          "the directory's session key from the enrollment does not parse (%s): usage-report is refused",
+          key.error().to_string().c_str());
   }
 }
 
@@ -115,7 +135,8 @@ void AccountingService::stop() {
   if (listener_) listener_->close();
   // Counts checks not run yet leave their records pending in the store (checked at the next start).
   // Waiting reports are answered unavailable.
-  verify_work_.stop();
+  for (auto &lane : check_lanes_)
+    lane->work.stop();
   report_work_.stop();
   pending_retry_.reset();
   // Copied: closing a peer may erase it from the map.
@@ -128,40 +149,42 @@ void AccountingService::stop() {
 
 void AccountingService::handle_post_records(const CallPtr &call) {
   // Authenticate before reading anything the caller sent.
-  keys_.authorize(
-      call->peer_info().fingerprint, EnrollKind::workstation, [this, call](const Status &allowed) {
-        if (!allowed.ok()) return refuse(call, allowed.error());
-        auto req = std::make_shared<proto::PostRecordsRequest>();
-        req->read(call->args());
-        // JobRecord::read checks every record; one bad record refuses the whole batch, so the agent
-        // sees the error instead of losing that record silently.
-        if (!call->args().ok()) return refuse(call, call->args().error());
-        // Stations whose signatures the batch carries and the last refresh did not know (one
-        // enrolled a moment ago): learned first, so their counts are not marked invalid.
-        std::vector<proto::Fingerprint> unknown;
-        for (const auto &r : req->records)
-          if (!r.signed_by.empty() && !keys_.known_as(r.signed_by, EnrollKind::printer) &&
-              std::find(unknown.begin(), unknown.end(), r.signed_by) == unknown.end())
-            unknown.push_back(r.signed_by);
-        learn_stations(std::move(unknown), 0, [this, call, req](const Status &learned) {
-          if (!learned.ok()) return call->fail(learned.error());
-          store_batch(call, req);
-        });
-      });
+  keys_.authorize(call->peer_info().fingerprint, EnrollKind::workstation,
+                  [this, call](const Status &allowed) {
+                    if (!allowed.ok()) return refuse(call, allowed.error());
+                    auto req = std::make_shared<proto::PostRecordsRequest>();
+                    req->read(call->args());
+                    // JobRecord::read checks every record; one bad record refuses the whole batch, so the
+                    // agent sees the error instead of losing that record silently.
+                    if (!call->args().ok()) return refuse(call, call->args().error());
+                    // Stations whose signatures the batch carries and the last refresh did not know (one
+                    // enrolled a moment ago): learned first, so their counts are not marked invalid.
+                    std::vector<proto::Fingerprint> unknown;
+                    for (const auto &r : req->records)
+                      if (!r.signed_by.empty() && !keys_.known_as(r.signed_by, EnrollKind::printer) &&
+                          std::find(unknown.begin(), unknown.end(), r.signed_by) == unknown.end())
+                        unknown.push_back(r.signed_by);
+                    learn_stations(std::move(unknown), 0, [this, call, req](const Status &learned) {
+                      if (!learned.ok()) return call->fail(learned.error());
+                      store_batch(call, req);
+                    });
+                  });
 }
 
 void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, size_t index,
                                        std::function<void(Status)> done) {
   if (index >= keys.size()) return done(Status{});
   auto key = keys[index];
-  keys_.authorize(key, EnrollKind::printer,
-                  [this, keys = std::move(keys), index, done = std::move(done)](const Status &s) mutable {
-    // Not enrolled, or enrolled as something else: its signatures will not check (invalid).
-    // The directory unreachable: the batch waits (the agent posts it again later).
-    if (!s.ok() && (s.error().code == Errc::unavailable || s.error().code == Errc::rate_limited))
-      return done(make_error(Errc::unavailable, "cannot check the release stations' keys now: " + s.error().message));
-    learn_stations(std::move(keys), index + 1, std::move(done));
-  });
+  keys_.authorize(
+      key, EnrollKind::printer,
+      [this, keys = std::move(keys), index, done = std::move(done)](const Status &s) mutable {
+        // Not enrolled, or enrolled as something else: its signatures will not check (invalid).
+        // The directory unreachable: the batch waits (the agent posts it again later).
+        if (!s.ok() && (s.error().code == Errc::unavailable || s.error().code == Errc::rate_limited))
+          return done(make_error(Errc::unavailable,
+                                 "cannot check the release stations' keys now: " + s.error().message));
+        learn_stations(std::move(keys), index + 1, std::move(done));
+      });
 }
 
 void AccountingService::store_batch(const CallPtr &call,
@@ -227,39 +250,56 @@ void AccountingService::store_batch(const CallPtr &call,
 
 void AccountingService::check_behind(std::vector<proto::JobRecord> records, std::function<void(bool)> then) {
   auto v = std::make_shared<Verification>();
-  v->keys = station_keys_;
-  // Who is a release station is known on the loop thread only: asked here, for the worker.
+  // Who is a release station is known on the loop thread only: asked here, for the workers.
   for (const auto &r : records)
     if (!r.signed_by.empty() && !v->stations.count(r.signed_by))
       v->stations.emplace(r.signed_by, keys_.known_as(r.signed_by, EnrollKind::printer));
   v->records = std::move(records);
-  auto check = [v] {
-    auto is_station = [&v](const proto::Fingerprint &fp) {
-      auto it = v->stations.find(fp);
-      return it != v->stations.end() && it->second;
+  size_t n = v->records.size();
+  v->checks.resize(n);
+  size_t lanes = std::clamp<size_t>((n + kRecordsPerLane - 1) / kRecordsPerLane, 1, check_lanes_.size());
+  v->parts.resize(lanes);
+  v->remaining = lanes;
+  auto done_shared = std::make_shared<std::function<void(bool)>>(std::move(then));
+  for (size_t lane = 0; lane < lanes; lane++) {
+    size_t from = n * lane / lanes, to = n * (lane + 1) / lanes;
+    auto keys = check_lanes_[lane]->keys;
+    auto check = [v, lane, from, to, keys] {
+      auto is_station = [&v](const proto::Fingerprint &fp) {
+        auto it = v->stations.find(fp);
+        return it != v->stations.end() && it->second;
+      };
+      Verification::Part &part = v->parts[lane];
+      for (size_t i = from; i < to; i++) {
+        std::string why;
+        proto::CountsCheck c = proto::check_record_counts(v->records[i], is_station, &why, keys.get());
+        v->checks[i] = {v->records[i].id, c};
+        if (c == proto::CountsCheck::invalid || c == proto::CountsCheck::unsigned_counts)
+          if (++part.flagged <= kFlaggedLoggedPerBatch) part.flagged_why.emplace_back(i, std::move(why));
+      }
     };
-    v->checks.reserve(v->records.size());
-    for (size_t i = 0; i < v->records.size(); i++) {
-      std::string why;
-      proto::CountsCheck c = proto::check_record_counts(v->records[i], is_station, &why, v->keys.get());
-      v->checks.emplace_back(v->records[i].id, c);
-      if (c == proto::CountsCheck::invalid || c == proto::CountsCheck::unsigned_counts)
-        if (++v->flagged <= kFlaggedLoggedPerBatch) v->flagged_why.emplace_back(i, std::move(why));
-    }
-  };
-  // The queue is this service's: its done runs only while the service is there. Not run (the
-  // service stopping): the records stay pending, checked at the next start.
-  verify_work_.push(std::move(check), [this, v, then = std::move(then)](bool ran) {
-    bool settled = ran && settle_checked(*v);
-    if (then) then(settled);
-  });
+    // The queues are this service's: their done runs only while the service is there. A lane not
+    // run (the service stopping) leaves the whole set pending, checked at the next start.
+    check_lanes_[lane]->work.push(std::move(check), [this, v, done_shared](bool ran) {
+      if (!ran) v->all_ran = false;
+      if (--v->remaining > 0) return;
+      bool settled = v->all_ran && settle_checked(*v);
+      if (*done_shared) (*done_shared)(settled);
+    });
+  }
 }
 
 bool AccountingService::settle_checked(const Verification &v) {
-  for (const auto &[i, why] : v.flagged_why) {
-    const proto::JobRecord &r = v.records[i];
-    LPM_WARN("record %s (job %s) from workstation %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
-             r.workstation.c_str(), proto::counts_check_name(v.checks[i].second), why.c_str());
+  uint64_t flagged = 0;
+  size_t logged = 0;
+  for (const auto &part : v.parts) {
+    flagged += part.flagged;
+    for (const auto &[i, why] : part.flagged_why) {
+      if (logged++ >= kFlaggedLoggedPerBatch) break;
+      const proto::JobRecord &r = v.records[i];
+      LPM_WARN("record %s (job %s) from workstation %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
+               r.workstation.c_str(), proto::counts_check_name(v.checks[i].second), why.c_str());
+    }
   }
   Status settled = store_.settle_checks(v.checks);
   if (!settled.ok()) {
@@ -268,9 +308,9 @@ bool AccountingService::settle_checked(const Verification &v) {
               settled.error().to_string().c_str());
     return false;
   }
-  if (v.flagged > 0)
+  if (flagged > 0)
     LPM_INFO("counts checked behind ingest: %zu records, %llu with invalid or unsigned counts",
-             v.checks.size(), static_cast<unsigned long long>(v.flagged));
+             v.checks.size(), static_cast<unsigned long long>(flagged));
   return true;
 }
 
@@ -316,8 +356,8 @@ void AccountingService::handle_report_totals(const CallPtr &call) {
     // the following page starts.
     size_t page = options_.max_report_rows;
     if (req.limit != 0 && req.limit < page) page = static_cast<size_t>(req.limit);
-    auto totals = [from_ms = req.from_ms, to_ms, after = req.after, page](const ReportContext &,
-                                                                          RecordStore &store) -> Result<proto::MapWriter> {
+    auto totals = [from_ms = req.from_ms, to_ms, after = req.after,
+                   page](const ReportContext &, RecordStore &store) -> Result<proto::MapWriter> {
       auto rows = store.totals(from_ms, to_ms, after, page + 1);
       if (!rows.ok()) {
         LPM_ERROR("cannot compute totals: %s", rows.error().to_string().c_str());
@@ -346,7 +386,8 @@ void AccountingService::handle_usage_report(const CallPtr &call) {
   // (an agent relaying for its user, or a console), so the port answers no stranger.
   const proto::Fingerprint fp = call->peer_info().fingerprint;
   keys_.authorize(fp, EnrollKind::workstation, [this, call, fp](const Status &allowed) {
-    if (!allowed.ok() && !(allowed.error().code == Errc::forbidden && keys_.known_as(fp, EnrollKind::console)))
+    if (!allowed.ok() &&
+        !(allowed.error().code == Errc::forbidden && keys_.known_as(fp, EnrollKind::console)))
       return refuse(call, allowed.error());
     proto::UsageReportRequest req;
     req.read(call->args());
@@ -428,11 +469,12 @@ Result<proto::UsageReportResult> AccountingService::usage_report(const ReportCon
   auto table = run_report(store, *zone, r);
   if (!table.ok()) return table.error();
   if (table->rows.size() > proto::kMaxReportRows)
-    return make_error(Errc::too_large, std::to_string(table->rows.size()) + " rows, more than " +
-                                           std::to_string(proto::kMaxReportRows) +
-                                           " fit in one answer: ask for a shorter range or a top-users report");
-  LPM_INFO("usage-report %s for %s: %s, %zu rows", req.type.c_str(), session->email.c_str(), table->title.c_str(),
-           table->rows.size());
+    return make_error(Errc::too_large,
+                      std::to_string(table->rows.size()) + " rows, more than " +
+                          std::to_string(proto::kMaxReportRows) +
+                          " fit in one answer: ask for a shorter range or a top-users report");
+  LPM_INFO("usage-report %s for %s: %s, %zu rows", req.type.c_str(), session->email.c_str(),
+           table->title.c_str(), table->rows.size());
   proto::UsageReportResult result;
   result.title = std::move(table->title);
   result.columns = std::move(table->columns);

@@ -71,8 +71,9 @@ private:
   // checked here (nothing costly without a signature).
   struct Verification;
   void store_batch(const proto::CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req);
-  // Checks the records' signed counts (proto::check_record_counts) on the thread pool, one set at
-  // a time, then records what it found (settle_checked); `then` (may be empty) gets whether it did.
+  // Checks the records' signed counts (proto::check_record_counts) on the thread pool, split
+  // between the check lanes, then records what it found (settle_checked) once every lane is done;
+  // `then` (may be empty) gets whether it did.
   void check_behind(std::vector<proto::JobRecord> records, std::function<void(bool)> then);
   bool settle_checked(const Verification &v);
   // The records still pending in the store (a stop or a failed settle left them), a page at a time;
@@ -108,9 +109,10 @@ private:
   // Shared with the connections' close callbacks, which may run after stop().
   std::shared_ptr<PeerMap> peers_ = std::make_shared<PeerMap>();
   bool stopped_ = false;
-  // Parsed once: each key's table then serves its records. Used by the one verification running.
-  std::shared_ptr<proto::StationKeys> station_keys_ = std::make_shared<proto::StationKeys>();
-  SerialWork verify_work_; // counts checks, one batch at a time
+  // The counts checks' lanes: each a queue on the pool, one job at a time, with its own station
+  // key cache (parsed once: each key's table then serves its records).
+  struct CheckLane;
+  std::vector<std::unique_ptr<CheckLane>> check_lanes_;
   std::unique_ptr<proto::LoopTimer> pending_retry_; // check_pending again after a failure
   std::shared_ptr<ReportContext> reports_ = std::make_shared<ReportContext>();
   SerialWork report_work_; // usage-report and report-totals, one at a time

@@ -1,7 +1,7 @@
 // Work for the libuv thread pool, one job at a time, in the order pushed; each job's `done` runs on
-// the loop thread once its work has run. The accounting service keeps one for counts checks and
-// one for reports: neither may hold the loop, and one at a time keeps what each job shares (the
-// station key cache, the report store) used by one thread.
+// the loop thread once its work has run. The accounting service keeps one per counts check lane
+// and one for reports: none may hold the loop, and one at a time keeps what each job shares (the
+// lane's station key cache, the report store) used by one thread.
 #pragma once
 
 #include <deque>

@@ -1,6 +1,7 @@
 #include "enrollment.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 
 namespace lpm::agent {
@@ -103,10 +104,9 @@ Result<int64_t> directory_heard_load(Db &db) {
   if (!*stored) return int64_t{0};
   std::string text((*stored)->begin(), (*stored)->end());
   int64_t at = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9' || at > (INT64_MAX - 9) / 10) return int64_t{0}; // damaged: never heard
-    at = at * 10 + (c - '0');
-  }
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), at);
+  if (ec != std::errc() || end != text.data() + text.size() || at < 0)
+    return int64_t{0}; // damaged: never heard
   return at;
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
 
 namespace lpm {
@@ -110,6 +111,16 @@ int64_t mono_ms() { return mono_ns() / 1000000; }
 int64_t mono_ns() {
   using namespace std::chrono;
   return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string utc_minute_text(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm parts{};
+  char text[32] = "";
+  if (::gmtime_r(&seconds, &parts) == nullptr ||
+      std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &parts) == 0)
+    return std::to_string(ms) + " ms since 1970 (UTC)";
+  return text;
 }
 
 } // namespace lpm

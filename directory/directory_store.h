@@ -32,7 +32,7 @@ inline constexpr size_t kMaxEmailBytes = 254;
 inline constexpr size_t kMaxDisplayNameBytes = 256;
 inline constexpr size_t kMaxBadgeBytes = proto::kMaxBadgeBytes;
 // A ticket names at most this many workstations (protocol/ticket.cpp refuses more).
-inline constexpr size_t kMaxWorkstationsPerTicket = 256;
+inline constexpr size_t kMaxWorkstationsPerTicket = proto::kMaxTicketWorkstations;
 
 // Caps on a user's free-text fields (first/last/display/short name, department, cost center).
 inline constexpr size_t kMaxUserFieldBytes = 256;
@@ -310,8 +310,6 @@ Result<std::string> badge_normalize(std::string_view badge, const BadgeRules &ru
 Result<std::string> group_name_sanitize(std::string_view name);
 // Hex SHA-256 of an enrollment token: what the store keeps instead of the token.
 std::string token_hash(std::string_view token);
-// "2026-11-24 23:17 UTC" (directory_store_links.cpp): a time as people read it in messages.
-std::string utc_minute_text(int64_t ms);
 
 // Releasing (directory_store_release.cpp): one side of a delegation (PM-7), as lists show it.
 struct Delegation {

@@ -34,16 +34,6 @@ std::string lower(std::string_view text) {
 
 } // namespace
 
-std::string utc_minute_text(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm parts{};
-  char text[32] = "";
-  if (::gmtime_r(&seconds, &parts) == nullptr ||
-      std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &parts) == 0)
-    return std::to_string(ms) + " ms since 1970 (UTC)";
-  return text;
-}
-
 Result<NewPasswordLink> DirectoryStore::password_link_create(std::string_view user_id, int64_t now_ms,
                                                              int64_t lifetime_ms) {
   Status s = require_transaction("password_link_create");

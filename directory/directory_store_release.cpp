@@ -1,6 +1,7 @@
 // DirectoryStore: what releasing needs beyond badges: delegates (PM-7), badge PINs, federated users
 // (BD-5), the badge policy, and the workstations holding jobs for a ticket's users.
 #include <algorithm>
+#include <charconv>
 
 #include "directory_store.h"
 #include "directory_store_private.h"
@@ -207,14 +208,9 @@ Result<BadgePolicy> DirectoryStore::badge_policy() {
   policy.self_register = *self_register == "on";
   // Anything but a number of hours in range reads as off (the stricter choice).
   int64_t hours = 0;
-  for (char c : *offline) {
-    if (c < '0' || c > '9' || hours > proto::kMaxOfflineHours) {
-      hours = 0;
-      break;
-    }
-    hours = hours * 10 + (c - '0');
-  }
-  policy.offline_hours = hours <= proto::kMaxOfflineHours ? hours : 0;
+  auto [end, ec] = std::from_chars(offline->data(), offline->data() + offline->size(), hours);
+  bool whole = ec == std::errc() && end == offline->data() + offline->size();
+  policy.offline_hours = whole && hours >= 0 && hours <= proto::kMaxOfflineHours ? hours : 0;
   return policy;
 }
 

@@ -113,7 +113,6 @@ void OfflineSync::sync(std::function<void(Status)> done) {
     round->table.synced_ms = wall_ms();
     round->table.certificate = std::move(result.certificate);
     round->table.certificate_expires_ms = cert->expires_ms;
-    round->table.hours = result.hours;
     round->table.strip = std::move(result.strip);
     round->table.color_denied = std::move(result.color_denied);
     self->fetch_badges(round);

@@ -3,7 +3,6 @@
 #include <mbedtls/gcm.h>
 
 #include <cstring>
-#include <ctime>
 
 #include "lpm/files.h"
 #include "lpm/ids.h"
@@ -51,7 +50,6 @@ proto::Bytes encode(const OfflineTable &t) {
       .i64("synced", t.synced_ms)
       .map("certificate", t.certificate.to_map())
       .i64("certificate_expires", t.certificate_expires_ms)
-      .i64("hours", t.hours)
       .str("strip", t.strip)
       .str("color_denied", t.color_denied)
       .map_array("badges", badges)
@@ -74,7 +72,6 @@ Result<OfflineTable> decode(std::span<const uint8_t> bytes) {
   proto::MapReader c = r.map("certificate");
   t.certificate = proto::SignedPrinterCertificate::from_map(c);
   t.certificate_expires_ms = r.i64("certificate_expires");
-  t.hours = r.i64("hours");
   t.strip = r.str("strip", 64);
   t.color_denied = r.str("color_denied", 64);
   for (auto &m : r.map_array("badges", kMaxTableBadges)) {
@@ -83,7 +80,7 @@ Result<OfflineTable> decode(std::span<const uint8_t> bytes) {
     b.expires_ms = m.i64("expires");
     for (auto &u : m.map_array("users", proto::kMaxTicketUsers))
       b.users.push_back(proto::badge_user_read(u, r));
-    b.workstations = m.str_array("workstations", 256, 64);
+    b.workstations = m.str_array("workstations", proto::kMaxTicketWorkstations, 64);
     if (!r.ok()) break;
     if (b.users.empty()) {
       r.fail("offline table: a badge without a user");
@@ -103,15 +100,6 @@ Result<OfflineTable> decode(std::span<const uint8_t> bytes) {
 }
 
 } // namespace
-
-std::string utc_minute_text(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M UTC", &tm);
-  return out;
-}
 
 Result<const proto::OfflineBadge *> OfflineTable::find(std::span<const uint8_t> secret,
                                                        std::string_view badge, int64_t now_ms) const {

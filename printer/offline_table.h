@@ -27,7 +27,6 @@ struct OfflineTable {
   int64_t synced_ms = 0; // when the directory gave it
   proto::SignedPrinterCertificate certificate;
   int64_t certificate_expires_ms = 0;
-  int64_t hours = 0; // the policy's certificate lifetime
   std::string strip;
   std::string color_denied = proto::kColorDeniedMono;
   std::map<proto::Bytes, proto::OfflineBadge> badges;        // by key
@@ -38,9 +37,6 @@ struct OfflineTable {
   Result<const proto::OfflineBadge *> find(std::span<const uint8_t> secret, std::string_view badge,
                                            int64_t now_ms) const;
 };
-
-// "2026-11-25 14:05 UTC", as the station's messages give the table's times.
-std::string utc_minute_text(int64_t ms);
 
 // The station's offline keys (offline.key), created on first use.
 struct OfflineKeys {

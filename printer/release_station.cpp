@@ -16,8 +16,6 @@ namespace lpm::printer {
 // The longest a workstation's last report waits for the other documents of its badge
 // (report_pacer.h).
 constexpr uint64_t kReportDelayMaxMs = 1000;
-// Workstations one release without the directory contacts at most (a ticket's cap).
-constexpr size_t kMaxOfflineWorkstations = 256;
 // Once the directory was unreachable, badges go straight to the offline table this long (a
 // directory lost by timeout would cost every badge the connect timeout); the offline sync keeps
 // probing it meanwhile.
@@ -280,7 +278,8 @@ void ReleaseStation::release_offline(const std::shared_ptr<Visit> &visit, const 
   proto::Ticket ticket;
   for (const auto &id : ids) {
     auto known = table.workstations.find(id);
-    if (known == table.workstations.end() || who->workstations.size() >= kMaxOfflineWorkstations) continue;
+    if (known == table.workstations.end() || who->workstations.size() >= proto::kMaxTicketWorkstations)
+      continue;
     who->workstations.push_back(known->second);
     ticket.workstations.push_back(id);
   }

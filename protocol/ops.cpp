@@ -232,7 +232,7 @@ void BadgeInResult::read(MapReader &r) {
   if (pin_required) return; // nothing else comes with it
   user = r.str("user", kShort);
   display_name = r.str("display_name", kName);
-  for (auto &m : r.map_array("workstations", 256))
+  for (auto &m : r.map_array("workstations", kMaxTicketWorkstations))
     workstations.push_back(workstation_ref_read(m, r));
   MapReader t = r.map("ticket");
   ticket = SignedTicket::from_map(t);

@@ -106,7 +106,7 @@ void OfflineBadgesResult::read(MapReader &r) {
     b.expires_ms = m.i64("expires");
     for (auto &u : m.map_array("users", kMaxTicketUsers))
       b.users.push_back(badge_user_read(u, r));
-    b.workstations = m.str_array("workstations", 256, kShort);
+    b.workstations = m.str_array("workstations", kMaxTicketWorkstations, kShort);
     if (r.ok() && b.key.size() != kOfflineBadgeKeyBytes) r.fail("result.items.key must be 32 bytes");
     if (r.ok() && b.users.empty()) r.fail("result.items.users is empty");
     items.push_back(std::move(b));

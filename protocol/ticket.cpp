@@ -14,7 +14,7 @@ constexpr size_t kNonceBytes = 16;
 // Wire caps. A ticket with 64 users and 256 workstations of 128 characters stays under the body
 // cap (detail::kSignedBodyMaxBytes), so an honest directory never meets them.
 constexpr size_t kMaxUsers = kMaxTicketUsers;
-constexpr size_t kMaxWorkstations = 256;
+constexpr size_t kMaxWorkstations = kMaxTicketWorkstations;
 constexpr size_t kMaxWorkstationIdLen = 128;
 constexpr size_t kMaxUserLen = 36;
 constexpr size_t kMaxFingerprintLen = 64;

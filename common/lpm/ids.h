@@ -30,5 +30,7 @@ int64_t wall_ms();
 int64_t mono_ms();
 // Monotonic nanoseconds.
 int64_t mono_ns();
+// "2026-11-25 14:05 UTC": a wall-clock time as messages show it.
+std::string utc_minute_text(int64_t ms);
 
 } // namespace lpm

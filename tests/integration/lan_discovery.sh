@@ -139,7 +139,8 @@ sqlite3 "$ROOT/directory/state.db" "INSERT INTO settings(name, value) VALUES('ba
 printf 'released without the directory\n' >"$ROOT/outage-far.txt"
 "$BIN/lpm" print "$ROOT/outage-far.txt" --socket "$FAR_SOCK" --title outage-far >/dev/null
 printf 'held by an agent that accepts no printer-signed ticket\n' >"$ROOT/outage-near.txt"
-"$BIN/lpm" print "$ROOT/outage-near.txt" --socket "$AGENT_SOCK" --title outage-near >/dev/null
+near_job=$("$BIN/lpm" print "$ROOT/outage-near.txt" --socket "$AGENT_SOCK" --title outage-near | awk '/^job /{print $2}')
+[[ -n $near_job ]] || fail "lpm print gave no job id"
 # The agent here registers its job, so the table lists it as a holder. The moved one cannot reach
 # the directory from its new address until its link comes back (it need not: the station finds
 # it on the LAN).
@@ -196,7 +197,9 @@ check "the far agent accepted a ticket the station signed, under its certificate
 check "an agent whose OfflineReleaseWindow is 0 refuses the printer-signed ticket" \
   wait_for 15 grep -q "stopped after 0 job(s): forbidden: open-release: this workstation does not accept printer-signed tickets" \
   "$ROOT/outage.out"
-check "and keeps its job held" bash -c "! grep -rlq 'accepts no printer-signed ticket' '$DEVICE_DIR'"
+check "and keeps its job held" \
+  test "$("$BIN/lpm" jobs --socket "$AGENT_SOCK" | awk -v j="$near_job" '$1 == j {print $3}')" = held
+check "none of it reached the device" bash -c "! grep -rlq 'accepts no printer-signed ticket' '$DEVICE_DIR'"
 check "the impostor's advertisement of the workstation's id is not trusted without the directory either" \
   grep -q "LAN: lpm-impostor advertises workstation $FAR_ID with another key than the directory's: ignored" \
   "$ROOT/logs/outage.log"

@@ -22,6 +22,7 @@ inline constexpr int64_t kTicketLifetimeMs = 60 * 1000;  // issued -> expires
 inline constexpr int64_t kTicketMaxSkewMs = 30 * 1000;   // issued may be this far in the future
 inline constexpr int64_t kTicketMaxLifetimeMs = 10 * 60 * 1000; // longer tickets are refused
 inline constexpr size_t kMaxTicketUsers = 64; // users one ticket may name (a badge's user and delegators)
+inline constexpr size_t kMaxTicketWorkstations = 256; // workstations one ticket may open
 
 struct Ticket {
   std::vector<std::string> users;        // directory user UUIDs

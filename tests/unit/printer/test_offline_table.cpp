@@ -25,7 +25,6 @@ OfflineTable sample(const OfflineKeys &keys) {
   t.certificate.body = {1, 2, 3};
   t.certificate.signature = {4, 5};
   t.certificate_expires_ms = t.synced_ms + 4 * 3600 * 1000LL;
-  t.hours = 4;
   t.strip = ";?";
   t.color_denied = proto::kColorDeniedRefuse;
   proto::OfflineBadge b;

@@ -15,15 +15,35 @@ namespace {
 //    an older store when it is opened.
 // 4: people and print group names from the directory's list-people (people_feed.h).
 // 5: pending_checks, the records whose signed counts are checked behind ingest.
-constexpr int64_t kSchemaVersion = 5;
+// 6: pending_signatures replaces pending_checks: only what the check needs beyond the record's
+//    row (pending_checks held the whole record, ~1 KB, past what a 4 KiB page keeps in line, so
+//    each signed record cost an overflow page: seven times the bytes written per batch).
+constexpr int64_t kSchemaVersion = 6;
 
-// A record whose counts check runs behind ingest, whole as it arrived (msgpack, JobRecord::write),
-// until settle_checks; its row in records says "pending" meanwhile. Keyed like records.
+// The signature parts of a record whose counts check runs behind ingest (JobRecord's signed
+// outcome, signature, signer key and fingerprint, as they arrived), until settle_checks; its row in
+// records says "pending" meanwhile and holds everything else the check reads. Keyed like records.
 constexpr const char *kPendingSchema = R"sql(
-CREATE TABLE IF NOT EXISTS pending_checks (
+CREATE TABLE IF NOT EXISTS pending_signatures (
   id TEXT PRIMARY KEY NOT NULL,
-  record BLOB NOT NULL
+  signed_outcome BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  signer_key BLOB NOT NULL,
+  signed_by TEXT NOT NULL
 ) WITHOUT ROWID;
+)sql";
+
+constexpr const char *kPendingInsert = R"sql(
+INSERT OR IGNORE INTO pending_signatures (id, signed_outcome, signature, signer_key, signed_by)
+VALUES (?1, ?2, ?3, ?4, ?5)
+)sql";
+
+// A pending record rebuilt for its check: the fields check_record_counts reads.
+constexpr const char *kPendingRecords = R"sql(
+SELECT r.id, r.event, r.reason, r.job, r.user_id, r.workstation, r.site, r.printer, r.submitted_ms, r.event_ms,
+  r.format, r.size_bytes, r.pages, r.impressions, r.sheets, r.copies, r.color_impressions, r.duplex,
+  r.counts_source, p.signed_outcome, p.signature, p.signer_key, p.signed_by
+FROM pending_signatures p JOIN records r ON r.id = p.id ORDER BY p.id LIMIT ?1
 )sql";
 
 // Record ids are UUIDv7, so in a WITHOUT ROWID table keyed by id new rows land at the end of the
@@ -212,7 +232,7 @@ public:
     auto insert = store->db_->prepare(kInsert);
     if (!insert.ok()) return insert.error();
     store->insert_ = std::move(*insert);
-    auto pending = store->db_->prepare("INSERT OR IGNORE INTO pending_checks (id, record) VALUES (?1, ?2)");
+    auto pending = store->db_->prepare(kPendingInsert);
     if (!pending.ok()) return pending.error();
     store->pending_insert_ = std::move(*pending);
     auto totals = store->db_->prepare(kTotals);
@@ -277,10 +297,12 @@ public:
         if (skew) result.skewed++;
         add_to_rollups(delta, r, facts[i].stamp); // only a record stored now counts
         if (facts[i].pending) {
-          proto::MapWriter whole;
-          r.write(whole);
-          proto::Bytes bytes = whole.finish();
-          Status kept = pending_insert_.bind(1, r.id).bind_blob(2, bytes).run();
+          Status kept = pending_insert_.bind(1, r.id)
+                            .bind_blob(2, r.signed_outcome)
+                            .bind_blob(3, r.signature)
+                            .bind_blob(4, r.signer_key)
+                            .bind(5, r.signed_by)
+                            .run();
           if (!kept.ok()) return kept.error();
         }
       } else {
@@ -295,7 +317,7 @@ public:
   }
 
   Result<std::vector<proto::JobRecord>> pending_checks(size_t limit) override {
-    auto q = db_->prepare("SELECT record FROM pending_checks ORDER BY id LIMIT ?1");
+    auto q = db_->prepare(kPendingRecords);
     if (!q.ok()) return q.error();
     q->bind(1, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
     std::vector<proto::JobRecord> out;
@@ -303,14 +325,31 @@ public:
       auto row = q->step();
       if (!row.ok()) return row.error();
       if (!*row) break;
-      proto::Bytes bytes = q->col_blob(0);
-      auto handle = proto::unpack_map(bytes);
-      if (!handle.ok()) return make_error(Errc::io_error, "pending_checks: " + handle.error().message);
-      proto::MapReader r(handle->get(), "pending record");
-      proto::JobRecord record;
-      record.read(r);
-      if (!r.ok()) return make_error(Errc::io_error, "pending_checks: " + r.error().message);
-      out.push_back(std::move(record));
+      proto::JobRecord r;
+      r.id = q->col_text(0);
+      r.event = q->col_text(1);
+      r.reason = q->col_text(2);
+      r.job = q->col_text(3);
+      r.user = q->col_text(4);
+      r.workstation = q->col_text(5);
+      r.site = q->col_text(6);
+      r.printer = q->col_text(7);
+      r.submitted_ms = q->col_int(8);
+      r.event_ms = q->col_int(9);
+      r.format = q->col_text(10);
+      r.size = non_negative(q->col_int(11));
+      r.pages = q->col_int(12);
+      r.impressions = q->col_int(13);
+      r.sheets = q->col_int(14);
+      r.copies = non_negative(q->col_int(15));
+      r.color_impressions = q->col_int(16);
+      r.duplex = q->col_int(17) != 0;
+      r.counts_source = q->col_text(18);
+      r.signed_outcome = q->col_blob(19);
+      r.signature = q->col_blob(20);
+      r.signer_key = q->col_blob(21);
+      r.signed_by = q->col_text(22);
+      out.push_back(std::move(r));
     }
     return out;
   }
@@ -318,7 +357,7 @@ public:
   Status settle_checks(const std::vector<std::pair<std::string, proto::CountsCheck>> &checks) override {
     auto set = db_->prepare("UPDATE records SET counts_check = ?2 WHERE id = ?1 AND counts_check = ?3");
     if (!set.ok()) return set.error();
-    auto drop = db_->prepare("DELETE FROM pending_checks WHERE id = ?1");
+    auto drop = db_->prepare("DELETE FROM pending_signatures WHERE id = ?1");
     if (!drop.ok()) return drop.error();
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun();
@@ -663,9 +702,40 @@ private:
     if (s.ok()) s = db_->exec(kPeopleSchema);
     if (s.ok()) s = db_->exec(kPendingSchema);
     if (s.ok() && found >= 1 && found < 3) s = rebuild_rollups();
+    if (s.ok() && found == 5) s = move_pending_checks();
     if (s.ok()) s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     if (s.ok()) s = tx.commit();
     return s;
+  }
+
+  // Schema 5 kept each pending record whole (msgpack, JobRecord::write) in pending_checks: its
+  // signature parts move to pending_signatures (the rest is the record's row), and the table goes.
+  Status move_pending_checks() {
+    auto old = db_->prepare("SELECT record FROM pending_checks");
+    if (!old.ok()) return old.error();
+    auto insert = db_->prepare(kPendingInsert);
+    if (!insert.ok()) return insert.error();
+    for (;;) {
+      auto row = old->step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      proto::Bytes bytes = old->col_blob(0);
+      auto handle = proto::unpack_map(bytes);
+      if (!handle.ok()) return make_error(Errc::io_error, "pending_checks: " + handle.error().message);
+      proto::MapReader reader(handle->get(), "pending record");
+      proto::JobRecord r;
+      r.read(reader);
+      if (!reader.ok()) return make_error(Errc::io_error, "pending_checks: " + reader.error().message);
+      Status s = insert->bind(1, r.id)
+                     .bind_blob(2, r.signed_outcome)
+                     .bind_blob(3, r.signature)
+                     .bind_blob(4, r.signer_key)
+                     .bind(5, r.signed_by)
+                     .run();
+      if (!s.ok()) return s;
+    }
+    old->reset();
+    return db_->exec("DROP TABLE pending_checks");
   }
 
   static Result<std::vector<Person>> read_people(Stmt &q) {

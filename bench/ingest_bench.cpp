@@ -4,11 +4,15 @@
 // checked behind ingest (proto::check_record_counts: the ECDSA signature over the signed outcome,
 // read back and compared; RecordStore::settle_checks). Issue 6's figure.
 //
-//   lpm_ingest_bench [--fill N] [--records N] [--batch N] [--signed-share F] [--folder DIR]
+//   lpm_ingest_bench [--fill N] [--records N] [--batch N] [--signed-share F]
+//                    [--shape agent|scattered] [--folder DIR]
 //
 // --fill records are stored first, unsigned and without checks (the table's size when measuring);
 // then --records records in batches of --batch, a share --signed-share of them printed and signed
-// by one enrolled station, the rest deleted records (no counts, no signature). Prints one JSON
+// by one enrolled station, the rest deleted records (no counts, no signature). --shape agent (the
+// default): each batch is what one agent posts, one workstation and its user, records a second
+// apart; the batches of 1,000 agents in turn. --shape scattered: each record of another of 1,000
+// users (a batch touches 500 users' index entries and rollup rows), a workstation every 7. Prints one JSON
 // line: records/s stored with the checks behind (`value`) and how many signed records per second
 // those checks then settle (`checks_behind_per_s`, one thread per core, as the service's lanes);
 // the same records with every check inline before the store (`inline_checks_value`, as before
@@ -39,13 +43,15 @@ struct Options {
   uint64_t records = 20000;
   uint64_t batch = 500;
   double signed_share = 0.8;
+  bool scattered = false;
   std::string folder;
 };
 
 int usage(FILE *to) {
-  std::fprintf(
-      to, "usage: lpm_ingest_bench [--fill N] [--records N] [--batch N] [--signed-share F] [--folder DIR]\n"
-          "  defaults: --fill 100000 --records 20000 --batch 500 --signed-share 0.8, a temporary folder\n");
+  std::fprintf(to, "usage: lpm_ingest_bench [--fill N] [--records N] [--batch N] [--signed-share F]\n"
+                   "                        [--shape agent|scattered] [--folder DIR]\n"
+                   "  defaults: --fill 100000 --records 20000 --batch 500 --signed-share 0.8 --shape agent,\n"
+                   "  a temporary folder\n");
   return to == stdout ? 0 : 2;
 }
 
@@ -117,6 +123,9 @@ int main(int argc, char **argv) {
       char *end = nullptr;
       o.signed_share = std::strtod(v, &end);
       ok = end && *end == '\0' && o.signed_share >= 0 && o.signed_share <= 1;
+    } else if (a == "--shape") {
+      ok = std::strcmp(v, "agent") == 0 || std::strcmp(v, "scattered") == 0;
+      o.scattered = std::strcmp(v, "scattered") == 0;
     } else if (a == "--folder")
       o.folder = v;
     else
@@ -147,13 +156,20 @@ int main(int argc, char **argv) {
   }
   int64_t now = wall_ms();
   uint64_t n = 0;
+  uint64_t batches_made = 0;
   auto next_batch = [&](uint64_t count, bool with_signatures) {
     std::vector<proto::JobRecord> batch;
+    // --shape (the file's head): one agent's batch, or records scattered over the users.
+    uint64_t agent = batches_made++ % workstations.size();
     for (uint64_t i = 0; i < count; i++, n++) {
       bool printed = static_cast<double>(n % 1000) < o.signed_share * 1000;
-      batch.push_back(record(users[n % users.size()], workstations[(n / 7) % workstations.size()],
-                             now - static_cast<int64_t>(n % (30ull * 86400)) * 1000, printed,
-                             printed && with_signatures ? &station : nullptr));
+      const proto::KeyPair *signer = printed && with_signatures ? &station : nullptr;
+      int64_t at = now - static_cast<int64_t>(n % (30ull * 86400)) * 1000;
+      if (o.scattered)
+        batch.push_back(record(users[n % users.size()], workstations[(n / 7) % workstations.size()], at,
+                               printed, signer));
+      else
+        batch.push_back(record(users[agent], workstations[agent], at, printed, signer));
     }
     return batch;
   };
@@ -247,13 +263,14 @@ int main(int argc, char **argv) {
       "{\"name\":\"accounting_ingest\",\"value\":%.0f,\"unit\":\"records/s\",\"peer\":\"the same without "
       "the counts checks\",\"peer_value\":%.0f,\"ratio\":%.3f,\"checks_behind_per_s\":%.0f,"
       "\"inline_checks_value\":%.0f,\"goal\":\">= 200000 records/s at 3 M "
-      "stored\",\"fill\":%llu,\"records\":%llu,\"batch\":%llu,\"signed_share\":%.2f,\"verified\":%llu,"
+      "stored\",\"fill\":%llu,\"records\":%llu,\"batch\":%llu,\"shape\":\"%s\",\"signed_share\":%.2f,"
+      "\"verified\":%llu,"
       "\"how\":\"RecordStore::ingest_with per batch, signed records stored pending and checked behind "
       "(check_record_counts on one thread per core, settle_checks; checks_behind_per_s: signed records "
       "checked per second), the store on one thread, SQLite synchronous=FULL; no TLS\"}\n",
       behind.per_s, without.per_s, behind.per_s / without.per_s, behind.checked_per_s, inline_checks.per_s,
       static_cast<unsigned long long>(o.fill), static_cast<unsigned long long>(o.records),
-      static_cast<unsigned long long>(o.batch), o.signed_share,
+      static_cast<unsigned long long>(o.batch), o.scattered ? "scattered" : "agent", o.signed_share,
       static_cast<unsigned long long>(behind.verified));
   if (temporary) std::filesystem::remove_all(o.folder);
   return 0;

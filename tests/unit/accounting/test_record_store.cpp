@@ -262,3 +262,133 @@ TEST_CASE("a version 1 store gains the counts check, its old records marked unch
   CHECK((*by_printer)[0].item_key == "Printer 2nd floor");
   CHECK((*by_printer)[1].item_key == "p");
 }
+
+namespace {
+
+// A printed record with signature parts of the right shapes (the store checks none of them).
+proto::JobRecord pending_record(const std::string &user, int64_t event_ms) {
+  proto::JobRecord r = printed_record(user, event_ms, 3);
+  r.counts_source = "device";
+  r.signed_outcome = {0x81, 0xa3, 'j', 'o', 'b', 0x01};
+  r.signature = {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
+  r.signer_key = {0x30, 0x59, 0x30, 0x13};
+  r.signed_by = std::string(64, 'a');
+  return r;
+}
+
+void check_same_for_the_check(const proto::JobRecord &got, const proto::JobRecord &sent) {
+  CHECK(got.id == sent.id);
+  CHECK(got.event == sent.event);
+  CHECK(got.job == sent.job);
+  CHECK(got.user == sent.user);
+  CHECK(got.workstation == sent.workstation);
+  CHECK(got.printer == sent.printer);
+  CHECK(got.event_ms == sent.event_ms);
+  CHECK(got.pages == sent.pages);
+  CHECK(got.impressions == sent.impressions);
+  CHECK(got.sheets == sent.sheets);
+  CHECK(got.color_impressions == sent.color_impressions);
+  CHECK(got.counts_source == sent.counts_source);
+  CHECK(got.signed_outcome == sent.signed_outcome);
+  CHECK(got.signature == sent.signature);
+  CHECK(got.signer_key == sent.signer_key);
+  CHECK(got.signed_by == sent.signed_by);
+}
+
+} // namespace
+
+TEST_CASE("a record whose check runs behind ingest comes back with everything the check reads [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  proto::JobRecord sent = pending_record("u1", kNow - 1000);
+  IngestFacts pending;
+  pending.pending = true;
+  REQUIRE(store->ingest_with({sent, printed_record("u2", kNow - 500)}, {pending, IngestFacts{}}, kNow).ok());
+  auto kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->size() == 1); // only the pending one
+  check_same_for_the_check((*kept)[0], sent);
+  // Posted again: still one pending, and settled once it is gone.
+  REQUIRE(store->ingest_with({sent}, {pending}, kNow).ok());
+  kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  CHECK(kept->size() == 1);
+  REQUIRE(store->settle_checks({{sent.id, proto::CountsCheck::device}}).ok());
+  kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  CHECK(kept->empty());
+  auto checks = store->counts_checks(0, kNow);
+  REQUIRE(checks.ok());
+  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"none", 1}});
+}
+
+TEST_CASE("a version 5 store's pending records move to pending_signatures [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  proto::JobRecord sent = pending_record("u1", kNow - 1000);
+  {
+    auto store = open_store(dir);
+    IngestFacts pending;
+    pending.pending = true;
+    REQUIRE(store->ingest_with({sent}, {pending}, kNow).ok());
+  }
+  {
+    // As schema 5 kept it: the whole record, msgpack, in pending_checks.
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    REQUIRE((*db)
+                ->exec("DROP TABLE pending_signatures;"
+                       "CREATE TABLE pending_checks (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL) "
+                       "WITHOUT ROWID;"
+                       "PRAGMA user_version = 5;")
+                .ok());
+    proto::MapWriter whole;
+    sent.write(whole);
+    proto::Bytes bytes = whole.finish();
+    auto insert = (*db)->prepare("INSERT INTO pending_checks (id, record) VALUES (?1, ?2)");
+    REQUIRE(insert.ok());
+    REQUIRE(insert->bind(1, sent.id).bind_blob(2, bytes).run().ok());
+  }
+  auto store = open_store(dir);
+  auto kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->size() == 1);
+  check_same_for_the_check((*kept)[0], sent);
+  auto db = Db::open(dir.path + "/state.db");
+  REQUIRE(db.ok());
+  auto old = (*db)->prepare("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'pending_checks'");
+  REQUIRE(old.ok());
+  auto row = old->step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  CHECK(old->col_int(0) == 0);
+}
+
+TEST_CASE("a version 5 store with a damaged pending record is refused and left as it was [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  { auto store = open_store(dir); }
+  {
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    REQUIRE((*db)
+                ->exec("DROP TABLE pending_signatures;"
+                       "CREATE TABLE pending_checks (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL) "
+                       "WITHOUT ROWID;"
+                       "INSERT INTO pending_checks VALUES ('x', x'c1');"
+                       "PRAGMA user_version = 5;")
+                .ok());
+  }
+  auto store = open_sqlite_record_store(dir.path + "/state.db");
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.error().message.find("pending_checks") != std::string::npos);
+  auto db = Db::open(dir.path + "/state.db");
+  REQUIRE(db.ok());
+  auto version = (*db)->prepare("PRAGMA user_version");
+  REQUIRE(version.ok());
+  auto row = version->step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  CHECK(version->col_int(0) == 5);
+}

@@ -86,6 +86,15 @@ Stmt &Stmt::bind_blob(int index, std::span<const uint8_t> blob) {
   sqlite3_bind_blob(stmt_, index, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Stmt &Stmt::bind_static(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data() ? text.data() : "", static_cast<int>(text.size()),
+                    SQLITE_STATIC);
+  return *this;
+}
+Stmt &Stmt::bind_blob_static(int index, std::span<const uint8_t> blob) {
+  sqlite3_bind_blob(stmt_, index, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+  return *this;
+}
 Stmt &Stmt::bind_null(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;

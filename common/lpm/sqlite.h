@@ -37,6 +37,11 @@ public:
   Stmt &bind(int index, std::string_view text);
   Stmt &bind_blob(int index, std::span<const uint8_t> blob);
   Stmt &bind_null(int index);
+  // Bind without a copy: the bytes must stay alive and unchanged until the statement is stepped
+  // and reset, and every such parameter bound again before the next step (a hot insert whose
+  // values live in the caller's records).
+  Stmt &bind_static(int index, std::string_view text);
+  Stmt &bind_blob_static(int index, std::span<const uint8_t> blob);
 
   // Steps once: true when a row is ready, false when done. Errors come back as values.
   Result<bool> step();

@@ -1,6 +1,10 @@
 // The SQLite record store through the RecordStore interface.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
 #include "accounting/support.h"
 #include "lpm/sqlite.h"
 #include "record_store.h"
@@ -391,4 +395,33 @@ TEST_CASE("a version 5 store with a damaged pending record is refused and left a
   REQUIRE(row.ok());
   REQUIRE(*row);
   CHECK(version->col_int(0) == 5);
+}
+
+TEST_CASE("the WAL is copied into the database file while the store stays open [issue-6]",
+          "[accounting][store][issue-6]") {
+  // The checkpoints run on a thread of the store's own (off the commits); without any the
+  // database file would keep the size it had before the first batch until the store closed.
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string db_path = dir.path + "/state.db";
+  auto size_now = [&] { return std::filesystem::file_size(db_path); };
+  uintmax_t before = size_now();
+  std::vector<proto::JobRecord> batch;
+  int64_t t = kNow - 3'600'000;
+  // 40 batches of 500 records: well over the 1,000 pages (4 MB) that start a checkpoint.
+  for (int b = 0; b < 40; b++) {
+    batch.clear();
+    for (int i = 0; i < 500; i++)
+      batch.push_back(printed_record("user-" + std::to_string(i % 7), t++));
+    REQUIRE(store->ingest(batch, kNow).ok());
+  }
+  bool grew = false;
+  for (int i = 0; i < 500 && !grew; i++) {
+    grew = size_now() > before + 4 * 1024 * 1024;
+    if (!grew) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(grew);
+  auto rows = store->totals(0, kNow);
+  REQUIRE(rows.ok());
+  CHECK(rows->size() == 7);
 }

@@ -37,7 +37,8 @@
 #   workstation_fill, register_rate_*, register_state: registrations and heartbeats from 100,000
 #     workstations, from scripts/bench_register.sh (run last, on a directory of its own).
 # Usage: scripts/bench.sh [BUILD_DIR] (env: RELEASES=200 DOC_BYTES=65536 BIG_MB=256 STREAM_MB=100
-#   STREAM_ROUNDS=3 REPORT_RECORDS=10000000 REPORT_RUNS=20 REPORT_BENCH_DIR=BUILD/bench/report-N)
+#   STREAM_ROUNDS=3 INGEST_FILL=3000000 REPORT_RECORDS=10000000 REPORT_RUNS=20
+#   REPORT_BENCH_DIR=BUILD/bench/report-N)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../build}" && pwd)
@@ -149,8 +150,8 @@ for tool in lpm_hash_bench lpm_aead_bench; do
   fi
 done
 
-echo "accounting: ingest with signature checks against without, at ${INGEST_FILL:-1000000} stored ..." >&2
-if ! line=$("$BIN/lpm_ingest_bench" --fill "${INGEST_FILL:-1000000}" --records 10000 --batch 500); then
+echo "accounting: ingest with signature checks against without, at ${INGEST_FILL:-3000000} stored ..." >&2
+if ! line=$("$BIN/lpm_ingest_bench" --fill "${INGEST_FILL:-3000000}" --records 20000 --batch 500); then
   line='{"name":"accounting_ingest","value":null,"unit":"records/s","error":"lpm_ingest_bench failed (see above)"}'
 fi
 emit "$line"

@@ -800,11 +800,11 @@ private:
       proto::JobRecord r;
       r.read(reader);
       if (!reader.ok()) return make_error(Errc::io_error, "pending_checks: " + reader.error().message);
-      Status s = insert->bind(1, r.id)
-                     .bind_blob(2, r.signed_outcome)
-                     .bind_blob(3, r.signature)
-                     .bind_blob(4, r.signer_key)
-                     .bind(5, r.signed_by)
+      Status s = insert->bind_static(1, r.id)
+                     .bind_blob_static(2, r.signed_outcome)
+                     .bind_blob_static(3, r.signature)
+                     .bind_blob_static(4, r.signer_key)
+                     .bind_static(5, r.signed_by)
                      .run();
       if (!s.ok()) return s;
     }

@@ -92,7 +92,10 @@ Stmt &Stmt::bind_static(int index, std::string_view text) {
   return *this;
 }
 Stmt &Stmt::bind_blob_static(int index, std::span<const uint8_t> blob) {
-  sqlite3_bind_blob(stmt_, index, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+  // An empty span may have no data pointer, which SQLite would bind as NULL: bind a 0-byte blob.
+  static const uint8_t kNothing = 0;
+  sqlite3_bind_blob(stmt_, index, blob.data() ? blob.data() : &kNothing, static_cast<int>(blob.size()),
+                    SQLITE_STATIC);
   return *this;
 }
 Stmt &Stmt::bind_null(int index) {

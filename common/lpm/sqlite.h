@@ -39,7 +39,7 @@ public:
   Stmt &bind_null(int index);
   // Bind without a copy: the bytes must stay alive and unchanged until the statement is stepped
   // and reset, and every such parameter bound again before the next step (a hot insert whose
-  // values live in the caller's records).
+  // values live in the caller's records). Empty text or blob binds as empty, never NULL.
   Stmt &bind_static(int index, std::string_view text);
   Stmt &bind_blob_static(int index, std::span<const uint8_t> blob);
 

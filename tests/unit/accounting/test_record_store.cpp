@@ -327,6 +327,30 @@ TEST_CASE("a record whose check runs behind ingest comes back with everything th
   CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"none", 1}});
 }
 
+TEST_CASE(
+    "a record signed but without a signer key or signed outcome is kept pending, for its check to refuse "
+    "[issue-6]",
+    "[accounting][store][issue-6]") {
+  // The service marks pending every record that carries a signature; the check (not the store)
+  // then finds it invalid. Empty parts are stored empty, not NULL, so the batch is not refused.
+  TempDir dir;
+  auto store = open_store(dir);
+  proto::JobRecord sent = pending_record("u1", kNow - 1000);
+  sent.signer_key.clear();
+  sent.signed_outcome.clear();
+  IngestFacts pending;
+  pending.pending = true;
+  auto stored = store->ingest_with({sent}, {pending}, kNow);
+  REQUIRE(stored.ok());
+  CHECK(stored->stored == 1);
+  auto kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->size() == 1);
+  check_same_for_the_check((*kept)[0], sent);
+  CHECK(proto::check_record_counts((*kept)[0], [](const proto::Fingerprint &) { return true; }) ==
+        proto::CountsCheck::invalid);
+}
+
 TEST_CASE("a version 5 store's pending records move to pending_signatures [issue-6]",
           "[accounting][store][issue-6]") {
   TempDir dir;

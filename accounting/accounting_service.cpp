@@ -32,10 +32,11 @@ constexpr uint64_t kFlaggedLoggedPerBatch = 3;
 
 } // namespace
 
-// Signed counts checked behind ingest (issue 6), on the thread pool: a signature (about 0.6 ms)
-// must hold neither the loop nor the agent's acknowledgement. A set of records is split between
-// the check lanes (one per core, at most 4), each with its own station key cache and one job at a
-// time, so no cache is ever used by two threads.
+// Signed counts checked behind ingest (issue 6), off the loop: a signature (about 0.6 ms) must
+// hold neither the loop nor the agent's acknowledgement. A set of records is split between the
+// check lanes (one per core, at most 4), each a thread of its own at nice 19 (IdleWork: the
+// checks take what the loop and the agents leave of the cores) with its own station key cache and one job
+// at a time, so no cache is ever used by two threads.
 struct AccountingService::Verification {
   std::vector<proto::JobRecord> records;
   std::unordered_map<proto::Fingerprint, bool>
@@ -52,7 +53,7 @@ struct AccountingService::Verification {
 
 struct AccountingService::CheckLane {
   explicit CheckLane(uv_loop_t *loop) : work(loop) {}
-  SerialWork work;
+  IdleWork work; // nice 19: under load the checks lag, ingest does not
   std::shared_ptr<proto::StationKeys> keys = std::make_shared<proto::StationKeys>();
 };
 

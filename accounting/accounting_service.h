@@ -71,7 +71,7 @@ private:
   // checked here (nothing costly without a signature).
   struct Verification;
   void store_batch(const proto::CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req);
-  // Checks the records' signed counts (proto::check_record_counts) on the thread pool, split
+  // Checks the records' signed counts (proto::check_record_counts), split
   // between the check lanes, then records what it found (settle_checked) once every lane is done;
   // `then` (may be empty) gets whether it did.
   void check_behind(std::vector<proto::JobRecord> records, std::function<void(bool)> then);
@@ -109,8 +109,8 @@ private:
   // Shared with the connections' close callbacks, which may run after stop().
   std::shared_ptr<PeerMap> peers_ = std::make_shared<PeerMap>();
   bool stopped_ = false;
-  // The counts checks' lanes: each a queue on the pool, one job at a time, with its own station
-  // key cache (parsed once: each key's table then serves its records).
+  // The counts checks' lanes: each a thread at nice 19, one job at a time, with its own
+  // station key cache (parsed once: each key's table then serves its records).
   struct CheckLane;
   std::vector<std::unique_ptr<CheckLane>> check_lanes_;
   std::unique_ptr<proto::LoopTimer> pending_retry_; // check_pending again after a failure

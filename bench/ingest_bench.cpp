@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "job_records.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/keys.h"
-#include "lpm/protocol/outcome.h"
 #include "record_store.h"
 
 using lpm::bench::now_ns;
@@ -61,46 +61,6 @@ bool number(const char *text, uint64_t &out) {
   if (!end || *end != '\0' || text[0] == '-') return false;
   out = v;
   return true;
-}
-
-proto::JobRecord record(const std::string &user, const std::string &workstation, int64_t event_ms,
-                        bool printed, const proto::KeyPair *station) {
-  proto::JobRecord r;
-  r.id = uuid_v7();
-  r.event = printed ? "printed" : "deleted";
-  r.reason = printed ? "released" : "expired";
-  r.job = uuid_v7();
-  r.user = user;
-  r.workstation = workstation;
-  r.site = "HQ";
-  r.printer = "Hall B";
-  r.submitted_ms = event_ms - 60000;
-  r.event_ms = event_ms;
-  r.format = "application/pdf";
-  r.size = 100000;
-  if (!printed) return r;
-  r.pages = 3;
-  r.impressions = 3;
-  r.sheets = 3;
-  r.color_impressions = 0;
-  r.counts_source = "device";
-  if (!station) return r;
-  proto::UpdateJobStatusRequest u;
-  u.job = r.job;
-  u.claim = uuid_v7();
-  u.pages = r.pages;
-  u.impressions = r.impressions;
-  u.sheets = r.sheets;
-  u.color_impressions = r.color_impressions;
-  u.counts_source = r.counts_source;
-  u.printer_name = r.printer;
-  u.finished_ms = event_ms;
-  if (!proto::sign_outcome(*station, workstation, u).ok()) std::abort();
-  r.signed_outcome = proto::outcome_signed_bytes(u, workstation);
-  r.signature = u.signature;
-  r.signer_key = u.signer_key;
-  r.signed_by = station->fingerprint();
-  return r;
 }
 
 } // namespace
@@ -166,10 +126,10 @@ int main(int argc, char **argv) {
       const proto::KeyPair *signer = printed && with_signatures ? &station : nullptr;
       int64_t at = now - static_cast<int64_t>(n % (30ull * 86400)) * 1000;
       if (o.scattered)
-        batch.push_back(record(users[n % users.size()], workstations[(n / 7) % workstations.size()], at,
-                               printed, signer));
+        batch.push_back(bench::job_record(users[n % users.size()],
+                                          workstations[(n / 7) % workstations.size()], at, printed, signer));
       else
-        batch.push_back(record(users[agent], workstations[agent], at, printed, signer));
+        batch.push_back(bench::job_record(users[agent], workstations[agent], at, printed, signer));
     }
     return batch;
   };

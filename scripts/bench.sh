@@ -16,6 +16,8 @@
 #     lpm_aead_bench; one JSON line per figure).
 #   accounting_ingest: the accounting server's ingest, signed counts checked behind it (station signatures)
 #     against the same without them, records/s at INGEST_FILL stored (lpm_ingest_bench, issue 6).
+#   accounting_post: the same end to end, post-records over TLS from four agent connections in a
+#     second process, against the store alone (lpm_post_bench, issue 6).
 #   accounting_report_fill, accounting_report: a record store of REPORT_RECORDS records filled once
 #     through ingest_with with its rollups (the fill's records/s), then 30-day enterprise reports
 #     on it, each in a fresh process with a random window and zone, p50 ms (lpm_report_bench, issue
@@ -153,6 +155,12 @@ done
 echo "accounting: ingest with signature checks against without, at ${INGEST_FILL:-3000000} stored ..." >&2
 if ! line=$("$BIN/lpm_ingest_bench" --fill "${INGEST_FILL:-3000000}" --records 20000 --batch 500); then
   line='{"name":"accounting_ingest","value":null,"unit":"records/s","error":"lpm_ingest_bench failed (see above)"}'
+fi
+emit "$line"
+
+echo "accounting: ingest end to end, post-records over TLS, at ${INGEST_FILL:-3000000} stored ..." >&2
+if ! line=$("$BIN/lpm_post_bench" --fill "${INGEST_FILL:-3000000}" --records 40000 --batch 500 --clients 4); then
+  line='{"name":"accounting_post","value":null,"unit":"records/s","error":"lpm_post_bench failed (see above)"}'
 fi
 emit "$line"
 

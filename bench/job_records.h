@@ -1,0 +1,56 @@
+// The job records the accounting benchmarks post (lpm_ingest_bench, lpm_post_bench): a printed
+// record of 3 pages at a device, its counts signed by `station` as a release station signs them
+// (none when null), or a deleted record without counts.
+#pragma once
+
+#include <cstdlib>
+#include <string>
+
+#include "lpm/ids.h"
+#include "lpm/protocol/keys.h"
+#include "lpm/protocol/ops.h"
+#include "lpm/protocol/outcome.h"
+
+namespace lpm::bench {
+
+inline proto::JobRecord job_record(const std::string &user, const std::string &workstation, int64_t event_ms,
+                                   bool printed, const proto::KeyPair *station) {
+  proto::JobRecord r;
+  r.id = uuid_v7();
+  r.event = printed ? "printed" : "deleted";
+  r.reason = printed ? "released" : "expired";
+  r.job = uuid_v7();
+  r.user = user;
+  r.workstation = workstation;
+  r.site = "HQ";
+  r.printer = "Hall B";
+  r.submitted_ms = event_ms - 60000;
+  r.event_ms = event_ms;
+  r.format = "application/pdf";
+  r.size = 100000;
+  if (!printed) return r;
+  r.pages = 3;
+  r.impressions = 3;
+  r.sheets = 3;
+  r.color_impressions = 0;
+  r.counts_source = "device";
+  if (!station) return r;
+  proto::UpdateJobStatusRequest u;
+  u.job = r.job;
+  u.claim = uuid_v7();
+  u.pages = r.pages;
+  u.impressions = r.impressions;
+  u.sheets = r.sheets;
+  u.color_impressions = r.color_impressions;
+  u.counts_source = r.counts_source;
+  u.printer_name = r.printer;
+  u.finished_ms = event_ms;
+  if (!proto::sign_outcome(*station, workstation, u).ok()) std::abort();
+  r.signed_outcome = proto::outcome_signed_bytes(u, workstation);
+  r.signature = u.signature;
+  r.signer_key = u.signer_key;
+  r.signed_by = station->fingerprint();
+  return r;
+}
+
+} // namespace lpm::bench

@@ -18,6 +18,24 @@
 
 namespace lpm::bench {
 
+// A command-line count: digits only (no sign), as strtoull reads them. False when it is not one.
+inline bool parse_count(const char *text, uint64_t &out) {
+  char *end = nullptr;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  if (!end || end == text || *end != '\0' || text[0] == '-') return false;
+  out = v;
+  return true;
+}
+
+// A command-line share from 0 to 1 (0.8: 80 %). False when it is not one.
+inline bool parse_share(const char *text, double &out) {
+  char *end = nullptr;
+  double v = std::strtod(text, &end);
+  if (!end || end == text || *end != '\0' || !(v >= 0 && v <= 1)) return false;
+  out = v;
+  return true;
+}
+
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();

@@ -64,14 +64,6 @@ int usage(FILE *to) {
   return to == stdout ? 0 : 2;
 }
 
-bool number(const char *text, uint64_t &out) {
-  char *end = nullptr;
-  unsigned long long v = std::strtoull(text, &end, 10);
-  if (!end || *end != '\0' || text[0] == '-') return false;
-  out = v;
-  return true;
-}
-
 // The enrolled keys, answered at once (the directory's list-enrolled in production).
 class FixedKeys final : public accounting::KeySource {
 public:
@@ -199,18 +191,16 @@ int main(int argc, char **argv) {
     const char *v = argv[++i];
     bool ok = true;
     if (a == "--fill")
-      ok = number(v, o.fill);
+      ok = bench::parse_count(v, o.fill);
     else if (a == "--records")
-      ok = number(v, o.records) && o.records > 0;
+      ok = bench::parse_count(v, o.records) && o.records > 0;
     else if (a == "--batch")
-      ok = number(v, o.batch) && o.batch > 0 && o.batch <= proto::kMaxRecordsPerBatch;
+      ok = bench::parse_count(v, o.batch) && o.batch > 0 && o.batch <= proto::kMaxRecordsPerBatch;
     else if (a == "--clients")
-      ok = number(v, o.clients) && o.clients > 0 && o.clients <= 64;
-    else if (a == "--signed-share") {
-      char *end = nullptr;
-      o.signed_share = std::strtod(v, &end);
-      ok = end && *end == '\0' && o.signed_share >= 0 && o.signed_share <= 1;
-    } else if (a == "--folder")
+      ok = bench::parse_count(v, o.clients) && o.clients > 0 && o.clients <= 64;
+    else if (a == "--signed-share")
+      ok = bench::parse_share(v, o.signed_share);
+    else if (a == "--folder")
       o.folder = v;
     else
       ok = false;

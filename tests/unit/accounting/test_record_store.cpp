@@ -280,6 +280,18 @@ proto::JobRecord pending_record(const std::string &user, int64_t event_ms) {
   return r;
 }
 
+// The first column of the first row of `sql` on the store's file, through a connection of its own.
+int64_t query_int(const TempDir &dir, const char *sql) {
+  auto db = Db::open(dir.path + "/state.db");
+  REQUIRE(db.ok());
+  auto q = (*db)->prepare(sql);
+  REQUIRE(q.ok());
+  auto row = q->step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  return q->col_int(0);
+}
+
 void check_same_for_the_check(const proto::JobRecord &got, const proto::JobRecord &sent) {
   CHECK(got.id == sent.id);
   CHECK(got.event == sent.event);
@@ -383,14 +395,7 @@ TEST_CASE("a version 5 store's pending records move to pending_signatures [issue
   REQUIRE(kept.ok());
   REQUIRE(kept->size() == 1);
   check_same_for_the_check((*kept)[0], sent);
-  auto db = Db::open(dir.path + "/state.db");
-  REQUIRE(db.ok());
-  auto old = (*db)->prepare("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'pending_checks'");
-  REQUIRE(old.ok());
-  auto row = old->step();
-  REQUIRE(row.ok());
-  REQUIRE(*row);
-  CHECK(old->col_int(0) == 0);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'pending_checks'") == 0);
 }
 
 TEST_CASE("a version 5 store with a damaged pending record is refused and left as it was [issue-6]",
@@ -411,14 +416,8 @@ TEST_CASE("a version 5 store with a damaged pending record is refused and left a
   auto store = open_sqlite_record_store(dir.path + "/state.db");
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message.find("pending_checks") != std::string::npos);
-  auto db = Db::open(dir.path + "/state.db");
-  REQUIRE(db.ok());
-  auto version = (*db)->prepare("PRAGMA user_version");
-  REQUIRE(version.ok());
-  auto row = version->step();
-  REQUIRE(row.ok());
-  REQUIRE(*row);
-  CHECK(version->col_int(0) == 5);
+  CHECK(query_int(dir, "PRAGMA user_version") == 5);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM pending_checks") == 1);
 }
 
 TEST_CASE("the WAL is copied into the database file while the store stays open [issue-6]",

@@ -51,6 +51,14 @@ struct AccountingService::Verification {
   bool all_ran = true;
 };
 
+struct AccountingService::QueuedBatch {
+  CallPtr call;
+  std::shared_ptr<const proto::PostRecordsRequest> req;
+  std::vector<IngestFacts> facts;
+  uint64_t flagged = 0; // records with unsigned or invalid counts, found at once
+  uint64_t pending = 0; // signed records, checked behind
+};
+
 struct AccountingService::CheckLane {
   explicit CheckLane(uv_loop_t *loop) : work(loop) {}
   IdleWork work; // nice 19: under load the checks lag, ingest does not
@@ -68,6 +76,8 @@ bool signature_to_check(const proto::JobRecord &r) {
 constexpr size_t kPendingPage = 500;
 // Pending checks whose stations could not be learned are tried again this much later.
 constexpr uint64_t kPendingRetryMs = 60 * 1000;
+// Batches stored in one transaction at most (a group commit of 8,000 records at most).
+constexpr size_t kMaxGroupBatches = 16;
 // Check lanes: one per core, at most this many; a set smaller than kRecordsPerLane per lane uses fewer.
 constexpr unsigned kMaxCheckLanes = 4;
 constexpr size_t kRecordsPerLane = 32;
@@ -81,6 +91,12 @@ AccountingService::AccountingService(uv_loop_t *loop, std::shared_ptr<proto::Tls
   unsigned lanes = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxCheckLanes);
   for (unsigned i = 0; i < lanes; i++)
     check_lanes_.push_back(std::make_unique<CheckLane>(loop));
+  group_check_ = new uv_check_t;
+  uv_check_init(loop, group_check_);
+  group_check_->data = this;
+  group_idle_ = new uv_idle_t;
+  uv_idle_init(loop, group_idle_);
+  group_idle_->data = this;
   dispatcher_->on(proto::op::post_records, [this](CallPtr call) { handle_post_records(call); });
   dispatcher_->on(proto::op::report_totals, [this](CallPtr call) { handle_report_totals(call); });
   dispatcher_->on(proto::op::usage_report, [this](CallPtr call) { handle_usage_report(call); });
@@ -136,6 +152,15 @@ void AccountingService::stop() {
   if (listener_) listener_->close();
   // Counts checks not run yet leave their records pending in the store (checked at the next start).
   // Waiting reports are answered unavailable.
+  // Batches decoded but not stored yet are stored now (their answers may not reach the agents,
+  // which post them again: duplicates then).
+  flush_group();
+  uv_close(reinterpret_cast<uv_handle_t *>(group_check_),
+           [](uv_handle_t *h) { delete reinterpret_cast<uv_check_t *>(h); });
+  uv_close(reinterpret_cast<uv_handle_t *>(group_idle_),
+           [](uv_handle_t *h) { delete reinterpret_cast<uv_idle_t *>(h); });
+  group_check_ = nullptr;
+  group_idle_ = nullptr;
   for (auto &lane : check_lanes_)
     lane->work.stop();
   report_work_.stop();
@@ -191,32 +216,69 @@ void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, siz
 void AccountingService::store_batch(const CallPtr &call,
                                     std::shared_ptr<const proto::PostRecordsRequest> req) {
   const auto &records = req->records;
-  std::vector<IngestFacts> facts(records.size());
+  QueuedBatch batch;
+  batch.facts.resize(records.size());
   std::vector<std::pair<size_t, std::string>> flagged_why;
-  uint64_t flagged = 0;
-  uint64_t pending = 0;
   for (size_t i = 0; i < records.size(); i++) {
+    IngestFacts &facts = batch.facts[i];
     if (signature_to_check(records[i])) {
-      facts[i].pending = true;
-      pending++;
+      facts.pending = true;
+      batch.pending++;
     } else {
       // No signature: nothing costly (unsigned, or no counts to check).
       std::string why;
-      facts[i].check = proto::check_record_counts(
+      facts.check = proto::check_record_counts(
           records[i], [](const proto::Fingerprint &) { return false; }, &why);
-      if (facts[i].check == proto::CountsCheck::invalid ||
-          facts[i].check == proto::CountsCheck::unsigned_counts)
-        if (++flagged <= kFlaggedLoggedPerBatch) flagged_why.emplace_back(i, std::move(why));
+      if (facts.check == proto::CountsCheck::invalid || facts.check == proto::CountsCheck::unsigned_counts)
+        if (++batch.flagged <= kFlaggedLoggedPerBatch) flagged_why.emplace_back(i, std::move(why));
     }
     // The user's print group and department now (RP-11): what their records count towards.
-    if (people_) facts[i].stamp = people_->stamp_of(records[i].user);
+    if (people_) facts.stamp = people_->stamp_of(records[i].user);
   }
   for (const auto &[i, why] : flagged_why) {
     const proto::JobRecord &r = records[i];
     LPM_WARN("record %s (job %s) from %s: counts %s: %s", r.id.c_str(), r.job.c_str(),
-             call->peer_info().address.c_str(), proto::counts_check_name(facts[i].check), why.c_str());
+             call->peer_info().address.c_str(), proto::counts_check_name(batch.facts[i].check), why.c_str());
   }
-  auto ingested = store_.ingest_with(records, facts, wall_ms());
+  batch.call = call;
+  batch.req = std::move(req);
+  group_.push_back(std::move(batch));
+  if (stopped_ || group_.size() >= kMaxGroupBatches) return flush_group();
+  if (group_.size() == 1) {
+    uv_check_start(group_check_,
+                   [](uv_check_t *h) { static_cast<AccountingService *>(h->data)->flush_group(); });
+    uv_idle_start(group_idle_, [](uv_idle_t *) {});
+  }
+}
+
+void AccountingService::flush_group() {
+  if (group_check_) uv_check_stop(group_check_);
+  if (group_idle_) uv_idle_stop(group_idle_);
+  if (group_.empty()) return;
+  std::vector<QueuedBatch> group = std::move(group_);
+  group_.clear();
+  int64_t now = wall_ms();
+  std::vector<IngestBatch> batches;
+  for (const auto &b : group)
+    batches.push_back(IngestBatch{&b.req->records, &b.facts});
+  auto together = store_.ingest_group(batches, now);
+  if (group.size() > 1)
+    LPM_DEBUG("%zu batches stored in one transaction: %s", group.size(),
+              together.ok() ? "committed" : "failed");
+  if (together.ok()) {
+    for (size_t i = 0; i < group.size(); i++)
+      answer_batch(group[i], (*together)[i]);
+    return;
+  }
+  if (group.size() == 1) return answer_batch(group[0], together.error());
+  // One batch may be the cause (a value SQLite cannot hold): each is stored, or refused, alone.
+  for (auto &b : group)
+    answer_batch(b, store_.ingest_with(b.req->records, b.facts, now));
+}
+
+void AccountingService::answer_batch(QueuedBatch &batch, const Result<IngestResult> &ingested) {
+  const CallPtr &call = batch.call;
+  const auto &records = batch.req->records;
   if (!ingested.ok() && ingested.error().code == Errc::bad_request) return refuse(call, ingested.error());
   if (!ingested.ok()) {
     LPM_ERROR("cannot store %zu records from %s: %s", records.size(), call->peer_info().address.c_str(),
@@ -231,8 +293,8 @@ void AccountingService::store_batch(const CallPtr &call,
   LPM_INFO("post-records from %s: %llu stored, %llu duplicates; %llu of the batch with unsigned counts, %llu "
            "signed ones checked behind",
            call->peer_info().address.c_str(), static_cast<unsigned long long>(ingested->stored),
-           static_cast<unsigned long long>(ingested->duplicates), static_cast<unsigned long long>(flagged),
-           static_cast<unsigned long long>(pending));
+           static_cast<unsigned long long>(ingested->duplicates),
+           static_cast<unsigned long long>(batch.flagged), static_cast<unsigned long long>(batch.pending));
   proto::PostRecordsResult result;
   result.stored = ingested->stored;
   result.duplicates = ingested->duplicates;
@@ -241,9 +303,9 @@ void AccountingService::store_batch(const CallPtr &call,
   fault_point("accounting.before_ack");
   call->reply(w);
   // A batch posted again after a lost answer stores nothing: its checks ran (or are queued) then.
-  if (pending == 0 || ingested->stored == 0) return;
+  if (batch.pending == 0 || ingested->stored == 0 || stopped_) return;
   std::vector<proto::JobRecord> to_check;
-  to_check.reserve(pending);
+  to_check.reserve(batch.pending);
   for (const auto &r : records)
     if (signature_to_check(r)) to_check.push_back(r);
   check_behind(std::move(to_check), nullptr);

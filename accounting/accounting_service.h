@@ -71,6 +71,13 @@ private:
   // checked here (nothing costly without a signature).
   struct Verification;
   void store_batch(const proto::CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req);
+  // Batches decoded in the same turn of the loop are stored together by flush_group, in one
+  // transaction (one flush to disk: a group commit), once the loop has read what was ready; each
+  // is answered as if alone. A group whose store fails is stored again batch by batch, so one
+  // agent's bad batch is refused alone.
+  struct QueuedBatch;
+  void flush_group();
+  void answer_batch(QueuedBatch &batch, const Result<IngestResult> &ingested);
   // Checks the records' signed counts (proto::check_record_counts), split
   // between the check lanes, then records what it found (settle_checked) once every lane is done;
   // `then` (may be empty) gets whether it did.
@@ -113,6 +120,11 @@ private:
   // station key cache (parsed once: each key's table then serves its records).
   struct CheckLane;
   std::vector<std::unique_ptr<CheckLane>> check_lanes_;
+  std::vector<QueuedBatch> group_; // batches waiting for flush_group
+  // flush_group runs in the loop's check phase, right after the I/O that decoded the batches; an
+  // idle handle beside it keeps the poll before it from waiting. Closed by stop().
+  uv_check_t *group_check_ = nullptr;
+  uv_idle_t *group_idle_ = nullptr;
   std::unique_ptr<proto::LoopTimer> pending_retry_; // check_pending again after a failure
   std::shared_ptr<ReportContext> reports_ = std::make_shared<ReportContext>();
   SerialWork report_work_; // usage-report and report-totals, one at a time

@@ -36,6 +36,13 @@ struct IngestFacts {
   bool pending = false;
 };
 
+// One batch of a group commit (RecordStore::ingest_group): its records and what the server adds to
+// each, facts[i] to records[i]; both must live until the call returns.
+struct IngestBatch {
+  const std::vector<proto::JobRecord> *records;
+  const std::vector<IngestFacts> *facts;
+};
+
 // One row of a rollup query: the item key (GroupBy::item_key) or the bucket (GroupBy::bucket) and
 // the usage summed over the rest.
 enum class GroupBy { item_key, bucket };
@@ -72,10 +79,15 @@ public:
   virtual ~RecordStore() = default;
   // Stores each record whose id is new, all in one transaction with its rollups, and returns only
   // after COMMIT: a caller may acknowledge the batch as soon as this returns ok. On error nothing
-  // is stored (io_error, no_space when the disk is full). facts[i] belongs to records[i]; internal
-  // error unless there is one per record.
-  virtual Result<IngestResult> ingest_with(const std::vector<proto::JobRecord> &records,
-                                           const std::vector<IngestFacts> &facts, int64_t receipt_ms) = 0;
+  // is stored (io_error, no_space when the disk is full; bad_request for a value SQLite cannot
+  // hold). facts[i] belongs to records[i]; internal error unless there is one per record.
+  Result<IngestResult> ingest_with(const std::vector<proto::JobRecord> &records,
+                                   const std::vector<IngestFacts> &facts, int64_t receipt_ms);
+  // The same for several batches in one transaction (one commit, one flush: a group commit), each
+  // with its own result, in order; a record id repeated in a later batch of the group is that
+  // batch's duplicate. On error nothing of any batch is stored.
+  virtual Result<std::vector<IngestResult>> ingest_group(const std::vector<IngestBatch> &batches,
+                                                         int64_t receipt_ms) = 0;
   // The same with no print group or department stamped; checks[i] is what the server concluded of
   // records[i]'s counts (proto::check_record_counts).
   Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records,

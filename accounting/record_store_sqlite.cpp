@@ -332,62 +332,69 @@ public:
     return std::unique_ptr<RecordStore>(std::move(store));
   }
 
-  Result<IngestResult> ingest_with(const std::vector<proto::JobRecord> &records,
-                                   const std::vector<IngestFacts> &facts, int64_t receipt_ms) override {
-    if (facts.size() != records.size())
-      return make_error(Errc::internal, "ingest: " + std::to_string(facts.size()) + " facts for " +
-                                            std::to_string(records.size()) + " records");
-    for (const auto &r : records) {
-      Status s = check_fits(r);
-      if (!s.ok()) return s.error();
+  Result<std::vector<IngestResult>> ingest_group(const std::vector<IngestBatch> &batches,
+                                                 int64_t receipt_ms) override {
+    for (const IngestBatch &b : batches) {
+      if (b.facts->size() != b.records->size())
+        return make_error(Errc::internal, "ingest: " + std::to_string(b.facts->size()) + " facts for " +
+                                              std::to_string(b.records->size()) + " records");
+      for (const auto &r : *b.records) {
+        Status s = check_fits(r);
+        if (!s.ok()) return s.error();
+      }
     }
-    IngestResult result;
+    std::vector<IngestResult> results(batches.size());
     RollupDelta delta;
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun().error();
-    for (size_t i = 0; i < records.size(); i++) {
-      const proto::JobRecord &r = records[i];
-      bool skew = skewed(r.event_ms, receipt_ms);
-      // The record's strings stay put until run() returns: bound without copies.
-      insert_.bind_static(1, r.id).bind_static(2, r.event).bind_static(3, r.reason).bind_static(4, r.job);
-      insert_.bind_static(5, r.user).bind_static(6, r.workstation).bind_static(7, r.site);
-      insert_.bind_static(8, r.printer)
-          .bind(9, r.submitted_ms)
-          .bind(10, r.event_ms)
-          .bind_static(11, r.format);
-      insert_.bind(12, static_cast<int64_t>(r.size)).bind(13, r.pages).bind(14, r.impressions);
-      insert_.bind(15, r.sheets).bind(16, static_cast<int64_t>(r.copies)).bind(17, r.color_impressions);
-      insert_.bind(18, int64_t{r.duplex ? 1 : 0}).bind_static(19, r.counts_source).bind(20, receipt_ms);
-      insert_.bind(21, int64_t{skew ? 1 : 0})
-          .bind_static(22, facts[i].pending ? kPendingCheck : proto::counts_check_name(facts[i].check));
-      insert_.bind_static(23, facts[i].stamp.print_group).bind_static(24, facts[i].stamp.department);
-      Status s = insert_.run();
-      if (!s.ok()) {
-        insert_.reset();
-        return s.error(); // the transaction rolls back: nothing of this batch is kept
-      }
-      if (db_->changes() == 1) {
-        result.stored++;
-        if (skew) result.skewed++;
-        add_to_rollups(delta, r, facts[i].stamp); // only a record stored now counts
-        if (facts[i].pending) {
-          Status kept = pending_insert_.bind_static(1, r.id)
-                            .bind_blob_static(2, r.signed_outcome)
-                            .bind_blob_static(3, r.signature)
-                            .bind_blob_static(4, r.signer_key)
-                            .bind_static(5, r.signed_by)
-                            .run();
-          if (!kept.ok()) return kept.error();
+    for (size_t b = 0; b < batches.size(); b++) {
+      const auto &records = *batches[b].records;
+      const auto &facts = *batches[b].facts;
+      IngestResult &result = results[b];
+      for (size_t i = 0; i < records.size(); i++) {
+        const proto::JobRecord &r = records[i];
+        bool skew = skewed(r.event_ms, receipt_ms);
+        // The record's strings stay put until run() returns: bound without copies.
+        insert_.bind_static(1, r.id).bind_static(2, r.event).bind_static(3, r.reason).bind_static(4, r.job);
+        insert_.bind_static(5, r.user).bind_static(6, r.workstation).bind_static(7, r.site);
+        insert_.bind_static(8, r.printer)
+            .bind(9, r.submitted_ms)
+            .bind(10, r.event_ms)
+            .bind_static(11, r.format);
+        insert_.bind(12, static_cast<int64_t>(r.size)).bind(13, r.pages).bind(14, r.impressions);
+        insert_.bind(15, r.sheets).bind(16, static_cast<int64_t>(r.copies)).bind(17, r.color_impressions);
+        insert_.bind(18, int64_t{r.duplex ? 1 : 0}).bind_static(19, r.counts_source).bind(20, receipt_ms);
+        insert_.bind(21, int64_t{skew ? 1 : 0})
+            .bind_static(22, facts[i].pending ? kPendingCheck : proto::counts_check_name(facts[i].check));
+        insert_.bind_static(23, facts[i].stamp.print_group).bind_static(24, facts[i].stamp.department);
+        Status s = insert_.run();
+        if (!s.ok()) {
+          insert_.reset();
+          return s.error(); // the transaction rolls back: nothing of the group is kept
         }
-      } else {
-        result.duplicates++;
+        if (db_->changes() == 1) {
+          result.stored++;
+          if (skew) result.skewed++;
+          add_to_rollups(delta, r, facts[i].stamp); // only a record stored now counts
+          if (facts[i].pending) {
+            Status kept = pending_insert_.bind_static(1, r.id)
+                              .bind_blob_static(2, r.signed_outcome)
+                              .bind_blob_static(3, r.signature)
+                              .bind_blob_static(4, r.signer_key)
+                              .bind_static(5, r.signed_by)
+                              .run();
+            if (!kept.ok()) return kept.error();
+          }
+        } else {
+          result.duplicates++;
+        }
       }
     }
     Status rolled = apply(delta);
     if (!rolled.ok()) return rolled.error();
     Status committed = tx.commit();
     if (!committed.ok()) return committed.error();
-    return result;
+    return results;
   }
 
   Result<std::vector<proto::JobRecord>> pending_checks(size_t limit) override {
@@ -838,6 +845,13 @@ private:
 };
 
 } // namespace
+
+Result<IngestResult> RecordStore::ingest_with(const std::vector<proto::JobRecord> &records,
+                                              const std::vector<IngestFacts> &facts, int64_t receipt_ms) {
+  auto results = ingest_group({IngestBatch{&records, &facts}}, receipt_ms);
+  if (!results.ok()) return results.error();
+  return results->front();
+}
 
 Result<IngestResult> RecordStore::ingest(const std::vector<proto::JobRecord> &records,
                                          const std::vector<proto::CountsCheck> &checks, int64_t receipt_ms) {

@@ -324,6 +324,60 @@ TEST_CASE("a batch with one bad record is refused whole", "[accounting][service]
   net.shutdown();
 }
 
+TEST_CASE("batches posted at once are stored together, and a bad one among them is refused alone [issue-6]",
+          "[accounting][service][loop]") {
+  Network net;
+  auto second_id = make_identity(net.dir.path, "workstation-2");
+  net.source->add(*second_id, EnrollKind::workstation);
+  auto a = net.connect(net.workstation_id);
+  auto b = net.connect(second_id);
+  std::string user = uuid_v7();
+  int64_t now = wall_ms();
+  // Three batches sent before the loop runs, so they are read in the same turn and meet in one
+  // group commit; the middle one holds a size SQLite cannot store.
+  std::vector<proto::JobRecord> first = {printed_record(user, now - 3000), printed_record(user, now - 2900)};
+  proto::JobRecord huge = printed_record(user, now - 2000);
+  huge.size = std::numeric_limits<uint64_t>::max();
+  std::vector<proto::JobRecord> bad = {printed_record(user, now - 2100), huge};
+  std::vector<proto::JobRecord> last = {printed_record(user, now - 1000)};
+  std::vector<Result<proto::Response>> replies;
+  auto send = [&](proto::SyncClient &client, const std::vector<proto::JobRecord> &records) {
+    proto::PostRecordsRequest req;
+    req.records = records;
+    proto::MapWriter w;
+    req.write(w);
+    client.peer()->call(proto::op::post_records, w,
+                        [&](Result<proto::Response> reply) { replies.push_back(std::move(reply)); });
+  };
+  send(*a, first);
+  send(*b, bad);
+  send(*a, last);
+  net.test_loop.run_until([&] { return replies.size() == 3; });
+  REQUIRE(replies.size() == 3);
+  int refused = 0;
+  uint64_t stored = 0;
+  for (auto &reply : replies) {
+    if (!reply.ok()) {
+      CHECK(reply.error().code == Errc::bad_request);
+      refused++;
+      continue;
+    }
+    proto::PostRecordsResult result;
+    proto::MapReader r = reply->reader();
+    result.read(r);
+    stored += result.stored;
+  }
+  CHECK(refused == 1);
+  CHECK(stored == 3);
+  auto rows = net.store->totals(0, wall_ms() + 1);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].jobs == 3); // nothing of the refused batch
+  a->close();
+  b->close();
+  net.shutdown();
+}
+
 TEST_CASE("stopping while a call waits for a refresh closes cleanly", "[accounting][service][loop]") {
   TrustOptions trust;
   trust.min_refresh_interval_ms = 0;

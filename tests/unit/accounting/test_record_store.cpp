@@ -448,3 +448,37 @@ TEST_CASE("the WAL is copied into the database file while the store stays open [
   REQUIRE(rows.ok());
   CHECK(rows->size() == 7);
 }
+
+TEST_CASE("batches stored together: one result each, an id repeated in a later batch is its duplicate, and a "
+          "failure stores nothing [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::vector<proto::JobRecord> a = {printed_record("u1", kNow - 3000), printed_record("u1", kNow - 2000)};
+  std::vector<proto::JobRecord> b = {a[1], printed_record("u2", kNow - 1000)};
+  std::vector<IngestFacts> facts_a(a.size()), facts_b(b.size());
+  auto results = store->ingest_group({IngestBatch{&a, &facts_a}, IngestBatch{&b, &facts_b}}, kNow);
+  REQUIRE(results.ok());
+  REQUIRE(results->size() == 2);
+  CHECK((*results)[0].stored == 2);
+  CHECK((*results)[0].duplicates == 0);
+  CHECK((*results)[1].stored == 1);
+  CHECK((*results)[1].duplicates == 1);
+  auto day = store->rollup_sums(Granularity::day, 'e', "", '\0', 0, kNow / kDayMs + 1, GroupBy::item_key);
+  REQUIRE(day.ok());
+  REQUIRE(day->size() == 1);
+  CHECK((*day)[0].usage.printed_jobs == 3); // the repeated record counted once
+
+  // A value SQLite cannot hold in any batch: the group fails, nothing of it is stored.
+  std::vector<proto::JobRecord> c = {printed_record("u3", kNow - 500)};
+  std::vector<proto::JobRecord> d = {printed_record("u3", kNow - 400)};
+  d[0].size = std::numeric_limits<uint64_t>::max();
+  std::vector<IngestFacts> facts_c(1), facts_d(1);
+  auto failed = store->ingest_group({IngestBatch{&c, &facts_c}, IngestBatch{&d, &facts_d}}, kNow);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().code == Errc::bad_request);
+  auto rows = store->totals(0, kNow + 1);
+  REQUIRE(rows.ok());
+  CHECK(rows->size() == 2);
+  CHECK(find_user(*rows, "u3") == nullptr);
+}

@@ -159,7 +159,7 @@ fi
 emit "$line"
 
 echo "accounting: ingest end to end, post-records over TLS, at ${INGEST_FILL:-3000000} stored ..." >&2
-if ! line=$("$BIN/lpm_post_bench" --fill "${INGEST_FILL:-3000000}" --records 40000 --batch 500 --clients 4); then
+if ! line=$("$BIN/lpm_post_bench" --fill "${INGEST_FILL:-3000000}" --records 120000 --batch 500 --clients 4); then
   line='{"name":"accounting_post","value":null,"unit":"records/s","error":"lpm_post_bench failed (see above)"}'
 fi
 emit "$line"

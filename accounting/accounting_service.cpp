@@ -53,7 +53,7 @@ struct AccountingService::Verification {
 
 struct AccountingService::QueuedBatch {
   CallPtr call;
-  std::shared_ptr<const proto::PostRecordsRequest> req;
+  std::shared_ptr<proto::PostRecordsRequest> req; // its signed records move to the checks once answered
   std::vector<IngestFacts> facts;
   uint64_t flagged = 0; // records with unsigned or invalid counts, found at once
   uint64_t pending = 0; // signed records, checked behind
@@ -213,8 +213,7 @@ void AccountingService::learn_stations(std::vector<proto::Fingerprint> keys, siz
       });
 }
 
-void AccountingService::store_batch(const CallPtr &call,
-                                    std::shared_ptr<const proto::PostRecordsRequest> req) {
+void AccountingService::store_batch(const CallPtr &call, std::shared_ptr<proto::PostRecordsRequest> req) {
   const auto &records = req->records;
   QueuedBatch batch;
   batch.facts.resize(records.size());
@@ -304,10 +303,11 @@ void AccountingService::answer_batch(QueuedBatch &batch, const Result<IngestResu
   call->reply(w);
   // A batch posted again after a lost answer stores nothing: its checks ran (or are queued) then.
   if (batch.pending == 0 || ingested->stored == 0 || stopped_) return;
+  // Answered: the batch's signed records are needed only by their checks now.
   std::vector<proto::JobRecord> to_check;
   to_check.reserve(batch.pending);
-  for (const auto &r : records)
-    if (signature_to_check(r)) to_check.push_back(r);
+  for (auto &r : batch.req->records)
+    if (signature_to_check(r)) to_check.push_back(std::move(r));
   check_behind(std::move(to_check), nullptr);
 }
 

@@ -70,7 +70,7 @@ private:
   // stored with the check pending and checked behind ingest (check_behind); the others are
   // checked here (nothing costly without a signature).
   struct Verification;
-  void store_batch(const proto::CallPtr &call, std::shared_ptr<const proto::PostRecordsRequest> req);
+  void store_batch(const proto::CallPtr &call, std::shared_ptr<proto::PostRecordsRequest> req);
   // Batches decoded in the same turn of the loop are stored together by flush_group, in one
   // transaction (one flush to disk: a group commit), once the loop has read what was ready; each
   // is answered as if alone. A group whose store fails is stored again batch by batch, so one

@@ -2,6 +2,10 @@
 
 #include <sys/resource.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 namespace lpm::accounting {
 
 struct SerialWork::Job {

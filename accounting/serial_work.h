@@ -4,12 +4,9 @@
 // lane's station key cache, the report store) used by one thread.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include <uv.h>
 

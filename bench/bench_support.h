@@ -36,14 +36,6 @@ inline bool parse_share(const char *text, double &out) {
   return true;
 }
 
-// After a bench's fill: the WAL copied into the database file and emptied, through a connection of
-// its own, so the figure that follows does not share the machine with the fill's checkpoint (false
-// when SQLite could not). Needs lpm/sqlite.h.
-template <class Db> bool settle_wal(const std::string &path) {
-  auto db = Db::open(path);
-  return db.ok() && (*db)->exec("PRAGMA wal_checkpoint(TRUNCATE)").ok();
-}
-
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();

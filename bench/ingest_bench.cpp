@@ -31,7 +31,6 @@
 #include "job_records.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/keys.h"
-#include "lpm/sqlite.h"
 #include "record_store.h"
 
 using lpm::bench::now_ns;
@@ -133,7 +132,7 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "filled %llu/%llu\n", static_cast<unsigned long long>(done),
                    static_cast<unsigned long long>(o.fill));
   }
-  if (!bench::settle_wal<Db>(o.folder + "/state.db"))
+  if (!bench::settle_wal(o.folder + "/state.db"))
     std::fprintf(stderr, "could not checkpoint after the fill\n");
   auto is_station = [&](const proto::Fingerprint &fp) { return fp == station.fingerprint(); };
   proto::StationKeys keys; // as the service keeps them

@@ -1,6 +1,5 @@
-// The job records the accounting benchmarks post (lpm_ingest_bench, lpm_post_bench): a printed
-// record of 3 pages at a device, its counts signed by `station` as a release station signs them
-// (none when null), or a deleted record without counts.
+// What the accounting benchmarks share (lpm_ingest_bench, lpm_post_bench): the job records they
+// post, and the WAL settled after their fill.
 #pragma once
 
 #include <cstdlib>
@@ -10,9 +9,20 @@
 #include "lpm/protocol/keys.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/outcome.h"
+#include "lpm/sqlite.h"
 
 namespace lpm::bench {
 
+// After a fill: the WAL copied into the database file and emptied, through a connection of its
+// own, so the figure that follows does not share the machine with the fill's checkpoint (false
+// when SQLite could not).
+inline bool settle_wal(const std::string &path) {
+  auto db = Db::open(path);
+  return db.ok() && (*db)->exec("PRAGMA wal_checkpoint(TRUNCATE)").ok();
+}
+
+// A printed record of 3 pages at a device, its counts signed by `station` as a release station
+// signs them (none when null), or a deleted record without counts.
 inline proto::JobRecord job_record(const std::string &user, const std::string &workstation, int64_t event_ms,
                                    bool printed, const proto::KeyPair *station) {
   proto::JobRecord r;

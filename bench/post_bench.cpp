@@ -39,7 +39,6 @@
 #include "lpm/protocol/loop_timer.h"
 #include "lpm/protocol/rpc.h"
 #include "lpm/protocol/session.h"
-#include "lpm/sqlite.h"
 #include "record_store.h"
 
 using lpm::bench::now_ns;
@@ -268,7 +267,7 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "filled %llu/%llu\n", static_cast<unsigned long long>(done),
                    static_cast<unsigned long long>(o.fill));
   }
-  if (!bench::settle_wal<Db>(o.folder + "/state.db"))
+  if (!bench::settle_wal(o.folder + "/state.db"))
     std::fprintf(stderr, "could not checkpoint after the fill\n");
 
   uv_loop_t loop;

@@ -154,8 +154,11 @@ void Registrar::on_reply(Result<proto::Response> reply, std::map<std::string, ui
   }
   refused_ = std::move(refused);
   // Said after each change of the held jobs (the integration tests wait for this line after a
-  // job is stored), and whenever the counts the directory has moved; not at each heartbeat.
-  if (sent != registered_ || for_change) {
+  // job is stored), and whenever the counts the directory has moved; not at each heartbeat. Not
+  // while a change made after this register was sent waits for the next one: the line would say
+  // the directory knows a job it has not been told of yet.
+  bool newer_change = change_pending_ || dirty_;
+  if ((sent != registered_ || for_change) && !newer_change) {
     size_t users = sent.size();
     LPM_INFO("registered held jobs for %zu user(s) with the directory", users);
   }

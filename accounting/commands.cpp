@@ -306,7 +306,7 @@ int command_report(const ReportArgs &args) {
     std::printf("%-36s %10llu %10llu %14llu\n", r.user.c_str(), static_cast<unsigned long long>(r.jobs),
                 static_cast<unsigned long long>(r.pages), static_cast<unsigned long long>(r.bytes));
   // What the counts rest on, after the table on a line of its own ("#": no user matches it).
-  auto checks = (*store)->counts_checks(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  auto checks = (*store)->counts_checks();
   if (!checks.ok()) return fail(checks.error());
   std::string line;
   for (const auto &[name, n] : *checks)

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -101,28 +101,29 @@ public:
   // What the checks behind ingest found, in one transaction: each record's counts check set (only
   // while still pending) and its pending copy dropped.
   virtual Status settle_checks(const std::vector<std::pair<std::string, proto::CountsCheck>> &checks) = 0;
-  // Calls `each` with every record of `user` whose event time is in [from_ms, to_ms), in event
-  // time order (the fields usage_of reads, printer, workstation, site; a user-level report).
-  virtual Status for_each_user_record(const std::string &user, int64_t from_ms, int64_t to_ms,
-                                      const std::function<void(const proto::JobRecord &)> &each) = 0;
   // Rollup rows of (scope, scope_key, item) with bucket in [from_bucket, to_bucket) at
   // `granularity`, summed per item key (ordered by key) or per bucket (ordered by bucket). `item`
   // '\0' is the scope's total. Rows with nothing in them are not returned.
   virtual Result<std::vector<RollupSum>> rollup_sums(Granularity granularity, char scope, const std::string &scope_key,
                                                      char item, int64_t from_bucket, int64_t to_bucket,
                                                      GroupBy group_by) = 0;
-  // Every print group ('g') or department ('d') key the rollups hold, in key order: those that
-  // ever had activity (RP-11).
+  // Usage of (scope, scope_key, item) over the 15-minute buckets [first_quarter, end_quarter), per
+  // item key: the UTC days wholly inside from the day rollups, the edges from the quarters.
+  Result<std::map<std::string, Usage>> quarters_sum(char scope, const std::string &scope_key, char item,
+                                                    int64_t first_quarter, int64_t end_quarter);
+  // Every print group ('g'), department ('d') or user ('u') key the rollups hold, in key order:
+  // those that ever had activity (RP-11).
   virtual Result<std::vector<std::string>> scope_keys(char scope) = 0;
-  // Per-user totals of the *printed* records whose event time is in [from_ms, to_ms), ordered by
-  // user, for users after `after_user`, at most `limit`. Unknown counts (-1) add nothing.
-  virtual Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms,
-                                                        const std::string &after_user = "",
-                                                        size_t limit = SIZE_MAX) = 0;
-  // How many printed records in [from_ms, to_ms) carry each counts check ("device", "estimated",
-  // "unsigned", "invalid", "none"; "pending" while the check behind ingest has not run; "unchecked"
-  // for records stored before checks existed), by name.
-  virtual Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks(int64_t from_ms, int64_t to_ms) = 0;
+  // Per-user totals of the *printed* records whose event time is in the 15-minute buckets from the
+  // one holding from_ms up to the one holding to_ms (inclusive when to_ms is inside it, exclusive
+  // when it is its start): the enterprise's per-user rollups. Ordered by user, for users after
+  // `after_user`, at most `limit`. Unknown counts (-1) add nothing.
+  Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms,
+                                                const std::string &after_user = "", size_t limit = SIZE_MAX);
+  // How many printed records carry each counts check ("device", "estimated", "unsigned",
+  // "invalid", "none"; "pending" while the check behind ingest has not run; "unchecked" for records
+  // stored before checks existed), by name; kept as records are stored and checked.
+  virtual Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks() = 0;
 
   // Makes the people known here the directory's complete list `listed` (one transaction): new
   // and changed people written, people no longer listed marked deleted at now_ms with their name

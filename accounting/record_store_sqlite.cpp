@@ -89,7 +89,11 @@ private:
 // 6: pending_signatures replaces pending_checks: only what the check needs beyond the record's
 //    row (pending_checks held the whole record, ~1 KB, past what a 4 KiB page keeps in line, so
 //    each signed record cost an overflow page: seven times the bytes written per batch).
-constexpr int64_t kSchemaVersion = 6;
+// 7: no secondary index on records (each cost every record an entry, a fifth of the ingest time
+//    each at 3 M stored): a user's reports read the rollups' user scope, report-totals the
+//    enterprise's per-user rollups (with the printed bytes they now sum), the counts checks come
+//    from check_counts. The rollups are rebuilt from the records when an older store is opened.
+constexpr int64_t kSchemaVersion = 7;
 
 // The signature parts of a record whose counts check runs behind ingest (JobRecord's signed
 // outcome, signature, signer key and fingerprint, as they arrived), until settle_checks; its row in
@@ -146,8 +150,19 @@ CREATE TABLE IF NOT EXISTS records (
   print_group TEXT NOT NULL DEFAULT '',
   department TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS records_by_event_time ON records(event, event_ms);
-CREATE INDEX IF NOT EXISTS records_by_user ON records(user_id, event_ms);
+)sql";
+
+// How many printed records carry each counts check, kept with every ingest and settle_checks.
+constexpr const char *kCheckCountsSchema = R"sql(
+CREATE TABLE IF NOT EXISTS check_counts (
+  counts_check TEXT PRIMARY KEY NOT NULL,
+  records INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char *kCheckCountsAdd = R"sql(
+INSERT INTO check_counts (counts_check, records) VALUES (?1, ?2)
+ON CONFLICT (counts_check) DO UPDATE SET records = records + excluded.records
 )sql";
 
 // The people the directory lists (a deleted one keeps its id and stamp, not its name or e-mail:
@@ -189,40 +204,46 @@ CREATE TABLE IF NOT EXISTS rollup_%s (
   sheets INTEGER NOT NULL,
   deleted_jobs INTEGER NOT NULL,
   deleted_pages INTEGER NOT NULL,
+  printed_bytes INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (scope, scope_key, item, bucket, item_key)
 ) WITHOUT ROWID;
 )sql";
 
 constexpr const char *kRollupUpsert = R"sql(
 INSERT INTO rollup_%s (scope, scope_key, item, bucket, item_key, printed_jobs, pages, impressions,
-  color_impressions, mono_impressions, duplex_impressions, simplex_impressions, sheets, deleted_jobs, deleted_pages)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+  color_impressions, mono_impressions, duplex_impressions, simplex_impressions, sheets, deleted_jobs, deleted_pages,
+  printed_bytes)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
 ON CONFLICT (scope, scope_key, item, bucket, item_key) DO UPDATE SET
   printed_jobs = printed_jobs + excluded.printed_jobs, pages = pages + excluded.pages,
   impressions = impressions + excluded.impressions, color_impressions = color_impressions + excluded.color_impressions,
   mono_impressions = mono_impressions + excluded.mono_impressions,
   duplex_impressions = duplex_impressions + excluded.duplex_impressions,
   simplex_impressions = simplex_impressions + excluded.simplex_impressions, sheets = sheets + excluded.sheets,
-  deleted_jobs = deleted_jobs + excluded.deleted_jobs, deleted_pages = deleted_pages + excluded.deleted_pages
+  deleted_jobs = deleted_jobs + excluded.deleted_jobs, deleted_pages = deleted_pages + excluded.deleted_pages,
+  printed_bytes = printed_bytes + excluded.printed_bytes
 )sql";
 
 constexpr const char *kRollupSums = R"sql(
 SELECT %s, SUM(printed_jobs), SUM(pages), SUM(impressions), SUM(color_impressions), SUM(mono_impressions),
-  SUM(duplex_impressions), SUM(simplex_impressions), SUM(sheets), SUM(deleted_jobs), SUM(deleted_pages)
+  SUM(duplex_impressions), SUM(simplex_impressions), SUM(sheets), SUM(deleted_jobs), SUM(deleted_pages),
+  SUM(printed_bytes)
 FROM rollup_%s
 WHERE scope = ?1 AND scope_key = ?2 AND item = ?3 AND bucket >= ?4 AND bucket < ?5
 GROUP BY 1 ORDER BY 1
 )sql";
 
-constexpr const char *kUserRecords = R"sql(
-SELECT event, workstation, site, printer, event_ms, pages, impressions, sheets, color_impressions, duplex
-FROM records WHERE user_id = ?1 AND event_ms >= ?2 AND event_ms < ?3 ORDER BY event_ms
-)sql";
-
 // The records an older store had, to build its rollups from.
 constexpr const char *kAllRecords = R"sql(
 SELECT event, user_id, workstation, site, printer, event_ms, pages, impressions, sheets, color_impressions,
-  duplex, print_group, department FROM records
+  duplex, print_group, department, size_bytes FROM records
+)sql";
+
+// The counts checks of an older store's printed records, for check_counts.
+constexpr const char *kCountAllChecks = R"sql(
+DELETE FROM check_counts;
+INSERT INTO check_counts (counts_check, records)
+SELECT counts_check, COUNT(*) FROM records WHERE event = 'printed' GROUP BY counts_check
 )sql";
 
 // `pattern` with each "%s" replaced by the next of `args`.
@@ -252,19 +273,8 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?
   ?24)
 )sql";
 
-constexpr const char *kCountsChecks = R"sql(
-SELECT counts_check, COUNT(*) FROM records
-WHERE event = 'printed' AND event_ms >= ?1 AND event_ms < ?2
-GROUP BY counts_check ORDER BY counts_check
-)sql";
-
-// MAX(x, 0) turns the "unknown" count -1 into nothing added.
-constexpr const char *kTotals = R"sql(
-SELECT user_id, COUNT(*), SUM(MAX(pages, 0)), SUM(MAX(impressions, 0)), SUM(size_bytes)
-FROM records
-WHERE event = 'printed' AND event_ms >= ?1 AND event_ms < ?2 AND user_id > ?3
-GROUP BY user_id ORDER BY user_id LIMIT ?4
-)sql";
+constexpr const char *kCountsChecks =
+    "SELECT counts_check, records FROM check_counts WHERE records > 0 ORDER BY counts_check";
 
 // The counts check of a record whose check runs behind ingest, until it has run.
 constexpr const char *kPendingCheck = "pending";
@@ -308,15 +318,9 @@ public:
     auto pending = store->db_->prepare(kPendingInsert);
     if (!pending.ok()) return pending.error();
     store->pending_insert_ = std::move(*pending);
-    auto totals = store->db_->prepare(kTotals);
-    if (!totals.ok()) return totals.error();
-    store->totals_ = std::move(*totals);
-    auto checks = store->db_->prepare(kCountsChecks);
-    if (!checks.ok()) return checks.error();
-    store->checks_ = std::move(*checks);
-    auto user_records = store->db_->prepare(kUserRecords);
-    if (!user_records.ok()) return user_records.error();
-    store->user_records_ = std::move(*user_records);
+    auto check_counts = store->db_->prepare(kCheckCountsAdd);
+    if (!check_counts.ok()) return check_counts.error();
+    store->check_counts_add_ = std::move(*check_counts);
     for (Granularity g : {Granularity::quarter, Granularity::day}) {
       int t = index_of(g);
       auto upsert = store->db_->prepare(fill(kRollupUpsert, {table_name(g)}));
@@ -345,6 +349,7 @@ public:
     }
     std::vector<IngestResult> results(batches.size());
     RollupDelta delta;
+    std::map<std::string_view, int64_t> checks; // printed records stored, by counts check
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun().error();
     for (size_t b = 0; b < batches.size(); b++) {
@@ -354,6 +359,7 @@ public:
       for (size_t i = 0; i < records.size(); i++) {
         const proto::JobRecord &r = records[i];
         bool skew = skewed(r.event_ms, receipt_ms);
+        std::string_view check = facts[i].pending ? kPendingCheck : proto::counts_check_name(facts[i].check);
         // The record's strings stay put until run() returns: bound without copies.
         insert_.bind_static(1, r.id).bind_static(2, r.event).bind_static(3, r.reason).bind_static(4, r.job);
         insert_.bind_static(5, r.user).bind_static(6, r.workstation).bind_static(7, r.site);
@@ -364,8 +370,7 @@ public:
         insert_.bind(12, static_cast<int64_t>(r.size)).bind(13, r.pages).bind(14, r.impressions);
         insert_.bind(15, r.sheets).bind(16, static_cast<int64_t>(r.copies)).bind(17, r.color_impressions);
         insert_.bind(18, int64_t{r.duplex ? 1 : 0}).bind_static(19, r.counts_source).bind(20, receipt_ms);
-        insert_.bind(21, int64_t{skew ? 1 : 0})
-            .bind_static(22, facts[i].pending ? kPendingCheck : proto::counts_check_name(facts[i].check));
+        insert_.bind(21, int64_t{skew ? 1 : 0}).bind_static(22, check);
         insert_.bind_static(23, facts[i].stamp.print_group).bind_static(24, facts[i].stamp.department);
         Status s = insert_.run();
         if (!s.ok()) {
@@ -376,6 +381,7 @@ public:
           result.stored++;
           if (skew) result.skewed++;
           add_to_rollups(delta, r, facts[i].stamp); // only a record stored now counts
+          if (r.event == "printed") checks[check]++;
           if (facts[i].pending) {
             Status kept = pending_insert_.bind_static(1, r.id)
                               .bind_blob_static(2, r.signed_outcome)
@@ -391,6 +397,7 @@ public:
       }
     }
     Status rolled = apply(delta);
+    if (rolled.ok()) rolled = count_checks(checks);
     if (!rolled.ok()) return rolled.error();
     Status committed = tx.commit();
     if (!committed.ok()) return committed.error();
@@ -442,51 +449,33 @@ public:
     if (!drop.ok()) return drop.error();
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun();
+    std::map<std::string_view, int64_t> moved; // printed records, by counts check
     for (const auto &[id, check] : checks) {
-      Status s = set->bind(1, id).bind(2, proto::counts_check_name(check)).bind(3, kPendingCheck).run();
+      std::string_view name = proto::counts_check_name(check);
+      Status s = set->bind(1, id).bind(2, name).bind(3, kPendingCheck).run();
+      if (s.ok() && db_->changes() == 1) {
+        // Only printed records are checked behind ingest (they carry the signed counts).
+        moved[name]++;
+        moved[kPendingCheck]--;
+      }
       if (s.ok()) s = drop->bind(1, id).run();
       if (!s.ok()) return s;
     }
+    Status s = count_checks(moved);
+    if (!s.ok()) return s;
     return tx.commit();
   }
 
-  Result<std::vector<proto::UserTotals>> totals(int64_t from_ms, int64_t to_ms, const std::string &after_user,
-                                                size_t limit) override {
-    std::vector<proto::UserTotals> rows;
-    int64_t most = limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
-    totals_.bind(1, from_ms).bind(2, to_ms).bind(3, after_user).bind(4, most);
-    for (;;) {
-      auto more = totals_.step();
-      if (!more.ok()) {
-        totals_.reset();
-        return more.error();
-      }
-      if (!*more) break;
-      proto::UserTotals t;
-      t.user = totals_.col_text(0);
-      t.jobs = non_negative(totals_.col_int(1));
-      t.pages = non_negative(totals_.col_int(2));
-      t.impressions = non_negative(totals_.col_int(3));
-      t.bytes = non_negative(totals_.col_int(4));
-      rows.push_back(std::move(t));
-    }
-    totals_.reset();
-    return rows;
-  }
-
-  Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks(int64_t from_ms, int64_t to_ms) override {
+  Result<std::vector<std::pair<std::string, uint64_t>>> counts_checks() override {
+    auto q = db_->prepare(kCountsChecks);
+    if (!q.ok()) return q.error();
     std::vector<std::pair<std::string, uint64_t>> rows;
-    checks_.bind(1, from_ms).bind(2, to_ms);
     for (;;) {
-      auto more = checks_.step();
-      if (!more.ok()) {
-        checks_.reset();
-        return more.error();
-      }
+      auto more = q->step();
+      if (!more.ok()) return more.error();
       if (!*more) break;
-      rows.emplace_back(checks_.col_text(0), non_negative(checks_.col_int(1)));
+      rows.emplace_back(q->col_text(0), non_negative(q->col_int(1)));
     }
-    checks_.reset();
     return rows;
   }
 
@@ -630,35 +619,6 @@ public:
     return out;
   }
 
-  Status for_each_user_record(const std::string &user, int64_t from_ms, int64_t to_ms,
-                              const std::function<void(const proto::JobRecord &)> &each) override {
-    Stmt &q = user_records_;
-    q.bind(1, user).bind(2, from_ms).bind(3, to_ms);
-    proto::JobRecord r;
-    r.user = user;
-    for (;;) {
-      auto more = q.step();
-      if (!more.ok()) {
-        q.reset();
-        return more.error();
-      }
-      if (!*more) break;
-      r.event = q.col_text(0);
-      r.workstation = q.col_text(1);
-      r.site = q.col_text(2);
-      r.printer = q.col_text(3);
-      r.event_ms = q.col_int(4);
-      r.pages = q.col_int(5);
-      r.impressions = q.col_int(6);
-      r.sheets = q.col_int(7);
-      r.color_impressions = q.col_int(8);
-      r.duplex = q.col_int(9) != 0;
-      each(r);
-    }
-    q.reset();
-    return {};
-  }
-
   Result<std::vector<RollupSum>> rollup_sums(Granularity granularity, char scope, const std::string &scope_key,
                                              char item, int64_t from_bucket, int64_t to_bucket,
                                              GroupBy group_by) override {
@@ -680,10 +640,14 @@ public:
       else
         row.bucket = q.col_int(0);
       Usage &u = row.usage;
-      uint64_t *fields[] = {&u.printed_jobs,        &u.pages,  &u.impressions,  &u.color_impressions,
-                            &u.mono_impressions,    &u.duplex_impressions,     &u.simplex_impressions,
-                            &u.sheets,              &u.deleted_jobs,           &u.deleted_pages};
-      for (int c = 0; c < 10; c++) *fields[c] = non_negative(q.col_int(c + 1));
+      uint64_t *fields[] = {&u.printed_jobs,        &u.pages,
+                            &u.impressions,         &u.color_impressions,
+                            &u.mono_impressions,    &u.duplex_impressions,
+                            &u.simplex_impressions, &u.sheets,
+                            &u.deleted_jobs,        &u.deleted_pages,
+                            &u.printed_bytes};
+      for (int c = 0; c < 11; c++)
+        *fields[c] = non_negative(q.col_int(c + 1));
       if (!u.empty()) rows.push_back(std::move(row));
     }
     q.reset();
@@ -704,15 +668,29 @@ private:
       Stmt &up = upsert_[index_of(key.granularity)];
       up.bind(1, std::string_view(&key.scope, 1)).bind(2, key.scope_key).bind(3, item_text(key.item));
       up.bind(4, key.bucket).bind(5, key.item_key);
-      const uint64_t fields[] = {u.printed_jobs,       u.pages,        u.impressions,         u.color_impressions,
-                                 u.mono_impressions,   u.duplex_impressions, u.simplex_impressions, u.sheets,
-                                 u.deleted_jobs,       u.deleted_pages};
-      for (int c = 0; c < 10; c++) up.bind(6 + c, static_cast<int64_t>(fields[c]));
+      const uint64_t fields[] = {u.printed_jobs,        u.pages,
+                                 u.impressions,         u.color_impressions,
+                                 u.mono_impressions,    u.duplex_impressions,
+                                 u.simplex_impressions, u.sheets,
+                                 u.deleted_jobs,        u.deleted_pages,
+                                 u.printed_bytes};
+      for (int c = 0; c < 11; c++)
+        up.bind(6 + c, static_cast<int64_t>(fields[c]));
       Status s = up.run();
       if (!s.ok()) {
         up.reset();
         return s;
       }
+    }
+    return {};
+  }
+
+  // Adds to check_counts (inside the caller's transaction).
+  Status count_checks(const std::map<std::string_view, int64_t> &added) {
+    for (const auto &[name, n] : added) {
+      if (n == 0) continue;
+      Status s = check_counts_add_.bind_static(1, name).bind(2, n).run();
+      if (!s.ok()) return s;
     }
     return {};
   }
@@ -745,6 +723,7 @@ private:
       r.sheets = all->col_int(8);
       r.color_impressions = all->col_int(9);
       r.duplex = all->col_int(10) != 0;
+      r.size = non_negative(all->col_int(13));
       add_to_rollups(delta, r, Stamp{all->col_text(11), all->col_text(12)});
       if (++pending == 100000) {
         Status s = apply(delta);
@@ -782,11 +761,36 @@ private:
       if (s.ok()) s = db_->exec(fill(kRollupSchema, {table_name(g)}));
     if (s.ok()) s = db_->exec(kPeopleSchema);
     if (s.ok()) s = db_->exec(kPendingSchema);
-    if (s.ok() && found >= 1 && found < 3) s = rebuild_rollups();
+    if (s.ok()) s = db_->exec(kCheckCountsSchema);
     if (s.ok() && found == 5) s = move_pending_checks();
+    // Before version 7: rollups without the user scope and the printed bytes, records indexed by
+    // event time and by user, no check_counts.
+    if (s.ok() && found >= 3 && found < 7)
+      for (Granularity g : {Granularity::quarter, Granularity::day}) {
+        std::string table = fill("rollup_%s", {table_name(g)});
+        auto has = has_column(table, "printed_bytes");
+        if (!has.ok()) return has.error();
+        if (!*has)
+          s = db_->exec("ALTER TABLE " + table + " ADD COLUMN printed_bytes INTEGER NOT NULL DEFAULT 0");
+        if (s.ok()) s = db_->exec("DELETE FROM " + table);
+        if (!s.ok()) break;
+      }
+    if (s.ok() && found >= 1 && found < 7)
+      s = db_->exec("DROP INDEX IF EXISTS records_by_event_time; DROP INDEX IF EXISTS records_by_user");
+    if (s.ok() && found >= 1 && found < 7) s = rebuild_rollups();
+    if (s.ok() && found >= 1 && found < 7) s = db_->exec(kCountAllChecks);
     if (s.ok()) s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     if (s.ok()) s = tx.commit();
     return s;
+  }
+
+  Result<bool> has_column(const std::string &table, const char *column) {
+    auto q = db_->prepare("SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2");
+    if (!q.ok()) return q.error();
+    q->bind(1, table).bind_static(2, column);
+    auto row = q->step();
+    if (!row.ok()) return row.error();
+    return *row && q->col_int(0) > 0;
   }
 
   // Schema 5 kept each pending record whole (msgpack, JobRecord::write) in pending_checks: its
@@ -834,9 +838,7 @@ private:
   std::unique_ptr<Db> db_;
   Stmt insert_;
   Stmt pending_insert_; // pending_checks, for records whose counts are checked behind ingest
-  Stmt totals_;
-  Stmt checks_;
-  Stmt user_records_;
+  Stmt check_counts_add_;
   Stmt upsert_[2]; // by index_of(granularity)
   Stmt sums_by_key_[2];
   Stmt sums_by_bucket_[2];
@@ -865,6 +867,49 @@ Result<IngestResult> RecordStore::ingest(const std::vector<proto::JobRecord> &re
   for (size_t i = 0; i < records.size(); i++)
     facts[i].check = proto::check_record_counts(records[i], [](const proto::Fingerprint &) { return false; });
   return ingest_with(records, facts, receipt_ms);
+}
+
+Result<std::map<std::string, Usage>> RecordStore::quarters_sum(char scope, const std::string &scope_key,
+                                                               char item, int64_t first_quarter,
+                                                               int64_t end_quarter) {
+  std::map<std::string, Usage> out;
+  auto add = [&](Granularity g, int64_t from, int64_t to) -> Status {
+    if (from >= to) return {};
+    auto rows = rollup_sums(g, scope, scope_key, item, from, to, GroupBy::item_key);
+    if (!rows.ok()) return rows.error();
+    for (const auto &r : *rows)
+      out[r.item_key].add(r.usage);
+    return {};
+  };
+  constexpr int64_t kQuartersPerDay = kDayMs / kQuarterMs;
+  int64_t first_day = bucket_of(first_quarter + kQuartersPerDay - 1, kQuartersPerDay); // starts at or after
+  int64_t end_day = bucket_of(end_quarter, kQuartersPerDay); // the day end_quarter falls in
+  Status s;
+  if (first_day < end_day) {
+    s = add(Granularity::day, first_day, end_day);
+    if (s.ok()) s = add(Granularity::quarter, first_quarter, first_day * kQuartersPerDay);
+    if (s.ok()) s = add(Granularity::quarter, end_day * kQuartersPerDay, end_quarter);
+  } else {
+    s = add(Granularity::quarter, first_quarter, end_quarter);
+  }
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+Result<std::vector<proto::UserTotals>> RecordStore::totals(int64_t from_ms, int64_t to_ms,
+                                                           const std::string &after_user, size_t limit) {
+  int64_t first = bucket_of(from_ms, kQuarterMs);
+  int64_t end = bucket_of(to_ms, kQuarterMs);
+  if (to_ms - end * kQuarterMs > 0) end++; // the quarter to_ms falls in, unless it is its start
+  auto users = quarters_sum('e', "", 'u', first, end);
+  if (!users.ok()) return users.error();
+  std::vector<proto::UserTotals> rows;
+  for (auto it = users->upper_bound(after_user); it != users->end() && rows.size() < limit; ++it) {
+    const Usage &u = it->second;
+    if (u.printed_jobs == 0) continue;
+    rows.push_back(proto::UserTotals{it->first, u.printed_jobs, u.pages, u.impressions, u.printed_bytes});
+  }
+  return rows;
 }
 
 Result<std::unique_ptr<RecordStore>> open_sqlite_record_store(const std::string &path) {

@@ -33,77 +33,29 @@ Result<int64_t> midnight_ms(const TimeZone &zone, const CivilDate &date) {
   return ms;
 }
 
-// Usage of (scope, key, item) over [from_ms, to_ms) (quarter-aligned), per item key: the UTC days
-// wholly inside from the day rollups, the edges from the quarter rollups.
+// Usage of (scope, key, item) over [from_ms, to_ms) (quarter-aligned), per item key.
 Result<std::map<std::string, Usage>> sum_window(RecordStore &store, char scope, const std::string &key, char item,
                                                 int64_t from_ms, int64_t to_ms) {
-  std::map<std::string, Usage> out;
-  auto add = [&](Granularity g, int64_t from, int64_t to) -> Status {
-    if (from >= to) return {};
-    auto rows = store.rollup_sums(g, scope, key, item, from, to, GroupBy::item_key);
-    if (!rows.ok()) return rows.error();
-    for (const auto &r : *rows) out[r.item_key].add(r.usage);
-    return {};
-  };
-  constexpr int64_t kQuartersPerDay = kDayMs / kQuarterMs;
-  int64_t first_q = from_ms / kQuarterMs, end_q = to_ms / kQuarterMs;
-  int64_t first_day = bucket_of(from_ms + kDayMs - 1, kDayMs); // the first UTC day starting at or after from
-  int64_t end_day = bucket_of(to_ms, kDayMs);                   // the UTC day `to` falls in
-  Status s;
-  if (first_day < end_day) {
-    s = add(Granularity::day, first_day, end_day);
-    if (s.ok()) s = add(Granularity::quarter, first_q, first_day * kQuartersPerDay);
-    if (s.ok()) s = add(Granularity::quarter, end_day * kQuartersPerDay, end_q);
-  } else {
-    s = add(Granularity::quarter, first_q, end_q);
-  }
-  if (!s.ok()) return s.error();
-  return out;
+  return store.quarters_sum(scope, key, item, from_ms / kQuarterMs, to_ms / kQuarterMs);
 }
 
-// The key of `item` in a record (a user-level report reads the user's records).
-const std::string &item_of(const proto::JobRecord &r, char item) {
-  static const std::string kNone;
-  switch (item) {
-  case 'p':
-    return r.printer;
-  case 'w':
-    return r.workstation;
-  case 's':
-    return r.site;
-  case 'u':
-    return r.user;
-  }
-  return kNone;
-}
-
-// What sum_window gives for the enterprise, a group or a department, for a user from the user's
-// own records.
+// The same for any level: a user's own scope holds no per-user rows, its total is the user's.
 Result<std::map<std::string, Usage>> window_sums(RecordStore &store, char scope, const std::string &key, char item,
                                                  int64_t from_ms, int64_t to_ms) {
-  if (scope != 'u') return sum_window(store, scope, key, item, from_ms, to_ms);
+  if (scope != 'u' || item != 'u') return sum_window(store, scope, key, item, from_ms, to_ms);
+  auto total = sum_window(store, scope, key, '\0', from_ms, to_ms);
+  if (!total.ok()) return total.error();
   std::map<std::string, Usage> out;
-  Status s = store.for_each_user_record(
-      key, from_ms, to_ms, [&](const proto::JobRecord &r) { out[item_of(r, item)].add(usage_of(r)); });
-  if (!s.ok()) return s.error();
+  auto found = total->find("");
+  if (found != total->end()) out[key] = found->second;
   return out;
 }
 
 // Usage per 15-minute bucket over [from_ms, to_ms), in bucket order.
 Result<std::vector<RollupSum>> quarter_series(RecordStore &store, char scope, const std::string &key, int64_t from_ms,
                                               int64_t to_ms) {
-  if (scope != 'u')
-    return store.rollup_sums(Granularity::quarter, scope, key, '\0', from_ms / kQuarterMs, to_ms / kQuarterMs,
-                             GroupBy::bucket);
-  std::vector<RollupSum> out;
-  Status s = store.for_each_user_record(key, from_ms, to_ms, [&](const proto::JobRecord &r) {
-    RollupSum row;
-    row.bucket = bucket_of(r.event_ms, kQuarterMs);
-    row.usage = usage_of(r);
-    if (!row.usage.empty()) out.push_back(std::move(row));
-  });
-  if (!s.ok()) return s.error();
-  return out;
+  return store.rollup_sums(Granularity::quarter, scope, key, '\0', from_ms / kQuarterMs, to_ms / kQuarterMs,
+                           GroupBy::bucket);
 }
 
 const std::vector<std::string> &measure_columns() {

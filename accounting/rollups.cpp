@@ -22,6 +22,7 @@ void Usage::add(const Usage &o) {
   sheets += o.sheets;
   deleted_jobs += o.deleted_jobs;
   deleted_pages += o.deleted_pages;
+  printed_bytes += o.printed_bytes;
 }
 
 Usage usage_of(const proto::JobRecord &r) {
@@ -41,6 +42,7 @@ Usage usage_of(const proto::JobRecord &r) {
   u.mono_impressions = u.impressions - u.color_impressions;
   (r.duplex ? u.duplex_impressions : u.simplex_impressions) = u.impressions;
   u.sheets = known(r.sheets);
+  u.printed_bytes = r.size;
   return u;
 }
 
@@ -52,7 +54,7 @@ void add_to_rollups(RollupDelta &delta, const proto::JobRecord &record, const St
     const std::string *key;
   };
   static const std::string kNone;
-  Scope scopes[3] = {{'e', &kNone}, {'g', &stamp.print_group}, {'d', &stamp.department}};
+  Scope scopes[4] = {{'e', &kNone}, {'g', &stamp.print_group}, {'d', &stamp.department}, {'u', &record.user}};
   struct Item {
     char item;
     const std::string *key;
@@ -71,6 +73,7 @@ void add_to_rollups(RollupDelta &delta, const proto::JobRecord &record, const St
       key.scope = s.scope;
       key.scope_key = *s.key;
       for (const Item &i : items) {
+        if (s.scope == 'u' && i.item == 'u') continue; // the user scope's total
         key.item = i.item;
         key.item_key = *i.key;
         delta[key].add(usage);

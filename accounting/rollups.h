@@ -6,11 +6,13 @@
 // fully inside a report's window are read from the day buckets, the edges from the quarters.
 //
 // A row is (scope, scope key, item, bucket, item key) -> Usage:
-//   scope: e enterprise (key ""), g print group, d department (keys: the ids stamped at ingest)
+//   scope: e enterprise (key ""), g print group, d department (keys: the ids stamped at ingest),
+//          u user (key: the user's id)
 //   item:  "" the scope's total (item key ""), p per printer, w per workstation, s per site,
-//          u per user
-// A user's own reports read that user's records (index records_by_user): a few hundred a month,
-// where rollups per user would cost every batch a scattered write per user it holds.
+//          u per user (not in a user's own scope: its total is that user's)
+// An agent's batch is one workstation's records, nearly always of one user, so the user scope
+// costs a batch a few rows, where an index of the records by user cost every record an entry
+// (schema 7 replaced that index with this scope).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +44,7 @@ struct Usage {
   uint64_t sheets = 0;
   uint64_t deleted_jobs = 0;
   uint64_t deleted_pages = 0;
+  uint64_t printed_bytes = 0; // the printed documents' sizes (report-totals)
 
   void add(const Usage &other);
   bool empty() const { return printed_jobs == 0 && deleted_jobs == 0; }

@@ -94,59 +94,73 @@ TEST_CASE("records survive closing and reopening the store", "[accounting][store
   CHECK(again->duplicates == 1);
 }
 
-TEST_CASE("totals count printed records per user with event times from `from` up to but not including `to`",
-          "[accounting][store]") {
+TEST_CASE(
+    "totals count printed records per user in the 15-minute buckets from the one holding `from` up to `to`",
+    "[accounting][store]") {
   TempDir dir;
   auto store = open_store(dir);
   std::string alice = "00000000-0000-7000-8000-00000000000a";
   std::string bob = "00000000-0000-7000-8000-00000000000b";
-  proto::JobRecord deleted = printed_record(alice, 1500, 50, 50000);
+  constexpr int64_t Q = kQuarterMs;
+  proto::JobRecord deleted = printed_record(alice, 1 * Q + 500, 50, 50000);
   deleted.event = "deleted";
   deleted.reason = "expired";
-  proto::JobRecord unknown_pages = printed_record(bob, 1500, -1, 10);
+  proto::JobRecord unknown_pages = printed_record(bob, 1 * Q + 500, -1, 10);
   unknown_pages.impressions = -1;
-  auto r = store->ingest({printed_record(alice, 1000, 2, 100), printed_record(alice, 1999, 3, 200),
-                          printed_record(alice, 2000, 5, 400), printed_record(bob, 999, 7, 800),
+  auto r = store->ingest({printed_record(alice, 1 * Q, 2, 100), printed_record(alice, 2 * Q - 1, 3, 200),
+                          printed_record(alice, 2 * Q, 5, 400), printed_record(bob, 1 * Q - 1, 7, 800),
                           unknown_pages, deleted},
                          kNow);
   REQUIRE(r.ok());
   CHECK(r->stored == 6);
 
-  auto rows = store->totals(1000, 2000);
-  REQUIRE(rows.ok());
-  REQUIRE(rows->size() == 2);
-  CHECK((*rows)[0].user == alice); // ordered by user
-  const auto *a = find_user(*rows, alice);
-  REQUIRE(a != nullptr);
-  CHECK(a->jobs == 2); // 1000 and 1999; 2000 is past the end; the deleted record is not a job
-  CHECK(a->pages == 5);
-  CHECK(a->impressions == 5);
-  CHECK(a->bytes == 300);
-  const auto *b = find_user(*rows, bob);
-  REQUIRE(b != nullptr);
-  CHECK(b->jobs == 1);  // 999 is before the start
-  CHECK(b->pages == 0); // unknown counts add nothing
-  CHECK(b->impressions == 0);
-  CHECK(b->bytes == 10);
+  // [Q, 2Q): the second bucket, whole; a window inside it counts it whole too.
+  for (auto [from, to] : {std::pair{Q, 2 * Q}, std::pair{Q + 1, Q + 2}, std::pair{Q + 1, 2 * Q}}) {
+    CAPTURE(from, to);
+    auto rows = store->totals(from, to);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 2);
+    CHECK((*rows)[0].user == alice); // ordered by user
+    const auto *a = find_user(*rows, alice);
+    REQUIRE(a != nullptr);
+    CHECK(a->jobs == 2); // Q and 2Q - 1; 2Q is the next bucket; the deleted record is not a job
+    CHECK(a->pages == 5);
+    CHECK(a->impressions == 5);
+    CHECK(a->bytes == 300);
+    const auto *b = find_user(*rows, bob);
+    REQUIRE(b != nullptr);
+    CHECK(b->jobs == 1);  // Q - 1 is in the first bucket
+    CHECK(b->pages == 0); // unknown counts add nothing
+    CHECK(b->impressions == 0);
+    CHECK(b->bytes == 10);
+  }
 
-  auto empty = store->totals(3000, 4000);
+  auto empty = store->totals(3 * Q, 4 * Q);
   REQUIRE(empty.ok());
   CHECK(empty->empty());
-  auto all = store->totals(0, 2001);
+  auto all = store->totals(0, 2 * Q + 1);
   REQUIRE(all.ok());
   CHECK(find_user(*all, alice)->jobs == 3);
   CHECK(find_user(*all, bob)->jobs == 2);
+  // A window of days reads the day rollups and the quarters at its edges: the same totals.
+  auto days = store->totals(-kDayMs - Q, 3 * kDayMs + Q);
+  REQUIRE(days.ok());
+  CHECK(find_user(*days, alice)->jobs == 3);
+  CHECK(find_user(*days, alice)->bytes == 700);
+  auto everything = store->totals(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  REQUIRE(everything.ok());
+  CHECK(find_user(*everything, bob)->jobs == 2);
 
   // Pages: users after one id, at most a limit, in user order.
-  auto first = store->totals(0, 2001, "", 1);
+  auto first = store->totals(0, 2 * Q + 1, "", 1);
   REQUIRE(first.ok());
   REQUIRE(first->size() == 1);
   CHECK((*first)[0].user == alice);
-  auto second = store->totals(0, 2001, alice, 1);
+  auto second = store->totals(0, 2 * Q + 1, alice, 1);
   REQUIRE(second.ok());
   REQUIRE(second->size() == 1);
   CHECK((*second)[0].user == bob);
-  CHECK(store->totals(0, 2001, bob, 1)->empty());
+  CHECK(store->totals(0, 2 * Q + 1, bob, 1)->empty());
 }
 
 TEST_CASE("records far from the receipt time are stored with the skew flag", "[accounting][store]") {
@@ -203,7 +217,7 @@ TEST_CASE("each record keeps what the server concluded of its counts [issue-6]",
     auto r = store->ingest(batch, {CountsCheck::device, CountsCheck::estimated, CountsCheck::invalid}, kNow);
     REQUIRE(r.ok());
     CHECK(r->stored == 3);
-    auto checks = store->counts_checks(0, kNow);
+    auto checks = store->counts_checks();
     REQUIRE(checks.ok());
     CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"estimated", 1}, {"invalid", 1}});
   }
@@ -211,13 +225,13 @@ TEST_CASE("each record keeps what the server concluded of its counts [issue-6]",
     auto r = store->ingest(batch, {CountsCheck::device}, kNow);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == Errc::internal);
-    auto checks = store->counts_checks(0, kNow);
+    auto checks = store->counts_checks();
     REQUIRE(checks.ok());
     CHECK(checks->empty());
   }
   SECTION("without checks from the server, unsigned printed counts are marked unsigned") {
     REQUIRE(store->ingest(batch, kNow).ok());
-    auto checks = store->counts_checks(0, kNow);
+    auto checks = store->counts_checks();
     REQUIRE(checks.ok());
     CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"unsigned", 3}});
   }
@@ -242,7 +256,7 @@ TEST_CASE("a version 1 store gains the counts check, its old records marked unch
                 .ok());
   }
   auto store = open_store(dir);
-  auto checks = store->counts_checks(0, kNow);
+  auto checks = store->counts_checks();
   REQUIRE(checks.ok());
   CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"unchecked", 1}});
   auto rows = store->totals(0, kNow);
@@ -251,7 +265,7 @@ TEST_CASE("a version 1 store gains the counts check, its old records marked unch
   CHECK((*rows)[0].pages == 1);
   // New records go in beside the old one.
   REQUIRE(store->ingest({printed_record(uuid_v7(), 2000)}, kNow).ok());
-  checks = store->counts_checks(0, kNow);
+  checks = store->counts_checks();
   REQUIRE(checks.ok());
   CHECK(checks->size() == 2);
   // Its rollups were built from the records when the store was opened (schema 3): 1 + 2 impressions.
@@ -334,9 +348,12 @@ TEST_CASE("a record whose check runs behind ingest comes back with everything th
   kept = store->pending_checks(10);
   REQUIRE(kept.ok());
   CHECK(kept->empty());
-  auto checks = store->counts_checks(0, kNow);
+  auto checks = store->counts_checks();
   REQUIRE(checks.ok());
   CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"none", 1}});
+  // Settled again (a page checked twice): counted once.
+  REQUIRE(store->settle_checks({{sent.id, proto::CountsCheck::invalid}}).ok());
+  CHECK(*store->counts_checks() == *checks);
 }
 
 TEST_CASE(
@@ -481,4 +498,72 @@ TEST_CASE("batches stored together: one result each, an id repeated in a later b
   REQUIRE(rows.ok());
   CHECK(rows->size() == 2);
   CHECK(find_user(*rows, "u3") == nullptr);
+}
+
+TEST_CASE(
+    "a version 6 store loses its record indexes and gains the user rollups, printed bytes and check counts "
+    "[issue-6]",
+    "[accounting][store][issue-6]") {
+  TempDir dir;
+  std::string alice = "00000000-0000-7000-8000-00000000000a";
+  std::string bob = "00000000-0000-7000-8000-00000000000b";
+  proto::JobRecord deleted = printed_record(bob, kNow - 3000, 9, 900);
+  deleted.event = "deleted";
+  deleted.reason = "expired";
+  {
+    auto store = open_store(dir);
+    REQUIRE(
+        store
+            ->ingest({printed_record(alice, kNow - 2000, 2, 100), printed_record(alice, kNow - 1000, 3, 200),
+                      printed_record(bob, kNow - 500, 4, 400), deleted},
+                     {proto::CountsCheck::device, proto::CountsCheck::estimated, proto::CountsCheck::device,
+                      proto::CountsCheck::none},
+                     kNow)
+            .ok());
+  }
+  {
+    // As schema 6 had it: both indexes, no check_counts, rollups without the user scope or bytes.
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    REQUIRE(
+        (*db)
+            ->exec("CREATE INDEX records_by_event_time ON records(event, event_ms);"
+                   "CREATE INDEX records_by_user ON records(user_id, event_ms);"
+                   "DROP TABLE check_counts;"
+                   "DELETE FROM rollup_quarter WHERE scope = 'u'; DELETE FROM rollup_day WHERE scope = 'u';"
+                   "ALTER TABLE rollup_quarter DROP COLUMN printed_bytes;"
+                   "ALTER TABLE rollup_day DROP COLUMN printed_bytes;"
+                   "PRAGMA user_version = 6;")
+            .ok());
+  }
+  auto store = open_store(dir);
+  CHECK(query_int(dir, "PRAGMA user_version") == 7);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'records' "
+                       "AND name NOT LIKE 'sqlite_autoindex%'") == 0);
+  auto checks = store->counts_checks();
+  REQUIRE(checks.ok());
+  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"device", 2}, {"estimated", 1}});
+  auto rows = store->totals(0, kNow + 1);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].bytes == 300);
+  CHECK((*rows)[1].bytes == 400);
+  // The user scope, rebuilt from the records: a user's own report reads it.
+  auto quarter = bucket_of(kNow, kQuarterMs);
+  auto mine =
+      store->rollup_sums(Granularity::quarter, 'u', alice, 'p', quarter - 1, quarter + 1, GroupBy::item_key);
+  REQUIRE(mine.ok());
+  REQUIRE(mine->size() == 1);
+  CHECK((*mine)[0].usage.printed_jobs == 2);
+  auto theirs = store->rollup_sums(Granularity::day, 'u', bob, '\0', 0, quarter, GroupBy::item_key);
+  REQUIRE(theirs.ok());
+  REQUIRE(theirs->size() == 1);
+  CHECK((*theirs)[0].usage.deleted_jobs == 1);
+  CHECK((*theirs)[0].usage.deleted_pages == 9);
+  // The rollups were rebuilt, not added to: the enterprise's total counts each record once.
+  auto all = store->rollup_sums(Granularity::day, 'e', "", '\0', 0, quarter, GroupBy::item_key);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 1);
+  CHECK((*all)[0].usage.printed_jobs == 3);
+  CHECK((*all)[0].usage.printed_bytes == 700);
 }

@@ -39,6 +39,7 @@ constexpr uint64_t kFlaggedLoggedPerBatch = 3;
 // at a time, so no cache is ever used by two threads.
 struct AccountingService::Verification {
   std::vector<proto::JobRecord> records;
+  std::vector<int64_t> rows; // the store's pending rows holding the records' signature parts
   std::unordered_map<proto::Fingerprint, bool>
       stations; // signed_by -> enrolled as a release station (read only)
   std::vector<std::pair<std::string, proto::CountsCheck>> checks; // per record; each lane fills its range
@@ -308,16 +309,20 @@ void AccountingService::answer_batch(QueuedBatch &batch, const Result<IngestResu
   to_check.reserve(batch.pending);
   for (auto &r : batch.req->records)
     if (signature_to_check(r)) to_check.push_back(std::move(r));
-  check_behind(std::move(to_check), nullptr);
+  std::vector<int64_t> rows;
+  if (ingested->pending_row != 0) rows.push_back(ingested->pending_row);
+  check_behind(std::move(to_check), std::move(rows), nullptr);
 }
 
-void AccountingService::check_behind(std::vector<proto::JobRecord> records, std::function<void(bool)> then) {
+void AccountingService::check_behind(std::vector<proto::JobRecord> records, std::vector<int64_t> rows,
+                                     std::function<void(bool)> then) {
   auto v = std::make_shared<Verification>();
   // Who is a release station is known on the loop thread only: asked here, for the workers.
   for (const auto &r : records)
     if (!r.signed_by.empty() && !v->stations.count(r.signed_by))
       v->stations.emplace(r.signed_by, keys_.known_as(r.signed_by, EnrollKind::printer));
   v->records = std::move(records);
+  v->rows = std::move(rows);
   size_t n = v->records.size();
   v->checks.resize(n);
   size_t lanes = std::clamp<size_t>((n + kRecordsPerLane - 1) / kRecordsPerLane, 1, check_lanes_.size());
@@ -364,7 +369,7 @@ bool AccountingService::settle_checked(const Verification &v) {
                r.workstation.c_str(), proto::counts_check_name(v.checks[i].second), why.c_str());
     }
   }
-  Status settled = store_.settle_checks(v.checks);
+  Status settled = store_.settle_checks(v.rows, v.checks);
   if (!settled.ok()) {
     // Still pending in the store: checked again at the next start.
     LPM_ERROR("cannot record the counts checks of %zu records: %s", v.checks.size(),
@@ -384,15 +389,15 @@ void AccountingService::check_pending() {
     LPM_ERROR("cannot read the records whose counts are to be checked: %s", page.error().to_string().c_str());
     return;
   }
-  if (page->empty()) return;
-  LPM_INFO("checking the counts of %zu record(s) stored before the last stop", page->size());
+  if (page->records.empty() && page->rows.empty()) return;
+  LPM_INFO("checking the counts of %zu record(s) stored before the last stop", page->records.size());
   std::vector<proto::Fingerprint> unknown;
-  for (const auto &r : *page)
+  for (const auto &r : page->records)
     if (!r.signed_by.empty() && !keys_.known_as(r.signed_by, EnrollKind::printer) &&
         std::find(unknown.begin(), unknown.end(), r.signed_by) == unknown.end())
       unknown.push_back(r.signed_by);
-  auto records = std::make_shared<std::vector<proto::JobRecord>>(std::move(*page));
-  learn_stations(std::move(unknown), 0, [this, records](const Status &learned) {
+  auto pending = std::make_shared<PendingChecks>(std::move(*page));
+  learn_stations(std::move(unknown), 0, [this, pending](const Status &learned) {
     if (stopped_) return;
     if (!learned.ok()) {
       // The directory cannot say which keys are stations: the records wait (pending).
@@ -401,7 +406,7 @@ void AccountingService::check_pending() {
       pending_retry_->start(kPendingRetryMs, 0, [this] { check_pending(); });
       return;
     }
-    check_behind(std::move(*records), [this](bool settled) {
+    check_behind(std::move(pending->records), std::move(pending->rows), [this](bool settled) {
       if (settled) check_pending(); // the next page
     });
   });

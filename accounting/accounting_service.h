@@ -79,9 +79,11 @@ private:
   void flush_group();
   void answer_batch(QueuedBatch &batch, const Result<IngestResult> &ingested);
   // Checks the records' signed counts (proto::check_record_counts), split
-  // between the check lanes, then records what it found (settle_checked) once every lane is done;
-  // `then` (may be empty) gets whether it did.
-  void check_behind(std::vector<proto::JobRecord> records, std::function<void(bool)> then);
+  // between the check lanes, then records what it found and drops the store's pending `rows` that
+  // held their signature parts (settle_checked) once every lane is done; `then` (may be empty)
+  // gets whether it did.
+  void check_behind(std::vector<proto::JobRecord> records, std::vector<int64_t> rows,
+                    std::function<void(bool)> then);
   bool settle_checked(const Verification &v);
   // The records still pending in the store (a stop or a failed settle left them), a page at a time;
   // when the directory cannot say which keys are stations, again a minute later.

@@ -25,6 +25,9 @@ struct IngestResult {
   uint64_t stored = 0;     // records new to the store, now committed
   uint64_t duplicates = 0; // records whose id was already stored (or repeated in the batch)
   uint64_t skewed = 0;     // of the stored ones, how many carry the skew flag
+  // The row holding the signature parts of the batch's records stored with a pending check
+  // (settle_checks drops it); 0 when there are none.
+  int64_t pending_row = 0;
 };
 
 // What the server adds to a record at ingest.
@@ -32,7 +35,8 @@ struct IngestFacts {
   proto::CountsCheck check = proto::CountsCheck::none; // what it concluded of the counts
   Stamp stamp;                                        // the user's print group and department then
   // The record's signed counts are checked behind ingest (issue 6): stored with the counts check
-  // "pending" and kept whole in pending_checks until settle_checks says what the check found.
+  // "pending", its signature parts in its batch's pending row until settle_checks says what the
+  // check found.
   bool pending = false;
 };
 
@@ -41,6 +45,12 @@ struct IngestFacts {
 struct IngestBatch {
   const std::vector<proto::JobRecord> *records;
   const std::vector<IngestFacts> *facts;
+};
+
+// Records whose counts check waits, and the rows holding their signature parts (IngestResult).
+struct PendingChecks {
+  std::vector<proto::JobRecord> records;
+  std::vector<int64_t> rows;
 };
 
 // One row of a rollup query: the item key (GroupBy::item_key) or the bucket (GroupBy::bucket) and
@@ -95,12 +105,15 @@ public:
   // The same, each record checked with no release station known: unsigned counts are marked
   // unsigned, any signature invalid (tests, and tools without a directory).
   Result<IngestResult> ingest(const std::vector<proto::JobRecord> &records, int64_t receipt_ms);
-  // Records stored with a pending counts check (IngestFacts::pending), oldest first, at most
-  // `limit`, whole as they arrived, for the check that runs behind ingest.
-  virtual Result<std::vector<proto::JobRecord>> pending_checks(size_t limit) = 0;
+  // Records stored with a pending counts check (IngestFacts::pending), whole as they arrived, for
+  // the check that runs behind ingest: the oldest rows of signature parts (one per batch), rows
+  // until there are `limit` records or more, and those rows.
+  virtual Result<PendingChecks> pending_checks(size_t limit) = 0;
   // What the checks behind ingest found, in one transaction: each record's counts check set (only
-  // while still pending) and its pending copy dropped.
-  virtual Status settle_checks(const std::vector<std::pair<std::string, proto::CountsCheck>> &checks) = 0;
+  // while still pending) and the rows of signature parts `rows` dropped. The checks must cover
+  // every record of those rows: a record left out would stay pending with nothing to check.
+  virtual Status settle_checks(const std::vector<int64_t> &rows,
+                               const std::vector<std::pair<std::string, proto::CountsCheck>> &checks) = 0;
   // Rollup rows of (scope, scope_key, item) with bucket in [from_bucket, to_bucket) at
   // `granularity`, summed per item key (ordered by key) or per bucket (ordered by bucket). `item`
   // '\0' is the scope's total. Rows with nothing in them are not returned.

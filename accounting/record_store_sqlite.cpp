@@ -7,6 +7,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
+#include <string_view>
 #include <thread>
 
 #include "lpm/sqlite.h"
@@ -93,11 +95,13 @@ private:
 //    each at 3 M stored): a user's reports read the rollups' user scope, report-totals the
 //    enterprise's per-user rollups (with the printed bytes they now sum), the counts checks come
 //    from check_counts. The rollups are rebuilt from the records when an older store is opened.
-constexpr int64_t kSchemaVersion = 7;
+// 8: the signature parts of a batch's pending records in one row of pending_batches (a row and
+//    about 250 bytes per record in pending_signatures cost ingest a third of its time); the
+//    signer keys once per row.
+constexpr int64_t kSchemaVersion = 8;
 
-// The signature parts of a record whose counts check runs behind ingest (JobRecord's signed
-// outcome, signature, signer key and fingerprint, as they arrived), until settle_checks; its row in
-// records says "pending" meanwhile and holds everything else the check reads. Keyed like records.
+// Schema 6 and 7: the signature parts of a record whose counts check runs behind ingest, a row
+// each; moved to pending_batches when such a store is opened.
 constexpr const char *kPendingSchema = R"sql(
 CREATE TABLE IF NOT EXISTS pending_signatures (
   id TEXT PRIMARY KEY NOT NULL,
@@ -113,13 +117,151 @@ INSERT OR IGNORE INTO pending_signatures (id, signed_outcome, signature, signer_
 VALUES (?1, ?2, ?3, ?4, ?5)
 )sql";
 
-// A pending record rebuilt for its check: the fields check_record_counts reads.
-constexpr const char *kPendingRecords = R"sql(
-SELECT r.id, r.event, r.reason, r.job, r.user_id, r.workstation, r.site, r.printer, r.submitted_ms, r.event_ms,
-  r.format, r.size_bytes, r.pages, r.impressions, r.sheets, r.copies, r.color_impressions, r.duplex,
-  r.counts_source, p.signed_outcome, p.signature, p.signer_key, p.signed_by
-FROM pending_signatures p JOIN records r ON r.id = p.id ORDER BY p.id LIMIT ?1
+// The signature parts (JobRecord's signed outcome, signature, signer key and fingerprint, as they
+// arrived) of one batch's records whose counts check runs behind ingest, packed (PendingPack),
+// until settle_checks; their rows in records say "pending" meanwhile and hold everything else the
+// check reads. One row per batch: appended at the end of the table, one b-tree entry for up to
+// 500 records.
+constexpr const char *kPendingBatchesSchema = R"sql(
+CREATE TABLE IF NOT EXISTS pending_batches (
+  id INTEGER PRIMARY KEY,
+  parts BLOB NOT NULL
+);
 )sql";
+
+// A pending record rebuilt for its check: the fields check_record_counts reads.
+constexpr const char *kRecordForCheck = R"sql(
+SELECT id, event, reason, job, user_id, workstation, site, printer, submitted_ms, event_ms, format, size_bytes,
+  pages, impressions, sheets, copies, color_impressions, duplex, counts_source
+FROM records WHERE id = ?1
+)sql";
+
+// The packed signature parts of a pending row: a format byte (1), the distinct signer keys (a
+// batch's records are signed by the few stations its user printed at), then per record its id,
+// signed outcome, signature, signer key (an index into the keys) and fingerprint. Counts and
+// lengths are LEB128 varints. Written and read only by this store; a row that does not decode
+// is reported, never half read.
+class PendingPack {
+public:
+  void add(const proto::JobRecord &r) {
+    size_t key = 0;
+    while (key < keys_.size() && *keys_[key] != r.signer_key)
+      key++;
+    if (key == keys_.size()) keys_.push_back(&r.signer_key);
+    put_text(body_, r.id);
+    put_bytes(body_, r.signed_outcome);
+    put_bytes(body_, r.signature);
+    put_varint(body_, key);
+    put_text(body_, r.signed_by);
+    count_++;
+  }
+  size_t size() const { return count_; }
+  proto::Bytes finish() const {
+    proto::Bytes out;
+    out.push_back(kFormat);
+    put_varint(out, keys_.size());
+    for (const proto::Bytes *k : keys_)
+      put_bytes(out, *k);
+    put_varint(out, count_);
+    out.insert(out.end(), body_.begin(), body_.end());
+    return out;
+  }
+
+  // The parts of each record packed in `blob`, each in a JobRecord (id and signature parts only).
+  static Result<std::vector<proto::JobRecord>> read(std::span<const uint8_t> blob) {
+    Reader in{blob};
+    if (in.byte() != kFormat) return damaged("unknown format");
+    uint64_t nkeys = in.varint();
+    if (nkeys > blob.size()) return damaged("key count");
+    std::vector<proto::Bytes> keys;
+    for (uint64_t k = 0; k < nkeys && in.ok; k++)
+      keys.push_back(in.bytes());
+    uint64_t n = in.varint();
+    if (n > blob.size()) return damaged("record count");
+    std::vector<proto::JobRecord> out;
+    for (uint64_t i = 0; i < n && in.ok; i++) {
+      proto::JobRecord r;
+      r.id = in.text();
+      r.signed_outcome = in.bytes();
+      r.signature = in.bytes();
+      uint64_t key = in.varint();
+      if (key >= keys.size()) return damaged("signer key index");
+      r.signer_key = keys[key];
+      r.signed_by = in.text();
+      out.push_back(std::move(r));
+    }
+    if (!in.ok || in.at != blob.size()) return damaged("length");
+    return out;
+  }
+
+private:
+  static constexpr uint8_t kFormat = 1;
+
+  static void put_varint(proto::Bytes &out, uint64_t v) {
+    while (v >= 0x80) {
+      out.push_back(static_cast<uint8_t>(v | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<uint8_t>(v));
+  }
+  static void put_bytes(proto::Bytes &out, std::span<const uint8_t> b) {
+    put_varint(out, b.size());
+    out.insert(out.end(), b.begin(), b.end());
+  }
+  static void put_text(proto::Bytes &out, std::string_view t) {
+    put_varint(out, t.size());
+    out.insert(out.end(), t.begin(), t.end());
+  }
+  static Error damaged(const char *what) {
+    return make_error(Errc::io_error, std::string("a pending row is damaged (") + what + ")");
+  }
+
+  struct Reader {
+    std::span<const uint8_t> in;
+    size_t at = 0;
+    bool ok = true;
+    uint8_t byte() {
+      if (at >= in.size()) return fail();
+      return in[at++];
+    }
+    uint64_t varint() {
+      uint64_t v = 0;
+      for (int shift = 0; shift < 64; shift += 7) {
+        if (at >= in.size()) return fail();
+        uint8_t b = in[at++];
+        v |= static_cast<uint64_t>(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) return v;
+      }
+      return fail();
+    }
+    std::span<const uint8_t> span() {
+      uint64_t n = varint();
+      if (!ok || n > in.size() - at) {
+        fail();
+        return {};
+      }
+      auto out = in.subspan(at, n);
+      at += n;
+      return out;
+    }
+    proto::Bytes bytes() {
+      auto s = span();
+      return proto::Bytes(s.begin(), s.end());
+    }
+    std::string text() {
+      auto s = span();
+      return std::string(s.begin(), s.end());
+    }
+    uint8_t fail() {
+      ok = false;
+      return 0;
+    }
+  };
+
+  std::vector<const proto::Bytes *> keys_; // into the records added, which outlive the pack
+  proto::Bytes body_;
+  size_t count_ = 0;
+};
 
 // Record ids are UUIDv7, so in a WITHOUT ROWID table keyed by id new rows land at the end of the
 // b-tree, and the primary key is the dedup index with no second copy of the id.
@@ -315,7 +457,7 @@ public:
     auto insert = store->db_->prepare(kInsert);
     if (!insert.ok()) return insert.error();
     store->insert_ = std::move(*insert);
-    auto pending = store->db_->prepare(kPendingInsert);
+    auto pending = store->db_->prepare("INSERT INTO pending_batches (parts) VALUES (?1)");
     if (!pending.ok()) return pending.error();
     store->pending_insert_ = std::move(*pending);
     auto check_counts = store->db_->prepare(kCheckCountsAdd);
@@ -356,6 +498,7 @@ public:
       const auto &records = *batches[b].records;
       const auto &facts = *batches[b].facts;
       IngestResult &result = results[b];
+      PendingPack pending;
       for (size_t i = 0; i < records.size(); i++) {
         const proto::JobRecord &r = records[i];
         bool skew = skewed(r.event_ms, receipt_ms);
@@ -382,18 +525,16 @@ public:
           if (skew) result.skewed++;
           add_to_rollups(delta, r, facts[i].stamp); // only a record stored now counts
           if (r.event == "printed") checks[check]++;
-          if (facts[i].pending) {
-            Status kept = pending_insert_.bind_static(1, r.id)
-                              .bind_blob_static(2, r.signed_outcome)
-                              .bind_blob_static(3, r.signature)
-                              .bind_blob_static(4, r.signer_key)
-                              .bind_static(5, r.signed_by)
-                              .run();
-            if (!kept.ok()) return kept.error();
-          }
+          if (facts[i].pending) pending.add(r);
         } else {
           result.duplicates++;
         }
+      }
+      if (pending.size() > 0) {
+        proto::Bytes parts = pending.finish();
+        Status kept = pending_insert_.bind_blob_static(1, parts).run();
+        if (!kept.ok()) return kept.error();
+        result.pending_row = sqlite3_last_insert_rowid(db_->raw());
       }
     }
     Status rolled = apply(delta);
@@ -404,48 +545,64 @@ public:
     return results;
   }
 
-  Result<std::vector<proto::JobRecord>> pending_checks(size_t limit) override {
-    auto q = db_->prepare(kPendingRecords);
-    if (!q.ok()) return q.error();
-    q->bind(1, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
-    std::vector<proto::JobRecord> out;
-    for (;;) {
-      auto row = q->step();
+  Result<PendingChecks> pending_checks(size_t limit) override {
+    auto rows = db_->prepare("SELECT id, parts FROM pending_batches ORDER BY id");
+    if (!rows.ok()) return rows.error();
+    auto record = db_->prepare(kRecordForCheck);
+    if (!record.ok()) return record.error();
+    PendingChecks out;
+    while (out.records.size() < limit || out.rows.empty()) {
+      auto row = rows->step();
       if (!row.ok()) return row.error();
       if (!*row) break;
-      proto::JobRecord r;
-      r.id = q->col_text(0);
-      r.event = q->col_text(1);
-      r.reason = q->col_text(2);
-      r.job = q->col_text(3);
-      r.user = q->col_text(4);
-      r.workstation = q->col_text(5);
-      r.site = q->col_text(6);
-      r.printer = q->col_text(7);
-      r.submitted_ms = q->col_int(8);
-      r.event_ms = q->col_int(9);
-      r.format = q->col_text(10);
-      r.size = non_negative(q->col_int(11));
-      r.pages = q->col_int(12);
-      r.impressions = q->col_int(13);
-      r.sheets = q->col_int(14);
-      r.copies = non_negative(q->col_int(15));
-      r.color_impressions = q->col_int(16);
-      r.duplex = q->col_int(17) != 0;
-      r.counts_source = q->col_text(18);
-      r.signed_outcome = q->col_blob(19);
-      r.signature = q->col_blob(20);
-      r.signer_key = q->col_blob(21);
-      r.signed_by = q->col_text(22);
-      out.push_back(std::move(r));
+      int64_t id = rows->col_int(0);
+      auto parts = PendingPack::read(rows->col_blob(1));
+      if (!parts.ok())
+        return make_error(parts.error().code,
+                          parts.error().message + ": pending_batches row " + std::to_string(id));
+      for (proto::JobRecord &r : *parts) {
+        record->bind(1, r.id);
+        auto found = record->step();
+        if (!found.ok()) return found.error();
+        if (!*found)
+          return make_error(Errc::io_error, "pending_batches row " + std::to_string(id) + " names record " +
+                                                r.id + ", which is not stored");
+        read_for_check(*record, r);
+        record->reset();
+        out.records.push_back(std::move(r));
+      }
+      out.rows.push_back(id);
     }
     return out;
   }
 
-  Status settle_checks(const std::vector<std::pair<std::string, proto::CountsCheck>> &checks) override {
+  // The fields of kRecordForCheck's row into `r` (its signature parts are the pending row's).
+  static void read_for_check(Stmt &q, proto::JobRecord &r) {
+    r.event = q.col_text(1);
+    r.reason = q.col_text(2);
+    r.job = q.col_text(3);
+    r.user = q.col_text(4);
+    r.workstation = q.col_text(5);
+    r.site = q.col_text(6);
+    r.printer = q.col_text(7);
+    r.submitted_ms = q.col_int(8);
+    r.event_ms = q.col_int(9);
+    r.format = q.col_text(10);
+    r.size = non_negative(q.col_int(11));
+    r.pages = q.col_int(12);
+    r.impressions = q.col_int(13);
+    r.sheets = q.col_int(14);
+    r.copies = non_negative(q.col_int(15));
+    r.color_impressions = q.col_int(16);
+    r.duplex = q.col_int(17) != 0;
+    r.counts_source = q.col_text(18);
+  }
+
+  Status settle_checks(const std::vector<int64_t> &rows,
+                       const std::vector<std::pair<std::string, proto::CountsCheck>> &checks) override {
     auto set = db_->prepare("UPDATE records SET counts_check = ?2 WHERE id = ?1 AND counts_check = ?3");
     if (!set.ok()) return set.error();
-    auto drop = db_->prepare("DELETE FROM pending_signatures WHERE id = ?1");
+    auto drop = db_->prepare("DELETE FROM pending_batches WHERE id = ?1");
     if (!drop.ok()) return drop.error();
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun();
@@ -458,7 +615,10 @@ public:
         moved[name]++;
         moved[kPendingCheck]--;
       }
-      if (s.ok()) s = drop->bind(1, id).run();
+      if (!s.ok()) return s;
+    }
+    for (int64_t row : rows) {
+      Status s = drop->bind(1, row).run();
       if (!s.ok()) return s;
     }
     Status s = count_checks(moved);
@@ -760,9 +920,12 @@ private:
     for (Granularity g : {Granularity::quarter, Granularity::day})
       if (s.ok()) s = db_->exec(fill(kRollupSchema, {table_name(g)}));
     if (s.ok()) s = db_->exec(kPeopleSchema);
-    if (s.ok()) s = db_->exec(kPendingSchema);
+    if (s.ok()) s = db_->exec(kPendingBatchesSchema);
     if (s.ok()) s = db_->exec(kCheckCountsSchema);
+    // Schema 5's whole pending records and schema 6's and 7's pending rows: into pending_batches.
+    if (s.ok() && found >= 5 && found < 8) s = db_->exec(kPendingSchema);
     if (s.ok() && found == 5) s = move_pending_checks();
+    if (s.ok() && found >= 5 && found < 8) s = pack_pending_signatures();
     // Before version 7: rollups without the user scope and the printed bytes, records indexed by
     // event time and by user, no check_counts.
     if (s.ok() && found >= 3 && found < 7)
@@ -823,6 +986,46 @@ private:
     return db_->exec("DROP TABLE pending_checks");
   }
 
+  // pending_signatures' rows packed into pending_batches rows of 500, oldest first; the table goes.
+  Status pack_pending_signatures() {
+    auto old =
+        db_->prepare("SELECT id, signed_outcome, signature, signer_key, signed_by FROM pending_signatures "
+                     "ORDER BY id");
+    if (!old.ok()) return old.error();
+    auto insert = db_->prepare("INSERT INTO pending_batches (parts) VALUES (?1)");
+    if (!insert.ok()) return insert.error();
+    std::vector<proto::JobRecord> chunk;
+    auto flush = [&]() -> Status {
+      if (chunk.empty()) return {};
+      PendingPack pack;
+      for (const auto &r : chunk)
+        pack.add(r);
+      proto::Bytes parts = pack.finish();
+      chunk.clear();
+      return insert->bind_blob_static(1, parts).run();
+    };
+    for (;;) {
+      auto row = old->step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      proto::JobRecord r;
+      r.id = old->col_text(0);
+      r.signed_outcome = old->col_blob(1);
+      r.signature = old->col_blob(2);
+      r.signer_key = old->col_blob(3);
+      r.signed_by = old->col_text(4);
+      chunk.push_back(std::move(r));
+      if (chunk.size() == proto::kMaxRecordsPerBatch) {
+        Status s = flush();
+        if (!s.ok()) return s;
+      }
+    }
+    Status s = flush();
+    if (!s.ok()) return s;
+    old->reset();
+    return db_->exec("DROP TABLE pending_signatures");
+  }
+
   static Result<std::vector<Person>> read_people(Stmt &q) {
     std::vector<Person> out;
     for (;;) {
@@ -837,7 +1040,7 @@ private:
 
   std::unique_ptr<Db> db_;
   Stmt insert_;
-  Stmt pending_insert_; // pending_checks, for records whose counts are checked behind ingest
+  Stmt pending_insert_; // a row of pending_batches: a batch's records whose counts are checked behind ingest
   Stmt check_counts_add_;
   Stmt upsert_[2]; // by index_of(granularity)
   Stmt sums_by_key_[2];

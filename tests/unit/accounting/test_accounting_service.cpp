@@ -462,7 +462,7 @@ TEST_CASE("the release station's signature on printed counts is checked behind i
                             {"device", 1}, {"estimated", 1}, {"invalid", 2}, {"unsigned", 1}});
   auto left = net.store->pending_checks(100);
   REQUIRE(left.ok());
-  CHECK(left->empty());
+  CHECK(left->records.empty());
   net.shutdown();
 }
 
@@ -786,9 +786,9 @@ TEST_CASE("counts checks a stop left pending run when the service starts again [
   CHECK(checks_now() == std::vector<std::pair<std::string, uint64_t>>{{"pending", 1}});
   auto kept = net.store->pending_checks(10);
   REQUIRE(kept.ok());
-  REQUIRE(kept->size() == 1);
-  CHECK((*kept)[0].id == device.id);
-  CHECK((*kept)[0].signature == device.signature);
+  REQUIRE(kept->records.size() == 1);
+  CHECK(kept->records[0].id == device.id);
+  CHECK(kept->records[0].signature == device.signature);
 
   // A service started on the same store (a restarted lpm-accounting) checks it.
   auto ctx = proto::TlsContext::create(proto::TlsContext::Side::server, net.server_id);
@@ -803,9 +803,9 @@ TEST_CASE("counts checks a stop left pending run when the service starts again [
       5000));
   kept = net.store->pending_checks(10);
   REQUIRE(kept.ok());
-  CHECK(kept->empty());
+  CHECK(kept->records.empty());
   // Settled once: a later settle of the same record changes nothing.
-  REQUIRE(net.store->settle_checks({{device.id, proto::CountsCheck::invalid}}).ok());
+  REQUIRE(net.store->settle_checks({}, {{device.id, proto::CountsCheck::invalid}}).ok());
   CHECK(checks_now() == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}});
   again.stop();
   net.shutdown();

@@ -337,22 +337,24 @@ TEST_CASE("a record whose check runs behind ingest comes back with everything th
   REQUIRE(store->ingest_with({sent, printed_record("u2", kNow - 500)}, {pending, IngestFacts{}}, kNow).ok());
   auto kept = store->pending_checks(10);
   REQUIRE(kept.ok());
-  REQUIRE(kept->size() == 1); // only the pending one
-  check_same_for_the_check((*kept)[0], sent);
+  REQUIRE(kept->records.size() == 1); // only the pending one
+  check_same_for_the_check(kept->records[0], sent);
   // Posted again: still one pending, and settled once it is gone.
   REQUIRE(store->ingest_with({sent}, {pending}, kNow).ok());
   kept = store->pending_checks(10);
   REQUIRE(kept.ok());
-  CHECK(kept->size() == 1);
-  REQUIRE(store->settle_checks({{sent.id, proto::CountsCheck::device}}).ok());
+  CHECK(kept->records.size() == 1);
+  REQUIRE(kept->rows.size() == 1); // the first batch's row
+  REQUIRE(store->settle_checks(kept->rows, {{sent.id, proto::CountsCheck::device}}).ok());
   kept = store->pending_checks(10);
   REQUIRE(kept.ok());
-  CHECK(kept->empty());
+  CHECK(kept->records.empty());
+  CHECK(kept->rows.empty());
   auto checks = store->counts_checks();
   REQUIRE(checks.ok());
   CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"none", 1}});
   // Settled again (a page checked twice): counted once.
-  REQUIRE(store->settle_checks({{sent.id, proto::CountsCheck::invalid}}).ok());
+  REQUIRE(store->settle_checks({}, {{sent.id, proto::CountsCheck::invalid}}).ok());
   CHECK(*store->counts_checks() == *checks);
 }
 
@@ -374,9 +376,9 @@ TEST_CASE(
   CHECK(stored->stored == 1);
   auto kept = store->pending_checks(10);
   REQUIRE(kept.ok());
-  REQUIRE(kept->size() == 1);
-  check_same_for_the_check((*kept)[0], sent);
-  CHECK(proto::check_record_counts((*kept)[0], [](const proto::Fingerprint &) { return true; }) ==
+  REQUIRE(kept->records.size() == 1);
+  check_same_for_the_check(kept->records[0], sent);
+  CHECK(proto::check_record_counts(kept->records[0], [](const proto::Fingerprint &) { return true; }) ==
         proto::CountsCheck::invalid);
 }
 
@@ -395,7 +397,7 @@ TEST_CASE("a version 5 store's pending records move to pending_signatures [issue
     auto db = Db::open(dir.path + "/state.db");
     REQUIRE(db.ok());
     REQUIRE((*db)
-                ->exec("DROP TABLE pending_signatures;"
+                ->exec("DROP TABLE pending_batches;"
                        "CREATE TABLE pending_checks (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL) "
                        "WITHOUT ROWID;"
                        "PRAGMA user_version = 5;")
@@ -410,8 +412,8 @@ TEST_CASE("a version 5 store's pending records move to pending_signatures [issue
   auto store = open_store(dir);
   auto kept = store->pending_checks(10);
   REQUIRE(kept.ok());
-  REQUIRE(kept->size() == 1);
-  check_same_for_the_check((*kept)[0], sent);
+  REQUIRE(kept->records.size() == 1);
+  check_same_for_the_check(kept->records[0], sent);
   CHECK(query_int(dir, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'pending_checks'") == 0);
 }
 
@@ -423,7 +425,7 @@ TEST_CASE("a version 5 store with a damaged pending record is refused and left a
     auto db = Db::open(dir.path + "/state.db");
     REQUIRE(db.ok());
     REQUIRE((*db)
-                ->exec("DROP TABLE pending_signatures;"
+                ->exec("DROP TABLE pending_batches;"
                        "CREATE TABLE pending_checks (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL) "
                        "WITHOUT ROWID;"
                        "INSERT INTO pending_checks VALUES ('x', x'c1');"
@@ -537,7 +539,7 @@ TEST_CASE(
             .ok());
   }
   auto store = open_store(dir);
-  CHECK(query_int(dir, "PRAGMA user_version") == 7);
+  CHECK(query_int(dir, "PRAGMA user_version") == 8);
   CHECK(query_int(dir, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'records' "
                        "AND name NOT LIKE 'sqlite_autoindex%'") == 0);
   auto checks = store->counts_checks();
@@ -566,4 +568,94 @@ TEST_CASE(
   REQUIRE(all->size() == 1);
   CHECK((*all)[0].usage.printed_jobs == 3);
   CHECK((*all)[0].usage.printed_bytes == 700);
+}
+
+TEST_CASE("a version 7 store's pending rows are packed into pending_batches, 500 a row [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  std::vector<proto::JobRecord> sent;
+  for (int i = 0; i < 501; i++) {
+    sent.push_back(pending_record("u1", kNow - 1000 + i));
+    if (i % 2) sent.back().signer_key = {0x30, 0x59, 0x30, 0x14}; // a second station
+  }
+  {
+    auto store = open_store(dir);
+    IngestFacts pending;
+    pending.pending = true;
+    for (const auto &r : sent)
+      REQUIRE(store->ingest_with({r}, {pending}, kNow).ok());
+  }
+  {
+    // As schema 7 kept them: a row each in pending_signatures.
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    REQUIRE(
+        (*db)
+            ->exec(
+                "DROP TABLE pending_batches;"
+                "CREATE TABLE pending_signatures (id TEXT PRIMARY KEY NOT NULL, signed_outcome BLOB NOT "
+                "NULL, "
+                "signature BLOB NOT NULL, signer_key BLOB NOT NULL, signed_by TEXT NOT NULL) WITHOUT ROWID;"
+                "PRAGMA user_version = 7;")
+            .ok());
+    auto insert = (*db)->prepare("INSERT INTO pending_signatures VALUES (?1, ?2, ?3, ?4, ?5)");
+    REQUIRE(insert.ok());
+    for (const auto &r : sent)
+      REQUIRE(insert->bind(1, r.id)
+                  .bind_blob(2, r.signed_outcome)
+                  .bind_blob(3, r.signature)
+                  .bind_blob(4, r.signer_key)
+                  .bind(5, r.signed_by)
+                  .run()
+                  .ok());
+  }
+  auto store = open_store(dir);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'pending_signatures'") == 0);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM pending_batches") == 2);
+  auto kept = store->pending_checks(1000);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == sent.size());
+  for (size_t i = 0; i < sent.size(); i++)
+    check_same_for_the_check(kept->records[i], sent[i]); // in id order
+  // A page is whole rows: the first row's 500 records, though 10 were asked for.
+  auto page = store->pending_checks(10);
+  REQUIRE(page.ok());
+  CHECK(page->records.size() == 500);
+  CHECK(page->rows.size() == 1);
+}
+
+TEST_CASE("a damaged pending row is reported, not half read [issue-6]", "[accounting][store][issue-6]") {
+  TempDir dir;
+  proto::JobRecord sent = pending_record("u1", kNow - 1000);
+  {
+    auto store = open_store(dir);
+    IngestFacts pending;
+    pending.pending = true;
+    REQUIRE(store->ingest_with({sent}, {pending}, kNow).ok());
+  }
+  auto db = Db::open(dir.path + "/state.db");
+  REQUIRE(db.ok());
+  auto saved = (*db)->prepare("SELECT parts FROM pending_batches");
+  REQUIRE(saved.ok());
+  REQUIRE(*saved->step());
+  proto::Bytes parts = saved->col_blob(0);
+  saved->reset();
+  auto restore = (*db)->prepare("UPDATE pending_batches SET parts = ?1");
+  REQUIRE(restore.ok());
+  auto store = open_store(dir);
+  for (const char *damage :
+       {"UPDATE pending_batches SET parts = substr(parts, 1, length(parts) - 1)",
+        "UPDATE pending_batches SET parts = parts || x'00'", "UPDATE pending_batches SET parts = x'02'",
+        "UPDATE pending_batches SET parts = x'01ffffffffffffffffff7f'"}) {
+    CAPTURE(damage);
+    REQUIRE((*db)->exec(damage).ok());
+    auto kept = store->pending_checks(10);
+    REQUIRE_FALSE(kept.ok());
+    CHECK(kept.error().message.find("pending_batches row") != std::string::npos);
+    REQUIRE(restore->bind_blob(1, parts).run().ok());
+  }
+  auto kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == 1);
+  check_same_for_the_check(kept->records[0], sent);
 }

@@ -69,7 +69,7 @@ void add_to_rollups(RollupDelta &delta, const proto::JobRecord &record, const St
     key.granularity = granularity;
     key.bucket = bucket;
     for (const Scope &s : scopes) {
-      if (s.scope != 'e' && s.key->empty()) continue; // no group / department stamped
+      if (s.scope != 'e' && s.key->empty()) continue; // no group or department stamped, no user
       key.scope = s.scope;
       key.scope_key = *s.key;
       for (const Item &i : items) {

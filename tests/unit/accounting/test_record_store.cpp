@@ -294,6 +294,14 @@ proto::JobRecord pending_record(const std::string &user, int64_t event_ms) {
   return r;
 }
 
+// Stores `r` with its counts check pending in the store at `dir`, and closes the store.
+void store_pending(const TempDir &dir, const proto::JobRecord &r) {
+  auto store = open_store(dir);
+  IngestFacts pending;
+  pending.pending = true;
+  REQUIRE(store->ingest_with({r}, {pending}, kNow).ok());
+}
+
 // The first column of the first row of `sql` on the store's file, through a connection of its own.
 int64_t query_int(const TempDir &dir, const char *sql) {
   auto db = Db::open(dir.path + "/state.db");
@@ -386,12 +394,7 @@ TEST_CASE("a version 5 store's pending records move to pending_signatures [issue
           "[accounting][store][issue-6]") {
   TempDir dir;
   proto::JobRecord sent = pending_record("u1", kNow - 1000);
-  {
-    auto store = open_store(dir);
-    IngestFacts pending;
-    pending.pending = true;
-    REQUIRE(store->ingest_with({sent}, {pending}, kNow).ok());
-  }
+  store_pending(dir, sent);
   {
     // As schema 5 kept it: the whole record, msgpack, in pending_checks.
     auto db = Db::open(dir.path + "/state.db");
@@ -627,12 +630,7 @@ TEST_CASE("a version 7 store's pending rows are packed into pending_batches, 500
 TEST_CASE("a damaged pending row is reported, not half read [issue-6]", "[accounting][store][issue-6]") {
   TempDir dir;
   proto::JobRecord sent = pending_record("u1", kNow - 1000);
-  {
-    auto store = open_store(dir);
-    IngestFacts pending;
-    pending.pending = true;
-    REQUIRE(store->ingest_with({sent}, {pending}, kNow).ok());
-  }
+  store_pending(dir, sent);
   auto db = Db::open(dir.path + "/state.db");
   REQUIRE(db.ok());
   auto saved = (*db)->prepare("SELECT parts FROM pending_batches");

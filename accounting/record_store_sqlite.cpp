@@ -490,7 +490,7 @@ public:
       }
     }
     std::vector<IngestResult> results(batches.size());
-    RollupDelta delta;
+    std::map<RollupPlace, Usage> places;        // the group's usage, summed per place before the rollups
     std::map<std::string_view, int64_t> checks; // printed records stored, by counts check
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun().error();
@@ -523,7 +523,8 @@ public:
         if (db_->changes() == 1) {
           result.stored++;
           if (skew) result.skewed++;
-          add_to_rollups(delta, r, facts[i].stamp); // only a record stored now counts
+          Usage usage = usage_of(r); // only a record stored now counts
+          if (!usage.empty()) places[rollup_place(r, facts[i].stamp)].add(usage);
           if (r.event == "printed") checks[check]++;
           if (facts[i].pending) pending.add(r);
         } else {
@@ -537,6 +538,9 @@ public:
         result.pending_row = sqlite3_last_insert_rowid(db_->raw());
       }
     }
+    RollupDelta delta;
+    for (const auto &[place, usage] : places)
+      add_to_rollups(delta, place, usage);
     Status rolled = apply(delta);
     if (rolled.ok()) rolled = count_checks(checks);
     if (!rolled.ok()) return rolled.error();

@@ -46,36 +46,51 @@ Usage usage_of(const proto::JobRecord &r) {
   return u;
 }
 
+RollupPlace rollup_place(const proto::JobRecord &r, const Stamp &stamp) {
+  RollupPlace p;
+  p.quarter = bucket_of(r.event_ms, kQuarterMs);
+  p.day = bucket_of(r.event_ms, kDayMs);
+  p.printer = r.printer;
+  p.workstation = r.workstation;
+  p.site = r.site;
+  p.user = r.user;
+  p.print_group = stamp.print_group;
+  p.department = stamp.department;
+  return p;
+}
+
 void add_to_rollups(RollupDelta &delta, const proto::JobRecord &record, const Stamp &stamp) {
   Usage usage = usage_of(record);
   if (usage.empty()) return;
+  add_to_rollups(delta, rollup_place(record, stamp), usage);
+}
+
+void add_to_rollups(RollupDelta &delta, const RollupPlace &place, const Usage &usage) {
   struct Scope {
     char scope;
-    const std::string *key;
+    std::string_view key;
   };
-  static const std::string kNone;
-  Scope scopes[4] = {{'e', &kNone}, {'g', &stamp.print_group}, {'d', &stamp.department}, {'u', &record.user}};
+  Scope scopes[4] = {{'e', {}}, {'g', place.print_group}, {'d', place.department}, {'u', place.user}};
   struct Item {
     char item;
-    const std::string *key;
+    std::string_view key;
   };
-  Item items[5] = {{'\0', &kNone}, {'p', &record.printer}, {'w', &record.workstation}, {'s', &record.site},
-                   {'u', &record.user}};
-  const std::pair<Granularity, int64_t> buckets[2] = {
-      {Granularity::quarter, bucket_of(record.event_ms, kQuarterMs)},
-      {Granularity::day, bucket_of(record.event_ms, kDayMs)}};
+  Item items[5] = {
+      {'\0', {}}, {'p', place.printer}, {'w', place.workstation}, {'s', place.site}, {'u', place.user}};
+  const std::pair<Granularity, int64_t> buckets[2] = {{Granularity::quarter, place.quarter},
+                                                      {Granularity::day, place.day}};
   RollupKey key;
   for (const auto &[granularity, bucket] : buckets) {
     key.granularity = granularity;
     key.bucket = bucket;
     for (const Scope &s : scopes) {
-      if (s.scope != 'e' && s.key->empty()) continue; // no group or department stamped, no user
+      if (s.scope != 'e' && s.key.empty()) continue; // no group or department stamped, no user
       key.scope = s.scope;
-      key.scope_key = *s.key;
+      key.scope_key = s.key;
       for (const Item &i : items) {
         if (s.scope == 'u' && i.item == 'u') continue; // the user scope's total
         key.item = i.item;
-        key.item_key = *i.key;
+        key.item_key = i.key;
         delta[key].add(usage);
       }
     }

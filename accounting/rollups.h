@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -75,6 +76,22 @@ using RollupDelta = std::map<RollupKey, Usage>;
 
 // Adds one record's contribution to every row it belongs to, at both granularities.
 void add_to_rollups(RollupDelta &delta, const proto::JobRecord &record, const Stamp &stamp);
+
+// What decides the rows a record's usage goes to. The records of an agent's batch share nearly
+// all of it (one user, workstation and site, a few printers, a few quarters), so ingest sums a
+// batch's usage per place first and adds each place's sum once, not each record's 38 rows. The
+// views point into the records and stamps, which must outlive the place.
+struct RollupPlace {
+  int64_t quarter = 0;
+  int64_t day = 0;
+  std::string_view printer, workstation, site, user, print_group, department;
+  auto tie() const {
+    return std::tie(quarter, day, printer, workstation, site, user, print_group, department);
+  }
+  bool operator<(const RollupPlace &o) const { return tie() < o.tie(); }
+};
+RollupPlace rollup_place(const proto::JobRecord &record, const Stamp &stamp);
+void add_to_rollups(RollupDelta &delta, const RollupPlace &place, const Usage &usage);
 
 // Floor division for bucket numbers (event times before 1970 stay in the right bucket).
 inline int64_t bucket_of(int64_t ms, int64_t width_ms) {

@@ -129,6 +129,8 @@ CREATE TABLE IF NOT EXISTS pending_batches (
 );
 )sql";
 
+constexpr const char *kPendingBatchInsert = "INSERT INTO pending_batches (parts) VALUES (?1)";
+
 // A pending record rebuilt for its check: the fields check_record_counts reads.
 constexpr const char *kRecordForCheck = R"sql(
 SELECT id, event, reason, job, user_id, workstation, site, printer, submitted_ms, event_ms, format, size_bytes,
@@ -457,7 +459,7 @@ public:
     auto insert = store->db_->prepare(kInsert);
     if (!insert.ok()) return insert.error();
     store->insert_ = std::move(*insert);
-    auto pending = store->db_->prepare("INSERT INTO pending_batches (parts) VALUES (?1)");
+    auto pending = store->db_->prepare(kPendingBatchInsert);
     if (!pending.ok()) return pending.error();
     store->pending_insert_ = std::move(*pending);
     auto check_counts = store->db_->prepare(kCheckCountsAdd);
@@ -996,7 +998,7 @@ private:
         db_->prepare("SELECT id, signed_outcome, signature, signer_key, signed_by FROM pending_signatures "
                      "ORDER BY id");
     if (!old.ok()) return old.error();
-    auto insert = db_->prepare("INSERT INTO pending_batches (parts) VALUES (?1)");
+    auto insert = db_->prepare(kPendingBatchInsert);
     if (!insert.ok()) return insert.error();
     std::vector<proto::JobRecord> chunk;
     auto flush = [&]() -> Status {

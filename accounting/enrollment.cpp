@@ -6,7 +6,7 @@ namespace lpm::accounting {
 namespace {
 
 // One row at most: the CHECK keeps it that way.
-constexpr const char *kSchema = R"sql(
+constexpr const char *kEnrollmentSchema = R"sql(
 CREATE TABLE IF NOT EXISTS enrollment (
   singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
   service_id TEXT NOT NULL,
@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS enrollment (
 Result<std::unique_ptr<Db>> open_with_schema(const std::string &db_path) {
   auto db = Db::open(db_path);
   if (!db.ok()) return db.error();
-  Status s = (*db)->exec(kSchema);
+  Status s = (*db)->exec(kEnrollmentSchema);
   if (!s.ok()) return s.error();
   // An enrollment saved before session keys were kept: the column, empty (re-enroll to fill it).
   auto has = (*db)->prepare("SELECT 1 FROM pragma_table_info('enrollment') WHERE name = 'session_key'");

@@ -22,15 +22,6 @@
 namespace lpm::cli {
 namespace {
 
-// A table needs every row before it prints; past this many it stops (--json streams all).
-constexpr size_t kMaxTableRows = 100000;
-
-// Person ops go through the agent with the helpers of agent_link.h.
-template <class Answer, class Request>
-Result<Answer> run_op(const std::string &socket, const char *op, const Request &request) {
-  return run_person_op<Answer>(socket, op, request);
-}
-
 std::string joined(const std::vector<std::string> &items) {
   if (items.empty()) return "none";
   std::string out;
@@ -299,8 +290,8 @@ Status read_new_password(bool from_stdin, std::string &password) {
 // ---- commands --------------------------------------------------------------------------------
 
 int command_users_show(const UsersShowArgs &args) {
-  auto shown = run_op<proto::UsersShowResult>(args.socket, proto::op::users_show,
-                                              proto::UsersShowRequest{"", args.email});
+  auto shown = run_person_op<proto::UsersShowResult>(args.socket, proto::op::users_show,
+                                                     proto::UsersShowRequest{"", args.email});
   if (!shown.ok()) return fail(shown.error());
   if (args.json)
     print_json_line(user_show_json(*shown));
@@ -316,7 +307,7 @@ int command_users_add(const UsersAddArgs &args) {
     if (!password.ok()) return fail(password.error());
     request.password = std::move(*password);
   }
-  auto added = run_op<proto::UsersAddResult>(args.socket, proto::op::users_add, request);
+  auto added = run_person_op<proto::UsersAddResult>(args.socket, proto::op::users_add, request);
   wipe(request.password);
   if (!added.ok()) return fail(added.error());
   if (args.json) {
@@ -339,7 +330,8 @@ int command_users_add(const UsersAddArgs &args) {
 int command_users_password_link(const UsersPasswordLinkArgs &args) {
   proto::UsersPasswordLinkRequest request;
   request.email = args.email;
-  auto issued = run_op<proto::UsersPasswordLinkResult>(args.socket, proto::op::users_password_link, request);
+  auto issued =
+      run_person_op<proto::UsersPasswordLinkResult>(args.socket, proto::op::users_password_link, request);
   if (!issued.ok()) return fail(issued.error());
   std::string email = printable(issued->email);
   bool handed = !issued->link.empty();
@@ -416,16 +408,16 @@ int command_users_delete(const UsersDeleteArgs &args) {
       return 1;
     }
   }
-  auto result = run_op<proto::BatchResult>(args.socket, proto::op::users_delete,
-                                           proto::UsersDeleteRequest{"", args.emails});
+  auto result = run_person_op<proto::BatchResult>(args.socket, proto::op::users_delete,
+                                                  proto::UsersDeleteRequest{"", args.emails});
   if (!result.ok()) return fail(result.error());
   return report_batch(*result, args.json, "users");
 }
 
 int command_badges_add(const BadgesAddArgs &args) {
-  auto added =
-      run_op<proto::BadgesAddResult>(args.socket, proto::op::badges_add,
-                                     proto::BadgesAddRequest{"", args.badge, args.email, args.temporary});
+  auto added = run_person_op<proto::BadgesAddResult>(
+      args.socket, proto::op::badges_add,
+      proto::BadgesAddRequest{"", args.badge, args.email, args.temporary});
   if (!added.ok()) return fail(added.error());
   if (args.json) {
     print_json_line(json_text({{"badge", added->badge},
@@ -446,15 +438,15 @@ int command_badges_add(const BadgesAddArgs &args) {
 }
 
 int command_badges_delete(const BadgesDeleteArgs &args) {
-  auto result = run_op<proto::BatchResult>(args.socket, proto::op::badges_delete,
-                                           proto::BadgesDeleteRequest{"", args.badges});
+  auto result = run_person_op<proto::BatchResult>(args.socket, proto::op::badges_delete,
+                                                  proto::BadgesDeleteRequest{"", args.badges});
   if (!result.ok()) return fail(result.error());
   return report_batch(*result, args.json, "badges");
 }
 
 int command_badges_find(const BadgesFindArgs &args) {
-  auto found = run_op<proto::BadgesFindResult>(args.socket, proto::op::badges_find,
-                                               proto::BadgesFindRequest{"", args.query});
+  auto found = run_person_op<proto::BadgesFindResult>(args.socket, proto::op::badges_find,
+                                                      proto::BadgesFindRequest{"", args.query});
   if (!found.ok()) return fail(found.error());
   if (args.json) {
     print_json_line(
@@ -480,7 +472,7 @@ int command_roles_change(const RolesChangeArgs &args) {
   auto request = role_subject(args.to, true);
   if (!request.ok()) return usage_error(request.error());
   request->role = args.role;
-  auto changed = run_op<proto::RoleChangeResult>(
+  auto changed = run_person_op<proto::RoleChangeResult>(
       args.socket, args.grant ? proto::op::roles_grant : proto::op::roles_revoke, *request);
   if (!changed.ok()) return fail(changed.error());
   if (args.json) {
@@ -506,7 +498,7 @@ int command_roles_list(const RolesListArgs &args) {
   auto subject = role_subject(args.of, false);
   if (!subject.ok()) return usage_error(subject.error());
   proto::RolesListRequest request{"", subject->scope, subject->email, subject->group};
-  auto listed = run_op<proto::RolesListResult>(args.socket, proto::op::roles_list, request);
+  auto listed = run_person_op<proto::RolesListResult>(args.socket, proto::op::roles_list, request);
   if (!listed.ok()) return fail(listed.error());
   std::vector<std::vector<std::string>> rows;
   for (const auto &g : listed->grants) {
@@ -531,8 +523,8 @@ int command_roles_list(const RolesListArgs &args) {
 }
 
 int command_roles_describe(const RolesDescribeArgs &args) {
-  auto described =
-      run_op<proto::RolesDescribeResult>(args.socket, proto::op::roles_describe, proto::SessionRequest{""});
+  auto described = run_person_op<proto::RolesDescribeResult>(args.socket, proto::op::roles_describe,
+                                                             proto::SessionRequest{""});
   if (!described.ok()) return fail(described.error());
   auto same = [](std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -560,8 +552,8 @@ int command_roles_describe(const RolesDescribeArgs &args) {
 }
 
 int command_groups_create(const GroupsCreateArgs &args) {
-  auto created = run_op<proto::GroupsCreateResult>(args.socket, proto::op::groups_create,
-                                                   proto::GroupsCreateRequest{"", args.name});
+  auto created = run_person_op<proto::GroupsCreateResult>(args.socket, proto::op::groups_create,
+                                                          proto::GroupsCreateRequest{"", args.name});
   if (!created.ok()) return fail(created.error());
   if (args.json) {
     print_json_line(
@@ -577,14 +569,14 @@ int command_groups_create(const GroupsCreateArgs &args) {
 }
 
 int command_groups_delete(const GroupsDeleteArgs &args) {
-  auto result = run_op<proto::BatchResult>(args.socket, proto::op::groups_delete,
-                                           proto::GroupsDeleteRequest{"", args.names});
+  auto result = run_person_op<proto::BatchResult>(args.socket, proto::op::groups_delete,
+                                                  proto::GroupsDeleteRequest{"", args.names});
   if (!result.ok()) return fail(result.error());
   return report_batch(*result, args.json, "groups");
 }
 
 int command_groups_members(const GroupsMembersArgs &args) {
-  auto result = run_op<proto::BatchResult>(
+  auto result = run_person_op<proto::BatchResult>(
       args.socket, args.add ? proto::op::groups_add_members : proto::op::groups_remove_members,
       proto::GroupMembersRequest{"", args.name, args.emails});
   if (!result.ok()) return fail(result.error());
@@ -628,9 +620,10 @@ int command_groups_list(const GroupsListArgs &args) {
 
 int command_password_policy(const PasswordPolicyArgs &args) {
   auto policy =
-      args.set ? run_op<proto::PasswordPolicyResult>(args.socket, proto::op::password_policy_set, *args.set)
-               : run_op<proto::PasswordPolicyResult>(args.socket, proto::op::password_policy_show,
-                                                     proto::SessionRequest{""});
+      args.set
+          ? run_person_op<proto::PasswordPolicyResult>(args.socket, proto::op::password_policy_set, *args.set)
+          : run_person_op<proto::PasswordPolicyResult>(args.socket, proto::op::password_policy_show,
+                                                       proto::SessionRequest{""});
   if (!policy.ok()) return fail(policy.error());
   if (args.json) {
     print_json_line(json_text({{"min_length", policy->min_length},

@@ -18,11 +18,6 @@
 namespace lpm::cli {
 namespace {
 
-template <class Answer, class Request>
-Result<Answer> run_op(const std::string &socket, const char *op, const Request &request) {
-  return run_person_op<Answer>(socket, op, request);
-}
-
 int print_workstations(const proto::WorkstationsResult &result, bool json) {
   if (json) {
     for (const auto &w : result.workstations)
@@ -132,7 +127,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
   auto *list = ws->add_subcommand("list", "Workstations: address, last seen, held jobs and whose (counts only)");
   common(list, ws_json);
   add(list, [this] {
-    auto r = run_op<proto::WorkstationsResult>(socket_, proto::op::workstations_list, proto::SessionRequest{});
+    auto r = run_person_op<proto::WorkstationsResult>(socket_, proto::op::workstations_list,
+                                                      proto::SessionRequest{});
     return r.ok() ? print_workstations(*r, json_) : fail(r.error());
   });
 
@@ -145,8 +141,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
       std::fprintf(stderr, "lpm: give a WORKSTATION or --user EMAIL, not both\n");
       return 2;
     }
-    auto r = run_op<proto::WorkstationsResult>(socket_, proto::op::workstations_show,
-                                               proto::WorkstationsShowRequest{"", workstation_, email_});
+    auto r = run_person_op<proto::WorkstationsResult>(
+        socket_, proto::op::workstations_show, proto::WorkstationsShowRequest{"", workstation_, email_});
     return r.ok() ? print_workstations(*r, json_) : fail(r.error());
   });
 
@@ -158,7 +154,7 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
     cmd->add_option("EMAIL", email_, "The user's complete e-mail")->required();
     common(cmd, change_json);
     add(cmd, [this, bind] {
-      auto r = run_op<proto::WorkstationChangeResult>(
+      auto r = run_person_op<proto::WorkstationChangeResult>(
           socket_, bind ? proto::op::workstations_bind : proto::op::workstations_unbind,
           proto::WorkstationChangeRequest{"", workstation_, email_});
       if (!r.ok()) return fail(r.error());
@@ -187,8 +183,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
         return 1;
       }
     }
-    auto r = run_op<proto::WorkstationChangeResult>(socket_, proto::op::workstations_deregister,
-                                                    proto::WorkstationChangeRequest{"", workstation_, ""});
+    auto r = run_person_op<proto::WorkstationChangeResult>(
+        socket_, proto::op::workstations_deregister, proto::WorkstationChangeRequest{"", workstation_, ""});
     if (!r.ok()) return fail(r.error());
     if (json_)
       print_json_line(json_text({{"id", r->id}, {"name", r->name}}));
@@ -210,8 +206,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
       ->check(CLI::Range(1, 24 * 3650));
   common(create, "One JSON object: token, kind, uses, expires_ms");
   add(create, [this] {
-    auto r = run_op<proto::TokensCreateResult>(socket_, proto::op::tokens_create,
-                                               proto::TokensCreateRequest{"", kind_, uses_, ttl_hours_});
+    auto r = run_person_op<proto::TokensCreateResult>(
+        socket_, proto::op::tokens_create, proto::TokensCreateRequest{"", kind_, uses_, ttl_hours_});
     if (!r.ok()) return fail(r.error());
     if (json_)
       print_json_line(
@@ -226,7 +222,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
   common(tlist, "One JSON object per token and line: id, kind, uses, uses_left, created_ms, expires_ms, "
                 "revoked_ms, created_by");
   add(tlist, [this] {
-    auto r = run_op<proto::TokensListResult>(socket_, proto::op::tokens_list, proto::TokensListRequest{"", all_});
+    auto r = run_person_op<proto::TokensListResult>(socket_, proto::op::tokens_list,
+                                                    proto::TokensListRequest{"", all_});
     if (!r.ok()) return fail(r.error());
     std::vector<std::vector<std::string>> rows;
     int64_t now = wall_ms();
@@ -266,7 +263,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
       ->required();
   common(trevoke, "One JSON object per item and line: key, result, reason");
   add(trevoke, [this] {
-    auto r = run_op<proto::BatchResult>(socket_, proto::op::tokens_revoke, proto::TokensRevokeRequest{"", tokens_});
+    auto r = run_person_op<proto::BatchResult>(socket_, proto::op::tokens_revoke,
+                                               proto::TokensRevokeRequest{"", tokens_});
     if (!r.ok()) return fail(r.error());
     return print_batch(*r, "tokens");
   });
@@ -277,7 +275,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
   auto *rshow = retention->add_subcommand("show", "Show the policy (any signed-in user)");
   common(rshow, "One JSON object: released_hours, unreleased_hours (0: no limit)");
   add(rshow, [this] {
-    auto r = run_op<proto::RetentionPolicyResult>(socket_, proto::op::retention_show, proto::SessionRequest{});
+    auto r = run_person_op<proto::RetentionPolicyResult>(socket_, proto::op::retention_show,
+                                                         proto::SessionRequest{});
     return r.ok() ? print_retention(*r) : fail(r.error());
   });
   auto *rset = retention->add_subcommand(
@@ -292,8 +291,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
     if (!released.ok()) return fail(released.error());
     auto unreleased = retention_hours_parse(unreleased_);
     if (!unreleased.ok()) return fail(unreleased.error());
-    auto r = run_op<proto::RetentionPolicyResult>(socket_, proto::op::retention_set,
-                                                  proto::RetentionSetRequest{"", *released, *unreleased});
+    auto r = run_person_op<proto::RetentionPolicyResult>(
+        socket_, proto::op::retention_set, proto::RetentionSetRequest{"", *released, *unreleased});
     return r.ok() ? print_retention(*r) : fail(r.error());
   });
 
@@ -309,8 +308,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
       ->check(CLI::Range(1, 24 * 3650));
   common(penroll, "One JSON object: token, id, expires_ms, directory_address, directory_fingerprint, command");
   add(penroll, [this] {
-    auto r = run_op<proto::TokensCreateResult>(socket_, proto::op::tokens_create,
-                                               proto::TokensCreateRequest{"", "printer", 1, ttl_hours_});
+    auto r = run_person_op<proto::TokensCreateResult>(
+        socket_, proto::op::tokens_create, proto::TokensCreateRequest{"", "printer", 1, ttl_hours_});
     if (!r.ok()) return fail(r.error());
     std::string address = r->directory_address.empty() ? "DIRECTORY_HOST:PORT" : r->directory_address;
     std::string command = "lpm-release enroll --data DATA_FOLDER --directory " + shell_quote(address) +
@@ -337,7 +336,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
   auto *plist = printers->add_subcommand("list", "Enrolled printers: id, name, key fingerprint, enrolled");
   common(plist, "One JSON object per printer and line: id, name, fingerprint, enrolled_ms");
   add(plist, [this] {
-    auto r = run_op<proto::PrintersListResult>(socket_, proto::op::printers_list, proto::SessionRequest{});
+    auto r =
+        run_person_op<proto::PrintersListResult>(socket_, proto::op::printers_list, proto::SessionRequest{});
     if (!r.ok()) return fail(r.error());
     std::vector<std::vector<std::string>> rows;
     for (const auto &p : r->printers) {
@@ -360,7 +360,8 @@ DeviceCommands::DeviceCommands(CLI::App &app, const std::string &socket_help) {
   prevoke->add_option("PRINTER", printers_, "Printer ids or names (at most 500)")->required();
   common(prevoke, "One JSON object per item and line: key, result, reason");
   add(prevoke, [this] {
-    auto r = run_op<proto::BatchResult>(socket_, proto::op::printers_revoke, proto::PrintersRevokeRequest{"", printers_});
+    auto r = run_person_op<proto::BatchResult>(socket_, proto::op::printers_revoke,
+                                               proto::PrintersRevokeRequest{"", printers_});
     if (!r.ok()) return fail(r.error());
     return print_batch(*r, "printers");
   });

@@ -18,9 +18,6 @@
 namespace lpm::cli {
 namespace {
 
-// A table needs every row before it prints; past this many it stops (--json streams all).
-constexpr size_t kMaxTableRows = 100000;
-
 // The sample of docs/imports.md: a user put in a group with a quota of their own, one in the
 // same group on the group's quota, one left in their group with a new quota of their own.
 constexpr std::string_view kPrintUsersSample = "EMAIL,GROUP,QUOTA\n"

@@ -1,11 +1,15 @@
 // Plain-text tables for terminal output: columns padded to their widest cell.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace lpm::cli {
+
+// A table needs every row before it prints; past this many it stops (--json streams all).
+constexpr size_t kMaxTableRows = 100000;
 
 struct Column {
   std::string header;

@@ -29,6 +29,7 @@ add_library(lpm_llhttp STATIC
   ${LPM_LLHTTP_SOURCE_DIR}/api.c
   ${LPM_LLHTTP_SOURCE_DIR}/http.c)
 target_include_directories(lpm_llhttp SYSTEM PUBLIC ${LPM_LLHTTP_INCLUDE_DIR})
-set_target_properties(lpm_llhttp PROPERTIES C_STANDARD 99 POSITION_INDEPENDENT_CODE ON)
+# Its three C files define the same static callbacks, so they are never built as one unity file.
+set_target_properties(lpm_llhttp PROPERTIES C_STANDARD 99 POSITION_INDEPENDENT_CODE ON UNITY_BUILD OFF)
 # The generated parser is large; whatever it would warn about is upstream's business.
 target_compile_options(lpm_llhttp PRIVATE -w)

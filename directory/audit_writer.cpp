@@ -10,17 +10,13 @@
 
 namespace lpm::directory {
 
-namespace {
-
-struct Pending {
-  std::vector<AuditRow> rows;
-  std::vector<QuotaHoldRow> holds;
-  std::function<void(Status)> done;
-};
-
-} // namespace
-
 struct AuditWriter::State {
+  struct Pending {
+    std::vector<AuditRow> rows;
+    std::vector<QuotaHoldRow> holds;
+    std::function<void(Status)> done;
+  };
+
   std::unique_ptr<proto::LoopInbox> inbox;
   std::string db_path;
   std::thread thread;
@@ -103,7 +99,7 @@ void AuditWriter::write(std::vector<AuditRow> rows, std::vector<QuotaHoldRow> ho
                         std::function<void(Status)> done) {
   {
     std::lock_guard lock(state_->mu);
-    state_->queue.push_back(Pending{std::move(rows), std::move(holds), std::move(done)});
+    state_->queue.push_back(State::Pending{std::move(rows), std::move(holds), std::move(done)});
   }
   state_->wake.notify_one();
 }

@@ -28,7 +28,7 @@ enum UserColumn : size_t {
   kCustomAttributes,
   kCostCenter,
   kDepartment,
-  kUserColumns
+  kUserColumnCount
 };
 // Column positions of the badge import (BD-7).
 enum BadgeColumn : size_t { kBadge, kBadgeOperation, kBadgeEmail, kTemporary };
@@ -369,7 +369,7 @@ Outcome ImportRunner::Impl::plan_user(const CsvRecord &record, UserPlan &plan) {
   std::vector<std::string> fields = record.fields;
   std::string raw_email(trim(fields.empty() ? std::string_view() : std::string_view(fields[kEmail])));
   o.key = raw_email;
-  if (auto refused = fit_to_header(fields, kUserColumns, options.strict, o.warnings))
+  if (auto refused = fit_to_header(fields, kUserColumnCount, options.strict, o.warnings))
     return failed(raw_email, *refused);
 
   if (raw_email.empty()) return failed("", "EMAIL is empty: it is required on every record (UA-12)");

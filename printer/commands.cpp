@@ -72,7 +72,7 @@ Result<Directory> parse_directory(const std::string &address, const std::string 
   return out;
 }
 
-std::string joined(const std::vector<proto::Fingerprint> &fingerprints) {
+std::string fingerprint_list(const std::vector<proto::Fingerprint> &fingerprints) {
   std::string out;
   for (const auto &f : fingerprints)
     out += (out.empty() ? "" : ",") + f;
@@ -108,7 +108,7 @@ int command_enroll(const EnrollArgs &args) {
   e.printer_id = enrolled->id;
   e.name = args.name;
   e.directory = args.directory;
-  e.directory_fingerprint = joined(directory->fingerprints);
+  e.directory_fingerprint = fingerprint_list(directory->fingerprints);
   e.enrolled_ms = wall_ms();
   Status saved = (*store)->save_enrollment(e);
   if (!saved.ok()) return fail(saved.error());

@@ -17,7 +17,7 @@ namespace lpm::printer {
 
 namespace {
 
-std::string joined(const std::vector<std::string> &items) {
+std::string address_list(const std::vector<std::string> &items) {
   std::string out;
   for (const auto &i : items)
     out += (out.empty() ? "" : ",") + i;
@@ -76,7 +76,7 @@ void print_change(discovery::Browser::Event e, const discovery::LanAgent &a, boo
   } else {
     std::printf("%s %s %s %s %u %s\n", event_name(e), a.advert.workstation_id.c_str(),
                 a.advert.fingerprint.c_str(), json_escaped(a.host).c_str(), static_cast<unsigned>(a.port),
-                joined(a.addresses).c_str());
+                address_list(a.addresses).c_str());
   }
   std::fflush(stdout);
 }

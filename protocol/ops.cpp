@@ -1,12 +1,13 @@
 #include "lpm/protocol/ops.h"
 
+#include "detail/field_limits.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/session.h"
 
 namespace lpm::proto {
 namespace {
-constexpr size_t kName = 256;   // names and titles
-constexpr size_t kShort = 64;   // ids, enums, formats
+using detail::kName;
+using detail::kShort;
 
 constexpr size_t kMaxPublicKeyDer = 512;   // a P-256 SubjectPublicKeyInfo is 91 bytes
 constexpr size_t kMaxSignatureDer = 160;   // an ECDSA P-256 DER signature is at most 72 bytes

@@ -2,17 +2,19 @@
 
 #include <limits>
 
+#include "detail/field_limits.h"
+
 namespace lpm::proto {
 namespace {
-constexpr size_t kName = 256;
-constexpr size_t kShort = 64;
+using detail::kEmail;
+using detail::kGroupName;
+using detail::kName;
+using detail::kShort;
 constexpr size_t kReason = 2048;
-constexpr size_t kEmail = 254;
 constexpr size_t kToken = 128;
 constexpr size_t kJson = 96 * 1024; // 64 pairs of at most 64 + 1024 bytes, escaped
 constexpr size_t kBadge = 256;      // what an administrator types; the directory keeps at most 128
 constexpr size_t kText = 2048;      // descriptions, audit actors and details
-constexpr size_t kGroupName = 320;  // 80 characters (GR-7, AMB-8) of up to 4 bytes each
 
 void write_user(MapWriter &m, const UserEntry &u) {
   m.str("id", u.id)

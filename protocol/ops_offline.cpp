@@ -2,13 +2,14 @@
 
 #include <mbedtls/md.h>
 
+#include "detail/field_limits.h"
 #include "lpm/ids.h"
 
 namespace lpm::proto {
 
 namespace {
+using detail::kShort;
 
-constexpr size_t kShort = 64;
 constexpr size_t kStrip = 32;
 
 bool is_space(char c) {

@@ -1,13 +1,14 @@
 #include "lpm/protocol/ops_print.h"
 
+#include "detail/field_limits.h"
 #include "lpm/protocol/ops_admin.h"
 
 namespace lpm::proto {
 namespace {
-constexpr size_t kShort = 64;
-constexpr size_t kName = 256;
-constexpr size_t kEmail = 254;
-constexpr size_t kGroupName = 320; // 80 characters (GR-7, AMB-8) of up to 4 bytes each
+using detail::kEmail;
+using detail::kGroupName;
+using detail::kName;
+using detail::kShort;
 
 // An optional quota: absent (or nil) is none; present, 0 ... kMaxQuota.
 void write_quota(MapWriter &w, const char *key, const std::optional<int64_t> &quota) {

@@ -1,14 +1,15 @@
 #include "lpm/protocol/ops_release.h"
 
+#include "detail/field_limits.h"
 #include "lpm/protocol/ops_admin.h"
 #include "lpm/protocol/ops_offline.h"
 
 namespace lpm::proto {
 namespace {
-constexpr size_t kName = 256;
-constexpr size_t kShort = 64;
-constexpr size_t kEmail = 254;
-constexpr size_t kBadge = 128; // what badge-in takes
+using detail::kEmail;
+using detail::kName;
+using detail::kShort;
+constexpr size_t kBadgeIn = 128; // what badge-in takes
 constexpr size_t kActor = 512; // "user <uuid> <e-mail>"
 
 void write_entries(MapWriter &w, const char *key, const std::vector<DelegateEntry> &entries) {
@@ -45,7 +46,7 @@ void BadgeRegisterRequest::write(MapWriter &w) const {
   w.str("badge", badge).str("email", email).str("password", password);
 }
 void BadgeRegisterRequest::read(MapReader &r) {
-  badge = r.str("badge", kBadge);
+  badge = r.str("badge", kBadgeIn);
   email = r.str("email", kEmail);
   password = r.str("password", kMaxPasswordField);
   if (r.ok() && badge.empty()) r.fail("args.badge is empty");

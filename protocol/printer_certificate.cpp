@@ -1,32 +1,35 @@
 #include "lpm/protocol/printer_certificate.h"
 
+#include "detail/field_limits.h"
 #include "detail/signed_envelope.h"
 #include "lpm/ids.h"
 
 namespace lpm::proto {
 
 namespace {
+using detail::kMaxFingerprintLen;
+using detail::kMaxUuidLen;
 
 constexpr uint64_t kCertificateVersion = 1;
-constexpr size_t kMaxUuidLen = 36;
-constexpr size_t kMaxFingerprintLen = 64;
 
 constexpr detail::SignedKind kCertificateKind{"printer certificate", kPrinterCertificateMaxLifetimeMs,
                                               kPrinterCertificateMaxSkewMs};
 
-Error bad(std::string message) {
+Error certificate_bad(std::string message) {
   return detail::signed_bad(kCertificateKind, std::move(message));
 }
 
 // What printer_certificate_decode refuses; printer_certificate_sign checks the same.
 Status check_shape(const PrinterCertificate &c) {
-  if (!uuid_valid(c.printer_id)) return bad("printer_id '" + c.printer_id + "' is not a UUID");
-  if (!fingerprint_valid(c.printer)) return bad("printer is not a key fingerprint");
-  if (!fingerprint_valid(c.signer)) return bad("signer is not a key fingerprint");
-  if (c.key.empty() || c.key.size() > kMaxPublicKeyDerBytes) return bad("key has an invalid length");
+  if (!uuid_valid(c.printer_id)) return certificate_bad("printer_id '" + c.printer_id + "' is not a UUID");
+  if (!fingerprint_valid(c.printer)) return certificate_bad("printer is not a key fingerprint");
+  if (!fingerprint_valid(c.signer)) return certificate_bad("signer is not a key fingerprint");
+  if (c.key.empty() || c.key.size() > kMaxPublicKeyDerBytes)
+    return certificate_bad("key has an invalid length");
   auto key = PublicKey::from_der(c.key);
-  if (!key.ok()) return bad("key is not a public key: " + key.error().message);
-  if (key->fingerprint() != c.printer) return bad("key is not the one the printer fingerprint names");
+  if (!key.ok()) return certificate_bad("key is not a public key: " + key.error().message);
+  if (key->fingerprint() != c.printer)
+    return certificate_bad("key is not the one the printer fingerprint names");
   return {};
 }
 
@@ -62,7 +65,7 @@ Result<SignedPrinterCertificate> printer_certificate_sign(PrinterCertificate cer
   if (!shape.ok()) return shape.error();
   if (certificate.expires_ms <= certificate.issued_ms ||
       certificate.expires_ms - certificate.issued_ms > kPrinterCertificateMaxLifetimeMs)
-    return bad("lifetime must be positive and at most 24 h");
+    return certificate_bad("lifetime must be positive and at most 24 h");
   SignedPrinterCertificate out;
   Status sealed = detail::signed_seal(encode_body(certificate), signer, out.body, out.signature);
   if (!sealed.ok()) return sealed.error();
@@ -89,7 +92,8 @@ Result<PrinterCertificate> printer_certificate_decode(std::span<const uint8_t> b
   c.expires_ms = r.i64("expires");
   c.signer = r.str("signer", kMaxFingerprintLen);
   if (!r.ok()) return r.error();
-  if (version != kCertificateVersion) return bad("unsupported version " + std::to_string(version));
+  if (version != kCertificateVersion)
+    return certificate_bad("unsupported version " + std::to_string(version));
   Status shape = check_shape(c);
   if (!shape.ok()) return shape.error();
   return c;

@@ -1,15 +1,16 @@
 #include "lpm/protocol/session.h"
 
+#include "detail/field_limits.h"
 #include "detail/signed_envelope.h"
 #include "lpm/ids.h"
 
 namespace lpm::proto {
 
 namespace {
+using detail::kMaxFingerprintLen;
+using detail::kMaxUuidLen;
 
 constexpr uint64_t kSessionVersion = 1;
-constexpr size_t kMaxUuidLen = 36;
-constexpr size_t kMaxFingerprintLen = 64;
 // An honest session (32 roles of 128 bytes, a 254-byte e-mail) has a body under 5 KiB and a text
 // form under 7 KiB, so the caps below are never met by what the directory issues.
 static_assert(kSessionMaxRoles * (kSessionMaxRoleBytes + 2) + kSessionMaxEmailBytes + 512 <=
@@ -17,7 +18,7 @@ static_assert(kSessionMaxRoles * (kSessionMaxRoleBytes + 2) + kSessionMaxEmailBy
 
 constexpr detail::SignedKind kSessionKind{"session", kSessionMaxLifetimeMs, kSessionMaxSkewMs};
 
-Error bad(std::string message) {
+Error session_bad(std::string message) {
   return detail::signed_bad(kSessionKind, std::move(message));
 }
 
@@ -27,26 +28,27 @@ Error bad_text(std::string message) {
 
 Status check_email(const std::string &email) {
   if (email.empty() || email.size() > kSessionMaxEmailBytes)
-    return bad("e-mail address has an invalid length");
+    return session_bad("e-mail address has an invalid length");
   for (char ch : email) {
     auto c = static_cast<unsigned char>(ch);
-    if (c <= ' ' || c == 0x7f) return bad("e-mail address holds a space or control character");
-    if (c >= 'A' && c <= 'Z') return bad("e-mail address is not lower case");
+    if (c <= ' ' || c == 0x7f) return session_bad("e-mail address holds a space or control character");
+    if (c >= 'A' && c <= 'Z') return session_bad("e-mail address is not lower case");
   }
   return {};
 }
 
 // What session_decode refuses; session_sign checks the same.
 Status check_shape(const Session &s) {
-  if (!uuid_valid(s.user)) return bad("user '" + s.user + "' is not a UUID");
+  if (!uuid_valid(s.user)) return session_bad("user '" + s.user + "' is not a UUID");
   Status email = check_email(s.email);
   if (!email.ok()) return email;
-  if (s.roles.size() > kSessionMaxRoles) return bad("too many roles");
+  if (s.roles.size() > kSessionMaxRoles) return session_bad("too many roles");
   for (const auto &role : s.roles)
-    if (role.empty() || role.size() > kSessionMaxRoleBytes) return bad("role name has an invalid length");
-  if (!uuid_valid(s.session_id)) return bad("session id '" + s.session_id + "' is not a UUID");
-  if (s.expires_ms <= s.issued_ms) return bad("expires is not after issued");
-  if (!fingerprint_valid(s.signer)) return bad("signer is not a key fingerprint");
+    if (role.empty() || role.size() > kSessionMaxRoleBytes)
+      return session_bad("role name has an invalid length");
+  if (!uuid_valid(s.session_id)) return session_bad("session id '" + s.session_id + "' is not a UUID");
+  if (s.expires_ms <= s.issued_ms) return session_bad("expires is not after issued");
+  if (!fingerprint_valid(s.signer)) return session_bad("signer is not a key fingerprint");
   return {};
 }
 
@@ -161,7 +163,7 @@ Result<Session> session_decode(std::span<const uint8_t> body) {
   s.expires_ms = r.i64("expires");
   s.signer = r.str("signer", kMaxFingerprintLen);
   if (!r.ok()) return r.error();
-  if (version != kSessionVersion) return bad("unsupported version " + std::to_string(version));
+  if (version != kSessionVersion) return session_bad("unsupported version " + std::to_string(version));
   Status shape = check_shape(s);
   if (!shape.ok()) return shape.error();
   return s;

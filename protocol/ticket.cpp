@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "detail/field_limits.h"
 #include "detail/signed_envelope.h"
 #include "lpm/ids.h"
 
 namespace lpm::proto {
 
 namespace {
+using detail::kMaxFingerprintLen;
 
 constexpr uint64_t kTicketVersion = 1;
 constexpr size_t kNonceBytes = 16;
@@ -17,26 +19,26 @@ constexpr size_t kMaxUsers = kMaxTicketUsers;
 constexpr size_t kMaxWorkstations = kMaxTicketWorkstations;
 constexpr size_t kMaxWorkstationIdLen = 128;
 constexpr size_t kMaxUserLen = 36;
-constexpr size_t kMaxFingerprintLen = 64;
 
 constexpr detail::SignedKind kTicketKind{"ticket", kTicketMaxLifetimeMs, kTicketMaxSkewMs};
 
-Error bad(std::string message) {
+Error ticket_bad(std::string message) {
   return detail::signed_bad(kTicketKind, std::move(message));
 }
 
 // What ticket_decode refuses; ticket_sign checks the same, so a directory cannot produce a ticket
 // that every verifier would turn down as malformed.
 Status check_shape(const Ticket &t) {
-  if (t.users.size() > kMaxUsers) return bad("too many users");
+  if (t.users.size() > kMaxUsers) return ticket_bad("too many users");
   for (const auto &u : t.users)
-    if (!uuid_valid(u)) return bad("user '" + u + "' is not a UUID");
-  if (t.workstations.size() > kMaxWorkstations) return bad("too many workstations");
+    if (!uuid_valid(u)) return ticket_bad("user '" + u + "' is not a UUID");
+  if (t.workstations.size() > kMaxWorkstations) return ticket_bad("too many workstations");
   for (const auto &w : t.workstations)
-    if (w.empty() || w.size() > kMaxWorkstationIdLen) return bad("workstation id has an invalid length");
-  if (!fingerprint_valid(t.printer)) return bad("printer is not a key fingerprint");
-  if (!fingerprint_valid(t.signer)) return bad("signer is not a key fingerprint");
-  if (t.nonce.size() != kNonceBytes) return bad("nonce must be 16 bytes");
+    if (w.empty() || w.size() > kMaxWorkstationIdLen)
+      return ticket_bad("workstation id has an invalid length");
+  if (!fingerprint_valid(t.printer)) return ticket_bad("printer is not a key fingerprint");
+  if (!fingerprint_valid(t.signer)) return ticket_bad("signer is not a key fingerprint");
+  if (t.nonce.size() != kNonceBytes) return ticket_bad("nonce must be 16 bytes");
   return {};
 }
 
@@ -123,7 +125,7 @@ Result<Ticket> ticket_decode(std::span<const uint8_t> body) {
   t.nonce = r.bin("nonce", kNonceBytes);
   t.signer = r.str("signer", kMaxFingerprintLen);
   if (!r.ok()) return r.error();
-  if (version != kTicketVersion) return bad("unsupported version " + std::to_string(version));
+  if (version != kTicketVersion) return ticket_bad("unsupported version " + std::to_string(version));
   Status shape = check_shape(t);
   if (!shape.ok()) return shape.error();
   return t;

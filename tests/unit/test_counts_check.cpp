@@ -13,7 +13,7 @@ using namespace lpm::proto;
 namespace {
 
 const std::string kWorkstation = "ws-0190f5e2";
-const std::string kJob = "0190f5e2-7c3a-7000-8000-000000000001";
+const std::string kCheckedJob = "0190f5e2-7c3a-7000-8000-000000000001";
 
 std::unique_ptr<KeyPair> station_key() {
   auto key = KeyPair::generate();
@@ -23,7 +23,7 @@ std::unique_ptr<KeyPair> station_key() {
 
 UpdateJobStatusRequest outcome(const std::string &source) {
   UpdateJobStatusRequest u;
-  u.job = kJob;
+  u.job = kCheckedJob;
   u.claim = "0190f5e2-7c3a-7000-8000-000000000002";
   u.outcome = JobOutcome::completed;
   u.pages = 3;

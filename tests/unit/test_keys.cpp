@@ -22,18 +22,13 @@
 
 using namespace lpm;
 using namespace lpm::proto;
+using lpm::test::new_key;
 using lpm::test::TempDir;
 
 namespace {
 
 Bytes text_bytes(std::string_view s) {
   return Bytes(s.begin(), s.end());
-}
-
-std::unique_ptr<KeyPair> new_key() {
-  auto key = KeyPair::generate();
-  REQUIRE(key.ok());
-  return std::move(key).value();
 }
 
 mode_t file_mode(const std::string &path) {

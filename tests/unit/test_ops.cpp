@@ -2,36 +2,23 @@
 // trip of every ops.h message with non-default values, and the refusals of the readers.
 #include <catch2/catch.hpp>
 
+#include "codec_support.h"
 #include "lpm/ids.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/wire.h"
 
 using namespace lpm;
 using namespace lpm::proto;
+using lpm::test::kFp;
+using lpm::test::kId;
+using lpm::test::kId2;
+using lpm::test::round_trip;
 
 namespace {
 
-const std::string kId = "0190f5e2-7c3a-7000-8000-000000000001";
-const std::string kId2 = "0190f5e2-7c3a-7000-8000-000000000002";
-const std::string kFp = std::string(64, 'a');
 const std::string kFp2 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
-
-// Reads a T back from the bytes `in` writes.
-template <class T> T round_trip(const T &in) {
-  MapWriter w;
-  in.write(w);
-  Bytes bytes = w.finish();
-  auto handle = unpack_map(bytes);
-  REQUIRE(handle.ok());
-  MapReader r(handle->get(), "args");
-  T out;
-  out.read(r);
-  INFO((r.ok() ? std::string() : r.error().message));
-  REQUIRE(r.ok());
-  return out;
-}
 
 // Runs T::read on the map `w` and returns the reader's error ("" when it accepted the map).
 template <class T> std::string refusal(const MapWriter &w) {

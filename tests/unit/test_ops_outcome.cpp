@@ -10,7 +10,7 @@ using namespace lpm::proto;
 
 namespace {
 
-const std::string kJob = "0190f5e2-7c3a-7000-8000-000000000001";
+const std::string kOutcomeJob = "0190f5e2-7c3a-7000-8000-000000000001";
 const std::string kClaim = "0190f5e2-7c3a-7000-8000-000000000002";
 
 std::string hex_of(const Bytes &b) {
@@ -34,7 +34,7 @@ template <class T> Result<T> read_back(const MapWriter &w) {
   return out;
 }
 
-template <class T> Result<T> round_trip(const T &in) {
+template <class T> Result<T> read_back_of(const T &in) {
   MapWriter w;
   in.write(w);
   return read_back<T>(w);
@@ -42,7 +42,7 @@ template <class T> Result<T> round_trip(const T &in) {
 
 UpdateJobStatusRequest sample() {
   UpdateJobStatusRequest u;
-  u.job = kJob;
+  u.job = kOutcomeJob;
   u.claim = kClaim;
   u.outcome = JobOutcome::completed;
   u.pages = 3;
@@ -104,7 +104,7 @@ TEST_CASE("ops: update-job-status carries the issue 5 fields, optional on read [
   auto u = sample();
   u.signer_key = Bytes(91, 0x30);
   u.signature = Bytes(70, 0x31);
-  auto back = round_trip(u);
+  auto back = read_back_of(u);
   REQUIRE(back.ok());
   CHECK(back->copies == 2);
   CHECK(back->sides == "two-sided-long-edge");
@@ -115,7 +115,7 @@ TEST_CASE("ops: update-job-status carries the issue 5 fields, optional on read [
 
   // An older sender writes none of them: the defaults mean "as submitted", unsigned.
   MapWriter old;
-  old.str("job", kJob).str("claim", kClaim).str("outcome", "aborted");
+  old.str("job", kOutcomeJob).str("claim", kClaim).str("outcome", "aborted");
   auto plain = read_back<UpdateJobStatusRequest>(old);
   REQUIRE(plain.ok());
   CHECK(plain->copies == 0);
@@ -125,7 +125,7 @@ TEST_CASE("ops: update-job-status carries the issue 5 fields, optional on read [
   CHECK(plain->signature.empty());
   // And an unset field is not written (older readers see the same map as before).
   UpdateJobStatusRequest bare;
-  bare.job = kJob;
+  bare.job = kOutcomeJob;
   MapWriter w;
   bare.write(w);
   auto handle = unpack_map(w.finish());
@@ -138,7 +138,7 @@ TEST_CASE("ops: update-job-status carries the issue 5 fields, optional on read [
   ReportOutcomeResult result;
   result.state = "printed";
   result.counted = true;
-  auto result_back = round_trip(result);
+  auto result_back = read_back_of(result);
   REQUIRE(result_back.ok());
   CHECK(result_back->counted);
 }
@@ -153,7 +153,7 @@ TEST_CASE("ops: update-job-status refuses bad issue 5 values naming the field [i
   };
   auto base = [] {
     MapWriter w;
-    w.str("job", kJob).str("claim", kClaim).str("outcome", "completed");
+    w.str("job", kOutcomeJob).str("claim", kClaim).str("outcome", "completed");
     return w;
   };
   CHECK_THAT(refused(base().u64("copies", 1000)), Catch::Contains("args.copies"));
@@ -168,9 +168,9 @@ TEST_CASE("ops: update-job-status refuses bad issue 5 values naming the field [i
 TEST_CASE("ops: JobInfo.late_binding and the signed JobRecord fields round trip [issue-5]",
           "[ops][outcome][issue-5]") {
   JobInfo j;
-  j.id = kJob;
+  j.id = kOutcomeJob;
   j.late_binding = true;
-  auto jb = round_trip(j);
+  auto jb = read_back_of(j);
   REQUIRE(jb.ok());
   CHECK(jb->late_binding);
   j.late_binding = false;
@@ -184,13 +184,13 @@ TEST_CASE("ops: JobInfo.late_binding and the signed JobRecord fields round trip 
   rec.id = kClaim;
   rec.event = "printed";
   rec.reason = "released";
-  rec.job = kJob;
+  rec.job = kOutcomeJob;
   rec.color = "monochrome";
   rec.signed_outcome = outcome_signed_bytes(sample(), "W");
   rec.signature = Bytes(70, 2);
   rec.signer_key = Bytes(91, 3);
   rec.signed_by = std::string(64, 'a');
-  auto back = round_trip(rec);
+  auto back = read_back_of(rec);
   REQUIRE(back.ok());
   CHECK(back->color == "monochrome");
   CHECK(back->signed_outcome == rec.signed_outcome);
@@ -198,5 +198,5 @@ TEST_CASE("ops: JobInfo.late_binding and the signed JobRecord fields round trip 
   CHECK(back->signer_key == rec.signer_key);
   CHECK(back->signed_by == rec.signed_by);
   rec.signed_by = "not-a-fingerprint";
-  CHECK_FALSE(round_trip(rec).ok());
+  CHECK_FALSE(read_back_of(rec).ok());
 }

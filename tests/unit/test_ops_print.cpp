@@ -2,35 +2,14 @@
 // "none", and the refusals of their readers (quota range, exclusive fields, nothing to change).
 #include <catch2/catch.hpp>
 
+#include "codec_support.h"
 #include "lpm/protocol/ops_admin.h"
 #include "lpm/protocol/ops_print.h"
 
 using namespace lpm;
 using namespace lpm::proto;
-
-namespace {
-
-// Reads a T from the bytes of `w`; the reader's error message, "" when it accepted them.
-template <class T> std::string read_into(const MapWriter &w, T &out) {
-  Bytes bytes = w.finish();
-  auto handle = unpack_map(bytes);
-  REQUIRE(handle.ok());
-  MapReader r(handle->get(), "args");
-  out.read(r);
-  return r.ok() ? "" : r.error().message;
-}
-
-template <class T> T round_trip(const T &in) {
-  MapWriter w;
-  in.write(w);
-  T out;
-  std::string refused = read_into(w, out);
-  INFO(refused);
-  REQUIRE(refused.empty());
-  return out;
-}
-
-} // namespace
+using lpm::test::read_into;
+using lpm::test::round_trip;
 
 TEST_CASE("print groups on the wire: quotas set or none, the whole edit, the moved members (GR-8, AMB-17)",
           "[ops][print][GR-8][AMB-17]") {

@@ -2,37 +2,19 @@
 // alike, and a round trip of every ops_release.h message with the refusals of their readers.
 #include <catch2/catch.hpp>
 
+#include "codec_support.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/ops_release.h"
 
 using namespace lpm;
 using namespace lpm::proto;
+using lpm::test::kFp;
+using lpm::test::kId;
+using lpm::test::kId2;
+using lpm::test::read_into;
+using lpm::test::round_trip;
 
 namespace {
-
-const std::string kId = "0190f5e2-7c3a-7000-8000-000000000001";
-const std::string kId2 = "0190f5e2-7c3a-7000-8000-000000000002";
-const std::string kFp = std::string(64, 'a');
-
-// Reads a T from the bytes of `w`; the reader's error message, "" when it accepted them.
-template <class T> std::string read_into(const MapWriter &w, T &out) {
-  Bytes bytes = w.finish();
-  auto handle = unpack_map(bytes);
-  REQUIRE(handle.ok());
-  MapReader r(handle->get(), "result");
-  out.read(r);
-  return r.ok() ? "" : r.error().message;
-}
-
-template <class T> T round_trip(const T &in) {
-  MapWriter w;
-  in.write(w);
-  T out;
-  std::string refused = read_into(w, out);
-  INFO(refused);
-  REQUIRE(refused.empty());
-  return out;
-}
 
 BadgeInResult a_result() {
   BadgeInResult r;

@@ -6,9 +6,11 @@
 
 #include "lpm/ids.h"
 #include "lpm/protocol/printer_certificate.h"
+#include "transport_support.h"
 
 using namespace lpm;
 using namespace lpm::proto;
+using lpm::test::new_key;
 
 namespace {
 
@@ -22,13 +24,7 @@ public:
   int calls = 0;
 };
 
-std::unique_ptr<KeyPair> new_key() {
-  auto key = KeyPair::generate();
-  REQUIRE(key.ok());
-  return std::move(key).value();
-}
-
-struct Fixture {
+struct CertificateFixture {
   std::unique_ptr<KeyPair> directory = new_key();
   std::unique_ptr<KeyPair> station = new_key();
   std::vector<PublicKey> directory_keys;
@@ -37,7 +33,7 @@ struct Fixture {
   int64_t now = 1'700'000'000'000;
   Nonces nonces;
 
-  Fixture() { directory_keys.push_back(directory->public_key()); }
+  CertificateFixture() { directory_keys.push_back(directory->public_key()); }
 
   PrinterCertificate certificate(const KeyPair &of) const {
     PrinterCertificate c;
@@ -78,7 +74,7 @@ struct Fixture {
 } // namespace
 
 TEST_CASE("issue 8: a printer certificate round-trips and verifies with the directory's key") {
-  Fixture f;
+  CertificateFixture f;
   auto signed_cert = f.certify(f.certificate(*f.station), *f.directory);
   auto back = printer_certificate_verify(signed_cert, f.directory_keys, f.now);
   REQUIRE(back.ok());
@@ -99,7 +95,7 @@ TEST_CASE("issue 8: a printer certificate round-trips and verifies with the dire
 }
 
 TEST_CASE("issue 8: printer certificates the verifier must refuse") {
-  Fixture f;
+  CertificateFixture f;
   SECTION("signed by a key the agent does not trust") {
     auto other = new_key();
     auto r =
@@ -138,7 +134,7 @@ TEST_CASE("issue 8: printer certificates the verifier must refuse") {
 }
 
 TEST_CASE("issue 8: an agent accepts a ticket its station signed under a valid certificate") {
-  Fixture f;
+  CertificateFixture f;
   auto cert = f.certify(f.certificate(*f.station), *f.directory);
   auto ticket = f.ticket(*f.station, f.station->fingerprint());
   auto t = ticket_verify_printer_signed(ticket, cert, f.directory_keys, f.check(), f.nonces);
@@ -152,7 +148,7 @@ TEST_CASE("issue 8: an agent accepts a ticket its station signed under a valid c
 }
 
 TEST_CASE("issue 8: printer-signed tickets an agent refuses, nonce untouched") {
-  Fixture f;
+  CertificateFixture f;
   auto cert = f.certify(f.certificate(*f.station), *f.directory);
   auto ticket = f.ticket(*f.station, f.station->fingerprint());
   auto check = f.check();

@@ -234,10 +234,11 @@ struct RawClient {
 };
 
 // A loop with a started server on one transport.
-struct Fixture {
+struct RpcFixture {
   TestLoop t;
   Server server;
-  explicit Fixture(Transport transport, std::vector<std::string> accept_roles = {}, StreamLimits limits = {})
+  explicit RpcFixture(Transport transport, std::vector<std::string> accept_roles = {},
+                      StreamLimits limits = {})
       : server(t, transport) {
     server.accept_roles = std::move(accept_roles);
     server.limits = limits;
@@ -271,7 +272,7 @@ Bytes hello_frame(uint32_t major = kProtocolMajor) {
 } // namespace
 
 TEST_CASE("RPC: request and response, the caller's identity, unknown op", "[rpc]") {
-  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport));
   auto client = connected(f.server);
 
@@ -312,7 +313,7 @@ TEST_CASE("RPC: request and response, the caller's identity, unknown op", "[rpc]
 
 TEST_CASE("RPC: a client bound to a source address is seen from it, and a bad one fails the connect",
           "[rpc]") {
-  Fixture f(Transport::tls);
+  RpcFixture f(Transport::tls);
   ConnectOptions co;
   co.pins = {ids().server->fingerprint()};
   co.source = "127.0.0.2"; // loopback is 127.0.0.0/8 on Linux: any of it can be a source
@@ -336,7 +337,7 @@ TEST_CASE("RPC: a client bound to a source address is seen from it, and a bad on
 }
 
 TEST_CASE("RPC: a 5 MiB upload arrives whole, and its SHA-256 is the one sent", "[rpc][stream]") {
-  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport));
   auto client = connected(f.server);
 
@@ -358,7 +359,7 @@ TEST_CASE("RPC: a 5 MiB upload arrives whole, and its SHA-256 is the one sent", 
 }
 
 TEST_CASE("RPC: a 5 MiB download arrives whole and verified", "[rpc][stream]") {
-  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport));
   auto client = connected(f.server);
 
@@ -392,7 +393,7 @@ TEST_CASE("RPC: a 5 MiB download arrives whole and verified", "[rpc][stream]") {
 
 TEST_CASE("RPC: a download whose data no longer matches its stored SHA-256 ends in checksum_mismatch",
           "[rpc][stream]") {
-  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport));
   auto client = connected(f.server);
   constexpr uint64_t bytes = 300000;
@@ -426,7 +427,7 @@ TEST_CASE("RPC: an upload started before the connection opens completes, whateve
   // what those chunks hold, the rest must still follow once the stream opens.
   uint64_t high_water = GENERATE(uint64_t{1} << 20, uint64_t{16} << 20);
   INFO("high water " << high_water);
-  Fixture f(Transport::tls);
+  RpcFixture f(Transport::tls);
 
   ConnectOptions co;
   co.pins = {ids().server->fingerprint()};
@@ -456,7 +457,7 @@ TEST_CASE("RPC: an upload whose end frame lies about its SHA-256 or size is refu
           "[rpc][stream]") {
   enum class Lie { none, sha256, size };
   Lie lie = GENERATE(Lie::none, Lie::sha256, Lie::size);
-  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport) << ", lie " << static_cast<int>(lie));
 
   const std::string id = uuid_v7();
@@ -492,7 +493,7 @@ TEST_CASE("RPC: an upload whose end frame lies about its SHA-256 or size is refu
 }
 
 TEST_CASE("RPC: a hello one major version ahead gets version_mismatch, then the connection closes", "[rpc][hello]") {
-  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport));
 
   auto raw = exchange(f.server, [](RawClient &c) { c.send(hello_frame(kProtocolMajor + 1)); });
@@ -511,7 +512,7 @@ TEST_CASE("RPC: a hello one major version ahead gets version_mismatch, then the 
 }
 
 TEST_CASE("RPC: a first frame that is not hello gets protocol_error, then the connection closes", "[rpc][hello]") {
-  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport));
 
   auto raw = exchange(f.server, [](RawClient &c) {
@@ -530,7 +531,7 @@ TEST_CASE("RPC: a first frame that is not hello gets protocol_error, then the co
 }
 
 TEST_CASE("RPC: a length header over the frame cap gets too_large, then the connection closes", "[rpc][frame]") {
-  Fixture f(GENERATE(Transport::tls, Transport::pipe));
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe));
   INFO(transport_name(f.server.transport));
 
   auto raw = exchange(f.server, [](RawClient &c) {
@@ -551,7 +552,7 @@ TEST_CASE("RPC: a length header over the frame cap gets too_large, then the conn
 }
 
 TEST_CASE("RPC: a client refused for its role learns why", "[rpc][hello]") {
-  Fixture f(GENERATE(Transport::tls, Transport::pipe), {"printer"});
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe), {"printer"});
   INFO(transport_name(f.server.transport));
 
   // The server's hello may arrive before its refusal: then connecting succeeds and the first
@@ -745,7 +746,7 @@ TEST_CASE("RPC: a client that sends requests without reading the answers is paus
   // here about 5 MiB), so without the pause the server's queue would grow far past the bound.
   constexpr size_t kRequests = 6000;
 
-  Fixture f(GENERATE(Transport::tls, Transport::pipe), {}, limits);
+  RpcFixture f(GENERATE(Transport::tls, Transport::pipe), {}, limits);
   INFO(transport_name(f.server.transport));
 
   FloodClient client(f.server, kRequests);

@@ -4,27 +4,23 @@
 
 #include "lpm/ids.h"
 #include "lpm/protocol/session.h"
+#include "transport_support.h"
 
 using namespace lpm;
 using namespace lpm::proto;
+using lpm::test::new_key;
 
 namespace {
 
-std::unique_ptr<KeyPair> new_key() {
-  auto key = KeyPair::generate();
-  REQUIRE(key.ok());
-  return std::move(key).value();
-}
-
 // A directory key and a clock shared by the cases.
-struct Fixture {
+struct SessionFixture {
   std::unique_ptr<KeyPair> directory = new_key();
   std::vector<PublicKey> trusted;
   std::string user = uuid_v7();
   std::string login = uuid_v7();
   int64_t now = 1'700'000'000'000;
 
-  Fixture() { trusted.push_back(directory->public_key()); }
+  SessionFixture() { trusted.push_back(directory->public_key()); }
 
   Session session() const {
     Session s;
@@ -64,7 +60,7 @@ Bytes raw_body(const Session &s, uint64_t version = 1) {
   return w.finish();
 }
 
-SignedSession sign_raw(Bytes body, const KeyPair &key) {
+SignedSession sign_raw_session(Bytes body, const KeyPair &key) {
   SignedSession ss;
   auto sig = key.sign(body);
   REQUIRE(sig.ok());
@@ -74,7 +70,7 @@ SignedSession sign_raw(Bytes body, const KeyPair &key) {
 }
 
 // A session as big as the caps allow.
-Session largest(const Fixture &f) {
+Session largest(const SessionFixture &f) {
   Session s = f.session();
   s.email = std::string(kSessionMaxEmailBytes - 12, 'a') + "@example.org";
   s.roles.clear();
@@ -86,7 +82,7 @@ Session largest(const Fixture &f) {
 } // namespace
 
 TEST_CASE("a valid session verifies with the effective roles it was issued with (RL-1)", "[session][RL-1]") {
-  Fixture f;
+  SessionFixture f;
   auto s = f.verify(f.sign(f.session()));
   REQUIRE(s.ok());
   CHECK(s->user == f.user);
@@ -112,7 +108,7 @@ TEST_CASE("a valid session verifies with the effective roles it was issued with 
 }
 
 TEST_CASE("session_sign fills the signer and refuses sessions no verifier would accept", "[session]") {
-  Fixture f;
+  SessionFixture f;
   Session given = f.session();
   given.signer = std::string(64, '0'); // overwritten by the key's fingerprint
   auto decoded = session_decode(f.sign(given).body);
@@ -142,7 +138,7 @@ TEST_CASE("session_sign fills the signer and refuses sessions no verifier would 
 }
 
 TEST_CASE("the session wire form round-trips through body and sig", "[session]") {
-  Fixture f;
+  SessionFixture f;
   SignedSession ss = f.sign(f.session());
   Bytes wire = ss.to_map().finish();
   auto handle = unpack_map(wire);
@@ -169,7 +165,7 @@ TEST_CASE("the session wire form round-trips through body and sig", "[session]")
 // session_verify's checks, one case each, in the order it makes them.
 
 TEST_CASE("session verify 1: a session signed by an untrusted key is an invalid signature", "[session]") {
-  Fixture f;
+  SessionFixture f;
   auto forger = new_key();
   auto forged = f.verify(f.sign(f.session(), *forger));
   REQUIRE_FALSE(forged.ok());
@@ -193,12 +189,12 @@ TEST_CASE("session verify 1: a session signed by an untrusted key is an invalid 
     s.issued_ms = f.now - 10 * kSessionMaxLifetimeMs;
     s.expires_ms = f.now - 9 * kSessionMaxLifetimeMs;
     s.signer = forger->fingerprint();
-    CHECK(f.verify(sign_raw(raw_body(s), *forger)).error().code == Errc::invalid_signature);
+    CHECK(f.verify(sign_raw_session(raw_body(s), *forger)).error().code == Errc::invalid_signature);
   }
 }
 
 TEST_CASE("session verify 1: a tampered body or signature is an invalid signature", "[session]") {
-  Fixture f;
+  SessionFixture f;
   SignedSession ss = f.sign(f.session());
   for (size_t i = 0; i < ss.body.size(); i += 5) {
     SignedSession tampered = ss;
@@ -223,10 +219,10 @@ TEST_CASE("session verify 1: a tampered body or signature is an invalid signatur
 }
 
 TEST_CASE("session verify 2: malformed bodies are bad requests", "[session]") {
-  Fixture f;
+  SessionFixture f;
   Session s = f.session();
   s.signer = f.directory->fingerprint();
-  REQUIRE(f.verify(sign_raw(raw_body(s), *f.directory)).ok()); // the baseline is fine
+  REQUIRE(f.verify(sign_raw_session(raw_body(s), *f.directory)).ok()); // the baseline is fine
 
   // Each malformed body is refused by session_decode, and by session_verify even when signed by
   // a trusted key.
@@ -234,7 +230,7 @@ TEST_CASE("session verify 2: malformed bodies are bad requests", "[session]") {
     auto decoded = session_decode(body);
     REQUIRE_FALSE(decoded.ok());
     CHECK(decoded.error().code == Errc::bad_request);
-    auto verified = f.verify(sign_raw(body, *f.directory));
+    auto verified = f.verify(sign_raw_session(body, *f.directory));
     REQUIRE_FALSE(verified.ok());
     CHECK(verified.error().code == Errc::bad_request);
   };
@@ -306,17 +302,17 @@ TEST_CASE("session verify 2: malformed bodies are bad requests", "[session]") {
 }
 
 TEST_CASE("session verify 3: a body naming another signer than the one that signed is refused", "[session]") {
-  Fixture f;
+  SessionFixture f;
   Session s = f.session();
   s.signer = new_key()->fingerprint();
-  auto r = f.verify(sign_raw(raw_body(s), *f.directory));
+  auto r = f.verify(sign_raw_session(raw_body(s), *f.directory));
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::bad_request);
   CHECK(r.error().message.find("names signer") != std::string::npos);
 }
 
 TEST_CASE("session verify 4: a lifetime longer than allowed is a bad request", "[session]") {
-  Fixture f;
+  SessionFixture f;
   Session longest = f.session();
   longest.expires_ms = longest.issued_ms + kSessionMaxLifetimeMs;
   CHECK(f.verify(f.sign(longest)).ok());
@@ -344,7 +340,7 @@ TEST_CASE("session verify 4: a lifetime longer than allowed is a bad request", "
 
 TEST_CASE("session verify 5: a session issued in the future is refused beyond the allowed skew",
           "[session]") {
-  Fixture f;
+  SessionFixture f;
   int64_t at = f.now;
   Session s = f.session();
   s.issued_ms = at + kSessionMaxSkewMs + 1;
@@ -361,7 +357,7 @@ TEST_CASE("session verify 5: a session issued in the future is refused beyond th
 }
 
 TEST_CASE("session verify 6: an expired session is refused", "[session]") {
-  Fixture f;
+  SessionFixture f;
   Session old = f.session();
   old.issued_ms = f.now - 2 * kSessionLifetimeMs;
   old.expires_ms = f.now - kSessionLifetimeMs;
@@ -378,7 +374,7 @@ TEST_CASE("session verify 6: an expired session is refused", "[session]") {
 }
 
 TEST_CASE("a session at every cap signs, verifies and fits the text form", "[session]") {
-  Fixture f;
+  SessionFixture f;
   Session big = largest(f);
   REQUIRE(big.email.size() == kSessionMaxEmailBytes);
   SignedSession ss = f.sign(big);
@@ -395,7 +391,7 @@ TEST_CASE("a session at every cap signs, verifies and fits the text form", "[ses
 }
 
 TEST_CASE("the session text form round-trips", "[session]") {
-  Fixture f;
+  SessionFixture f;
   SignedSession ss = f.sign(f.session());
   std::string text = session_to_text(ss);
   CHECK(text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
@@ -423,7 +419,7 @@ TEST_CASE("the session text form round-trips", "[session]") {
 }
 
 TEST_CASE("malformed session text is refused", "[session]") {
-  Fixture f;
+  SessionFixture f;
   std::string text = session_to_text(f.sign(f.session()));
   auto refused = [](std::string_view t, Errc code = Errc::bad_request) {
     auto r = session_from_text(t);

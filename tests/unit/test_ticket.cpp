@@ -5,9 +5,11 @@
 
 #include "lpm/ids.h"
 #include "lpm/protocol/ticket.h"
+#include "transport_support.h"
 
 using namespace lpm;
 using namespace lpm::proto;
+using lpm::test::new_key;
 
 namespace {
 
@@ -26,14 +28,8 @@ public:
   bool fail = false;
 };
 
-std::unique_ptr<KeyPair> new_key() {
-  auto key = KeyPair::generate();
-  REQUIRE(key.ok());
-  return std::move(key).value();
-}
-
 // A directory key, a printer, a workstation and a clock shared by the cases.
-struct Fixture {
+struct TicketFixture {
   std::unique_ptr<KeyPair> directory = new_key();
   std::vector<PublicKey> trusted;
   Fingerprint printer = new_key()->fingerprint();
@@ -41,7 +37,7 @@ struct Fixture {
   int64_t now = 1'700'000'000'000;
   MemoryNonceStore nonces;
 
-  Fixture() { trusted.push_back(directory->public_key()); }
+  TicketFixture() { trusted.push_back(directory->public_key()); }
 
   Ticket ticket() const {
     Ticket t;
@@ -88,7 +84,7 @@ Bytes raw_body(const Ticket &t, uint64_t version = 1) {
   return w.finish();
 }
 
-SignedTicket sign_raw(Bytes body, const KeyPair &key) {
+SignedTicket sign_raw_ticket(Bytes body, const KeyPair &key) {
   SignedTicket st;
   auto sig = key.sign(body);
   REQUIRE(sig.ok());
@@ -100,7 +96,7 @@ SignedTicket sign_raw(Bytes body, const KeyPair &key) {
 } // namespace
 
 TEST_CASE("a valid ticket verifies and consumes its nonce", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   SignedTicket st = f.sign(f.ticket());
   auto t = f.verify(st);
   REQUIRE(t.ok());
@@ -117,7 +113,7 @@ TEST_CASE("a valid ticket verifies and consumes its nonce", "[ticket]") {
 }
 
 TEST_CASE("ticket_sign fills a fresh nonce and the signer", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   auto a = ticket_decode(f.sign(f.ticket()).body);
   auto b = ticket_decode(f.sign(f.ticket()).body);
   REQUIRE(a.ok());
@@ -136,7 +132,7 @@ TEST_CASE("ticket_sign fills a fresh nonce and the signer", "[ticket]") {
 }
 
 TEST_CASE("ticket_sign refuses tickets no verifier would accept", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   Ticket bad_user = f.ticket();
   bad_user.users = {"alice"};
   CHECK(ticket_sign(bad_user, *f.directory).error().code == Errc::bad_request);
@@ -149,7 +145,7 @@ TEST_CASE("ticket_sign refuses tickets no verifier would accept", "[ticket]") {
 }
 
 TEST_CASE("the wire form round-trips through body and sig", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   SignedTicket st = f.sign(f.ticket());
   Bytes wire = st.to_map().finish();
   auto handle = unpack_map(wire);
@@ -174,7 +170,7 @@ TEST_CASE("the wire form round-trips through body and sig", "[ticket]") {
 }
 
 TEST_CASE("a ticket signed by an untrusted key is an invalid signature", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   auto forger = new_key();
   auto forged = f.verify(f.sign(f.ticket(), *forger));
   REQUIRE_FALSE(forged.ok());
@@ -196,7 +192,7 @@ TEST_CASE("a ticket signed by an untrusted key is an invalid signature", "[ticke
 }
 
 TEST_CASE("a tampered ticket is an invalid signature", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   SignedTicket st = f.sign(f.ticket());
   for (size_t i = 0; i < st.body.size(); i += 7) {
     SignedTicket tampered = st;
@@ -214,7 +210,7 @@ TEST_CASE("a tampered ticket is an invalid signature", "[ticket]") {
 }
 
 TEST_CASE("an expired ticket is refused", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   Ticket t = f.ticket();
   t.issued_ms = f.now - 2 * kTicketLifetimeMs;
   t.expires_ms = f.now - kTicketLifetimeMs;
@@ -233,7 +229,7 @@ TEST_CASE("an expired ticket is refused", "[ticket]") {
 }
 
 TEST_CASE("a ticket issued in the future is refused beyond the allowed skew", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   TicketCheck c = f.check();
   Ticket t = f.ticket();
   t.issued_ms = c.now_ms + kTicketMaxSkewMs + 1;
@@ -251,7 +247,7 @@ TEST_CASE("a ticket issued in the future is refused beyond the allowed skew", "[
 }
 
 TEST_CASE("a ticket with an impossible lifetime is a bad request", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   Ticket too_long = f.ticket();
   too_long.expires_ms = too_long.issued_ms + kTicketMaxLifetimeMs + 1;
   CHECK(f.verify(f.sign(too_long)).error().code == Errc::bad_request);
@@ -266,7 +262,7 @@ TEST_CASE("a ticket with an impossible lifetime is a bad request", "[ticket]") {
 }
 
 TEST_CASE("a ticket presented by another printer is forbidden", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   SignedTicket st = f.sign(f.ticket());
   TicketCheck c = f.check();
   c.presenting_printer = new_key()->fingerprint();
@@ -277,14 +273,14 @@ TEST_CASE("a ticket presented by another printer is forbidden", "[ticket]") {
 }
 
 TEST_CASE("a ticket for other workstations is forbidden", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   auto r = f.verify(f.sign(f.ticket()), f.check("ws-office-9"));
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::forbidden);
 }
 
 TEST_CASE("a replayed ticket is refused", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   SignedTicket st = f.sign(f.ticket());
   REQUIRE(f.verify(st).ok());
   auto again = f.verify(st);
@@ -296,7 +292,7 @@ TEST_CASE("a replayed ticket is refused", "[ticket]") {
 }
 
 TEST_CASE("the nonce is not consumed when another check fails", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   SignedTicket st = f.sign(f.ticket());
 
   TicketCheck wrong_printer = f.check();
@@ -315,7 +311,7 @@ TEST_CASE("the nonce is not consumed when another check fails", "[ticket]") {
 }
 
 TEST_CASE("a nonce store failure passes through", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   f.nonces.fail = true;
   auto r = f.verify(f.sign(f.ticket()));
   REQUIRE_FALSE(r.ok());
@@ -323,28 +319,28 @@ TEST_CASE("a nonce store failure passes through", "[ticket]") {
 }
 
 TEST_CASE("a body naming another signer than the one that signed is refused", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   Ticket t = f.ticket();
   t.nonce = Bytes(16, 7);
   t.signer = new_key()->fingerprint();
-  auto r = f.verify(sign_raw(raw_body(t), *f.directory));
+  auto r = f.verify(sign_raw_ticket(raw_body(t), *f.directory));
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::bad_request);
   CHECK(f.nonces.calls == 0);
 }
 
 TEST_CASE("malformed ticket bodies are bad requests", "[ticket]") {
-  Fixture f;
+  TicketFixture f;
   Ticket t = f.ticket();
   t.nonce = Bytes(16, 7);
   t.signer = f.directory->fingerprint();
-  REQUIRE(f.verify(sign_raw(raw_body(t), *f.directory)).ok()); // the baseline is fine
+  REQUIRE(f.verify(sign_raw_ticket(raw_body(t), *f.directory)).ok()); // the baseline is fine
 
   SECTION("unknown version") {
     auto r = ticket_decode(raw_body(t, 2));
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == Errc::bad_request);
-    CHECK(f.verify(sign_raw(raw_body(t, 2), *f.directory)).error().code == Errc::bad_request);
+    CHECK(f.verify(sign_raw_ticket(raw_body(t, 2), *f.directory)).error().code == Errc::bad_request);
   }
   SECTION("short nonce") {
     t.nonce = Bytes(15, 7);

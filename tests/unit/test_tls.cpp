@@ -855,7 +855,7 @@ struct RawPeer {
 };
 
 // A raw client: connects, handshakes offering `groups`, says close_notify.
-struct RawClient {
+struct RawTlsClient {
   std::vector<mbedtls_ecp_group_id> groups;
   int handshake_rc = -1;
   Bytes received;
@@ -957,12 +957,12 @@ TEST_CASE("TLS: small writes made regardless of high water arrive intact at anot
 
 namespace {
 
-// Runs a RawClient against our TLS server; returns the ECDHE group the server chose (0 if the
+// Runs a RawTlsClient against our TLS server; returns the ECDHE group the server chose (0 if the
 // handshake did not get that far).
 uint16_t server_group_choice(std::vector<mbedtls_ecp_group_id> offered, int &handshake_rc) {
   TestLoop t;
   EchoServer echo(t);
-  RawClient raw;
+  RawTlsClient raw;
   raw.groups = std::move(offered);
   uint16_t port = echo.port();
   {

@@ -15,11 +15,15 @@
 #include <random>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "lpm/protocol/keys.h"
 #include "lpm/protocol/stream.h"
 
 namespace lpm::test {
+
+// A fixed wall-clock time (November 2023) for the stores whose tests pass "now" themselves.
+inline constexpr int64_t kFixedNowMs = 1'700'000'000'000;
 
 // A fresh folder under /tmp, removed with everything in it when the object goes away.
 struct TempDir {
@@ -127,6 +131,29 @@ private:
   uv_timer_t watchdog_;
   bool fired_ = false;
 };
+
+// A fresh P-256 key pair; the test fails when none can be made.
+inline std::unique_ptr<proto::KeyPair> new_key() {
+  auto key = proto::KeyPair::generate();
+  REQUIRE(key.ok());
+  return std::move(key).value();
+}
+
+// How many of `lines` hold `needle` (log lines a test collected).
+inline size_t count_containing(const std::vector<std::string> &lines, const std::string &needle) {
+  size_t n = 0;
+  for (const auto &l : lines)
+    n += l.find(needle) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+// `lines` as one text, a line each: what a failed check shows.
+inline std::string all_lines(const std::vector<std::string> &lines) {
+  std::string s;
+  for (const auto &l : lines)
+    s += l + "\n";
+  return s;
+}
 
 // Byte i of every test stream: byte (i % 8) of a 64-bit word derived from i / 8, so a byte lost,
 // repeated or moved anywhere in a stream changes what is seen at that offset.

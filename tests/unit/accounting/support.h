@@ -2,11 +2,15 @@
 // from the project's transport_support.h.
 #pragma once
 
+#include <catch2/catch.hpp>
+
+#include <memory>
 #include <string>
 
 #include "lpm/ids.h"
 #include "lpm/protocol/ops.h"
 #include "lpm/protocol/outcome.h"
+#include "record_store.h"
 #include "transport_support.h"
 
 namespace lpm::accounting::test {
@@ -14,6 +18,13 @@ namespace lpm::accounting::test {
 using lpm::test::make_identity;
 using lpm::test::TempDir;
 using lpm::test::TestLoop;
+
+// The SQLite record store in `dir` (state.db), failing the test when it does not open.
+inline std::unique_ptr<RecordStore> open_store(const TempDir &dir) {
+  auto store = open_sqlite_record_store(dir.path + "/state.db");
+  REQUIRE(store.ok());
+  return std::move(*store);
+}
 
 // A valid printed record for `user` at `event_ms`.
 inline proto::JobRecord printed_record(const std::string &user, int64_t event_ms, int64_t pages = 2,

@@ -13,17 +13,12 @@
 
 using namespace lpm;
 using namespace lpm::accounting;
+using lpm::accounting::test::open_store;
 using lpm::accounting::test::printed_record;
 using lpm::accounting::test::TempDir;
 using lpm::accounting::test::TestLoop;
 
 namespace {
-
-std::unique_ptr<RecordStore> open_store(const TempDir &dir) {
-  auto store = open_sqlite_record_store(dir.path + "/state.db");
-  REQUIRE(store.ok());
-  return std::move(*store);
-}
 
 proto::PersonFacts person(const char *id, const char *name, const char *email, const char *department = "",
                           const char *group = "", const char *group_name = "") {

@@ -11,18 +11,13 @@
 
 using namespace lpm;
 using namespace lpm::accounting;
+using lpm::accounting::test::open_store;
 using lpm::accounting::test::printed_record;
 using lpm::accounting::test::TempDir;
 
 namespace {
 
 constexpr int64_t kNow = 1'750'000'000'000; // a fixed wall-clock time (June 2025)
-
-std::unique_ptr<RecordStore> open_store(const TempDir &dir) {
-  auto store = open_sqlite_record_store(dir.path + "/state.db");
-  REQUIRE(store.ok());
-  return std::move(*store);
-}
 
 const proto::UserTotals *find_user(const std::vector<proto::UserTotals> &rows, const std::string &user) {
   for (const auto &r : rows)

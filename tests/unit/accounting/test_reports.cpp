@@ -13,18 +13,13 @@
 
 using namespace lpm;
 using namespace lpm::accounting;
+using lpm::accounting::test::open_store;
 using lpm::accounting::test::printed_record;
 using lpm::accounting::test::TempDir;
 
 namespace {
 
 constexpr int64_t kHour = 3600 * 1000;
-
-std::unique_ptr<RecordStore> open_store(const TempDir &dir) {
-  auto store = open_sqlite_record_store(dir.path + "/state.db");
-  REQUIRE(store.ok());
-  return std::move(*store);
-}
 
 // Ingests, failing the test with the store's message.
 void ingest(RecordStore &store, const std::vector<proto::JobRecord> &records, int64_t now,

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "job_store.h"
@@ -18,6 +19,18 @@ namespace lpm::agent::test {
 
 using lpm::test::make_identity;
 using lpm::test::TempDir;
+
+// A printer name the tests' jobs are sent to.
+inline const std::string kPrinter(64, 'c');
+
+// `n` bytes from a seeded generator: the same document for the same seed.
+inline std::string random_text(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto &c : s)
+    c = static_cast<char>(rng() & 0xff);
+  return s;
+}
 
 inline std::shared_ptr<Db> open_db(const std::string &dir) {
   auto db = Db::open(dir + "/state.db");

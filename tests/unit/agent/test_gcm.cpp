@@ -20,7 +20,7 @@
 
 using namespace lpm;
 using namespace lpm::agent;
-using detail::GcmPath;
+using lpm::agent::detail::GcmPath;
 
 namespace {
 

@@ -16,7 +16,6 @@ using namespace lpm::agent;
 using namespace lpm::agent::test;
 
 namespace {
-const std::string kPrinter(64, 'c');
 const std::string kOtherPrinter(64, 'd');
 
 JobFilter held_of(const std::string &user) {

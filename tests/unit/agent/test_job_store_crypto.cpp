@@ -24,14 +24,6 @@ namespace {
 
 constexpr size_t C = kSpoolChunkBytes;
 
-std::string random_text(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto &c : s)
-    c = static_cast<char>(rng() & 0xff);
-  return s;
-}
-
 std::span<const uint8_t> bytes_of(const std::string &s) {
   return {reinterpret_cast<const uint8_t *>(s.data()), s.size()};
 }

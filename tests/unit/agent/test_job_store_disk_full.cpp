@@ -44,14 +44,6 @@ struct SmallDisk {
   }
 };
 
-std::string random_text(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto &c : s)
-    c = static_cast<char>(rng() & 0xff);
-  return s;
-}
-
 // Submits like a client: begin, write in 32 KiB pieces, commit with the digest.
 Result<Job> try_store(JobStore &store, const std::string &content) {
   NewJob nj;

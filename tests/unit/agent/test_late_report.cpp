@@ -25,7 +25,7 @@ using proto::MapWriter;
 
 namespace {
 
-const std::string kWorkstation = "0190a1b2-c3d4-7e5f-8a9b-00000000bbbb";
+const std::string kLateWorkstation = "0190a1b2-c3d4-7e5f-8a9b-00000000bbbb";
 
 // A store with one held job of Alice, the release service on 127.0.0.1:0, two station keys.
 struct LateFixture {
@@ -59,9 +59,9 @@ struct LateFixture {
     REQUIRE(server_ctx.ok());
     ReleaseServiceOptions options;
     options.listen = proto::Endpoint{"127.0.0.1", 0};
-    options.workstation_id = kWorkstation;
+    options.workstation_id = kLateWorkstation;
     options.ticket_keys.push_back(ticket_key->public_key());
-    options.records = RecordContext{"HQ", kWorkstation};
+    options.records = RecordContext{"HQ", kLateWorkstation};
     options.late_binding = true;
     auto s = ReleaseService::start(&loop, *server_ctx, store, nonces, outbox, std::move(options));
     REQUIRE(s.ok());
@@ -89,7 +89,7 @@ struct LateFixture {
     proto::Ticket t;
     t.users = {kAlice};
     t.printer = who->fingerprint();
-    t.workstations = {kWorkstation};
+    t.workstations = {kLateWorkstation};
     t.issued_ms = wall_ms();
     t.expires_ms = t.issued_ms + proto::kTicketLifetimeMs;
     auto ticket = proto::ticket_sign(t, *ticket_key);
@@ -132,7 +132,7 @@ struct LateFixture {
     u.color = "monochrome";
     u.printer_name = "Printer 3rd floor";
     u.finished_ms = wall_ms();
-    REQUIRE(proto::sign_outcome(by.key(), kWorkstation, u).ok());
+    REQUIRE(proto::sign_outcome(by.key(), kLateWorkstation, u).ok());
     return u;
   }
 
@@ -192,27 +192,27 @@ TEST_CASE("signed outcome: estimate_counts (impressions are sides, sheets are sh
   u.job = uuid_v7();
   u.claim = uuid_v7();
   u.pages = 2;
-  REQUIRE(proto::sign_outcome(station->key(), kWorkstation, u).ok());
+  REQUIRE(proto::sign_outcome(station->key(), kLateWorkstation, u).ok());
   CHECK(u.signer_key == station->key().public_der());
-  CHECK(proto::verify_outcome(station->key().public_key(), kWorkstation, u).ok());
+  CHECK(proto::verify_outcome(station->key().public_key(), kLateWorkstation, u).ok());
   // Another workstation, another count, another signer: refused.
   CHECK(proto::verify_outcome(station->key().public_key(), "another-workstation", u).error().code ==
         Errc::invalid_signature);
   auto changed = u;
   changed.impressions = 99;
-  CHECK(proto::verify_outcome(station->key().public_key(), kWorkstation, changed).error().code ==
+  CHECK(proto::verify_outcome(station->key().public_key(), kLateWorkstation, changed).error().code ==
         Errc::invalid_signature);
   auto other = make_identity(dir.path, "other");
-  CHECK(proto::check_reported_outcome(other->fingerprint(), kWorkstation, u).error().code ==
+  CHECK(proto::check_reported_outcome(other->fingerprint(), kLateWorkstation, u).error().code ==
         Errc::invalid_signature);
-  CHECK(proto::check_reported_outcome(station->fingerprint(), kWorkstation, u).ok());
+  CHECK(proto::check_reported_outcome(station->fingerprint(), kLateWorkstation, u).ok());
   // Unsigned: refused for completed, allowed for aborted (nothing is counted).
   proto::UpdateJobStatusRequest unsigned_done;
   unsigned_done.job = u.job;
-  CHECK(proto::check_reported_outcome(station->fingerprint(), kWorkstation, unsigned_done).error().code ==
+  CHECK(proto::check_reported_outcome(station->fingerprint(), kLateWorkstation, unsigned_done).error().code ==
         Errc::invalid_signature);
   unsigned_done.outcome = proto::JobOutcome::aborted;
-  CHECK(proto::check_reported_outcome(station->fingerprint(), kWorkstation, unsigned_done).ok());
+  CHECK(proto::check_reported_outcome(station->fingerprint(), kLateWorkstation, unsigned_done).ok());
 }
 
 TEST_CASE("update-job-status: the outcome must be signed by the presenting station, the record carries the "
@@ -269,7 +269,7 @@ TEST_CASE("update-job-status: the outcome must be signed by the presenting stati
   REQUIRE(key.ok());
   CHECK(key->fingerprint() == rec.signed_by);
   CHECK(key->verify(rec.signed_outcome, rec.signature).ok());
-  CHECK(rec.signed_outcome == proto::outcome_signed_bytes(good, kWorkstation));
+  CHECK(rec.signed_outcome == proto::outcome_signed_bytes(good, kLateWorkstation));
 
   // The late report of the same claim after that: acknowledged, not counted again.
   auto again = report(*a, good);
@@ -297,7 +297,7 @@ TEST_CASE("update-job-status: without device counts the record is estimated from
   u.sides = "two-sided-short-edge";
   u.counts_source = "estimated";
   u.impressions = 1000; // not the device's: ignored for an estimate
-  REQUIRE(proto::sign_outcome(f.station->key(), kWorkstation, u).ok());
+  REQUIRE(proto::sign_outcome(f.station->key(), kLateWorkstation, u).ok());
   REQUIRE(a->call(proto::op::update_job_status, args_of(u)).ok());
   auto recs = f.records();
   REQUIRE(recs.size() == 1);
@@ -466,7 +466,7 @@ TEST_CASE("station journal: a station killed mid-release reports at its next sta
   auto journal = printer::StationJournal::open(station_store);
 
   proto::WorkstationRef ws;
-  ws.id = kWorkstation;
+  ws.id = kLateWorkstation;
   ws.name = "alice-laptop";
   // The first address answers nothing: the next one is tried, as in a release.
   ws.addresses = {"127.0.0.2", "127.0.0.1"};
@@ -491,7 +491,7 @@ TEST_CASE("station journal: a station killed mid-release reports at its next sta
   REQUIRE(pending->size() == 1);
   CHECK((*pending)[0].claim == claim);
   CHECK((*pending)[0].workstation.addresses == ws.addresses);
-  CHECK(proto::verify_outcome(f.station->key().public_key(), kWorkstation, (*pending)[0].report).ok());
+  CHECK(proto::verify_outcome(f.station->key().public_key(), kLateWorkstation, (*pending)[0].report).ok());
 
   auto run_reports = [&](const std::shared_ptr<printer::StationJournal> &j) {
     std::vector<std::string> lines;

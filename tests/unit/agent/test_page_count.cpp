@@ -196,22 +196,22 @@ std::string urf(uint32_t announced, int pages) {
   return out;
 }
 
-std::vector<uint8_t> bytes_of(std::string_view s) {
+std::vector<uint8_t> byte_vector(std::string_view s) {
   return {s.begin(), s.end()};
 }
 
 } // namespace
 
 TEST_CASE("the format is sniffed from the document's first bytes (issue 3)", "[agent][pages]") {
-  CHECK(sniff_format(bytes_of("%PDF-1.7\n")) == "application/pdf");
-  CHECK(sniff_format(bytes_of("%!PS-Adobe-3.0\n")) == "application/postscript");
-  CHECK(sniff_format(bytes_of("%!\n")) == "application/postscript");
-  CHECK(sniff_format(bytes_of("RaS2")) == "image/pwg-raster");
-  CHECK(sniff_format(bytes_of(std::string_view("UNIRAST\0\0\0\0\1", 12))) == "image/urf");
-  CHECK(sniff_format(bytes_of("\xFF\xD8\xFF\xE0")) == "image/jpeg");
-  CHECK(sniff_format(bytes_of("UNIRAST!")) == "application/octet-stream");
-  CHECK(sniff_format(bytes_of("%PDF")) == "application/octet-stream");
-  CHECK(sniff_format(bytes_of("hello")) == "application/octet-stream");
+  CHECK(sniff_format(byte_vector("%PDF-1.7\n")) == "application/pdf");
+  CHECK(sniff_format(byte_vector("%!PS-Adobe-3.0\n")) == "application/postscript");
+  CHECK(sniff_format(byte_vector("%!\n")) == "application/postscript");
+  CHECK(sniff_format(byte_vector("RaS2")) == "image/pwg-raster");
+  CHECK(sniff_format(byte_vector(std::string_view("UNIRAST\0\0\0\0\1", 12))) == "image/urf");
+  CHECK(sniff_format(byte_vector("\xFF\xD8\xFF\xE0")) == "image/jpeg");
+  CHECK(sniff_format(byte_vector("UNIRAST!")) == "application/octet-stream");
+  CHECK(sniff_format(byte_vector("%PDF")) == "application/octet-stream");
+  CHECK(sniff_format(byte_vector("hello")) == "application/octet-stream");
   CHECK(sniff_format({}) == "application/octet-stream");
 }
 

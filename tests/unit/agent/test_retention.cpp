@@ -15,7 +15,6 @@ using namespace lpm::agent::test;
 namespace {
 
 constexpr int64_t kHour = 3600 * 1000;
-const std::string kPrinter(64, 'c');
 
 struct FakeClock {
   int64_t wall = 0;

@@ -314,11 +314,11 @@ std::vector<std::string> lines_of(const std::string &text) {
 }
 
 // A shared workspace: a temp folder, the stand-in agent on a socket in it, and a logged-in user.
-struct AgentFixture {
+struct ScriptedAgentFixture {
   TempDir dir;
   std::string socket = dir.path + "/agent.sock";
   FakeAgent agent{socket};
-  AgentFixture() {
+  ScriptedAgentFixture() {
     agent.with_script([](AgentScript &s) {
       s.users = {user("ann@example.com", "Ann", "Lee", "", "Sales", true),
                  user("bob@example.com", "Bob", "", "", "", false),
@@ -551,7 +551,7 @@ TEST_CASE("Ctrl-C or a kill at the password prompt leave the terminal's echo on"
 
 TEST_CASE("lpm login with --password-stdin binds the account, a wrong password is one clear line",
           "[cli][login]") {
-  AgentFixture f;
+  ScriptedAgentFixture f;
   Outcome wrong = run_lpm({"login", "--email", "jean@example.com", "--password-stdin", "--socket", f.socket},
                           std::string("wrong horse\n"));
   CHECK(wrong.code == 1);
@@ -588,7 +588,7 @@ TEST_CASE("lpm login with --password-stdin binds the account, a wrong password i
 
 TEST_CASE("lpm login asks for the e-mail and the password on its terminal, the password unseen",
           "[cli][login]") {
-  AgentFixture f;
+  ScriptedAgentFixture f;
   Pty pty;
   pid_t child = spawn_on_terminal(pty, {"login", "--socket", f.socket});
   ChildGuard guard{child};
@@ -613,7 +613,7 @@ TEST_CASE("lpm login asks for the e-mail and the password on its terminal, the p
 }
 
 TEST_CASE("whoami and logout, the person ops need a login", "[cli][login]") {
-  AgentFixture f;
+  ScriptedAgentFixture f;
   Outcome before = run_lpm({"whoami", "--socket", f.socket});
   CHECK(before.code == 1);
   CHECK(before.err == "lpm: unauthenticated: this account is not logged in: run `lpm login`\n");
@@ -639,7 +639,7 @@ TEST_CASE("whoami and logout, the person ops need a login", "[cli][login]") {
 }
 
 TEST_CASE("lpm users list pages through every user, or stops at --limit", "[cli]") {
-  AgentFixture f;
+  ScriptedAgentFixture f;
   REQUIRE(f.login().code == 0);
   Outcome all = run_lpm({"users", "list", "--socket", f.socket});
   CHECK(all.code == 0);
@@ -671,7 +671,7 @@ TEST_CASE("lpm users list pages through every user, or stops at --limit", "[cli]
 
 TEST_CASE("lpm users import uploads the file, follows the import and lists what failed or warned",
           "[cli][UA-24]") {
-  AgentFixture f;
+  ScriptedAgentFixture f;
   REQUIRE(f.login().code == 0);
   std::string csv =
       "EMAIL,OPERATION,PASSWORD,FIRST_NAME,LAST_NAME,DISPLAY_NAME,SHORTNAME,GROUPS,CUSTOM_ATTRIBUTES,"
@@ -725,7 +725,7 @@ TEST_CASE("lpm users import uploads the file, follows the import and lists what 
 }
 
 TEST_CASE("a file refused whole by the directory is exit 1 and nothing is followed", "[cli][UA-8]") {
-  AgentFixture f;
+  ScriptedAgentFixture f;
   REQUIRE(f.login().code == 0);
   std::string file = f.dir.path + "/bad.csv";
   REQUIRE(write_file_atomic(file, std::string("BAD,HEADER\n"), 0600).ok());
@@ -741,7 +741,7 @@ TEST_CASE("a file refused whole by the directory is exit 1 and nothing is follow
 }
 
 TEST_CASE("lpm imports show prints the summary and every log row, page after page", "[cli]") {
-  AgentFixture f;
+  ScriptedAgentFixture f;
   REQUIRE(f.login().code == 0);
   f.agent.with_script([](AgentScript &s) { s.running_polls = 0; });
   Outcome o = run_lpm({"imports", "show", "0190a0b0-0000-7000-8000-0000000000aa", "--socket", f.socket});

@@ -20,6 +20,8 @@
 namespace lpm::directory::test {
 
 const std::string kPassword = "Correct-Horse-7";
+// The enterprise administrator the service tests sign in as.
+const std::string kAdmin = "admin@example.com";
 
 // Cheap Argon2 for these tests (the service's own hashing: decoy and imports).
 struct FastHashing {

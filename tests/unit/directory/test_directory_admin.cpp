@@ -23,8 +23,6 @@ using proto::SyncClient;
 
 namespace {
 
-const std::string kAdmin = "admin@example.com";
-
 // The People fixture with an enterprise administrator logged in, and typed calls of the ops.
 struct Admin : People {
   User admin = user(kAdmin, {Role::enterprise_administrator});

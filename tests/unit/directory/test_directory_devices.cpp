@@ -21,7 +21,6 @@ using proto::SyncClient;
 
 namespace {
 
-const std::string kAdmin = "admin@example.com";
 const std::string kJean = "jean@example.com";
 
 // The People fixture with an enterprise administrator logged in, jean, and a second workstation

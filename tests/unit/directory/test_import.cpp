@@ -12,11 +12,11 @@
 
 using namespace lpm;
 using namespace lpm::directory;
+using lpm::test::kFixedNowMs;
 using lpm::test::TempDir;
 
 namespace {
 
-constexpr int64_t kNow = 1'700'000'000'000;
 const std::string kHeader(kUserImportHeader);
 
 std::string fixture(const std::string &name) {
@@ -54,11 +54,11 @@ struct Fixture {
   // Starts and runs an import to its end; the log, in file order.
   std::vector<ImportLogRow> run(ImportKind kind, const std::string &content, ImportOptions options = {},
                                 ImportInfo *info_out = nullptr) {
-    auto info = import_start(*store, kind, "test.csv", content, options, "test", kNow);
+    auto info = import_start(*store, kind, "test.csv", content, options, "test", kFixedNowMs);
     REQUIRE(info.ok());
     auto runner = ImportRunner::load(*store, info->id, hooks());
     REQUIRE(runner.ok());
-    auto done = (*runner)->step(100000, kNow);
+    auto done = (*runner)->step(100000, kFixedNowMs);
     REQUIRE(done.ok());
     REQUIRE(*done);
     if (info_out) *info_out = (*runner)->info();
@@ -83,9 +83,7 @@ struct Fixture {
     return stmt->col_int(0);
   }
 
-  void add_user(const std::string &email) {
-    REQUIRE(store->user_add(email, "", kNow, "test").ok());
-  }
+  void add_user(const std::string &email) { REQUIRE(store->user_add(email, "", kFixedNowMs, "test").ok()); }
 };
 
 bool contains(const std::string &text, const std::string &part) {
@@ -98,8 +96,8 @@ TEST_CASE("user import: the sample as printed (header wrapped after CUSTOM_ATTRI
           "quoting the expected header (AMB-1, UA-8)",
           "[import][UA-8][AMB-1]") {
   Fixture f;
-  auto info = import_start(*f.store, ImportKind::users, "sample.csv", fixture("users_sample_as_printed.csv"), {},
-                           "test", kNow);
+  auto info = import_start(*f.store, ImportKind::users, "sample.csv", fixture("users_sample_as_printed.csv"),
+                           {}, "test", kFixedNowMs);
   REQUIRE_FALSE(info.ok());
   CHECK(info.error().code == Errc::bad_request);
   CHECK(contains(info.error().message, kHeader));
@@ -119,7 +117,8 @@ TEST_CASE("user import: the header must match exactly, case included, BOM and CR
        {lower + "\n", kHeader + ",EXTRA\n", kHeader.substr(0, kHeader.rfind(',')) + "\n", std::string("\n\n"),
         std::string(""), " " + kHeader + "\n", std::string("EMAIL;OPERATION\n")}) {
     INFO("header: " << bad);
-    auto info = import_start(*f.store, ImportKind::users, "u.csv", bad + "a@b.c,CREATE,pw,,,,,,,,\n", {}, "t", kNow);
+    auto info = import_start(*f.store, ImportKind::users, "u.csv", bad + "a@b.c,CREATE,pw,,,,,,,,\n", {}, "t",
+                             kFixedNowMs);
     REQUIRE_FALSE(info.ok());
     CHECK(info.error().code == Errc::bad_request);
   }
@@ -139,7 +138,7 @@ TEST_CASE("user import: files over 1 MB are refused before parsing, exactly 1,04
   REQUIRE(exact.size() == 1048576);
   auto log = f.run(ImportKind::users, exact);
   CHECK(log.size() == 1);
-  auto over = import_start(*f.store, ImportKind::users, "big.csv", exact + "\n", {}, "t", kNow);
+  auto over = import_start(*f.store, ImportKind::users, "big.csv", exact + "\n", {}, "t", kFixedNowMs);
   REQUIRE_FALSE(over.ok());
   CHECK(over.error().code == Errc::too_large);
   CHECK(f.count("SELECT count(*) FROM imports") == 1);
@@ -405,12 +404,12 @@ TEST_CASE("imports: an interrupted import resumes at the next record, each recor
   std::string content = kHeader + "\n";
   for (int i = 0; i < 5; i++)
     content += "u" + std::to_string(i) + "@example.com,CREATE,pw,,,,,,,,\n";
-  auto info = import_start(*f.store, ImportKind::users, "five.csv", content, {}, "test", kNow);
+  auto info = import_start(*f.store, ImportKind::users, "five.csv", content, {}, "test", kFixedNowMs);
   REQUIRE(info.ok());
   {
     auto runner = ImportRunner::load(*f.store, info->id, f.hooks());
     REQUIRE(runner.ok());
-    CHECK_FALSE(*(*runner)->step(2, kNow));
+    CHECK_FALSE(*(*runner)->step(2, kFixedNowMs));
     CHECK((*runner)->info().next_record == 4);
   } // the directory stops here
   auto running = f.store->imports_running();
@@ -419,7 +418,7 @@ TEST_CASE("imports: an interrupted import resumes at the next record, each recor
   auto runner = ImportRunner::load(*f.store, info->id, f.hooks());
   REQUIRE(runner.ok());
   CHECK((*runner)->info().applied == 2);
-  CHECK(*(*runner)->step(100, kNow));
+  CHECK(*(*runner)->step(100, kFixedNowMs));
   CHECK((*runner)->info().applied == 5);
   CHECK(f.count("SELECT count(*) FROM users") == 5);
   CHECK(f.count("SELECT count(*) FROM import_log") == 5);
@@ -449,7 +448,7 @@ TEST_CASE("badge import: the seed's sample: temporary badges for existing users,
   auto badge = f.store->badge_find("20171A"); // hex letters in any case (AMB-15)
   REQUIRE(badge.ok());
   CHECK(badge->temporary);
-  CHECK(badge->expires_ms == kNow + kTemporaryBadgeMs);
+  CHECK(badge->expires_ms == kFixedNowMs + kTemporaryBadgeMs);
   CHECK(badge->user_id == f.user("jdoe@company.com").id);
   CHECK(info.applied == 2);
   CHECK(info.failed == 1);
@@ -512,8 +511,8 @@ TEST_CASE("badge import: hostile records fail alone with precise reasons (BD-9, 
 
   // Wrong header case, or a user header for a badge import: the whole file is refused.
   for (const char *bad : {"badge,operation,email\n", "BADGE,OPERATION\n", "BADGE,OPERATION,EMAIL,TEMPORARY,X\n"}) {
-    auto info = import_start(*f.store, ImportKind::badges, "b.csv", std::string(bad) + "B9,CREATE,a@example.com\n",
-                             {}, "t", kNow);
+    auto info = import_start(*f.store, ImportKind::badges, "b.csv",
+                             std::string(bad) + "B9,CREATE,a@example.com\n", {}, "t", kFixedNowMs);
     REQUIRE_FALSE(info.ok());
     CHECK(contains(info.error().message, "BADGE,OPERATION,EMAIL,TEMPORARY"));
   }
@@ -522,8 +521,8 @@ TEST_CASE("badge import: hostile records fail alone with precise reasons (BD-9, 
 TEST_CASE("imports: an unclosed quote refuses the whole file and records nothing (AMB-3)", "[import][AMB-3]") {
   Fixture f;
   auto info = import_start(*f.store, ImportKind::users, "u.csv",
-                           kHeader + "\na@example.com,CREATE,\"pw,,,,,,,,\nb@example.com,CREATE,pw,,,,,,,,\n", {},
-                           "t", kNow);
+                           kHeader + "\na@example.com,CREATE,\"pw,,,,,,,,\nb@example.com,CREATE,pw,,,,,,,,\n",
+                           {}, "t", kFixedNowMs);
   REQUIRE_FALSE(info.ok());
   CHECK(info.error().code == Errc::bad_request);
   CHECK(f.count("SELECT count(*) FROM imports") == 0);

@@ -23,7 +23,6 @@ using proto::SyncClient;
 
 namespace {
 
-const std::string kAdmin = "admin@example.com";
 const std::string kNewPassword = "Brand-New-Secret-42";
 
 // The People fixture with an enterprise administrator logged in, and a mail command that keeps

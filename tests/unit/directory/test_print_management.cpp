@@ -24,13 +24,13 @@
 using namespace lpm;
 using namespace lpm::directory;
 using namespace lpm::directory::test;
+using lpm::test::kFixedNowMs;
 using lpm::test::TempDir;
 using proto::SyncClient;
 
 namespace {
 
-constexpr int64_t kNow = 1'700'000'000'000;
-const std::string kAdmin = "pm-admin@example.com";
+const std::string kPmAdmin = "pm-admin@example.com";
 const std::string kPrintHeader(kPrintUserImportHeader);
 
 bool contains(const std::string &text, const std::string &part) {
@@ -57,7 +57,7 @@ struct Store {
   }
 
   User user(const std::string &email, std::initializer_list<Role> roles = {}) {
-    auto u = store->user_add(email, "", kNow, "test");
+    auto u = store->user_add(email, "", kFixedNowMs, "test");
     REQUIRE(u.ok());
     for (Role r : roles)
       grant(RoleScope::user, u->id, r);
@@ -65,7 +65,7 @@ struct Store {
   }
   void grant(RoleScope scope, const std::string &subject, Role role) {
     auto tx = store->begin();
-    REQUIRE(role_grant(*store, scope, subject, role, kNow).ok());
+    REQUIRE(role_grant(*store, scope, subject, role, kFixedNowMs).ok());
     REQUIRE(tx.commit().ok());
   }
   void revoke(RoleScope scope, const std::string &subject, Role role) {
@@ -75,13 +75,13 @@ struct Store {
   }
   Result<PrintGroup> create(const std::string &name, std::optional<int64_t> quota = {}, bool color = false) {
     auto tx = store->begin();
-    auto g = store->print_group_create(name, quota, color, kNow);
+    auto g = store->print_group_create(name, quota, color, kFixedNowMs);
     if (g.ok()) REQUIRE(tx.commit().ok());
     return g;
   }
   PmSyncResult sync() {
     auto tx = store->begin();
-    auto r = store->pm_users_sync(kNow);
+    auto r = store->pm_users_sync(kFixedNowMs);
     REQUIRE(r.ok());
     REQUIRE(tx.commit().ok());
     return *r;
@@ -107,12 +107,13 @@ struct Store {
 
   // Runs a print-users import to its end; its log in file order.
   std::vector<ImportLogRow> run(const std::string &content, ImportOptions options = {}) {
-    auto info = import_start(*store, ImportKind::print_users, "pm.csv", content, options, "test", kNow);
+    auto info =
+        import_start(*store, ImportKind::print_users, "pm.csv", content, options, "test", kFixedNowMs);
     INFO((info.ok() ? std::string() : info.error().to_string()));
     REQUIRE(info.ok());
     auto runner = ImportRunner::load(*store, info->id, ImportRunner::Hooks{});
     REQUIRE(runner.ok());
-    auto done = (*runner)->step(100000, kNow);
+    auto done = (*runner)->step(100000, kFixedNowMs);
     REQUIRE(done.ok());
     REQUIRE(*done);
     auto log = store->import_log(info->id, 0, 100000);
@@ -124,8 +125,8 @@ struct Store {
 // The People fixture with a Print Release Management Administrator logged in, and typed calls of
 // the Print Management ops.
 struct Pm : People {
-  User admin = user(kAdmin, {Role::prm_administrator});
-  std::string admin_session = People::session(kAdmin);
+  User admin = user(kPmAdmin, {Role::prm_administrator});
+  std::string admin_session = People::session(kPmAdmin);
 
   template <class Out, class In> Result<Out> call(const char *op, In in) {
     in.session = admin_session;
@@ -183,7 +184,7 @@ struct Pm : People {
     auto stmt = h.admin().db().prepare(
         "SELECT count(*) FROM audit WHERE action = ? AND instr(detail, ?) > 0 AND actor = ?");
     REQUIRE(stmt.ok());
-    stmt->bind(1, action).bind(2, part).bind(3, "user " + admin.id + " " + kAdmin);
+    stmt->bind(1, action).bind(2, part).bind(3, "user " + admin.id + " " + kPmAdmin);
     REQUIRE(*stmt->step());
     return stmt->col_int(0);
   }
@@ -243,9 +244,9 @@ TEST_CASE(
   User ann = s.user("ann@example.com");
   User ben = s.user("ben@example.com", {Role::prm_user});
   auto tx = s.store->begin();
-  auto account = s.store->group_create("Sales", kNow);
+  auto account = s.store->group_create("Sales", kFixedNowMs);
   REQUIRE(account.ok());
-  REQUIRE(s.store->group_member_add(account->id, ann.id, kNow).ok());
+  REQUIRE(s.store->group_member_add(account->id, ann.id, kFixedNowMs).ok());
   REQUIRE(tx.commit().ok());
   auto print = s.create("Sales", 100);
   REQUIRE(print.ok()); // the same name in both kinds (GR-1)
@@ -265,7 +266,7 @@ TEST_CASE(
   REQUIRE(ben_roles.ok());
   CHECK(ben_roles->names() == std::vector<std::string>{"Print Release Management User"});
   auto tx2 = s.store->begin();
-  auto refused = role_grant(*s.store, RoleScope::group, print->id, Role::prm_administrator, kNow);
+  auto refused = role_grant(*s.store, RoleScope::group, print->id, Role::prm_administrator, kFixedNowMs);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == Errc::not_found);
   REQUIRE(tx2.commit().ok());
@@ -277,9 +278,9 @@ TEST_CASE(
   CHECK(s.store->print_group_by_name("Sales").ok());
   CHECK(s.pm(ben).print_group_name == "Sales");
   auto tx4 = s.store->begin();
-  auto again = s.store->group_create("Sales", kNow);
+  auto again = s.store->group_create("Sales", kFixedNowMs);
   REQUIRE(again.ok());
-  REQUIRE(s.store->print_group_delete(print->id, kNow).ok());
+  REQUIRE(s.store->print_group_delete(print->id, kFixedNowMs).ok());
   REQUIRE(tx4.commit().ok());
   CHECK(s.store->group_by_name("Sales").ok());
 }
@@ -294,8 +295,8 @@ TEST_CASE("Import from User Accounts in the store: the users with an effective P
   User admin_only = s.user("admin@example.com", {Role::prm_administrator});
   User nobody = s.user("nobody@example.com", {Role::prm_helpdesk});
   auto tx = s.store->begin();
-  auto team = s.store->group_create("Team", kNow);
-  REQUIRE(s.store->group_member_add(team->id, grouped.id, kNow).ok());
+  auto team = s.store->group_create("Team", kFixedNowMs);
+  REQUIRE(s.store->group_member_add(team->id, grouped.id, kFixedNowMs).ok());
   REQUIRE(tx.commit().ok());
   s.grant(RoleScope::group, team->id, Role::prm_user);
 
@@ -329,7 +330,7 @@ TEST_CASE("Import from User Accounts in the store: the users with an effective P
   CHECK(s.count("SELECT count(*) FROM pm_users") == 5);
 
   // Running it needs a transaction, like every [tx] mutator.
-  CHECK(s.store->pm_users_sync(kNow).error().code == Errc::internal);
+  CHECK(s.store->pm_users_sync(kFixedNowMs).error().code == Errc::internal);
 }
 
 TEST_CASE(
@@ -412,18 +413,19 @@ TEST_CASE(
         std::string("EMAIL,GROUP,QUOTA,EXTRA\n"), std::string("EMAIL;GROUP;QUOTA\n"), std::string("")}) {
     INFO("header: " << bad);
     auto info = import_start(*s.store, ImportKind::print_users, "pm.csv", bad + "ann@example.com,,1\n", {},
-                             "t", kNow);
+                             "t", kFixedNowMs);
     REQUIRE_FALSE(info.ok());
     CHECK(info.error().code == Errc::bad_request);
     CHECK(contains(info.error().message, "EMAIL,GROUP,QUOTA"));
   }
   auto wrong =
-      import_start(*s.store, ImportKind::print_users, "pm.csv", "Email,Group,Quota\n", {}, "t", kNow);
+      import_start(*s.store, ImportKind::print_users, "pm.csv", "Email,Group,Quota\n", {}, "t", kFixedNowMs);
   REQUIRE_FALSE(wrong.ok());
   CHECK(contains(wrong.error().message,
                  "it must be exactly EMAIL,GROUP,QUOTA on one line, upper case (PM-4, AMB-16)"));
   // A users header is not a print-users header, and the reverse.
-  CHECK_FALSE(import_start(*s.store, ImportKind::users, "u.csv", kPrintHeader + "\n", {}, "t", kNow).ok());
+  CHECK_FALSE(
+      import_start(*s.store, ImportKind::users, "u.csv", kPrintHeader + "\n", {}, "t", kFixedNowMs).ok());
   CHECK(s.count("SELECT count(*) FROM imports") == 0);
 
   auto log = s.run("\xEF\xBB\xBF" + kPrintHeader + "\r\nANN@Example.com,,42\r\n");
@@ -435,7 +437,7 @@ TEST_CASE(
   std::string body = kPrintHeader + "\nann@example.com,,7\n";
   std::string exact = body + std::string(kMaxImportBytes - body.size(), '\n');
   CHECK(s.run(exact).size() == 1);
-  auto over = import_start(*s.store, ImportKind::print_users, "big.csv", exact + "\n", {}, "t", kNow);
+  auto over = import_start(*s.store, ImportKind::print_users, "big.csv", exact + "\n", {}, "t", kFixedNowMs);
   REQUIRE_FALSE(over.ok());
   CHECK(over.error().code == Errc::too_large);
 }
@@ -452,7 +454,7 @@ TEST_CASE("print-users import: hostile records fail alone with precise reasons: 
   s.sync();
   {
     auto tx = s.store->begin();
-    REQUIRE(s.store->print_group_delete(old->id, kNow).ok());
+    REQUIRE(s.store->print_group_delete(old->id, kFixedNowMs).ok());
     REQUIRE(tx.commit().ok());
   }
   const std::string file = kPrintHeader + "\n" +
@@ -1022,7 +1024,7 @@ TEST_CASE(
   REQUIRE(forger.ok());
   proto::Session claim;
   claim.user = p.admin.id;
-  claim.email = kAdmin;
+  claim.email = kPmAdmin;
   claim.roles = {"Print Release Management Administrator"};
   claim.session_id = uuid_v7();
   claim.issued_ms = wall_ms();
@@ -1078,7 +1080,7 @@ TEST_CASE(
   // A deleted group is nobody's group any more; a deleted user is no longer listed.
   {
     auto tx = s.store->begin();
-    REQUIRE(s.store->print_group_delete(sales->id, kNow).ok());
+    REQUIRE(s.store->print_group_delete(sales->id, kFixedNowMs).ok());
     REQUIRE(tx.commit().ok());
   }
   {

@@ -11,11 +11,10 @@
 
 using namespace lpm;
 using namespace lpm::directory;
+using lpm::test::kFixedNowMs;
 using lpm::test::TempDir;
 
 namespace {
-
-constexpr int64_t kNow = 1'700'000'000'000;
 
 std::unique_ptr<DirectoryStore> open_store(const TempDir &dir) {
   auto store = DirectoryStore::open(dir.path + "/state.db");
@@ -24,7 +23,7 @@ std::unique_ptr<DirectoryStore> open_store(const TempDir &dir) {
 }
 
 std::string add_user(DirectoryStore &store, const std::string &email) {
-  auto user = store.user_add(email, "", kNow, "test");
+  auto user = store.user_add(email, "", kFixedNowMs, "test");
   REQUIRE(user.ok());
   return user->id;
 }
@@ -32,7 +31,7 @@ std::string add_user(DirectoryStore &store, const std::string &email) {
 std::string add_group(DirectoryStore &store, const std::string &name) {
   auto tx = store.begin();
   REQUIRE(tx.begun().ok());
-  auto group = store.group_create(name, kNow);
+  auto group = store.group_create(name, kFixedNowMs);
   REQUIRE(group.ok());
   REQUIRE(tx.commit().ok());
   return group->id;
@@ -41,7 +40,7 @@ std::string add_group(DirectoryStore &store, const std::string &name) {
 void add_member(DirectoryStore &store, const std::string &group_id, const std::string &user_id) {
   auto tx = store.begin();
   REQUIRE(tx.begun().ok());
-  auto added = store.group_member_add(group_id, user_id, kNow);
+  auto added = store.group_member_add(group_id, user_id, kFixedNowMs);
   REQUIRE(added.ok());
   REQUIRE(*added);
   REQUIRE(tx.commit().ok());
@@ -51,7 +50,7 @@ void add_member(DirectoryStore &store, const std::string &group_id, const std::s
 Result<bool> grant(DirectoryStore &store, RoleScope scope, const std::string &subject, Role role) {
   auto tx = store.begin();
   REQUIRE(tx.begun().ok());
-  auto granted = role_grant(store, scope, subject, role, kNow);
+  auto granted = role_grant(store, scope, subject, role, kFixedNowMs);
   if (granted.ok()) REQUIRE(tx.commit().ok());
   return granted;
 }
@@ -454,7 +453,7 @@ TEST_CASE("roles: grant and revoke run only inside the caller's transaction", "[
   TempDir dir;
   auto store = open_store(dir);
   std::string ann = add_user(*store, "ann@example.com");
-  auto granted = role_grant(*store, RoleScope::user, ann, Role::prm_user, kNow);
+  auto granted = role_grant(*store, RoleScope::user, ann, Role::prm_user, kFixedNowMs);
   REQUIRE(!granted.ok());
   CHECK(granted.error().code == Errc::internal);
   CHECK_THAT(granted.error().message, Catch::Contains("must run inside a transaction"));
@@ -466,7 +465,7 @@ TEST_CASE("roles: grant and revoke run only inside the caller's transaction", "[
   {
     auto tx = store->begin();
     REQUIRE(tx.begun().ok());
-    REQUIRE(role_grant(*store, RoleScope::user, ann, Role::prm_user, kNow).ok());
+    REQUIRE(role_grant(*store, RoleScope::user, ann, Role::prm_user, kFixedNowMs).ok());
   }
   CHECK(effective(*store, ann).empty());
 }
@@ -492,7 +491,7 @@ TEST_CASE("roles: grants are listed by scope, subject name and role name, with t
   std::vector<std::string> listed;
   for (const RoleGrant &g : *all) {
     listed.push_back(std::string(role_scope_name(g.scope)) + "|" + g.subject_name + "|" + role_alias(g.role));
-    CHECK(g.granted_ms == kNow);
+    CHECK(g.granted_ms == kFixedNowMs);
   }
   CHECK(listed == std::vector<std::string>{
                       "enterprise||prm-user",

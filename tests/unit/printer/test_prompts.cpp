@@ -24,6 +24,8 @@
 
 using namespace lpm;
 using namespace lpm::printer;
+using lpm::test::all_lines;
+using lpm::test::count_containing;
 using lpm::test::TempDir;
 
 namespace {
@@ -128,20 +130,6 @@ struct DirectoryPeer {
     return n;
   }
 };
-
-size_t count_containing(const std::vector<std::string> &lines, const std::string &needle) {
-  size_t n = 0;
-  for (const auto &l : lines)
-    n += l.find(needle) != std::string::npos ? 1 : 0;
-  return n;
-}
-
-std::string all_lines(const std::vector<std::string> &lines) {
-  std::string s;
-  for (const auto &l : lines)
-    s += l + "\n";
-  return s;
-}
 
 // A station whose directory is the peer above, reading badges and answers from a pipe the test
 // writes (what a card reader in keyboard mode and a person at its keypad type).

@@ -21,6 +21,8 @@
 
 using namespace lpm;
 using namespace lpm::printer;
+using lpm::test::all_lines;
+using lpm::test::count_containing;
 using lpm::test::TempDir;
 
 namespace {
@@ -226,20 +228,6 @@ struct SilentServer {
     uv_close(reinterpret_cast<uv_handle_t *>(&server), nullptr);
   }
 };
-
-size_t count_containing(const std::vector<std::string> &lines, const std::string &needle) {
-  size_t n = 0;
-  for (const auto &l : lines)
-    n += l.find(needle) != std::string::npos ? 1 : 0;
-  return n;
-}
-
-std::string all_lines(const std::vector<std::string> &lines) {
-  std::string s;
-  for (const auto &l : lines)
-    s += l + "\n";
-  return s;
-}
 
 // A station with its own identity, a device folder, and everything a release needs except the
 // directory (release_for is handed the badge-in answer directly).

@@ -1,6 +1,8 @@
 // The embedded record store: one SQLite table keyed by record id.
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <limits>
@@ -138,66 +140,352 @@ SELECT id, event, reason, job, user_id, workstation, site, printer, submitted_ms
 FROM records WHERE id = ?1
 )sql";
 
-// The packed signature parts of a pending row: a format byte (1), the distinct signer keys (a
-// batch's records are signed by the few stations its user printed at), then per record its id,
-// signed outcome, signature, signer key (an index into the keys) and fingerprint. Counts and
-// lengths are LEB128 varints. Written and read only by this store; a row that does not decode
-// is reported, never half read.
+// A signed outcome (proto::outcome_signed_bytes) kept without what every outcome repeats or its
+// record holds: the map's header and keys (proto::kOutcomeSignedKeys); the kind and version; and
+// each value that is the record's own (workstation, job, printer, pages, impressions, sheets,
+// color impressions, counts source), which the check compares anyway. What is left: a bit per key
+// whose value was left out (16 bits, little-endian), then the other values' own msgpack bytes one after the
+// other, about 60 bytes of an outcome's 300. Values are compared and copied as bytes, never
+// decoded and encoded again, so rebuilding gives back exactly the bytes the station signed. An
+// outcome of any other shape is not stripped (strip says false) and is kept as it arrived.
+class OutcomeTemplate {
+public:
+  // Appends the outcome of record `r` stripped to `out`; false (and `out` unchanged) when the
+  // outcome has another shape. `scratch` is working space, its capacity kept across calls: the
+  // ingest strips every signed record.
+  static bool strip(const proto::JobRecord &r, proto::Bytes &out, proto::Bytes &scratch) {
+    std::span<const uint8_t> outcome = r.signed_outcome;
+    const proto::Bytes &header = map_header();
+    if (outcome.size() < header.size() || !std::equal(header.begin(), header.end(), outcome.begin()))
+      return false;
+    size_t start = out.size();
+    out.resize(start + 2); // which keys are left out: 16 bits, little-endian
+    size_t at = header.size();
+    uint16_t left_out = 0;
+    for (size_t i = 0; i < kKeys; i++) {
+      const proto::Bytes &key = key_bytes()[i];
+      if (outcome.size() - at < key.size() ||
+          !std::equal(key.begin(), key.end(), outcome.begin() + static_cast<ptrdiff_t>(at))) {
+        out.resize(start);
+        return false;
+      }
+      at += key.size();
+      size_t n = value_size(outcome.subspan(at));
+      if (n == 0) {
+        out.resize(start);
+        return false;
+      }
+      auto value = outcome.subspan(at, n);
+      at += n;
+      if (record_value(i, r, scratch) && scratch.size() == value.size() &&
+          std::equal(value.begin(), value.end(), scratch.begin())) {
+        left_out = static_cast<uint16_t>(left_out | (1u << i));
+        continue;
+      }
+      out.insert(out.end(), value.begin(), value.end());
+    }
+    if (at != outcome.size()) {
+      out.resize(start);
+      return false;
+    }
+    out[start] = static_cast<uint8_t>(left_out & 0xff);
+    out[start + 1] = static_cast<uint8_t>(left_out >> 8);
+    return true;
+  }
+
+  // The outcome `stripped` (what strip appended) came from, for record `r` (its fields read from
+  // its row).
+  static Result<proto::Bytes> rebuild(std::span<const uint8_t> stripped, const proto::JobRecord &r) {
+    if (stripped.size() < 2) return make_error(Errc::io_error, "a stripped outcome without its key bits");
+    unsigned left_out = stripped[0] | (unsigned{stripped[1]} << 8);
+    size_t at = 2;
+    proto::Bytes out = map_header();
+    proto::Bytes own;
+    for (size_t i = 0; i < kKeys; i++) {
+      const proto::Bytes &key = key_bytes()[i];
+      out.insert(out.end(), key.begin(), key.end());
+      if (left_out & (1u << i)) {
+        if (!record_value(i, r, own))
+          return make_error(Errc::io_error, "a stripped outcome leaves out a value no record holds");
+        out.insert(out.end(), own.begin(), own.end());
+        continue;
+      }
+      size_t n = value_size(stripped.subspan(at));
+      if (n == 0) return make_error(Errc::io_error, "a stripped outcome ends early");
+      out.insert(out.end(), stripped.begin() + static_cast<ptrdiff_t>(at),
+                 stripped.begin() + static_cast<ptrdiff_t>(at + n));
+      at += n;
+    }
+    if (at != stripped.size()) return make_error(Errc::io_error, "a stripped outcome has bytes left over");
+    return out;
+  }
+
+private:
+  static constexpr size_t kKeys = proto::kOutcomeSignedKeys.size();
+  static_assert(kKeys <= 16, "a stripped outcome says which keys it left out in 16 bits");
+
+  // Into `out`, the bytes of key i's value when it is the constant or the record's own; false for
+  // a key whose value only the outcome holds (claim, outcome, copies, sides, color, finished).
+  static bool record_value(size_t i, const proto::JobRecord &r, proto::Bytes &out) {
+    out.clear();
+    std::string_view key = proto::kOutcomeSignedKeys[i];
+    if (key == "kind")
+      put_str(out, proto::kOutcomeKind);
+    else if (key == "v")
+      put_int(out, static_cast<int64_t>(proto::kOutcomeVersion));
+    else if (key == "workstation")
+      put_str(out, r.workstation);
+    else if (key == "job")
+      put_str(out, r.job);
+    else if (key == "pages")
+      put_int(out, r.pages);
+    else if (key == "impressions")
+      put_int(out, r.impressions);
+    else if (key == "sheets")
+      put_int(out, r.sheets);
+    else if (key == "color_impressions")
+      put_int(out, r.color_impressions);
+    else if (key == "counts_source")
+      put_str(out, r.counts_source);
+    else if (key == "printer_name")
+      put_str(out, r.printer);
+    else
+      return false;
+    return true;
+  }
+  static const std::array<proto::Bytes, kKeys> &key_bytes() {
+    static const std::array<proto::Bytes, kKeys> keys = [] {
+      std::array<proto::Bytes, kKeys> k;
+      for (size_t i = 0; i < kKeys; i++)
+        put_str(k[i], proto::kOutcomeSignedKeys[i]);
+      return k;
+    }();
+    return keys;
+  }
+  // msgpack's shortest header of a map of kKeys entries.
+  static const proto::Bytes &map_header() {
+    static const proto::Bytes header =
+        kKeys < 16 ? proto::Bytes{static_cast<uint8_t>(0x80 | kKeys)} : proto::Bytes{0xde, 0x00, kKeys};
+    return header;
+  }
+  static void put_be(proto::Bytes &out, uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; i--)
+      out.push_back(static_cast<uint8_t>((v >> (8 * i)) & 0xff));
+  }
+  // msgpack's shortest encoding of string `s`, appended to `out`.
+  static void put_str(proto::Bytes &out, std::string_view s) {
+    size_t n = s.size();
+    if (n < 32) {
+      out.push_back(static_cast<uint8_t>(0xa0 | n));
+    } else if (n < 0x100) {
+      out.push_back(0xd9);
+      put_be(out, n, 1);
+    } else if (n < 0x10000) {
+      out.push_back(0xda);
+      put_be(out, n, 2);
+    } else {
+      out.push_back(0xdb);
+      put_be(out, n, 4);
+    }
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  // msgpack's shortest encoding of integer `v`, appended to `out`.
+  static void put_int(proto::Bytes &out, int64_t v) {
+    auto u = static_cast<uint64_t>(v);
+    auto typed = [&](uint8_t type, int bytes) {
+      out.push_back(type);
+      put_be(out, u, bytes);
+    };
+    if (v >= 0) {
+      if (v < 0x80)
+        out.push_back(static_cast<uint8_t>(v));
+      else if (v < 0x100)
+        typed(0xcc, 1);
+      else if (v < 0x10000)
+        typed(0xcd, 2);
+      else if (v <= 0xffffffff)
+        typed(0xce, 4);
+      else
+        typed(0xcf, 8);
+    } else {
+      if (v >= -32)
+        out.push_back(static_cast<uint8_t>(v));
+      else if (v >= -128)
+        typed(0xd0, 1);
+      else if (v >= -32768)
+        typed(0xd1, 2);
+      else if (v >= -2147483648LL)
+        typed(0xd2, 4);
+      else
+        typed(0xd3, 8);
+    }
+  }
+  // The size of the msgpack scalar (integer, string, binary, nil, boolean, float) that `in` starts
+  // with; 0 when it is something else or runs past the end.
+  static size_t value_size(std::span<const uint8_t> in) {
+    if (in.empty()) return 0;
+    uint8_t t = in[0];
+    auto sized = [&](size_t head, size_t length_bytes) -> size_t {
+      if (in.size() < head) return 0;
+      uint64_t n = 0;
+      for (size_t i = 1; i <= length_bytes; i++)
+        n = (n << 8) | in[i];
+      return n <= in.size() - head ? head + n : 0;
+    };
+    size_t n = 0;
+    if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
+      n = 1;
+    else if (t >= 0xa0 && t <= 0xbf)
+      return (t & 0x1fu) <= in.size() - 1 ? 1 + (t & 0x1fu) : 0;
+    else if (t == 0xc4 || t == 0xd9)
+      return sized(2, 1);
+    else if (t == 0xc5 || t == 0xda)
+      return sized(3, 2);
+    else if (t == 0xc6 || t == 0xdb)
+      return sized(5, 4);
+    else if (t == 0xcc || t == 0xd0)
+      n = 2;
+    else if (t == 0xcd || t == 0xd1)
+      n = 3;
+    else if (t == 0xca || t == 0xce || t == 0xd2)
+      n = 5;
+    else if (t == 0xcb || t == 0xcf || t == 0xd3)
+      n = 9;
+    return n <= in.size() ? n : 0;
+  }
+};
+
+// The packed signature parts of a pending row. Format 2 (written): a format byte, the distinct
+// stations (signer key and fingerprint as they arrived; a batch's records are signed by the few
+// stations its user printed at), then per record its id, how its signed outcome is kept (1:
+// stripped by OutcomeTemplate, 0: as it arrived), that outcome, its signature and its station (an
+// index). About 190 bytes a signed record where format 1 took 480. Format 1 (read, from schema 8's first
+// stores): the distinct signer keys, then per record id, signed outcome, signature, key index and
+// fingerprint. Counts and lengths are LEB128 varints. Written and read only by this store; a row
+// that does not decode is reported, never half read.
 class PendingPack {
 public:
+  // A record's parts as read; a stripped outcome is whole again once complete() has the record's
+  // workstation and job (which are in its row of records, not here).
+  struct Part {
+    proto::JobRecord record;
+    bool stripped = false;
+  };
+
   void add(const proto::JobRecord &r) {
-    size_t key = 0;
-    while (key < keys_.size() && *keys_[key] != r.signer_key)
-      key++;
-    if (key == keys_.size()) keys_.push_back(&r.signer_key);
+    size_t station = 0;
+    while (station < stations_.size() &&
+           (*stations_[station].key != r.signer_key || *stations_[station].fingerprint != r.signed_by))
+      station++;
+    if (station == stations_.size()) stations_.push_back({&r.signer_key, &r.signed_by});
     put_text(body_, r.id);
-    put_bytes(body_, r.signed_outcome);
+    stripped_.clear();
+    if (OutcomeTemplate::strip(r, stripped_, scratch_)) {
+      body_.push_back(kStripped);
+      put_bytes(body_, stripped_);
+    } else {
+      body_.push_back(kAsArrived);
+      put_bytes(body_, r.signed_outcome);
+    }
     put_bytes(body_, r.signature);
-    put_varint(body_, key);
-    put_text(body_, r.signed_by);
+    put_varint(body_, station);
     count_++;
   }
   size_t size() const { return count_; }
   proto::Bytes finish() const {
     proto::Bytes out;
     out.push_back(kFormat);
-    put_varint(out, keys_.size());
-    for (const proto::Bytes *k : keys_)
-      put_bytes(out, *k);
+    put_varint(out, stations_.size());
+    for (const Station &st : stations_) {
+      put_bytes(out, *st.key);
+      put_text(out, *st.fingerprint);
+    }
     put_varint(out, count_);
     out.insert(out.end(), body_.begin(), body_.end());
     return out;
   }
 
-  // The parts of each record packed in `blob`, each in a JobRecord (id and signature parts only).
-  static Result<std::vector<proto::JobRecord>> read(std::span<const uint8_t> blob) {
+  // The parts of each record packed in `blob` (id and signature parts only).
+  static Result<std::vector<Part>> read(std::span<const uint8_t> blob) {
     Reader in{blob};
-    if (in.byte() != kFormat) return damaged("unknown format");
-    uint64_t nkeys = in.varint();
-    if (nkeys > blob.size()) return damaged("key count");
-    std::vector<proto::Bytes> keys;
-    for (uint64_t k = 0; k < nkeys && in.ok; k++)
-      keys.push_back(in.bytes());
+    uint8_t format = in.byte();
+    if (format == kFormat1) return read_format1(in);
+    if (format != kFormat) return damaged("unknown format");
+    uint64_t nstations = in.varint();
+    if (nstations > blob.size()) return damaged("station count");
+    std::vector<std::pair<proto::Bytes, std::string>> stations;
+    for (uint64_t k = 0; k < nstations && in.ok; k++) {
+      proto::Bytes key = in.bytes();
+      stations.emplace_back(std::move(key), in.text());
+    }
     uint64_t n = in.varint();
     if (n > blob.size()) return damaged("record count");
-    std::vector<proto::JobRecord> out;
+    std::vector<Part> out;
     for (uint64_t i = 0; i < n && in.ok; i++) {
-      proto::JobRecord r;
-      r.id = in.text();
-      r.signed_outcome = in.bytes();
-      r.signature = in.bytes();
-      uint64_t key = in.varint();
-      if (key >= keys.size()) return damaged("signer key index");
-      r.signer_key = keys[key];
-      r.signed_by = in.text();
-      out.push_back(std::move(r));
+      Part p;
+      p.record.id = in.text();
+      uint8_t form = in.byte();
+      if (form != kStripped && form != kAsArrived) return damaged("outcome form");
+      p.stripped = form == kStripped;
+      p.record.signed_outcome = in.bytes();
+      p.record.signature = in.bytes();
+      uint64_t station = in.varint();
+      if (!in.ok) break;
+      if (station >= stations.size()) return damaged("station index");
+      p.record.signer_key = stations[station].first;
+      p.record.signed_by = stations[station].second;
+      out.push_back(std::move(p));
     }
     if (!in.ok || in.at != blob.size()) return damaged("length");
     return out;
   }
 
+  // `p`'s signed outcome whole, once its record's workstation and job are read.
+  static Status complete(Part &p) {
+    if (!p.stripped) return {};
+    auto whole = OutcomeTemplate::rebuild(p.record.signed_outcome, p.record);
+    if (!whole.ok()) return damaged(whole.error().message.c_str());
+    p.record.signed_outcome = std::move(*whole);
+    p.stripped = false;
+    return {};
+  }
+
 private:
-  static constexpr uint8_t kFormat = 1;
+  static constexpr uint8_t kFormat1 = 1;
+  static constexpr uint8_t kFormat = 2;
+  static constexpr uint8_t kAsArrived = 0;
+  static constexpr uint8_t kStripped = 1;
+
+  struct Station {
+    const proto::Bytes *key; // into the records added, which outlive the pack
+    const std::string *fingerprint;
+  };
+
+  struct Reader;
+  static Result<std::vector<Part>> read_format1(Reader &in) {
+    uint64_t nkeys = in.varint();
+    if (nkeys > in.in.size()) return damaged("key count");
+    std::vector<proto::Bytes> keys;
+    for (uint64_t k = 0; k < nkeys && in.ok; k++)
+      keys.push_back(in.bytes());
+    uint64_t n = in.varint();
+    if (n > in.in.size()) return damaged("record count");
+    std::vector<Part> out;
+    for (uint64_t i = 0; i < n && in.ok; i++) {
+      Part p;
+      p.record.id = in.text();
+      p.record.signed_outcome = in.bytes();
+      p.record.signature = in.bytes();
+      uint64_t key = in.varint();
+      if (!in.ok) break;
+      if (key >= keys.size()) return damaged("signer key index");
+      p.record.signer_key = keys[key];
+      p.record.signed_by = in.text();
+      out.push_back(std::move(p));
+    }
+    if (!in.ok || in.at != in.in.size()) return damaged("length");
+    return out;
+  }
 
   static void put_varint(proto::Bytes &out, uint64_t v) {
     while (v >= 0x80) {
@@ -260,8 +548,10 @@ private:
     }
   };
 
-  std::vector<const proto::Bytes *> keys_; // into the records added, which outlive the pack
+  std::vector<Station> stations_;
   proto::Bytes body_;
+  proto::Bytes stripped_; // the last outcome's stripped bytes, its capacity kept
+  proto::Bytes scratch_;  // OutcomeTemplate::strip's
   size_t count_ = 0;
 };
 
@@ -566,7 +856,8 @@ public:
       if (!parts.ok())
         return make_error(parts.error().code,
                           parts.error().message + ": pending_batches row " + std::to_string(id));
-      for (proto::JobRecord &r : *parts) {
+      for (PendingPack::Part &p : *parts) {
+        proto::JobRecord &r = p.record;
         record->bind(1, r.id);
         auto found = record->step();
         if (!found.ok()) return found.error();
@@ -575,6 +866,10 @@ public:
                                                 r.id + ", which is not stored");
         read_for_check(*record, r);
         record->reset();
+        Status whole = PendingPack::complete(p);
+        if (!whole.ok())
+          return make_error(whole.error().code, whole.error().message + ": pending_batches row " +
+                                                    std::to_string(id) + ", record " + r.id);
         out.records.push_back(std::move(r));
       }
       out.rows.push_back(id);

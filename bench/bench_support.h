@@ -36,6 +36,18 @@ inline bool parse_share(const char *text, double &out) {
   return true;
 }
 
+// The bytes this process (every thread) has passed to write(2) so far: "wchar" of /proc/self/io.
+inline uint64_t bytes_written() {
+  std::FILE *f = std::fopen("/proc/self/io", "r");
+  if (!f) return 0;
+  unsigned long long value = 0;
+  char line[128];
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "wchar: %llu", &value) == 1) break;
+  std::fclose(f);
+  return value;
+}
+
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();

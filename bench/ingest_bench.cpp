@@ -38,6 +38,7 @@
 #include "lpm/protocol/keys.h"
 #include "record_store.h"
 
+using lpm::bench::bytes_written;
 using lpm::bench::now_ns;
 using namespace lpm;
 
@@ -164,6 +165,7 @@ int main(int argc, char **argv) {
     // Each series starts with the WAL copied into the file: the previous one's settles (16,000
     // rows updated at once after the warm-up) would otherwise be checkpointed during this one.
     if (!bench::settle_wal(o.folder + "/state.db")) std::fprintf(stderr, "could not checkpoint\n");
+    uint64_t written0 = bytes_written();
     int64_t t0 = now_ns();
     for (size_t b = 0; b < batches.size(); b++) {
       const auto &batch = batches[b];
@@ -185,6 +187,7 @@ int main(int argc, char **argv) {
       }
     }
     int64_t t1 = now_ns();
+    uint64_t written = bytes_written() - written0;
     double checked_per_s = 0;
     if (mode == Mode::behind) {
       // The checks behind ingest, as the service runs them: a page of pending records split
@@ -227,9 +230,10 @@ int main(int argc, char **argv) {
       double per_s;
       uint64_t verified;
       double checked_per_s;
+      double written_per_record;
     };
     return Figures{static_cast<double>(records) / (static_cast<double>(t1 - t0) / 1e9), verified,
-                   checked_per_s};
+                   checked_per_s, static_cast<double>(written) / static_cast<double>(records)};
   };
   if (o.warmup > 0) (void)measure(Mode::behind, o.warmup);
   auto behind = measure(Mode::behind, o.records);
@@ -241,16 +245,18 @@ int main(int argc, char **argv) {
       "\"inline_checks_value\":%.0f,\"goal\":\">= 200000 records/s at 3 M "
       "stored\",\"fill\":%llu,\"records\":%llu,\"batch\":%llu,\"group\":%llu,\"warmup\":%llu,\"shape\":\"%"
       "s\",\"signed_share\":%.2f,"
-      "\"verified\":%llu,"
+      "\"verified\":%llu,\"written_per_record\":%.0f,\"peer_written_per_record\":%.0f,"
       "\"how\":\"RecordStore::ingest_group per group of batches, signed records stored pending and checked "
       "behind "
       "(check_record_counts on one thread per core, settle_checks; checks_behind_per_s: signed records "
-      "checked per second), the store on one thread, SQLite synchronous=FULL; no TLS\"}\n",
+      "checked per second; written_per_record: bytes this process wrote (WAL and checkpoints) during the "
+      "timed window, per record), the store on one thread, SQLite synchronous=FULL; no TLS\"}\n",
       behind.per_s, without.per_s, behind.per_s / without.per_s, behind.checked_per_s, inline_checks.per_s,
       static_cast<unsigned long long>(o.fill), static_cast<unsigned long long>(o.records),
       static_cast<unsigned long long>(o.batch), static_cast<unsigned long long>(o.group),
       static_cast<unsigned long long>(o.warmup), o.scattered ? "scattered" : "agent", o.signed_share,
-      static_cast<unsigned long long>(behind.verified));
+      static_cast<unsigned long long>(behind.verified), behind.written_per_record,
+      without.written_per_record);
   if (temporary) std::filesystem::remove_all(o.folder);
   return 0;
 }

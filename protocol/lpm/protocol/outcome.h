@@ -15,6 +15,7 @@
 // not signed (the key is checked against the TLS peer instead).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -32,6 +33,11 @@ class PresignReserve;
 
 inline constexpr const char *kOutcomeKind = "lpm-outcome";
 inline constexpr uint64_t kOutcomeVersion = 1;
+// The keys of outcome_signed_bytes()'s map, in their order (the order is part of the format).
+inline constexpr std::array<std::string_view, 16> kOutcomeSignedKeys = {
+    "kind",         "v",       "workstation",       "job",           "claim",  "outcome", "pages",
+    "impressions",  "sheets",  "color_impressions", "counts_source", "copies", "sides",   "color",
+    "printer_name", "finished"};
 
 // The exact bytes a station signs for `req` reported to workstation `workstation_id`.
 Bytes outcome_signed_bytes(const UpdateJobStatusRequest &req, std::string_view workstation_id);

@@ -638,7 +638,8 @@ TEST_CASE("a damaged pending row is reported, not half read [issue-6]", "[accoun
   auto store = open_store(dir);
   for (const char *damage :
        {"UPDATE pending_batches SET parts = substr(parts, 1, length(parts) - 1)",
-        "UPDATE pending_batches SET parts = parts || x'00'", "UPDATE pending_batches SET parts = x'02'",
+        "UPDATE pending_batches SET parts = parts || x'00'", "UPDATE pending_batches SET parts = x'03'",
+        "UPDATE pending_batches SET parts = x'02'",
         "UPDATE pending_batches SET parts = x'01ffffffffffffffffff7f'"}) {
     CAPTURE(damage);
     REQUIRE((*db)->exec(damage).ok());
@@ -651,4 +652,145 @@ TEST_CASE("a damaged pending row is reported, not half read [issue-6]", "[accoun
   REQUIRE(kept.ok());
   REQUIRE(kept->records.size() == 1);
   check_same_for_the_check(kept->records[0], sent);
+}
+
+namespace {
+
+// A printed record signed by release station `station`, as the agent posts it.
+proto::JobRecord station_signed_record(const proto::KeyPair &station, int64_t event_ms) {
+  proto::JobRecord r = printed_record(uuid_v7(), event_ms, 3);
+  r.counts_source = "device";
+  lpm::accounting::test::sign_record(r, station);
+  REQUIRE_FALSE(r.signature.empty());
+  return r;
+}
+
+// The size of the store's only pending_batches row.
+int64_t pending_row_size(const TempDir &dir) {
+  return query_int(dir, "SELECT length(parts) FROM pending_batches");
+}
+
+} // namespace
+
+TEST_CASE("a station's signed outcomes are kept without their keys and come back byte for byte [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  auto station = lpm::test::new_key();
+  std::vector<proto::JobRecord> sent;
+  size_t outcome_bytes = 0;
+  for (int i = 0; i < 20; i++) {
+    sent.push_back(station_signed_record(*station, kNow - 1000 + i));
+    outcome_bytes += sent.back().signed_outcome.size();
+  }
+  {
+    auto store = open_store(dir);
+    IngestFacts pending;
+    pending.pending = true;
+    REQUIRE(store->ingest_with(sent, std::vector<IngestFacts>(sent.size(), pending), kNow).ok());
+  }
+  // The whole row (the station's key and fingerprint once, then each record's id, signature and
+  // what its outcome does not share) is smaller than the signed outcomes alone.
+  CHECK(pending_row_size(dir) < static_cast<int64_t>(outcome_bytes));
+  auto store = open_store(dir);
+  auto kept = store->pending_checks(100);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == sent.size());
+  for (size_t i = 0; i < sent.size(); i++) {
+    check_same_for_the_check(kept->records[i], sent[i]);
+    CHECK(proto::check_record_counts(kept->records[i], [](const proto::Fingerprint &) { return true; }) ==
+          proto::CountsCheck::device);
+  }
+}
+
+TEST_CASE(
+    "a signed outcome that is not its record's comes back byte for byte, and is still refused [issue-6]",
+    "[accounting][store][issue-6]") {
+  // Values that differ from the record's are kept, so the check sees what the station signed.
+  TempDir dir;
+  proto::JobRecord sent = station_signed_record(*lpm::test::new_key(), kNow - 1000);
+  sent.workstation = uuid_v7(); // signed for another workstation
+  sent.pages = 1;               // and other counts
+  store_pending(dir, sent);
+  auto store = open_store(dir);
+  auto kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == 1);
+  check_same_for_the_check(kept->records[0], sent);
+  CHECK(proto::check_record_counts(kept->records[0], [](const proto::Fingerprint &) { return true; }) ==
+        proto::CountsCheck::invalid);
+}
+
+TEST_CASE("a pending row in the first format (schema 8's) is still read [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  proto::JobRecord sent = pending_record("u1", kNow - 1000);
+  store_pending(dir, sent);
+  // Format 1: the signer keys, then id, signed outcome, signature, key index and fingerprint.
+  proto::Bytes v1{1, 1};
+  auto put = [&v1](std::span<const uint8_t> b) {
+    v1.push_back(static_cast<uint8_t>(b.size())); // every part here is under 128 bytes
+    v1.insert(v1.end(), b.begin(), b.end());
+  };
+  auto text = [](const std::string &s) {
+    return std::span(reinterpret_cast<const uint8_t *>(s.data()), s.size());
+  };
+  put(sent.signer_key);
+  v1.push_back(1);
+  put(text(sent.id));
+  put(sent.signed_outcome);
+  put(sent.signature);
+  v1.push_back(0);
+  put(text(sent.signed_by));
+  {
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    auto set = (*db)->prepare("UPDATE pending_batches SET parts = ?1");
+    REQUIRE(set.ok());
+    REQUIRE(set->bind_blob(1, v1).run().ok());
+  }
+  auto store = open_store(dir);
+  auto kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == 1);
+  check_same_for_the_check(kept->records[0], sent);
+}
+
+TEST_CASE("a pending row whose stripped outcome does not rebuild is reported, not half read [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  proto::JobRecord sent = pending_record("u1", kNow - 1000);
+  store_pending(dir, sent);
+  auto text = [](const std::string &s) {
+    return std::span(reinterpret_cast<const uint8_t *>(s.data()), s.size());
+  };
+  // Format 2: the stations (key, fingerprint), then id, form (1: stripped), outcome, signature and
+  // station index. Each stripped outcome here is wrong in one way.
+  for (const proto::Bytes &stripped : {proto::Bytes{0x00}, proto::Bytes{0x80}, proto::Bytes{0xff, 0xff, 0x03},
+                                       proto::Bytes{0x00, 0xa1, 'x'}}) {
+    proto::Bytes v2{2, 1};
+    auto put = [&v2](std::span<const uint8_t> b) {
+      v2.push_back(static_cast<uint8_t>(b.size())); // every part here is under 128 bytes
+      v2.insert(v2.end(), b.begin(), b.end());
+    };
+    put(sent.signer_key);
+    put(text(sent.signed_by));
+    v2.push_back(1);
+    put(text(sent.id));
+    v2.push_back(1);
+    put(stripped);
+    put(sent.signature);
+    v2.push_back(0);
+    {
+      auto db = Db::open(dir.path + "/state.db");
+      REQUIRE(db.ok());
+      auto set = (*db)->prepare("UPDATE pending_batches SET parts = ?1");
+      REQUIRE(set.ok());
+      REQUIRE(set->bind_blob(1, v2).run().ok());
+    }
+    auto store = open_store(dir);
+    auto kept = store->pending_checks(10);
+    REQUIRE_FALSE(kept.ok());
+    CHECK_THAT(kept.error().message, Catch::Contains("a pending row is damaged") &&
+                                         Catch::Contains("pending_batches row") && Catch::Contains(sent.id));
+  }
 }

@@ -328,6 +328,41 @@ void check_same_for_the_check(const proto::JobRecord &got, const proto::JobRecor
   CHECK(got.signed_by == sent.signed_by);
 }
 
+// The check of the store's only pending record, after checking it came back as `sent`.
+proto::CountsCheck only_pending_check(RecordStore &store, const proto::JobRecord &sent) {
+  auto kept = store.pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == 1);
+  check_same_for_the_check(kept->records[0], sent);
+  return proto::check_record_counts(kept->records[0], [](const proto::Fingerprint &) { return true; });
+}
+
+// A pending_batches row written by hand, as an older or a damaged store holds it (every part under
+// 128 bytes, so each length is one byte).
+struct HandRow {
+  proto::Bytes bytes;
+  HandRow &byte(uint8_t b) {
+    bytes.push_back(b);
+    return *this;
+  }
+  HandRow &part(std::span<const uint8_t> b) {
+    bytes.push_back(static_cast<uint8_t>(b.size()));
+    bytes.insert(bytes.end(), b.begin(), b.end());
+    return *this;
+  }
+  HandRow &part(const std::string &s) {
+    return part(std::span(reinterpret_cast<const uint8_t *>(s.data()), s.size()));
+  }
+  // In place of the only pending row of the store at `dir`.
+  void replace_row(const TempDir &dir) const {
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    auto set = (*db)->prepare("UPDATE pending_batches SET parts = ?1");
+    REQUIRE(set.ok());
+    REQUIRE(set->bind_blob(1, bytes).run().ok());
+  }
+};
+
 } // namespace
 
 TEST_CASE("a record whose check runs behind ingest comes back with everything the check reads [issue-6]",
@@ -377,12 +412,7 @@ TEST_CASE(
   auto stored = store->ingest_with({sent}, {pending}, kNow);
   REQUIRE(stored.ok());
   CHECK(stored->stored == 1);
-  auto kept = store->pending_checks(10);
-  REQUIRE(kept.ok());
-  REQUIRE(kept->records.size() == 1);
-  check_same_for_the_check(kept->records[0], sent);
-  CHECK(proto::check_record_counts(kept->records[0], [](const proto::Fingerprint &) { return true; }) ==
-        proto::CountsCheck::invalid);
+  CHECK(only_pending_check(*store, sent) == proto::CountsCheck::invalid);
 }
 
 TEST_CASE("a version 5 store's pending records move to pending_signatures [issue-6]",
@@ -712,12 +742,7 @@ TEST_CASE(
   sent.pages = 1;               // and other counts
   store_pending(dir, sent);
   auto store = open_store(dir);
-  auto kept = store->pending_checks(10);
-  REQUIRE(kept.ok());
-  REQUIRE(kept->records.size() == 1);
-  check_same_for_the_check(kept->records[0], sent);
-  CHECK(proto::check_record_counts(kept->records[0], [](const proto::Fingerprint &) { return true; }) ==
-        proto::CountsCheck::invalid);
+  CHECK(only_pending_check(*store, sent) == proto::CountsCheck::invalid);
 }
 
 TEST_CASE("a pending row in the first format (schema 8's) is still read [issue-6]",
@@ -726,33 +751,19 @@ TEST_CASE("a pending row in the first format (schema 8's) is still read [issue-6
   proto::JobRecord sent = pending_record("u1", kNow - 1000);
   store_pending(dir, sent);
   // Format 1: the signer keys, then id, signed outcome, signature, key index and fingerprint.
-  proto::Bytes v1{1, 1};
-  auto put = [&v1](std::span<const uint8_t> b) {
-    v1.push_back(static_cast<uint8_t>(b.size())); // every part here is under 128 bytes
-    v1.insert(v1.end(), b.begin(), b.end());
-  };
-  auto text = [](const std::string &s) {
-    return std::span(reinterpret_cast<const uint8_t *>(s.data()), s.size());
-  };
-  put(sent.signer_key);
-  v1.push_back(1);
-  put(text(sent.id));
-  put(sent.signed_outcome);
-  put(sent.signature);
-  v1.push_back(0);
-  put(text(sent.signed_by));
-  {
-    auto db = Db::open(dir.path + "/state.db");
-    REQUIRE(db.ok());
-    auto set = (*db)->prepare("UPDATE pending_batches SET parts = ?1");
-    REQUIRE(set.ok());
-    REQUIRE(set->bind_blob(1, v1).run().ok());
-  }
+  HandRow{}
+      .byte(1)
+      .byte(1)
+      .part(sent.signer_key)
+      .byte(1)
+      .part(sent.id)
+      .part(sent.signed_outcome)
+      .part(sent.signature)
+      .byte(0)
+      .part(sent.signed_by)
+      .replace_row(dir);
   auto store = open_store(dir);
-  auto kept = store->pending_checks(10);
-  REQUIRE(kept.ok());
-  REQUIRE(kept->records.size() == 1);
-  check_same_for_the_check(kept->records[0], sent);
+  CHECK(only_pending_check(*store, sent) == proto::CountsCheck::invalid); // its parts are not a real outcome
 }
 
 TEST_CASE("a pending row whose stripped outcome does not rebuild is reported, not half read [issue-6]",
@@ -760,33 +771,23 @@ TEST_CASE("a pending row whose stripped outcome does not rebuild is reported, no
   TempDir dir;
   proto::JobRecord sent = pending_record("u1", kNow - 1000);
   store_pending(dir, sent);
-  auto text = [](const std::string &s) {
-    return std::span(reinterpret_cast<const uint8_t *>(s.data()), s.size());
-  };
   // Format 2: the stations (key, fingerprint), then id, form (1: stripped), outcome, signature and
   // station index. Each stripped outcome here is wrong in one way.
   for (const proto::Bytes &stripped : {proto::Bytes{0x00}, proto::Bytes{0x80}, proto::Bytes{0xff, 0xff, 0x03},
                                        proto::Bytes{0x00, 0xa1, 'x'}}) {
-    proto::Bytes v2{2, 1};
-    auto put = [&v2](std::span<const uint8_t> b) {
-      v2.push_back(static_cast<uint8_t>(b.size())); // every part here is under 128 bytes
-      v2.insert(v2.end(), b.begin(), b.end());
-    };
-    put(sent.signer_key);
-    put(text(sent.signed_by));
-    v2.push_back(1);
-    put(text(sent.id));
-    v2.push_back(1);
-    put(stripped);
-    put(sent.signature);
-    v2.push_back(0);
-    {
-      auto db = Db::open(dir.path + "/state.db");
-      REQUIRE(db.ok());
-      auto set = (*db)->prepare("UPDATE pending_batches SET parts = ?1");
-      REQUIRE(set.ok());
-      REQUIRE(set->bind_blob(1, v2).run().ok());
-    }
+    CAPTURE(stripped);
+    HandRow{}
+        .byte(2)
+        .byte(1)
+        .part(sent.signer_key)
+        .part(sent.signed_by)
+        .byte(1)
+        .part(sent.id)
+        .byte(1)
+        .part(stripped)
+        .part(sent.signature)
+        .byte(0)
+        .replace_row(dir);
     auto store = open_store(dir);
     auto kept = store->pending_checks(10);
     REQUIRE_FALSE(kept.ok());

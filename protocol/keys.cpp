@@ -1,7 +1,6 @@
 #include "lpm/protocol/keys.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -318,7 +317,6 @@ Fingerprint fingerprint_of_cert(const mbedtls_x509_crt *crt) {
 // PublicKey
 
 struct PublicKey::VerifyCache {
-  std::atomic<uint64_t> verifications{0};
   std::once_flag once;
   std::unique_ptr<VerifyTable> table;
 };
@@ -386,10 +384,10 @@ Result<PublicKey> PublicKey::from_der(std::span<const uint8_t> der) {
 Status PublicKey::verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const {
   if (signature.empty()) return make_error(Errc::invalid_signature, "signature is empty");
   Bytes hash = sha256(message);
-  // A moved-from key has no cache (and no key: mbedtls_pk_verify refuses below). The table costs
-  // about a third of a verification to build, so a key verified once (a station's key on one
-  // outcome) does without; from its second verification on, the key keeps one.
-  if (verify_cache_ && verify_cache_->verifications.fetch_add(1) > 0 && mbedtls_pk_get_type(&pk_) == MBEDTLS_PK_ECKEY) {
+  // A moved-from key has no cache (and no key: mbedtls_pk_verify refuses below). The table (the
+  // key's comb, verify_table.h) takes about 0.3 ms to make, a fifth of one mbedTLS verification,
+  // and is kept for the key's next ones (45 us each).
+  if (verify_cache_ && mbedtls_pk_get_type(&pk_) == MBEDTLS_PK_ECKEY) {
     std::call_once(verify_cache_->once, [this] {
       verify_cache_->table = std::make_unique<VerifyTable>(mbedtls_pk_ec(pk_)->Q);
     });

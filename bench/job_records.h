@@ -21,6 +21,28 @@ inline bool settle_wal(const std::string &path) {
   return db.ok() && (*db)->exec("PRAGMA wal_checkpoint(TRUNCATE)").ok();
 }
 
+// The printed record `r`'s counts signed by `station`, as a release station signs them. Safe on
+// several threads at once with one station key (its table for G exists once it has signed).
+inline void sign_record(proto::JobRecord &r, const proto::KeyPair &station) {
+  const std::string &workstation = r.workstation;
+  int64_t event_ms = r.event_ms;
+  proto::UpdateJobStatusRequest u;
+  u.job = r.job;
+  u.claim = uuid_v7();
+  u.pages = r.pages;
+  u.impressions = r.impressions;
+  u.sheets = r.sheets;
+  u.color_impressions = r.color_impressions;
+  u.counts_source = r.counts_source;
+  u.printer_name = r.printer;
+  u.finished_ms = event_ms;
+  if (!proto::sign_outcome(station, workstation, u).ok()) std::abort();
+  r.signed_outcome = proto::outcome_signed_bytes(u, workstation);
+  r.signature = u.signature;
+  r.signer_key = u.signer_key;
+  r.signed_by = station.fingerprint();
+}
+
 // A printed record of 3 pages at a device, its counts signed by `station` as a release station
 // signs them (none when null), or a deleted record without counts.
 inline proto::JobRecord job_record(const std::string &user, const std::string &workstation, int64_t event_ms,
@@ -44,22 +66,7 @@ inline proto::JobRecord job_record(const std::string &user, const std::string &w
   r.sheets = 3;
   r.color_impressions = 0;
   r.counts_source = "device";
-  if (!station) return r;
-  proto::UpdateJobStatusRequest u;
-  u.job = r.job;
-  u.claim = uuid_v7();
-  u.pages = r.pages;
-  u.impressions = r.impressions;
-  u.sheets = r.sheets;
-  u.color_impressions = r.color_impressions;
-  u.counts_source = r.counts_source;
-  u.printer_name = r.printer;
-  u.finished_ms = event_ms;
-  if (!proto::sign_outcome(*station, workstation, u).ok()) std::abort();
-  r.signed_outcome = proto::outcome_signed_bytes(u, workstation);
-  r.signature = u.signature;
-  r.signer_key = u.signer_key;
-  r.signed_by = station->fingerprint();
+  if (station) sign_record(r, *station);
   return r;
 }
 

@@ -153,9 +153,10 @@ for tool in lpm_hash_bench lpm_aead_bench; do
 done
 
 echo "accounting: ingest with signature checks against without, at ${INGEST_FILL:-3000000} stored ..." >&2
-# A transaction per batch, then four (the service's group commit under load).
+# A transaction per batch, then four (the service's group commit under load); five series of each
+# mode, alternating, their medians.
 for group in 1 4; do
-  if ! line=$("$BIN/lpm_ingest_bench" --fill "${INGEST_FILL:-3000000}" --records 60000 --batch 500 --group $group); then
+  if ! line=$("$BIN/lpm_ingest_bench" --fill "${INGEST_FILL:-3000000}" --records 60000 --batch 500 --group $group --repeat 5); then
     line='{"name":"accounting_ingest","value":null,"unit":"records/s","error":"lpm_ingest_bench failed (see above)"}'
   fi
   emit "$line"

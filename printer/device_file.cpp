@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "lpm/files.h"
 #include "lpm/ids.h"
@@ -113,9 +114,39 @@ public:
   FileDevice(uv_loop_t *loop, std::string folder, std::string uri)
       : loop_(loop), folder_(std::move(folder)), uri_(std::move(uri)) {}
 
+  // The file is created on libuv's thread pool: creating an inode can take the filesystem a
+  // while (ext4 searches its bitmaps, more so after many deletions), and the station's loop is
+  // streaming other workstations' documents meanwhile. `ready` is called on the loop.
   void open_job(const proto::JobInfo &job, const PrintSettings &,
                 std::function<void(Result<DeviceJobPtr>)> ready) override {
-    ready(start(job));
+    // The id comes from the network and becomes a file name: only a UUID may.
+    if (!uuid_valid(job.id))
+      return ready(make_error(Errc::bad_request, "job id \"" + job.id + "\" is not a UUID"));
+    auto *o = new Opening;
+    o->req.data = o;
+    o->loop = loop_;
+    o->folder = folder_;
+    o->part_path = folder_ + "/" + job.id + ".part";
+    o->final_path = folder_ + "/" + job.id + "." + extension_for_format(job.format);
+    o->ready = std::move(ready);
+    auto run = [](uv_work_t *req) {
+      auto &opening = *static_cast<Opening *>(req->data);
+      opening.fd =
+          ::open(opening.part_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+      opening.error = opening.fd < 0 ? errno : 0;
+    };
+    auto after = [](uv_work_t *req, int) {
+      std::unique_ptr<Opening> done(static_cast<Opening *>(req->data));
+      if (done->fd < 0)
+        return done->ready(
+            make_error(Errc::io_error, "create " + done->part_path + ": " + std::strerror(done->error)));
+      done->ready(DeviceJobPtr(
+          std::make_unique<FileJob>(done->loop, done->folder, done->part_path, done->final_path, done->fd)));
+    };
+    if (uv_queue_work(loop_, &o->req, run, after) != 0) {
+      run(&o->req);
+      after(&o->req, 0);
+    }
   }
 
   bool applies_settings() const override { return false; }
@@ -123,15 +154,15 @@ public:
   const std::string &uri() const override { return uri_; }
 
 private:
-  Result<DeviceJobPtr> start(const proto::JobInfo &job) {
-    // The id comes from the network and becomes a file name: only a UUID may.
-    if (!uuid_valid(job.id)) return make_error(Errc::bad_request, "job id \"" + job.id + "\" is not a UUID");
-    std::string part = folder_ + "/" + job.id + ".part";
-    std::string final_path = folder_ + "/" + job.id + "." + extension_for_format(job.format);
-    int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return make_error(Errc::io_error, "create " + part + ": " + errno_text());
-    return DeviceJobPtr(std::make_unique<FileJob>(loop_, folder_, part, final_path, fd));
-  }
+  // What open_job hands to the thread pool (copies, not the device: it may be gone by then).
+  struct Opening {
+    uv_work_t req{};
+    uv_loop_t *loop = nullptr;
+    std::string folder, part_path, final_path;
+    int fd = -1;
+    int error = 0;
+    std::function<void(Result<DeviceJobPtr>)> ready;
+  };
 
   uv_loop_t *loop_;
   std::string folder_;

@@ -50,7 +50,7 @@ mkdir -p "$BASE/logs"
 BENCH_PIDS=() # probe, CUPS client, stations: stopped by PID at exit
 cleanup() {
   local i
-  exec 7>&- 8>&- 9>&- 2>/dev/null || true
+  exec 6>&- 7>&- 8>&- 9>&- 2>/dev/null || true
   for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do net_stop_pid "${BENCH_PIDS[i]}"; done
   cups_down
   net_down
@@ -93,10 +93,17 @@ files_closed() { grep -v '\.part [0-9-]*$' "$PROBE_OUT" | grep -c '^[0-9]* /' ||
 DEVICE_JOBS=0    # jobs sent to the ippeveprinter so far
 TO_IPPEVE=1      # 0 while a series prints to a file:// device instead
 device_done() { [[ $(ippeve_jobs_done) -ge $DEVICE_JOBS ]]; }
+# nap SECONDS: a pause without a process (bash's own read, timing out on a FIFO nobody writes):
+# `sleep` is a fork and an exec in the window being measured.
+mkfifo "$BASE/nap"
+exec 6<>"$BASE/nap"
+nap() { read -r -t "$1" -u 6 _ || true; }
 wait_files() {
   # A deadline on the clock, not a count of polls: on a loaded machine each poll takes longer.
   local want=$((FILES_SEEN + $1)) end=$((SECONDS + $2))
   while ((SECONDS < end)); do
+    # First a pause, then a look: the greps run after most releases are over, not during them.
+    nap 0.05
     if [[ $(files_closed) -ge $want ]]; then
       FILES_SEEN=$want
       ((TO_IPPEVE == 0)) && return 0
@@ -106,7 +113,6 @@ wait_files() {
     fi
     # Every 50 ms: the times come from the probe, so polling faster would not shorten them, only
     # take CPU from what is measured (at 5 ms the greps took a third of a 2-core machine).
-    sleep 0.05
   done
   FILES_SEEN=$(files_closed)
   return 1

@@ -38,10 +38,12 @@ std::span<const uint8_t> bytes_of(const std::string &s) {
 }
 
 // The file device answers at once: these take its answers without running the loop.
-Result<DeviceJobPtr> open_now(Device &device, const proto::JobInfo &job) {
+// The file device creates its file on the loop's thread pool: runs the loop until it answers.
+Result<DeviceJobPtr> open_now(uv_loop_t *loop, Device &device, const proto::JobInfo &job) {
   std::optional<Result<DeviceJobPtr>> got;
   device.open_job(job, settings_of(job), [&](Result<DeviceJobPtr> r) { got.emplace(std::move(r)); });
-  REQUIRE(got.has_value());
+  while (!got)
+    uv_run(loop, UV_RUN_ONCE);
   return std::move(*got);
 }
 
@@ -144,7 +146,7 @@ TEST_CASE("the file device delivers a job atomically under <job-id>.<ext>", "[pr
   auto device = open_device(&l.loop, "file://" + tmp.path);
   REQUIRE(device.ok());
   proto::JobInfo job = job_with("application/pdf");
-  auto sink = open_now(**device, job);
+  auto sink = open_now(&l.loop, **device, job);
   REQUIRE(sink.ok());
   CHECK_FALSE((*device)->applies_settings());
   std::string part = tmp.path + "/" + job.id + ".part";
@@ -177,7 +179,7 @@ TEST_CASE("an aborted or abandoned device job leaves no file", "[printer][device
   auto device = open_device(&l.loop, "file://" + tmp.path);
   REQUIRE(device.ok());
 
-  auto aborted = open_now(**device, job_with("text/plain"));
+  auto aborted = open_now(&l.loop, **device, job_with("text/plain"));
   REQUIRE(aborted.ok());
   REQUIRE((*aborted)->write(bytes_of("half a job")).ok());
   (*aborted)->abort();
@@ -186,7 +188,7 @@ TEST_CASE("an aborted or abandoned device job leaves no file", "[printer][device
   CHECK(files_in(tmp.path) == 0);
 
   {
-    auto abandoned = open_now(**device, job_with("image/urf"));
+    auto abandoned = open_now(&l.loop, **device, job_with("image/urf"));
     REQUIRE(abandoned.ok());
     REQUIRE((*abandoned)->write(bytes_of("never finished")).ok());
     CHECK(files_in(tmp.path) == 1);
@@ -201,7 +203,7 @@ TEST_CASE("the file device refuses a job id that is not a UUID", "[printer][devi
   REQUIRE(device.ok());
   proto::JobInfo job = job_with("application/pdf");
   job.id = "../../etc/passwd";
-  auto sink = open_now(**device, job);
+  auto sink = open_now(&l.loop, **device, job);
   REQUIRE_FALSE(sink.ok());
   CHECK(sink.error().code == Errc::bad_request);
   CHECK(files_in(tmp.path) == 0);
@@ -214,7 +216,7 @@ TEST_CASE("a file device whose folder vanished fails the job, not the station", 
   auto device = open_device(&l.loop, "file://" + folder);
   REQUIRE(device.ok());
   std::filesystem::remove_all(folder);
-  auto sink = open_now(**device, job_with("application/pdf"));
+  auto sink = open_now(&l.loop, **device, job_with("application/pdf"));
   REQUIRE_FALSE(sink.ok());
   CHECK(sink.error().code == Errc::io_error);
 }

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "lpm/log.h"
 #include "lpm/sqlite.h"
 #include "record_store.h"
 
@@ -100,7 +101,86 @@ private:
 // 8: the signature parts of a batch's pending records in one row of pending_batches (a row and
 //    about 250 bytes per record in pending_signatures cost ingest a third of its time); the
 //    signer keys once per row.
-constexpr int64_t kSchemaVersion = 8;
+// 9: record ids, job ids, user ids and print group ids in 16 bytes where they are canonical
+//    lower-case UUIDs (PackedId): rows a quarter narrower, keys compared in 16 bytes, not 36.
+constexpr int64_t kSchemaVersion = 9;
+
+// A UUID in canonical lower-case text (what agents, lpm::uuid_v7 and the directory make) is kept
+// in records as its 16 bytes; any other text as it came. A blob and a text never compare equal,
+// so an id still dedups exactly as the text that was sent, and reading gives that text back.
+class PackedId {
+public:
+  explicit PackedId(std::string_view text) : text_(text), packed_(pack(text, bytes_.data())) {}
+
+  // Binds the blob or the text without a copy: this and the text must outlive the step.
+  void bind(Stmt &q, int index) const {
+    if (packed_)
+      q.bind_blob_static(index, bytes_);
+    else
+      q.bind_static(index, text_);
+  }
+
+  // The text of column `col` as PackedId kept it.
+  static std::string text(const Stmt &q, int col) {
+    if (!q.col_is_blob(col)) return q.col_text(col);
+    std::vector<uint8_t> b = q.col_blob(col);
+    return b.size() == 16 ? unpack(b.data()) : q.col_text(col);
+  }
+
+  // True (and `out` filled) when `text` is a canonical lower-case UUID.
+  static bool pack(std::string_view text, uint8_t *out) {
+    if (text.size() != 36) return false;
+    size_t o = 0;
+    for (size_t i = 0; i < 36;) {
+      if (i == 8 || i == 13 || i == 18 || i == 23) {
+        if (text[i++] != '-') return false;
+        continue;
+      }
+      int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+      if (hi < 0 || lo < 0) return false;
+      out[o++] = static_cast<uint8_t>(hi << 4 | lo);
+      i += 2;
+    }
+    return true;
+  }
+
+  static std::string unpack(const uint8_t *bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (size_t i = 0; i < 16; i++) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+      out += kDigits[bytes[i] >> 4];
+      out += kDigits[bytes[i] & 15];
+    }
+    return out;
+  }
+
+  // SQL function lpm_pack_id(x) for the migration to schema 9: x's 16 bytes when PackedId would
+  // pack it, else x unchanged (a blob already packed, another text, NULL).
+  static void sql_pack(sqlite3_context *ctx, int, sqlite3_value **argv) {
+    if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) {
+      const auto *t = reinterpret_cast<const char *>(sqlite3_value_text(argv[0]));
+      uint8_t bytes[16];
+      if (t && pack(std::string_view(t, static_cast<size_t>(sqlite3_value_bytes(argv[0]))), bytes)) {
+        sqlite3_result_blob(ctx, bytes, sizeof bytes, SQLITE_TRANSIENT);
+        return;
+      }
+    }
+    sqlite3_result_value(ctx, argv[0]);
+  }
+
+private:
+  static int nibble(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1; // upper case is not canonical: kept as text
+  }
+
+  std::string_view text_;
+  std::array<uint8_t, 16> bytes_{};
+  bool packed_;
+};
 
 // Schema 6 and 7: the signature parts of a record whose counts check runs behind ingest, a row
 // each; moved to pending_batches when such a store is opened.
@@ -557,13 +637,14 @@ private:
 
 // Record ids are UUIDv7, so in a WITHOUT ROWID table keyed by id new rows land at the end of the
 // b-tree, and the primary key is the dedup index with no second copy of the id.
+// id, job, user_id and print_group hold PackedIds (BLOB affinity: a text stays a text).
 constexpr const char *kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS records (
-  id TEXT PRIMARY KEY NOT NULL,
+CREATE TABLE IF NOT EXISTS %s (
+  id BLOB PRIMARY KEY NOT NULL,
   event TEXT NOT NULL,
   reason TEXT NOT NULL,
-  job TEXT NOT NULL,
-  user_id TEXT NOT NULL,
+  job BLOB NOT NULL,
+  user_id BLOB NOT NULL,
   workstation TEXT NOT NULL,
   site TEXT NOT NULL,
   printer TEXT NOT NULL,
@@ -581,9 +662,22 @@ CREATE TABLE IF NOT EXISTS records (
   receipt_ms INTEGER NOT NULL,
   clock_skew INTEGER NOT NULL,
   counts_check TEXT NOT NULL DEFAULT 'unchecked',
-  print_group TEXT NOT NULL DEFAULT '',
+  print_group BLOB NOT NULL DEFAULT '',
   department TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
+)sql";
+
+// Schema 9's move of an older store's records to PackedIds: a new table, then the old one goes.
+constexpr const char *kRecordsRepack = R"sql(
+INSERT INTO records_packed (id, event, reason, job, user_id, workstation, site, printer, submitted_ms,
+  event_ms, format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex, counts_source,
+  receipt_ms, clock_skew, counts_check, print_group, department)
+SELECT lpm_pack_id(id), event, reason, lpm_pack_id(job), lpm_pack_id(user_id), workstation, site, printer,
+  submitted_ms, event_ms, format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex,
+  counts_source, receipt_ms, clock_skew, counts_check, lpm_pack_id(print_group), department
+FROM records ORDER BY id;
+DROP TABLE records;
+ALTER TABLE records_packed RENAME TO records;
 )sql";
 
 // How many printed records carry each counts check, kept with every ingest and settle_checks.
@@ -796,8 +890,12 @@ public:
         bool skew = skewed(r.event_ms, receipt_ms);
         std::string_view check = facts[i].pending ? kPendingCheck : proto::counts_check_name(facts[i].check);
         // The record's strings stay put until run() returns: bound without copies.
-        insert_.bind_static(1, r.id).bind_static(2, r.event).bind_static(3, r.reason).bind_static(4, r.job);
-        insert_.bind_static(5, r.user).bind_static(6, r.workstation).bind_static(7, r.site);
+        PackedId id(r.id), job(r.job), user(r.user), group(facts[i].stamp.print_group);
+        id.bind(insert_, 1);
+        insert_.bind_static(2, r.event).bind_static(3, r.reason);
+        job.bind(insert_, 4);
+        user.bind(insert_, 5);
+        insert_.bind_static(6, r.workstation).bind_static(7, r.site);
         insert_.bind_static(8, r.printer)
             .bind(9, r.submitted_ms)
             .bind(10, r.event_ms)
@@ -806,7 +904,8 @@ public:
         insert_.bind(15, r.sheets).bind(16, static_cast<int64_t>(r.copies)).bind(17, r.color_impressions);
         insert_.bind(18, int64_t{r.duplex ? 1 : 0}).bind_static(19, r.counts_source).bind(20, receipt_ms);
         insert_.bind(21, int64_t{skew ? 1 : 0}).bind_static(22, check);
-        insert_.bind_static(23, facts[i].stamp.print_group).bind_static(24, facts[i].stamp.department);
+        group.bind(insert_, 23);
+        insert_.bind_static(24, facts[i].stamp.department);
         Status s = insert_.run();
         if (!s.ok()) {
           insert_.reset();
@@ -858,7 +957,8 @@ public:
                           parts.error().message + ": pending_batches row " + std::to_string(id));
       for (PendingPack::Part &p : *parts) {
         proto::JobRecord &r = p.record;
-        record->bind(1, r.id);
+        PackedId packed(r.id);
+        packed.bind(*record, 1);
         auto found = record->step();
         if (!found.ok()) return found.error();
         if (!*found)
@@ -881,8 +981,8 @@ public:
   static void read_for_check(Stmt &q, proto::JobRecord &r) {
     r.event = q.col_text(1);
     r.reason = q.col_text(2);
-    r.job = q.col_text(3);
-    r.user = q.col_text(4);
+    r.job = PackedId::text(q, 3);
+    r.user = PackedId::text(q, 4);
     r.workstation = q.col_text(5);
     r.site = q.col_text(6);
     r.printer = q.col_text(7);
@@ -910,7 +1010,9 @@ public:
     std::map<std::string_view, int64_t> moved; // printed records, by counts check
     for (const auto &[id, check] : checks) {
       std::string_view name = proto::counts_check_name(check);
-      Status s = set->bind(1, id).bind(2, name).bind(3, kPendingCheck).run();
+      PackedId packed(id);
+      packed.bind(*set, 1);
+      Status s = set->bind(2, name).bind(3, kPendingCheck).run();
       if (s.ok() && db_->changes() == 1) {
         // Only printed records are checked behind ingest (they carry the signed counts).
         moved[name]++;
@@ -1174,7 +1276,7 @@ private:
       if (!*more) break;
       proto::JobRecord r;
       r.event = all->col_text(0);
-      r.user = all->col_text(1);
+      r.user = PackedId::text(*all, 1);
       r.workstation = all->col_text(2);
       r.site = all->col_text(3);
       r.printer = all->col_text(4);
@@ -1185,7 +1287,7 @@ private:
       r.color_impressions = all->col_int(9);
       r.duplex = all->col_int(10) != 0;
       r.size = non_negative(all->col_int(13));
-      add_to_rollups(delta, r, Stamp{all->col_text(11), all->col_text(12)});
+      add_to_rollups(delta, r, Stamp{PackedId::text(*all, 11), all->col_text(12)});
       if (++pending == 100000) {
         Status s = apply(delta);
         if (!s.ok()) return s;
@@ -1210,7 +1312,7 @@ private:
     if (found == kSchemaVersion) return {};
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun();
-    Status s = db_->exec(kSchema);
+    Status s = db_->exec(fill(kSchema, {"records"}));
     // A version 1 table: its rows were stored before counts were checked.
     if (s.ok() && found == 1)
       s = db_->exec("ALTER TABLE records ADD COLUMN counts_check TEXT NOT NULL DEFAULT 'unchecked'");
@@ -1218,6 +1320,7 @@ private:
     if (s.ok() && found >= 1 && found < 3)
       s = db_->exec("ALTER TABLE records ADD COLUMN print_group TEXT NOT NULL DEFAULT '';"
                     "ALTER TABLE records ADD COLUMN department TEXT NOT NULL DEFAULT ''");
+    if (s.ok() && found >= 1 && found < 9) s = repack_records();
     for (Granularity g : {Granularity::quarter, Granularity::day})
       if (s.ok()) s = db_->exec(fill(kRollupSchema, {table_name(g)}));
     if (s.ok()) s = db_->exec(kPeopleSchema);
@@ -1245,6 +1348,25 @@ private:
     if (s.ok() && found >= 1 && found < 7) s = db_->exec(kCountAllChecks);
     if (s.ok()) s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     if (s.ok()) s = tx.commit();
+    return s;
+  }
+
+  // Schema 9: an older store's records rewritten with PackedIds, in id order (the new b-tree is
+  // appended to, as ingest does). The old table's pages go to the file's free list.
+  Status repack_records() {
+    auto count = db_->prepare("SELECT COUNT(*) FROM records");
+    if (!count.ok()) return count.error();
+    auto row = count->step();
+    if (!row.ok()) return row.error();
+    int64_t n = *row ? count->col_int(0) : 0;
+    count->reset();
+    if (n > 0) LPM_INFO("moving %lld records to 16-byte ids (schema 9)...", static_cast<long long>(n));
+    int rc = sqlite3_create_function_v2(db_->raw(), "lpm_pack_id", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                        nullptr, &PackedId::sql_pack, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return make_error(Errc::internal, std::string("lpm_pack_id: ") + sqlite3_errstr(rc));
+    Status s = db_->exec(fill(kSchema, {"records_packed"}));
+    if (s.ok()) s = db_->exec(kRecordsRepack);
+    if (s.ok() && n > 0) LPM_INFO("%lld records moved", static_cast<long long>(n));
     return s;
   }
 

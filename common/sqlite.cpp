@@ -139,6 +139,9 @@ std::vector<uint8_t> Stmt::col_blob(int col) const {
   return p ? std::vector<uint8_t>(p, p + n) : std::vector<uint8_t>();
 }
 bool Stmt::col_is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+bool Stmt::col_is_blob(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_BLOB;
+}
 
 Result<std::unique_ptr<Db>> Db::open(const std::string &path) {
   // Create the file 0600 ourselves (SQLite would honour the umask), but only when it does not

@@ -53,6 +53,7 @@ public:
   std::string col_text(int col) const;
   std::vector<uint8_t> col_blob(int col) const;
   bool col_is_null(int col) const;
+  bool col_is_blob(int col) const;
 
 private:
   friend class Db;

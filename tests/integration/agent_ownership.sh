@@ -66,7 +66,9 @@ check "nobody's job is untouched" grep -q "$job_nobody" <<<"$(as_nobody "$BIN/lp
 db=$ROOT/accounting/state.db
 found=""
 for _ in $(seq 1 100); do
-  found=$(sqlite3 "$db" "SELECT event || ' ' || reason FROM records WHERE job = '$job_root'" 2>/dev/null || true)
+  # A job id is kept in its 16 bytes (schema 9).
+  found=$(sqlite3 "$db" "SELECT event || ' ' || reason FROM records WHERE lower(hex(job)) = replace('$job_root', '-', '')" \
+    2>/dev/null || true)
   [[ -n $found ]] && break
   sleep 0.05
 done

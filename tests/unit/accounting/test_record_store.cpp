@@ -1,11 +1,14 @@
 // The SQLite record store through the RecordStore interface.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
 #include "accounting/support.h"
+#include "lpm/ids.h"
 #include "lpm/sqlite.h"
 #include "record_store.h"
 
@@ -23,6 +26,15 @@ const proto::UserTotals *find_user(const std::vector<proto::UserTotals> &rows, c
   for (const auto &r : rows)
     if (r.user == user) return &r;
   return nullptr;
+}
+
+// The 16 bytes of a canonical UUID, as the store keeps record ids (schema 9).
+std::vector<uint8_t> id_bytes(std::string uuid) {
+  std::erase(uuid, '-');
+  std::vector<uint8_t> out;
+  REQUIRE(from_hex(uuid, out));
+  REQUIRE(out.size() == 16);
+  return out;
 }
 
 } // namespace
@@ -177,7 +189,7 @@ TEST_CASE("records far from the receipt time are stored with the skew flag", "[a
   auto stmt = (*db)->prepare("SELECT clock_skew, receipt_ms FROM records WHERE id = ?1");
   REQUIRE(stmt.ok());
   for (const auto *rec : {&on_time, &late, &ahead}) {
-    stmt->bind(1, rec->id);
+    stmt->bind_blob(1, id_bytes(rec->id)); // schema 9 keeps a canonical UUID in 16 bytes
     auto row = stmt->step();
     REQUIRE(row.ok());
     REQUIRE(*row);
@@ -567,7 +579,7 @@ TEST_CASE(
             .ok());
   }
   auto store = open_store(dir);
-  CHECK(query_int(dir, "PRAGMA user_version") == 8);
+  CHECK(query_int(dir, "PRAGMA user_version") == 9);
   CHECK(query_int(dir, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'records' "
                        "AND name NOT LIKE 'sqlite_autoindex%'") == 0);
   auto checks = store->counts_checks();
@@ -650,6 +662,83 @@ TEST_CASE("a version 7 store's pending rows are packed into pending_batches, 500
   REQUIRE(page.ok());
   CHECK(page->records.size() == 500);
   CHECK(page->rows.size() == 1);
+}
+
+TEST_CASE("a version 8 store's ids move to 16 bytes where they are canonical UUIDs, and read back the same "
+          "[issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  proto::JobRecord sent = pending_record(uuid_v7(), kNow - 1000);
+  proto::JobRecord other = printed_record("u1", kNow - 900); // a user id that is no UUID
+  other.id = "0190A6B2-0000-7000-8000-00000000000A";         // upper case: not canonical
+  {
+    auto store = open_store(dir);
+    IngestFacts pending;
+    pending.pending = true;
+    REQUIRE(store->ingest_with({sent, other}, {pending, IngestFacts{}}, kNow).ok());
+  }
+  {
+    // As schema 8 kept records: every id as text.
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    auto text = [](const char *column) {
+      std::string h = std::string("lower(hex(") + column + "))";
+      auto part = [&](int from, int n) {
+        return "substr(" + h + ", " + std::to_string(from) + ", " + std::to_string(n) + ")";
+      };
+      return std::string("CASE typeof(") + column + ") WHEN 'blob' THEN " + part(1, 8) + " || '-' || " +
+             part(9, 4) + " || '-' || " + part(13, 4) + " || '-' || " + part(17, 4) + " || '-' || " +
+             part(21, 12) + " ELSE " + column + " END";
+    };
+    std::string sql =
+        "CREATE TABLE old (id TEXT PRIMARY KEY NOT NULL, event TEXT NOT NULL, reason TEXT NOT NULL, "
+        "job TEXT NOT NULL, user_id TEXT NOT NULL, workstation TEXT NOT NULL, site TEXT NOT NULL, "
+        "printer TEXT NOT NULL, submitted_ms INTEGER NOT NULL, event_ms INTEGER NOT NULL, format TEXT "
+        "NOT NULL, size_bytes INTEGER NOT NULL, pages INTEGER NOT NULL, impressions INTEGER NOT NULL, "
+        "sheets INTEGER NOT NULL, copies INTEGER NOT NULL, color_impressions INTEGER NOT NULL, duplex "
+        "INTEGER NOT NULL, counts_source TEXT NOT NULL, receipt_ms INTEGER NOT NULL, clock_skew "
+        "INTEGER NOT NULL, counts_check TEXT NOT NULL DEFAULT 'unchecked', print_group TEXT NOT NULL "
+        "DEFAULT '', department TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+        "INSERT INTO old SELECT " +
+        text("id") + ", event, reason, " + text("job") + ", " + text("user_id") +
+        ", workstation, site, printer, submitted_ms, event_ms, format, size_bytes, pages, impressions, "
+        "sheets, copies, color_impressions, duplex, counts_source, receipt_ms, clock_skew, "
+        "counts_check, " +
+        text("print_group") +
+        ", department FROM records;"
+        "DROP TABLE records; ALTER TABLE old RENAME TO records; PRAGMA user_version = 8;";
+    REQUIRE((*db)->exec(sql).ok());
+  }
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(id) = 'text'") == 2);
+  auto store = open_store(dir);
+  CHECK(query_int(dir, "PRAGMA user_version") == 9);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(id) = 'blob' AND length(id) = 16") == 1);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(job) = 'blob'") == 2);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(user_id) = 'blob'") == 1);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE user_id = 'u1' AND typeof(id) = 'text'") == 1);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'records_packed'") == 0);
+  // The pending record comes back for its check with the same texts.
+  auto kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == 1);
+  check_same_for_the_check(kept->records[0], sent);
+  // Both are still known by their ids: posted again, they are duplicates.
+  auto again = store->ingest({sent, other}, kNow);
+  REQUIRE(again.ok());
+  CHECK(again->duplicates == 2);
+  // An id is the text that was sent: the lower-case form of the upper-case id is another record,
+  // as it was before schema 9.
+  proto::JobRecord lower = other;
+  std::transform(lower.id.begin(), lower.id.end(), lower.id.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  auto third = store->ingest({lower}, kNow);
+  REQUIRE(third.ok());
+  CHECK(third->stored == 1);
+  REQUIRE(store->settle_checks(kept->rows, {{sent.id, proto::CountsCheck::device}}).ok());
+  auto checks = store->counts_checks();
+  REQUIRE(checks.ok());
+  CHECK(*checks ==
+        std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"none", 1}, {"unsigned", 1}});
 }
 
 TEST_CASE("a damaged pending row is reported, not half read [issue-6]", "[accounting][store][issue-6]") {

@@ -105,6 +105,17 @@ private:
 //    lower-case UUIDs (PackedId): rows a quarter narrower, keys compared in 16 bytes, not 36.
 constexpr int64_t kSchemaVersion = 9;
 
+// A character's value as a lower-case hex digit, or 0x10 for any other (upper case is not
+// canonical: such an id is kept as text).
+constexpr std::array<uint8_t, 256> lower_hex_nibbles() {
+  std::array<uint8_t, 256> t{};
+  for (size_t c = 0; c < t.size(); c++)
+    t[c] = c >= '0' && c <= '9'   ? static_cast<uint8_t>(c - '0')
+           : c >= 'a' && c <= 'f' ? static_cast<uint8_t>(c - 'a' + 10)
+                                  : uint8_t{0x10};
+  return t;
+}
+
 // A UUID in canonical lower-case text (what agents, lpm::uuid_v7 and the directory make) is kept
 // in records as its 16 bytes; any other text as it came. A blob and a text never compare equal,
 // so an id still dedups exactly as the text that was sent, and reading gives that text back.
@@ -127,21 +138,21 @@ public:
     return b.size() == 16 ? unpack(b.data()) : q.col_text(col);
   }
 
-  // True (and `out` filled) when `text` is a canonical lower-case UUID.
+  // True (and `out` filled) when `text` is a canonical lower-case UUID. Four per record at
+  // ingest: a table and one test at the end, not a branch per digit (7.6 % of ingest in perf).
   static bool pack(std::string_view text, uint8_t *out) {
-    if (text.size() != 36) return false;
-    size_t o = 0;
-    for (size_t i = 0; i < 36;) {
-      if (i == 8 || i == 13 || i == 18 || i == 23) {
-        if (text[i++] != '-') return false;
-        continue;
-      }
-      int hi = nibble(text[i]), lo = nibble(text[i + 1]);
-      if (hi < 0 || lo < 0) return false;
-      out[o++] = static_cast<uint8_t>(hi << 4 | lo);
-      i += 2;
+    if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-')
+      return false;
+    static constexpr uint8_t kAt[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+    static constexpr auto kNibbles = lower_hex_nibbles();
+    uint8_t bad = 0;
+    for (size_t i = 0; i < 16; i++) {
+      uint8_t hi = kNibbles[static_cast<uint8_t>(text[kAt[i]])];
+      uint8_t lo = kNibbles[static_cast<uint8_t>(text[kAt[i] + 1])];
+      bad |= hi | lo;
+      out[i] = static_cast<uint8_t>(hi << 4 | (lo & 15));
     }
-    return true;
+    return (bad & 0x10) == 0;
   }
 
   static std::string unpack(const uint8_t *bytes) {
@@ -171,12 +182,6 @@ public:
   }
 
 private:
-  static int nibble(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1; // upper case is not canonical: kept as text
-  }
-
   std::string_view text_;
   std::array<uint8_t, 16> bytes_{};
   bool packed_;

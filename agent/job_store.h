@@ -292,6 +292,9 @@ public:
   // a stream stalled by backpressure past the lease still holds its claim. expired when the
   // claim is no longer the job's current one.
   Status renew_claim(const std::string &job_id, const std::string &claim, int64_t now_ms);
+  // When the lease of the job's current claim `claim` ends, read without a write (nor a disk
+  // flush); expired, as renew_claim, when the claim is no longer the job's current one.
+  Result<int64_t> claim_lease_end(const std::string &job_id, const std::string &claim);
   // completed: printing -> printed; aborted/canceled: claimed|printing -> the state the claim
   // was taken from (held, or printed with its printed time for a reprint). Repeating the
   // last finished claim's outcome returns the job unchanged. `in_transaction` runs inside the

@@ -195,6 +195,19 @@ Status JobStore::renew_claim(const std::string &job_id, const std::string &claim
   return {};
 }
 
+Result<int64_t> JobStore::claim_lease_end(const std::string &job_id, const std::string &claim) {
+  auto st = db_->prepare("SELECT claim_expires_ms FROM jobs WHERE id = ?1 AND claim = ?2 "
+                         "AND state IN ('claimed', 'printing')");
+  if (!st.ok()) return st.error();
+  st->bind(1, job_id).bind(2, claim);
+  auto row = st->step();
+  if (!row.ok()) return row.error();
+  if (!*row) return make_error(Errc::expired, "the claim on job " + job_id + " is no longer live");
+  int64_t end = st->col_int(0);
+  st->reset();
+  return end;
+}
+
 Result<FinishResult> JobStore::finish(const FinishReport &report, int64_t now_ms,
                                       const std::function<Status(const Job &)> &in_transaction) {
   Transaction tx(*db_);

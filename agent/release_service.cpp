@@ -115,16 +115,31 @@ public:
     }
     offset_ += *n;
     int64_t now = wall_ms();
-    if (*n == 0 || now - last_renew_ms_ >= kLeaseRenewEveryMs) {
-      last_renew_ms_ = now;
-      if (auto store = store_.lock()) {
-        // The claim ended meanwhile (finished, or taken over): this document is no longer the
-        // station's to print, so the stream ends with the error instead of completing.
-        Status s = store->renew_claim(job_id_, claim_, now);
-        if (!s.ok()) {
-          LPM_WARN("job %s: stream stopped: %s", job_id_.c_str(), s.error().to_string().c_str());
-          return s.error();
-        }
+    bool renew = now - last_renew_ms_ >= kLeaseRenewEveryMs;
+    if (*n == 0 || renew) {
+      auto store = store_.lock();
+      if (!store) return *n;
+      // The claim ended meanwhile (finished, or taken over): this document is no longer the
+      // station's to print, so the stream ends with the error instead of completing. At the end
+      // the lease is renewed only when less than kClaimLeaseMs - kLeaseRenewEveryMs of it is
+      // left for the station to report (a stream that stalled, a clock that moved): the usual
+      // document, fetched a moment ago, adds no write and disk flush while the badge's other
+      // documents are on their way.
+      Status s;
+      if (!renew) {
+        auto lease_end = store->claim_lease_end(job_id_, claim_);
+        if (!lease_end.ok())
+          s = lease_end.error();
+        else
+          renew = *lease_end - now < kClaimLeaseMs - kLeaseRenewEveryMs;
+      }
+      if (s.ok() && renew) {
+        last_renew_ms_ = now;
+        s = store->renew_claim(job_id_, claim_, now);
+      }
+      if (!s.ok()) {
+        LPM_WARN("job %s: stream stopped: %s", job_id_.c_str(), s.error().to_string().c_str());
+        return s.error();
       }
     }
     return *n;

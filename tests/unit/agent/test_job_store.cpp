@@ -380,6 +380,11 @@ TEST_CASE("job store: a claim being streamed is skipped by the sweep", "[agent][
   REQUIRE(moved.ok());
   CHECK(*moved == 0);
   CHECK(store->get(job.id)->state == JobState::printing);
+  // The end of a stream reads the lease without writing it.
+  auto lease_end = store->claim_lease_end(job.id, grant->claim);
+  REQUIRE(lease_end.ok());
+  CHECK(*lease_end == now + 1 + kClaimLeaseMs);
+  CHECK(store->claim_lease_end(job.id, "another-claim").error().code == Errc::expired);
   // The stream reads on: its renewal keeps the claim although the lease had lapsed meanwhile.
   REQUIRE(store->renew_claim(job.id, grant->claim, lapsed + 10).ok());
   CHECK(store->get(job.id)->claim_expires_ms == lapsed + 10 + kClaimLeaseMs);
@@ -388,8 +393,9 @@ TEST_CASE("job store: a claim being streamed is skipped by the sweep", "[agent][
   REQUIRE(moved.ok());
   CHECK(*moved == 1);
   CHECK(store->get(job.id)->state == JobState::held);
-  // A claim that is no longer current cannot be renewed.
+  // A claim that is no longer current cannot be renewed, and is not live.
   CHECK(store->renew_claim(job.id, grant->claim, lapsed + 20 + kClaimLeaseMs).error().code == Errc::expired);
+  CHECK(store->claim_lease_end(job.id, grant->claim).error().code == Errc::expired);
 }
 
 TEST_CASE("job store: a state.db from before claim_from is migrated", "[agent][job_store]") {

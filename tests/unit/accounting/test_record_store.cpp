@@ -741,6 +741,53 @@ TEST_CASE("a version 8 store's ids move to 16 bytes where they are canonical UUI
         std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"none", 1}, {"unsigned", 1}});
 }
 
+TEST_CASE(
+    "ids that are not canonical lower-case UUIDs are kept as they came and read back the same [issue-6]",
+    "[accounting][store][issue-6]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  const std::string canonical = "0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b";
+  // Each differs from a canonical UUID in one way: a digit that is no hex digit, upper case, a
+  // dash out of place, one character short or long, empty.
+  const std::vector<std::string> others = {"0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5g",
+                                           "0190A6B2-3C4D-7E5F-8A9B-0C1D2E3F4A5B",
+                                           "0190a6b23-c4d-7e5f-8a9b-0c1d2e3f4a5b",
+                                           "0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5",
+                                           "0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b0",
+                                           "0190a6b2-3c4d-7e5f-8a9b-0c1d2e3f4a-b",
+                                           ""};
+  IngestFacts pending;
+  pending.pending = true;
+  std::vector<proto::JobRecord> sent;
+  for (const std::string &id : others) {
+    proto::JobRecord r = pending_record(id, kNow - 1000 + static_cast<int64_t>(sent.size()));
+    r.id = id;
+    r.job = id;
+    sent.push_back(r);
+  }
+  proto::JobRecord packed = pending_record(canonical, kNow);
+  packed.id = canonical;
+  packed.job = canonical;
+  sent.push_back(packed);
+  std::vector<IngestFacts> facts(sent.size(), pending);
+  auto stored = store->ingest_with(sent, facts, kNow);
+  REQUIRE(stored.ok());
+  CHECK(stored->stored == sent.size());
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(id) = 'blob'") == 1);
+  CHECK(query_int(dir,
+                  "SELECT COUNT(*) FROM records WHERE typeof(user_id) = 'text' AND typeof(job) = 'text'") ==
+        static_cast<int64_t>(others.size()));
+  auto kept = store->pending_checks(100);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == sent.size());
+  for (const proto::JobRecord &r : sent) {
+    auto got = std::find_if(kept->records.begin(), kept->records.end(),
+                            [&](const proto::JobRecord &k) { return k.id == r.id; });
+    REQUIRE(got != kept->records.end());
+    check_same_for_the_check(*got, r);
+  }
+}
+
 TEST_CASE("a damaged pending row is reported, not half read [issue-6]", "[accounting][store][issue-6]") {
   TempDir dir;
   proto::JobRecord sent = pending_record("u1", kNow - 1000);

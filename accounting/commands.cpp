@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 
 #include "accounting_service.h"
@@ -332,6 +333,13 @@ int64_t record_count(const std::string &path) {
   return row.ok() && *row ? stmt->col_int(0) : -1;
 }
 
+// The size of the file at `path`, 0 when it cannot be read.
+uint64_t file_size_or_zero(const std::string &path) {
+  std::error_code ec;
+  uint64_t n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
 } // namespace
 
 int command_backup(const std::string &data, const std::string &file) {
@@ -361,6 +369,35 @@ int command_restore(const std::string &data, const std::string &file) {
   if (!kept.ok()) return fail(kept.error());
   std::printf("restored %s from %s (%lld records); the replaced database is kept as %s\n", path.c_str(),
               file.c_str(), static_cast<long long>(record_count(path)), kept->c_str());
+  return 0;
+}
+
+int command_compact(const std::string &data) {
+  std::string path = state_db_path(data);
+  if (!file_exists(path)) return fail(no_state(data));
+  auto lock = folder_lock(data, "lpm-accounting");
+  if (!lock.ok()) return fail(lock.error());
+  int64_t started = mono_ms();
+  {
+    // An older store moves to this schema first (schema 9 leaves its old records table's pages
+    // free): what is compacted is then what the server will open.
+    auto store = open_sqlite_record_store(path);
+    if (!store.ok()) return fail(store.error());
+  }
+  auto db = Db::open(path);
+  if (!db.ok()) return fail(db.error());
+  uint64_t before = file_size_or_zero(path);
+  std::fprintf(stderr, "lpm-accounting: compacting %s (%llu MB) ...\n", path.c_str(),
+               static_cast<unsigned long long>(before / 1000000));
+  // VACUUM in WAL mode writes the new file through the WAL; the checkpoint then puts it in place.
+  Status s = (*db)->exec("VACUUM");
+  if (s.ok()) s = (*db)->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  if (!s.ok()) return fail(s.error());
+  db->reset();
+  std::printf("compacted %s: %llu -> %llu bytes (%lld records, %lld ms)\n", path.c_str(),
+              static_cast<unsigned long long>(before),
+              static_cast<unsigned long long>(file_size_or_zero(path)),
+              static_cast<long long>(record_count(path)), static_cast<long long>(mono_ms() - started));
   return 0;
 }
 

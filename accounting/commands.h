@@ -39,6 +39,9 @@ int command_backup(const std::string &data, const std::string &file);
 // Replaces state.db with the backup in `file` once it is checked (an accounting database of this
 // or an older schema); the server must be stopped. The replaced database is kept beside it.
 int command_restore(const std::string &data, const std::string &file);
+// `lpm-accounting compact`: rewrites state.db without its free pages (VACUUM), under the
+// folder's lock (conflict while a server serves it); brings an older store to this schema first.
+int command_compact(const std::string &data);
 // Prints the per-user totals of every printed record in state.db: user, jobs, pages, bytes.
 struct ReportArgs {
   std::string data;

@@ -87,6 +87,10 @@ int main(int argc, char **argv) {
       "restore", "replace state.db with a backup (the server must be stopped; the old one is kept)");
   add_data(restore);
   restore->add_option("--file", backup_file, "the backup file")->required();
+  CLI::App *compact = app.add_subcommand(
+      "compact", "rewrite state.db without its free pages (VACUUM; the server must be stopped; needs about "
+                 "the database's size free)");
+  add_data(compact);
 
   lpm::accounting::ReportArgs report_args;
   CLI::App *report = app.add_subcommand(
@@ -129,6 +133,7 @@ int main(int argc, char **argv) {
   }
   if (*backup) return lpm::accounting::command_backup(data, backup_file);
   if (*restore) return lpm::accounting::command_restore(data, backup_file);
+  if (*compact) return lpm::accounting::command_compact(data);
   if (*report) {
     report_args.data = data;
     return lpm::accounting::command_report(report_args);

@@ -102,6 +102,9 @@ check "a backup never overwrites a file" grep -q "exists" <<<"$out"
 out=$("$BIN/lpm-accounting" restore --data "$ROOT/accounting" --file "$ROOT/acct-backup.db" 2>&1) &&
   fail "a restore ran under a serving accounting server"
 check "a restore refuses while the server serves" grep -q "another lpm-accounting serves" <<<"$out"
+out=$("$BIN/lpm-accounting" compact --data "$ROOT/accounting" 2>&1) &&
+  fail "a compaction ran under a serving accounting server"
+check "a compaction refuses while the server serves" grep -q "another lpm-accounting serves" <<<"$out"
 
 count_device() { find "$DEVICE_DIR" -type f | wc -l; }
 net_release "$BADGE"
@@ -147,5 +150,8 @@ check "the restore brings back the backup's three records ($out)" test "$(local_
 kept=$(sed -n 's/.*is kept as //p' <<<"$out")
 check "the replaced database is kept, with its four records" \
   test "$(sqlite3 "$kept" "SELECT count(*) FROM records WHERE event = 'printed'")" = 4
+out=$("$BIN/lpm-accounting" compact --data "$ROOT/accounting" 2>/dev/null)
+check "a compaction keeps the store's three records ($out)" grep -q "(3 records" <<<"$out"
+check "and the reports read them as before" test "$(local_jobs "$ROOT/accounting")" = 3
 
 echo "$IT_PASSED passed, 0 failed"

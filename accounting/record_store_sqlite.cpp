@@ -5,6 +5,7 @@
 #include <array>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -236,12 +237,12 @@ FROM records WHERE id = ?1
 class OutcomeTemplate {
 public:
   // Appends the outcome of record `r` stripped to `out`; false (and `out` unchanged) when the
-  // outcome has another shape. `scratch` is working space, its capacity kept across calls: the
-  // ingest strips every signed record.
-  static bool strip(const proto::JobRecord &r, proto::Bytes &out, proto::Bytes &scratch) {
+  // outcome has another shape. Runs for every signed record ingested: values are compared where
+  // they lie, nothing is copied but what is kept.
+  static bool strip(const proto::JobRecord &r, proto::Bytes &out) {
     std::span<const uint8_t> outcome = r.signed_outcome;
     const proto::Bytes &header = map_header();
-    if (outcome.size() < header.size() || !std::equal(header.begin(), header.end(), outcome.begin()))
+    if (outcome.size() < header.size() || std::memcmp(header.data(), outcome.data(), header.size()) != 0)
       return false;
     size_t start = out.size();
     out.resize(start + 2); // which keys are left out: 16 bits, little-endian
@@ -249,8 +250,7 @@ public:
     uint16_t left_out = 0;
     for (size_t i = 0; i < kKeys; i++) {
       const proto::Bytes &key = key_bytes()[i];
-      if (outcome.size() - at < key.size() ||
-          !std::equal(key.begin(), key.end(), outcome.begin() + static_cast<ptrdiff_t>(at))) {
+      if (outcome.size() - at < key.size() || std::memcmp(key.data(), outcome.data() + at, key.size()) != 0) {
         out.resize(start);
         return false;
       }
@@ -262,8 +262,8 @@ public:
       }
       auto value = outcome.subspan(at, n);
       at += n;
-      if (record_value(i, r, scratch) && scratch.size() == value.size() &&
-          std::equal(value.begin(), value.end(), scratch.begin())) {
+      Value own;
+      if (record_value(i, r, own) && own.equals(value)) {
         left_out = static_cast<uint16_t>(left_out | (1u << i));
         continue;
       }
@@ -285,14 +285,14 @@ public:
     unsigned left_out = stripped[0] | (unsigned{stripped[1]} << 8);
     size_t at = 2;
     proto::Bytes out = map_header();
-    proto::Bytes own;
     for (size_t i = 0; i < kKeys; i++) {
       const proto::Bytes &key = key_bytes()[i];
       out.insert(out.end(), key.begin(), key.end());
       if (left_out & (1u << i)) {
+        Value own;
         if (!record_value(i, r, own))
           return make_error(Errc::io_error, "a stripped outcome leaves out a value no record holds");
-        out.insert(out.end(), own.begin(), own.end());
+        own.append_to(out);
         continue;
       }
       size_t n = value_size(stripped.subspan(at));
@@ -309,34 +309,47 @@ private:
   static constexpr size_t kKeys = proto::kOutcomeSignedKeys.size();
   static_assert(kKeys <= 16, "a stripped outcome says which keys it left out in 16 bits");
 
-  // Into `out`, the bytes of key i's value when it is the constant or the record's own; false for
-  // a key whose value only the outcome holds (claim, outcome, copies, sides, color, finished).
-  static bool record_value(size_t i, const proto::JobRecord &r, proto::Bytes &out) {
-    out.clear();
-    std::string_view key = proto::kOutcomeSignedKeys[i];
-    if (key == "kind")
-      put_str(out, proto::kOutcomeKind);
-    else if (key == "v")
-      put_int(out, static_cast<int64_t>(proto::kOutcomeVersion));
-    else if (key == "workstation")
-      put_str(out, r.workstation);
-    else if (key == "job")
-      put_str(out, r.job);
-    else if (key == "pages")
-      put_int(out, r.pages);
-    else if (key == "impressions")
-      put_int(out, r.impressions);
-    else if (key == "sheets")
-      put_int(out, r.sheets);
-    else if (key == "color_impressions")
-      put_int(out, r.color_impressions);
-    else if (key == "counts_source")
-      put_str(out, r.counts_source);
-    else if (key == "printer_name")
-      put_str(out, r.printer);
-    else
-      return false;
-    return true;
+  // A msgpack value as its head (a whole integer, or a string's type and length) and the string's
+  // bytes, which stay where they are.
+  struct Value {
+    std::array<uint8_t, 9> head{};
+    size_t head_size = 0;
+    std::string_view body;
+
+    bool equals(std::span<const uint8_t> bytes) const {
+      return bytes.size() == head_size + body.size() &&
+             std::memcmp(bytes.data(), head.data(), head_size) == 0 &&
+             (body.empty() || std::memcmp(bytes.data() + head_size, body.data(), body.size()) == 0);
+    }
+    void append_to(proto::Bytes &out) const {
+      out.insert(out.end(), head.begin(), head.begin() + static_cast<ptrdiff_t>(head_size));
+      out.insert(out.end(), body.begin(), body.end());
+    }
+  };
+
+  // The index of `key` in kOutcomeSignedKeys, at compile time.
+  static constexpr size_t key_index(std::string_view key) {
+    for (size_t i = 0; i < kKeys; i++)
+      if (proto::kOutcomeSignedKeys[i] == key) return i;
+    throw "not an outcome key"; // a compile error in a constant expression
+  }
+
+  // Into `out`, key i's value when it is the constant or the record's own; false for a key whose
+  // value only the outcome holds (claim, outcome, copies, sides, color, finished).
+  static bool record_value(size_t i, const proto::JobRecord &r, Value &out) {
+    switch (i) {
+    case key_index("kind"): put_str(out, proto::kOutcomeKind); return true;
+    case key_index("v"): put_int(out, static_cast<int64_t>(proto::kOutcomeVersion)); return true;
+    case key_index("workstation"): put_str(out, r.workstation); return true;
+    case key_index("job"): put_str(out, r.job); return true;
+    case key_index("pages"): put_int(out, r.pages); return true;
+    case key_index("impressions"): put_int(out, r.impressions); return true;
+    case key_index("sheets"): put_int(out, r.sheets); return true;
+    case key_index("color_impressions"): put_int(out, r.color_impressions); return true;
+    case key_index("counts_source"): put_str(out, r.counts_source); return true;
+    case key_index("printer_name"): put_str(out, r.printer); return true;
+    default: return false;
+    }
   }
   static const std::array<proto::Bytes, kKeys> &key_bytes() {
     static const std::array<proto::Bytes, kKeys> keys = [] {
@@ -353,37 +366,42 @@ private:
         kKeys < 16 ? proto::Bytes{static_cast<uint8_t>(0x80 | kKeys)} : proto::Bytes{0xde, 0x00, kKeys};
     return header;
   }
-  static void put_be(proto::Bytes &out, uint64_t v, int bytes) {
+  static void put_be(Value &out, uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; i--)
-      out.push_back(static_cast<uint8_t>((v >> (8 * i)) & 0xff));
+      out.head[out.head_size++] = static_cast<uint8_t>((v >> (8 * i)) & 0xff);
   }
-  // msgpack's shortest encoding of string `s`, appended to `out`.
-  static void put_str(proto::Bytes &out, std::string_view s) {
+  // msgpack's shortest encoding of string `s`.
+  static void put_str(Value &out, std::string_view s) {
     size_t n = s.size();
     if (n < 32) {
-      out.push_back(static_cast<uint8_t>(0xa0 | n));
+      out.head[out.head_size++] = static_cast<uint8_t>(0xa0 | n);
     } else if (n < 0x100) {
-      out.push_back(0xd9);
+      out.head[out.head_size++] = 0xd9;
       put_be(out, n, 1);
     } else if (n < 0x10000) {
-      out.push_back(0xda);
+      out.head[out.head_size++] = 0xda;
       put_be(out, n, 2);
     } else {
-      out.push_back(0xdb);
+      out.head[out.head_size++] = 0xdb;
       put_be(out, n, 4);
     }
-    out.insert(out.end(), s.begin(), s.end());
+    out.body = s;
   }
-  // msgpack's shortest encoding of integer `v`, appended to `out`.
-  static void put_int(proto::Bytes &out, int64_t v) {
+  static void put_str(proto::Bytes &out, std::string_view s) {
+    Value v;
+    put_str(v, s);
+    v.append_to(out);
+  }
+  // msgpack's shortest encoding of integer `v`.
+  static void put_int(Value &out, int64_t v) {
     auto u = static_cast<uint64_t>(v);
     auto typed = [&](uint8_t type, int bytes) {
-      out.push_back(type);
+      out.head[out.head_size++] = type;
       put_be(out, u, bytes);
     };
     if (v >= 0) {
       if (v < 0x80)
-        out.push_back(static_cast<uint8_t>(v));
+        out.head[out.head_size++] = static_cast<uint8_t>(v);
       else if (v < 0x100)
         typed(0xcc, 1);
       else if (v < 0x10000)
@@ -394,7 +412,7 @@ private:
         typed(0xcf, 8);
     } else {
       if (v >= -32)
-        out.push_back(static_cast<uint8_t>(v));
+        out.head[out.head_size++] = static_cast<uint8_t>(v);
       else if (v >= -128)
         typed(0xd0, 1);
       else if (v >= -32768)
@@ -458,14 +476,18 @@ public:
   };
 
   void add(const proto::JobRecord &r) {
-    size_t station = 0;
-    while (station < stations_.size() &&
-           (*stations_[station].key != r.signer_key || *stations_[station].fingerprint != r.signed_by))
-      station++;
-    if (station == stations_.size()) stations_.push_back({&r.signer_key, &r.signed_by});
+    // Most of a batch is signed by one station: the last record's is tried first.
+    size_t station = last_station_;
+    if (station >= stations_.size() || !stations_[station].is(r)) {
+      station = 0;
+      while (station < stations_.size() && !stations_[station].is(r))
+        station++;
+      if (station == stations_.size()) stations_.push_back({&r.signer_key, &r.signed_by});
+      last_station_ = station;
+    }
     put_text(body_, r.id);
     stripped_.clear();
-    if (OutcomeTemplate::strip(r, stripped_, scratch_)) {
+    if (OutcomeTemplate::strip(r, stripped_)) {
       body_.push_back(kStripped);
       put_bytes(body_, stripped_);
     } else {
@@ -544,6 +566,7 @@ private:
   struct Station {
     const proto::Bytes *key; // into the records added, which outlive the pack
     const std::string *fingerprint;
+    bool is(const proto::JobRecord &r) const { return *key == r.signer_key && *fingerprint == r.signed_by; }
   };
 
   struct Reader;
@@ -636,18 +659,19 @@ private:
   std::vector<Station> stations_;
   proto::Bytes body_;
   proto::Bytes stripped_; // the last outcome's stripped bytes, its capacity kept
-  proto::Bytes scratch_;  // OutcomeTemplate::strip's
+  size_t last_station_ = 0;
   size_t count_ = 0;
 };
 
 // Record ids are UUIDv7, so in a WITHOUT ROWID table keyed by id new rows land at the end of the
 // b-tree, and the primary key is the dedup index with no second copy of the id.
-// id, job, user_id and print_group hold PackedIds (BLOB affinity: a text stays a text).
+// id, job, user_id and print_group hold PackedIds; event, reason, counts_source and counts_check
+// Coded values (BLOB affinity: a text stays a text). counts_check's default is "unchecked".
 constexpr const char *kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS %s (
   id BLOB PRIMARY KEY NOT NULL,
-  event TEXT NOT NULL,
-  reason TEXT NOT NULL,
+  event BLOB NOT NULL,
+  reason BLOB NOT NULL,
   job BLOB NOT NULL,
   user_id BLOB NOT NULL,
   workstation TEXT NOT NULL,

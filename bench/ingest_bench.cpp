@@ -43,6 +43,7 @@
 
 using lpm::bench::bytes_written;
 using lpm::bench::now_ns;
+using lpm::bench::thread_cpu_ns;
 using namespace lpm;
 
 namespace {
@@ -189,7 +190,7 @@ int main(int argc, char **argv) {
     // rows updated at once after the warm-up) would otherwise be checkpointed during this one.
     if (!bench::settle_wal(o.folder + "/state.db")) std::fprintf(stderr, "could not checkpoint\n");
     uint64_t written0 = bytes_written();
-    int64_t t0 = now_ns();
+    int64_t t0 = now_ns(), cpu0 = thread_cpu_ns();
     for (size_t b = 0; b < batches.size(); b++) {
       const auto &batch = batches[b];
       facts[b].resize(batch.size());
@@ -209,8 +210,15 @@ int main(int argc, char **argv) {
         group.clear();
       }
     }
-    int64_t t1 = now_ns();
+    int64_t t1 = now_ns(), cpu1 = thread_cpu_ns();
     uint64_t written = bytes_written() - written0;
+    // For cutting a `perf record -k CLOCK_MONOTONIC` profile to the timed windows.
+    if (std::getenv("LPM_BENCH_WINDOWS"))
+      std::fprintf(stderr, "window %s %lld %lld\n",
+                   mode == Mode::behind ? "behind"
+                   : mode == Mode::none ? "none"
+                                        : "inline",
+                   static_cast<long long>(t0), static_cast<long long>(t1));
     double checked_per_s = 0;
     if (mode == Mode::behind) {
       // The checks behind ingest, as the service runs them: a page of pending records split
@@ -254,9 +262,11 @@ int main(int argc, char **argv) {
       uint64_t verified;
       double checked_per_s;
       double written_per_record;
+      double cpu_share;
     };
     return Figures{static_cast<double>(records) / (static_cast<double>(t1 - t0) / 1e9), verified,
-                   checked_per_s, static_cast<double>(written) / static_cast<double>(records)};
+                   checked_per_s, static_cast<double>(written) / static_cast<double>(records),
+                   static_cast<double>(cpu1 - cpu0) / static_cast<double>(t1 - t0)};
   };
   if (o.warmup > 0) (void)measure(Mode::behind, o.warmup);
   using Figures = decltype(measure(Mode::none, 1));
@@ -291,6 +301,7 @@ int main(int argc, char **argv) {
       "stored\",\"fill\":%llu,\"records\":%llu,\"repeat\":%llu,\"batch\":%llu,\"group\":%llu,"
       "\"warmup\":%llu,\"shape\":\"%s\",\"signed_share\":%.2f,"
       "\"verified\":%llu,\"written_per_record\":%.0f,\"peer_written_per_record\":%.0f,"
+      "\"cpu_share\":%.2f,\"peer_cpu_share\":%.2f,"
       "\"how\":\"RecordStore::ingest_group per group of batches, signed records stored pending and checked "
       "behind (check_record_counts on one thread per core, settle_checks; checks_behind_per_s: signed "
       "records "
@@ -303,7 +314,8 @@ int main(int argc, char **argv) {
       static_cast<unsigned long long>(o.batch), static_cast<unsigned long long>(o.group),
       static_cast<unsigned long long>(o.warmup), o.scattered ? "scattered" : "agent", o.signed_share,
       static_cast<unsigned long long>(verified), median(behind, &Figures::written_per_record),
-      median(without, &Figures::written_per_record));
+      median(without, &Figures::written_per_record), median(behind, &Figures::cpu_share),
+      median(without, &Figures::cpu_share));
   if (temporary) std::filesystem::remove_all(o.folder);
   return 0;
 }

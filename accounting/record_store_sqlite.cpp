@@ -104,7 +104,9 @@ private:
 //    signer keys once per row.
 // 9: record ids, job ids, user ids and print group ids in 16 bytes where they are canonical
 //    lower-case UUIDs (PackedId): rows a quarter narrower, keys compared in 16 bytes, not 36.
-constexpr int64_t kSchemaVersion = 9;
+// 10: event, reason, counts source and counts check as small integers (Coded), and the view
+//    records_as_text that shows every record as it was sent.
+constexpr int64_t kSchemaVersion = 10;
 
 // A character's value as a lower-case hex digit, or 0x10 for any other (upper case is not
 // canonical: such an id is kept as text).
@@ -187,6 +189,65 @@ private:
   std::array<uint8_t, 16> bytes_{};
   bool packed_;
 };
+
+// A column of records whose values are one of a few names: each is kept as its index in `names`
+// (SQLite keeps 0 and 1 in the row's header alone, a larger one in a byte), any other value as the
+// text that came (the column has BLOB affinity, so a text that looks like a number stays a text).
+// The codes are part of the stored format: a name may be added at the end, never moved.
+class Coded {
+public:
+  constexpr Coded(const char *column, std::span<const std::string_view> names)
+      : column_(column), names_(names) {}
+
+  // Binds `value`'s code, or the text (not copied: it must outlive the step).
+  void bind(Stmt &q, int index, std::string_view value) const {
+    for (size_t i = 0; i < names_.size(); i++)
+      if (names_[i] == value) {
+        q.bind(index, static_cast<int64_t>(i));
+        return;
+      }
+    q.bind_static(index, value);
+  }
+  int64_t code(std::string_view name) const {
+    for (size_t i = 0; i < names_.size(); i++)
+      if (names_[i] == name) return static_cast<int64_t>(i);
+    return -1;
+  }
+
+  // The text of column `col` as bind kept it.
+  std::string text(const Stmt &q, int col) const {
+    if (!q.col_is_int(col)) return q.col_text(col);
+    int64_t i = q.col_int(col);
+    return i >= 0 && static_cast<size_t>(i) < names_.size() ? std::string(names_[static_cast<size_t>(i)])
+                                                            : std::to_string(i);
+  }
+
+  // SQL: the column's codes as their names (`from_names` false), or its names as their codes.
+  std::string sql(bool from_names) const {
+    std::string out = std::string("CASE ") + column_;
+    for (size_t i = 0; i < names_.size(); i++) {
+      std::string name = "'" + std::string(names_[i]) + "'", code = std::to_string(i);
+      out += " WHEN " + (from_names ? name : code) + " THEN " + (from_names ? code : name);
+    }
+    return out + " ELSE " + column_ + " END";
+  }
+
+private:
+  const char *column_;
+  std::span<const std::string_view> names_;
+};
+
+constexpr std::array<std::string_view, 2> kEventNames = {"printed", "deleted"};
+constexpr std::array<std::string_view, 5> kReasonNames = {"released", "expired", "user", "admin", "failed"};
+constexpr std::array<std::string_view, 3> kCountsSourceNames = {"", "device", "estimated"};
+// proto::counts_check_name's, and the two only this store writes: "pending" (checked behind
+// ingest, not yet) and "unchecked" (stored before schema 2 checked counts).
+constexpr std::array<std::string_view, 7> kCountsCheckNames = {"none",    "device",  "estimated", "unsigned",
+                                                               "invalid", "pending", "unchecked"};
+constexpr Coded kEvent{"event", kEventNames};
+constexpr Coded kReason{"reason", kReasonNames};
+constexpr Coded kCountsSource{"counts_source", kCountsSourceNames};
+constexpr Coded kCountsCheck{"counts_check", kCountsCheckNames};
 
 // Schema 6 and 7: the signature parts of a record whose counts check runs behind ingest, a row
 // each; moved to pending_batches when such a store is opened.
@@ -687,26 +748,37 @@ CREATE TABLE IF NOT EXISTS %s (
   copies INTEGER NOT NULL,
   color_impressions INTEGER NOT NULL,
   duplex INTEGER NOT NULL,
-  counts_source TEXT NOT NULL,
+  counts_source BLOB NOT NULL,
   receipt_ms INTEGER NOT NULL,
   clock_skew INTEGER NOT NULL,
-  counts_check TEXT NOT NULL DEFAULT 'unchecked',
+  counts_check BLOB NOT NULL DEFAULT 6,
   print_group BLOB NOT NULL DEFAULT '',
   department TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 )sql";
 
-// Schema 9's move of an older store's records to PackedIds: a new table, then the old one goes.
+// The move of an older store's records to PackedIds (schema 9) and Coded values (schema 10): a new
+// table, then the old one goes. %s: kEvent, kReason, kCountsSource and kCountsCheck from names.
 constexpr const char *kRecordsRepack = R"sql(
 INSERT INTO records_packed (id, event, reason, job, user_id, workstation, site, printer, submitted_ms,
   event_ms, format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex, counts_source,
   receipt_ms, clock_skew, counts_check, print_group, department)
-SELECT lpm_pack_id(id), event, reason, lpm_pack_id(job), lpm_pack_id(user_id), workstation, site, printer,
+SELECT lpm_pack_id(id), %s, %s, lpm_pack_id(job), lpm_pack_id(user_id), workstation, site, printer,
   submitted_ms, event_ms, format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex,
-  counts_source, receipt_ms, clock_skew, counts_check, lpm_pack_id(print_group), department
+  %s, receipt_ms, clock_skew, %s, lpm_pack_id(print_group), department
 FROM records ORDER BY id;
 DROP TABLE records;
 ALTER TABLE records_packed RENAME TO records;
+)sql";
+
+// Every record as it was sent, for people (sqlite3) and tests: ids as text, Coded values as their
+// names. %s: the id columns' and the Coded columns' expressions.
+constexpr const char *kRecordsAsText = R"sql(
+CREATE VIEW IF NOT EXISTS records_as_text AS
+SELECT %s AS id, %s AS event, %s AS reason, %s AS job, %s AS user_id, workstation, site, printer,
+  submitted_ms, event_ms, format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex,
+  %s AS counts_source, receipt_ms, clock_skew, %s AS counts_check, %s AS print_group, department
+FROM records
 )sql";
 
 // How many printed records carry each counts check, kept with every ingest and settle_checks.
@@ -796,11 +868,12 @@ SELECT event, user_id, workstation, site, printer, event_ms, pages, impressions,
   duplex, print_group, department, size_bytes FROM records
 )sql";
 
-// The counts checks of an older store's printed records, for check_counts.
+// The counts checks of an older store's printed records, for check_counts. %s: kCountsCheck's
+// names, kEvent's code of "printed".
 constexpr const char *kCountAllChecks = R"sql(
 DELETE FROM check_counts;
 INSERT INTO check_counts (counts_check, records)
-SELECT counts_check, COUNT(*) FROM records WHERE event = 'printed' GROUP BY counts_check
+SELECT %s, COUNT(*) FROM records WHERE event = %s GROUP BY counts_check
 )sql";
 
 // `pattern` with each "%s" replaced by the next of `args`.
@@ -822,13 +895,27 @@ const char *table_name(Granularity g) {
   return g == Granularity::day ? "day" : "quarter";
 }
 
-constexpr const char *kInsert = R"sql(
-INSERT OR IGNORE INTO records (id, event, reason, job, user_id, workstation, site, printer, submitted_ms,
-  event_ms, format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex, counts_source,
-  receipt_ms, clock_skew, counts_check, print_group, department)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
-  ?24)
-)sql";
+constexpr size_t kInsertColumns = 24;
+// Records stored by one statement at ingest: SQLite's cost per statement (its start, its end,
+// the reset) spread over them. 20 divides an agent's full batch (500).
+constexpr size_t kChunkRows = 20;
+
+// The INSERT of `rows` records: one (OR IGNORE: a record stored already is left as it is), or more
+// (a record stored already fails the statement, whose rows are then undone).
+std::string insert_sql(size_t rows) {
+  std::string sql = rows == 1 ? "INSERT OR IGNORE" : "INSERT";
+  sql +=
+      " INTO records (id, event, reason, job, user_id, workstation, site, printer, submitted_ms, event_ms, "
+      "format, size_bytes, pages, impressions, sheets, copies, color_impressions, duplex, counts_source, "
+      "receipt_ms, clock_skew, counts_check, print_group, department) VALUES ";
+  for (size_t row = 0; row < rows; row++) {
+    sql += row ? ", (" : "(";
+    for (size_t col = 0; col < kInsertColumns; col++)
+      sql += col ? ", ?" : "?";
+    sql += ")";
+  }
+  return sql;
+}
 
 constexpr const char *kCountsChecks =
     "SELECT counts_check, records FROM check_counts WHERE records > 0 ORDER BY counts_check";
@@ -869,9 +956,12 @@ public:
     if (!cache.ok()) return cache.error();
     Status s = store->migrate();
     if (!s.ok()) return make_error(s.error().code, path + ": " + s.error().message);
-    auto insert = store->db_->prepare(kInsert);
+    auto insert = store->db_->prepare(insert_sql(1));
     if (!insert.ok()) return insert.error();
     store->insert_ = std::move(*insert);
+    auto chunk = store->db_->prepare(insert_sql(kChunkRows));
+    if (!chunk.ok()) return chunk.error();
+    store->insert_chunk_ = std::move(*chunk);
     auto pending = store->db_->prepare(kPendingBatchInsert);
     if (!pending.ok()) return pending.error();
     store->pending_insert_ = std::move(*pending);
@@ -891,6 +981,57 @@ public:
       store->sums_by_bucket_[t] = std::move(*by_bucket);
     }
     return std::unique_ptr<RecordStore>(std::move(store));
+  }
+
+  // A record's four ids as PackedIds, which hold the packed bytes bound until the row is stored.
+  struct RowIds {
+    RowIds(const proto::JobRecord &r, const IngestFacts &f)
+        : id(r.id), job(r.job), user(r.user), group(f.stamp.print_group) {}
+    PackedId id, job, user, group;
+  };
+
+  static std::string_view check_of(const IngestFacts &f) {
+    return f.pending ? kPendingCheck : proto::counts_check_name(f.check);
+  }
+
+  // Binds record `r`'s row to parameters base + 1 ... base + kInsertColumns of `q`, without copies:
+  // the record's strings and `ids` must stay put until q has run.
+  static void bind_row(Stmt &q, int base, const proto::JobRecord &r, const IngestFacts &f, const RowIds &ids,
+                       int64_t receipt_ms) {
+    ids.id.bind(q, base + 1);
+    kEvent.bind(q, base + 2, r.event);
+    kReason.bind(q, base + 3, r.reason);
+    ids.job.bind(q, base + 4);
+    ids.user.bind(q, base + 5);
+    q.bind_static(base + 6, r.workstation).bind_static(base + 7, r.site).bind_static(base + 8, r.printer);
+    q.bind(base + 9, r.submitted_ms).bind(base + 10, r.event_ms).bind_static(base + 11, r.format);
+    q.bind(base + 12, static_cast<int64_t>(r.size)).bind(base + 13, r.pages).bind(base + 14, r.impressions);
+    q.bind(base + 15, r.sheets).bind(base + 16, static_cast<int64_t>(r.copies));
+    q.bind(base + 17, r.color_impressions).bind(base + 18, int64_t{r.duplex ? 1 : 0});
+    kCountsSource.bind(q, base + 19, r.counts_source);
+    q.bind(base + 20, receipt_ms).bind(base + 21, int64_t{skewed(r.event_ms, receipt_ms) ? 1 : 0});
+    kCountsCheck.bind(q, base + 22, check_of(f));
+    ids.group.bind(q, base + 23);
+    q.bind_static(base + 24, f.stamp.department);
+  }
+
+  // Stores records[from, from + kChunkRows) with one statement: true when all were stored; false
+  // when one was stored already (the statement stops and its rows are undone: the caller stores
+  // them one at a time, which tells which).
+  Result<bool> insert_chunk(const std::vector<proto::JobRecord> &records,
+                            const std::vector<IngestFacts> &facts, size_t from, int64_t receipt_ms) {
+    std::vector<RowIds> &ids = chunk_ids_;
+    ids.clear();
+    for (size_t k = 0; k < kChunkRows; k++)
+      ids.emplace_back(records[from + k], facts[from + k]);
+    for (size_t k = 0; k < kChunkRows; k++)
+      bind_row(insert_chunk_, static_cast<int>(k * kInsertColumns), records[from + k], facts[from + k],
+               ids[k], receipt_ms);
+    Status s = insert_chunk_.run();
+    if (s.ok()) return true;
+    insert_chunk_.reset();
+    if (s.error().code == Errc::conflict) return false;
+    return s.error();
   }
 
   Result<std::vector<IngestResult>> ingest_group(const std::vector<IngestBatch> &batches,
@@ -914,41 +1055,50 @@ public:
       const auto &facts = *batches[b].facts;
       IngestResult &result = results[b];
       PendingPack pending;
-      for (size_t i = 0; i < records.size(); i++) {
+      // What a record stored now adds: only such a record counts. The records of a batch nearly
+      // all share their rollup place with the one before (an agent's batch: one user and
+      // workstation, records in time order), so that place is tried before the map.
+      std::pair<const RollupPlace, Usage> *last_place = nullptr;
+      auto stored = [&](size_t i) {
         const proto::JobRecord &r = records[i];
-        bool skew = skewed(r.event_ms, receipt_ms);
-        std::string_view check = facts[i].pending ? kPendingCheck : proto::counts_check_name(facts[i].check);
-        // The record's strings stay put until run() returns: bound without copies.
-        PackedId id(r.id), job(r.job), user(r.user), group(facts[i].stamp.print_group);
-        id.bind(insert_, 1);
-        insert_.bind_static(2, r.event).bind_static(3, r.reason);
-        job.bind(insert_, 4);
-        user.bind(insert_, 5);
-        insert_.bind_static(6, r.workstation).bind_static(7, r.site);
-        insert_.bind_static(8, r.printer)
-            .bind(9, r.submitted_ms)
-            .bind(10, r.event_ms)
-            .bind_static(11, r.format);
-        insert_.bind(12, static_cast<int64_t>(r.size)).bind(13, r.pages).bind(14, r.impressions);
-        insert_.bind(15, r.sheets).bind(16, static_cast<int64_t>(r.copies)).bind(17, r.color_impressions);
-        insert_.bind(18, int64_t{r.duplex ? 1 : 0}).bind_static(19, r.counts_source).bind(20, receipt_ms);
-        insert_.bind(21, int64_t{skew ? 1 : 0}).bind_static(22, check);
-        group.bind(insert_, 23);
-        insert_.bind_static(24, facts[i].stamp.department);
-        Status s = insert_.run();
-        if (!s.ok()) {
-          insert_.reset();
-          return s.error(); // the transaction rolls back: nothing of the group is kept
+        result.stored++;
+        if (skewed(r.event_ms, receipt_ms)) result.skewed++;
+        Usage usage = usage_of(r);
+        if (!usage.empty()) {
+          RollupPlace place = rollup_place(r, facts[i].stamp);
+          if (!last_place || !(last_place->first == place)) last_place = &*places.try_emplace(place).first;
+          last_place->second.add(usage);
         }
-        if (db_->changes() == 1) {
-          result.stored++;
-          if (skew) result.skewed++;
-          Usage usage = usage_of(r); // only a record stored now counts
-          if (!usage.empty()) places[rollup_place(r, facts[i].stamp)].add(usage);
-          if (r.event == "printed") checks[check]++;
-          if (facts[i].pending) pending.add(r);
-        } else {
-          result.duplicates++;
+        if (r.event == "printed") checks[check_of(facts[i])]++;
+        if (facts[i].pending) pending.add(r);
+      };
+      for (size_t i = 0; i < records.size();) {
+        // kChunkRows records at once while as many are left (one statement: SQLite's work per
+        // statement is spread over them); the rest, and a chunk in which a record was stored
+        // already, one at a time.
+        size_t end = i + 1;
+        if (records.size() - i >= kChunkRows) {
+          end = i + kChunkRows;
+          auto all = insert_chunk(records, facts, i, receipt_ms);
+          if (!all.ok()) return all.error(); // the transaction rolls back: nothing of the group is kept
+          if (*all) {
+            for (; i < end; i++)
+              stored(i);
+            continue;
+          }
+        }
+        for (; i < end; i++) {
+          RowIds ids(records[i], facts[i]);
+          bind_row(insert_, 0, records[i], facts[i], ids, receipt_ms);
+          Status s = insert_.run();
+          if (!s.ok()) {
+            insert_.reset();
+            return s.error();
+          }
+          if (db_->changes() == 1)
+            stored(i);
+          else
+            result.duplicates++;
         }
       }
       if (pending.size() > 0) {
@@ -1008,8 +1158,8 @@ public:
 
   // The fields of kRecordForCheck's row into `r` (its signature parts are the pending row's).
   static void read_for_check(Stmt &q, proto::JobRecord &r) {
-    r.event = q.col_text(1);
-    r.reason = q.col_text(2);
+    r.event = kEvent.text(q, 1);
+    r.reason = kReason.text(q, 2);
     r.job = PackedId::text(q, 3);
     r.user = PackedId::text(q, 4);
     r.workstation = q.col_text(5);
@@ -1025,7 +1175,7 @@ public:
     r.copies = non_negative(q.col_int(15));
     r.color_impressions = q.col_int(16);
     r.duplex = q.col_int(17) != 0;
-    r.counts_source = q.col_text(18);
+    r.counts_source = kCountsSource.text(q, 18);
   }
 
   Status settle_checks(const std::vector<int64_t> &rows,
@@ -1041,7 +1191,9 @@ public:
       std::string_view name = proto::counts_check_name(check);
       PackedId packed(id);
       packed.bind(*set, 1);
-      Status s = set->bind(2, name).bind(3, kPendingCheck).run();
+      kCountsCheck.bind(*set, 2, name);
+      kCountsCheck.bind(*set, 3, kPendingCheck);
+      Status s = set->run();
       if (s.ok() && db_->changes() == 1) {
         // Only printed records are checked behind ingest (they carry the signed counts).
         moved[name]++;
@@ -1304,7 +1456,7 @@ private:
       if (!more.ok()) return more.error();
       if (!*more) break;
       proto::JobRecord r;
-      r.event = all->col_text(0);
+      r.event = kEvent.text(*all, 0);
       r.user = PackedId::text(*all, 1);
       r.workstation = all->col_text(2);
       r.site = all->col_text(3);
@@ -1341,7 +1493,9 @@ private:
     if (found == kSchemaVersion) return {};
     Transaction tx(*db_);
     if (!tx.begun().ok()) return tx.begun();
-    Status s = db_->exec(fill(kSchema, {"records"}));
+    // The view names records: dropped while the table is moved, made again at the end.
+    Status s = db_->exec("DROP VIEW IF EXISTS records_as_text");
+    if (s.ok()) s = db_->exec(fill(kSchema, {"records"}));
     // A version 1 table: its rows were stored before counts were checked.
     if (s.ok() && found == 1)
       s = db_->exec("ALTER TABLE records ADD COLUMN counts_check TEXT NOT NULL DEFAULT 'unchecked'");
@@ -1349,7 +1503,7 @@ private:
     if (s.ok() && found >= 1 && found < 3)
       s = db_->exec("ALTER TABLE records ADD COLUMN print_group TEXT NOT NULL DEFAULT '';"
                     "ALTER TABLE records ADD COLUMN department TEXT NOT NULL DEFAULT ''");
-    if (s.ok() && found >= 1 && found < 9) s = repack_records();
+    if (s.ok() && found >= 1 && found < 10) s = repack_records();
     for (Granularity g : {Granularity::quarter, Granularity::day})
       if (s.ok()) s = db_->exec(fill(kRollupSchema, {table_name(g)}));
     if (s.ok()) s = db_->exec(kPeopleSchema);
@@ -1374,14 +1528,34 @@ private:
     if (s.ok() && found >= 1 && found < 7)
       s = db_->exec("DROP INDEX IF EXISTS records_by_event_time; DROP INDEX IF EXISTS records_by_user");
     if (s.ok() && found >= 1 && found < 7) s = rebuild_rollups();
-    if (s.ok() && found >= 1 && found < 7) s = db_->exec(kCountAllChecks);
+    if (s.ok() && found >= 1 && found < 7)
+      s = db_->exec(fill(kCountAllChecks,
+                         {kCountsCheck.sql(false).c_str(), std::to_string(kEvent.code("printed")).c_str()}));
+    if (s.ok()) s = db_->exec(records_as_text());
     if (s.ok()) s = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     if (s.ok()) s = tx.commit();
     return s;
   }
 
-  // Schema 9: an older store's records rewritten with PackedIds, in id order (the new b-tree is
-  // appended to, as ingest does). The old table's pages go to the file's free list.
+  // kRecordsAsText filled in.
+  static std::string records_as_text() {
+    auto id = [](const char *column) {
+      std::string c = column, h = "hex(" + c + ")";
+      auto part = [&](int from, int n) {
+        return "substr(" + h + ", " + std::to_string(from) + ", " + std::to_string(n) + ")";
+      };
+      return "CASE WHEN typeof(" + c + ") = 'blob' AND length(" + c + ") = 16 THEN lower(" + part(1, 8) +
+             " || '-' || " + part(9, 4) + " || '-' || " + part(13, 4) + " || '-' || " + part(17, 4) +
+             " || '-' || " + part(21, 12) + ") ELSE " + c + " END";
+    };
+    return fill(kRecordsAsText, {id("id").c_str(), kEvent.sql(false).c_str(), kReason.sql(false).c_str(),
+                                 id("job").c_str(), id("user_id").c_str(), kCountsSource.sql(false).c_str(),
+                                 kCountsCheck.sql(false).c_str(), id("print_group").c_str()});
+  }
+
+  // Schemas 9 and 10: an older store's records rewritten with PackedIds and Coded values, in id
+  // order (the new b-tree is appended to, as ingest does). The old table's pages go to the file's
+  // free list.
   Status repack_records() {
     auto count = db_->prepare("SELECT COUNT(*) FROM records");
     if (!count.ok()) return count.error();
@@ -1389,7 +1563,9 @@ private:
     if (!row.ok()) return row.error();
     int64_t n = *row ? count->col_int(0) : 0;
     count->reset();
-    if (n > 0) LPM_INFO("moving %lld records to 16-byte ids (schema 9)...", static_cast<long long>(n));
+    if (n > 0)
+      LPM_INFO("moving %lld records to 16-byte ids and coded names (schema 10)...",
+               static_cast<long long>(n));
     int rc = sqlite3_create_function_v2(db_->raw(), "lpm_pack_id", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                         nullptr, &PackedId::sql_pack, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return make_error(Errc::internal, std::string("lpm_pack_id: ") + sqlite3_errstr(rc));
@@ -1397,7 +1573,9 @@ private:
     // The old table's pages hold the same records as the new one: they go to the free list as
     // they are rather than zeroed, which would write the whole old table again through the WAL.
     if (s.ok()) s = db_->exec("PRAGMA secure_delete = FAST");
-    if (s.ok()) s = db_->exec(kRecordsRepack);
+    if (s.ok())
+      s = db_->exec(fill(kRecordsRepack, {kEvent.sql(true).c_str(), kReason.sql(true).c_str(),
+                                          kCountsSource.sql(true).c_str(), kCountsCheck.sql(true).c_str()}));
     Status on = db_->exec("PRAGMA secure_delete = ON");
     if (s.ok()) s = on;
     if (s.ok() && n > 0) LPM_INFO("%lld records moved", static_cast<long long>(n));
@@ -1496,7 +1674,9 @@ private:
   }
 
   std::unique_ptr<Db> db_;
-  Stmt insert_;
+  Stmt insert_;       // a record, OR IGNORE: a record stored already is a duplicate
+  Stmt insert_chunk_; // kChunkRows records, failing with a conflict when one was stored already
+  std::vector<RowIds> chunk_ids_;
   Stmt pending_insert_; // a row of pending_batches: a batch's records whose counts are checked behind ingest
   Stmt check_counts_add_;
   Stmt upsert_[2]; // by index_of(granularity)

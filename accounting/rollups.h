@@ -89,6 +89,7 @@ struct RollupPlace {
     return std::tie(quarter, day, printer, workstation, site, user, print_group, department);
   }
   bool operator<(const RollupPlace &o) const { return tie() < o.tie(); }
+  bool operator==(const RollupPlace &o) const { return tie() == o.tie(); }
 };
 RollupPlace rollup_place(const proto::JobRecord &record, const Stamp &stamp);
 void add_to_rollups(RollupDelta &delta, const RollupPlace &place, const Usage &usage);

@@ -142,6 +142,9 @@ bool Stmt::col_is_null(int col) const { return sqlite3_column_type(stmt_, col) =
 bool Stmt::col_is_blob(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_BLOB;
 }
+bool Stmt::col_is_int(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_INTEGER;
+}
 
 Result<std::unique_ptr<Db>> Db::open(const std::string &path) {
   // Create the file 0600 ourselves (SQLite would honour the umask), but only when it does not

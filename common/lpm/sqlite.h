@@ -54,6 +54,7 @@ public:
   std::vector<uint8_t> col_blob(int col) const;
   bool col_is_null(int col) const;
   bool col_is_blob(int col) const;
+  bool col_is_int(int col) const;
 
 private:
   friend class Db;

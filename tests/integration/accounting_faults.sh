@@ -107,7 +107,7 @@ for point in "${SERVER_POINTS[@]}"; do
 done
 
 check "no record stored twice: one per job" \
-  test "$(sqlite3 "$ROOT/accounting/state.db" "SELECT count(DISTINCT job) FROM records WHERE event = 'deleted'")" \
+  test "$(sqlite3 "$ROOT/accounting/state.db" "SELECT count(DISTINCT job) FROM records_as_text WHERE event = 'deleted'")" \
   -eq "$EXPECTED"
 after_post_dups=$(grep -h "post-records from" "$ROOT"/logs/accounting*.log | grep -cv " 0 duplicates" || true)
 check "batches a crash interrupted came again and were taken as duplicates ($after_post_dups answers)" \

@@ -66,8 +66,8 @@ check "nobody's job is untouched" grep -q "$job_nobody" <<<"$(as_nobody "$BIN/lp
 db=$ROOT/accounting/state.db
 found=""
 for _ in $(seq 1 100); do
-  # A job id is kept in its 16 bytes (schema 9).
-  found=$(sqlite3 "$db" "SELECT event || ' ' || reason FROM records WHERE lower(hex(job)) = replace('$job_root', '-', '')" \
+  # records_as_text: the records as sent (the table keeps ids in 16 bytes and names as codes).
+  found=$(sqlite3 "$db" "SELECT event || ' ' || reason FROM records_as_text WHERE job = '$job_root'" \
     2>/dev/null || true)
   [[ -n $found ]] && break
   sleep 0.05

@@ -132,7 +132,7 @@ check "with TrackDeletedJobs off no deleted record is queued" \
   test "$(sqlite3 "$ROOT/agent/state.db" "SELECT count(*) FROM outbox")" = 0
 sleep 0.3
 check "nor stored by the server" \
-  test "$(sqlite3 "$ROOT/accounting/state.db" "SELECT count(*) FROM records WHERE event = 'deleted'")" = 0
+  test "$(sqlite3 "$ROOT/accounting/state.db" "SELECT count(*) FROM records_as_text WHERE event = 'deleted'")" = 0
 
 # Restore, once the server is stopped: the backup's three records come back, the replaced
 # database (four) is kept beside; a file that is not an accounting backup changes nothing.
@@ -149,7 +149,7 @@ out=$("$BIN/lpm-accounting" restore --data "$ROOT/accounting" --file "$ROOT/acct
 check "the restore brings back the backup's three records ($out)" test "$(local_jobs "$ROOT/accounting")" = 3
 kept=$(sed -n 's/.*is kept as //p' <<<"$out")
 check "the replaced database is kept, with its four records" \
-  test "$(sqlite3 "$kept" "SELECT count(*) FROM records WHERE event = 'printed'")" = 4
+  test "$(sqlite3 "$kept" "SELECT count(*) FROM records_as_text WHERE event = 'printed'")" = 4
 out=$("$BIN/lpm-accounting" compact --data "$ROOT/accounting" 2>/dev/null)
 check "a compaction keeps the store's three records ($out)" grep -q "(3 records" <<<"$out"
 check "and the reports read them as before" test "$(local_jobs "$ROOT/accounting")" = 3

@@ -76,6 +76,55 @@ TEST_CASE("the same batch posted twice is stored once", "[accounting][store]") {
   }
 }
 
+TEST_CASE("a batch longer than a statement's 20 records: records stored already, or twice in it, count once "
+          "[issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::string user = uuid_v7();
+  std::vector<proto::JobRecord> batch;
+  for (int i = 0; i < 45; i++) // two statements of 20 records, then 5 one at a time
+    batch.push_back(printed_record(user, kNow - 100000 + i * 1000, 1));
+  // Known before: one in each statement's records; and one sent twice inside the first statement's.
+  auto known = store->ingest({batch[5], batch[30]}, kNow);
+  REQUIRE(known.ok());
+  CHECK(known->stored == 2);
+  std::vector<proto::JobRecord> sent = batch;
+  sent.insert(sent.begin() + 13, batch[12]);
+  auto mixed = store->ingest(sent, kNow);
+  REQUIRE(mixed.ok());
+  CHECK(mixed->stored == 43);
+  CHECK(mixed->duplicates == 3);
+  auto rows = store->totals(0, kNow);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].jobs == 45);
+  CHECK((*rows)[0].pages == 45);
+  auto checks = store->counts_checks();
+  REQUIRE(checks.ok());
+  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"unsigned", 45}});
+  // All of them again: none stored, nothing added.
+  auto again = store->ingest(sent, kNow);
+  REQUIRE(again.ok());
+  CHECK(again->stored == 0);
+  CHECK(again->duplicates == 46);
+  rows = store->totals(0, kNow);
+  REQUIRE(rows.ok());
+  CHECK((*rows)[0].pages == 45);
+  // A new batch of exactly two statements' records, all stored 20 at a time.
+  std::vector<proto::JobRecord> fresh;
+  for (int i = 0; i < 40; i++)
+    fresh.push_back(printed_record(user, kNow - 50000 + i * 1000, 2));
+  auto whole = store->ingest(fresh, kNow);
+  REQUIRE(whole.ok());
+  CHECK(whole->stored == 40);
+  CHECK(whole->duplicates == 0);
+  rows = store->totals(0, kNow);
+  REQUIRE(rows.ok());
+  CHECK((*rows)[0].jobs == 85);
+  CHECK((*rows)[0].pages == 125);
+}
+
 TEST_CASE("records survive closing and reopening the store", "[accounting][store]") {
   TempDir dir;
   std::string user = uuid_v7();
@@ -324,6 +373,7 @@ int64_t query_int(const TempDir &dir, const char *sql) {
 void check_same_for_the_check(const proto::JobRecord &got, const proto::JobRecord &sent) {
   CHECK(got.id == sent.id);
   CHECK(got.event == sent.event);
+  CHECK(got.reason == sent.reason);
   CHECK(got.job == sent.job);
   CHECK(got.user == sent.user);
   CHECK(got.workstation == sent.workstation);
@@ -579,7 +629,7 @@ TEST_CASE(
             .ok());
   }
   auto store = open_store(dir);
-  CHECK(query_int(dir, "PRAGMA user_version") == 9);
+  CHECK(query_int(dir, "PRAGMA user_version") == 10);
   CHECK(query_int(dir, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'records' "
                        "AND name NOT LIKE 'sqlite_autoindex%'") == 0);
   auto checks = store->counts_checks();
@@ -678,40 +728,30 @@ TEST_CASE("a version 8 store's ids move to 16 bytes where they are canonical UUI
     REQUIRE(store->ingest_with({sent, other}, {pending, IngestFacts{}}, kNow).ok());
   }
   {
-    // As schema 8 kept records: every id as text.
+    // As schema 8 kept records: every id and name as text, as records_as_text shows them.
     auto db = Db::open(dir.path + "/state.db");
     REQUIRE(db.ok());
-    auto text = [](const char *column) {
-      std::string h = std::string("lower(hex(") + column + "))";
-      auto part = [&](int from, int n) {
-        return "substr(" + h + ", " + std::to_string(from) + ", " + std::to_string(n) + ")";
-      };
-      return std::string("CASE typeof(") + column + ") WHEN 'blob' THEN " + part(1, 8) + " || '-' || " +
-             part(9, 4) + " || '-' || " + part(13, 4) + " || '-' || " + part(17, 4) + " || '-' || " +
-             part(21, 12) + " ELSE " + column + " END";
-    };
-    std::string sql =
-        "CREATE TABLE old (id TEXT PRIMARY KEY NOT NULL, event TEXT NOT NULL, reason TEXT NOT NULL, "
-        "job TEXT NOT NULL, user_id TEXT NOT NULL, workstation TEXT NOT NULL, site TEXT NOT NULL, "
-        "printer TEXT NOT NULL, submitted_ms INTEGER NOT NULL, event_ms INTEGER NOT NULL, format TEXT "
-        "NOT NULL, size_bytes INTEGER NOT NULL, pages INTEGER NOT NULL, impressions INTEGER NOT NULL, "
-        "sheets INTEGER NOT NULL, copies INTEGER NOT NULL, color_impressions INTEGER NOT NULL, duplex "
-        "INTEGER NOT NULL, counts_source TEXT NOT NULL, receipt_ms INTEGER NOT NULL, clock_skew "
-        "INTEGER NOT NULL, counts_check TEXT NOT NULL DEFAULT 'unchecked', print_group TEXT NOT NULL "
-        "DEFAULT '', department TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
-        "INSERT INTO old SELECT " +
-        text("id") + ", event, reason, " + text("job") + ", " + text("user_id") +
-        ", workstation, site, printer, submitted_ms, event_ms, format, size_bytes, pages, impressions, "
-        "sheets, copies, color_impressions, duplex, counts_source, receipt_ms, clock_skew, "
-        "counts_check, " +
-        text("print_group") +
-        ", department FROM records;"
-        "DROP TABLE records; ALTER TABLE old RENAME TO records; PRAGMA user_version = 8;";
-    REQUIRE((*db)->exec(sql).ok());
+    REQUIRE(
+        (*db)
+            ->exec(
+                "CREATE TABLE old (id TEXT PRIMARY KEY NOT NULL, event TEXT NOT NULL, reason TEXT NOT NULL, "
+                "job TEXT NOT NULL, user_id TEXT NOT NULL, workstation TEXT NOT NULL, site TEXT NOT NULL, "
+                "printer TEXT NOT NULL, submitted_ms INTEGER NOT NULL, event_ms INTEGER NOT NULL, format "
+                "TEXT "
+                "NOT NULL, size_bytes INTEGER NOT NULL, pages INTEGER NOT NULL, impressions INTEGER NOT "
+                "NULL, "
+                "sheets INTEGER NOT NULL, copies INTEGER NOT NULL, color_impressions INTEGER NOT NULL, "
+                "duplex "
+                "INTEGER NOT NULL, counts_source TEXT NOT NULL, receipt_ms INTEGER NOT NULL, clock_skew "
+                "INTEGER NOT NULL, counts_check TEXT NOT NULL DEFAULT 'unchecked', print_group TEXT NOT NULL "
+                "DEFAULT '', department TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+                "INSERT INTO old SELECT * FROM records_as_text; DROP VIEW records_as_text;"
+                "DROP TABLE records; ALTER TABLE old RENAME TO records; PRAGMA user_version = 8;")
+            .ok());
   }
   CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(id) = 'text'") == 2);
   auto store = open_store(dir);
-  CHECK(query_int(dir, "PRAGMA user_version") == 9);
+  CHECK(query_int(dir, "PRAGMA user_version") == 10);
   CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(id) = 'blob' AND length(id) = 16") == 1);
   CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(job) = 'blob'") == 2);
   CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(user_id) = 'blob'") == 1);
@@ -786,6 +826,90 @@ TEST_CASE(
     REQUIRE(got != kept->records.end());
     check_same_for_the_check(*got, r);
   }
+}
+
+// The text of the first column of the first row of `sql` on the store's file.
+std::string query_text(const TempDir &dir, const char *sql) {
+  auto db = Db::open(dir.path + "/state.db");
+  REQUIRE(db.ok());
+  auto q = (*db)->prepare(sql);
+  REQUIRE(q.ok());
+  auto row = q->step();
+  REQUIRE(row.ok());
+  REQUIRE(*row);
+  return q->col_text(0);
+}
+
+TEST_CASE("a version 9 store's event, reason, counts source and check move to codes and read back the same "
+          "[issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  proto::JobRecord sent = pending_record(uuid_v7(), kNow - 1000); // counts source "device"
+  proto::JobRecord expired = printed_record(uuid_v7(), kNow - 900);
+  expired.event = "deleted";
+  expired.reason = "expired";
+  expired.pages = expired.impressions = expired.sheets = -1;
+  expired.counts_source = "";
+  proto::JobRecord odd = printed_record(uuid_v7(), kNow - 800); // a counts source no station sends
+  odd.reason = "failed";
+  odd.counts_source = "1";
+  {
+    auto store = open_store(dir);
+    IngestFacts pending;
+    pending.pending = true;
+    REQUIRE(store->ingest_with({sent, expired, odd}, {pending, IngestFacts{}, IngestFacts{}}, kNow).ok());
+  }
+  // Stored as codes; a value outside the names as its text, which looks like a code but is not one.
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(event) = 'integer' AND typeof(reason) = "
+                       "'integer' AND typeof(counts_check) = 'integer'") == 3);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(counts_source) = 'text'") == 1);
+  CHECK(query_text(dir, "SELECT group_concat(event || '/' || reason || '/' || counts_source || '/' || "
+                        "counts_check, ' ') FROM (SELECT * FROM records_as_text ORDER BY event_ms)") ==
+        "printed/released/device/pending deleted/expired//none printed/failed/1/none");
+  {
+    // As schema 9 kept them: names as text (the codes are the stored format: 0 printed, 1 deleted;
+    // reasons released 0 ... failed 4; counts sources "" 0, device 1, estimated 2; checks none 0 ...
+    // pending 5, unchecked 6).
+    auto db = Db::open(dir.path + "/state.db");
+    REQUIRE(db.ok());
+    REQUIRE(
+        (*db)
+            ->exec(
+                "UPDATE records SET event = CASE event WHEN 0 THEN 'printed' WHEN 1 THEN 'deleted' END, "
+                "reason = CASE reason WHEN 0 THEN 'released' WHEN 1 THEN 'expired' WHEN 4 THEN 'failed' END, "
+                "counts_source = CASE counts_source WHEN 0 THEN '' WHEN 1 THEN 'device' ELSE counts_source "
+                "END, "
+                "counts_check = CASE counts_check WHEN 0 THEN 'none' WHEN 5 THEN 'pending' END;"
+                "DROP VIEW records_as_text; PRAGMA user_version = 9;")
+            .ok());
+  }
+  CHECK(query_int(dir,
+                  "SELECT COUNT(*) FROM records WHERE typeof(event) = 'text' AND typeof(reason) = 'text' "
+                  "AND typeof(counts_source) = 'text' AND typeof(counts_check) = 'text'") == 3);
+  auto store = open_store(dir);
+  CHECK(query_int(dir, "PRAGMA user_version") == 10);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(event) = 'integer' AND typeof(reason) = "
+                       "'integer' AND typeof(counts_check) = 'integer'") == 3);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(counts_source) = 'text'") == 1);
+  CHECK(query_int(dir, "SELECT COUNT(*) FROM records WHERE typeof(id) = 'blob'") == 3);
+  CHECK(query_text(dir, "SELECT group_concat(event || '/' || reason || '/' || counts_source || '/' || "
+                        "counts_check, ' ') FROM (SELECT * FROM records_as_text ORDER BY event_ms)") ==
+        "printed/released/device/pending deleted/expired//none printed/failed/1/none");
+  CHECK(query_text(dir, "SELECT job FROM records_as_text WHERE reason = 'expired'") == expired.job);
+  // The pending record comes back for its check as it was sent, and settles.
+  auto kept = store->pending_checks(10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->records.size() == 1);
+  check_same_for_the_check(kept->records[0], sent);
+  REQUIRE(store->settle_checks(kept->rows, {{sent.id, proto::CountsCheck::device}}).ok());
+  CHECK(query_text(dir, "SELECT counts_check FROM records_as_text WHERE counts_source = 'device'") ==
+        "device");
+  auto again = store->ingest({sent, expired, odd}, kNow);
+  REQUIRE(again.ok());
+  CHECK(again->duplicates == 3);
+  auto checks = store->counts_checks();
+  REQUIRE(checks.ok());
+  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"device", 1}, {"none", 1}});
 }
 
 TEST_CASE("a damaged pending row is reported, not half read [issue-6]", "[accounting][store][issue-6]") {

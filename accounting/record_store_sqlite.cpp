@@ -201,13 +201,13 @@ public:
 
   // Binds `value`'s code, or the text (not copied: it must outlive the step).
   void bind(Stmt &q, int index, std::string_view value) const {
-    for (size_t i = 0; i < names_.size(); i++)
-      if (names_[i] == value) {
-        q.bind(index, static_cast<int64_t>(i));
-        return;
-      }
-    q.bind_static(index, value);
+    int64_t c = code(value);
+    if (c >= 0)
+      q.bind(index, c);
+    else
+      q.bind_static(index, value);
   }
+  // The code of `name`, -1 when it has none.
   int64_t code(std::string_view name) const {
     for (size_t i = 0; i < names_.size(); i++)
       if (names_[i] == name) return static_cast<int64_t>(i);

@@ -358,8 +358,9 @@ void store_pending(const TempDir &dir, const proto::JobRecord &r) {
   REQUIRE(store->ingest_with({r}, {pending}, kNow).ok());
 }
 
-// The first column of the first row of `sql` on the store's file, through a connection of its own.
-int64_t query_int(const TempDir &dir, const char *sql) {
+// The first column of the first row of `sql` on the store's file, through a connection of its
+// own, as an integer or as text.
+template <class Read> auto query_first(const TempDir &dir, const char *sql, Read read) {
   auto db = Db::open(dir.path + "/state.db");
   REQUIRE(db.ok());
   auto q = (*db)->prepare(sql);
@@ -367,7 +368,13 @@ int64_t query_int(const TempDir &dir, const char *sql) {
   auto row = q->step();
   REQUIRE(row.ok());
   REQUIRE(*row);
-  return q->col_int(0);
+  return read(*q);
+}
+int64_t query_int(const TempDir &dir, const char *sql) {
+  return query_first(dir, sql, [](const Stmt &q) { return q.col_int(0); });
+}
+std::string query_text(const TempDir &dir, const char *sql) {
+  return query_first(dir, sql, [](const Stmt &q) { return q.col_text(0); });
 }
 
 void check_same_for_the_check(const proto::JobRecord &got, const proto::JobRecord &sent) {
@@ -826,18 +833,6 @@ TEST_CASE(
     REQUIRE(got != kept->records.end());
     check_same_for_the_check(*got, r);
   }
-}
-
-// The text of the first column of the first row of `sql` on the store's file.
-std::string query_text(const TempDir &dir, const char *sql) {
-  auto db = Db::open(dir.path + "/state.db");
-  REQUIRE(db.ok());
-  auto q = (*db)->prepare(sql);
-  REQUIRE(q.ok());
-  auto row = q->step();
-  REQUIRE(row.ok());
-  REQUIRE(*row);
-  return q->col_text(0);
 }
 
 TEST_CASE("a version 9 store's event, reason, counts source and check move to codes and read back the same "

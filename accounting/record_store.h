@@ -20,6 +20,9 @@ namespace lpm::accounting {
 // A record whose event time is further than this from the time it reached us is stored with its
 // skew flag set: its agent's clock (or its outbox) is off, and reports can say so.
 inline constexpr int64_t kClockSkewLimitMs = 5 * 60 * 1000;
+// Records the SQLite store binds to one INSERT at ingest (issue 6); the rest of a batch, and a
+// statement's records when one of them was stored already, go one at a time.
+inline constexpr size_t kIngestStatementRows = 50;
 
 struct IngestResult {
   uint64_t stored = 0;     // records new to the store, now committed

@@ -897,12 +897,48 @@ const char *table_name(Granularity g) {
 
 constexpr size_t kInsertColumns = 24;
 // Records stored by one statement at ingest: SQLite's cost per statement (its start, its end,
-// the reset) spread over them. 20 divides an agent's full batch (500).
-constexpr size_t kChunkRows = 20;
+// the reset) spread over them. 50 divides an agent's full batch (500).
+constexpr size_t kChunkRows = kIngestStatementRows;
 
-// The INSERT of `rows` records: one (OR IGNORE: a record stored already is left as it is), or more
-// (a record stored already fails the statement, whose rows are then undone).
-std::string insert_sql(size_t rows) {
+// The columns an agent's batch nearly always has the same in every record: one user at one
+// workstation, site and printer, one stamp, one receipt time (indexes into the INSERT's columns).
+// A chunk whose records all agree binds them once, as parameters 1-7, and each record its other 17.
+constexpr std::array<size_t, 7> kSharedColumns = {4, 5, 6, 7, 19, 22, 23};
+constexpr size_t kOwnColumns = kInsertColumns - kSharedColumns.size();
+
+// Where a statement's rows take their values: column c of row k is parameter at[c] + k * step[c]
+// (step 0: a shared column of a `shared` statement, the same parameter for every row).
+struct RowLayout {
+  std::array<int, kInsertColumns> at{};
+  std::array<int, kInsertColumns> step{};
+  bool shared = false;
+  int param(size_t column, size_t row) const { return at[column] + static_cast<int>(row) * step[column]; }
+};
+
+constexpr RowLayout layout_of(bool shared) {
+  RowLayout l;
+  l.shared = shared;
+  int stride = static_cast<int>(shared ? kOwnColumns : kInsertColumns);
+  int next = shared ? static_cast<int>(kSharedColumns.size()) + 1 : 1;
+  for (size_t c = 0; c < kInsertColumns; c++) {
+    l.at[c] = next;
+    l.step[c] = stride;
+    for (size_t k = 0; shared && k < kSharedColumns.size(); k++)
+      if (kSharedColumns[k] == c) {
+        l.at[c] = static_cast<int>(k) + 1;
+        l.step[c] = 0;
+      }
+    if (l.at[c] == next) next++;
+  }
+  return l;
+}
+constexpr RowLayout kEachRow = layout_of(false);
+constexpr RowLayout kSharedRow = layout_of(true);
+
+// The INSERT of `rows` records laid out as `layout` says: one (OR IGNORE: a record stored already
+// is left as it is), or more (a record stored already fails the statement, whose rows are then
+// undone).
+std::string insert_sql(size_t rows, const RowLayout &layout) {
   std::string sql = rows == 1 ? "INSERT OR IGNORE" : "INSERT";
   sql +=
       " INTO records (id, event, reason, job, user_id, workstation, site, printer, submitted_ms, event_ms, "
@@ -911,7 +947,7 @@ std::string insert_sql(size_t rows) {
   for (size_t row = 0; row < rows; row++) {
     sql += row ? ", (" : "(";
     for (size_t col = 0; col < kInsertColumns; col++)
-      sql += col ? ", ?" : "?";
+      sql += (col ? ", ?" : "?") + std::to_string(layout.param(col, row));
     sql += ")";
   }
   return sql;
@@ -956,12 +992,15 @@ public:
     if (!cache.ok()) return cache.error();
     Status s = store->migrate();
     if (!s.ok()) return make_error(s.error().code, path + ": " + s.error().message);
-    auto insert = store->db_->prepare(insert_sql(1));
+    auto insert = store->db_->prepare(insert_sql(1, kEachRow));
     if (!insert.ok()) return insert.error();
     store->insert_ = std::move(*insert);
-    auto chunk = store->db_->prepare(insert_sql(kChunkRows));
+    auto chunk = store->db_->prepare(insert_sql(kChunkRows, kEachRow));
     if (!chunk.ok()) return chunk.error();
     store->insert_chunk_ = std::move(*chunk);
+    auto shared = store->db_->prepare(insert_sql(kChunkRows, kSharedRow));
+    if (!shared.ok()) return shared.error();
+    store->insert_shared_ = std::move(*shared);
     auto pending = store->db_->prepare(kPendingBatchInsert);
     if (!pending.ok()) return pending.error();
     store->pending_insert_ = std::move(*pending);
@@ -994,25 +1033,42 @@ public:
     return f.pending ? kPendingCheck : proto::counts_check_name(f.check);
   }
 
-  // Binds record `r`'s row to parameters base + 1 ... base + kInsertColumns of `q`, without copies:
-  // the record's strings and `ids` must stay put until q has run.
-  static void bind_row(Stmt &q, int base, const proto::JobRecord &r, const IngestFacts &f, const RowIds &ids,
-                       int64_t receipt_ms) {
-    ids.id.bind(q, base + 1);
-    kEvent.bind(q, base + 2, r.event);
-    kReason.bind(q, base + 3, r.reason);
-    ids.job.bind(q, base + 4);
-    ids.user.bind(q, base + 5);
-    q.bind_static(base + 6, r.workstation).bind_static(base + 7, r.site).bind_static(base + 8, r.printer);
-    q.bind(base + 9, r.submitted_ms).bind(base + 10, r.event_ms).bind_static(base + 11, r.format);
-    q.bind(base + 12, static_cast<int64_t>(r.size)).bind(base + 13, r.pages).bind(base + 14, r.impressions);
-    q.bind(base + 15, r.sheets).bind(base + 16, static_cast<int64_t>(r.copies));
-    q.bind(base + 17, r.color_impressions).bind(base + 18, int64_t{r.duplex ? 1 : 0});
-    kCountsSource.bind(q, base + 19, r.counts_source);
-    q.bind(base + 20, receipt_ms).bind(base + 21, int64_t{skewed(r.event_ms, receipt_ms) ? 1 : 0});
-    kCountsCheck.bind(q, base + 22, check_of(f));
-    ids.group.bind(q, base + 23);
-    q.bind_static(base + 24, f.stamp.department);
+  // Binds row `k` of `q` (laid out as `layout`) to record `r`, without copies: the record's strings
+  // and `ids` must stay put until q has run. The shared columns of a shared layout are left to
+  // bind_shared.
+  static void bind_row(Stmt &q, const RowLayout &layout, size_t k, const proto::JobRecord &r,
+                       const IngestFacts &f, const RowIds &ids, int64_t receipt_ms) {
+    auto at = [&](size_t column) { return layout.param(column, k); };
+    ids.id.bind(q, at(0));
+    kEvent.bind(q, at(1), r.event);
+    kReason.bind(q, at(2), r.reason);
+    ids.job.bind(q, at(3));
+    q.bind(at(8), r.submitted_ms).bind(at(9), r.event_ms).bind_static(at(10), r.format);
+    q.bind(at(11), static_cast<int64_t>(r.size)).bind(at(12), r.pages).bind(at(13), r.impressions);
+    q.bind(at(14), r.sheets).bind(at(15), static_cast<int64_t>(r.copies));
+    q.bind(at(16), r.color_impressions).bind(at(17), int64_t{r.duplex ? 1 : 0});
+    kCountsSource.bind(q, at(18), r.counts_source);
+    q.bind(at(20), int64_t{skewed(r.event_ms, receipt_ms) ? 1 : 0});
+    kCountsCheck.bind(q, at(21), check_of(f));
+    if (!layout.shared) bind_shared(q, layout, k, r, f, ids, receipt_ms);
+  }
+
+  // The kSharedColumns of row `k`: of every row, in a shared layout.
+  static void bind_shared(Stmt &q, const RowLayout &layout, size_t k, const proto::JobRecord &r,
+                          const IngestFacts &f, const RowIds &ids, int64_t receipt_ms) {
+    auto at = [&](size_t column) { return layout.param(column, k); };
+    ids.user.bind(q, at(4));
+    q.bind_static(at(5), r.workstation).bind_static(at(6), r.site).bind_static(at(7), r.printer);
+    q.bind(at(19), receipt_ms);
+    ids.group.bind(q, at(22));
+    q.bind_static(at(23), f.stamp.department);
+  }
+
+  // True when records a and b agree on every kSharedColumns column.
+  static bool share_columns(const proto::JobRecord &a, const IngestFacts &fa, const proto::JobRecord &b,
+                            const IngestFacts &fb) {
+    return a.user == b.user && a.workstation == b.workstation && a.site == b.site && a.printer == b.printer &&
+           fa.stamp.print_group == fb.stamp.print_group && fa.stamp.department == fb.stamp.department;
   }
 
   // Stores records[from, from + kChunkRows) with one statement: true when all were stored; false
@@ -1020,16 +1076,21 @@ public:
   // them one at a time, which tells which).
   Result<bool> insert_chunk(const std::vector<proto::JobRecord> &records,
                             const std::vector<IngestFacts> &facts, size_t from, int64_t receipt_ms) {
+    bool shared = true;
+    for (size_t k = 1; k < kChunkRows && shared; k++)
+      shared = share_columns(records[from], facts[from], records[from + k], facts[from + k]);
+    Stmt &q = shared ? insert_shared_ : insert_chunk_;
+    const RowLayout &layout = shared ? kSharedRow : kEachRow;
     std::vector<RowIds> &ids = chunk_ids_;
     ids.clear();
     for (size_t k = 0; k < kChunkRows; k++)
       ids.emplace_back(records[from + k], facts[from + k]);
     for (size_t k = 0; k < kChunkRows; k++)
-      bind_row(insert_chunk_, static_cast<int>(k * kInsertColumns), records[from + k], facts[from + k],
-               ids[k], receipt_ms);
-    Status s = insert_chunk_.run();
+      bind_row(q, layout, k, records[from + k], facts[from + k], ids[k], receipt_ms);
+    if (shared) bind_shared(q, layout, 0, records[from], facts[from], ids[0], receipt_ms);
+    Status s = q.run_rebinding();
     if (s.ok()) return true;
-    insert_chunk_.reset();
+    q.reset();
     if (s.error().code == Errc::conflict) return false;
     return s.error();
   }
@@ -1089,8 +1150,8 @@ public:
         }
         for (; i < end; i++) {
           RowIds ids(records[i], facts[i]);
-          bind_row(insert_, 0, records[i], facts[i], ids, receipt_ms);
-          Status s = insert_.run();
+          bind_row(insert_, kEachRow, 0, records[i], facts[i], ids, receipt_ms);
+          Status s = insert_.run_rebinding();
           if (!s.ok()) {
             insert_.reset();
             return s.error();
@@ -1676,6 +1737,7 @@ private:
   std::unique_ptr<Db> db_;
   Stmt insert_;       // a record, OR IGNORE: a record stored already is a duplicate
   Stmt insert_chunk_; // kChunkRows records, failing with a conflict when one was stored already
+  Stmt insert_shared_; // the same for records that agree on kSharedColumns, bound once
   std::vector<RowIds> chunk_ids_;
   Stmt pending_insert_; // a row of pending_batches: a batch's records whose counts are checked behind ingest
   Stmt check_counts_add_;

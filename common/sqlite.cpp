@@ -122,6 +122,16 @@ Status Stmt::run() {
   return {};
 }
 
+Status Stmt::run_rebinding() {
+  for (;;) {
+    auto r = step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+  }
+  sqlite3_reset(stmt_);
+  return {};
+}
+
 void Stmt::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);

@@ -47,6 +47,10 @@ public:
   Result<bool> step();
   // Steps to completion (for INSERT/UPDATE/DELETE); resets the statement afterwards.
   Status run();
+  // run(), but the bindings stay: for a statement whose every parameter is bound again before its
+  // next step (clearing hundreds of them costs as much as binding them). Static bindings then
+  // point at the caller's bytes until that next bind.
+  Status run_rebinding();
   void reset();
 
   int64_t col_int(int col) const;

@@ -76,53 +76,60 @@ TEST_CASE("the same batch posted twice is stored once", "[accounting][store]") {
   }
 }
 
-TEST_CASE("a batch longer than a statement's 20 records: records stored already, or twice in it, count once "
+TEST_CASE("a batch longer than a statement's records: records stored already, or twice in it, count once "
           "[issue-6]",
           "[accounting][store][issue-6]") {
   TempDir dir;
   auto store = open_store(dir);
   std::string user = uuid_v7();
+  std::string workstation = uuid_v7(); // one workstation: the statements bind the shared columns once
+  constexpr int N = static_cast<int>(kIngestStatementRows);
+  auto record = [&](int64_t event_ms, int64_t pages) {
+    proto::JobRecord r = printed_record(user, event_ms, pages);
+    r.workstation = workstation;
+    return r;
+  };
   std::vector<proto::JobRecord> batch;
-  for (int i = 0; i < 45; i++) // two statements of 20 records, then 5 one at a time
-    batch.push_back(printed_record(user, kNow - 100000 + i * 1000, 1));
+  for (int i = 0; i < 2 * N + 5; i++) // two statements of N records, then 5 one at a time
+    batch.push_back(record(kNow - 200000 + i * 1000, 1));
   // Known before: one in each statement's records; and one sent twice inside the first statement's.
-  auto known = store->ingest({batch[5], batch[30]}, kNow);
+  auto known = store->ingest({batch[5], batch[N + 10]}, kNow);
   REQUIRE(known.ok());
   CHECK(known->stored == 2);
   std::vector<proto::JobRecord> sent = batch;
   sent.insert(sent.begin() + 13, batch[12]);
   auto mixed = store->ingest(sent, kNow);
   REQUIRE(mixed.ok());
-  CHECK(mixed->stored == 43);
+  CHECK(mixed->stored == 2 * N + 3);
   CHECK(mixed->duplicates == 3);
   auto rows = store->totals(0, kNow);
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 1);
-  CHECK((*rows)[0].jobs == 45);
-  CHECK((*rows)[0].pages == 45);
+  CHECK((*rows)[0].jobs == 2 * N + 5);
+  CHECK((*rows)[0].pages == 2 * N + 5);
   auto checks = store->counts_checks();
   REQUIRE(checks.ok());
-  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"unsigned", 45}});
+  CHECK(*checks == std::vector<std::pair<std::string, uint64_t>>{{"unsigned", 2 * N + 5}});
   // All of them again: none stored, nothing added.
   auto again = store->ingest(sent, kNow);
   REQUIRE(again.ok());
   CHECK(again->stored == 0);
-  CHECK(again->duplicates == 46);
+  CHECK(again->duplicates == 2 * N + 6);
   rows = store->totals(0, kNow);
   REQUIRE(rows.ok());
-  CHECK((*rows)[0].pages == 45);
-  // A new batch of exactly two statements' records, all stored 20 at a time.
+  CHECK((*rows)[0].pages == 2 * N + 5);
+  // A new batch of exactly two statements' records, all stored N at a time.
   std::vector<proto::JobRecord> fresh;
-  for (int i = 0; i < 40; i++)
-    fresh.push_back(printed_record(user, kNow - 50000 + i * 1000, 2));
+  for (int i = 0; i < 2 * N; i++)
+    fresh.push_back(record(kNow - 100000 + i * 1000, 2));
   auto whole = store->ingest(fresh, kNow);
   REQUIRE(whole.ok());
-  CHECK(whole->stored == 40);
+  CHECK(whole->stored == 2 * N);
   CHECK(whole->duplicates == 0);
   rows = store->totals(0, kNow);
   REQUIRE(rows.ok());
-  CHECK((*rows)[0].jobs == 85);
-  CHECK((*rows)[0].pages == 125);
+  CHECK((*rows)[0].jobs == 4 * N + 5);
+  CHECK((*rows)[0].pages == 6 * N + 5);
 }
 
 TEST_CASE("records survive closing and reopening the store", "[accounting][store]") {
@@ -375,6 +382,69 @@ int64_t query_int(const TempDir &dir, const char *sql) {
 }
 std::string query_text(const TempDir &dir, const char *sql) {
   return query_first(dir, sql, [](const Stmt &q) { return q.col_text(0); });
+}
+
+TEST_CASE("a statement's records that share user and workstation and site and printer and stamp bind them "
+          "once and the others each their own [issue-6]",
+          "[accounting][store][issue-6]") {
+  TempDir dir;
+  constexpr size_t N = kIngestStatementRows;
+  const std::string u1 = "00000000-0000-7000-8000-000000000001";
+  const std::string u2 = "00000000-0000-7000-8000-000000000002";
+  IngestFacts stamped;
+  stamped.stamp = {"00000000-0000-7000-8000-0000000000aa", "Sales"};
+  auto make = [&](size_t count, auto shape) {
+    std::vector<proto::JobRecord> records;
+    std::vector<IngestFacts> facts;
+    for (size_t i = 0; i < count; i++) {
+      proto::JobRecord r = printed_record(u1, kNow - 100000 + static_cast<int64_t>(i) * 100);
+      r.workstation = "ws-a";
+      IngestFacts f = stamped;
+      shape(i, r, f);
+      records.push_back(r);
+      facts.push_back(f);
+    }
+    return std::make_pair(records, facts);
+  };
+  {
+    auto store = open_store(dir);
+    // All agree: one statement binding the shared columns once.
+    auto [same, same_facts] = make(N, [](size_t, proto::JobRecord &, IngestFacts &) {});
+    REQUIRE(store->ingest_with(same, same_facts, kNow).ok());
+    // Alternating users and workstations: every record binds its own.
+    auto [mixed, mixed_facts] = make(N, [&](size_t i, proto::JobRecord &r, IngestFacts &) {
+      r.user = i % 2 ? u2 : u1;
+      r.workstation = i % 2 ? "ws-c" : "ws-b";
+    });
+    REQUIRE(store->ingest_with(mixed, mixed_facts, kNow + 1).ok());
+    // The last record of a statement differs in one shared column each time.
+    for (int column = 0; column < 4; column++) {
+      auto [odd, odd_facts] = make(N, [&](size_t i, proto::JobRecord &r, IngestFacts &f) {
+        if (i + 1 < N) return;
+        if (column == 0) r.site = "Annex";
+        if (column == 1) r.printer = "Printer basement";
+        if (column == 2) f.stamp.print_group = "";
+        if (column == 3) f.stamp.department = "Legal";
+      });
+      REQUIRE(store->ingest_with(odd, odd_facts, kNow + 2).ok());
+    }
+  }
+  auto count = [&](const std::string &where) {
+    return query_int(dir, ("SELECT count(*) FROM records_as_text WHERE " + where).c_str());
+  };
+  CHECK(count("1") == static_cast<int64_t>(6 * N));
+  CHECK(count("user_id = '" + u1 + "' AND workstation = 'ws-a' AND receipt_ms = " + std::to_string(kNow)) ==
+        static_cast<int64_t>(N));
+  CHECK(count("user_id = '" + u1 + "' AND workstation = 'ws-b' AND receipt_ms = " +
+              std::to_string(kNow + 1)) == static_cast<int64_t>(N / 2));
+  CHECK(count("user_id = '" + u2 + "' AND workstation = 'ws-c' AND receipt_ms = " +
+              std::to_string(kNow + 1)) == static_cast<int64_t>(N / 2));
+  CHECK(count("site = 'Annex'") == 1);
+  CHECK(count("printer = 'Printer basement'") == 1);
+  CHECK(count("print_group = ''") == 1);
+  CHECK(count("department = 'Legal'") == 1);
+  CHECK(count("department = 'Sales' AND print_group = '00000000-0000-7000-8000-0000000000aa'") ==
+        static_cast<int64_t>(6 * N - 2));
 }
 
 void check_same_for_the_check(const proto::JobRecord &got, const proto::JobRecord &sent) {

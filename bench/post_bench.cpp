@@ -344,7 +344,9 @@ int main(int argc, char **argv) {
   std::printf(
       "{\"name\":\"accounting_post\",\"value\":%.0f,\"unit\":\"records/s\",\"peer\":\"the store alone "
       "(RecordStore::ingest_with, same records, same store)\",\"peer_value\":%.0f,\"ratio\":%.3f,"
-      "\"goal\":\">= 200000 records/s at 3 M stored\",\"fill\":%llu,\"records\":%llu,\"batch\":%llu,"
+      "\"goal\":\"none of its own: issue 6's ingest goal (>= 200000 records/s at 3 M stored) is "
+      "accounting_ingest's, the store with its rollups and "
+      "checks\",\"fill\":%llu,\"records\":%llu,\"batch\":%llu,"
       "\"clients\":%llu,\"signed_share\":%.2f,\"checks_left\":%llu,\"how\":\"post-records over TLS from "
       "a second process, two batches in flight per agent connection, answered after COMMIT; signed "
       "counts checked behind ingest by the service\"}\n",

@@ -28,6 +28,10 @@ struct IngestResult {
   uint64_t stored = 0;     // records new to the store, now committed
   uint64_t duplicates = 0; // records whose id was already stored (or repeated in the batch)
   uint64_t skewed = 0;     // of the stored ones, how many carry the skew flag
+  // Of the stored ones, how many went kIngestStatementRows to a statement (the rest one at a time),
+  // and of those how many by a statement binding their shared columns once (SQLite store).
+  uint64_t in_statements = 0;
+  uint64_t in_shared_statements = 0;
   // The row holding the signature parts of the batch's records stored with a pending check
   // (settle_checks drops it); 0 when there are none.
   int64_t pending_row = 0;

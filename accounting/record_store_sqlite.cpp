@@ -1071,11 +1071,14 @@ public:
            fa.stamp.print_group == fb.stamp.print_group && fa.stamp.department == fb.stamp.department;
   }
 
-  // Stores records[from, from + kChunkRows) with one statement: true when all were stored; false
-  // when one was stored already (the statement stops and its rows are undone: the caller stores
-  // them one at a time, which tells which).
-  Result<bool> insert_chunk(const std::vector<proto::JobRecord> &records,
-                            const std::vector<IngestFacts> &facts, size_t from, int64_t receipt_ms) {
+  enum class Chunk { undone, stored, stored_shared };
+
+  // Stores records[from, from + kChunkRows) with one statement: stored (by the statement binding
+  // the shared columns once, or not) when all were; undone when one was stored already (the
+  // statement stops and its rows are undone: the caller stores them one at a time, which tells
+  // which).
+  Result<Chunk> insert_chunk(const std::vector<proto::JobRecord> &records,
+                             const std::vector<IngestFacts> &facts, size_t from, int64_t receipt_ms) {
     bool shared = true;
     for (size_t k = 1; k < kChunkRows && shared; k++)
       shared = share_columns(records[from], facts[from], records[from + k], facts[from + k]);
@@ -1089,9 +1092,9 @@ public:
       bind_row(q, layout, k, records[from + k], facts[from + k], ids[k], receipt_ms);
     if (shared) bind_shared(q, layout, 0, records[from], facts[from], ids[0], receipt_ms);
     Status s = q.run_rebinding();
-    if (s.ok()) return true;
+    if (s.ok()) return shared ? Chunk::stored_shared : Chunk::stored;
     q.reset();
-    if (s.error().code == Errc::conflict) return false;
+    if (s.error().code == Errc::conflict) return Chunk::undone;
     return s.error();
   }
 
@@ -1142,7 +1145,9 @@ public:
           end = i + kChunkRows;
           auto all = insert_chunk(records, facts, i, receipt_ms);
           if (!all.ok()) return all.error(); // the transaction rolls back: nothing of the group is kept
-          if (*all) {
+          if (*all != Chunk::undone) {
+            result.in_statements += kChunkRows;
+            if (*all == Chunk::stored_shared) result.in_shared_statements += kChunkRows;
             for (; i < end; i++)
               stored(i);
             continue;

@@ -102,6 +102,7 @@ TEST_CASE("a batch longer than a statement's records: records stored already, or
   REQUIRE(mixed.ok());
   CHECK(mixed->stored == 2 * N + 3);
   CHECK(mixed->duplicates == 3);
+  CHECK(mixed->in_statements == 0); // both statements met a known record: all one at a time
   auto rows = store->totals(0, kNow);
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 1);
@@ -126,6 +127,8 @@ TEST_CASE("a batch longer than a statement's records: records stored already, or
   REQUIRE(whole.ok());
   CHECK(whole->stored == 2 * N);
   CHECK(whole->duplicates == 0);
+  CHECK(whole->in_statements == 2 * N);
+  CHECK(whole->in_shared_statements == 2 * N);
   rows = store->totals(0, kNow);
   REQUIRE(rows.ok());
   CHECK((*rows)[0].jobs == 4 * N + 5);
@@ -410,29 +413,39 @@ TEST_CASE("a statement's records that share user and workstation and site and pr
     auto store = open_store(dir);
     // All agree: one statement binding the shared columns once.
     auto [same, same_facts] = make(N, [](size_t, proto::JobRecord &, IngestFacts &) {});
-    REQUIRE(store->ingest_with(same, same_facts, kNow).ok());
+    auto stored = store->ingest_with(same, same_facts, kNow);
+    REQUIRE(stored.ok());
+    CHECK(stored->in_shared_statements == N);
     // Alternating users and workstations: every record binds its own.
     auto [mixed, mixed_facts] = make(N, [&](size_t i, proto::JobRecord &r, IngestFacts &) {
       r.user = i % 2 ? u2 : u1;
       r.workstation = i % 2 ? "ws-c" : "ws-b";
     });
-    REQUIRE(store->ingest_with(mixed, mixed_facts, kNow + 1).ok());
+    stored = store->ingest_with(mixed, mixed_facts, kNow + 1);
+    REQUIRE(stored.ok());
+    CHECK(stored->in_statements == N);
+    CHECK(stored->in_shared_statements == 0);
     // The last record of a statement differs in one shared column each time.
-    for (int column = 0; column < 4; column++) {
+    for (int column = 0; column < 6; column++) {
       auto [odd, odd_facts] = make(N, [&](size_t i, proto::JobRecord &r, IngestFacts &f) {
         if (i + 1 < N) return;
         if (column == 0) r.site = "Annex";
         if (column == 1) r.printer = "Printer basement";
         if (column == 2) f.stamp.print_group = "";
         if (column == 3) f.stamp.department = "Legal";
+        if (column == 4) r.user = u2;
+        if (column == 5) r.workstation = "ws-z";
       });
-      REQUIRE(store->ingest_with(odd, odd_facts, kNow + 2).ok());
+      stored = store->ingest_with(odd, odd_facts, kNow + 2);
+      REQUIRE(stored.ok());
+      CHECK(stored->in_statements == N);
+      CHECK(stored->in_shared_statements == 0);
     }
   }
   auto count = [&](const std::string &where) {
     return query_int(dir, ("SELECT count(*) FROM records_as_text WHERE " + where).c_str());
   };
-  CHECK(count("1") == static_cast<int64_t>(6 * N));
+  CHECK(count("1") == static_cast<int64_t>(8 * N));
   CHECK(count("user_id = '" + u1 + "' AND workstation = 'ws-a' AND receipt_ms = " + std::to_string(kNow)) ==
         static_cast<int64_t>(N));
   CHECK(count("user_id = '" + u1 + "' AND workstation = 'ws-b' AND receipt_ms = " +
@@ -443,8 +456,10 @@ TEST_CASE("a statement's records that share user and workstation and site and pr
   CHECK(count("printer = 'Printer basement'") == 1);
   CHECK(count("print_group = ''") == 1);
   CHECK(count("department = 'Legal'") == 1);
+  CHECK(count("user_id = '" + u2 + "' AND workstation = 'ws-a'") == 1);
+  CHECK(count("workstation = 'ws-z' AND user_id = '" + u1 + "'") == 1);
   CHECK(count("department = 'Sales' AND print_group = '00000000-0000-7000-8000-0000000000aa'") ==
-        static_cast<int64_t>(6 * N - 2));
+        static_cast<int64_t>(8 * N - 2));
 }
 
 void check_same_for_the_check(const proto::JobRecord &got, const proto::JobRecord &sent) {

@@ -113,13 +113,9 @@ Result<bool> Stmt::step() {
 }
 
 Status Stmt::run() {
-  for (;;) {
-    auto r = step();
-    if (!r.ok()) return r.error();
-    if (!*r) break;
-  }
-  reset();
-  return {};
+  Status s = run_rebinding();
+  if (s.ok()) sqlite3_clear_bindings(stmt_);
+  return s;
 }
 
 Status Stmt::run_rebinding() {
